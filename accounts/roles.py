@@ -1,0 +1,41 @@
+"""Roles are Django groups with a fixed capability set.
+
+Process-level assignment groups (e.g. `managers`) are ordinary groups too; the
+roles below are the ones the product itself checks.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Role(models.TextChoices):
+    REQUESTER = "requester", "Requester"
+    APPROVER = "approver", "Approver"
+    PROCESS_ADMIN = "process-admin", "Process admin"
+    OPERATOR = "operator", "Operator"
+    AUDITOR = "auditor", "Auditor"
+
+
+# Django permission codenames ("app_label.codename") each role grants.
+CAPABILITIES: dict[Role, frozenset[str]] = {
+    Role.REQUESTER: frozenset(),
+    Role.APPROVER: frozenset(),
+    Role.PROCESS_ADMIN: frozenset(
+        {
+            "orchestration.view_processdefinition",
+            "orchestration.add_processdefinition",
+            "orchestration.change_processdefinition",
+            "orchestration.view_processversion",
+            "orchestration.add_processversion",
+            "orchestration.change_processversion",
+            "orchestration.publish_processversion",
+        }
+    ),
+    Role.OPERATOR: frozenset(
+        {"orchestration.view_processdefinition", "orchestration.view_processversion"}
+    ),
+    Role.AUDITOR: frozenset(
+        {"orchestration.view_processdefinition", "orchestration.view_processversion"}
+    ),
+}

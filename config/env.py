@@ -1,0 +1,49 @@
+"""Environment readers that fail loudly.
+
+Production reads every setting from the environment; a missing required value
+is an ImproperlyConfigured error at start-up, never a silent default.
+"""
+
+from __future__ import annotations
+
+import os
+
+from django.core.exceptions import ImproperlyConfigured
+
+_NOTSET = object()
+
+
+def env_str(name: str, default: str | object = _NOTSET) -> str:
+    value = os.environ.get(name)
+    if value is None:
+        if default is _NOTSET:
+            raise ImproperlyConfigured(f"Set the environment variable {name}.")
+        return str(default)
+    return value
+
+
+def env_bool(name: str, default: bool | object = _NOTSET) -> bool:
+    raw = env_str(name, "" if default is _NOTSET else ("1" if default else "0"))
+    if raw == "" and default is _NOTSET:
+        raise ImproperlyConfigured(f"Set the environment variable {name}.")
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false), got {raw!r}.")
+
+
+def env_int(name: str, default: int | object = _NOTSET) -> int:
+    raw = env_str(name, default if default is _NOTSET else str(default))
+    try:
+        return int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}.") from None
+
+
+def env_list(name: str, default: list[str] | object = _NOTSET) -> list[str]:
+    """Comma-separated list; blanks are dropped."""
+    if default is not _NOTSET and name not in os.environ:
+        return list(default)  # type: ignore[call-overload]
+    return [item.strip() for item in env_str(name).split(",") if item.strip()]

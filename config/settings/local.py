@@ -1,0 +1,21 @@
+"""Development conveniences: a local SQLite file and demo-friendly defaults.
+
+Every value here is only a default for a variable that is not set.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_ROOT = Path(__file__).resolve().parent.parent.parent
+os.environ.setdefault("DJANGO_SECRET_KEY", "insecure-local-development-key-do-not-deploy")
+os.environ.setdefault("DJANGO_DEBUG", "1")
+os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+os.environ.setdefault("DATABASE_URL", f"sqlite:///{_ROOT / 'db.sqlite3'}")
+os.environ.setdefault("ORCHESTRATION_HTTP_ALLOWED_HOSTS", "127.0.0.1:8000,localhost:8000")
+
+os.environ.setdefault("ORCHESTRATION_HANDLER_MODULES", "orchestration.demo.handlers")
+os.environ.setdefault("ORCHESTRATION_DEMO", "1")
+
+from .base import *  # noqa: E402, F403

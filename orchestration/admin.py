@@ -1,0 +1,306 @@
+"""Django admin is the definition editor: YAML drafts with inline validation,
+a diagram, a diff against the previous version, and publish/deprecate/retire."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
+
+from accounts import permissions
+from orchestration import selectors, services
+from orchestration.definitions.diagram import render_svg
+from orchestration.definitions.diff import source_diff_html
+from orchestration.definitions.errors import DefinitionError, DefinitionInvalid
+from orchestration.definitions.parse import parse_source
+from orchestration.definitions.validate import validate
+from orchestration.exceptions import TransitionNotAllowed
+from orchestration.models import ProcessDefinition, ProcessEvent, ProcessVersion
+
+STATUS_ACTIONS = {
+    "_publish": (services.version_publish, "published"),
+    "_deprecate": (services.version_deprecate, "deprecated"),
+    "_retire": (services.version_retire, "retired"),
+}
+
+
+def _normalise(text: str) -> str:
+    return text.replace("\r\n", "\n").strip()
+
+
+class VersionForm(forms.ModelForm):
+    source = forms.CharField(
+        label="Definition (YAML or JSON)",
+        widget=forms.Textarea(
+            attrs={"rows": 32, "cols": 100, "spellcheck": "false", "class": "definition-source"}
+        ),
+    )
+
+    class Meta:
+        model = ProcessVersion
+        fields = ["source"]
+
+    def clean_source(self) -> str:
+        source: str = self.cleaned_data["source"]
+        try:
+            spec = parse_source(source)
+            errors = validate(spec, services.validation_context())
+        except DefinitionInvalid as exc:
+            errors = exc.errors
+        else:
+            if not errors and self.instance.pk and spec["key"] != self.instance.definition.key:
+                key = self.instance.definition.key
+                errors = [DefinitionError("key", f"must stay {key!r}: keys never change")]
+        if errors:
+            raise ValidationError([str(e) for e in errors])
+        return source
+
+
+@admin.register(ProcessVersion)
+class ProcessVersionAdmin(admin.ModelAdmin):
+    form = VersionForm
+    list_display = ("definition", "number", "status", "created_at", "published_at")
+    list_filter = ("status", "definition")
+    search_fields = ("definition__key", "definition__name")
+    list_select_related = ("definition",)
+    actions = ["publish_selected", "deprecate_selected"]
+    change_form_template = "admin/orchestration/processversion/change_form.html"
+
+    # ---- fields -------------------------------------------------------------------
+    def get_fields(self, request: HttpRequest, obj: ProcessVersion | None = None) -> list[str]:
+        if obj is None:
+            return ["source"]
+        fields = ["definition", "number", "status", "created_by", "published_at", "published_by"]
+        return [*fields, "source", "diagram", "changes"]
+
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: ProcessVersion | None = None
+    ) -> list[str]:
+        fixed = ["definition", "number", "status", "created_by", "published_at", "published_by",
+                 "diagram", "changes"]  # fmt: skip
+        if obj is not None and not permissions.can_edit_draft(request.user, obj):
+            return [*fixed, "source"]
+        return fixed
+
+    @admin.display(description="Diagram")
+    def diagram(self, obj: ProcessVersion) -> SafeString:
+        # render_svg escapes every user-written text it draws.
+        return mark_safe(f'<div style="overflow:auto;max-width:100%">{render_svg(obj.spec)}</div>')  # noqa: S308
+
+    @admin.display(description="Changes from the previous version")
+    def changes(self, obj: ProcessVersion) -> SafeString | str:
+        previous = selectors.version_previous(obj)
+        if previous is None:
+            return "This is the first version."
+        table = source_diff_html(
+            previous.source, obj.source,
+            old_label=f"v{previous.number} ({previous.status})", new_label=f"v{obj.number}",
+        )  # fmt: skip
+        if not table:
+            return "Same source as the previous version."
+        # HtmlDiff escapes the source lines; the labels are ours.
+        return mark_safe(f'<div class="version-diff" style="overflow:auto">{table}</div>')  # noqa: S308
+
+    # ---- permissions ----------------------------------------------------------------
+    def has_change_permission(
+        self, request: HttpRequest, obj: ProcessVersion | None = None
+    ) -> bool:
+        # Non-drafts open read-only (view permission); publishing has its own check.
+        return (
+            permissions.can_edit_draft(request.user, obj)
+            if obj
+            else super().has_change_permission(request)
+        )
+
+    def has_delete_permission(
+        self, request: HttpRequest, obj: ProcessVersion | None = None
+    ) -> bool:
+        return obj is not None and permissions.can_edit_draft(request.user, obj)
+
+    def has_publish_permission(self, request: HttpRequest) -> bool:
+        return permissions.can_publish(request.user)
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    # ---- saving through the services ----------------------------------------------
+    def save_model(
+        self, request: HttpRequest, obj: ProcessVersion, form: forms.Form, change: bool
+    ) -> None:
+        result = services.version_save_draft(
+            source=form.cleaned_data["source"],
+            actor=request.user,  # type: ignore[arg-type]
+            expected_key=obj.definition.key if change else None,
+        )
+        obj.pk = result.version.pk
+        obj.refresh_from_db()
+        if not result.changed:
+            messages.info(request, f"Same content as {result.version}: nothing new was saved.")
+
+    def delete_model(self, request: HttpRequest, obj: ProcessVersion) -> None:
+        services.version_delete_draft(version=obj, actor=request.user)  # type: ignore[arg-type]
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        pass  # no related objects; the service saved everything
+
+    def render_change_form(
+        self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> HttpResponse:
+        obj = kwargs.get("obj") or context.get("original")
+        context["can_publish"] = permissions.can_publish(request.user) and obj is not None
+        return super().render_change_form(request, context, *args, **kwargs)
+
+    def response_change(self, request: HttpRequest, obj: ProcessVersion) -> HttpResponse:
+        for button, (service, verb) in STATUS_ACTIONS.items():
+            if button in request.POST:
+                self._change_status(request, [obj], service, verb)
+                return HttpResponseRedirect(request.path)
+        if "_new_draft" in request.POST:
+            return self._new_draft(request, obj)
+        return super().response_change(request, obj)
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        # Status buttons on a read-only (non-draft) page post without a form to save.
+        if request.method == "POST" and not any(b in request.POST for b in ("_save", "_continue")):
+            obj = self.get_object(request, object_id)
+            if obj is not None and (set(STATUS_ACTIONS) | {"_new_draft"}) & set(request.POST):
+                if not self.has_view_permission(request, obj):
+                    raise PermissionDenied
+                edited = request.POST.get("source")
+                if edited is not None and _normalise(edited) != _normalise(obj.source):
+                    self.message_user(
+                        request, "Save your changes first, then publish.", messages.WARNING
+                    )
+                    return HttpResponseRedirect(request.path)
+                return self.response_change(request, obj)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _new_draft(self, request: HttpRequest, obj: ProcessVersion) -> HttpResponse:
+        try:
+            result = services.version_save_draft(
+                source=obj.source,
+                actor=request.user,
+                allow_identical=True,  # type: ignore[arg-type]
+            )
+        except PermissionDenied:
+            self.message_user(request, "You may not create drafts.", messages.ERROR)
+            return HttpResponseRedirect(request.path)
+        target = result.version
+        if not result.changed:
+            self.message_user(request, f"{target} already has this content.", messages.INFO)
+        return HttpResponseRedirect(
+            reverse("admin:orchestration_processversion_change", args=[target.pk])
+        )
+
+    def _change_status(
+        self, request: HttpRequest, versions: list[ProcessVersion], service: Any, verb: str
+    ) -> None:
+        for version in versions:
+            try:
+                service(version=version, actor=request.user)
+            except PermissionDenied:
+                self.message_user(request, f"You may not change {version}.", messages.ERROR)
+            except TransitionNotAllowed as exc:
+                self.message_user(request, f"{version}: {exc}", messages.ERROR)
+            except DefinitionInvalid as exc:
+                lines = format_html_join("", "<li>{}</li>", ((m,) for m in exc.messages))
+                self.message_user(
+                    request, format_html("{} cannot be published:<ul>{}</ul>", version, lines),
+                    messages.ERROR,
+                )  # fmt: skip
+            else:
+                self.message_user(request, f"{version.definition.key} v{version.number} {verb}.")
+
+    @admin.action(description="Publish selected drafts", permissions=["publish"])
+    def publish_selected(self, request: HttpRequest, queryset: QuerySet[ProcessVersion]) -> None:
+        self._change_status(request, list(queryset), services.version_publish, "published")
+
+    @admin.action(description="Deprecate selected versions", permissions=["publish"])
+    def deprecate_selected(self, request: HttpRequest, queryset: QuerySet[ProcessVersion]) -> None:
+        self._change_status(request, list(queryset), services.version_deprecate, "deprecated")
+
+
+class VersionInline(admin.TabularInline):
+    model = ProcessVersion
+    fields = ("link", "status", "created_at", "published_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    @admin.display(description="Version")
+    def link(self, obj: ProcessVersion) -> str:
+        url = reverse("admin:orchestration_processversion_change", args=[obj.pk])
+        return format_html('<a href="{}">v{}</a>', url, obj.number)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ProcessDefinition)
+class ProcessDefinitionAdmin(admin.ModelAdmin):
+    list_display = ("key", "name", "versions_summary", "updated_at")
+    search_fields = ("key", "name")
+    fields = ("key", "name", "created_at", "updated_at", "diagram")
+    readonly_fields = fields
+    inlines = [VersionInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # definitions come into being with their first version
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ProcessDefinition]:
+        return super().get_queryset(request).prefetch_related("versions")
+
+    @admin.display(description="Versions")
+    def versions_summary(self, obj: ProcessDefinition) -> str:
+        return format_html_join(", ", "v{} {}", ((v.number, v.status) for v in obj.versions.all()))
+
+    @admin.display(description="Newest version")
+    def diagram(self, obj: ProcessDefinition) -> SafeString | str:
+        newest = max(obj.versions.all(), key=lambda v: v.number, default=None)
+        if newest is None:
+            return "-"
+        return mark_safe(render_svg(newest.spec))  # noqa: S308 - render_svg escapes its text
+
+
+@admin.register(ProcessEvent)
+class ProcessEventAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "created_at",
+        "kind",
+        "actor",
+        "definition",
+        "version",
+        "from_status",
+        "to_status",
+    )
+    list_filter = ("kind",)
+    list_select_related = ("actor", "definition", "version__definition")
+    readonly_fields = [f.name for f in ProcessEvent._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class OrchestrationConfig(AppConfig):
+    name = "orchestration"
+    verbose_name = "Processes"
+
+    def ready(self) -> None:
+        from orchestration import checks, handlers  # noqa: F401 - registers system checks
+
+        handlers.autodiscover()

@@ -1,0 +1,53 @@
+"""System checks: fail fast on configuration the engine cannot run with."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from django.conf import settings
+from django.core import checks
+
+
+@checks.register()
+def check_handler_modules(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    errors: list[checks.CheckMessage] = []
+    for module in getattr(settings, "ORCHESTRATION_HANDLER_MODULES", []):
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            errors.append(
+                checks.Error(
+                    f"ORCHESTRATION_HANDLER_MODULES lists {module!r}, "
+                    f"which cannot be imported: {exc}",
+                    id="orchestration.E001",
+                )
+            )
+    return errors
+
+
+@checks.register(checks.Tags.database, deploy=True)
+def check_published_handlers(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Published versions must only name handlers this deployment registers."""
+    from orchestration.handlers import handler_names
+    from orchestration.models import ProcessVersion
+    from orchestration.states import VersionStatus
+
+    registered = handler_names()
+    errors: list[checks.CheckMessage] = []
+    versions = ProcessVersion.objects.filter(
+        status__in=[VersionStatus.PUBLISHED, VersionStatus.DEPRECATED]
+    ).select_related("definition")
+    for version in versions:
+        for step_id, step in version.spec["steps"].items():
+            for field_name in ("handler", "compensate"):
+                name = step.get(field_name) if step["type"] == "service" else None
+                if name and name not in registered:
+                    errors.append(
+                        checks.Error(
+                            f"{version}: steps.{step_id}.{field_name} names handler {name!r}, "
+                            "which is not registered",
+                            id="orchestration.E002",
+                        )
+                    )
+    return errors

@@ -1,0 +1,1 @@
+"""The definition format: parse, validate (pure), JSON Schema, diagram, diff."""

@@ -1,0 +1,113 @@
+"""A server-side SVG drawing of a definition's graph.
+
+Layered top to bottom by breadth-first depth from `start`; edges that go back
+up (loops) are drawn as curves on the right. Every text is escaped: step names
+and conditions come from users.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from html import escape
+from typing import Any
+
+from orchestration.definitions.graph import edges, reachable, successors
+
+NODE_W, NODE_H, GAP_X, GAP_Y, MARGIN = 170, 46, 40, 64, 24
+
+_STYLE = {
+    "service": ("#e8f0fe", "#3367d6"),
+    "http": ("#e8f0fe", "#3367d6"),
+    "decision": ("#fff4e5", "#e37400"),
+    "approval": ("#e6f4ea", "#188038"),
+    "parallel": ("#f3e8fd", "#8430ce"),
+    "join": ("#f3e8fd", "#8430ce"),
+    "wait": ("#fef7e0", "#b06000"),
+    "subprocess": ("#e8f0fe", "#1a73e8"),
+    "compensate": ("#fce8e6", "#c5221f"),
+    "end": ("#f1f3f4", "#3c4043"),
+}
+
+
+def _short(text: str, limit: int = 24) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def render_svg(spec: Mapping[str, Any], *, highlight: Collection[str] = ()) -> str:
+    """SVG markup for the definition; steps in `highlight` get a thick outline."""
+    steps: Mapping[str, Mapping[str, Any]] = spec.get("steps") or {}
+    start = spec.get("start")
+    depth = reachable(start, successors(steps)) if start in steps else {}
+    bottom = max(depth.values(), default=-1) + 1
+    for step_id in steps:  # unreachable steps go on a last row of their own
+        depth.setdefault(step_id, bottom)
+    rows: dict[int, list[str]] = {}
+    for step_id in steps:
+        rows.setdefault(depth[step_id], []).append(step_id)
+    widest = max((len(r) for r in rows.values()), default=1)
+    width = MARGIN * 2 + widest * NODE_W + (widest - 1) * GAP_X + 80
+    height = MARGIN * 2 + len(rows) * (NODE_H + GAP_Y)
+    pos: dict[str, tuple[float, float]] = {}
+    for row, ids in rows.items():
+        row_w = len(ids) * NODE_W + (len(ids) - 1) * GAP_X
+        x0 = (width - 80 - row_w) / 2
+        for i, step_id in enumerate(ids):
+            pos[step_id] = (x0 + i * (NODE_W + GAP_X), MARGIN + row * (NODE_H + GAP_Y))
+
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="process-diagram" width="{width:.0f}" '
+        f'height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}" role="img" '
+        f'aria-label="{escape(str(spec.get("name", "process")))} diagram" '
+        'font-family="system-ui, sans-serif" font-size="12">',
+        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
+        'markerHeight="7" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="#5f6368"/>'
+        "</marker></defs>",
+    ]
+    for edge in edges(steps):
+        if edge.source not in pos or edge.target not in pos:
+            continue
+        (sx, sy), (tx, ty) = pos[edge.source], pos[edge.target]
+        x1, y1 = sx + NODE_W / 2, sy + NODE_H
+        x2, y2 = tx + NODE_W / 2, ty
+        if ty > sy:
+            path = f"M{x1:.0f},{y1:.0f} L{x2:.0f},{y2:.0f}"
+            lx, ly = (x1 + x2) / 2, (y1 + y2) / 2
+        else:  # back edge: leave from the right side and come back in from the right
+            x1, y1, x2, y2 = sx + NODE_W, sy + NODE_H / 2, tx + NODE_W, ty + NODE_H / 2
+            bend = max(x1, x2) + 50
+            path = f"M{x1:.0f},{y1:.0f} C{bend:.0f},{y1:.0f} {bend:.0f},{y2:.0f} {x2:.0f},{y2:.0f}"
+            lx, ly = bend - 10, (y1 + y2) / 2
+        out.append(
+            f'<path d="{path}" fill="none" stroke="#5f6368" stroke-width="1.3" '
+            'marker-end="url(#arrow)"/>'
+        )
+        if edge.label:
+            out.append(
+                f'<text x="{lx + 4:.0f}" y="{ly:.0f}" fill="#202124" font-size="10">'
+                f"{escape(_short(edge.label, 28))}</text>"
+            )
+    for step_id, (x, y) in pos.items():
+        step = steps[step_id]
+        kind = escape(str(step.get("type", "?")))
+        fill, stroke = _STYLE.get(kind, ("#ffffff", "#5f6368"))
+        width_px = 3.5 if step_id in highlight else 1.5
+        rx = 23 if kind in {"end", "wait"} else 6
+        dash = ' stroke-dasharray="5,3"' if kind == "compensate" else ""
+        cls = "step current" if step_id in highlight else "step"
+        label = escape(_short(str(step.get("name") or step_id)))
+        subtitle = kind
+        if kind == "end" and "result" in step:
+            subtitle += " → " + escape(_short(str(step["result"]), 14))
+        cx = x + NODE_W / 2
+        out.append(
+            f'<g class="{cls}" data-step="{escape(step_id)}">'
+            f"<title>{escape(step_id)} ({kind})</title>"
+            f'<rect x="{x:.0f}" y="{y:.0f}" width="{NODE_W}" height="{NODE_H}" rx="{rx}" '
+            f'fill="{fill}" stroke="{stroke}" stroke-width="{width_px}"{dash}/>'
+            f'<text x="{cx:.0f}" y="{y + 19:.0f}" text-anchor="middle" font-weight="600">'
+            f"{label}</text>"
+            f'<text x="{cx:.0f}" y="{y + 35:.0f}" text-anchor="middle" fill="{stroke}" '
+            f'font-size="10">{subtitle}</text></g>'
+        )
+    out.append("</svg>")
+    return "\n".join(out)

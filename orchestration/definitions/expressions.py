@@ -1,0 +1,108 @@
+"""Conditions and `{{ placeholders }}`: a safe expression language over variables.
+
+Expressions use simpleeval (Python-like syntax: `amount > 1000 and not urgent`,
+`status in ['a', 'b']`, `len(items)`), never `eval`. They are parsed when a
+definition is saved, so a typo is a validation error and not a failed instance.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import warnings
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import simpleeval
+
+FUNCTIONS: dict[str, Any] = {
+    "len": len,
+    "min": min,
+    "max": max,
+    "abs": abs,
+    "round": round,
+    "int": int,
+    "float": float,
+    "str": str,
+    "bool": bool,
+    "lower": lambda s: str(s).lower(),
+    "upper": lambda s: str(s).upper(),
+}
+
+# Names an expression may use without declaring them.
+CONSTANTS = frozenset({"True", "False", "None", "true", "false", "null"})
+
+_ALLOWED_NODES: tuple[type[ast.AST], ...] = (
+    ast.Expression, ast.Expr, ast.Name, ast.Load, ast.Constant, ast.UnaryOp, ast.BinOp,
+    ast.BoolOp, ast.Compare, ast.IfExp, ast.Call, ast.keyword, ast.Subscript,
+    ast.Attribute, ast.Slice, ast.List, ast.Tuple, ast.Dict, ast.JoinedStr,
+    ast.FormattedValue, ast.operator, ast.unaryop, ast.boolop, ast.cmpop,
+)  # fmt: skip
+
+PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+
+
+class ExpressionError(ValueError):
+    """The text is not an expression this language accepts."""
+
+
+def parse(text: str) -> ast.expr:
+    """Parse one expression; raise ExpressionError naming what is wrong."""
+    if not isinstance(text, str) or not text.strip():
+        raise ExpressionError("empty expression")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            module = ast.parse(text.strip(), mode="exec")
+    except SyntaxError as exc:
+        raise ExpressionError(f"{exc.msg} at column {exc.offset or 0}") from None
+    if len(module.body) != 1 or not isinstance(module.body[0], ast.Expr):
+        raise ExpressionError("must be a single expression, not a statement")
+    node = module.body[0].value
+    for child in ast.walk(node):
+        if not isinstance(child, _ALLOWED_NODES):
+            raise ExpressionError(f"{type(child).__name__} is not allowed")
+        if isinstance(child, ast.Call) and not (
+            isinstance(child.func, ast.Name) and child.func.id in FUNCTIONS
+        ):
+            called = child.func.id if isinstance(child.func, ast.Name) else "this"
+            raise ExpressionError(f"calling {called!r} is not allowed")
+        if isinstance(child, ast.Attribute) and child.attr.startswith("_"):
+            raise ExpressionError(f"attribute {child.attr!r} is not allowed")
+    return node
+
+
+def names(node: ast.expr) -> set[str]:
+    """Root variable names the expression reads (function names excluded)."""
+    called = {id(n.func) for n in ast.walk(node) if isinstance(n, ast.Call)}
+    return {
+        n.id
+        for n in ast.walk(node)
+        if isinstance(n, ast.Name) and id(n) not in called and n.id not in CONSTANTS
+    }
+
+
+def placeholders(template: str) -> Iterator[str]:
+    """The expression text inside each `{{ ... }}` of a template string."""
+    for match in PLACEHOLDER.finditer(template):
+        yield match.group(1)
+
+
+def evaluate(text: str, variables: Mapping[str, Any]) -> Any:
+    """Evaluate an expression against variables; raise ExpressionError on failure."""
+    node = parse(text)
+    evaluator = simpleeval.EvalWithCompoundTypes(
+        names={"true": True, "false": False, "null": None, **variables},
+        functions=FUNCTIONS,
+    )
+    try:
+        return evaluator.eval(text.strip(), previously_parsed=node)
+    except simpleeval.NameNotDefined as exc:
+        raise ExpressionError(f"unknown variable {exc.name!r}") from None
+    except Exception as exc:  # simpleeval raises many types; all mean "cannot evaluate"
+        raise ExpressionError(str(exc)) from None
+
+
+def render(template: str, variables: Mapping[str, Any]) -> str:
+    """Replace each `{{ expr }}` by its evaluated value."""
+    return PLACEHOLDER.sub(lambda m: str(evaluate(m.group(1), variables)), template)

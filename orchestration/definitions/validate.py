@@ -1,0 +1,379 @@
+"""Validation of a definition: a pure function from data to a list of errors.
+
+Two passes. The JSON Schema pass checks shape (unknown fields, types, formats)
+and turns jsonschema's errors into `path: message` lines. Only a well-shaped
+definition gets the graph pass (references, reachability, handlers,
+expressions, joins, subprocesses), since those rules presume the shape.
+"""
+
+from __future__ import annotations
+
+import json
+import zoneinfo
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import holidays
+import jsonschema
+
+from orchestration.definitions import expressions
+from orchestration.definitions.allowlist import host_allowed, literal_origin
+from orchestration.definitions.errors import DefinitionError, DefinitionInvalid
+from orchestration.definitions.graph import edges, reachable, successors
+from orchestration.definitions.parse import parse_source
+
+
+@dataclass(frozen=True)
+class Context:
+    """What validation checks names against. `None` skips that check (drafts are
+    saved before operators allowlist their hosts or publish child definitions)."""
+
+    handlers: Collection[str] = ()
+    resolvers: Collection[str] = ()
+    definitions: Collection[str] | None = None
+    allowed_hosts: Collection[str] | None = None
+    published_definitions: Collection[str] | None = field(default=None)
+
+
+@cache
+def schema() -> dict[str, Any]:
+    text = resources.files("orchestration.definitions").joinpath("definition.schema.json")
+    return json.loads(text.read_text(encoding="utf-8"))
+
+
+@cache
+def _validator() -> jsonschema.protocols.Validator:
+    cls = jsonschema.validators.validator_for(schema())
+    cls.check_schema(schema())
+    return cls(schema())
+
+
+def validate_source(text: str, context: Context) -> dict[str, Any]:
+    """Parse and validate; return the definition data or raise DefinitionInvalid."""
+    spec = parse_source(text)
+    errors = validate(spec, context)
+    if errors:
+        raise DefinitionInvalid(errors)
+    return spec
+
+
+def validate(spec: Mapping[str, Any], context: Context) -> list[DefinitionError]:
+    """Every problem in the definition, sorted by path; empty when it is valid."""
+    errors = sorted(set(_schema_errors(spec)))
+    if errors:
+        return errors
+    return sorted(set(_graph_errors(spec, context)))
+
+
+# ---- pass 1: shape -------------------------------------------------------------------
+
+_JSON_TYPES = {
+    dict: "object", list: "array", str: "string", bool: "boolean", int: "integer",
+    float: "number", type(None): "null",
+}  # fmt: skip
+
+
+def render_path(parts: Iterable[Any]) -> str:
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "definition"
+
+
+def _schema_errors(spec: Mapping[str, Any]) -> Iterable[DefinitionError]:
+    for error in _validator().iter_errors(spec):
+        yield from _translate(error)
+
+
+def _translate(error: jsonschema.ValidationError) -> Iterable[DefinitionError]:
+    parts = list(error.absolute_path)
+    kind, value, sub = error.validator, error.instance, error.schema
+    if "propertyNames" in error.schema_path:
+        parts.append(value)
+    path = render_path(parts)
+    custom = sub.get("x-message") if isinstance(sub, dict) else None
+    if kind == "additionalProperties":
+        known = set(sub.get("properties", {}))
+        for name in sorted(set(value) - known, key=str):
+            yield DefinitionError(render_path([*parts, name]), "unknown field")
+    elif kind == "required":
+        for name in error.validator_value:
+            if name not in value:
+                yield DefinitionError(render_path([*parts, name]), "is required")
+    elif custom:
+        yield DefinitionError(path, custom.format(value=value))
+    elif kind == "type":
+        wanted = error.validator_value
+        wanted = " or ".join(wanted) if isinstance(wanted, list) else wanted
+        got = _JSON_TYPES.get(type(value), type(value).__name__)
+        yield DefinitionError(path, f"expected {wanted}, got {got}")
+    elif kind == "enum":
+        choices = ", ".join(str(c) for c in error.validator_value)
+        yield DefinitionError(path, f"must be one of {choices} (got {value!r})")
+    elif kind in {"minItems", "minProperties"}:
+        yield DefinitionError(path, f"needs at least {error.validator_value} entries")
+    elif kind == "minLength":
+        yield DefinitionError(path, "must not be empty")
+    elif kind == "uniqueItems":
+        yield DefinitionError(path, "has duplicate entries")
+    elif kind in {"minimum", "maximum"}:
+        op = ">=" if kind == "minimum" else "<="
+        yield DefinitionError(path, f"must be {op} {error.validator_value}")
+    else:
+        yield DefinitionError(path, error.message)
+
+
+# ---- pass 2: graph and names ---------------------------------------------------------
+
+
+def _graph_errors(spec: Mapping[str, Any], ctx: Context) -> Iterable[DefinitionError]:
+    steps: Mapping[str, Mapping[str, Any]] = spec["steps"]
+    variables: Mapping[str, Any] = spec.get("variables") or {}
+
+    if spec["start"] not in steps:
+        yield DefinitionError("start", f"unknown step {spec['start']!r}")
+    for edge in edges(steps):
+        if edge.target not in steps:
+            yield DefinitionError(edge.path, f"unknown step {edge.target!r}")
+
+    yield from _reachability_errors(spec, steps)
+    yield from _join_errors(steps)
+    yield from _calendar_errors(spec.get("calendar"))
+
+    known = set(variables) | set(steps)
+    for step in steps.values():
+        known.update(step.get("outputs") or [])
+        if step.get("result") and step["type"] in {"http", "subprocess"}:
+            known.add(step["result"])
+
+    for step_id, step in steps.items():
+        if step_id in variables:
+            yield DefinitionError(
+                f"steps.{step_id}", f"step id {step_id!r} is also a variable name"
+            )
+        yield from _step_errors(f"steps.{step_id}", step, known, ctx)
+
+
+def _reachability_errors(
+    spec: Mapping[str, Any], steps: Mapping[str, Mapping[str, Any]]
+) -> Iterable[DefinitionError]:
+    succ = successors(steps)
+    if spec["start"] not in steps:
+        return
+    seen = reachable(spec["start"], succ)
+    for step_id in steps:
+        if step_id not in seen:
+            yield DefinitionError(f"steps.{step_id}", "unreachable from start")
+    reaches_end = {s for s, step in steps.items() if step["type"] == "end"}
+    changed = True
+    while changed:
+        changed = False
+        for step_id, nexts in succ.items():
+            if step_id not in reaches_end and any(n in reaches_end for n in nexts):
+                reaches_end.add(step_id)
+                changed = True
+    for step_id in steps:
+        if step_id in seen and step_id not in reaches_end:
+            yield DefinitionError(f"steps.{step_id}", "no path from here reaches an end step")
+
+
+def parallel_joins(steps: Mapping[str, Mapping[str, Any]]) -> dict[str, str | None]:
+    """For each parallel step, the join where all of its branches meet (the nearest
+    one reachable from every branch), or None."""
+    succ = successors(steps)
+    result: dict[str, str | None] = {}
+    for step_id, step in steps.items():
+        if step["type"] != "parallel":
+            continue
+        common: dict[str, int] | None = None
+        for branch in step["branches"]:
+            depths = {
+                s: d
+                for s, d in reachable(branch, succ).items()
+                if steps.get(s, {}).get("type") == "join"
+            }
+            common = (
+                depths
+                if common is None
+                else {s: max(d, depths[s]) for s, d in common.items() if s in depths}
+            )
+        result[step_id] = min(common, key=lambda s: (common[s], s)) if common else None
+    return result
+
+
+def _join_errors(steps: Mapping[str, Mapping[str, Any]]) -> Iterable[DefinitionError]:
+    joins = parallel_joins(steps)
+    for parallel_id, join_id in joins.items():
+        if join_id is None:
+            yield DefinitionError(f"steps.{parallel_id}.branches", "branches never meet at a join")
+    matched = set(joins.values())
+    for step_id, step in steps.items():
+        if step["type"] == "join" and step_id not in matched:
+            yield DefinitionError(f"steps.{step_id}", "join has no matching parallel")
+
+
+def _calendar_errors(calendar: Mapping[str, Any] | None) -> Iterable[DefinitionError]:
+    if not calendar:
+        return
+    try:
+        zoneinfo.ZoneInfo(calendar["timezone"])
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        yield DefinitionError("calendar.timezone", f"unknown time zone {calendar['timezone']!r}")
+    if "holidays" in calendar:
+        country, _, subdiv = calendar["holidays"].partition("-")
+        try:
+            holidays.country_holidays(country, subdiv=subdiv or None)
+        except NotImplementedError:
+            yield DefinitionError(
+                "calendar.holidays", f"unknown holiday country {calendar['holidays']!r}"
+            )
+    if "hours" in calendar:
+        start, end = calendar["hours"].split("-")
+        if start >= end:
+            yield DefinitionError("calendar.hours", "must end after it starts")
+
+
+def _expression_errors(path: str, text: str, known: set[str]) -> Iterable[DefinitionError]:
+    try:
+        node = expressions.parse(text)
+    except expressions.ExpressionError as exc:
+        yield DefinitionError(path, f"expression does not parse: {exc}")
+        return
+    for name in sorted(expressions.names(node) - known):
+        yield DefinitionError(path, f"unknown variable {name!r}")
+
+
+def _template_errors(path: str, text: str, known: set[str]) -> Iterable[DefinitionError]:
+    for placeholder in expressions.placeholders(text):
+        yield from _expression_errors(path, placeholder, known)
+
+
+def _json_template_errors(path: str, value: Any, known: set[str]) -> Iterable[DefinitionError]:
+    if isinstance(value, str):
+        yield from _template_errors(path, value, known)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _json_template_errors(f"{path}.{key}", item, known)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _json_template_errors(f"{path}[{i}]", item, known)
+
+
+def _assignee_errors(
+    path: str, assignees: Mapping[str, Any], known: set[str], ctx: Context
+) -> Iterable[DefinitionError]:
+    for kind in ("users", "groups"):
+        for i, entry in enumerate(assignees.get(kind) or []):
+            yield from _template_errors(f"{path}.{kind}[{i}]", entry, known)
+    resolver = assignees.get("resolver")
+    if resolver is not None and resolver not in ctx.resolvers:
+        yield DefinitionError(f"{path}.resolver", f"resolver {resolver!r} is not registered")
+
+
+def _request_errors(
+    path: str, request: Mapping[str, Any], known: set[str], ctx: Context
+) -> Iterable[DefinitionError]:
+    url = request["url"]
+    yield from _template_errors(f"{path}.url", url, known)
+    if literal_origin(url) is None:
+        yield DefinitionError(
+            f"{path}.url", "must be an absolute http(s) URL whose host is written out"
+        )
+    elif ctx.allowed_hosts is not None and not host_allowed(url, ctx.allowed_hosts):
+        host, port = literal_origin(url)  # type: ignore[misc]
+        yield DefinitionError(
+            f"{path}.url", f"host '{host}:{port}' is not in ORCHESTRATION_HTTP_ALLOWED_HOSTS"
+        )
+    for name, value in (request.get("headers") or {}).items():
+        yield from _template_errors(f"{path}.headers.{name}", value, known)
+    if "body" in request:
+        yield from _json_template_errors(f"{path}.body", request["body"], known)
+
+
+def _step_errors(
+    path: str, step: Mapping[str, Any], known: set[str], ctx: Context
+) -> Iterable[DefinitionError]:
+    kind = step["type"]
+    if kind == "service":
+        for field_name in ("handler", "compensate"):
+            name = step.get(field_name)
+            if name is not None and name not in ctx.handlers:
+                yield DefinitionError(f"{path}.{field_name}", f"handler {name!r} is not registered")
+    elif kind == "http":
+        yield from _request_errors(f"{path}.request", step["request"], known, ctx)
+        if "compensate" in step:
+            yield from _request_errors(f"{path}.compensate", step["compensate"], known, ctx)
+    elif kind == "decision":
+        for i, branch in enumerate(step["branches"]):
+            yield from _expression_errors(f"{path}.branches[{i}].when", branch["when"], known)
+    elif kind == "approval":
+        yield from _approval_errors(path, step, known, ctx)
+    elif kind == "wait":
+        yield from _wait_errors(path, step, known)
+    elif kind == "subprocess":
+        key = step["definition"]
+        if ctx.definitions is not None and key not in ctx.definitions:
+            yield DefinitionError(f"{path}.definition", f"unknown definition {key!r}")
+        elif ctx.published_definitions is not None and key not in ctx.published_definitions:
+            yield DefinitionError(
+                f"{path}.definition", f"definition {key!r} has no published version"
+            )
+        for name, expr in (step.get("input") or {}).items():
+            yield from _expression_errors(f"{path}.input.{name}", expr, known)
+
+
+def _approval_errors(
+    path: str, step: Mapping[str, Any], known: set[str], ctx: Context
+) -> Iterable[DefinitionError]:
+    local = set(known)
+    if "for_each" in step:
+        yield from _expression_errors(f"{path}.for_each.items", step["for_each"]["items"], known)
+        local.add(step["for_each"]["as"])
+    if "title" in step:
+        yield from _template_errors(f"{path}.title", step["title"], local)
+    yield from _assignee_errors(f"{path}.assignees", step["assignees"], local, ctx)
+    outcomes = set(step["outcomes"])
+
+    def outcome_error(where: str, name: str) -> Iterable[DefinitionError]:
+        if name not in outcomes:
+            yield DefinitionError(where, f"unknown outcome {name!r}")
+
+    quorum = step.get("quorum")
+    if isinstance(quorum, dict):
+        if "outcome" in quorum:
+            yield from outcome_error(f"{path}.quorum.outcome", quorum["outcome"])
+        for i, name in enumerate(quorum.get("veto") or []):
+            yield from outcome_error(f"{path}.quorum.veto[{i}]", name)
+    for i, form_field in enumerate(step.get("form") or []):
+        for j, name in enumerate(form_field.get("required_for") or []):
+            yield from outcome_error(f"{path}.form[{i}].required_for[{j}]", name)
+        if form_field["type"] == "choice" and not form_field.get("choices"):
+            yield DefinitionError(f"{path}.form[{i}].choices", "is required for a choice field")
+    for i, level in enumerate(step.get("escalation") or []):
+        where = f"{path}.escalation[{i}]"
+        if "to" in level:
+            yield from _assignee_errors(f"{where}.to", level["to"], local, ctx)
+        if level["action"] == "decide":
+            yield from outcome_error(f"{where}.outcome", level["outcome"])
+        if "message" in level:
+            yield from _template_errors(f"{where}.message", level["message"], local)
+
+
+def _wait_errors(path: str, step: Mapping[str, Any], known: set[str]) -> Iterable[DefinitionError]:
+    given = [name for name in ("timer", "until", "message") if name in step]
+    if len(given) != 1:
+        yield DefinitionError(path, "needs exactly one of timer, until, message")
+    if "until" in step:
+        yield from _expression_errors(f"{path}.until", step["until"], known)
+    if "timeout" in step and "message" not in step:
+        yield DefinitionError(f"{path}.timeout", "only a message wait has a timeout")
+    if "timeout" in step and "on_timeout" not in step:
+        yield DefinitionError(f"{path}.on_timeout", "is required with timeout")
+    if "on_timeout" in step and "timeout" not in step:
+        yield DefinitionError(f"{path}.timeout", "is required with on_timeout")

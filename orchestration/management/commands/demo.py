@@ -1,0 +1,49 @@
+"""One command to try the product: migrate, seed, then serve the web app and a worker."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+
+from orchestration.demo import seed
+
+
+class Command(BaseCommand):
+    help = "Set up the demo (migrate, users, definitions) and run the web server and a worker."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--addrport", default="127.0.0.1:8000")
+        parser.add_argument("--no-serve", action="store_true", help="set up only, then exit")
+
+    def handle(self, *args: Any, addrport: str, no_serve: bool, **options: Any) -> None:
+        call_command("migrate", interactive=False, verbosity=0)
+        users = seed.seed_users()
+        seed.seed_definitions()
+        self.stdout.write(self.style.SUCCESS("\nDemo ready."))
+        self.stdout.write(f"  Open  http://{addrport}/  (admin: http://{addrport}/admin/)")
+        self.stdout.write(f"  Logins (password '{seed.PASSWORD}' for all):")
+        for user in users:
+            roles = ", ".join(sorted(g.name for g in user.groups.all()))
+            self.stdout.write(f"    {user.username:<8} {user.get_full_name():<18} {roles}")
+        self.stdout.write(f"  Database: {settings.DATABASES['default']['NAME']}\n")
+        if no_serve:
+            return
+        manage = str(Path(settings.BASE_DIR) / "manage.py")
+        worker = subprocess.Popen([sys.executable, manage, "qcluster"])  # noqa: S603
+        self.stdout.write(f"  Worker started (pid {worker.pid}). Stop everything with Ctrl-C.\n")
+        try:
+            call_command("runserver", addrport, use_reloader=False)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            worker.terminate()
+            try:
+                worker.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                worker.kill()

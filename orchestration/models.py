@@ -1,0 +1,171 @@
+"""Definitions and their versions, and the event table that is audit log and outbox."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from orchestration.exceptions import AppendOnly, ImmutableVersion
+from orchestration.states import VersionStatus
+
+# Fields fixed once a version leaves draft.
+_FROZEN_FIELDS = frozenset(
+    {"definition", "definition_id", "number", "source", "spec", "content_hash"}
+)
+
+
+class ProcessDefinition(models.Model):
+    """A process known by a stable key; its content lives in versions."""
+
+    key = models.SlugField(max_length=100, unique=True)
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class ProcessVersionQuerySet(models.QuerySet["ProcessVersion"]):
+    def update(self, **kwargs: Any) -> int:
+        """Refuse bulk changes to the content of versions that are not drafts."""
+        if _FROZEN_FIELDS & set(kwargs) and self.exclude(status=VersionStatus.DRAFT).exists():
+            raise ImmutableVersion("published versions cannot be changed")
+        if "status" in kwargs:
+            raise ImmutableVersion("status changes go through states.transition_version()")
+        return super().update(**kwargs)
+
+    def update_status(self, **kwargs: Any) -> int:
+        """Only for states.transition_version()."""
+        return super().update(**kwargs)
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        if self.exclude(status=VersionStatus.DRAFT).exists():
+            raise ImmutableVersion("only drafts can be deleted")
+        return super().delete()
+
+
+class ProcessVersion(models.Model):
+    """One numbered version of a definition: a mutable draft until published, then frozen."""
+
+    definition = models.ForeignKey(
+        ProcessDefinition, on_delete=models.PROTECT, related_name="versions"
+    )
+    number = models.PositiveIntegerField()
+    status = models.CharField(
+        max_length=16, choices=VersionStatus.choices, default=VersionStatus.DRAFT
+    )
+    source = models.TextField(help_text="The definition as written (YAML or JSON).")
+    spec = models.JSONField(help_text="The parsed, validated definition.")
+    content_hash = models.CharField(max_length=64)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    published_at = models.DateTimeField(null=True, blank=True)
+    deprecated_at = models.DateTimeField(null=True, blank=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ProcessVersionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["definition__key", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["definition", "number"], name="version_number_unique"),
+            models.UniqueConstraint(
+                fields=["definition"],
+                condition=models.Q(status="draft"),
+                name="one_draft_per_definition",
+            ),
+        ]
+        indexes = [models.Index(fields=["definition", "status", "-number"])]
+        permissions = [("publish_processversion", "Can publish, deprecate and retire versions")]
+
+    def __str__(self) -> str:
+        return f"{self.definition.key} v{self.number} ({self.status})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Refuse to change the content of a version that has left draft.
+
+        The check reads the stored row, so it holds for every caller (admin,
+        services, shell), not only for forms.
+        """
+        if self.pk is not None:
+            stored = (
+                type(self)
+                .objects.filter(pk=self.pk)
+                .values("status", "definition_id", "number", "content_hash", "source")
+                .first()
+            )
+            if stored is not None:
+                if self.status != stored["status"]:
+                    raise ImmutableVersion("status changes go through states.transition_version()")
+                if stored["status"] != VersionStatus.DRAFT and any(
+                    stored[name] != getattr(self, name)
+                    for name in ("definition_id", "number", "content_hash", "source")
+                ):
+                    raise ImmutableVersion(f"{self} is {stored['status']} and cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        if not self.is_draft:
+            raise ImmutableVersion(f"{self} is {self.status}; only drafts can be deleted")
+        return super().delete(*args, **kwargs)
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == VersionStatus.DRAFT
+
+
+class ProcessEvent(models.Model):
+    """Append-only: every state change writes one row, in the same transaction.
+
+    It is the audit log, and (through `dispatched_at`) the outbox for side
+    effects that must happen after commit.
+    """
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    kind = models.CharField(max_length=64)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    definition = models.ForeignKey(
+        ProcessDefinition, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+    )
+    version = models.ForeignKey(
+        ProcessVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+    )
+    from_status = models.CharField(max_length=32, blank=True)
+    to_status = models.CharField(max_length=32, blank=True)
+    reason = models.TextField(blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(
+                fields=["id"], condition=models.Q(dispatched_at__isnull=True), name="event_outbox"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.kind}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None and not kwargs.get("update_fields") == ["dispatched_at"]:
+            raise AppendOnly("process events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AppendOnly("process events are append-only")

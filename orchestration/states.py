@@ -1,0 +1,82 @@
+"""Statuses and the only code that changes them.
+
+Each status field has a TextChoices and an allowed-transitions table;
+`transition()` checks the table, writes the status and its timestamp, and
+appends the audit event in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.db import models
+from django.utils import timezone
+
+from orchestration.exceptions import TransitionNotAllowed
+
+if TYPE_CHECKING:
+    from accounts.models import User
+    from orchestration.models import ProcessVersion
+
+
+class VersionStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    PUBLISHED = "published", "Published"
+    DEPRECATED = "deprecated", "Deprecated"  # runs, and starts only when pinned
+    RETIRED = "retired", "Retired"  # starts nothing new; running instances finish
+
+
+VERSION_TRANSITIONS: dict[str, frozenset[str]] = {
+    VersionStatus.DRAFT: frozenset({VersionStatus.PUBLISHED}),
+    VersionStatus.PUBLISHED: frozenset({VersionStatus.DEPRECATED}),
+    VersionStatus.DEPRECATED: frozenset({VersionStatus.PUBLISHED, VersionStatus.RETIRED}),
+    VersionStatus.RETIRED: frozenset(),
+}
+
+_TIMESTAMP_FIELD = {
+    VersionStatus.PUBLISHED: "published_at",
+    VersionStatus.DEPRECATED: "deprecated_at",
+    VersionStatus.RETIRED: "retired_at",
+}
+
+
+def transition_version(
+    version: ProcessVersion,
+    to: VersionStatus,
+    *,
+    actor: User | None,
+    reason: str = "",
+    payload: dict[str, Any] | None = None,
+) -> None:
+    """Move a version to `to`; raise TransitionNotAllowed when the table forbids it.
+
+    The caller holds the version's row lock inside a transaction; this writes the
+    status and appends a ProcessEvent there.
+    """
+    from orchestration.models import ProcessEvent, ProcessVersion
+
+    source = version.status
+    if to not in VERSION_TRANSITIONS[source]:
+        raise TransitionNotAllowed(version, source, to)
+    now = timezone.now()
+    fields: dict[str, Any] = {"status": to}
+    if to in _TIMESTAMP_FIELD:
+        fields[_TIMESTAMP_FIELD[to]] = now
+    if to == VersionStatus.PUBLISHED and version.published_by_id is None:
+        fields["published_by"] = actor
+    # A queryset update, so that ProcessVersion.save()'s immutability guard stays
+    # strict: status is the one thing that changes after publishing, and only here.
+    ProcessVersion.objects.filter(pk=version.pk).update_status(**fields)
+    for name, value in fields.items():
+        setattr(version, name, value)
+    ProcessEvent.objects.create(
+        kind=f"version.{to}",
+        actor=actor,
+        definition_id=version.definition_id,
+        version=version,
+        from_status=source,
+        to_status=to,
+        reason=reason,
+        payload=payload or {},
+        created_at=now,
+    )

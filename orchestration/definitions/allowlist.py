@@ -12,9 +12,10 @@ _LITERAL_HOST = re.compile(r"^https?://[^/?#{}\s]+([/?#]|$)")
 def literal_origin(url: str) -> tuple[str, int] | None:
     """(host, port) written literally in `url` before any `{{ placeholder }}`, or None
     when the scheme is not http(s) or the host is not fixed text."""
-    head = url.split("{{", 1)[0]
-    if not _LITERAL_HOST.match(head):
-        return None
+    head, placeholder, _ = url.partition("{{")
+    match = _LITERAL_HOST.match(head)
+    if not match or (placeholder and not match.group(1)):
+        return None  # a placeholder right after the host could extend it
     parts = urlsplit(head)
     if not parts.hostname:
         return None

@@ -62,6 +62,7 @@ def parse(text: str) -> ast.expr:
     for child in ast.walk(node):
         if not isinstance(child, _ALLOWED_NODES):
             raise ExpressionError(f"{type(child).__name__} is not allowed")
+    for child in ast.walk(node):
         if isinstance(child, ast.Call) and not (
             isinstance(child.func, ast.Name) and child.func.id in FUNCTIONS
         ):

@@ -24,7 +24,7 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict
         if key in mapping:
             mark = key_node.start_mark
             raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r} (line {mark.line + 1})", mark
+                None, None, f"duplicate key {key!r}", mark
             )
         mapping[key] = loader.construct_object(value_node, deep=True)
     return mapping

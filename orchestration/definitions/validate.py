@@ -142,7 +142,8 @@ def _graph_errors(spec: Mapping[str, Any], ctx: Context) -> Iterable[DefinitionE
         if edge.target not in steps:
             yield DefinitionError(edge.path, f"unknown step {edge.target!r}")
 
-    yield from _reachability_errors(spec, steps)
+    dangling = any(edge.target not in steps for edge in edges(steps))
+    yield from _reachability_errors(spec, steps, check_ends=not dangling)
     yield from _join_errors(steps)
     yield from _calendar_errors(spec.get("calendar"))
 
@@ -161,7 +162,7 @@ def _graph_errors(spec: Mapping[str, Any], ctx: Context) -> Iterable[DefinitionE
 
 
 def _reachability_errors(
-    spec: Mapping[str, Any], steps: Mapping[str, Mapping[str, Any]]
+    spec: Mapping[str, Any], steps: Mapping[str, Mapping[str, Any]], *, check_ends: bool
 ) -> Iterable[DefinitionError]:
     succ = successors(steps)
     if spec["start"] not in steps:
@@ -170,6 +171,8 @@ def _reachability_errors(
     for step_id in steps:
         if step_id not in seen:
             yield DefinitionError(f"steps.{step_id}", "unreachable from start")
+    if not check_ends:  # a dangling reference would make every step before it look stuck
+        return
     reaches_end = {s for s, step in steps.items() if step["type"] == "end"}
     changed = True
     while changed:
@@ -212,7 +215,14 @@ def _join_errors(steps: Mapping[str, Mapping[str, Any]]) -> Iterable[DefinitionE
     for parallel_id, join_id in joins.items():
         if join_id is None:
             yield DefinitionError(f"steps.{parallel_id}.branches", "branches never meet at a join")
-    matched = set(joins.values())
+    succ = successors(steps)
+    matched = {
+        join_id
+        for step in steps.values()
+        if step["type"] == "parallel"
+        for branch in step["branches"]
+        for join_id in reachable(branch, succ)
+    }
     for step_id, step in steps.items():
         if step["type"] == "join" and step_id not in matched:
             yield DefinitionError(f"steps.{step_id}", "join has no matching parallel")

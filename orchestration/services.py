@@ -119,6 +119,12 @@ def version_save_draft(
 
 
 def _locked(version: ProcessVersion) -> ProcessVersion:
+    """Lock the definition row, then the version row.
+
+    Every writer takes the definition lock first; taking the version first
+    deadlocked against version_save_draft (tests/orchestration/test_concurrency__versions.py).
+    """
+    ProcessDefinition.objects.select_for_update().filter(pk=version.definition_id).get()
     return (
         ProcessVersion.objects.select_for_update().select_related("definition").get(pk=version.pk)
     )

@@ -25,7 +25,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def make_user(username: str, *groups: str, **extra: object) -> User:
-    user = User.objects.create_user(username=username, password="pw", **extra)  # noqa: S106
+    user = User.objects.create_user(username=username, password="pw", **extra)
     for name in groups:
         user.groups.add(Group.objects.get_or_create(name=name)[0])
     return user

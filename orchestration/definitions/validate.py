@@ -173,14 +173,18 @@ def _reachability_errors(
             yield DefinitionError(f"steps.{step_id}", "unreachable from start")
     if not check_ends:  # a dangling reference would make every step before it look stuck
         return
-    reaches_end = {s for s, step in steps.items() if step["type"] == "end"}
-    changed = True
-    while changed:
-        changed = False
-        for step_id, nexts in succ.items():
-            if step_id not in reaches_end and any(n in reaches_end for n in nexts):
-                reaches_end.add(step_id)
-                changed = True
+    predecessors: dict[str, list[str]] = {step_id: [] for step_id in steps}
+    for step_id, nexts in succ.items():
+        for nxt in nexts:
+            predecessors[nxt].append(step_id)
+    ends = [s for s, step in steps.items() if step["type"] == "end"]
+    reaches_end = set(ends)
+    todo = list(ends)
+    while todo:  # walk backwards from every end step
+        for prev in predecessors[todo.pop()]:
+            if prev not in reaches_end:
+                reaches_end.add(prev)
+                todo.append(prev)
     for step_id in steps:
         if step_id in seen and step_id not in reaches_end:
             yield DefinitionError(f"steps.{step_id}", "no path from here reaches an end step")

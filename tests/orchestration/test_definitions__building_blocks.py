@@ -19,12 +19,17 @@ from tests.orchestration.factories import purchase_spec
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("30s", timedelta(seconds=30)), ("5m", timedelta(minutes=5)), ("2h", timedelta(hours=2)),
-        ("3d", timedelta(days=3)), ("1w", timedelta(weeks=1)), ("PT30S", timedelta(seconds=30)),
-        ("P1DT2H", timedelta(days=1, hours=2)), ("PT1.5S", timedelta(seconds=1.5)),
+        ("30s", timedelta(seconds=30)),
+        ("5m", timedelta(minutes=5)),
+        ("2h", timedelta(hours=2)),
+        ("3d", timedelta(days=3)),
+        ("1w", timedelta(weeks=1)),
+        ("PT30S", timedelta(seconds=30)),
+        ("P1DT2H", timedelta(days=1, hours=2)),
+        ("PT1.5S", timedelta(seconds=1.5)),
         ("P2W", timedelta(weeks=2)),
     ],
-)  # fmt: skip
+)
 def test_durations_parse(text: str, expected: timedelta) -> None:
     assert parse_duration(text) == expected
     assert re.match(schema()["$defs"]["duration"]["pattern"], text)
@@ -52,9 +57,15 @@ def test_expressions_refuse_unknown_names_at_evaluation() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["__import__('os').system('id')", "().__class__", "open('/etc/passwd')", "[x for x in y]",
-     "a if b else (lambda: 1)", "x.__dict__"],
-)  # fmt: skip
+    [
+        "__import__('os').system('id')",
+        "().__class__",
+        "open('/etc/passwd')",
+        "[x for x in y]",
+        "a if b else (lambda: 1)",
+        "x.__dict__",
+    ],
+)
 def test_unsafe_expressions_do_not_parse(text: str) -> None:
     with pytest.raises(expressions.ExpressionError):
         expressions.parse(text)
@@ -66,7 +77,9 @@ def test_names_ignores_functions_and_constants() -> None:
 
 
 def test_templates_render_placeholders() -> None:
-    text = expressions.render("Approve {{ item }} for {{ amount * 2 }}", {"item": "desk", "amount": 5})
+    text = expressions.render(
+        "Approve {{ item }} for {{ amount * 2 }}", {"item": "desk", "amount": 5}
+    )
     assert text == "Approve desk for 10"
 
 
@@ -83,7 +96,7 @@ def test_templates_render_placeholders() -> None:
         ("https://API.Example.com/", ["api.example.com"], True),
         ("file:///etc/passwd", ["api.example.com"], False),
     ],
-)  # fmt: skip
+)
 def test_host_allowlist(url: str, allowed: list[str], expected: bool) -> None:
     assert host_allowed(url, allowed) is expected
 

@@ -38,9 +38,12 @@ def graphs(draw: st.DrawFn) -> dict[str, Any]:
         else:
             steps[step_id] = {"type": "end"}
     return {
-        "key": "random", "name": "Random", "start": ids[0],
-        "variables": {"x": {"type": "number"}}, "steps": steps,
-    }  # fmt: skip
+        "key": "random",
+        "name": "Random",
+        "start": ids[0],
+        "variables": {"x": {"type": "number"}},
+        "steps": steps,
+    }
 
 
 def _successors(steps: dict[str, Any]) -> dict[str, set[str]]:
@@ -72,9 +75,7 @@ def test_random_graphs(spec: dict[str, Any]) -> None:
     dangling = any("missing" in targets for targets in succ.values())
     reachable = _closure(spec["start"], succ)
     for step_id in spec["steps"]:
-        assert (f"steps.{step_id}: unreachable from start" in errors) == (
-            step_id not in reachable
-        )
+        assert (f"steps.{step_id}: unreachable from start" in errors) == (step_id not in reachable)
         reaches_end = any(
             spec["steps"].get(s, {}).get("type") == "end" for s in _closure(step_id, succ)
         )

@@ -33,9 +33,14 @@ def test_the_documented_example_loads_unchanged() -> None:
     spec = validate_source(PURCHASE_SOURCE, CTX)
     assert spec["key"] == "purchase-approval"
     assert list(spec["steps"]) == [
-        "check_budget", "route", "manager_approval", "place_order",
-        "auto_approved", "approved", "rejected",
-    ]  # fmt: skip
+        "check_budget",
+        "route",
+        "manager_approval",
+        "place_order",
+        "auto_approved",
+        "approved",
+        "rejected",
+    ]
 
 
 def test_json_source_with_the_same_structure_is_accepted() -> None:
@@ -52,14 +57,19 @@ def test_json_source_with_the_same_structure_is_accepted() -> None:
             "definition: YAML does not parse: expected ',' or ']', but got '<stream end>' "
             "(line 3, column 1)",
         ),
-        ("key: a\nkey: b\n", "definition: YAML does not parse: duplicate key 'key' "
-         "(line 2, column 1)"),
+        (
+            "key: a\nkey: b\n",
+            "definition: YAML does not parse: duplicate key 'key' (line 2, column 1)",
+        ),
         ("- a\n- b\n", "definition: must be a mapping of fields, got list"),
         ("", "definition: must be a mapping of fields, got empty"),
-        ("{\"key\": ", "definition: YAML does not parse: expected the node content, "
-         "but found '<stream end>' (line 1, column 9)"),
+        (
+            '{"key": ',
+            "definition: YAML does not parse: expected the node content, "
+            "but found '<stream end>' (line 1, column 9)",
+        ),
     ],
-)  # fmt: skip
+)
 def test_text_that_does_not_parse(source: str, expected: str) -> None:
     with pytest.raises(DefinitionInvalid) as raised:
         validate_source(source, CTX)
@@ -168,8 +178,9 @@ SHAPE_CASES: list[tuple[str, Callable[[dict[str, Any]], None], list[str]]] = [
 ]
 
 
-@pytest.mark.parametrize(("change", "expected"), [c[1:] for c in SHAPE_CASES],
-                         ids=[c[0] for c in SHAPE_CASES])  # fmt: skip
+@pytest.mark.parametrize(
+    ("change", "expected"), [c[1:] for c in SHAPE_CASES], ids=[c[0] for c in SHAPE_CASES]
+)
 def test_shape_errors(change: Callable[[dict[str, Any]], None], expected: list[str]) -> None:
     assert messages(mutated(change)) == expected
 
@@ -196,23 +207,42 @@ GRAPH_CASES: list[tuple[str, Callable[[dict[str, Any]], None], list[str]]] = [
             "steps.route.branches[0].next: unknown step 'managr_approval'",
         ],
     ),
-    ("next names no step", _set(["steps", "place_order", "next"], "aproved"),
-     # no "no path reaches an end" noise while a reference is unknown
-     ["steps.approved: unreachable from start", "steps.place_order.next: unknown step 'aproved'"]),
-    ("outcome names no step", _set(["steps", "manager_approval", "outcomes", "reject"], "nope"),
-     ["steps.manager_approval.outcomes.reject: unknown step 'nope'",
-      "steps.rejected: unreachable from start"]),
+    (
+        "next names no step",
+        _set(["steps", "place_order", "next"], "aproved"),
+        # no "no path reaches an end" noise while a reference is unknown
+        [
+            "steps.approved: unreachable from start",
+            "steps.place_order.next: unknown step 'aproved'",
+        ],
+    ),
+    (
+        "outcome names no step",
+        _set(["steps", "manager_approval", "outcomes", "reject"], "nope"),
+        [
+            "steps.manager_approval.outcomes.reject: unknown step 'nope'",
+            "steps.rejected: unreachable from start",
+        ],
+    ),
     ("start names no step", _set(["start"], "begin"), ["start: unknown step 'begin'"]),
-    ("on_error names no step",
-     _set(["steps", "check_budget", "on_error"], {"over_budget": "refused"}),
-     ["steps.check_budget.on_error.over_budget: unknown step 'refused'"]),
-    ("unreachable step", _set(["steps", "orphan"], {"type": "end"}),
-     ["steps.orphan: unreachable from start"]),
+    (
+        "on_error names no step",
+        _set(["steps", "check_budget", "on_error"], {"over_budget": "refused"}),
+        ["steps.check_budget.on_error.over_budget: unknown step 'refused'"],
+    ),
+    (
+        "unreachable step",
+        _set(["steps", "orphan"], {"type": "end"}),
+        ["steps.orphan: unreachable from start"],
+    ),
     (
         "loop that never reaches an end",
         lambda s: s["steps"].update(
-            route={"type": "decision", "branches": [{"when": "amount > 1", "next": "loop_a"}],
-                   "default": "auto_approved"},
+            route={
+                "type": "decision",
+                "branches": [{"when": "amount > 1", "next": "loop_a"}],
+                "default": "auto_approved",
+            },
             loop_a={"type": "service", "handler": "demo.check_budget", "next": "loop_b"},
             loop_b={"type": "service", "handler": "demo.check_budget", "next": "loop_a"},
         ),
@@ -225,64 +255,107 @@ GRAPH_CASES: list[tuple[str, Callable[[dict[str, Any]], None], list[str]]] = [
             "steps.rejected: unreachable from start",
         ],
     ),
-    ("handler not registered", _set(["steps", "check_budget", "handler"], "demo.check_budgett"),
-     ["steps.check_budget.handler: handler 'demo.check_budgett' is not registered"]),
-    ("compensation handler not registered",
-     _set(["steps", "place_order", "compensate"], "demo.uncancel"),
-     ["steps.place_order.compensate: handler 'demo.uncancel' is not registered"]),
-    ("resolver not registered",
-     _set(["steps", "manager_approval", "assignees"], {"resolver": "team_lead"}),
-     ["steps.manager_approval.assignees.resolver: resolver 'team_lead' is not registered"]),
-    ("expression does not parse", _set(["steps", "route", "branches", 0, "when"], "amount >"),
-     ["steps.route.branches[0].when: expression does not parse: invalid syntax at column 9"]),
-    ("expression is a statement", _set(["steps", "route", "branches", 0, "when"], "amount = 1"),
-     ["steps.route.branches[0].when: expression does not parse: "
-      "must be a single expression, not a statement"]),
-    ("expression calls a forbidden function",
-     _set(["steps", "route", "branches", 0, "when"], "__import__('os')"),
-     ["steps.route.branches[0].when: expression does not parse: "
-      "calling '__import__' is not allowed"]),
-    ("expression uses a lambda",
-     _set(["steps", "route", "branches", 0, "when"], "(lambda: 1)()"),
-     ["steps.route.branches[0].when: expression does not parse: Lambda is not allowed"]),
-    ("expression names an unknown variable",
-     _set(["steps", "route", "branches", 0, "when"], "amout > 1000"),
-     ["steps.route.branches[0].when: unknown variable 'amout'"]),
-    ("template names an unknown variable",
-     _set(["steps", "manager_approval", "title"], "Approve {{ itme }}"),
-     ["steps.manager_approval.title: unknown variable 'itme'"]),
-    ("required_for names no outcome",
-     _set(["steps", "manager_approval", "form", 0, "required_for"], ["rejct"]),
-     ["steps.manager_approval.form[0].required_for[0]: unknown outcome 'rejct'"]),
-    ("decide names no outcome",
-     _set(["steps", "manager_approval", "escalation", 1],
-          {"after": "3d", "action": "decide", "outcome": "aprove"}),
-     ["steps.manager_approval.escalation[1].outcome: unknown outcome 'aprove'"]),
-    ("quorum veto names no outcome",
-     _set(["steps", "manager_approval", "quorum"], {"required": "all", "veto": ["deny"]}),
-     ["steps.manager_approval.quorum.veto[0]: unknown outcome 'deny'"]),
-    ("step id clashes with a variable",
-     lambda s: (s["steps"].update(item={"type": "end"}),
-                s["steps"]["route"].update(default="item")),
-     ["steps.auto_approved: unreachable from start",
-      "steps.item: step id 'item' is also a variable name"]),
-    ("subprocess names an unknown definition",
-     _set(["steps", "route", "default"], "child"),
-     []),  # placeholder replaced below
+    (
+        "handler not registered",
+        _set(["steps", "check_budget", "handler"], "demo.check_budgett"),
+        ["steps.check_budget.handler: handler 'demo.check_budgett' is not registered"],
+    ),
+    (
+        "compensation handler not registered",
+        _set(["steps", "place_order", "compensate"], "demo.uncancel"),
+        ["steps.place_order.compensate: handler 'demo.uncancel' is not registered"],
+    ),
+    (
+        "resolver not registered",
+        _set(["steps", "manager_approval", "assignees"], {"resolver": "team_lead"}),
+        ["steps.manager_approval.assignees.resolver: resolver 'team_lead' is not registered"],
+    ),
+    (
+        "expression does not parse",
+        _set(["steps", "route", "branches", 0, "when"], "amount >"),
+        ["steps.route.branches[0].when: expression does not parse: invalid syntax at column 9"],
+    ),
+    (
+        "expression is a statement",
+        _set(["steps", "route", "branches", 0, "when"], "amount = 1"),
+        [
+            "steps.route.branches[0].when: expression does not parse: "
+            "must be a single expression, not a statement"
+        ],
+    ),
+    (
+        "expression calls a forbidden function",
+        _set(["steps", "route", "branches", 0, "when"], "__import__('os')"),
+        [
+            "steps.route.branches[0].when: expression does not parse: "
+            "calling '__import__' is not allowed"
+        ],
+    ),
+    (
+        "expression uses a lambda",
+        _set(["steps", "route", "branches", 0, "when"], "(lambda: 1)()"),
+        ["steps.route.branches[0].when: expression does not parse: Lambda is not allowed"],
+    ),
+    (
+        "expression names an unknown variable",
+        _set(["steps", "route", "branches", 0, "when"], "amout > 1000"),
+        ["steps.route.branches[0].when: unknown variable 'amout'"],
+    ),
+    (
+        "template names an unknown variable",
+        _set(["steps", "manager_approval", "title"], "Approve {{ itme }}"),
+        ["steps.manager_approval.title: unknown variable 'itme'"],
+    ),
+    (
+        "required_for names no outcome",
+        _set(["steps", "manager_approval", "form", 0, "required_for"], ["rejct"]),
+        ["steps.manager_approval.form[0].required_for[0]: unknown outcome 'rejct'"],
+    ),
+    (
+        "decide names no outcome",
+        _set(
+            ["steps", "manager_approval", "escalation", 1],
+            {"after": "3d", "action": "decide", "outcome": "aprove"},
+        ),
+        ["steps.manager_approval.escalation[1].outcome: unknown outcome 'aprove'"],
+    ),
+    (
+        "quorum veto names no outcome",
+        _set(["steps", "manager_approval", "quorum"], {"required": "all", "veto": ["deny"]}),
+        ["steps.manager_approval.quorum.veto[0]: unknown outcome 'deny'"],
+    ),
+    (
+        "step id clashes with a variable",
+        lambda s: (
+            s["steps"].update(item={"type": "end"}),
+            s["steps"]["route"].update(default="item"),
+        ),
+        [
+            "steps.auto_approved: unreachable from start",
+            "steps.item: step id 'item' is also a variable name",
+        ],
+    ),
+    (
+        "subprocess names an unknown definition",
+        _set(["steps", "route", "default"], "child"),
+        [],
+    ),  # placeholder replaced below
 ]
 GRAPH_CASES[-1] = (
     "subprocess names an unknown definition",
     lambda s: (
-        s["steps"].update(child={"type": "subprocess", "definition": "identity-chek",
-                                 "next": "auto_approved"}),
+        s["steps"].update(
+            child={"type": "subprocess", "definition": "identity-chek", "next": "auto_approved"}
+        ),
         s["steps"]["route"].update(default="child"),
     ),
     ["steps.child.definition: unknown definition 'identity-chek'"],
 )
 
 
-@pytest.mark.parametrize(("change", "expected"), [c[1:] for c in GRAPH_CASES],
-                         ids=[c[0] for c in GRAPH_CASES])  # fmt: skip
+@pytest.mark.parametrize(
+    ("change", "expected"), [c[1:] for c in GRAPH_CASES], ids=[c[0] for c in GRAPH_CASES]
+)
 def test_graph_errors(change: Callable[[dict[str, Any]], None], expected: list[str]) -> None:
     assert messages(mutated(change)) == sorted(expected)
 
@@ -305,13 +378,15 @@ def test_parallel_branches_meeting_at_a_join_are_valid() -> None:
 
 def test_join_without_a_matching_parallel() -> None:
     spec = {
-        "key": "j", "name": "J", "start": "a",
+        "key": "j",
+        "name": "J",
+        "start": "a",
         "steps": {
             "a": {"type": "service", "handler": "demo.check_budget", "next": "meet"},
             "meet": {"type": "join", "next": "done"},
             "done": {"type": "end"},
         },
-    }  # fmt: skip
+    }
     assert messages(spec) == ["steps.meet: join has no matching parallel"]
 
 
@@ -335,46 +410,77 @@ def test_nested_parallels_pair_with_the_nearest_join() -> None:
 
 def wait_spec(**wait: Any) -> dict[str, Any]:
     return {
-        "key": "w", "name": "W", "start": "hold",
-        "steps": {"hold": {"type": "wait", "next": "done", **wait}, "done": {"type": "end"},
-                  "late": {"type": "end"}},
-    }  # fmt: skip
+        "key": "w",
+        "name": "W",
+        "start": "hold",
+        "steps": {
+            "hold": {"type": "wait", "next": "done", **wait},
+            "done": {"type": "end"},
+            "late": {"type": "end"},
+        },
+    }
 
 
 @pytest.mark.parametrize(
     ("wait", "expected"),
     [
         ({"timer": "1h"}, ["steps.late: unreachable from start"]),
-        ({"until": "deadline"}, ["steps.hold.until: unknown variable 'deadline'",
-                                 "steps.late: unreachable from start"]),
+        (
+            {"until": "deadline"},
+            ["steps.hold.until: unknown variable 'deadline'", "steps.late: unreachable from start"],
+        ),
         ({"message": "paid", "timeout": "3d", "on_timeout": "late"}, []),
-        ({}, ["steps.hold: needs exactly one of timer, until, message",
-              "steps.late: unreachable from start"]),
-        ({"timer": "1h", "message": "paid"},
-         ["steps.hold: needs exactly one of timer, until, message",
-          "steps.late: unreachable from start"]),
-        ({"timer": "1h", "timeout": "2h", "on_timeout": "late"},
-         ["steps.hold.timeout: only a message wait has a timeout"]),
-        ({"message": "paid", "timeout": "3d"},
-         ["steps.hold.on_timeout: is required with timeout", "steps.late: unreachable from start"]),
-        ({"message": "paid", "on_timeout": "late"},
-         ["steps.hold.timeout: is required with on_timeout"]),
+        (
+            {},
+            [
+                "steps.hold: needs exactly one of timer, until, message",
+                "steps.late: unreachable from start",
+            ],
+        ),
+        (
+            {"timer": "1h", "message": "paid"},
+            [
+                "steps.hold: needs exactly one of timer, until, message",
+                "steps.late: unreachable from start",
+            ],
+        ),
+        (
+            {"timer": "1h", "timeout": "2h", "on_timeout": "late"},
+            ["steps.hold.timeout: only a message wait has a timeout"],
+        ),
+        (
+            {"message": "paid", "timeout": "3d"},
+            [
+                "steps.hold.on_timeout: is required with timeout",
+                "steps.late: unreachable from start",
+            ],
+        ),
+        (
+            {"message": "paid", "on_timeout": "late"},
+            ["steps.hold.timeout: is required with on_timeout"],
+        ),
     ],
-)  # fmt: skip
+)
 def test_wait_rules(wait: dict[str, Any], expected: list[str]) -> None:
     assert messages(wait_spec(**wait)) == sorted(expected)
 
 
 def http_spec(url: str, **extra: Any) -> dict[str, Any]:
     return {
-        "key": "h", "name": "H", "start": "call",
+        "key": "h",
+        "name": "H",
+        "start": "call",
         "variables": {"customer": {"type": "string"}},
         "steps": {
-            "call": {"type": "http", "request": {"method": "POST", "url": url, **extra},
-                     "result": "reply", "next": "done"},
+            "call": {
+                "type": "http",
+                "request": {"method": "POST", "url": url, **extra},
+                "result": "reply",
+                "next": "done",
+            },
             "done": {"type": "end"},
         },
-    }  # fmt: skip
+    }
 
 
 def test_http_host_outside_the_allowlist_is_refused_at_publish() -> None:
@@ -389,9 +495,14 @@ def test_http_host_outside_the_allowlist_is_refused_at_publish() -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["https://{{ customer }}.example.com/x", "ftp://api.example.com/", "/relative",
-            "https://api.example.com{{ customer }}"],
-)  # fmt: skip
+    "url",
+    [
+        "https://{{ customer }}.example.com/x",
+        "ftp://api.example.com/",
+        "/relative",
+        "https://api.example.com{{ customer }}",
+    ],
+)
 def test_http_url_must_name_its_host_literally(url: str) -> None:
     assert messages(http_spec(url)) == [
         "steps.call.request.url: must be an absolute http(s) URL whose host is written out"
@@ -406,9 +517,7 @@ def test_http_body_placeholders_are_checked() -> None:
 def test_names_from_outputs_results_and_step_ids_are_known() -> None:
     spec = purchase_spec()
     spec["steps"]["check_budget"]["outputs"] = ["budget_ok"]
-    spec["steps"]["route"]["branches"][0]["when"] = (
-        "budget_ok and amount > 1000 and len(item) > 0"
-    )
+    spec["steps"]["route"]["branches"][0]["when"] = "budget_ok and amount > 1000 and len(item) > 0"
     spec["steps"]["place_order"]["next"] = "notify"
     spec["steps"]["notify"] = {
         "type": "decision",
@@ -432,15 +541,22 @@ def test_for_each_item_name_is_known_inside_the_step_only() -> None:
 @pytest.mark.parametrize(
     ("calendar", "expected"),
     [
-        ({"timezone": "Europe/Paris", "hours": "09:00-17:00", "days": ["mon"], "holidays": "FR"},
-         []),
+        (
+            {"timezone": "Europe/Paris", "hours": "09:00-17:00", "days": ["mon"], "holidays": "FR"},
+            [],
+        ),
         ({"timezone": "Mars/Olympus"}, ["calendar.timezone: unknown time zone 'Mars/Olympus'"]),
-        ({"timezone": "UTC", "holidays": "XX"}, ["calendar.holidays: unknown holiday country 'XX'"]),
+        (
+            {"timezone": "UTC", "holidays": "XX"},
+            ["calendar.holidays: unknown holiday country 'XX'"],
+        ),
         ({"timezone": "UTC", "hours": "17:00-09:00"}, ["calendar.hours: must end after it starts"]),
-        ({"timezone": "UTC", "hours": "9-5"},
-         ["calendar.hours: '9-5' is not a working-hours range such as 09:00-17:00"]),
+        (
+            {"timezone": "UTC", "hours": "9-5"},
+            ["calendar.hours: '9-5' is not a working-hours range such as 09:00-17:00"],
+        ),
     ],
-)  # fmt: skip
+)
 def test_calendar_rules(calendar: dict[str, Any], expected: list[str]) -> None:
     spec = purchase_spec()
     spec["calendar"] = calendar

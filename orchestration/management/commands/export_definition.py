@@ -10,6 +10,10 @@ from orchestration.models import ProcessVersion
 class Command(BaseCommand):
     help = "Print a definition's source as stored: the newest version, or --version N."
 
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        # Our --version N (a definition version) replaces Django's --version.
+        return super().create_parser(prog_name, subcommand, conflict_handler="resolve", **kwargs)
+
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("key")
         parser.add_argument("--version", type=int, dest="number", metavar="N")

@@ -1,0 +1,134 @@
+"""The admin as definition editor: inline errors, diagram, diff, publish, permissions."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group
+from django.urls import reverse
+
+from accounts.roles import Role
+from orchestration import services
+from orchestration.models import ProcessVersion
+from orchestration.states import VersionStatus
+from tests.conftest import make_user
+from tests.orchestration.factories import PURCHASE_SOURCE
+
+pytestmark = pytest.mark.django_db
+
+ADD = reverse("admin:orchestration_processversion_add")
+
+
+def change_url(version: ProcessVersion) -> str:
+    return reverse("admin:orchestration_processversion_change", args=[version.pk])
+
+
+def test_invalid_yaml_is_shown_inline_and_nothing_is_saved(client, process_admin) -> None:
+    client.force_login(process_admin)
+    bad = PURCHASE_SOURCE.replace("next: manager_approval", "next: managr_approval")
+    response = client.post(ADD, {"source": bad})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "steps.route.branches[0].next: unknown step &#x27;managr_approval&#x27;" in html
+    assert 'class="errorlist' in html
+    assert not ProcessVersion.objects.exists()
+
+
+def test_saving_a_valid_draft_then_publishing_it(client, process_admin) -> None:
+    client.force_login(process_admin)
+    response = client.post(ADD, {"source": PURCHASE_SOURCE, "_continue": "1"})
+    version = ProcessVersion.objects.get()
+    assert response.status_code == 302 and response.url == change_url(version)
+    page = client.get(change_url(version)).content.decode()
+    assert "<svg" in page and 'data-step="manager_approval"' in page
+    assert "This is the first version." in page
+    assert 'name="_publish"' in page
+    response = client.post(change_url(version), {"_publish": "1", "source": PURCHASE_SOURCE})
+    assert response.status_code == 302
+    version.refresh_from_db()
+    assert version.status == VersionStatus.PUBLISHED and version.published_by == process_admin
+
+
+def test_published_version_is_read_only_and_shows_the_diff(client, process_admin) -> None:
+    v1 = services.version_save_draft(source=PURCHASE_SOURCE, actor=None).version
+    services.version_publish(version=v1, actor=None)
+    v2 = services.version_save_draft(
+        source=PURCHASE_SOURCE.replace("due: 2d", "due: 3d"), actor=None
+    ).version
+    client.force_login(process_admin)
+    page = client.get(change_url(v1)).content.decode()
+    assert "<textarea" not in page  # read-only
+    assert 'name="_deprecate"' in page and 'name="_new_draft"' in page
+    response = client.post(change_url(v1), {"source": "key: hacked"})
+    assert response.status_code == 403
+    v1.refresh_from_db()
+    assert v1.source == PURCHASE_SOURCE
+    diff = client.get(change_url(v2)).content.decode()
+    assert 'class="diff"' in diff and 'class="diff_chg"' in diff
+    assert "v1 (published)" in diff
+
+
+def test_editing_a_draft_cannot_change_its_key(client, process_admin) -> None:
+    draft = services.version_save_draft(source=PURCHASE_SOURCE, actor=None).version
+    client.force_login(process_admin)
+    response = client.post(
+        change_url(draft), {"source": PURCHASE_SOURCE.replace("key: purchase-approval", "key: x")}
+    )
+    assert response.status_code == 200
+    assert "key: must stay &#x27;purchase-approval&#x27;" in response.content.decode()
+
+
+def test_publish_needs_the_process_admin_role(client, roles) -> None:
+    operator = make_user("otto", Role.OPERATOR, is_staff=True)
+    draft = services.version_save_draft(source=PURCHASE_SOURCE, actor=None).version
+    client.force_login(operator)
+    page = client.get(change_url(draft)).content.decode()
+    assert 'name="_publish"' not in page
+    client.post(change_url(draft), {"_publish": "1"})
+    draft.refresh_from_db()
+    assert draft.status == VersionStatus.DRAFT
+    client.post(
+        reverse("admin:orchestration_processversion_changelist"),
+        {"action": "publish_selected", "_selected_action": [draft.pk]},
+    )
+    draft.refresh_from_db()
+    assert draft.status == VersionStatus.DRAFT
+
+
+def test_staff_without_a_role_sees_no_definitions(client, outsider) -> None:
+    client.force_login(outsider)
+    assert client.get(reverse("admin:orchestration_processversion_changelist")).status_code == 403
+    assert client.get(ADD).status_code == 403
+
+
+def test_publish_action_on_the_list(client, process_admin) -> None:
+    draft = services.version_save_draft(source=PURCHASE_SOURCE, actor=None).version
+    client.force_login(process_admin)
+    client.post(
+        reverse("admin:orchestration_processversion_changelist"),
+        {"action": "publish_selected", "_selected_action": [draft.pk]},
+    )
+    draft.refresh_from_db()
+    assert draft.status == VersionStatus.PUBLISHED
+
+
+def test_new_draft_from_a_published_version(client, process_admin) -> None:
+    v1 = services.version_save_draft(source=PURCHASE_SOURCE, actor=None).version
+    services.version_publish(version=v1, actor=None)
+    client.force_login(process_admin)
+    response = client.post(change_url(v1), {"_new_draft": "1"})
+    v2 = ProcessVersion.objects.get(number=2)
+    assert response.status_code == 302 and response.url == change_url(v2)
+    assert v2.status == VersionStatus.DRAFT and v2.source == PURCHASE_SOURCE
+
+
+def test_version_list_query_count_does_not_grow(
+    client, process_admin, django_assert_max_num_queries
+) -> None:
+    for n in range(3):
+        source = PURCHASE_SOURCE.replace("key: purchase-approval", f"key: p{n}")
+        services.version_save_draft(source=source, actor=None)
+    client.force_login(process_admin)
+    url = reverse("admin:orchestration_processversion_changelist")
+    with django_assert_max_num_queries(12):
+        assert client.get(url).status_code == 200
+    assert Group.objects.filter(name=Role.PROCESS_ADMIN).exists()

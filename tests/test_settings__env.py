@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import env_bool, env_int, env_list, env_str
+from config.settings.base import database_from_url
+
+
+def test_missing_required_variable_fails_loudly(monkeypatch) -> None:
+    monkeypatch.delenv("NOT_SET_ANYWHERE", raising=False)
+    with pytest.raises(ImproperlyConfigured, match="Set the environment variable NOT_SET_ANYWHERE"):
+        env_str("NOT_SET_ANYWHERE")
+    assert env_str("NOT_SET_ANYWHERE", "fallback") == "fallback"
+
+
+def test_typed_readers(monkeypatch) -> None:
+    monkeypatch.setenv("B", "yes")
+    monkeypatch.setenv("I", "12")
+    monkeypatch.setenv("L", "a.example.com, b.example.com:8443,,")
+    assert env_bool("B") is True and env_int("I") == 12
+    assert env_list("L") == ["a.example.com", "b.example.com:8443"]
+    monkeypatch.setenv("B", "maybe")
+    with pytest.raises(ImproperlyConfigured, match="B must be a boolean"):
+        env_bool("B")
+    monkeypatch.setenv("I", "twelve")
+    with pytest.raises(ImproperlyConfigured, match="I must be an integer"):
+        env_int("I")
+
+
+def test_sqlite_gets_wal_busy_timeout_and_immediate_transactions() -> None:
+    config = database_from_url("sqlite:////tmp/x.sqlite3")
+    assert config["OPTIONS"] == {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+    pg = database_from_url("postgres://u@db:5432/app")
+    assert pg["ENGINE"] == "django.db.backends.postgresql" and pg["CONN_HEALTH_CHECKS"]

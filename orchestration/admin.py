@@ -78,16 +78,19 @@ class ProcessVersionAdmin(admin.ModelAdmin):
         if obj is None:
             return ["source"]
         fields = ["definition", "number", "status", "created_by", "published_at", "published_by"]
-        return [*fields, "source", "diagram", "changes"]
+        source = "source" if permissions.can_edit_draft(request.user, obj) else "source_text"
+        return [*fields, source, "diagram", "changes"]
 
     def get_readonly_fields(
         self, request: HttpRequest, obj: ProcessVersion | None = None
     ) -> list[str]:
         fixed = ["definition", "number", "status", "created_by", "published_at", "published_by",
-                 "diagram", "changes"]  # fmt: skip
-        if obj is not None and not permissions.can_edit_draft(request.user, obj):
-            return [*fixed, "source"]
+                 "source_text", "diagram", "changes"]  # fmt: skip
         return fixed
+
+    @admin.display(description="Definition")
+    def source_text(self, obj: ProcessVersion) -> SafeString:
+        return format_html('<pre class="definition-source">{}</pre>', obj.source)
 
     @admin.display(description="Diagram")
     def diagram(self, obj: ProcessVersion) -> SafeString:

@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping
 from html import escape
 from typing import Any
 
-from orchestration.definitions.graph import edges, reachable, successors
+from orchestration.definitions.graph import edges, successors
 
 NODE_W, NODE_H, GAP_X, GAP_Y, MARGIN = 170, 46, 40, 64, 24
 
@@ -33,11 +33,41 @@ def _short(text: str, limit: int = 24) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _layers(start: str, succ: Mapping[str, list[str]]) -> dict[str, int]:
+    """Longest-path layering after dropping the edges that close a loop, so that the
+    flow reads top to bottom and end steps sit below what leads to them."""
+    order: list[str] = []  # reverse post-order of a DFS from start
+    back: set[tuple[str, str]] = set()
+    state: dict[str, int] = {}  # 1 on the stack, 2 done
+    stack: list[tuple[str, int]] = [(start, 0)]
+    state[start] = 1
+    while stack:
+        node, i = stack.pop()
+        nexts = succ.get(node, [])
+        if i < len(nexts):
+            stack.append((node, i + 1))
+            nxt = nexts[i]
+            if state.get(nxt) == 1:
+                back.add((node, nxt))
+            elif nxt not in state:
+                state[nxt] = 1
+                stack.append((nxt, 0))
+        else:
+            state[node] = 2
+            order.append(node)
+    depth = dict.fromkeys(order, 0)
+    for node in reversed(order):  # a topological order of the loop-free graph
+        for nxt in succ.get(node, []):
+            if (node, nxt) not in back and nxt in depth:
+                depth[nxt] = max(depth[nxt], depth[node] + 1)
+    return depth
+
+
 def render_svg(spec: Mapping[str, Any], *, highlight: Collection[str] = ()) -> str:
     """SVG markup for the definition; steps in `highlight` get a thick outline."""
     steps: Mapping[str, Mapping[str, Any]] = spec.get("steps") or {}
     start = spec.get("start")
-    depth = reachable(start, successors(steps)) if start in steps else {}
+    depth = _layers(start, successors(steps)) if start in steps else {}
     bottom = max(depth.values(), default=-1) + 1
     for step_id in steps:  # unreachable steps go on a last row of their own
         depth.setdefault(step_id, bottom)
@@ -45,14 +75,27 @@ def render_svg(spec: Mapping[str, Any], *, highlight: Collection[str] = ()) -> s
     for step_id in steps:
         rows.setdefault(depth[step_id], []).append(step_id)
     widest = max((len(r) for r in rows.values()), default=1)
-    width = MARGIN * 2 + widest * NODE_W + (widest - 1) * GAP_X + 80
+    long_edges = sum(
+        1
+        for e in edges(steps)
+        if e.source in depth and e.target in depth and depth[e.target] > depth[e.source] + 1
+    )
+    back = sum(
+        1
+        for e in edges(steps)
+        if e.source in depth and e.target in depth and depth[e.target] < depth[e.source]
+    )
+    width = MARGIN * 2 + widest * NODE_W + (widest - 1) * GAP_X + 80 + 14 * back
     height = MARGIN * 2 + len(rows) * (NODE_H + GAP_Y)
+    # room at the sides for edges that skip rows, and for their labels
+    lane_room = 40 + 14 * long_edges + (160 if long_edges else 0)
+    width += 2 * lane_room
     pos: dict[str, tuple[float, float]] = {}
     for row, ids in rows.items():
         row_w = len(ids) * NODE_W + (len(ids) - 1) * GAP_X
-        x0 = (width - 80 - row_w) / 2
+        x0 = MARGIN + (widest * NODE_W + (widest - 1) * GAP_X - row_w) / 2
         for i, step_id in enumerate(ids):
-            pos[step_id] = (x0 + i * (NODE_W + GAP_X), MARGIN + row * (NODE_H + GAP_Y))
+            pos[step_id] = (lane_room + x0 + i * (NODE_W + GAP_X), MARGIN + row * (NODE_H + GAP_Y))
 
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="process-diagram" width="{width:.0f}" '
@@ -63,27 +106,50 @@ def render_svg(spec: Mapping[str, Any], *, highlight: Collection[str] = ()) -> s
         'markerHeight="7" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="#5f6368"/>'
         "</marker></defs>",
     ]
+    back_edges = lanes = 0
+    labels_at: dict[str, int] = {}
+    min_x = min((x for x, _ in pos.values()), default=0)
+    max_x = max((x + NODE_W for x, _ in pos.values()), default=0)
     for edge in edges(steps):
         if edge.source not in pos or edge.target not in pos:
             continue
         (sx, sy), (tx, ty) = pos[edge.source], pos[edge.target]
-        x1, y1 = sx + NODE_W / 2, sy + NODE_H
-        x2, y2 = tx + NODE_W / 2, ty
-        if ty > sy:
+        if ty == sy + NODE_H + GAP_Y:  # one row down: bottom centre to top centre
+            x1, y1, x2, y2 = sx + NODE_W / 2, sy + NODE_H, tx + NODE_W / 2, ty
             path = f"M{x1:.0f},{y1:.0f} L{x2:.0f},{y2:.0f}"
-            lx, ly = (x1 + x2) / 2, (y1 + y2) / 2
-        else:  # back edge: leave from the right side and come back in from the right
+            lx, ly = (x1 + x2) / 2 + 4, (y1 + y2) / 2
+        elif ty > sy:  # several rows down: around the rows between, in a side lane
+            lanes += 1
+            x1, y1, x2, y2 = sx + NODE_W / 2, sy + NODE_H, tx + NODE_W / 2, ty
+            right = x2 >= x1
+            lane = (max_x + 24 + 14 * lanes) if right else (min_x - 24 - 14 * lanes)
+            path = (
+                f"M{x1:.0f},{y1:.0f} C{x1:.0f},{y1 + 40:.0f} {lane:.0f},{y1 + 20:.0f} "
+                f"{lane:.0f},{(y1 + y2) / 2:.0f} S{x2:.0f},{y2 - 40:.0f} {x2:.0f},{y2:.0f}"
+            )
+            stacked = labels_at.get(edge.source, 0)
+            labels_at[edge.source] = stacked + 1
+            lx = lane + 4 if right else lane - 4 - 5.5 * len(_short(edge.label, 28))
+            ly = (y1 + y2) / 2 + 13 * stacked  # several from one source: stack the labels
+        elif ty == sy and edge.source != edge.target:  # same row: side to side
+            left = sx < tx
+            x1, y1 = (sx + NODE_W if left else sx), sy + NODE_H / 2
+            x2, y2 = (tx if left else tx + NODE_W), ty + NODE_H / 2
+            path = f"M{x1:.0f},{y1:.0f} L{x2:.0f},{y2:.0f}"
+            lx, ly = min(x1, x2) + 4, y1 - 4
+        else:  # back up (a loop): out on the right, each loop a little further out
+            back_edges += 1
             x1, y1, x2, y2 = sx + NODE_W, sy + NODE_H / 2, tx + NODE_W, ty + NODE_H / 2
-            bend = max(x1, x2) + 50
+            bend = max(x1, x2) + 30 + 14 * back_edges
             path = f"M{x1:.0f},{y1:.0f} C{bend:.0f},{y1:.0f} {bend:.0f},{y2:.0f} {x2:.0f},{y2:.0f}"
-            lx, ly = bend - 10, (y1 + y2) / 2
+            lx, ly = x1 + 4, y1 - 4
         out.append(
             f'<path d="{path}" fill="none" stroke="#5f6368" stroke-width="1.3" '
             'marker-end="url(#arrow)"/>'
         )
         if edge.label:
             out.append(
-                f'<text x="{lx + 4:.0f}" y="{ly:.0f}" fill="#202124" font-size="10">'
+                f'<text x="{lx:.0f}" y="{ly:.0f}" fill="#202124" font-size="10">'
                 f"{escape(_short(edge.label, 28))}</text>"
             )
     for step_id, (x, y) in pos.items():

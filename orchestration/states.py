@@ -80,3 +80,57 @@ def transition_version(
         payload=payload or {},
         created_at=now,
     )
+
+
+class InstanceStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    WAITING = "waiting", "Waiting"
+    COMPENSATING = "compensating", "Compensating"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+    COMPENSATED = "compensated", "Compensated"
+
+
+_LIVE = {InstanceStatus.RUNNING, InstanceStatus.WAITING, InstanceStatus.COMPENSATING}
+# The core computes the next status; the runtime refuses any pair not listed here.
+_ENDED = {InstanceStatus.COMPLETED, InstanceStatus.CANCELLED, InstanceStatus.COMPENSATED}
+INSTANCE_TRANSITIONS: dict[str, frozenset[str]] = {
+    InstanceStatus.RUNNING: frozenset(set(InstanceStatus) - {InstanceStatus.RUNNING}),
+    InstanceStatus.WAITING: frozenset(set(InstanceStatus) - {InstanceStatus.WAITING}),
+    InstanceStatus.COMPENSATING: frozenset(
+        _LIVE | {InstanceStatus.FAILED, InstanceStatus.COMPENSATED}
+    ),
+    # failed is an incident: retry resumes it, cancel compensates or ends it
+    InstanceStatus.FAILED: frozenset(_LIVE | _ENDED),
+    InstanceStatus.COMPLETED: frozenset(),
+    InstanceStatus.CANCELLED: frozenset(),
+    InstanceStatus.COMPENSATED: frozenset(),
+}
+
+
+def check_instance_transition(source: str, target: str, obj: object) -> None:
+    """Raise TransitionNotAllowed unless `source -> target` is in the table (or unchanged)."""
+    if source != target and target not in INSTANCE_TRANSITIONS[source]:
+        raise TransitionNotAllowed(obj, source, target)
+
+
+class RunStatus(models.TextChoices):
+    READY = "ready", "Ready"  # waits for a worker (from due_at on)
+    RUNNING = "running", "Running"  # leased to a worker until lease_until
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    TIMED_OUT = "timed_out", "Timed out"  # lease expired: the worker died or hung
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class TaskStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class TimerStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    FIRED = "fired", "Fired"
+    CANCELLED = "cancelled", "Cancelled"

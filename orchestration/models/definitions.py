@@ -145,6 +145,11 @@ class ProcessEvent(models.Model):
     version = models.ForeignKey(
         ProcessVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
     )
+    instance = models.ForeignKey(
+        "orchestration.ProcessInstance", null=True, blank=True, on_delete=models.PROTECT,
+        related_name="events",
+    )  # fmt: skip
+    step = models.CharField(max_length=100, blank=True)
     from_status = models.CharField(max_length=32, blank=True)
     to_status = models.CharField(max_length=32, blank=True)
     reason = models.TextField(blank=True)

@@ -1,0 +1,651 @@
+"""Pure transitions: (definition, snapshot, event, now) -> (snapshot, effects).
+
+No database, queue or clock here: the runtime locks the instance, calls
+`transition()` and persists what comes back, all in one transaction. Because
+`now` is an argument and jitter is derived from the idempotency key, the same
+inputs always give the same outputs.
+
+The state of an instance is a set of tokens, each parked at one step:
+  - `step`     waiting for an automated step attempt (service, http)
+  - `task`     waiting for a person (approval)
+  - `timer`    waiting for a timer (wait: timer/until)
+  - `message`  waiting for a named message (wait: message), maybe with a timeout
+  - `child`    waiting for a sub-process
+  - `compensating` waiting for compensations to finish (compensate step)
+  - `failed`   stopped by an error an operator must retry
+Decisions, parallel splits, joins and ends are instantaneous: a transition runs
+tokens through them until every token is parked again.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cached_property
+from typing import Any
+
+from orchestration.definitions import expressions
+from orchestration.definitions.durations import parse_duration
+from orchestration.definitions.validate import parallel_joins
+from orchestration.engine.events import (
+    Audit,
+    Cancel,
+    CancelToken,
+    ChildFinished,
+    Effect,
+    Event,
+    Finished,
+    MessageReceived,
+    Moved,
+    OpenTask,
+    RetryFailed,
+    RunStep,
+    StartChild,
+    Started,
+    StartTimer,
+    StepFailed,
+    StepSucceeded,
+    TaskDecided,
+    TimerFired,
+)
+
+RUNNING, WAITING, COMPLETED, FAILED = "running", "waiting", "completed", "failed"
+CANCELLED, COMPENSATING, COMPENSATED = "cancelled", "compensating", "compensated"
+TERMINAL = frozenset({COMPLETED, FAILED, CANCELLED, COMPENSATED})
+
+DEFAULT_MAX_ATTEMPTS = 3
+DEFAULT_BACKOFF = timedelta(seconds=1)
+DEFAULT_MAX_BACKOFF = timedelta(minutes=5)
+DEFAULT_TIMEOUT = timedelta(minutes=5)
+# A transition that passes more instantaneous steps than this is a loop of decisions.
+MAX_INSTANT_STEPS = 1000
+
+
+class EngineError(Exception):
+    """The event does not apply to this instance (wrong status, nobody waiting...)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+class StepError(Exception):
+    """Evaluating the definition failed at run time (an expression, a date)."""
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A published version's spec with what the engine derives from it once."""
+
+    spec: Mapping[str, Any]
+
+    @cached_property
+    def joins(self) -> dict[str, str | None]:
+        return parallel_joins(self.spec["steps"])
+
+    def step(self, step_id: str) -> Mapping[str, Any]:
+        return self.spec["steps"][step_id]
+
+
+@dataclass
+class Snapshot:
+    status: str
+    variables: dict[str, Any]
+    state: dict[str, Any]
+    result: str = ""
+    error: dict[str, Any] | None = None
+
+
+@dataclass
+class Transition:
+    snapshot: Snapshot
+    effects: list[Effect] = field(default_factory=list)
+
+
+def is_final(snap: Snapshot) -> bool:
+    """Nothing more can happen. A failed instance that still holds tokens or a
+    compensation is an incident an operator can retry or cancel, not an ending."""
+    if snap.status in {COMPLETED, CANCELLED, COMPENSATED}:
+        return True
+    return snap.status == FAILED and not snap.state["tokens"] and snap.state["comp"] is None
+
+
+def new_state() -> dict[str, Any]:
+    return {"tokens": {}, "seq": 0, "runs": {}, "done": [], "joins": {}, "comp": None}
+
+
+def retry_policy(step: Mapping[str, Any]) -> tuple[int, timedelta, timedelta]:
+    retry = step.get("retry") or {}
+    return (
+        int(retry.get("max_attempts", DEFAULT_MAX_ATTEMPTS)),
+        parse_duration(retry["backoff"]) if "backoff" in retry else DEFAULT_BACKOFF,
+        parse_duration(retry["max_backoff"]) if "max_backoff" in retry else DEFAULT_MAX_BACKOFF,
+    )
+
+
+def step_timeout(step: Mapping[str, Any]) -> timedelta:
+    return parse_duration(step["timeout"]) if "timeout" in step else DEFAULT_TIMEOUT
+
+
+def backoff_delay(step: Mapping[str, Any], attempt: int, *, salt: str) -> timedelta:
+    """Delay before attempt `attempt + 1`: exponential from `backoff`, capped by
+    `max_backoff`, with "equal jitter" (between half and all of it). The jitter
+    comes from a hash of `salt`, so it spreads retries without making the core
+    depend on a random source."""
+    _, backoff, cap = retry_policy(step)
+    delay = min(cap, backoff * (2 ** max(attempt - 1, 0)))
+    fraction = int(hashlib.sha256(f"{salt}:{attempt}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    return delay / 2 + delay / 2 * fraction
+
+
+def transition(
+    definition: Definition, snapshot: Snapshot, event: Event, *, now: datetime, key: str = ""
+) -> Transition:
+    """Apply one event. `key` identifies the instance (for jitter); `snapshot` is not
+    modified. Raises EngineError when the event does not apply."""
+    machine = _Machine(definition, copy.deepcopy(snapshot), now, key)
+    machine.handle(event)
+    return Transition(machine.snap, machine.effects)
+
+
+class _Machine:
+    def __init__(self, definition: Definition, snap: Snapshot, now: datetime, key: str) -> None:
+        self.d, self.snap, self.now, self.key = definition, snap, now, key
+        self.effects: list[Effect] = []
+        self.instant_steps = 0
+
+    # ---- helpers -----------------------------------------------------------------------
+    @property
+    def state(self) -> dict[str, Any]:
+        return self.snap.state
+
+    @property
+    def tokens(self) -> dict[str, dict[str, Any]]:
+        return self.state["tokens"]
+
+    def _new_id(self) -> str:
+        self.state["seq"] += 1
+        return str(self.state["seq"])
+
+    def _token_at(self, token: str, step: str, wait: str) -> dict[str, Any]:
+        found = self.tokens.get(token)
+        if found is None or found["step"] != step or found["wait"] != wait:
+            raise EngineError("stale", f"no token {token} waiting at {step} ({wait})")
+        return found
+
+    def _require_live(self) -> None:
+        if is_final(self.snap):
+            raise EngineError("finished", f"the instance is {self.snap.status}")
+
+    def _fail(self, token: str | None, step: str, code: str, message: str, **extra: Any) -> None:
+        self.snap.status = FAILED
+        self.snap.error = {"step": step, "code": code, "message": message, "token": token, **extra}
+        if token is not None and token in self.tokens:
+            self.tokens[token]["wait"] = "failed"
+        self.effects.append(Audit("instance.failed", step, {"code": code, "message": message}))
+
+    def _settle(self) -> None:
+        """Running while automated work is in flight, waiting while only people,
+        timers, messages or children are awaited."""
+        if self.snap.status in TERMINAL:
+            return
+        if self.state["comp"] is not None:
+            self.snap.status = COMPENSATING
+            return
+        busy = any(t["wait"] == "step" for t in self.tokens.values())
+        self.snap.status = RUNNING if busy or not self.tokens else WAITING
+
+    # ---- dispatch ----------------------------------------------------------------------
+    def handle(self, event: Event) -> None:
+        if isinstance(event, Started):
+            self.snap.status = RUNNING
+            token = self._new_id()
+            self.tokens[token] = {"step": None, "frames": [], "wait": None}
+            self._advance(token, self.d.spec["start"])
+        elif isinstance(event, StepSucceeded):
+            self._require_live()
+            self._on_step_succeeded(event)
+        elif isinstance(event, StepFailed):
+            self._require_live()
+            self._on_step_failed(event)
+        elif isinstance(event, TaskDecided):
+            self._require_live()
+            self._token_at(event.token, event.step, "task")
+            self.snap.variables[event.step] = {
+                **event.data,
+                "outcome": event.outcome,
+                "decided_by": event.decided_by,
+            }
+            self.effects.append(CancelToken(event.token))
+            target = self.d.step(event.step)["outcomes"][event.outcome]
+            self._advance(event.token, target)
+        elif isinstance(event, TimerFired):
+            self._require_live()
+            self._on_timer(event)
+        elif isinstance(event, MessageReceived):
+            self._require_live()
+            self._on_message(event)
+        elif isinstance(event, ChildFinished):
+            self._require_live()
+            self._on_child(event)
+        elif isinstance(event, Cancel):
+            self._on_cancel(event)
+        elif isinstance(event, RetryFailed):
+            self._on_retry()
+        elif isinstance(event, Moved):
+            self._on_moved(event)
+        self._settle()
+
+    # ---- movement ----------------------------------------------------------------------
+    def _advance(self, token: str, step_id: str) -> None:
+        """Move a token to `step_id` and through every instantaneous step after it."""
+        while True:
+            self.instant_steps += 1
+            if self.instant_steps > MAX_INSTANT_STEPS:
+                self._fail(token, step_id, "LOOP", "too many instantaneous steps in one transition")
+                return
+            tok = self.tokens[token]
+            step = self.d.step(step_id)
+            kind = step["type"]
+            execution = self.state["runs"].get(step_id, 0) + 1
+            self.state["runs"][step_id] = execution
+            tok.update(step=step_id, execution=execution, wait=None)
+            tok.pop("message", None)
+            self.effects.append(Audit("step.entered", step_id, {"token": token}))
+            try:
+                nxt = self._enter(token, tok, step_id, step, kind, execution)
+            except StepError as exc:
+                self._fail(token, step_id, "EVALUATION", str(exc))
+                return
+            if nxt is None:
+                return
+            token, step_id = nxt
+
+    def _enter(
+        self, token: str, tok: dict[str, Any], step_id: str, step: Mapping[str, Any], kind: str,
+        execution: int,
+    ) -> tuple[str, str] | None:  # fmt: skip
+        """Act on entering a step; return the (token, step) to continue with, if any."""
+        if kind in {"service", "http"}:
+            tok["wait"] = "step"
+            self.effects.append(RunStep(token, step_id, execution, 1, self.now))
+            return None
+        if kind == "approval":
+            tok["wait"] = "task"
+            self.effects.append(self._open_task(token, step_id, step, execution))
+            return None
+        if kind == "decision":
+            for branch in step["branches"]:
+                if self._truthy(branch["when"]):
+                    return token, branch["next"]
+            return token, step["default"]
+        if kind == "wait":
+            return self._enter_wait(token, tok, step_id, step)
+        if kind == "subprocess":
+            tok["wait"] = "child"
+            child_vars = {
+                name: self._eval(expr) for name, expr in (step.get("input") or {}).items()
+            }
+            self.effects.append(
+                StartChild(token, step_id, step["definition"], step.get("version"), child_vars)
+            )
+            return None
+        if kind == "parallel":
+            return self._split(token, tok, step_id, step)
+        if kind == "join":
+            return self._join(token, tok, step_id, step)
+        if kind == "compensate":
+            return self._begin_compensation(token, then=step["next"], cancel=False)
+        if kind == "end":
+            self._finish(step.get("status", COMPLETED), step.get("result", ""), keep=token)
+            return None
+        raise StepError(f"unknown step type {kind!r}")
+
+    def _enter_wait(
+        self, token: str, tok: dict[str, Any], step_id: str, step: Mapping[str, Any]
+    ) -> None:
+        if "message" in step:
+            tok["wait"] = "message"
+            tok["message"] = step["message"]
+            if "timeout" in step:
+                due = self.now + parse_duration(step["timeout"])
+                self.effects.append(StartTimer(token, step_id, "message_timeout", due))
+            return None
+        tok["wait"] = "timer"
+        if "timer" in step:
+            due = self.now + parse_duration(step["timer"])
+        else:
+            due = _as_datetime(self._eval(step["until"]))
+        self.effects.append(StartTimer(token, step_id, "wait", max(due, self.now)))
+        return None
+
+    def _split(
+        self, token: str, tok: dict[str, Any], step_id: str, step: Mapping[str, Any]
+    ) -> tuple[str, str] | None:
+        group = self._new_id()
+        branches = list(step["branches"])
+        self.state["joins"][group] = {
+            "join": self.d.joins.get(step_id),
+            "arrived": 0,
+            "expected": len(branches),
+            "frames": tok["frames"],
+        }
+        del self.tokens[token]
+        children = []
+        for branch in branches:
+            child = self._new_id()
+            self.tokens[child] = {"step": None, "frames": [*tok["frames"], group], "wait": None}
+            children.append((child, branch))
+        for child, branch in children[1:]:
+            self._advance(child, branch)
+        return children[0]
+
+    def _join(
+        self, token: str, tok: dict[str, Any], step_id: str, step: Mapping[str, Any]
+    ) -> tuple[str, str] | None:
+        frames = tok["frames"]
+        group = frames[-1] if frames else None
+        record = self.state["joins"].get(group) if group else None
+        if record is None or record["join"] != step_id:
+            return token, step["next"]  # not inside that parallel: pass through
+        record["arrived"] += 1
+        del self.tokens[token]
+        if record["arrived"] < record["expected"]:
+            return None
+        del self.state["joins"][group]
+        merged = self._new_id()
+        self.tokens[merged] = {
+            "step": step_id,
+            "frames": record["frames"],
+            "wait": None,
+            "execution": tok.get("execution", 1),
+        }
+        return merged, step["next"]
+
+    def _finish(self, status: str, result: str, *, keep: str | None = None) -> None:
+        for other in list(self.tokens):
+            if other != keep:
+                self.effects.append(CancelToken(other))
+        self.tokens.clear()
+        self.state["joins"].clear()
+        self.snap.status = status
+        self.snap.result = result
+        self.effects.append(Audit(f"instance.{status}", "", {"result": result}))
+        self.effects.append(Finished(status, result))
+
+    # ---- automated steps -----------------------------------------------------------------
+    def _on_step_succeeded(self, event: StepSucceeded) -> None:
+        if event.compensation:
+            self._compensation_done(event)
+            return
+        self._token_at(event.token, event.step, "step")
+        step = self.d.step(event.step)
+        if step["type"] == "service":
+            for name in step.get("outputs") or []:
+                if name in event.outputs:
+                    self.snap.variables[name] = event.outputs[name]
+        elif step["type"] == "http" and step.get("result"):
+            self.snap.variables[step["result"]] = event.outputs.get("body")
+        if "compensate" in step:
+            self.state["done"].append([event.step, event.execution])
+        self._advance(event.token, step["next"])
+
+    def _on_step_failed(self, event: StepFailed) -> None:
+        step = self.d.step(event.step)
+        if event.compensation:
+            comp = self.state["comp"]
+            if (
+                not comp
+                or not comp["pending"]
+                or comp["pending"][0] != [event.step, event.execution]
+            ):
+                raise EngineError("stale", f"no compensation of {event.step} is awaited")
+        else:
+            self._token_at(event.token, event.step, "step")
+        max_attempts, _, _ = retry_policy(step)
+        if event.retryable and event.attempt < max_attempts:
+            delay = backoff_delay(step, event.attempt, salt=f"{self.key}:{event.step}")
+            if event.retry_after:
+                delay = max(delay, timedelta(seconds=event.retry_after))
+            self.effects.append(
+                RunStep(
+                    event.token,
+                    event.step,
+                    event.execution,
+                    event.attempt + 1,
+                    self.now + delay,
+                    compensation=event.compensation,
+                )
+            )
+            self.effects.append(
+                Audit(
+                    "step.retry_scheduled",
+                    event.step,
+                    {
+                        "attempt": event.attempt + 1,
+                        "delay_s": delay.total_seconds(),
+                        "code": event.code,
+                    },
+                )
+            )
+            return
+        if event.compensation:
+            self._fail(
+                None,
+                event.step,
+                event.code,
+                f"compensation of {event.step} failed: {event.message}",
+                compensation=True,
+                execution=event.execution,
+                attempt=event.attempt,
+            )
+            return
+        route = (step.get("on_error") or {}).get(event.code) if not event.retryable else None
+        if route is not None:
+            self.snap.variables[event.step] = {
+                "error": {"code": event.code, "message": event.message}
+            }
+            self.effects.append(Audit("step.error_routed", event.step, {"code": event.code}))
+            self._advance(event.token, route)
+            return
+        self._fail(
+            event.token,
+            event.step,
+            event.code,
+            event.message,
+            execution=event.execution,
+            attempt=event.attempt,
+        )
+
+    # ---- timers, messages, children ------------------------------------------------------
+    def _on_timer(self, event: TimerFired) -> None:
+        if event.kind == "wait":
+            self._token_at(event.token, event.step, "timer")
+            self._advance(event.token, self.d.step(event.step)["next"])
+        elif event.kind == "message_timeout":
+            self._token_at(event.token, event.step, "message")
+            self.effects.append(Audit("wait.timed_out", event.step))
+            self._advance(event.token, self.d.step(event.step)["on_timeout"])
+        else:
+            raise EngineError("unknown_timer", f"unknown timer kind {event.kind!r}")
+
+    def _on_message(self, event: MessageReceived) -> None:
+        waiting = [
+            (token, tok)
+            for token, tok in self.tokens.items()
+            if tok["wait"] == "message" and tok.get("message") == event.name
+        ]
+        if not waiting:
+            raise EngineError("no_subscriber", f"nothing is waiting for message {event.name!r}")
+        for token, tok in waiting:
+            step_id = tok["step"]
+            self.snap.variables[step_id] = dict(event.payload)
+            self.effects.append(CancelToken(token))
+            self._advance(token, self.d.step(step_id)["next"])
+
+    def _on_child(self, event: ChildFinished) -> None:
+        self._token_at(event.token, event.step, "child")
+        step = self.d.step(event.step)
+        if step.get("result"):
+            self.snap.variables[step["result"]] = {
+                "result": event.result,
+                "status": event.status,
+                "variables": event.variables,
+            }
+        if event.status != COMPLETED:
+            self._fail(
+                event.token,
+                event.step,
+                "CHILD_" + event.status.upper(),
+                f"sub-process ended {event.status}",
+            )
+            return
+        self._advance(event.token, step["next"])
+
+    # ---- compensation, cancellation, retry ------------------------------------------------
+    def _begin_compensation(self, token: str | None, *, then: str | None, cancel: bool) -> None:
+        pending = [list(item) for item in reversed(self.state["done"])]
+        self.state["done"] = []
+        if token is not None:
+            self.tokens[token]["wait"] = "compensating"
+        self.state["comp"] = {"pending": pending, "token": token, "then": then, "cancel": cancel}
+        self.effects.append(Audit("compensation.started", "", {"steps": [p[0] for p in pending]}))
+        self._next_compensation()
+
+    def _next_compensation(self) -> None:
+        comp = self.state["comp"]
+        if comp["pending"]:
+            step_id, execution = comp["pending"][0]
+            self.effects.append(
+                RunStep(comp["token"] or "", step_id, execution, 1, self.now, compensation=True)
+            )
+            return
+        self.state["comp"] = None
+        self.effects.append(Audit("compensation.finished"))
+        if comp["cancel"]:
+            self._finish(COMPENSATED, self.snap.result or "cancelled")
+        else:
+            self.snap.status = RUNNING
+            self._advance(comp["token"], comp["then"])
+
+    def _compensation_done(self, event: StepSucceeded) -> None:
+        comp = self.state["comp"]
+        if not comp or not comp["pending"] or comp["pending"][0] != [event.step, event.execution]:
+            raise EngineError("stale", f"no compensation of {event.step} is awaited")
+        comp["pending"].pop(0)
+        self._next_compensation()
+
+    def _on_cancel(self, event: Cancel) -> None:
+        self._require_live()
+        if self.snap.status == COMPENSATING:
+            raise EngineError("compensating", "the instance is already compensating")
+        for token in list(self.tokens):
+            self.effects.append(CancelToken(token))
+        self.tokens.clear()
+        self.state["joins"].clear()
+        self.snap.error = None
+        self.effects.append(Audit("instance.cancel_requested", "", {"reason": event.reason}))
+        if self.state["done"]:
+            self._begin_compensation(None, then=None, cancel=True)
+        else:
+            self._finish(CANCELLED, "cancelled")
+
+    def _on_retry(self) -> None:
+        if self.snap.status != FAILED or not self.snap.error:
+            raise EngineError("not_failed", "only a failed instance can be retried")
+        error = self.snap.error
+        step_id = error["step"]
+        if error.get("compensation"):
+            self.snap.status = COMPENSATING
+            self.snap.error = None
+            execution = error["execution"]
+            self.effects.append(
+                RunStep("", step_id, execution, error["attempt"] + 1, self.now, compensation=True)
+            )
+            self.effects.append(Audit("instance.retried", step_id))
+            return
+        token = error.get("token")
+        tok = self.tokens.get(token) if token else None
+        if tok is None or tok["wait"] != "failed":
+            raise EngineError("not_retryable", f"step {step_id} cannot be retried")
+        self.snap.status = RUNNING
+        self.snap.error = None
+        self.effects.append(Audit("instance.retried", step_id))
+        kind = self.d.step(step_id)["type"]
+        if kind in {"service", "http"}:
+            tok["wait"] = "step"
+            attempt = int(error.get("attempt", 0)) + 1
+            self.effects.append(RunStep(token, step_id, tok["execution"], attempt, self.now))
+        else:  # a failed evaluation or child: enter the step afresh
+            self.state["runs"][step_id] = tok["execution"] - 1
+            self._advance(token, step_id)
+
+    def _on_moved(self, event: Moved) -> None:
+        def rename(step: str) -> str:
+            return event.mapping.get(step, step)
+
+        for tok in self.tokens.values():
+            tok["step"] = rename(tok["step"])
+        self.state["runs"] = {rename(step): n for step, n in self.state["runs"].items()}
+        self.state["done"] = [[rename(step), execution] for step, execution in self.state["done"]]
+        for record in self.state["joins"].values():
+            record["join"] = rename(record["join"]) if record["join"] else None
+        if self.state["comp"]:
+            comp = self.state["comp"]
+            comp["pending"] = [[rename(s), n] for s, n in comp["pending"]]
+            comp["then"] = rename(comp["then"]) if comp["then"] else None
+        if self.snap.error:
+            self.snap.error["step"] = rename(self.snap.error["step"])
+        self.effects.append(Audit("instance.migrated", "", {"mapping": event.mapping}))
+
+    # ---- evaluation ------------------------------------------------------------------------
+    def _eval(self, text: str) -> Any:
+        try:
+            return expressions.evaluate(text, self.snap.variables)
+        except expressions.ExpressionError as exc:
+            raise StepError(f"{text!r}: {exc}") from None
+
+    def _truthy(self, text: str) -> bool:
+        return bool(self._eval(text))
+
+    def _render(self, template: str, extra: Mapping[str, Any] | None = None) -> str:
+        try:
+            return expressions.render(template, {**self.snap.variables, **(extra or {})})
+        except expressions.ExpressionError as exc:
+            raise StepError(f"{template!r}: {exc}") from None
+
+    def _open_task(
+        self, token: str, step_id: str, step: Mapping[str, Any], execution: int
+    ) -> OpenTask:
+        assignees = step["assignees"]
+        due = self.now + parse_duration(step["due"]) if "due" in step else None
+        return OpenTask(
+            token=token,
+            step=step_id,
+            execution=execution,
+            title=self._render(step.get("title") or step.get("name") or step_id),
+            users=[self._render(u) for u in assignees.get("users") or []],
+            groups=[self._render(g) for g in assignees.get("groups") or []],
+            resolver=assignees.get("resolver"),
+            exclude=list(step.get("exclude") or []),
+            priority=step.get("priority", "normal"),
+            due_at=due,
+            form=list(step.get("form") or []),
+            outcomes=list(step["outcomes"]),
+        )
+
+
+def _as_datetime(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        try:
+            parsed = datetime.fromisoformat(str(value))
+        except ValueError:
+            raise StepError(f"{value!r} is not an ISO 8601 date-time") from None
+    if parsed.tzinfo is None:
+        raise StepError(f"{value!r} has no time zone")
+    return parsed

@@ -1,0 +1,168 @@
+"""Events the core consumes and effects it returns: plain, JSON-friendly data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+# ---- events -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Started:
+    pass
+
+
+@dataclass(frozen=True)
+class StepSucceeded:
+    token: str
+    step: str
+    execution: int
+    outputs: dict[str, Any] = field(default_factory=dict)
+    compensation: bool = False
+
+
+@dataclass(frozen=True)
+class StepFailed:
+    token: str
+    step: str
+    execution: int
+    attempt: int
+    code: str
+    message: str
+    retryable: bool
+    retry_after: float | None = None  # seconds, from an HTTP Retry-After
+    compensation: bool = False
+
+
+@dataclass(frozen=True)
+class TaskDecided:
+    token: str
+    step: str
+    outcome: str
+    data: dict[str, Any]
+    decided_by: str
+
+
+@dataclass(frozen=True)
+class TimerFired:
+    token: str
+    step: str
+    kind: str  # "wait" | "message_timeout"
+
+
+@dataclass(frozen=True)
+class MessageReceived:
+    name: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ChildFinished:
+    token: str
+    step: str
+    status: str
+    result: str
+    variables: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Cancel:
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class RetryFailed:
+    pass
+
+
+@dataclass(frozen=True)
+class Moved:
+    """In-flight migration to another version: tokens keep their place, renamed by `mapping`."""
+
+    mapping: dict[str, str]
+
+
+Event = (
+    Started
+    | StepSucceeded
+    | StepFailed
+    | TaskDecided
+    | TimerFired
+    | MessageReceived
+    | ChildFinished
+    | Cancel
+    | RetryFailed
+    | Moved
+)
+
+
+# ---- effects ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RunStep:
+    """Schedule one attempt of an automated step (or of its compensation)."""
+
+    token: str
+    step: str
+    execution: int
+    attempt: int
+    due_at: datetime
+    compensation: bool = False
+
+
+@dataclass(frozen=True)
+class OpenTask:
+    token: str
+    step: str
+    execution: int
+    title: str
+    users: list[str]
+    groups: list[str]
+    resolver: str | None
+    exclude: list[str]
+    priority: str
+    due_at: datetime | None
+    form: list[dict[str, Any]]
+    outcomes: list[str]
+
+
+@dataclass(frozen=True)
+class StartTimer:
+    token: str
+    step: str
+    kind: str
+    due_at: datetime
+
+
+@dataclass(frozen=True)
+class StartChild:
+    token: str
+    step: str
+    definition: str
+    version: int | None
+    variables: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CancelToken:
+    """Withdraw everything a token was waiting on: open tasks, timers, queued runs, children."""
+
+    token: str
+
+
+@dataclass(frozen=True)
+class Audit:
+    kind: str
+    step: str = ""
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The instance reached a terminal status; the parent (if any) is told."""
+
+    status: str
+    result: str
+
+
+Effect = RunStep | OpenTask | StartTimer | StartChild | CancelToken | Audit | Finished

@@ -1,0 +1,406 @@
+"""Persistence around the pure core: one transaction applies events to locked
+instances and writes everything they cause.
+
+A `Writer` collects the rows a batch of transitions creates or changes and
+writes them with a handful of bulk statements (`flush`). The caller owns the
+transaction and the instance row locks; lock order is always instance rows by
+ascending id, then everything else, so batches never deadlock each other.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import connection
+
+from orchestration.engine import core
+from orchestration.engine.events import (
+    Audit,
+    CancelToken,
+    Effect,
+    Event,
+    Finished,
+    OpenTask,
+    RunStep,
+    StartChild,
+    StartTimer,
+)
+from orchestration.handlers import get_resolver
+from orchestration.models import (
+    HumanTask,
+    ProcessEvent,
+    ProcessInstance,
+    ProcessVersion,
+    StepRun,
+    TaskAssignee,
+    Timer,
+)
+from orchestration.states import (
+    InstanceStatus,
+    RunStatus,
+    TaskStatus,
+    TimerStatus,
+    check_instance_transition,
+)
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+log = logging.getLogger(__name__)
+
+NOTIFY_CHANNEL = "orchestration_work"
+ENDED = {InstanceStatus.COMPLETED, InstanceStatus.CANCELLED, InstanceStatus.COMPENSATED}
+LEASE_GRACE = timedelta(seconds=5)
+
+_definitions: dict[int, core.Definition] = {}
+
+
+def definition_of(version: ProcessVersion) -> core.Definition:
+    """The compiled definition of a version. Published versions never change, so
+    the cache is never stale."""
+    found = _definitions.get(version.pk)
+    if found is None:
+        found = _definitions[version.pk] = core.Definition(version.spec)
+    return found
+
+
+def idempotency_key(instance_id: int, step: str, execution: int, compensation: bool) -> str:
+    """Same instance + step + execution gives the same key on every retry."""
+    return f"pi{instance_id}:{step}:{execution}" + (":undo" if compensation else "")
+
+
+def snapshot_of(instance: ProcessInstance) -> core.Snapshot:
+    return core.Snapshot(
+        status=instance.status,
+        variables=instance.variables,
+        state=instance.state or core.new_state(),
+        result=instance.result,
+        error=instance.error,
+    )
+
+
+def lock_instances(ids: Iterable[int]) -> dict[int, ProcessInstance]:
+    """Lock instance rows in id order (the one lock order) and return them by id."""
+    rows = (
+        ProcessInstance.objects.select_for_update(of=("self",))
+        .select_related("version", "definition")
+        .filter(pk__in=sorted(set(ids)))
+        .order_by("pk")
+    )
+    return {row.pk: row for row in rows}
+
+
+@dataclass
+class Writer:
+    now: datetime
+    worker: str = ""  # when set, automated steps due now are claimed for this worker
+    instances: dict[int, ProcessInstance] = field(default_factory=dict)
+    new_runs: list[StepRun] = field(default_factory=list)
+    claimed: list[StepRun] = field(default_factory=list)
+    changed_runs: list[StepRun] = field(default_factory=list)
+    new_tasks: list[tuple[HumanTask, OpenTask, ProcessInstance]] = field(default_factory=list)
+    new_timers: list[Timer] = field(default_factory=list)
+    cancelled: list[tuple[ProcessInstance, str]] = field(default_factory=list)
+    events: list[ProcessEvent] = field(default_factory=list)
+    notify: bool = False
+
+    # ---- applying events ----------------------------------------------------------------
+    def apply(
+        self, instance: ProcessInstance, event: Event, *, actor: User | None = None
+    ) -> core.Transition:
+        """Run the core on a locked instance and queue what it caused.
+
+        Raises core.EngineError (nothing queued) when the event does not apply."""
+        definition = definition_of(instance.version)
+        result = core.transition(
+            definition, snapshot_of(instance), event, now=self.now, key=str(instance.pk)
+        )
+        snap = result.snapshot
+        check_instance_transition(instance.status, snap.status, instance)
+        if snap.status != instance.status:
+            self.record(
+                instance,
+                "instance.status",
+                actor=actor,
+                from_status=instance.status,
+                to_status=snap.status,
+            )
+        instance.status = snap.status
+        instance.result = snap.result
+        instance.variables = snap.variables
+        instance.state = snap.state
+        instance.error = snap.error
+        instance.updated_at = self.now
+        if core.is_final(snap) and instance.ended_at is None:
+            instance.ended_at = self.now
+        self.instances[instance.pk] = instance
+        for effect in result.effects:
+            self._effect(instance, effect, actor)
+        return result
+
+    def record(
+        self, instance: ProcessInstance, kind: str, *, actor: User | None = None, step: str = "",
+        payload: dict[str, Any] | None = None, from_status: str = "", to_status: str = "",
+    ) -> None:  # fmt: skip
+        self.events.append(
+            ProcessEvent(
+                kind=kind,
+                actor=actor,
+                instance_id=instance.pk,
+                definition_id=instance.definition_id,
+                version_id=instance.version_id,
+                step=step,
+                payload=payload or {},
+                from_status=from_status,
+                to_status=to_status,
+                created_at=self.now,
+            )
+        )
+
+    def _effect(self, instance: ProcessInstance, effect: Effect, actor: User | None) -> None:
+        if isinstance(effect, RunStep):
+            self._run_step(instance, effect)
+        elif isinstance(effect, OpenTask):
+            task = HumanTask(
+                instance=instance,
+                step=effect.step,
+                token=effect.token,
+                execution=effect.execution,
+                title=effect.title[:500],
+                priority=effect.priority,
+                due_at=effect.due_at,
+                form=effect.form,
+                outcomes=effect.outcomes,
+                exclude=effect.exclude,
+                created_at=self.now,
+            )
+            self.new_tasks.append((task, effect, instance))
+        elif isinstance(effect, StartTimer):
+            self.new_timers.append(
+                Timer(
+                    instance=instance,
+                    token=effect.token,
+                    step=effect.step,
+                    kind=effect.kind,
+                    due_at=effect.due_at,
+                    created_at=self.now,
+                )
+            )
+            self.notify = True
+        elif isinstance(effect, StartChild):
+            self._start_child(instance, effect, actor)
+        elif isinstance(effect, CancelToken):
+            self._cancel_token(instance, effect.token)
+        elif isinstance(effect, Audit):
+            self.record(
+                instance, effect.kind, actor=actor, step=effect.step, payload=effect.payload
+            )
+        elif isinstance(effect, Finished) and instance.parent_id:
+            # The parent learns through a timer due now, so this transaction never
+            # locks the parent (child-then-parent would invert the parent's lock order).
+            self.new_timers.append(
+                Timer(
+                    instance_id=instance.parent_id,
+                    token=instance.parent_token,
+                    step=instance.parent_step,
+                    kind="child_finished",
+                    due_at=self.now,
+                    created_at=self.now,
+                    payload={
+                        "status": effect.status,
+                        "result": effect.result,
+                        "variables": instance.variables,
+                        "child": instance.pk,
+                    },
+                )
+            )
+            self.notify = True
+
+    def _run_step(self, instance: ProcessInstance, effect: RunStep) -> None:
+        run = StepRun(
+            instance=instance,
+            step=effect.step,
+            token=effect.token,
+            execution=effect.execution,
+            attempt=effect.attempt,
+            compensation=effect.compensation,
+            due_at=effect.due_at,
+            idempotency_key=idempotency_key(
+                instance.pk, effect.step, effect.execution, effect.compensation
+            ),
+            created_at=self.now,
+        )
+        if self.worker and effect.due_at <= self.now:
+            # Chain: the worker that applied this transition runs the next step itself,
+            # without a round trip through the queue.
+            step = definition_of(instance.version).step(effect.step)
+            run.status = RunStatus.RUNNING
+            run.worker = self.worker
+            run.started_at = self.now
+            run.lease_until = self.now + core.step_timeout(step) + LEASE_GRACE
+            self.claimed.append(run)
+        else:
+            self.notify = True
+        self.new_runs.append(run)
+
+    def _start_child(self, parent: ProcessInstance, effect: StartChild, actor: User | None) -> None:
+        from orchestration import selectors
+        from orchestration.engine.variables import validate_variables
+        from orchestration.exceptions import VersionNotFound
+
+        try:
+            version = selectors.version_for_start(key=effect.definition, number=effect.version)
+        except VersionNotFound as exc:
+            self._child_failed(parent, effect, "CHILD_NOT_STARTED", str(exc))
+            return
+        variables, errors = validate_variables(version.spec, effect.variables)
+        if errors:
+            self._child_failed(parent, effect, "CHILD_NOT_STARTED", f"invalid input: {errors}")
+            return
+        child = ProcessInstance.objects.create(
+            definition=version.definition,
+            version=version,
+            status=InstanceStatus.RUNNING,
+            variables=variables,
+            state=core.new_state(),
+            started_by=parent.started_by,
+            parent=parent,
+            parent_token=effect.token,
+            parent_step=effect.step,
+            business_key=parent.business_key,
+            created_at=self.now,
+            updated_at=self.now,
+        )
+        self.record(child, "instance.started", actor=actor, payload={"parent": parent.pk})
+        self.apply(child, core.Started(), actor=actor)
+
+    def _child_failed(
+        self, parent: ProcessInstance, effect: StartChild, code: str, why: str
+    ) -> None:
+        self.new_timers.append(
+            Timer(
+                instance=parent,
+                token=effect.token,
+                step=effect.step,
+                kind="child_finished",
+                due_at=self.now,
+                created_at=self.now,
+                payload={"status": "failed", "result": "", "variables": {}, "error": why},
+            )
+        )
+        self.notify = True
+
+    def _cancel_token(self, instance: ProcessInstance, token: str) -> None:
+        # Rows queued earlier in this same batch are simply dropped.
+        def keep(row: Any) -> bool:
+            return not (row.instance_id == instance.pk and row.token == token)
+
+        self.new_runs = [r for r in self.new_runs if keep(r)]
+        self.claimed = [r for r in self.claimed if keep(r)]
+        self.new_timers = [t for t in self.new_timers if keep(t) or t.kind == "child_finished"]
+        self.new_tasks = [t for t in self.new_tasks if keep(t[0])]
+        self.cancelled.append((instance, token))
+
+    # ---- writing ------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Write everything queued, in a few statements. Call inside the transaction."""
+        for instance, token in self.cancelled:
+            self._flush_cancel(instance, token)
+        if self.instances:
+            ProcessInstance.objects.bulk_update(
+                list(self.instances.values()),
+                ["status", "result", "variables", "state", "error", "updated_at", "ended_at"],
+            )
+        if self.changed_runs:
+            StepRun.objects.bulk_update(
+                self.changed_runs, ["status", "ended_at", "error", "lease_until"]
+            )
+        if self.new_runs:
+            StepRun.objects.bulk_create(self.new_runs)
+        if self.new_tasks:
+            self._flush_tasks()
+        if self.new_timers:
+            Timer.objects.bulk_create(self.new_timers)
+        if self.events:
+            ProcessEvent.objects.bulk_create(self.events)
+        if self.notify and connection.vendor == "postgresql":
+            # Delivered at commit, and only if the transaction commits.
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_notify(%s, '')", [NOTIFY_CHANNEL])
+        self.cancelled, self.changed_runs, self.new_runs = [], [], []
+        self.new_tasks, self.new_timers, self.events = [], [], []
+        self.instances = {}
+
+    def _flush_cancel(self, instance: ProcessInstance, token: str) -> None:
+        now = self.now
+        HumanTask.objects.filter(instance=instance, token=token, status=TaskStatus.OPEN).update(
+            status=TaskStatus.CANCELLED, decided_at=now
+        )
+        Timer.objects.filter(instance=instance, token=token, status=TimerStatus.PENDING).update(
+            status=TimerStatus.CANCELLED, fired_at=now
+        )
+        # A running attempt is fenced off: its result will find the run cancelled.
+        StepRun.objects.filter(
+            instance=instance, token=token, status__in=[RunStatus.READY, RunStatus.RUNNING]
+        ).update(status=RunStatus.CANCELLED, ended_at=now)
+        if any(
+            s.get("type") == "subprocess"
+            for s in definition_of(instance.version).spec["steps"].values()
+        ):
+            for child in ProcessInstance.objects.filter(
+                parent=instance, parent_token=token, ended_at__isnull=True
+            ):
+                self.new_timers.append(
+                    Timer(
+                        instance=child,
+                        kind="cancel",
+                        due_at=now,
+                        created_at=now,
+                        payload={"reason": f"parent #{instance.pk} cancelled it"},
+                    )
+                )
+                self.notify = True
+
+    def _flush_tasks(self) -> None:
+        tasks = [task for task, _, _ in self.new_tasks]
+        HumanTask.objects.bulk_create(tasks)
+        usernames = {u for _, effect, _ in self.new_tasks for u in effect.users}
+        groupnames = {g for _, effect, _ in self.new_tasks for g in effect.groups}
+        users = {
+            u.get_username(): u
+            for u in get_user_model().objects.filter(
+                **{f"{get_user_model().USERNAME_FIELD}__in": usernames}
+            )
+        }
+        groups = {g.name: g for g in Group.objects.filter(name__in=groupnames)}
+        rows: list[TaskAssignee] = []
+        for task, effect, instance in self.new_tasks:
+            people = [users[u] for u in effect.users if u in users]
+            if effect.resolver:
+                people += get_resolver(effect.resolver)(
+                    starter=instance.started_by, instance=instance
+                )
+            rows += [TaskAssignee(task=task, user=user) for user in people]
+            rows += [TaskAssignee(task=task, group=groups[g]) for g in effect.groups if g in groups]
+            missing = [u for u in effect.users if u not in users] + [
+                g for g in effect.groups if g not in groups
+            ]
+            if missing:
+                log.warning("task %s: unknown assignees %s", task.pk, missing)
+                self.events.append(
+                    ProcessEvent(
+                        kind="task.unknown_assignees",
+                        instance_id=instance.pk,
+                        definition_id=instance.definition_id,
+                        step=task.step,
+                        payload={"missing": missing},
+                        created_at=self.now,
+                    )
+                )
+        TaskAssignee.objects.bulk_create(rows)

@@ -1,0 +1,93 @@
+"""Checking an instance's input against the definition's `variables`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+_JSON_TYPES = {
+    "string": str,
+    "number": (int, float),
+    "integer": int,
+    "boolean": bool,
+    "object": dict,
+    "array": list,
+}
+
+
+def _check(name: str, decl: Mapping[str, Any], value: Any) -> list[str]:
+    kind = decl["type"]
+    if kind in {"date", "datetime"}:
+        if not isinstance(value, str):
+            return [f"expected an ISO 8601 {kind} string"]
+        try:
+            parsed = (date if kind == "date" else datetime).fromisoformat(value)
+        except ValueError:
+            return [f"{value!r} is not an ISO 8601 {kind}"]
+        if kind == "datetime" and parsed.tzinfo is None:  # type: ignore[union-attr]
+            return ["needs a time zone (e.g. 2026-12-01T09:00:00+01:00)"]
+        return []
+    expected = _JSON_TYPES[kind]
+    # bool is an int in Python; JSON keeps them apart.
+    if (isinstance(value, bool) and kind != "boolean") or not isinstance(value, expected):
+        return [f"expected {kind}, got {_json_type(value)}"]
+    errors = []
+    if "enum" in decl and value not in decl["enum"]:
+        errors.append("must be one of " + ", ".join(map(str, decl["enum"])))
+    if "minimum" in decl and isinstance(value, int | float) and value < decl["minimum"]:
+        errors.append(f"must be >= {decl['minimum']}")
+    if "maximum" in decl and isinstance(value, int | float) and value > decl["maximum"]:
+        errors.append(f"must be <= {decl['maximum']}")
+    if isinstance(value, str):
+        if "min_length" in decl and len(value) < decl["min_length"]:
+            errors.append(f"must be at least {decl['min_length']} characters")
+        if "max_length" in decl and len(value) > decl["max_length"]:
+            errors.append(f"must be at most {decl['max_length']} characters")
+        if "pattern" in decl and not re.fullmatch(decl["pattern"], value):
+            errors.append(f"must match {decl['pattern']}")
+    return errors
+
+
+def _json_type(value: Any) -> str:
+    for name, kind in _TYPE_NAMES:
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__
+
+
+_TYPE_NAMES: list[tuple[str, type]] = [
+    ("null", type(None)), ("boolean", bool), ("integer", int), ("number", float),
+    ("string", str), ("array", list), ("object", dict),
+]  # fmt: skip
+
+
+def validate_variables(
+    spec: Mapping[str, Any], given: Mapping[str, Any] | None
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """(variables with defaults applied, field errors). Undeclared names are errors:
+    a typo in a variable name must not start an instance that misbehaves later."""
+    declared: Mapping[str, Mapping[str, Any]] = spec.get("variables") or {}
+    if given is None:
+        given = {}
+    if not isinstance(given, Mapping):
+        return {}, {"variables": ["must be a JSON object"]}
+    errors: dict[str, list[str]] = {}
+    result: dict[str, Any] = {}
+    for name, value in given.items():
+        if name not in declared:
+            errors[name] = ["unknown variable"]
+            continue
+        problems = _check(name, declared[name], value)
+        if problems:
+            errors[name] = problems
+        result[name] = value
+    for name, decl in declared.items():
+        if name in given:
+            continue
+        if "default" in decl:
+            result[name] = decl["default"]
+        elif decl.get("required"):
+            errors[name] = ["this variable is required"]
+    return result, errors

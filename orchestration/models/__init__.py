@@ -1,0 +1,23 @@
+"""Models: definitions and versions, instances and their work, the event table."""
+
+from orchestration.models.definitions import ProcessDefinition, ProcessEvent, ProcessVersion
+from orchestration.models.instances import (
+    HumanTask,
+    LoopHeartbeat,
+    ProcessInstance,
+    StepRun,
+    TaskAssignee,
+    Timer,
+)
+
+__all__ = [
+    "HumanTask",
+    "LoopHeartbeat",
+    "ProcessDefinition",
+    "ProcessEvent",
+    "ProcessInstance",
+    "ProcessVersion",
+    "StepRun",
+    "TaskAssignee",
+    "Timer",
+]

@@ -1,0 +1,208 @@
+"""Running processes and the durable work they create.
+
+The engine's own tables are the record of what must happen next: a StepRun in
+`ready` is an automated step waiting for a worker, a Timer in `pending` a
+deadline, a HumanTask in `open` a person's decision. django-q2 only runs the
+loops that pick them up; losing a queued job loses nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from orchestration.states import InstanceStatus, RunStatus, TaskStatus, TimerStatus
+
+
+class ProcessInstance(models.Model):
+    """One run of a published version. `state` is the engine's token state (see
+    engine/core.py); status, result and variables are columns for querying."""
+
+    definition = models.ForeignKey(
+        "orchestration.ProcessDefinition", on_delete=models.PROTECT, related_name="instances"
+    )
+    version = models.ForeignKey(
+        "orchestration.ProcessVersion", on_delete=models.PROTECT, related_name="instances"
+    )
+    business_key = models.CharField(max_length=200, blank=True, db_index=True)
+    status = models.CharField(max_length=16, choices=InstanceStatus.choices)
+    result = models.CharField(max_length=200, blank=True)
+    variables = models.JSONField(default=dict)
+    state = models.JSONField(default=dict)
+    error = models.JSONField(null=True, blank=True)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    parent_token = models.CharField(max_length=20, blank=True)
+    parent_step = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["definition", "status"]),
+            models.Index(fields=["status", "-updated_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.definition_id and self.definition.key} ({self.status})"
+
+
+class StepRun(models.Model):
+    """One attempt of an automated step (or of its compensation): the work queue,
+    the step record, and the fence against late results all at once."""
+
+    instance = models.ForeignKey(ProcessInstance, on_delete=models.CASCADE, related_name="runs")
+    step = models.CharField(max_length=100)
+    token = models.CharField(max_length=20, blank=True)
+    execution = models.PositiveIntegerField()
+    attempt = models.PositiveIntegerField()
+    compensation = models.BooleanField(default=False)
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.READY)
+    due_at = models.DateTimeField()
+    lease_until = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=64, blank=True)
+    idempotency_key = models.CharField(max_length=200)
+    error = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["instance", "step", "execution", "compensation", "attempt"],
+                name="steprun_attempt_unique",
+            ),
+            # Never two live attempts of one step execution: a retry is created only
+            # after the previous attempt ended.
+            models.UniqueConstraint(
+                fields=["instance", "step", "execution", "compensation"],
+                condition=models.Q(status__in=["ready", "running"]),
+                name="steprun_one_live_attempt",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["due_at"], condition=models.Q(status="ready"), name="steprun_ready"
+            ),
+            models.Index(
+                fields=["lease_until"], condition=models.Q(status="running"), name="steprun_leased"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.step}#{self.execution}.{self.attempt} ({self.status})"
+
+
+class HumanTask(models.Model):
+    """A person's decision at an approval step."""
+
+    instance = models.ForeignKey(ProcessInstance, on_delete=models.CASCADE, related_name="tasks")
+    step = models.CharField(max_length=100)
+    token = models.CharField(max_length=20)
+    execution = models.PositiveIntegerField()
+    title = models.CharField(max_length=500)
+    status = models.CharField(max_length=16, choices=TaskStatus.choices, default=TaskStatus.OPEN)
+    priority = models.CharField(max_length=8, default="normal")
+    due_at = models.DateTimeField(null=True, blank=True)
+    form = models.JSONField(default=list)
+    outcomes = models.JSONField(default=list)
+    exclude = models.JSONField(default=list)
+    outcome = models.CharField(max_length=100, blank=True)
+    data = models.JSONField(default=dict)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(
+                fields=["due_at"], condition=models.Q(status="open"), name="task_open_due"
+            ),
+            models.Index(fields=["instance", "token", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"task #{self.pk} {self.step} ({self.status})"
+
+
+class TaskAssignee(models.Model):
+    """Who may decide a task: one user or one group per row (indexed, not a JSON blob)."""
+
+    task = models.ForeignKey(HumanTask, on_delete=models.CASCADE, related_name="assignees")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    group = models.ForeignKey(
+        "auth.Group", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(user__isnull=True) ^ models.Q(group__isnull=True),
+                name="assignee_user_xor_group",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user or self.group}"
+
+
+class Timer(models.Model):
+    """A deferred event for one instance, due at `due_at`: a wait, a message
+    timeout, a child's result for its parent, a cancellation for a child."""
+
+    instance = models.ForeignKey(ProcessInstance, on_delete=models.CASCADE, related_name="timers")
+    token = models.CharField(max_length=20, blank=True)
+    step = models.CharField(max_length=100, blank=True)
+    kind = models.CharField(max_length=32)
+    due_at = models.DateTimeField()
+    status = models.CharField(
+        max_length=16, choices=TimerStatus.choices, default=TimerStatus.PENDING
+    )
+    payload = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    fired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_at"]
+        indexes = [
+            models.Index(
+                fields=["due_at"], condition=models.Q(status="pending"), name="timer_pending"
+            ),
+            models.Index(fields=["instance", "token", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} @ {self.due_at:%Y-%m-%d %H:%M:%S} ({self.status})"
+
+    @property
+    def lateness_seconds(self) -> float | None:
+        return (self.fired_at - self.due_at).total_seconds() if self.fired_at else None
+
+
+class LoopHeartbeat(models.Model):
+    """An engine loop that is alive (seen recently); loops are started when none is."""
+
+    name = models.CharField(max_length=64, unique=True)
+    seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.name
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "seen_at": self.seen_at.isoformat()}

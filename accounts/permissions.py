@@ -6,12 +6,13 @@ checks a permission by hand. Predicates are pure (no writes) and cheap.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
-    from orchestration.models import ProcessVersion
+    from orchestration.models import HumanTask, ProcessVersion
 
     AnyUser = AbstractBaseUser | AnonymousUser
 
@@ -37,3 +38,36 @@ def can_edit_draft(user: AnyUser | None, version: ProcessVersion | None = None) 
 def can_publish(user: AnyUser | None) -> bool:
     """Publish, deprecate and retire versions: the process-admin capability."""
     return _active(user) and user.has_perm("orchestration.publish_processversion")  # type: ignore[union-attr]
+
+
+def can_start(user: AnyUser | None, spec: Mapping[str, Any]) -> bool:
+    """A definition's `starters` (users, groups) decide; without them, the requester
+    capability (start_processinstance) does."""
+    if not _active(user):
+        return False
+    starters = spec.get("starters") or {}
+    if not starters:
+        return user.has_perm("orchestration.start_processinstance")  # type: ignore[union-attr]
+    if user.get_username() in (starters.get("users") or []):  # type: ignore[union-attr]
+        return True
+    wanted = set(starters.get("groups") or [])
+    return bool(wanted) and user.groups.filter(name__in=wanted).exists()  # type: ignore[union-attr]
+
+
+def can_decide(user: AnyUser | None, task: HumanTask) -> bool:
+    """An assignee (directly or through a group) of an open task, unless excluded:
+    `exclude: [starter]` keeps the person who started the instance out (four-eyes)."""
+    if not _active(user) or task.status != "open":
+        return False
+    if "starter" in (task.exclude or []) and task.instance.started_by_id == user.pk:  # type: ignore[union-attr]
+        return False
+    assignees = list(task.assignees.all())
+    if any(a.user_id == user.pk for a in assignees):  # type: ignore[union-attr]
+        return True
+    group_ids = {a.group_id for a in assignees if a.group_id}
+    return bool(group_ids) and user.groups.filter(pk__in=group_ids).exists()  # type: ignore[union-attr]
+
+
+def can_operate(user: AnyUser | None) -> bool:
+    """Cancel, retry, message and migrate instances: the operator capability."""
+    return _active(user) and user.has_perm("orchestration.operate_processinstance")  # type: ignore[union-attr]

@@ -19,7 +19,7 @@ class Role(models.TextChoices):
 
 # Django permission codenames ("app_label.codename") each role grants.
 CAPABILITIES: dict[Role, frozenset[str]] = {
-    Role.REQUESTER: frozenset(),
+    Role.REQUESTER: frozenset({"orchestration.start_processinstance"}),
     Role.APPROVER: frozenset(),
     Role.PROCESS_ADMIN: frozenset(
         {
@@ -30,12 +30,24 @@ CAPABILITIES: dict[Role, frozenset[str]] = {
             "orchestration.add_processversion",
             "orchestration.change_processversion",
             "orchestration.publish_processversion",
+            "orchestration.view_processinstance",
+            "orchestration.operate_processinstance",
+            "orchestration.start_processinstance",
         }
     ),
     Role.OPERATOR: frozenset(
-        {"orchestration.view_processdefinition", "orchestration.view_processversion"}
+        {
+            "orchestration.view_processdefinition",
+            "orchestration.view_processversion",
+            "orchestration.view_processinstance",
+            "orchestration.operate_processinstance",
+        }
     ),
     Role.AUDITOR: frozenset(
-        {"orchestration.view_processdefinition", "orchestration.view_processversion"}
+        {
+            "orchestration.view_processdefinition",
+            "orchestration.view_processversion",
+            "orchestration.view_processinstance",
+        }
     ),
 }

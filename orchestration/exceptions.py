@@ -10,6 +10,9 @@ __all__ = [
     "DefinitionError",
     "DefinitionInvalid",
     "ImmutableVersion",
+    "InstanceConflict",
+    "InvalidInput",
+    "MigrationRefused",
     "RetryableError",
     "TransitionNotAllowed",
     "VersionNotFound",
@@ -46,3 +49,27 @@ class BusinessError(Exception):
     def __init__(self, code: str, message: str = "") -> None:
         self.code = code
         super().__init__(message or code)
+
+
+class InvalidInput(ValueError):
+    """Input refused field by field; nothing was changed. `errors` maps field -> messages."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items()))
+
+
+class InstanceConflict(Exception):
+    """The instance is not in a state where this can happen (finished, nothing waiting...)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+class MigrationRefused(Exception):
+    """migrate_instances found instances that cannot move; none were moved."""
+
+    def __init__(self, problems: dict[int, str]) -> None:
+        self.problems = problems
+        super().__init__(f"{len(problems)} instance(s) cannot move")

@@ -153,3 +153,7 @@ LOGGING = {
 }
 ORCHESTRATION_HANDLER_MODULES = env_list("ORCHESTRATION_HANDLER_MODULES", [])
 ORCHESTRATION_DEMO = env_bool("ORCHESTRATION_DEMO", False)
+
+# Engine loops (long-running django-q2 tasks that run automated steps and timers).
+ORCHESTRATION_LOOPS = env_int("ORCHESTRATION_LOOPS", Q_CLUSTER["workers"])
+ORCHESTRATION_LOOP_SECONDS = env_int("ORCHESTRATION_LOOP_SECONDS", 50)

@@ -85,10 +85,15 @@ def snapshot_of(instance: ProcessInstance) -> core.Snapshot:
     )
 
 
-def lock_instances(ids: Iterable[int]) -> dict[int, ProcessInstance]:
-    """Lock instance rows in id order (the one lock order) and return them by id."""
+def lock_instances(ids: Iterable[int], *, skip_locked: bool = False) -> dict[int, ProcessInstance]:
+    """Lock instance rows in id order (the one lock order) and return them by id.
+
+    Callers that already hold other row locks (timer and lease sweeps) pass
+    skip_locked=True: waiting for an instance there could deadlock with a
+    service that holds the instance and waits for those rows.
+    """
     rows = (
-        ProcessInstance.objects.select_for_update(of=("self",))
+        ProcessInstance.objects.select_for_update(of=("self",), skip_locked=skip_locked)
         .select_related("version", "definition")
         .filter(pk__in=sorted(set(ids)))
         .order_by("pk")

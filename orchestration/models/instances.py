@@ -47,6 +47,10 @@ class ProcessInstance(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        permissions = [
+            ("start_processinstance", "Can start process instances"),
+            ("operate_processinstance", "Can cancel, retry, message and migrate instances"),
+        ]
         indexes = [
             models.Index(fields=["definition", "status"]),
             models.Index(fields=["status", "-updated_at"]),

@@ -45,7 +45,9 @@ class Run:
 
     def __init__(self, definition: core.Definition, **variables: Any) -> None:
         self.d = definition
-        self.snap = core.Snapshot(status="running", variables=dict(variables), state=core.new_state())
+        self.snap = core.Snapshot(
+            status="running", variables=dict(variables), state=core.new_state()
+        )
         self.now = NOW
         self.effects: list[Any] = []
         self.send(Started())
@@ -70,8 +72,17 @@ class Run:
     def fail(self, step: str, code: str, *, retryable: bool = False, **kw: Any) -> list[Any]:
         run = self.run_of(step)
         return self.send(
-            StepFailed(run.token, step, run.execution, run.attempt, code, code, retryable,
-                       compensation=run.compensation, **kw)
+            StepFailed(
+                run.token,
+                step,
+                run.execution,
+                run.attempt,
+                code,
+                code,
+                retryable,
+                compensation=run.compensation,
+                **kw,
+            )
         )
 
 
@@ -90,12 +101,18 @@ def test_large_purchase_waits_for_a_person_then_places_the_order() -> None:
     run.succeed("check_budget")
     (task,) = run.only(OpenTask)
     assert task.title == "Approve desk for 5000"
-    assert (task.groups, task.exclude, task.outcomes) == (["managers"], ["starter"], ["approve", "reject"])
+    assert (task.groups, task.exclude, task.outcomes) == (
+        ["managers"],
+        ["starter"],
+        ["approve", "reject"],
+    )
     assert task.due_at == NOW + timedelta(days=2)
     assert run.snap.status == "waiting"
     run.send(TaskDecided(task.token, "manager_approval", "approve", {"comment": "ok"}, "bob"))
     assert run.snap.variables["manager_approval"] == {
-        "comment": "ok", "outcome": "approve", "decided_by": "bob",
+        "comment": "ok",
+        "outcome": "approve",
+        "decided_by": "bob",
     }
     assert run.only(CancelToken) == [CancelToken(task.token)]
     run.succeed("place_order")
@@ -139,7 +156,9 @@ def test_backoff_is_capped_and_retry_after_is_honoured() -> None:
 def test_business_error_routes_through_on_error() -> None:
     run = Run(demo("order-fulfillment"), order_id="o1", card="4242", quantity=1, country="US")
     run.fail("charge_payment", "card_declined")
-    assert run.snap.status == "failed" and run.snap.result == "payment_failed"  # an end with status failed
+    assert (
+        run.snap.status == "failed" and run.snap.result == "payment_failed"
+    )  # an end with status failed
     assert run.snap.variables["charge_payment"] == {
         "error": {"code": "card_declined", "message": "card_declined"}
     }
@@ -169,9 +188,15 @@ def test_parallel_branches_meet_at_the_join_then_a_message_ends_the_wait() -> No
     runs = {r.step: r for r in run.only(RunStep)}
     run.send(StepSucceeded(runs["send_invoice"].token, "send_invoice", 1, {"invoice_ref": "I"}))
     assert run.effects == [] and run.snap.status == "running"  # one branch still busy
-    run.send(StepSucceeded(runs["create_shipment"].token, "create_shipment", 1, {"tracking_number": "T"}))
+    run.send(
+        StepSucceeded(runs["create_shipment"].token, "create_shipment", 1, {"tracking_number": "T"})
+    )
     (timer,) = run.only(StartTimer)
-    assert (timer.step, timer.kind, timer.due_at) == ("await_delivery", "message_timeout", NOW + timedelta(days=14))
+    assert (timer.step, timer.kind, timer.due_at) == (
+        "await_delivery",
+        "message_timeout",
+        NOW + timedelta(days=14),
+    )
     assert run.snap.status == "waiting"
     run.send(MessageReceived("delivered", {"signed_by": "Ann"}))
     assert run.snap.variables["await_delivery"] == {"signed_by": "Ann"}
@@ -197,7 +222,9 @@ def test_compensation_runs_in_reverse_completion_order() -> None:
     fulfil_until_join(run)
     runs = {r.step: r for r in run.only(RunStep)}
     run.send(StepSucceeded(runs["send_invoice"].token, "send_invoice", 1, {}))
-    run.send(StepFailed(runs["create_shipment"].token, "create_shipment", 1, 1, "no_carrier", "x", False))
+    run.send(
+        StepFailed(runs["create_shipment"].token, "create_shipment", 1, 1, "no_carrier", "x", False)
+    )
     assert run.snap.status == "compensating"
     order = []
     while run.only(RunStep):
@@ -265,11 +292,18 @@ def test_failed_subprocess_fails_the_parent() -> None:
 
 
 def wait_definition(**wait: Any) -> core.Definition:
-    return core.Definition({
-        "key": "w", "name": "W", "start": "hold",
-        "variables": {"when": {"type": "datetime"}},
-        "steps": {"hold": {"type": "wait", "next": "done", **wait}, "done": {"type": "end", "result": "ok"}},
-    })
+    return core.Definition(
+        {
+            "key": "w",
+            "name": "W",
+            "start": "hold",
+            "variables": {"when": {"type": "datetime"}},
+            "steps": {
+                "hold": {"type": "wait", "next": "done", **wait},
+                "done": {"type": "end", "result": "ok"},
+            },
+        }
+    )
 
 
 def test_timer_and_until_waits() -> None:
@@ -300,7 +334,10 @@ def test_moving_to_another_version_renames_steps() -> None:
     renamed = dict(demo("purchase-approval").spec)
     steps = dict(renamed["steps"])
     steps["boss_approval"] = steps.pop("manager_approval")
-    steps["route"] = {**steps["route"], "branches": [{"when": "amount > 1000", "next": "boss_approval"}]}
+    steps["route"] = {
+        **steps["route"],
+        "branches": [{"when": "amount > 1000", "next": "boss_approval"}],
+    }
     renamed["steps"] = steps
     run.send(Moved({"manager_approval": "boss_approval"}))
     run.d = core.Definition(renamed)

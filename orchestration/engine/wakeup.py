@@ -1,0 +1,105 @@
+"""Waking workers: PostgreSQL LISTEN/NOTIFY with an indexed poll as fallback.
+
+Transactions that create due work send `pg_notify` (see runtime.Writer.flush);
+it is delivered at commit. Engine loops LISTEN on a connection of their own and
+sleep until a notification arrives or the next known due time, at most a
+second, so a timer fires within about a second without a busy loop. On SQLite
+(one machine) loops poll the same indexed query four times a second.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Min
+from django.utils import timezone
+
+from orchestration.engine.runtime import NOTIFY_CHANNEL
+from orchestration.models import LoopHeartbeat, StepRun, Timer
+from orchestration.states import RunStatus, TimerStatus
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_STALE = timedelta(seconds=10)
+_alive_checked = 0.0
+_alive = False
+
+
+def seconds_until_next_due(cap: float = 1.0) -> float:
+    """Seconds until the next timer, ready run or lease expiry (at most `cap`)."""
+    now = timezone.now()
+    candidates = [
+        Timer.objects.filter(status=TimerStatus.PENDING).aggregate(t=Min("due_at"))["t"],
+        StepRun.objects.filter(status=RunStatus.READY).aggregate(t=Min("due_at"))["t"],
+        StepRun.objects.filter(status=RunStatus.RUNNING).aggregate(t=Min("lease_until"))["t"],
+    ]
+    due = [c for c in candidates if c is not None]
+    if not due:
+        return cap
+    return max(0.0, min(cap, (min(due) - now).total_seconds()))
+
+
+class Listener:
+    """Blocks until work may be due: a NOTIFY, or `timeout` seconds."""
+
+    def __init__(self) -> None:
+        self.conn: Any = None
+        if connection.vendor == "postgresql":
+            import psycopg
+
+            params = connection.get_connection_params()
+            params.pop("cursor_factory", None)
+            params.pop("context", None)
+            self.conn = psycopg.connect(**params, autocommit=True)
+            self.conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+
+    def wait(self, timeout: float) -> None:
+        if timeout <= 0:
+            return
+        if self.conn is None:
+            time.sleep(min(timeout, 0.25))
+            return
+        for _ in self.conn.notifies(timeout=timeout, stop_after=1):
+            pass
+        # Drain whatever else arrived: one wake-up serves them all.
+        for _ in self.conn.notifies(timeout=0.0):
+            pass
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+
+
+def beat(name: str) -> None:
+    LoopHeartbeat.objects.update_or_create(name=name, defaults={"seen_at": timezone.now()})
+
+
+def loops_alive() -> int:
+    return LoopHeartbeat.objects.filter(seen_at__gte=timezone.now() - HEARTBEAT_STALE).count()
+
+
+def nudge() -> None:
+    """After a commit that created work: make sure some engine loop is running.
+
+    NOTIFY already woke any live loop; this only starts one (through django-q2)
+    when none has been seen lately. Checked at most every two seconds per process.
+    In sync mode (tests) nothing is started: tests drive workers themselves.
+    """
+    global _alive_checked, _alive
+    if settings.Q_CLUSTER.get("sync"):
+        return
+    now = time.monotonic()
+    if now - _alive_checked < 2.0 and _alive:
+        return
+    _alive_checked = now
+    _alive = loops_alive() > 0
+    if not _alive:
+        from django_q.tasks import async_task
+
+        async_task("orchestration.jobs.engine_loop", group="engine")
+        _alive = True  # started one; do not pile more up before it beats

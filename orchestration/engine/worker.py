@@ -1,0 +1,355 @@
+"""Workers: claim due work, run automated steps outside any lock, report back.
+
+One `work_once()` round:
+1. fire due timers (claimed with SKIP LOCKED, applied under the instance lock);
+2. expire leases of attempts whose worker died or hung (they count as a
+   timed-out attempt and are retried by the step's policy);
+3. claim ready step runs (SKIP LOCKED) and lease them;
+4. run the handlers in a thread pool, each bounded by the step's timeout;
+5. apply the results in one transaction, fenced by the run row: a result for a
+   run that is no longer `running` under this worker is discarded and recorded.
+   Automated steps that follow are claimed in that same transaction and run at
+   once (step 4 again), without a trip through the queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, transaction
+from django.utils import timezone
+
+from orchestration.engine import core
+from orchestration.engine import http as http_client
+from orchestration.engine.events import (
+    Cancel,
+    ChildFinished,
+    Event,
+    StepFailed,
+    StepSucceeded,
+    TimerFired,
+)
+from orchestration.engine.runtime import LEASE_GRACE, Writer, definition_of, lock_instances
+from orchestration.exceptions import BusinessError, RetryableError
+from orchestration.handlers import StepContext, get_handler
+from orchestration.models import ProcessInstance, StepRun, Timer
+from orchestration.states import RunStatus, TimerStatus
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+@dataclass
+class Outcome:
+    run: StepRun
+    ok: bool
+    outputs: dict[str, Any] = field(default_factory=dict)
+    code: str = ""
+    message: str = ""
+    retryable: bool = False
+    retry_after: float | None = None
+
+
+def execute(run: StepRun, instance: ProcessInstance) -> Outcome:
+    """Run one attempt: a registered handler or an HTTP request. Never raises."""
+    step = definition_of(instance.version).step(run.step)
+    context = StepContext(instance.pk, run.step, run.attempt, run.idempotency_key)
+    variables = dict(instance.variables)
+    try:
+        if step["type"] == "service":
+            name = step["compensate"] if run.compensation else step["handler"]
+            result = get_handler(name)(variables, context)
+            return Outcome(run, True, dict(result or {}))
+        request = step["compensate"] if run.compensation else step["request"]
+        response = http_client.call(
+            request,
+            variables,
+            idempotency_key=run.idempotency_key,
+            timeout=core.step_timeout(step),
+            allowed_hosts=settings.ORCHESTRATION_HTTP_ALLOWED_HOSTS,
+        )
+        return Outcome(run, True, response)
+    except http_client.HttpRetryable as exc:
+        return Outcome(
+            run, False, code=exc.code, message=str(exc), retryable=True, retry_after=exc.retry_after
+        )
+    except RetryableError as exc:
+        return Outcome(run, False, code="RETRYABLE", message=str(exc), retryable=True)
+    except BusinessError as exc:
+        return Outcome(run, False, code=exc.code, message=str(exc), retryable=False)
+    except Exception as exc:  # a bug in a handler: retried, then an incident
+        log.exception("step %s of instance %s raised", run.step, instance.pk)
+        return Outcome(run, False, code="HANDLER_ERROR", message=repr(exc)[:500], retryable=True)
+
+
+def _threaded(run: StepRun, instance: ProcessInstance) -> Outcome:
+    try:
+        return execute(run, instance)
+    finally:
+        close_old_connections()  # handlers may use the ORM from this thread
+
+
+class Worker:
+    def __init__(
+        self, name: str | None = None, *, batch: int = 32, threads: int = 8,
+        clock: Clock = timezone.now,
+    ) -> None:  # fmt: skip
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.batch = batch
+        self.clock = clock
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="step")
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+    # ---- one round -----------------------------------------------------------------------
+    def work_once(self) -> int:
+        """Do whatever is due now; return how many items were handled."""
+        done = self.fire_timers() + self.expire_leases()
+        runs = self.claim()
+        rounds = 0
+        while runs and rounds < 100:
+            done += len(runs)
+            runs = self.report(self.run_all(runs))
+            rounds += 1
+        if runs:  # still chaining after 100 rounds: let other instances have a turn
+            self.release(runs)
+        return done
+
+    def run_until_idle(self, limit: int = 10_000) -> int:
+        """Rounds until nothing is due (tests and commands use this with a fake clock)."""
+        total = 0
+        for _ in range(limit):
+            handled = self.work_once()
+            if not handled:
+                return total
+            total += handled
+        raise RuntimeError("work did not settle")
+
+    # ---- step runs -----------------------------------------------------------------------
+    def claim(self) -> list[StepRun]:
+        now = self.clock()
+        with transaction.atomic():
+            runs = list(
+                StepRun.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("instance__version")
+                .filter(status=RunStatus.READY, due_at__lte=now)
+                .order_by("due_at")[: self.batch]
+            )
+            for run in runs:
+                step = definition_of(run.instance.version).step(run.step)
+                run.status = RunStatus.RUNNING
+                run.worker = self.name
+                run.started_at = now
+                run.lease_until = now + core.step_timeout(step) + LEASE_GRACE
+            StepRun.objects.bulk_update(runs, ["status", "worker", "started_at", "lease_until"])
+        return runs
+
+    def release(self, runs: list[StepRun]) -> None:
+        StepRun.objects.filter(pk__in=[r.pk for r in runs], worker=self.name).update(
+            status=RunStatus.READY, worker="", lease_until=None, started_at=None
+        )
+
+    def run_all(self, runs: list[StepRun]) -> list[Outcome]:
+        if len(runs) == 1:  # the common chained case: no thread hop
+            run = runs[0]
+            step = definition_of(run.instance.version).step(run.step)
+            if "timeout" not in step:
+                return [execute(run, run.instance)]
+        futures: list[tuple[StepRun, Future[Outcome]]] = [
+            (run, self.pool.submit(_threaded, run, run.instance)) for run in runs
+        ]
+        outcomes = []
+        started = self.clock()
+        for run, future in futures:
+            step = definition_of(run.instance.version).step(run.step)
+            left = (
+                core.step_timeout(step).total_seconds() - (self.clock() - started).total_seconds()
+            )
+            try:
+                outcomes.append(future.result(timeout=max(left, 0.001)))
+            except FutureTimeout:
+                # The handler is abandoned (a thread cannot be killed); its late
+                # result, if any, is never applied: this attempt is reported failed.
+                outcomes.append(
+                    Outcome(
+                        run,
+                        False,
+                        code="TIMEOUT",
+                        retryable=True,
+                        message=f"no result within {step.get('timeout')}",
+                    )
+                )
+        return outcomes
+
+    def report(self, outcomes: list[Outcome]) -> list[StepRun]:
+        """Apply results in one transaction; return runs claimed for chaining."""
+        now = self.clock()
+        with transaction.atomic():
+            instances = lock_instances(o.run.instance_id for o in outcomes)
+            current = {
+                row["pk"]: row
+                for row in StepRun.objects.filter(pk__in=[o.run.pk for o in outcomes]).values(
+                    "pk", "status", "worker"
+                )
+            }
+            writer = Writer(now, worker=self.name)
+            for outcome in outcomes:
+                run = outcome.run
+                instance = instances.get(run.instance_id)
+                row = current.get(run.pk)
+                if (
+                    instance is None
+                    or not row
+                    or row["status"] != RunStatus.RUNNING
+                    or row["worker"] != self.name
+                ):
+                    writer.record(
+                        instance or run.instance,
+                        "step.result_discarded",
+                        step=run.step,
+                        payload={
+                            "run": run.pk,
+                            "attempt": run.attempt,
+                            "ok": outcome.ok,
+                            "run_status": row and row["status"],
+                        },
+                    )
+                    continue
+                run.ended_at = now
+                run.lease_until = None
+                if outcome.ok:
+                    run.status = RunStatus.SUCCEEDED
+                    event: Event = StepSucceeded(
+                        run.token, run.step, run.execution, outcome.outputs, run.compensation
+                    )
+                else:
+                    run.status = RunStatus.FAILED
+                    run.error = {"code": outcome.code, "message": outcome.message}
+                    event = StepFailed(
+                        run.token,
+                        run.step,
+                        run.execution,
+                        run.attempt,
+                        outcome.code,
+                        outcome.message,
+                        outcome.retryable,
+                        outcome.retry_after,
+                        run.compensation,
+                    )
+                writer.changed_runs.append(run)
+                self._apply(writer, instance, event, run.step)
+            writer.flush()
+            claimed = writer.claimed
+        for run in claimed:
+            run.instance = instances[run.instance_id]
+        return claimed
+
+    def _apply(self, writer: Writer, instance: ProcessInstance, event: Event, step: str) -> None:
+        try:
+            writer.apply(instance, event)
+        except core.EngineError as exc:
+            writer.record(
+                instance,
+                "event.ignored",
+                step=step,
+                payload={"event": type(event).__name__, "why": str(exc)},
+            )
+
+    def expire_leases(self) -> int:
+        now = self.clock()
+        with transaction.atomic():
+            runs = list(
+                StepRun.objects.select_for_update(skip_locked=True, of=("self",))
+                .filter(status=RunStatus.RUNNING, lease_until__lt=now)
+                .order_by("lease_until")[: self.batch]
+            )
+            if not runs:
+                return 0
+            instances = lock_instances((r.instance_id for r in runs), skip_locked=True)
+            runs = [r for r in runs if r.instance_id in instances]  # the rest: next round
+            writer = Writer(now)
+            for run in runs:
+                run.status = RunStatus.TIMED_OUT
+                run.ended_at = now
+                run.error = {
+                    "code": "LEASE_EXPIRED",
+                    "message": f"worker {run.worker} gave no result",
+                }
+                writer.changed_runs.append(run)
+                event = StepFailed(
+                    run.token,
+                    run.step,
+                    run.execution,
+                    run.attempt,
+                    "LEASE_EXPIRED",
+                    run.error["message"],
+                    True,
+                    None,
+                    run.compensation,
+                )
+                self._apply(writer, instances[run.instance_id], event, run.step)
+            writer.flush()
+        return len(runs)
+
+    # ---- timers --------------------------------------------------------------------------
+    def fire_timers(self) -> int:
+        now = self.clock()
+        with transaction.atomic():
+            timers = list(
+                Timer.objects.select_for_update(skip_locked=True)
+                .filter(status=TimerStatus.PENDING, due_at__lte=now)
+                .order_by("due_at")[: self.batch]
+            )
+            if not timers:
+                return 0
+            instances = lock_instances((t.instance_id for t in timers), skip_locked=True)
+            timers = [t for t in timers if t.instance_id in instances]  # the rest: next round
+            writer = Writer(now, worker=self.name)
+            for timer in timers:
+                timer.status = TimerStatus.FIRED
+                timer.fired_at = now
+                self._apply(writer, instances[timer.instance_id], _timer_event(timer), timer.step)
+                writer.record(
+                    instances[timer.instance_id],
+                    "timer.fired",
+                    step=timer.step,
+                    payload={
+                        "kind": timer.kind,
+                        "timer": timer.pk,
+                        "lateness_s": (now - timer.due_at).total_seconds(),
+                    },
+                )
+            Timer.objects.bulk_update(timers, ["status", "fired_at"])
+            writer.flush()
+            claimed = writer.claimed
+        if claimed:
+            for run in claimed:
+                run.instance = instances[run.instance_id]
+            # Chained runs from timers: run them now like any other claimed work.
+            runs = claimed
+            while runs:
+                runs = self.report(self.run_all(runs))
+        return len(timers)
+
+
+def _timer_event(timer: Timer) -> Event:
+    if timer.kind == "child_finished":
+        p = timer.payload
+        return ChildFinished(
+            timer.token, timer.step, p["status"], p.get("result", ""), p.get("variables", {})
+        )
+    if timer.kind == "cancel":
+        return Cancel(timer.payload.get("reason", ""))
+    return TimerFired(timer.token, timer.step, timer.kind)

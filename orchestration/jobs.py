@@ -1,0 +1,53 @@
+"""Background entry points run by django-q2 (thin: they call the engine)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from django.conf import settings
+from django.db import close_old_connections
+
+from orchestration.engine import wakeup
+from orchestration.engine.worker import Worker
+
+log = logging.getLogger(__name__)
+
+
+def engine_loop(seconds: float | None = None) -> int:
+    """Run due work until `seconds` pass (ORCHESTRATION_LOOP_SECONDS), sleeping on
+    LISTEN/NOTIFY between rounds; returns how many items it handled. Loops are
+    short-lived on purpose: django-q2 recycles them and a lost one is replaced."""
+    budget = seconds if seconds is not None else settings.ORCHESTRATION_LOOP_SECONDS
+    deadline = time.monotonic() + budget
+    worker = Worker()
+    listener = wakeup.Listener()
+    handled = 0
+    last_beat = 0.0
+    try:
+        while time.monotonic() < deadline:
+            if time.monotonic() - last_beat > 2.0:
+                wakeup.beat(worker.name)
+                last_beat = time.monotonic()
+            done = worker.work_once()
+            handled += done
+            if not done:
+                listener.wait(wakeup.seconds_until_next_due())
+    finally:
+        listener.close()
+        worker.close()
+        from orchestration.models import LoopHeartbeat
+
+        LoopHeartbeat.objects.filter(name=worker.name).delete()
+        close_old_connections()
+    return handled
+
+
+def ensure_loops() -> int:
+    """Scheduled every minute: start engine loops until ORCHESTRATION_LOOPS are alive."""
+    from django_q.tasks import async_task
+
+    missing = max(0, settings.ORCHESTRATION_LOOPS - wakeup.loops_alive())
+    for _ in range(missing):
+        async_task("orchestration.jobs.engine_loop", group="engine")
+    return missing

@@ -1,0 +1,35 @@
+"""Every write goes through these functions (admin, views, API, commands, jobs)."""
+
+from orchestration.services.instances import (
+    instance_cancel,
+    instance_migrate,
+    instance_retry,
+    instance_send_message,
+    instance_start,
+    task_complete,
+)
+from orchestration.services.versions import (
+    DraftResult,
+    validation_context,
+    version_delete_draft,
+    version_deprecate,
+    version_publish,
+    version_retire,
+    version_save_draft,
+)
+
+__all__ = [
+    "DraftResult",
+    "instance_cancel",
+    "instance_migrate",
+    "instance_retry",
+    "instance_send_message",
+    "instance_start",
+    "task_complete",
+    "validation_context",
+    "version_delete_draft",
+    "version_deprecate",
+    "version_publish",
+    "version_retire",
+    "version_save_draft",
+]

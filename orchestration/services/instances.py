@@ -1,0 +1,279 @@
+"""Writes for instances and human tasks.
+
+Each function opens one transaction, locks the instance row, applies one event
+through the engine runtime, writes the audit events with it, and wakes the
+workers after commit. Views, the API, commands and email links all call these.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.utils import timezone
+
+from accounts import permissions
+from orchestration import selectors
+from orchestration.engine import core, wakeup
+from orchestration.engine.events import (
+    Cancel,
+    Event,
+    MessageReceived,
+    Moved,
+    RetryFailed,
+    Started,
+    TaskDecided,
+)
+from orchestration.engine.runtime import Writer, lock_instances
+from orchestration.engine.variables import validate_variables
+from orchestration.exceptions import InstanceConflict, InvalidInput, MigrationRefused
+from orchestration.models import HumanTask, ProcessInstance, ProcessVersion, StepRun, Timer
+from orchestration.states import InstanceStatus, TaskStatus
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+
+def _check(actor: User | None, allowed: bool) -> None:
+    # actor None is the system itself (commands run by operators with shell access).
+    if actor is not None and not allowed:
+        raise PermissionDenied
+
+
+def instance_start(
+    *,
+    key: str,
+    variables: dict[str, Any] | None,
+    actor: User | None,
+    business_key: str = "",
+    version: int | None = None,
+    now: datetime | None = None,
+) -> ProcessInstance:
+    """Start an instance of the newest published version of `key` (or the pinned one).
+
+    Raises VersionNotFound, PermissionDenied, or InvalidInput with field errors;
+    in each case nothing is created.
+    """
+    target = selectors.version_for_start(key=key, number=version)
+    _check(actor, permissions.can_start(actor, target.spec))
+    values, errors = validate_variables(target.spec, variables)
+    if len(business_key) > 200:
+        errors["business_key"] = ["at most 200 characters"]
+    if errors:
+        raise InvalidInput(errors)
+    now = now or timezone.now()
+    with transaction.atomic():
+        instance = ProcessInstance.objects.create(
+            definition=target.definition, version=target, business_key=business_key,
+            status=InstanceStatus.RUNNING, variables=values, state=core.new_state(),
+            started_by=actor, created_at=now, updated_at=now,
+        )  # fmt: skip
+        writer = Writer(now)
+        writer.record(instance, "instance.started", actor=actor,
+                      payload={"version": target.number, "business_key": business_key})  # fmt: skip
+        writer.apply(instance, Started(), actor=actor)
+        writer.flush()
+        transaction.on_commit(wakeup.nudge)
+    return instance
+
+
+def _apply(
+    instance_id: int, event: Event, *, actor: User | None, now: datetime | None,
+    kind: str, payload: dict[str, Any] | None = None,
+) -> ProcessInstance:  # fmt: skip
+    now = now or timezone.now()
+    with transaction.atomic():
+        instance = lock_instances([instance_id]).get(instance_id)
+        if instance is None:
+            raise ProcessInstance.DoesNotExist(f"no instance {instance_id}")
+        writer = Writer(now)
+        writer.record(instance, kind, actor=actor, payload=payload)
+        try:
+            writer.apply(instance, event, actor=actor)
+        except core.EngineError as exc:
+            raise InstanceConflict(exc.code, str(exc)) from None
+        writer.flush()
+        transaction.on_commit(wakeup.nudge)
+    return instance
+
+
+def instance_cancel(
+    *, instance_id: int, actor: User | None, reason: str = "", now: datetime | None = None
+) -> ProcessInstance:
+    """Cancel: withdraw open tasks, timers and queued steps, then compensate every
+    completed step that declares a compensation, newest first. Ends `cancelled`
+    (nothing to undo) or `compensated`. Raises InstanceConflict when finished."""
+    _check(actor, permissions.can_operate(actor))
+    return _apply(instance_id, Cancel(reason), actor=actor, now=now,
+                  kind="instance.cancelled_by", payload={"reason": reason})  # fmt: skip
+
+
+def instance_retry(
+    *, instance_id: int, actor: User | None, now: datetime | None = None
+) -> ProcessInstance:
+    """Retry the step that failed (or the compensation that failed). InstanceConflict
+    unless the instance is failed."""
+    _check(actor, permissions.can_operate(actor))
+    return _apply(instance_id, RetryFailed(), actor=actor, now=now, kind="instance.retry_requested")
+
+
+def instance_send_message(
+    *, instance_id: int, name: str, payload: dict[str, Any] | None, actor: User | None,
+    now: datetime | None = None,
+) -> ProcessInstance:  # fmt: skip
+    """Deliver a named message to the waits of an instance that expect it; the
+    payload lands under the wait's step id. InstanceConflict if nothing waits for it."""
+    _check(actor, permissions.can_operate(actor))
+    if payload is not None and not isinstance(payload, dict):
+        raise InvalidInput({"payload": ["must be a JSON object"]})
+    return _apply(instance_id, MessageReceived(name, payload or {}), actor=actor, now=now,
+                  kind="message.received", payload={"name": name})  # fmt: skip
+
+
+def _check_form(task: HumanTask, outcome: str, data: dict[str, Any]) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if outcome not in task.outcomes:
+        errors["outcome"] = [f"must be one of {', '.join(task.outcomes)}"]
+    fields = {f["name"]: f for f in task.form}
+    for name in data:
+        if name not in fields:
+            errors[name] = ["unknown field"]
+    kinds = {"number": (int, float), "integer": int, "boolean": bool}
+    for name, spec in fields.items():
+        value = data.get(name)
+        empty = value is None or value == ""
+        needed = spec.get("required") or outcome in (spec.get("required_for") or [])
+        if empty:
+            if needed:
+                errors[name] = [
+                    f"required to {outcome}"
+                    if outcome in (spec.get("required_for") or [])
+                    else "required"
+                ]
+            continue
+        kind = kinds.get(spec["type"])
+        if kind and (
+            not isinstance(value, kind) or (spec["type"] != "boolean" and isinstance(value, bool))
+        ):
+            errors[name] = [f"expected {spec['type']}"]
+        elif spec["type"] == "choice" and value not in spec.get("choices", []):
+            errors[name] = ["must be one of " + ", ".join(spec.get("choices", []))]
+    return errors
+
+
+def task_complete(
+    *, task_id: int, outcome: str, data: dict[str, Any] | None, actor: User | None,
+    now: datetime | None = None,
+) -> HumanTask:  # fmt: skip
+    """Decide a human task. The decision commits with the transition it causes and
+    the automated work after it is handed to the workers after commit.
+
+    Raises HumanTask.DoesNotExist, PermissionDenied (not an assignee, or
+    excluded), InstanceConflict("task_closed") for a second decision, or
+    InvalidInput for a bad outcome or form data; nothing changes then.
+    """
+    data = {} if data is None else data
+    if not isinstance(data, dict):
+        raise InvalidInput({"data": ["must be a JSON object"]})
+    now = now or timezone.now()
+    instance_id = HumanTask.objects.values_list("instance_id", flat=True).get(pk=task_id)
+    with transaction.atomic():
+        # Instance first, then the task: the one lock order.
+        instance = lock_instances([instance_id])[instance_id]
+        task = (
+            HumanTask.objects.select_related("instance")
+            .prefetch_related("assignees")
+            .get(pk=task_id)
+        )
+        if task.status != TaskStatus.OPEN:
+            raise InstanceConflict("task_closed", f"task {task_id} is already {task.status}")
+        _check(actor, permissions.can_decide(actor, task))
+        errors = _check_form(task, outcome, data)
+        if errors:
+            raise InvalidInput(errors)
+        task.status, task.outcome, task.data = TaskStatus.COMPLETED, outcome, data
+        task.decided_by, task.decided_at = actor, now
+        task.save(update_fields=["status", "outcome", "data", "decided_by", "decided_at"])
+        writer = Writer(now)
+        writer.record(instance, "task.completed", actor=actor, step=task.step,
+                      payload={"task": task.pk, "outcome": outcome})  # fmt: skip
+        name = actor.get_username() if actor is not None else "system"
+        try:
+            writer.apply(
+                instance, TaskDecided(task.token, task.step, outcome, data, name), actor=actor
+            )
+        except core.EngineError as exc:
+            raise InstanceConflict(exc.code, str(exc)) from None
+        writer.flush()
+        transaction.on_commit(wakeup.nudge)
+    return task
+
+
+def instance_migrate(
+    *, key: str, source: int, target: int, mapping: dict[str, str], actor: User | None,
+    dry_run: bool = False, now: datetime | None = None,
+) -> list[int]:  # fmt: skip
+    """Move the live instances of version `source` to version `target`.
+
+    Every current step (and every completed step awaiting compensation) must map
+    to a step of the target (same id, or renamed by `mapping`) of the same type.
+    If any instance cannot move, none moves: MigrationRefused lists why per
+    instance. Returns the ids moved (or that would move, with dry_run).
+    """
+    _check(actor, permissions.can_operate(actor))
+    versions = {
+        v.number: v
+        for v in ProcessVersion.objects.filter(definition__key=key, number__in=[source, target])
+    }
+    if source not in versions or target not in versions:
+        missing = [n for n in (source, target) if n not in versions]
+        raise InvalidInput({"version": [f"{key!r} has no version {n}" for n in missing]})
+    to_version = versions[target]
+    if to_version.status not in {"published", "deprecated"}:
+        raise InvalidInput({"to": [f"version {target} is {to_version.status}, not published"]})
+    now = now or timezone.now()
+    with transaction.atomic():
+        ids = list(
+            ProcessInstance.objects.filter(
+                version=versions[source], ended_at__isnull=True
+            ).values_list("pk", flat=True)
+        )
+        instances = lock_instances(ids)
+        problems: dict[int, str] = {}
+        target_steps = to_version.spec["steps"]
+        old_steps = versions[source].spec["steps"]
+        for instance in instances.values():
+            state = instance.state
+            places = {t["step"] for t in state["tokens"].values() if t.get("step")}
+            places |= {step for step, _ in state.get("done", [])}
+            for step in sorted(places):
+                new = mapping.get(step, step)
+                if new not in target_steps:
+                    problems[instance.pk] = f"step {step!r} has no counterpart in version {target}"
+                    break
+                old_type, new_type = old_steps[step]["type"], target_steps[new]["type"]
+                if old_type != new_type:
+                    problems[instance.pk] = (
+                        f"step {step!r} ({old_type}) maps to {new!r} ({new_type})"
+                    )
+                    break
+        if problems:
+            raise MigrationRefused(problems)
+        if dry_run:
+            return sorted(instances)
+        writer = Writer(now)
+        for instance in instances.values():
+            writer.record(instance, "instance.version_changed", actor=actor,
+                          payload={"from": source, "to": target, "mapping": mapping})  # fmt: skip
+            instance.version = to_version
+            writer.apply(instance, Moved(mapping), actor=actor)
+        writer.flush()
+        ProcessInstance.objects.filter(pk__in=list(instances)).update(version=to_version)
+        # Open tasks and queued runs follow their tokens to the new step ids.
+        for old, new in mapping.items():
+            HumanTask.objects.filter(instance__in=list(instances), step=old).update(step=new)
+            StepRun.objects.filter(instance__in=list(instances), step=old).update(step=new)
+            Timer.objects.filter(instance__in=list(instances), step=old).update(step=new)
+    return sorted(instances)

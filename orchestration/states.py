@@ -98,9 +98,7 @@ _ENDED = {InstanceStatus.COMPLETED, InstanceStatus.CANCELLED, InstanceStatus.COM
 INSTANCE_TRANSITIONS: dict[str, frozenset[str]] = {
     InstanceStatus.RUNNING: frozenset(set(InstanceStatus) - {InstanceStatus.RUNNING}),
     InstanceStatus.WAITING: frozenset(set(InstanceStatus) - {InstanceStatus.WAITING}),
-    InstanceStatus.COMPENSATING: frozenset(
-        _LIVE | {InstanceStatus.FAILED, InstanceStatus.COMPENSATED}
-    ),
+    InstanceStatus.COMPENSATING: frozenset(_LIVE | _ENDED | {InstanceStatus.FAILED}),
     # failed is an incident: retry resumes it, cancel compensates or ends it
     InstanceStatus.FAILED: frozenset(_LIVE | _ENDED),
     InstanceStatus.COMPLETED: frozenset(),

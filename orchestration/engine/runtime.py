@@ -58,15 +58,17 @@ NOTIFY_CHANNEL = "orchestration_work"
 ENDED = {InstanceStatus.COMPLETED, InstanceStatus.CANCELLED, InstanceStatus.COMPENSATED}
 LEASE_GRACE = timedelta(seconds=5)
 
-_definitions: dict[int, core.Definition] = {}
+_definitions: dict[tuple[int, str], core.Definition] = {}
 
 
 def definition_of(version: ProcessVersion) -> core.Definition:
     """The compiled definition of a version. Published versions never change, so
     the cache is never stale."""
-    found = _definitions.get(version.pk)
+    # Keyed by the content hash too: a rolled-back test database reuses ids.
+    key = (version.pk, version.content_hash)
+    found = _definitions.get(key)
     if found is None:
-        found = _definitions[version.pk] = core.Definition(version.spec)
+        found = _definitions[key] = core.Definition(version.spec)
     return found
 
 

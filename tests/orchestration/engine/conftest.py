@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from orchestration import services
+from orchestration.engine.worker import Worker
+from orchestration.models import ProcessVersion
+from tests.conftest import make_user
+from tests.orchestration.engine import handlers as test_handlers
+from tests.orchestration.factories import DEMO_DIR
+
+
+class Clock:
+    """A controllable clock for workers and services: tests move time, never sleep."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def worker(clock: Clock) -> Iterator[Worker]:
+    w = Worker("test-worker", clock=clock)
+    yield w
+    w.close()
+
+
+@pytest.fixture(autouse=True)
+def _reset_handlers() -> None:
+    test_handlers.reset()
+
+
+def publish(source: str) -> ProcessVersion:
+    draft = services.version_save_draft(source=source, actor=None).version
+    return services.version_publish(version=draft, actor=None)
+
+
+@pytest.fixture
+def demo_definitions(db: None, settings) -> None:
+    settings.ORCHESTRATION_HTTP_ALLOWED_HOSTS = ["127.0.0.1"]
+    for key in ("identity-check", "purchase-approval", "loan-approval", "order-fulfillment"):
+        publish((DEMO_DIR / f"{key}.yaml").read_text())
+
+
+@pytest.fixture
+def people(roles):
+    manager = make_user("molly", "requester", "managers")
+    director = make_user("dirk", "directors")
+    starter = make_user("sam", "requester", "requesters")
+    operator = make_user("opal", "operator")
+    return {"manager": manager, "director": director, "starter": starter, "operator": operator}

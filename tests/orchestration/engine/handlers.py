@@ -1,0 +1,44 @@
+"""Handlers for engine tests: each records its calls, keyed by idempotency key."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+from orchestration.exceptions import BusinessError, RetryableError
+from orchestration.handlers import StepContext, handler
+
+CALLS: dict[str, list[tuple[str, int]]] = defaultdict(list)  # handler -> [(key, attempt)]
+PLAN: dict[
+    str, list[str]
+] = {}  # handler -> outcomes to play: "ok", "retry", "error:<code>", "hang"
+RELEASE = threading.Event()
+
+
+def reset() -> None:
+    CALLS.clear()
+    PLAN.clear()
+    RELEASE.clear()
+
+
+def _play(name: str, variables: Mapping[str, Any], context: StepContext) -> dict[str, Any]:
+    CALLS[name].append((context.idempotency_key, context.attempt))
+    plan = PLAN.get(name)
+    action = plan.pop(0) if plan else "ok"
+    if action == "retry":
+        raise RetryableError("try again")
+    if action.startswith("error:"):
+        raise BusinessError(action.split(":", 1)[1], "refused")
+    if action == "hang":
+        RELEASE.wait(10)
+    if action == "crash":
+        raise ZeroDivisionError("bug")
+    return {"seen": context.attempt, "doubled": variables.get("n", 0) * 2}
+
+
+for _name in ("a", "b", "c", "undo_a", "undo_b", "slow"):
+    handler(f"test.{_name}")(
+        lambda variables, context, _n=f"test.{_name}": _play(_n, variables, context)
+    )

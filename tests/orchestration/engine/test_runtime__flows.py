@@ -273,7 +273,7 @@ name: Hang
 start: slow
 steps:
   slow:
-    {type: service, handler: test.slow, timeout: 1s, retry: {max_attempts: 2, backoff: 1s}, next: done}
+    {type: service, handler: test.slow, timeout: 1s, retry: {max_attempts: 2}, next: done}
   done: {type: end}
 """)
     h.PLAN["test.slow"] = ["hang", "ok"]

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 
 from orchestration.exceptions import VersionNotFound
-from orchestration.models import ProcessDefinition, ProcessVersion
-from orchestration.states import VersionStatus
+from orchestration.models import (
+    HumanTask,
+    ProcessDefinition,
+    ProcessInstance,
+    ProcessVersion,
+    StepRun,
+)
+from orchestration.states import TaskStatus, VersionStatus
 
 
 def version_for_start(*, key: str, number: int | None = None) -> ProcessVersion:
@@ -52,3 +60,61 @@ def definition_list_published() -> QuerySet[ProcessDefinition]:
         .filter(published_number__isnull=False)
         .order_by("name")
     )
+
+
+def instance_status_data(instance_id: int) -> dict[str, Any]:
+    """Everything an operator asks about one instance, as JSON-ready data.
+
+    Raises ProcessInstance.DoesNotExist.
+    """
+    instance = ProcessInstance.objects.select_related("definition", "version", "started_by").get(
+        pk=instance_id
+    )
+    tasks = (
+        HumanTask.objects.filter(instance=instance, status=TaskStatus.OPEN)
+        .prefetch_related("assignees__user", "assignees__group")
+        .order_by("pk")
+    )
+    runs = StepRun.objects.filter(instance=instance).order_by("pk")
+    tokens = (instance.state or {}).get("tokens", {})
+    return {
+        "id": instance.pk,
+        "definition": instance.definition.key,
+        "version": instance.version.number,
+        "business_key": instance.business_key,
+        "status": instance.status,
+        "result": instance.result,
+        "error": instance.error,
+        "variables": instance.variables,
+        "current_steps": sorted({t["step"] for t in tokens.values() if t.get("step")}),
+        "open_tasks": [
+            {
+                "id": task.pk,
+                "step": task.step,
+                "title": task.title,
+                "assignees": [
+                    {"user": a.user.get_username()} if a.user else {"group": a.group.name}
+                    for a in task.assignees.all()
+                ],
+                "due_at": task.due_at.isoformat() if task.due_at else None,
+            }
+            for task in tasks
+        ],
+        "steps": [
+            {
+                "step": run.step,
+                "execution": run.execution,
+                "attempt": run.attempt,
+                "compensation": run.compensation,
+                "status": run.status,
+                "started_at": run.started_at.isoformat() if run.started_at else None,
+                "ended_at": run.ended_at.isoformat() if run.ended_at else None,
+                "error": run.error,
+            }
+            for run in runs
+        ],
+        "parent": instance.parent_id,
+        "started_by": instance.started_by.get_username() if instance.started_by else None,
+        "created_at": instance.created_at.isoformat(),
+        "ended_at": instance.ended_at.isoformat() if instance.ended_at else None,
+    }

@@ -42,9 +42,8 @@ class Command(BaseCommand):
         for run in data["steps"]:
             kind = " (undo)" if run["compensation"] else ""
             error = f"  {run['error']['code']}: {run['error']['message']}" if run["error"] else ""
-            out(
-                f"  {run['step']}{kind} #{run['execution']}.{run['attempt']}  {run['status']}{error}"
-            )
+            attempt = f"#{run['execution']}.{run['attempt']}"
+            out(f"  {run['step']}{kind} {attempt}  {run['status']}{error}")
         out("Variables: " + _dumps(data["variables"]))
 
 

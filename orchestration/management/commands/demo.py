@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -34,12 +35,14 @@ class Command(BaseCommand):
         self.stdout.write(f"  Database: {settings.DATABASES['default']['NAME']}\n")
         if no_serve:
             return
+        # SIGTERM (kill, a supervisor) must stop the worker too, as Ctrl-C does.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         manage = str(Path(settings.BASE_DIR) / "manage.py")
         worker = subprocess.Popen([sys.executable, manage, "qcluster"])  # noqa: S603
         self.stdout.write(f"  Worker started (pid {worker.pid}). Stop everything with Ctrl-C.\n")
         try:
             call_command("runserver", addrport, use_reloader=False)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, SystemExit):
             pass
         finally:
             worker.terminate()

@@ -79,7 +79,7 @@ _JSON_TYPES = {
 def render_path(parts: Iterable[Any]) -> str:
     out = ""
     for part in parts:
-        if isinstance(part, int):
+        if isinstance(part, int) and not isinstance(part, bool):
             out += f"[{part}]"
         else:
             out += f".{part}" if out else str(part)

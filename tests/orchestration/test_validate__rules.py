@@ -581,3 +581,12 @@ def test_validate_source_raises_with_all_errors() -> None:
         validate_source(source, CTX)
     assert "steps.route.branches[0].next: unknown step 'managr_approval'" in raised.value.messages
     assert dump(parse_source(PURCHASE_SOURCE))  # the source itself still parses
+
+
+def test_yaml_1_1_booleans_and_dates_stay_strings() -> None:
+    spec = parse_source(
+        "key: k\nname: N\nstart: yes\nsteps:\n  yes: {type: end, result: on}\n"
+        "  no: {type: wait, until: 2026-12-01, next: yes}\nflag: true\n"
+    )
+    assert spec["start"] == "yes" and spec["steps"]["yes"]["result"] == "on"
+    assert spec["steps"]["no"]["until"] == "2026-12-01" and spec["flag"] is True

@@ -20,7 +20,7 @@ class FlakyServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"null")
                 key = self.headers.get("Idempotency-Key", "")
@@ -40,7 +40,9 @@ class FlakyServer:
                     return self.reply(403, None)
                 return self.reply(200, {"ok": True, "echo": body, "attempt": n})
 
-            def reply(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+            def reply(
+                self, status: int, payload: Any, headers: dict[str, str] | None = None
+            ) -> None:
                 data = b"" if payload is None else json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import defaultdict
 from collections.abc import Mapping
@@ -42,3 +43,17 @@ for _name in ("a", "b", "c", "undo_a", "undo_b", "slow"):
     handler(f"test.{_name}")(
         lambda variables, context, _n=f"test.{_name}": _play(_n, variables, context)
     )
+
+
+LEDGER = {"path": ""}
+
+
+def _ledger(variables: Mapping[str, Any], context: StepContext) -> dict[str, Any]:
+    """Appends one line per call to a file: what several processes did, in one place."""
+    if LEDGER["path"]:
+        with open(LEDGER["path"], "a") as f:  # O_APPEND: whole lines from many processes
+            f.write(f"{context.idempotency_key} {context.attempt} {os.getpid()}\n")
+    return {}
+
+
+handler("test.ledger")(_ledger)

@@ -23,7 +23,9 @@ def server(settings) -> Iterator[FlakyServer]:
         yield running
 
 
-def run_http(server: FlakyServer, path: str, *, extra: str = "", retry: str = "") -> ProcessInstance:
+def run_http(
+    server: FlakyServer, path: str, *, extra: str = "", retry: str = ""
+) -> ProcessInstance:
     publish(f"""
 key: call
 name: Call
@@ -49,7 +51,7 @@ steps:
     return services.instance_start(key="call", variables={"amount": 12.5, "who": "ann"}, actor=None)
 
 
-def settle(worker, clock, rounds: int = 6) -> None:  # noqa: ANN001
+def settle(worker, clock, rounds: int = 6) -> None:
     for _ in range(rounds):
         worker.run_until_idle()
         clock.advance(seconds=10)
@@ -61,11 +63,17 @@ def test_fails_then_succeeds_with_one_idempotency_key(server, worker, clock) -> 
     instance.refresh_from_db()
     assert (instance.status, instance.result) == ("completed", "ok")
     assert instance.variables["reply"] == {
-        "ok": True, "echo": {"amount": 12.5, "label": "pay ann"}, "attempt": 3,
+        "ok": True,
+        "echo": {"amount": 12.5, "label": "pay ann"},
+        "attempt": 3,
     }
     keys = {call["key"] for call in server.calls}
     assert keys == {f"pi{instance.pk}:call:1"}
-    assert list(StepRun.objects.values_list("status", flat=True)) == ["failed", "failed", "succeeded"]
+    assert list(StepRun.objects.values_list("status", flat=True)) == [
+        "failed",
+        "failed",
+        "succeeded",
+    ]
     assert StepRun.objects.first().error["code"] == "HTTP_503"
 
 
@@ -113,7 +121,9 @@ def test_connection_errors_are_retried_then_fail(settings, worker, clock) -> Non
     assert instance.status == "failed" and instance.error["code"] == "CONNECTION_ERROR"
 
 
-def test_hosts_outside_the_allowlist_are_refused_at_run_time(server, worker, clock, settings) -> None:
+def test_hosts_outside_the_allowlist_are_refused_at_run_time(
+    server, worker, clock, settings
+) -> None:
     instance = run_http(server, "/ok")
     settings.ORCHESTRATION_HTTP_ALLOWED_HOSTS = ["api.example.com"]  # changed after publishing
     settle(worker, clock, rounds=1)

@@ -1,0 +1,165 @@
+"""Several worker processes against one PostgreSQL: no transition applied twice,
+no step attempt run twice at once, no timer fired twice, one decision per task."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from django.db import connections
+from django.utils import timezone
+
+from orchestration import services
+from orchestration.models import HumanTask, ProcessEvent, ProcessInstance, StepRun, Timer
+from tests.orchestration.engine import handlers as h
+from tests.orchestration.engine.conftest import publish
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+PROCESSES = 4
+INSTANCES = 200
+
+STEPS = """
+key: three
+name: Three steps
+start: a
+steps:
+  a: {type: service, handler: test.ledger, next: b}
+  b: {type: service, handler: test.ledger, next: c}
+  c: {type: service, handler: test.ledger, next: done}
+  done: {type: end, result: done}
+"""
+
+
+def _work_until_done(barrier, deadline: float) -> None:
+    from orchestration.engine.worker import Worker
+
+    worker = Worker(batch=8)
+    barrier.wait()
+    try:
+        while time.monotonic() < deadline:
+            if (
+                not worker.work_once()
+                and not ProcessInstance.objects.filter(ended_at__isnull=True).exists()
+            ):
+                break
+    finally:
+        worker.close()
+        connections.close_all()
+
+
+def _run_workers(target, *args) -> None:
+    connections.close_all()  # children must not share the parent's socket
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(PROCESSES)
+    deadline = time.monotonic() + 90
+    procs = [ctx.Process(target=target, args=(barrier, deadline, *args)) for _ in range(PROCESSES)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(timeout=120)
+        assert proc.exitcode == 0
+
+
+def test_four_workers_apply_every_transition_once(tmp_path: Path) -> None:
+    h.LEDGER["path"] = str(tmp_path / "ledger.txt")
+    publish(STEPS)
+    ids = [
+        services.instance_start(key="three", variables={}, actor=None).pk for _ in range(INSTANCES)
+    ]
+    _run_workers(_work_until_done)
+    statuses = Counter(ProcessInstance.objects.filter(pk__in=ids).values_list("status", flat=True))
+    assert statuses == {"completed": INSTANCES}
+    runs = Counter(StepRun.objects.values_list("instance_id", "step", "status"))
+    assert set(runs.values()) == {1} and len(runs) == 3 * INSTANCES
+    entered = Counter(
+        ProcessEvent.objects.filter(kind="step.entered").values_list("instance_id", "step")
+    )
+    assert set(entered.values()) == {1} and len(entered) == 4 * INSTANCES  # a, b, c, done
+    assert not ProcessEvent.objects.filter(
+        kind__in=["step.result_discarded", "event.ignored"]
+    ).exists()
+    calls = Counter(line.split()[0] for line in Path(h.LEDGER["path"]).read_text().splitlines())
+    assert len(calls) == 3 * INSTANCES and set(calls.values()) == {1}
+    pids = {line.split()[2] for line in Path(h.LEDGER["path"]).read_text().splitlines()}
+    assert len(pids) > 1  # the work really was shared
+    h.LEDGER["path"] = ""
+
+
+WAIT = """
+key: nap
+name: Nap
+start: nap
+steps:
+  nap: {type: wait, timer: 1s, next: done}
+  done: {type: end, result: woke}
+"""
+
+
+def test_four_workers_fire_every_timer_once() -> None:
+    publish(WAIT)
+    for _ in range(INSTANCES):
+        services.instance_start(
+            key="nap", variables={}, actor=None, now=timezone.now() - timezone.timedelta(seconds=5)
+        )
+    _run_workers(_work_until_done)
+    assert Timer.objects.filter(status="fired").count() == INSTANCES
+    fired = Counter(
+        ProcessEvent.objects.filter(kind="timer.fired").values_list("instance_id", flat=True)
+    )
+    assert len(fired) == INSTANCES and set(fired.values()) == {1}
+    assert set(ProcessInstance.objects.values_list("result", flat=True)) == {"woke"}
+
+
+def _decide(barrier, deadline, task_id: int, outcome: str, queue) -> None:
+    from accounts.models import User
+    from orchestration.exceptions import InstanceConflict
+
+    barrier.wait()
+    try:
+        services.task_complete(
+            task_id=task_id, outcome=outcome, data={}, actor=User.objects.get(username="boss")
+        )
+        queue.put("won")
+    except InstanceConflict:
+        queue.put("lost")
+    finally:
+        connections.close_all()
+
+
+def test_one_decision_wins_when_four_approvers_click_at_once() -> None:
+    from tests.conftest import make_user
+
+    make_user("boss", "managers")
+    publish("""
+key: ok
+name: OK
+start: ask
+steps:
+  ask: {type: approval, assignees: {users: [boss]}, outcomes: {approve: yes, reject: no}}
+  yes: {type: end, result: approved}
+  no: {type: end, result: rejected}
+""")
+    instance = services.instance_start(key="ok", variables={}, actor=None)
+    task = HumanTask.objects.get(instance=instance)
+    connections.close_all()
+    ctx = multiprocessing.get_context("fork")
+    barrier, queue = ctx.Barrier(PROCESSES), ctx.Queue()
+    outcomes = ["approve", "reject", "approve", "reject"]
+    procs = [
+        ctx.Process(target=_decide, args=(barrier, 0, task.pk, outcomes[i], queue))
+        for i in range(PROCESSES)
+    ]
+    for proc in procs:
+        proc.start()
+    results = sorted(queue.get(timeout=60) for _ in procs)
+    for proc in procs:
+        proc.join(timeout=30)
+    assert results == ["lost", "lost", "lost", "won"]
+    task.refresh_from_db()
+    instance.refresh_from_db()
+    assert instance.result == {"approve": "approved", "reject": "rejected"}[task.outcome]
+    assert ProcessEvent.objects.filter(kind="task.completed").count() == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -14,25 +15,26 @@ from orchestration.engine.worker import Worker
 log = logging.getLogger(__name__)
 
 
-def engine_loop(seconds: float | None = None) -> int:
+def engine_loop(seconds: float | None = None, *, stop: Callable[[], bool] = lambda: False) -> int:
     """Run due work until `seconds` pass (ORCHESTRATION_LOOP_SECONDS), sleeping on
     LISTEN/NOTIFY between rounds; returns how many items it handled. Loops are
     short-lived on purpose: django-q2 recycles them and a lost one is replaced."""
     budget = seconds if seconds is not None else settings.ORCHESTRATION_LOOP_SECONDS
     deadline = time.monotonic() + budget
-    worker = Worker()
+    worker = Worker(batch=64, sweep_interval=0.2)
     listener = wakeup.Listener()
     handled = 0
     last_beat = 0.0
     try:
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not stop():
             if time.monotonic() - last_beat > 2.0:
                 wakeup.beat(worker.name)
                 last_beat = time.monotonic()
             done = worker.work_once()
             handled += done
             if not done:
-                listener.wait(wakeup.seconds_until_next_due())
+                # NOTIFY ends the wait early; the sweep timer bounds timer lateness.
+                listener.wait(max(worker.seconds_until_sweep(), 0.005))
     finally:
         listener.close()
         worker.close()

@@ -59,3 +59,11 @@ def outsider(roles: None) -> User:
 @pytest.fixture
 def on_postgres() -> bool:
     return connection.vendor == "postgresql"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_engine_caches() -> None:
+    # Versions are cached per process by id; a rolled-back test reuses ids.
+    from orchestration.engine.runtime import clear_caches
+
+    clear_caches()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -39,7 +40,14 @@ from orchestration.engine.events import (
     StepSucceeded,
     TimerFired,
 )
-from orchestration.engine.runtime import LEASE_GRACE, Writer, definition_of, lock_instances
+from orchestration.engine.runtime import (
+    LEASE_GRACE,
+    Writer,
+    attach_versions,
+    definition_of,
+    lock_instances,
+    update_rows,
+)
 from orchestration.exceptions import BusinessError, RetryableError
 from orchestration.handlers import StepContext, get_handler
 from orchestration.models import ProcessInstance, StepRun, Timer
@@ -103,12 +111,16 @@ def _threaded(run: StepRun, instance: ProcessInstance) -> Outcome:
 class Worker:
     def __init__(
         self, name: str | None = None, *, batch: int = 32, threads: int = 8,
-        clock: Clock = timezone.now,
+        clock: Clock = timezone.now, sweep_interval: float = 0.0,
     ) -> None:  # fmt: skip
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.batch = batch
         self.clock = clock
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="step")
+        # Timer and lease sweeps at most this often (seconds of real time): every
+        # NOTIFY wakes every loop, and most wake-ups are for ready steps only.
+        self.sweep_interval = sweep_interval
+        self._next_sweep = 0.0
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
@@ -116,7 +128,16 @@ class Worker:
     # ---- one round -----------------------------------------------------------------------
     def work_once(self) -> int:
         """Do whatever is due now; return how many items were handled."""
-        done = self.fire_timers() + self.expire_leases()
+        done = 0
+        if time.monotonic() >= self._next_sweep:
+            done += self.fire_timers() + self.expire_leases()
+            if self.sweep_interval:
+                # Sleep through quiet periods: sweep again when the next timer,
+                # retry or lease comes due, at least every second.
+                from orchestration.engine.wakeup import seconds_until_next_due
+
+                pause = max(self.sweep_interval, seconds_until_next_due(cap=1.0))
+                self._next_sweep = time.monotonic() + (self.sweep_interval if done else pause)
         runs = self.claim()
         rounds = 0
         while runs and rounds < 100:
@@ -126,6 +147,9 @@ class Worker:
         if runs:  # still chaining after 100 rounds: let other instances have a turn
             self.release(runs)
         return done
+
+    def seconds_until_sweep(self) -> float:
+        return max(0.0, self._next_sweep - time.monotonic())
 
     def run_until_idle(self, limit: int = 10_000) -> int:
         """Rounds until nothing is due (tests and commands use this with a fake clock)."""
@@ -143,17 +167,18 @@ class Worker:
         with transaction.atomic():
             runs = list(
                 StepRun.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("instance__version")
+                .select_related("instance")
                 .filter(status=RunStatus.READY, due_at__lte=now)
                 .order_by("due_at")[: self.batch]
             )
+            attach_versions(run.instance for run in runs)
             for run in runs:
                 step = definition_of(run.instance.version).step(run.step)
                 run.status = RunStatus.RUNNING
                 run.worker = self.name
                 run.started_at = now
                 run.lease_until = now + core.step_timeout(step) + LEASE_GRACE
-            StepRun.objects.bulk_update(runs, ["status", "worker", "started_at", "lease_until"])
+            update_rows(StepRun, runs, ["status", "worker", "started_at", "lease_until"])
         return runs
 
     def release(self, runs: list[StepRun]) -> None:
@@ -256,9 +281,12 @@ class Worker:
             run.instance = instances[run.instance_id]
         return claimed
 
-    def _apply(self, writer: Writer, instance: ProcessInstance, event: Event, step: str) -> None:
+    def _apply(
+        self, writer: Writer, instance: ProcessInstance, event: Event, step: str,
+        payload: dict[str, Any] | None = None,
+    ) -> None:  # fmt: skip
         try:
-            writer.apply(instance, event)
+            writer.apply(instance, event, payload=payload)
         except core.EngineError as exc:
             writer.record(
                 instance,
@@ -320,18 +348,13 @@ class Worker:
             for timer in timers:
                 timer.status = TimerStatus.FIRED
                 timer.fired_at = now
-                self._apply(writer, instances[timer.instance_id], _timer_event(timer), timer.step)
-                writer.record(
-                    instances[timer.instance_id],
-                    "timer.fired",
-                    step=timer.step,
-                    payload={
-                        "kind": timer.kind,
-                        "timer": timer.pk,
-                        "lateness_s": (now - timer.due_at).total_seconds(),
-                    },
-                )
-            Timer.objects.bulk_update(timers, ["status", "fired_at"])
+                # The transition's audit row carries the lateness: a fired timer
+                # is visible (and measurable) in the audit log.
+                lateness = {"timer": timer.pk, "timer_kind": timer.kind,
+                            "lateness_s": (now - timer.due_at).total_seconds()}  # fmt: skip
+                event = _timer_event(timer)
+                self._apply(writer, instances[timer.instance_id], event, timer.step, lateness)
+            update_rows(Timer, timers, ["status", "fired_at"])
             writer.flush()
             claimed = writer.claimed
         if claimed:

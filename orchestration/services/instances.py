@@ -26,7 +26,7 @@ from orchestration.engine.events import (
     Started,
     TaskDecided,
 )
-from orchestration.engine.runtime import Writer, lock_instances
+from orchestration.engine.runtime import Writer, attach_versions, lock_instances
 from orchestration.engine.variables import validate_variables
 from orchestration.exceptions import InstanceConflict, InvalidInput, MigrationRefused
 from orchestration.models import HumanTask, ProcessInstance, ProcessVersion, StepRun, Timer
@@ -65,15 +65,24 @@ def instance_start(
         raise InvalidInput(errors)
     now = now or timezone.now()
     with transaction.atomic():
-        instance = ProcessInstance.objects.create(
-            definition=target.definition, version=target, business_key=business_key,
-            status=InstanceStatus.RUNNING, variables=values, state=core.new_state(),
-            started_by=actor, created_at=now, updated_at=now,
-        )  # fmt: skip
+        instance = ProcessInstance(
+            definition=target.definition,
+            version=target,
+            business_key=business_key,
+            status=InstanceStatus.RUNNING,
+            variables=values,
+            state=core.new_state(),
+            started_by=actor,
+            created_at=now,
+            updated_at=now,
+        )
         writer = Writer(now)
-        writer.record(instance, "instance.started", actor=actor,
-                      payload={"version": target.number, "business_key": business_key})  # fmt: skip
-        writer.apply(instance, Started(), actor=actor)
+        writer.apply(
+            instance,
+            Started(),
+            actor=actor,
+            payload={"version": target.number, "business_key": business_key},
+        )
         writer.flush()
         transaction.on_commit(wakeup.nudge)
     return instance
@@ -89,9 +98,8 @@ def _apply(
         if instance is None:
             raise ProcessInstance.DoesNotExist(f"no instance {instance_id}")
         writer = Writer(now)
-        writer.record(instance, kind, actor=actor, payload=payload)
         try:
-            writer.apply(instance, event, actor=actor)
+            writer.apply(instance, event, actor=actor, kind=kind, payload=payload)
         except core.EngineError as exc:
             raise InstanceConflict(exc.code, str(exc)) from None
         writer.flush()
@@ -106,8 +114,14 @@ def instance_cancel(
     completed step that declares a compensation, newest first. Ends `cancelled`
     (nothing to undo) or `compensated`. Raises InstanceConflict when finished."""
     _check(actor, permissions.can_operate(actor))
-    return _apply(instance_id, Cancel(reason), actor=actor, now=now,
-                  kind="instance.cancelled_by", payload={"reason": reason})  # fmt: skip
+    return _apply(
+        instance_id,
+        Cancel(reason),
+        actor=actor,
+        now=now,
+        kind="instance.cancelled_by",
+        payload={"reason": reason},
+    )
 
 
 def instance_retry(
@@ -128,8 +142,14 @@ def instance_send_message(
     _check(actor, permissions.can_operate(actor))
     if payload is not None and not isinstance(payload, dict):
         raise InvalidInput({"payload": ["must be a JSON object"]})
-    return _apply(instance_id, MessageReceived(name, payload or {}), actor=actor, now=now,
-                  kind="message.received", payload={"name": name})  # fmt: skip
+    return _apply(
+        instance_id,
+        MessageReceived(name, payload or {}),
+        actor=actor,
+        now=now,
+        kind="message.received",
+        payload={"name": name},
+    )
 
 
 def _check_form(task: HumanTask, outcome: str, data: dict[str, Any]) -> dict[str, list[str]]:
@@ -178,10 +198,12 @@ def task_complete(
     if not isinstance(data, dict):
         raise InvalidInput({"data": ["must be a JSON object"]})
     now = now or timezone.now()
-    instance_id = HumanTask.objects.values_list("instance_id", flat=True).get(pk=task_id)
     with transaction.atomic():
         # Instance first, then the task: the one lock order.
-        instance = lock_instances([instance_id])[instance_id]
+        instance = ProcessInstance.objects.select_for_update().filter(tasks__pk=task_id).first()
+        if instance is None:
+            raise HumanTask.DoesNotExist(f"no task {task_id}")
+        attach_versions([instance])
         task = (
             HumanTask.objects.select_related("instance")
             .prefetch_related("assignees")
@@ -197,12 +219,14 @@ def task_complete(
         task.decided_by, task.decided_at = actor, now
         task.save(update_fields=["status", "outcome", "data", "decided_by", "decided_at"])
         writer = Writer(now)
-        writer.record(instance, "task.completed", actor=actor, step=task.step,
-                      payload={"task": task.pk, "outcome": outcome})  # fmt: skip
         name = actor.get_username() if actor is not None else "system"
         try:
             writer.apply(
-                instance, TaskDecided(task.token, task.step, outcome, data, name), actor=actor
+                instance,
+                TaskDecided(task.token, task.step, outcome, data, name),
+                actor=actor,
+                kind="task.completed",
+                payload={"task": task.pk, "outcome": outcome},
             )
         except core.EngineError as exc:
             raise InstanceConflict(exc.code, str(exc)) from None
@@ -265,10 +289,14 @@ def instance_migrate(
             return sorted(instances)
         writer = Writer(now)
         for instance in instances.values():
-            writer.record(instance, "instance.version_changed", actor=actor,
-                          payload={"from": source, "to": target, "mapping": mapping})  # fmt: skip
             instance.version = to_version
-            writer.apply(instance, Moved(mapping), actor=actor)
+            writer.apply(
+                instance,
+                Moved(mapping),
+                actor=actor,
+                kind="instance.version_changed",
+                payload={"from": source, "to": target, "mapping": mapping},
+            )
         writer.flush()
         ProcessInstance.objects.filter(pk__in=list(instances)).update(version=to_version)
         # Open tasks and queued runs follow their tokens to the new step ids.

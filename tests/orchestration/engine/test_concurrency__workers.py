@@ -75,10 +75,10 @@ def test_four_workers_apply_every_transition_once(tmp_path: Path) -> None:
     assert statuses == {"completed": INSTANCES}
     runs = Counter(StepRun.objects.values_list("instance_id", "step", "status"))
     assert set(runs.values()) == {1} and len(runs) == 3 * INSTANCES
-    entered = Counter(
-        ProcessEvent.objects.filter(kind="step.entered").values_list("instance_id", "step")
+    applied = Counter(
+        ProcessEvent.objects.filter(kind="step.succeeded").values_list("instance_id", "step")
     )
-    assert set(entered.values()) == {1} and len(entered) == 4 * INSTANCES  # a, b, c, done
+    assert set(applied.values()) == {1} and len(applied) == 3 * INSTANCES
     assert not ProcessEvent.objects.filter(
         kind__in=["step.result_discarded", "event.ignored"]
     ).exists()

@@ -31,9 +31,9 @@ key: crashy
 name: Crashy
 start: a
 steps:
-  a: {type: service, handler: test.ledger, timeout: 1s, retry: {max_attempts: 50, backoff: 1s}, next: b}
-  b: {type: service, handler: test.ledger, timeout: 1s, retry: {max_attempts: 50, backoff: 1s}, next: c}
-  c: {type: service, handler: test.ledger, timeout: 1s, retry: {max_attempts: 50, backoff: 1s}, next: done}
+  a: {type: service, handler: test.ledger, timeout: 1s, retry: {max_attempts: 50}, next: b}
+  b: {type: service, handler: test.ledger, timeout: 1s, retry: {max_attempts: 50}, next: c}
+  c: {type: service, handler: test.ledger, timeout: 1s, retry: {max_attempts: 50}, next: done}
   done: {type: end, result: done}
 """
 
@@ -59,9 +59,9 @@ def test_sigkilled_workers_lose_nothing_and_apply_nothing_twice(tmp_path: Path) 
     connections.close_all()
     ctx = multiprocessing.get_context("fork")
     deadline = time.monotonic() + 150
-    rng = random.Random(7)  # noqa: S311 - chaos, not cryptography
+    rng = random.Random(7)
 
-    def spawn():  # noqa: ANN202
+    def spawn():
         proc = ctx.Process(target=_worker_main, args=(deadline,))
         proc.start()
         return proc
@@ -82,11 +82,11 @@ def test_sigkilled_workers_lose_nothing_and_apply_nothing_twice(tmp_path: Path) 
 
     statuses = Counter(ProcessInstance.objects.values_list("status", flat=True))
     assert statuses == {"completed": INSTANCES}, statuses
-    # No double-applied transition: each step entered and succeeded exactly once.
-    entered = Counter(
-        ProcessEvent.objects.filter(kind="step.entered").values_list("instance_id", "step")
+    # No double-applied transition: one audited success per step and instance.
+    applied = Counter(
+        ProcessEvent.objects.filter(kind="step.succeeded").values_list("instance_id", "step")
     )
-    assert len(entered) == 4 * INSTANCES and set(entered.values()) == {1}
+    assert len(applied) == 3 * INSTANCES and set(applied.values()) == {1}
     succeeded = Counter(
         StepRun.objects.filter(status="succeeded").values_list("instance_id", "step")
     )

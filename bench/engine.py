@@ -1,0 +1,289 @@
+"""Engine benchmark on PostgreSQL: one command, prints a table.
+
+    .venv/bin/python bench/engine.py [--instances 3000] [--approvals 1500]
+
+Measures, with 1 and 2 worker processes (each running the production engine
+loop, orchestration.jobs.engine_loop):
+  - the bare floor: minimal ORM transactions that lock one row with SKIP LOCKED,
+    update one row and insert one, from 2 processes (the least a transition costs);
+  - a 3-step process (three no-op service steps and an end): completed
+    instances/s, counted from the first start to the last end, as the Camunda
+    benchmark counts, plus p50/p99 start-to-end latency and worker RSS;
+  - an approval process (service, approval, service, end): completed instances/s
+    with the benchmark deciding each task through services.task_complete (what
+    the inbox calls) as soon as it opens, and the approval round trip: from the
+    decision call returning to the next service step finished.
+Starts come from 2 client processes. Uses the database in BENCH_DATABASE_URL
+(default postgres://postgres@127.0.0.1:5432/orchestration_bench), created and
+migrated if needed; its engine tables are emptied between scenarios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/orchestration_bench")
+os.environ["DATABASE_URL"] = URL
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+
+def _create_database() -> None:
+    import psycopg
+
+    name = URL.rsplit("/", 1)[1]
+    with psycopg.connect(URL.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+_create_database()
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection, connections, transaction  # noqa: E402
+
+from orchestration import services  # noqa: E402
+from orchestration.handlers import handler  # noqa: E402
+from orchestration.models import (  # noqa: E402
+    HumanTask,
+    ProcessInstance,
+    StepRun,
+)
+
+
+@handler("bench.noop")
+def noop(variables: object, context: object) -> None:
+    return None
+
+
+THREE = """
+key: bench-three
+name: Three no-op steps
+start: a
+steps:
+  a: {type: service, handler: bench.noop, next: b}
+  b: {type: service, handler: bench.noop, next: c}
+  c: {type: service, handler: bench.noop, next: done}
+  done: {type: end, result: done}
+"""
+APPROVAL = """
+key: bench-approval
+name: Service, approval, service
+start: before
+steps:
+  before: {type: service, handler: bench.noop, next: ask}
+  ask: {type: approval, assignees: {groups: [bench]}, outcomes: {approve: after}}
+  after: {type: service, handler: bench.noop, next: done}
+  done: {type: end, result: done}
+"""
+
+
+def reset() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE orchestration_taskassignee, orchestration_humantask, orchestration_timer, "
+            "orchestration_steprun, orchestration_loopheartbeat, bench_floor_item, bench_floor_log "
+            "RESTART IDENTITY"
+        )
+        cursor.execute("DELETE FROM orchestration_processevent WHERE instance_id IS NOT NULL")
+        cursor.execute("DELETE FROM orchestration_processinstance")
+
+
+def setup() -> None:
+    call_command("migrate", verbosity=0)
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE IF NOT EXISTS bench_floor_item (id serial PRIMARY KEY, n int)")
+        cursor.execute("CREATE TABLE IF NOT EXISTS bench_floor_log (id serial PRIMARY KEY, n int)")
+    for source in (THREE, APPROVAL):
+        draft = services.version_save_draft(source=source, actor=None).version
+        if draft.status == "draft":
+            services.version_publish(version=draft, actor=None)
+    from django.contrib.auth.models import Group
+
+    from accounts.models import User
+
+    user, _ = User.objects.get_or_create(username="bench-approver")
+    user.groups.add(Group.objects.get_or_create(name="bench")[0])
+
+
+# ---- processes ---------------------------------------------------------------------------
+def _worker(stop: multiprocessing.synchronize.Event) -> None:
+    from orchestration.jobs import engine_loop
+
+    engine_loop(seconds=3600, stop=stop.is_set)
+
+
+def _starter(key: str, count: int, go: multiprocessing.synchronize.Event) -> None:
+    go.wait()
+    for _ in range(count):
+        services.instance_start(key=key, variables={}, actor=None)
+    connections.close_all()
+
+
+def _decider(
+    count: int, out: multiprocessing.Queue, stop: multiprocessing.synchronize.Event
+) -> None:
+    from accounts.models import User
+
+    actor = User.objects.get(username="bench-approver")
+    decided: dict[int, float] = {}
+    while len(decided) < count and not stop.is_set():
+        open_tasks = list(
+            HumanTask.objects.filter(status="open").values_list("pk", "instance_id")[:200]
+        )
+        if not open_tasks:
+            time.sleep(0.002)
+            continue
+        for task_id, instance_id in open_tasks:
+            services.task_complete(task_id=task_id, outcome="approve", data={}, actor=actor)
+            decided[instance_id] = time.time()
+    out.put(decided)
+    connections.close_all()
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def run_scenario(key: str, instances: int, workers: int, *, approvals: bool) -> dict[str, float]:
+    reset()
+    connections.close_all()
+    ctx = multiprocessing.get_context("fork")
+    stop, go = ctx.Event(), ctx.Event()
+    procs = [ctx.Process(target=_worker, args=(stop,)) for _ in range(workers)]
+    for proc in procs:
+        proc.start()
+    starters = [ctx.Process(target=_starter, args=(key, instances // 2, go)) for _ in range(2)]
+    for proc in starters:
+        proc.start()
+    out = ctx.Queue()
+    decider = None
+    if approvals:
+        decider = ctx.Process(target=_decider, args=(instances // 2 * 2, out, stop))
+        decider.start()
+    time.sleep(1.0)  # let everything connect
+    total = instances // 2 * 2
+    go.set()
+    begun = time.time()
+    peak_rss = 0
+    while True:
+        time.sleep(0.25)
+        peak_rss = max([peak_rss, *(_rss_kb(p.pid) for p in procs)])
+        done = ProcessInstance.objects.filter(ended_at__isnull=False).count()
+        if done >= total or time.time() - begun > 600:
+            break
+        if any(p.exitcode not in (None, 0) for p in [*procs, *starters]):
+            sys.exit("a benchmark process died; see its traceback above")
+    decided = out.get(timeout=30) if decider else {}
+    stop.set()
+    for proc in [*procs, *starters, *([decider] if decider else [])]:
+        proc.join(timeout=30)
+    rows = list(ProcessInstance.objects.values_list("pk", "created_at", "ended_at"))
+    first = min(r[1] for r in rows)
+    last = max(r[2] for r in rows if r[2])
+    latencies = sorted((r[2] - r[1]).total_seconds() * 1000 for r in rows if r[2])
+    result = {
+        "completed": len(latencies),
+        "rate": len(latencies) / (last - first).total_seconds(),
+        "p50": statistics.median(latencies),
+        "p99": latencies[int(len(latencies) * 0.99) - 1],
+        "rss_mb": peak_rss / 1024,
+    }
+    if approvals:
+        after = dict(
+            StepRun.objects.filter(step="after", status="succeeded").values_list(
+                "instance_id", "ended_at"
+            )
+        )
+        trips = sorted((after[i].timestamp() - t) * 1000 for i, t in decided.items() if i in after)
+        result["rt_p50"] = statistics.median(trips)
+        result["rt_p99"] = trips[int(len(trips) * 0.99) - 1]
+    return result
+
+
+# ---- the floor ---------------------------------------------------------------------------
+def _floor_worker(
+    count: int, go: multiprocessing.synchronize.Event, out: multiprocessing.Queue
+) -> None:
+    go.wait()
+    start = time.perf_counter()
+    for n in range(count):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT id FROM bench_floor_item ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"
+            )
+            row = cursor.fetchone()
+            if row:
+                cursor.execute("UPDATE bench_floor_item SET n = n + 1 WHERE id = %s", [row[0]])
+            cursor.execute("INSERT INTO bench_floor_log (n) VALUES (%s)", [n])
+    out.put(time.perf_counter() - start)
+    connections.close_all()
+
+
+def floor(processes: int = 2, count: int = 3000) -> float:
+    reset()
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO bench_floor_item (n) SELECT 0 FROM generate_series(1, 16)")
+    connections.close_all()
+    ctx = multiprocessing.get_context("fork")
+    go, out = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_floor_worker, args=(count, go, out)) for _ in range(processes)]
+    for proc in procs:
+        proc.start()
+    time.sleep(0.5)
+    go.set()
+    elapsed = max(out.get(timeout=300) for _ in procs)
+    for proc in procs:
+        proc.join()
+    return processes * count / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--instances", type=int, default=3000)
+    parser.add_argument("--approvals", type=int, default=1500)
+    args = parser.parse_args()
+    setup()
+    base = floor()
+    print(f"bare floor (2 processes): {base:,.0f} transactions/s\n")
+    print(
+        f"{'scenario':<34}{'workers':>8}{'done':>7}{'inst/s':>9}{'vs floor':>9}"
+        f"{'p50 ms':>9}{'p99 ms':>9}{'RSS MB':>8}{'rt p50':>8}{'rt p99':>8}"
+    )
+    for workers in (1, 2):
+        for label, key, count, approvals in (
+            ("3 service steps", "bench-three", args.instances, False),
+            ("service, approval, service", "bench-approval", args.approvals, True),
+        ):
+            r = run_scenario(key, count, workers, approvals=approvals)
+            rt = f"{r['rt_p50']:>8.1f}{r['rt_p99']:>8.1f}" if approvals else f"{'':>8}{'':>8}"
+            print(
+                f"{label:<34}{workers:>8}{r['completed']:>7}{r['rate']:>9.1f}"
+                f"{r['rate'] / base:>9.3f}{r['p50']:>9.1f}{r['p99']:>9.1f}{r['rss_mb']:>8.1f}{rt}"
+            )
+    python = sys.version.split()[0]
+    print(f"\nPostgreSQL {connection.pg_version}, {os.cpu_count()} cores, Python {python}")
+
+
+if __name__ == "__main__":
+    main()

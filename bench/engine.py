@@ -132,22 +132,29 @@ def _starter(key: str, count: int, go: multiprocessing.synchronize.Event) -> Non
     connections.close_all()
 
 
-def _decider(
-    count: int, out: multiprocessing.Queue, stop: multiprocessing.synchronize.Event
-) -> None:
+def _decider(me: int, out: multiprocessing.Queue, stop: multiprocessing.synchronize.Event) -> None:
     from accounts.models import User
+    from orchestration.exceptions import InstanceConflict
 
     actor = User.objects.get(username="bench-approver")
     decided: dict[int, float] = {}
-    while len(decided) < count and not stop.is_set():
-        open_tasks = list(
-            HumanTask.objects.filter(status="open").values_list("pk", "instance_id")[:200]
-        )
+    while not stop.is_set():
+        # Each decider takes the tasks of its parity, as two users would split a queue.
+        open_tasks = [
+            (pk, instance_id)
+            for pk, instance_id in HumanTask.objects.filter(status="open")
+            .order_by("pk")
+            .values_list("pk", "instance_id")[:200]
+            if pk % 2 == me
+        ]
         if not open_tasks:
             time.sleep(0.002)
             continue
         for task_id, instance_id in open_tasks:
-            services.task_complete(task_id=task_id, outcome="approve", data={}, actor=actor)
+            try:
+                services.task_complete(task_id=task_id, outcome="approve", data={}, actor=actor)
+            except InstanceConflict:
+                continue
             decided[instance_id] = time.time()
     out.put(decided)
     connections.close_all()
@@ -175,10 +182,11 @@ def run_scenario(key: str, instances: int, workers: int, *, approvals: bool) -> 
     for proc in starters:
         proc.start()
     out = ctx.Queue()
-    decider = None
-    if approvals:
-        decider = ctx.Process(target=_decider, args=(instances // 2 * 2, out, stop))
-        decider.start()
+    deciders = []
+    if approvals:  # two "web processes" deciding, each taking the tasks it sees
+        deciders = [ctx.Process(target=_decider, args=(i, out, stop)) for i in range(2)]
+        for proc in deciders:
+            proc.start()
     time.sleep(1.0)  # let everything connect
     total = instances // 2 * 2
     go.set()
@@ -192,9 +200,11 @@ def run_scenario(key: str, instances: int, workers: int, *, approvals: bool) -> 
             break
         if any(p.exitcode not in (None, 0) for p in [*procs, *starters]):
             sys.exit("a benchmark process died; see its traceback above")
-    decided = out.get(timeout=30) if decider else {}
     stop.set()
-    for proc in [*procs, *starters, *([decider] if decider else [])]:
+    decided: dict[int, float] = {}
+    for _ in deciders:
+        decided.update(out.get(timeout=30))
+    for proc in [*procs, *starters, *deciders]:
         proc.join(timeout=30)
     rows = list(ProcessInstance.objects.values_list("pk", "created_at", "ended_at"))
     first = min(r[1] for r in rows)
@@ -262,6 +272,8 @@ def main() -> None:
     )
     parser.add_argument("--instances", type=int, default=3000)
     parser.add_argument("--approvals", type=int, default=1500)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--skip-three", action="store_true")
     args = parser.parse_args()
     setup()
     base = floor()
@@ -270,11 +282,13 @@ def main() -> None:
         f"{'scenario':<34}{'workers':>8}{'done':>7}{'inst/s':>9}{'vs floor':>9}"
         f"{'p50 ms':>9}{'p99 ms':>9}{'RSS MB':>8}{'rt p50':>8}{'rt p99':>8}"
     )
-    for workers in (1, 2):
+    for workers in args.workers:
         for label, key, count, approvals in (
             ("3 service steps", "bench-three", args.instances, False),
             ("service, approval, service", "bench-approval", args.approvals, True),
         ):
+            if args.skip_three and not approvals:
+                continue
             r = run_scenario(key, count, workers, approvals=approvals)
             rt = f"{r['rt_p50']:>8.1f}{r['rt_p99']:>8.1f}" if approvals else f"{'':>8}{'':>8}"
             print(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from orchestration.exceptions import VersionNotFound
 from orchestration.models import (
@@ -117,4 +119,59 @@ def instance_status_data(instance_id: int) -> dict[str, Any]:
         "started_by": instance.started_by.get_username() if instance.started_by else None,
         "created_at": instance.created_at.isoformat(),
         "ended_at": instance.ended_at.isoformat() if instance.ended_at else None,
+    }
+
+
+def engine_status(*, since: datetime) -> dict[str, Any]:
+    """Counts an operator (or a metrics scrape) needs: live loops, work waiting,
+    overdue work, and how late timers fired since `since` (p50/p99/max seconds)."""
+    from django.db.models import Count
+
+    from orchestration.engine.wakeup import loops_alive
+    from orchestration.models import ProcessEvent, Timer
+    from orchestration.states import RunStatus, TimerStatus
+
+    now = timezone.now()
+    runs = dict(
+        StepRun.objects.filter(status__in=[RunStatus.READY, RunStatus.RUNNING])
+        .values_list("status")
+        .annotate(n=Count("pk"))
+    )
+    lateness = sorted(
+        float(p["lateness_s"])
+        for p in ProcessEvent.objects.filter(
+            created_at__gte=since, payload__has_key="lateness_s"
+        ).values_list("payload", flat=True)
+    )
+
+    def pct(q: float) -> float | None:
+        return (
+            round(lateness[min(len(lateness) - 1, int(len(lateness) * q))], 3) if lateness else None
+        )
+
+    instances = dict(
+        ProcessInstance.objects.filter(ended_at__isnull=True)
+        .values_list("status")
+        .annotate(n=Count("pk"))
+    )
+    return {
+        "loops_alive": loops_alive(),
+        "instances_live": instances,
+        "steps_ready": runs.get(RunStatus.READY, 0),
+        "steps_ready_overdue": StepRun.objects.filter(
+            status=RunStatus.READY, due_at__lt=now - timedelta(seconds=5)
+        ).count(),
+        "steps_running": runs.get(RunStatus.RUNNING, 0),
+        "leases_expired": StepRun.objects.filter(
+            status=RunStatus.RUNNING, lease_until__lt=now
+        ).count(),
+        "timers_pending": Timer.objects.filter(status=TimerStatus.PENDING).count(),
+        "timers_overdue": Timer.objects.filter(
+            status=TimerStatus.PENDING, due_at__lt=now - timedelta(seconds=5)
+        ).count(),
+        "tasks_open": HumanTask.objects.filter(status=TaskStatus.OPEN).count(),
+        "timers_fired": len(lateness),
+        "timer_lateness_p50_s": pct(0.5),
+        "timer_lateness_p99_s": pct(0.99),
+        "timer_lateness_max_s": lateness[-1] if lateness else None,
     }

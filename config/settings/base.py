@@ -157,3 +157,5 @@ ORCHESTRATION_DEMO = env_bool("ORCHESTRATION_DEMO", False)
 # Engine loops (long-running django-q2 tasks that run automated steps and timers).
 ORCHESTRATION_LOOPS = env_int("ORCHESTRATION_LOOPS", Q_CLUSTER["workers"])
 ORCHESTRATION_LOOP_SECONDS = env_int("ORCHESTRATION_LOOP_SECONDS", 50)
+# After a NOTIFY, wait this long for more commits before claiming (batching).
+ORCHESTRATION_COALESCE_MS = env_int("ORCHESTRATION_COALESCE_MS", 3)

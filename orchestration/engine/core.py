@@ -219,7 +219,7 @@ class _Machine:
                 "outcome": event.outcome,
                 "decided_by": event.decided_by,
             }
-            self.effects.append(CancelToken(event.token))
+            self.effects.append(CancelToken(event.token, "task"))
             target = self.d.step(event.step)["outcomes"][event.outcome]
             self._advance(event.token, target)
         elif isinstance(event, TimerFired):
@@ -368,7 +368,7 @@ class _Machine:
     def _finish(self, status: str, result: str, *, keep: str | None = None) -> None:
         for other in list(self.tokens):
             if other != keep:
-                self.effects.append(CancelToken(other))
+                self.effects.append(CancelToken(other, self.tokens[other].get("wait") or ""))
         self.tokens.clear()
         self.state["joins"].clear()
         self.snap.status = status
@@ -483,7 +483,7 @@ class _Machine:
         for token, tok in waiting:
             step_id = tok["step"]
             self.snap.variables[step_id] = dict(event.payload)
-            self.effects.append(CancelToken(token))
+            self.effects.append(CancelToken(token, "message"))
             self._advance(token, self.d.step(step_id)["next"])
 
     def _on_child(self, event: ChildFinished) -> None:
@@ -542,8 +542,8 @@ class _Machine:
         self._require_live()
         if self.snap.status == COMPENSATING:
             raise EngineError("compensating", "the instance is already compensating")
-        for token in list(self.tokens):
-            self.effects.append(CancelToken(token))
+        for token, tok in list(self.tokens.items()):
+            self.effects.append(CancelToken(token, tok.get("wait") or ""))
         self.tokens.clear()
         self.state["joins"].clear()
         self.snap.error = None

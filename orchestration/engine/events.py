@@ -145,9 +145,13 @@ class StartChild:
 
 @dataclass(frozen=True)
 class CancelToken:
-    """Withdraw everything a token was waiting on: open tasks, timers, queued runs, children."""
+    """Withdraw everything a token was waiting on: open tasks, timers, queued runs, children.
+
+    `wait` says what it was parked on ("task", "step", ...), so the runtime only
+    touches the tables that can hold something for it; "" means all of them."""
 
     token: str
+    wait: str = ""
 
 
 @dataclass(frozen=True)

@@ -164,7 +164,7 @@ class Writer:
     changed_runs: list[StepRun] = field(default_factory=list)
     new_tasks: list[tuple[HumanTask, OpenTask, ProcessInstance]] = field(default_factory=list)
     new_timers: list[Timer] = field(default_factory=list)
-    cancelled: list[tuple[ProcessInstance, str]] = field(default_factory=list)
+    cancelled: list[tuple[ProcessInstance, str, str]] = field(default_factory=list)
     events: list[ProcessEvent] = field(default_factory=list)
     notify: bool = False
 
@@ -198,11 +198,15 @@ class Writer:
                     notes.append({"kind": effect.kind, "step": effect.step, **effect.payload})
         audit = ProcessEvent(
             kind=kind or _EVENT_KINDS.get(type(event).__name__, "instance.event"),
-            actor=actor, definition_id=instance.definition_id, version_id=instance.version_id,
-            step=getattr(event, "step", ""), from_status=instance.status, to_status=snap.status,
+            actor=actor,
+            definition_id=instance.definition_id,
+            version_id=instance.version_id,
+            step=getattr(event, "step", ""),
+            from_status=instance.status,
+            to_status=snap.status,
             payload={**(payload or {}), "entered": entered, **({"notes": notes} if notes else {})},
             created_at=self.now,
-        )  # fmt: skip
+        )
         instance.status = snap.status
         instance.result = snap.result
         instance.variables = snap.variables
@@ -274,7 +278,7 @@ class Writer:
         elif isinstance(effect, StartChild):
             self._start_child(instance, effect, actor)
         elif isinstance(effect, CancelToken):
-            self._cancel_token(instance, effect.token)
+            self._cancel_token(instance, effect.token, effect.wait)
         elif isinstance(effect, Finished) and instance.parent_id:
             # The parent learns through a timer due now, so this transaction never
             # locks the parent (child-then-parent would invert the parent's lock order).
@@ -369,7 +373,7 @@ class Writer:
         )
         self.notify = True
 
-    def _cancel_token(self, instance: ProcessInstance, token: str) -> None:
+    def _cancel_token(self, instance: ProcessInstance, token: str, wait: str = "") -> None:
         # Rows queued earlier in this same batch are simply dropped.
         def keep(row: Any) -> bool:
             return not (row.instance_id == instance.pk and row.token == token)
@@ -378,13 +382,13 @@ class Writer:
         self.claimed = [r for r in self.claimed if keep(r)]
         self.new_timers = [t for t in self.new_timers if keep(t) or t.kind == "child_finished"]
         self.new_tasks = [t for t in self.new_tasks if keep(t[0])]
-        self.cancelled.append((instance, token))
+        self.cancelled.append((instance, token, wait))
 
     # ---- writing ------------------------------------------------------------------------
     def flush(self) -> None:
         """Write everything queued, in a few statements. Call inside the transaction."""
-        for instance, token in self.cancelled:
-            self._flush_cancel(instance, token)
+        for instance, token, wait in self.cancelled:
+            self._flush_cancel(instance, token, wait)
         update_rows(
             ProcessInstance,
             list(self.instances.values()),
@@ -407,22 +411,23 @@ class Writer:
         self.new_tasks, self.new_timers, self.events = [], [], []
         self.instances = {}
 
-    def _flush_cancel(self, instance: ProcessInstance, token: str) -> None:
+    def _flush_cancel(self, instance: ProcessInstance, token: str, wait: str) -> None:
         now = self.now
-        HumanTask.objects.filter(instance=instance, token=token, status=TaskStatus.OPEN).update(
-            status=TaskStatus.CANCELLED, decided_at=now
-        )
-        Timer.objects.filter(instance=instance, token=token, status=TimerStatus.PENDING).update(
-            status=TimerStatus.CANCELLED, fired_at=now
-        )
-        # A running attempt is fenced off: its result will find the run cancelled.
-        StepRun.objects.filter(
-            instance=instance, token=token, status__in=[RunStatus.READY, RunStatus.RUNNING]
-        ).update(status=RunStatus.CANCELLED, ended_at=now)
-        if any(
-            s.get("type") == "subprocess"
-            for s in definition_of(instance.version).spec["steps"].values()
-        ):
+        everything = wait not in {"task", "step", "timer", "message", "child"}
+        if everything or wait == "task":
+            HumanTask.objects.filter(instance=instance, token=token, status=TaskStatus.OPEN).update(
+                status=TaskStatus.CANCELLED, decided_at=now
+            )
+        if everything or wait in {"task", "timer", "message"}:
+            Timer.objects.filter(instance=instance, token=token, status=TimerStatus.PENDING).update(
+                status=TimerStatus.CANCELLED, fired_at=now
+            )
+        if everything or wait == "step":
+            # A running attempt is fenced off: its result will find the run cancelled.
+            StepRun.objects.filter(
+                instance=instance, token=token, status__in=[RunStatus.READY, RunStatus.RUNNING]
+            ).update(status=RunStatus.CANCELLED, ended_at=now)
+        if everything or wait == "child":
             for child in ProcessInstance.objects.filter(
                 parent=instance, parent_token=token, ended_at__isnull=True
             ):

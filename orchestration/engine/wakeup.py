@@ -64,8 +64,13 @@ class Listener:
         if self.conn is None:
             time.sleep(min(timeout, 0.25))
             return
+        woken = False
         for _ in self.conn.notifies(timeout=timeout, stop_after=1):
-            pass
+            woken = True
+        if woken and settings.ORCHESTRATION_COALESCE_MS:
+            # Let the commits of a burst land, so one claim takes them together
+            # instead of every loop waking for every single start.
+            time.sleep(settings.ORCHESTRATION_COALESCE_MS / 1000)
         # Drain whatever else arrived: one wake-up serves them all.
         for _ in self.conn.notifies(timeout=0.0):
             pass

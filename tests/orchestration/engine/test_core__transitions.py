@@ -114,7 +114,7 @@ def test_large_purchase_waits_for_a_person_then_places_the_order() -> None:
         "outcome": "approve",
         "decided_by": "bob",
     }
-    assert run.only(CancelToken) == [CancelToken(task.token)]
+    assert run.only(CancelToken) == [CancelToken(task.token, "task")]
     run.succeed("place_order")
     assert run.snap.result == "approved"
     assert run.snap.state["done"] == [["place_order", 1]]  # what a cancellation would undo
@@ -201,7 +201,7 @@ def test_parallel_branches_meet_at_the_join_then_a_message_ends_the_wait() -> No
     run.send(MessageReceived("delivered", {"signed_by": "Ann"}))
     assert run.snap.variables["await_delivery"] == {"signed_by": "Ann"}
     assert run.snap.result == "delivered"
-    assert CancelToken(timer.token) in run.effects  # the timeout timer is withdrawn
+    assert CancelToken(timer.token, "message") in run.effects  # the timeout timer is withdrawn
 
 
 def test_message_timeout_takes_on_timeout() -> None:
@@ -255,7 +255,7 @@ def test_cancellation_with_nothing_to_undo_ends_cancelled() -> None:
     run = Run(demo("purchase-approval"), item="desk", amount=5000)
     run.send(Cancel())
     assert run.snap.status == "cancelled"
-    assert run.only(CancelToken) == [CancelToken("1")]
+    assert run.only(CancelToken) == [CancelToken("1", "step")]
 
 
 def test_failed_compensation_fails_the_instance_naming_the_step_and_can_be_retried() -> None:

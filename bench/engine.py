@@ -58,6 +58,7 @@ from orchestration import services  # noqa: E402
 from orchestration.handlers import handler  # noqa: E402
 from orchestration.models import (  # noqa: E402
     HumanTask,
+    ProcessEvent,
     ProcessInstance,
     StepRun,
 )
@@ -76,6 +77,14 @@ steps:
   a: {type: service, handler: bench.noop, next: b}
   b: {type: service, handler: bench.noop, next: c}
   c: {type: service, handler: bench.noop, next: done}
+  done: {type: end, result: done}
+"""
+TIMER = """
+key: bench-timer
+name: A two-second wait
+start: nap
+steps:
+  nap: {type: wait, timer: 2s, next: done}
   done: {type: end, result: done}
 """
 APPROVAL = """
@@ -106,7 +115,7 @@ def setup() -> None:
     with connection.cursor() as cursor:
         cursor.execute("CREATE TABLE IF NOT EXISTS bench_floor_item (id serial PRIMARY KEY, n int)")
         cursor.execute("CREATE TABLE IF NOT EXISTS bench_floor_log (id serial PRIMARY KEY, n int)")
-    for source in (THREE, APPROVAL):
+    for source in (THREE, APPROVAL, TIMER):
         draft = services.version_save_draft(source=source, actor=None).version
         if draft.status == "draft":
             services.version_publish(version=draft, actor=None)
@@ -217,6 +226,15 @@ def run_scenario(key: str, instances: int, workers: int, *, approvals: bool) -> 
         "p99": latencies[int(len(latencies) * 0.99) - 1],
         "rss_mb": peak_rss / 1024,
     }
+    lateness = sorted(
+        float(p["lateness_s"]) * 1000
+        for p in ProcessEvent.objects.filter(payload__has_key="lateness_s").values_list(
+            "payload", flat=True
+        )
+    )
+    if lateness:
+        result["late_p50"] = statistics.median(lateness)
+        result["late_p99"] = lateness[int(len(lateness) * 0.99) - 1]
     if approvals:
         after = dict(
             StepRun.objects.filter(step="after", status="succeeded").values_list(
@@ -272,6 +290,7 @@ def main() -> None:
     )
     parser.add_argument("--instances", type=int, default=3000)
     parser.add_argument("--approvals", type=int, default=1500)
+    parser.add_argument("--timers", type=int, default=1000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--skip-three", action="store_true")
     args = parser.parse_args()
@@ -295,6 +314,11 @@ def main() -> None:
                 f"{label:<34}{workers:>8}{r['completed']:>7}{r['rate']:>9.1f}"
                 f"{r['rate'] / base:>9.3f}{r['p50']:>9.1f}{r['p99']:>9.1f}{r['rss_mb']:>8.1f}{rt}"
             )
+    r = run_scenario("bench-timer", args.timers, 2, approvals=False)
+    print(
+        f"\ntimers: {r['completed']} two-second waits with 2 workers fired "
+        f"{r['late_p50']:.0f} ms late at p50, {r['late_p99']:.0f} ms at p99"
+    )
     python = sys.version.split()[0]
     print(f"\nPostgreSQL {connection.pg_version}, {os.cpu_count()} cores, Python {python}")
 

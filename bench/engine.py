@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/orchestration_bench")
 os.environ["DATABASE_URL"] = URL
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+os.environ["DJANGO_DEBUG"] = "0"  # as in production: no query recording
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 

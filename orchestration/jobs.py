@@ -30,7 +30,15 @@ def engine_loop(seconds: float | None = None, *, stop: Callable[[], bool] = lamb
             if time.monotonic() - last_beat > 2.0:
                 wakeup.beat(worker.name)
                 last_beat = time.monotonic()
-            done = worker.work_once()
+            try:
+                done = worker.work_once()
+            except Exception:
+                # One bad round (a bug, a lost connection) must not end the loop:
+                # its transaction rolled back, so the work is still there.
+                log.exception("engine loop %s: round failed", worker.name)
+                close_old_connections()
+                time.sleep(1.0)
+                continue
             handled += done
             if not done:
                 # NOTIFY ends the wait early; the sweep timer bounds timer lateness.

@@ -276,9 +276,9 @@ class Worker:
                 writer.changed_runs.append(run)
                 self._apply(writer, instance, event, run.step)
             writer.flush()
+            # Each claimed run already holds its (updated) instance, including
+            # children this transaction started, which were never in `instances`.
             claimed = writer.claimed
-        for run in claimed:
-            run.instance = instances[run.instance_id]
         return claimed
 
     def _apply(
@@ -358,8 +358,6 @@ class Worker:
             writer.flush()
             claimed = writer.claimed
         if claimed:
-            for run in claimed:
-                run.instance = instances[run.instance_id]
             # Chained runs from timers: run them now like any other claimed work.
             runs = claimed
             while runs:

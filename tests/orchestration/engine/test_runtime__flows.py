@@ -390,6 +390,21 @@ def test_subprocess_result_passes_to_the_parent(db, worker) -> None:
     }
 
 
+def test_a_subprocess_started_by_a_worker_runs_at_once(db, worker) -> None:
+    # The child is created inside the worker's transaction and its first step
+    # is claimed for chaining there (the demo's loan approval found this path).
+    publish(CHILD)
+    publish(
+        SUB.replace("start: call", "start: first").replace(
+            "steps:\n", "steps:\n  first: {type: service, handler: test.b, next: call}\n"
+        )
+    )
+    parent = services.instance_start(key="parent", variables={"n": 21}, actor=None)
+    worker.run_until_idle()
+    assert refresh(parent).result == "done"
+    assert ProcessInstance.objects.get(parent=parent).status == "completed"
+
+
 def test_cancelling_a_parent_cancels_its_child(db, worker) -> None:
     publish(
         CHILD.replace(

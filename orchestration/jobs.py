@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 import time
 from collections.abc import Callable
 
@@ -21,12 +23,13 @@ def engine_loop(seconds: float | None = None, *, stop: Callable[[], bool] = lamb
     short-lived on purpose: django-q2 recycles them and a lost one is replaced."""
     budget = seconds if seconds is not None else settings.ORCHESTRATION_LOOP_SECONDS
     deadline = time.monotonic() + budget
+    stopping = _stop_on_signals()
     worker = Worker(batch=64, sweep_interval=0.2)
     listener = wakeup.Listener()
     handled = 0
     last_beat = 0.0
     try:
-        while time.monotonic() < deadline and not stop():
+        while time.monotonic() < deadline and not stop() and not stopping():
             if time.monotonic() - last_beat > 2.0:
                 wakeup.beat(worker.name)
                 last_beat = time.monotonic()
@@ -51,6 +54,17 @@ def engine_loop(seconds: float | None = None, *, stop: Callable[[], bool] = lamb
         LoopHeartbeat.objects.filter(name=worker.name).delete()
         close_old_connections()
     return handled
+
+
+def _stop_on_signals() -> Callable[[], bool]:
+    """SIGTERM/SIGINT end the loop after its current round (work is durable, so a
+    prompt exit loses nothing), instead of holding a shutting-down cluster for
+    the rest of the loop's budget."""
+    flag = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: flag.set())
+    return flag.is_set
 
 
 def ensure_loops() -> int:

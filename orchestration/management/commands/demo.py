@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -38,15 +39,16 @@ class Command(BaseCommand):
         # SIGTERM (kill, a supervisor) must stop the worker too, as Ctrl-C does.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         manage = str(Path(settings.BASE_DIR) / "manage.py")
-        worker = subprocess.Popen([sys.executable, manage, "qcluster"])  # noqa: S603
+        # Its own process group, so that stopping the demo stops every cluster process.
+        worker = subprocess.Popen([sys.executable, manage, "qcluster"], start_new_session=True)  # noqa: S603
         self.stdout.write(f"  Worker started (pid {worker.pid}). Stop everything with Ctrl-C.\n")
         try:
             call_command("runserver", addrport, use_reloader=False)
         except (KeyboardInterrupt, SystemExit):
             pass
         finally:
-            worker.terminate()
+            os.killpg(worker.pid, signal.SIGTERM)
             try:
                 worker.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                worker.kill()
+                os.killpg(worker.pid, signal.SIGKILL)

@@ -21,8 +21,15 @@ from orchestration.definitions.diff import source_diff_html
 from orchestration.definitions.errors import DefinitionError, DefinitionInvalid
 from orchestration.definitions.parse import parse_source
 from orchestration.definitions.validate import validate
-from orchestration.exceptions import TransitionNotAllowed
-from orchestration.models import ProcessDefinition, ProcessEvent, ProcessVersion
+from orchestration.exceptions import InstanceConflict, TransitionNotAllowed
+from orchestration.models import (
+    HumanTask,
+    ProcessDefinition,
+    ProcessEvent,
+    ProcessInstance,
+    ProcessVersion,
+    StepRun,
+)
 
 STATUS_ACTIONS = {
     "_publish": (services.version_publish, "published"),
@@ -103,9 +110,11 @@ class ProcessVersionAdmin(admin.ModelAdmin):
         if previous is None:
             return "This is the first version."
         table = source_diff_html(
-            previous.source, obj.source,
-            old_label=f"v{previous.number} ({previous.status})", new_label=f"v{obj.number}",
-        )  # fmt: skip
+            previous.source,
+            obj.source,
+            old_label=f"v{previous.number} ({previous.status})",
+            new_label=f"v{obj.number}",
+        )
         if not table:
             return "Same source as the previous version."
         # HtmlDiff escapes the source lines; the labels are ours.
@@ -219,9 +228,10 @@ class ProcessVersionAdmin(admin.ModelAdmin):
             except DefinitionInvalid as exc:
                 lines = format_html_join("", "<li>{}</li>", ((m,) for m in exc.messages))
                 self.message_user(
-                    request, format_html("{} cannot be published:<ul>{}</ul>", version, lines),
+                    request,
+                    format_html("{} cannot be published:<ul>{}</ul>", version, lines),
                     messages.ERROR,
-                )  # fmt: skip
+                )
             else:
                 self.message_user(request, f"{version.definition.key} v{version.number} {verb}.")
 
@@ -307,3 +317,127 @@ class ProcessEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class StepRunInline(admin.TabularInline):
+    model = StepRun
+    fields = (
+        "step",
+        "execution",
+        "attempt",
+        "compensation",
+        "status",
+        "started_at",
+        "ended_at",
+        "error",
+    )
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ("pk",)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Part of the instance: whoever may see the instance sees its steps and tasks.
+        return request.user.has_perm("orchestration.view_processinstance")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class HumanTaskInline(admin.TabularInline):
+    model = HumanTask
+    fields = ("id", "step", "title", "status", "outcome", "decided_by", "decided_at", "due_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Part of the instance: whoever may see the instance sees its steps and tasks.
+        return request.user.has_perm("orchestration.view_processinstance")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ProcessInstance)
+class ProcessInstanceAdmin(admin.ModelAdmin):
+    """Operators look here; every change goes through the services (actions below)."""
+
+    list_display = (
+        "id",
+        "definition",
+        "version_number",
+        "status",
+        "result",
+        "business_key",
+        "started_by",
+        "created_at",
+        "ended_at",
+    )
+    list_filter = ("status", "definition")
+    search_fields = ("=id", "business_key")
+    list_select_related = ("definition", "version", "started_by")
+    readonly_fields = (
+        "definition",
+        "version",
+        "status",
+        "result",
+        "business_key",
+        "started_by",
+        "parent",
+        "created_at",
+        "updated_at",
+        "ended_at",
+        "error",
+        "variables",
+        "diagram",
+    )
+    fields = readonly_fields
+    inlines = [HumanTaskInline, StepRunInline]
+    actions = ["cancel_selected", "retry_selected"]
+
+    @admin.display(description="Version", ordering="version__number")
+    def version_number(self, obj: ProcessInstance) -> int:
+        return obj.version.number
+
+    @admin.display(description="Where it is")
+    def diagram(self, obj: ProcessInstance) -> SafeString:
+        current = {t["step"] for t in (obj.state or {}).get("tokens", {}).values() if t.get("step")}
+        return mark_safe(render_svg(obj.version.spec, highlight=current))  # noqa: S308 - escaped inside
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_operate_permission(self, request: HttpRequest) -> bool:
+        return permissions.can_operate(request.user)
+
+    def _each(
+        self, request: HttpRequest, queryset: QuerySet[ProcessInstance], verb: str, call: Any
+    ) -> None:
+        for instance in queryset:
+            try:
+                call(instance_id=instance.pk, actor=request.user)
+            except (InstanceConflict, PermissionDenied) as exc:
+                self.message_user(
+                    request, f"#{instance.pk}: {exc or 'not allowed'}", messages.ERROR
+                )
+            else:
+                self.message_user(request, f"#{instance.pk} {verb}.")
+
+    @admin.action(
+        description="Cancel selected instances (with compensation)", permissions=["operate"]
+    )
+    def cancel_selected(self, request: HttpRequest, queryset: QuerySet[ProcessInstance]) -> None:
+        self._each(request, queryset, "cancelled", services.instance_cancel)
+
+    @admin.action(
+        description="Retry the failed step of selected instances", permissions=["operate"]
+    )
+    def retry_selected(self, request: HttpRequest, queryset: QuerySet[ProcessInstance]) -> None:
+        self._each(request, queryset, "retried", services.instance_retry)

@@ -149,26 +149,30 @@ def version_publish(
     return locked
 
 
-def version_deprecate(
-    *, version: ProcessVersion, actor: User | None, reason: str = ""
+def _move(
+    version: ProcessVersion, to: VersionStatus, *, actor: User | None, reason: str
 ) -> ProcessVersion:
-    """Deprecate: running instances go on, new ones start only when pinned to it."""
     _check_actor(actor, permissions.can_publish(actor))
     with transaction.atomic():
         locked = _locked(version)
-        transition_version(locked, VersionStatus.DEPRECATED, actor=actor, reason=reason)
+        transition_version(locked, to, actor=actor, reason=reason)
     return locked
+
+
+def version_deprecate(
+    *, version: ProcessVersion, actor: User | None, reason: str = ""
+) -> ProcessVersion:
+    """Deprecate: running instances go on, new ones start only when pinned to it.
+    Raises TransitionNotAllowed, PermissionDenied."""
+    return _move(version, VersionStatus.DEPRECATED, actor=actor, reason=reason)
 
 
 def version_retire(
     *, version: ProcessVersion, actor: User | None, reason: str = ""
 ) -> ProcessVersion:
-    """Retire a deprecated version: nothing new starts on it."""
-    _check_actor(actor, permissions.can_publish(actor))
-    with transaction.atomic():
-        locked = _locked(version)
-        transition_version(locked, VersionStatus.RETIRED, actor=actor, reason=reason)
-    return locked
+    """Retire a deprecated version: nothing new starts on it. Raises
+    TransitionNotAllowed, PermissionDenied."""
+    return _move(version, VersionStatus.RETIRED, actor=actor, reason=reason)
 
 
 def version_delete_draft(*, version: ProcessVersion, actor: User | None) -> None:

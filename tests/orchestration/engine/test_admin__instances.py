@@ -1,0 +1,52 @@
+"""Operators see instances in the admin and act on them only through the services."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from orchestration import services
+from orchestration.models import ProcessInstance
+from tests.orchestration.engine.conftest import publish
+from tests.orchestration.engine.test_runtime__flows import CHAIN
+
+pytestmark = pytest.mark.django_db
+
+LIST = reverse("admin:orchestration_processinstance_changelist")
+
+
+@pytest.fixture
+def instances(db, people, worker):
+    publish(CHAIN)
+    made = [services.instance_start(key="chain", variables={"n": n}, actor=None) for n in range(3)]
+    worker.run_until_idle()
+    return made
+
+
+def test_operator_sees_where_an_instance_is(
+    client, people, instances, django_assert_max_num_queries
+) -> None:
+    people["operator"].is_staff = True
+    people["operator"].save()
+    client.force_login(people["operator"])
+    with django_assert_max_num_queries(10):
+        assert client.get(LIST).status_code == 200
+    page = client.get(reverse("admin:orchestration_processinstance_change", args=[instances[0].pk]))
+    html = page.content.decode()
+    assert 'class="step current" data-step="ask"' in html
+    assert "succeeded" in html and "n is 0" in html
+
+
+def test_cancel_action_goes_through_the_service(client, people, instances) -> None:
+    people["operator"].is_staff = True
+    people["operator"].save()
+    client.force_login(people["operator"])
+    client.post(LIST, {"action": "cancel_selected", "_selected_action": [instances[0].pk]})
+    assert ProcessInstance.objects.get(pk=instances[0].pk).status == "compensating"
+
+
+def test_staff_without_the_operator_role_cannot_see_or_cancel(client, outsider, instances) -> None:
+    client.force_login(outsider)
+    assert client.get(LIST).status_code == 403
+    client.post(LIST, {"action": "cancel_selected", "_selected_action": [instances[0].pk]})
+    assert ProcessInstance.objects.get(pk=instances[0].pk).status == "waiting"

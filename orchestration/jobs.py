@@ -21,6 +21,10 @@ def engine_loop(seconds: float | None = None, *, stop: Callable[[], bool] = lamb
     """Run due work until `seconds` pass (ORCHESTRATION_LOOP_SECONDS), sleeping on
     LISTEN/NOTIFY between rounds; returns how many items it handled. Loops are
     short-lived on purpose: django-q2 recycles them and a lost one is replaced."""
+    if wakeup.loops_alive() >= settings.ORCHESTRATION_LOOPS:
+        # Enough loops run already (nudges queued while no cluster was up, say):
+        # leave the django-q2 worker free for other jobs.
+        return 0
     budget = seconds if seconds is not None else settings.ORCHESTRATION_LOOP_SECONDS
     deadline = time.monotonic() + budget
     stopping = _stop_on_signals()

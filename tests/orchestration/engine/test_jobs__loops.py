@@ -1,0 +1,40 @@
+"""The engine loop job: runs due work, and steps aside when enough loops run."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from orchestration import jobs, services
+from orchestration.models import LoopHeartbeat, ProcessInstance
+from tests.orchestration.engine.conftest import publish
+
+pytestmark = pytest.mark.django_db
+
+ONE = """
+key: one
+name: One
+start: a
+steps:
+  a: {type: service, handler: test.a, next: done}
+  done: {type: end, result: ok}
+"""
+
+
+def test_a_loop_runs_due_work_and_leaves_no_heartbeat_behind(settings) -> None:
+    settings.ORCHESTRATION_LOOPS = 1
+    publish(ONE)
+    instance = services.instance_start(key="one", variables={}, actor=None)
+    handled = jobs.engine_loop(seconds=0.5)
+    assert handled >= 1
+    assert ProcessInstance.objects.get(pk=instance.pk).result == "ok"
+    assert not LoopHeartbeat.objects.exists()
+
+
+def test_a_surplus_loop_exits_at_once(settings) -> None:
+    settings.ORCHESTRATION_LOOPS = 1
+    LoopHeartbeat.objects.create(name="busy", seen_at=timezone.now())
+    publish(ONE)
+    services.instance_start(key="one", variables={}, actor=None)
+    assert jobs.engine_loop(seconds=5) == 0
+    assert ProcessInstance.objects.get().status == "running"  # left to the live loop

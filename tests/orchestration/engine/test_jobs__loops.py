@@ -21,6 +21,8 @@ steps:
 """
 
 
+# Transactional: the loop closes its connection at the end, as a django-q2 job must.
+@pytest.mark.django_db(transaction=True)
 def test_a_loop_runs_due_work_and_leaves_no_heartbeat_behind(settings) -> None:
     settings.ORCHESTRATION_LOOPS = 1
     publish(ONE)

@@ -219,7 +219,7 @@ class _Machine:
                 "outcome": event.outcome,
                 "decided_by": event.decided_by,
             }
-            self.effects.append(CancelToken(event.token, "task"))
+            self.effects.append(CancelToken(event.token, "task", event.step))
             target = self.d.step(event.step)["outcomes"][event.outcome]
             self._advance(event.token, target)
         elif isinstance(event, TimerFired):

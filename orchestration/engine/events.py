@@ -152,6 +152,8 @@ class CancelToken:
 
     token: str
     wait: str = ""
+    step: str = ""  # where the token was parked (for "task": only steps with `due` or
+    # `escalation` can have timers to withdraw)
 
 
 @dataclass(frozen=True)

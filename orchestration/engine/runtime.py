@@ -278,7 +278,12 @@ class Writer:
         elif isinstance(effect, StartChild):
             self._start_child(instance, effect, actor)
         elif isinstance(effect, CancelToken):
-            self._cancel_token(instance, effect.token, effect.wait)
+            wait = effect.wait
+            if wait == "task" and effect.step:
+                step = definition_of(instance.version).step(effect.step)
+                if "due" not in step and "escalation" not in step:
+                    wait = "task-only"  # no timer can exist for it
+            self._cancel_token(instance, effect.token, wait)
         elif isinstance(effect, Finished) and instance.parent_id:
             # The parent learns through a timer due now, so this transaction never
             # locks the parent (child-then-parent would invert the parent's lock order).
@@ -413,8 +418,8 @@ class Writer:
 
     def _flush_cancel(self, instance: ProcessInstance, token: str, wait: str) -> None:
         now = self.now
-        everything = wait not in {"task", "step", "timer", "message", "child"}
-        if everything or wait == "task":
+        everything = wait not in {"task", "task-only", "step", "timer", "message", "child"}
+        if everything or wait in {"task", "task-only"}:
             HumanTask.objects.filter(instance=instance, token=token, status=TaskStatus.OPEN).update(
                 status=TaskStatus.CANCELLED, decided_at=now
             )

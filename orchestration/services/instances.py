@@ -204,11 +204,8 @@ def task_complete(
         if instance is None:
             raise HumanTask.DoesNotExist(f"no task {task_id}")
         attach_versions([instance])
-        task = (
-            HumanTask.objects.select_related("instance")
-            .prefetch_related("assignees")
-            .get(pk=task_id)
-        )
+        task = HumanTask.objects.prefetch_related("assignees").get(pk=task_id)
+        task.instance = instance
         if task.status != TaskStatus.OPEN:
             raise InstanceConflict("task_closed", f"task {task_id} is already {task.status}")
         _check(actor, permissions.can_decide(actor, task))

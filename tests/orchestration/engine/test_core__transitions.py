@@ -114,7 +114,7 @@ def test_large_purchase_waits_for_a_person_then_places_the_order() -> None:
         "outcome": "approve",
         "decided_by": "bob",
     }
-    assert run.only(CancelToken) == [CancelToken(task.token, "task")]
+    assert run.only(CancelToken) == [CancelToken(task.token, "task", "manager_approval")]
     run.succeed("place_order")
     assert run.snap.result == "approved"
     assert run.snap.state["done"] == [["place_order", 1]]  # what a cancellation would undo

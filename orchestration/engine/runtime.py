@@ -74,8 +74,11 @@ _EVENT_KINDS = {
 
 
 def clear_caches() -> None:
+    from orchestration.selectors import forget_started_versions
+
     _definitions.clear()
     _versions.clear()
+    forget_started_versions()
 
 
 def definition_of(version: ProcessVersion) -> core.Definition:
@@ -84,6 +87,19 @@ def definition_of(version: ProcessVersion) -> core.Definition:
     if found is None:
         found = _definitions[version.pk] = core.Definition(version.spec)
     return found
+
+
+def cached_version(pk: int) -> ProcessVersion:
+    """A version with its definition, read once per process."""
+    version = _versions.get(pk)
+    if (
+        version is None
+        or not hasattr(version, "_state")
+        or "definition" not in version._state.fields_cache
+    ):
+        version = ProcessVersion.objects.select_related("definition").get(pk=pk)
+        _versions[pk] = version
+    return version
 
 
 def attach_versions(instances: Iterable[ProcessInstance]) -> None:

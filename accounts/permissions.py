@@ -65,7 +65,16 @@ def can_decide(user: AnyUser | None, task: HumanTask) -> bool:
     if any(a.user_id == user.pk for a in assignees):  # type: ignore[union-attr]
         return True
     group_ids = {a.group_id for a in assignees if a.group_id}
-    return bool(group_ids) and user.groups.filter(pk__in=group_ids).exists()  # type: ignore[union-attr]
+    return bool(group_ids & group_ids_of(user))
+
+
+def group_ids_of(user: AnyUser) -> set[int]:
+    """The user's group ids, read once per user object (that is, once per request)."""
+    cached: set[int] | None = getattr(user, "_group_ids_cache", None)
+    if cached is None:
+        cached = set(user.groups.values_list("pk", flat=True))  # type: ignore[union-attr]
+        user._group_ids_cache = cached  # type: ignore[union-attr]
+    return cached
 
 
 def can_operate(user: AnyUser | None) -> bool:

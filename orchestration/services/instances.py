@@ -26,7 +26,7 @@ from orchestration.engine.events import (
     Started,
     TaskDecided,
 )
-from orchestration.engine.runtime import Writer, attach_versions, lock_instances
+from orchestration.engine.runtime import Writer, attach_versions, lock_instances, update_rows
 from orchestration.engine.variables import validate_variables
 from orchestration.exceptions import InstanceConflict, InvalidInput, MigrationRefused
 from orchestration.models import HumanTask, ProcessInstance, ProcessVersion, StepRun, Timer
@@ -214,7 +214,7 @@ def task_complete(
             raise InvalidInput(errors)
         task.status, task.outcome, task.data = TaskStatus.COMPLETED, outcome, data
         task.decided_by, task.decided_at = actor, now
-        task.save(update_fields=["status", "outcome", "data", "decided_by", "decided_at"])
+        update_rows(HumanTask, [task], ["status", "outcome", "data", "decided_by", "decided_at"])
         writer = Writer(now)
         name = actor.get_username() if actor is not None else "system"
         try:

@@ -154,6 +154,24 @@ def update_rows(model: type[Any], rows: list[Any], fields: list[str]) -> None:
         cursor.executemany(sql, params)
 
 
+def insert_rows(model: type[Any], rows: list[Any]) -> None:
+    """INSERT rows whose ids nobody reads back (audit rows), in one pipelined
+    executemany, skipping the ORM's per-call query compilation."""
+    if not rows:
+        return
+    meta = model._meta
+    columns = [f for f in meta.concrete_fields if not f.primary_key]
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(c.column) for c in columns)
+    marks = ", ".join(["%s"] * len(columns))
+    sql = f"INSERT INTO {quote(meta.db_table)} ({names}) VALUES ({marks})"  # noqa: S608
+    params = [
+        [c.get_db_prep_save(c.pre_save(row, True), connection) for c in columns] for row in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+
+
 def lock_instances(ids: Iterable[int], *, skip_locked: bool = False) -> dict[int, ProcessInstance]:
     """Lock instance rows in id order (the one lock order) and return them by id.
 
@@ -422,8 +440,7 @@ class Writer:
             self._flush_tasks()
         if self.new_timers:
             Timer.objects.bulk_create(self.new_timers)
-        if self.events:
-            ProcessEvent.objects.bulk_create(self.events)
+        insert_rows(ProcessEvent, self.events)
         if self.notify and connection.vendor == "postgresql":
             # Delivered at commit, and only if the transaction commits.
             with connection.cursor() as cursor:

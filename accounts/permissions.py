@@ -17,6 +17,20 @@ if TYPE_CHECKING:
     AnyUser = AbstractBaseUser | AnonymousUser
 
 
+def require(actor: AnyUser | None, allowed: bool) -> None:
+    """Raise PermissionDenied unless `allowed`. `actor` None is the system itself
+    (management commands, the demo seed), which the policy does not restrict."""
+    if actor is not None and not allowed:
+        from django.core.exceptions import PermissionDenied
+
+        raise PermissionDenied
+
+
+def can_view_instances(user: AnyUser | None) -> bool:
+    """See instances with their step records and tasks (operators, auditors, admins)."""
+    return _active(user) and user.has_perm("orchestration.view_processinstance")  # type: ignore[union-attr]
+
+
 def _active(user: AnyUser | None) -> bool:
     return bool(user is not None and user.is_authenticated and user.is_active)
 

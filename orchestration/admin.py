@@ -18,9 +18,7 @@ from accounts import permissions
 from orchestration import selectors, services
 from orchestration.definitions.diagram import render_svg
 from orchestration.definitions.diff import source_diff_html
-from orchestration.definitions.errors import DefinitionError, DefinitionInvalid
-from orchestration.definitions.parse import parse_source
-from orchestration.definitions.validate import validate
+from orchestration.definitions.errors import DefinitionInvalid
 from orchestration.exceptions import InstanceConflict, TransitionNotAllowed
 from orchestration.models import (
     HumanTask,
@@ -56,15 +54,8 @@ class VersionForm(forms.ModelForm):
 
     def clean_source(self) -> str:
         source: str = self.cleaned_data["source"]
-        try:
-            spec = parse_source(source)
-            errors = validate(spec, services.validation_context())
-        except DefinitionInvalid as exc:
-            errors = exc.errors
-        else:
-            if not errors and self.instance.pk and spec["key"] != self.instance.definition.key:
-                key = self.instance.definition.key
-                errors = [DefinitionError("key", f"must stay {key!r}: keys never change")]
+        expected = self.instance.definition.key if self.instance.pk else None
+        _, errors = services.draft_errors(source, expected_key=expected)
         if errors:
             raise ValidationError([str(e) for e in errors])
         return source
@@ -169,6 +160,7 @@ class ProcessVersionAdmin(admin.ModelAdmin):
     ) -> HttpResponse:
         obj = kwargs.get("obj") or context.get("original")
         context["can_publish"] = permissions.can_publish(request.user) and obj is not None
+        context["can_new_draft"] = permissions.can_edit_draft(request.user)
         return super().render_change_form(request, context, *args, **kwargs)
 
     def response_change(self, request: HttpRequest, obj: ProcessVersion) -> HttpResponse:
@@ -338,7 +330,7 @@ class StepRunInline(admin.TabularInline):
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Part of the instance: whoever may see the instance sees its steps and tasks.
-        return request.user.has_perm("orchestration.view_processinstance")
+        return permissions.can_view_instances(request.user)
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -353,7 +345,7 @@ class HumanTaskInline(admin.TabularInline):
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Part of the instance: whoever may see the instance sees its steps and tasks.
-        return request.user.has_perm("orchestration.view_processinstance")
+        return permissions.can_view_instances(request.user)
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

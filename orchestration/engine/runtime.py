@@ -92,11 +92,7 @@ def definition_of(version: ProcessVersion) -> core.Definition:
 def cached_version(pk: int) -> ProcessVersion:
     """A version with its definition, read once per process."""
     version = _versions.get(pk)
-    if (
-        version is None
-        or not hasattr(version, "_state")
-        or "definition" not in version._state.fields_cache
-    ):
+    if version is None:
         version = ProcessVersion.objects.select_related("definition").get(pk=pk)
         _versions[pk] = version
     return version
@@ -108,7 +104,7 @@ def attach_versions(instances: Iterable[ProcessInstance]) -> None:
     instances = list(instances)
     missing = {i.version_id for i in instances} - set(_versions)
     if missing:
-        for version in ProcessVersion.objects.filter(pk__in=missing):
+        for version in ProcessVersion.objects.select_related("definition").filter(pk__in=missing):
             _versions[version.pk] = version
     for instance in instances:
         instance.version = _versions[instance.version_id]
@@ -262,7 +258,7 @@ class Writer:
 
     def record(
         self, instance: ProcessInstance, kind: str, *, actor: User | None = None, step: str = "",
-        payload: dict[str, Any] | None = None, from_status: str = "", to_status: str = "",
+        payload: dict[str, Any] | None = None,
     ) -> None:  # fmt: skip
         self.events.append(
             ProcessEvent(
@@ -273,8 +269,6 @@ class Writer:
                 version_id=instance.version_id,
                 step=step,
                 payload=payload or {},
-                from_status=from_status,
-                to_status=to_status,
                 created_at=self.now,
             )
         )
@@ -321,23 +315,17 @@ class Writer:
         elif isinstance(effect, Finished) and instance.parent_id:
             # The parent learns through a timer due now, so this transaction never
             # locks the parent (child-then-parent would invert the parent's lock order).
-            self.new_timers.append(
-                Timer(
-                    instance_id=instance.parent_id,
-                    token=instance.parent_token,
-                    step=instance.parent_step,
-                    kind="child_finished",
-                    due_at=self.now,
-                    created_at=self.now,
-                    payload={
-                        "status": effect.status,
-                        "result": effect.result,
-                        "variables": instance.variables,
-                        "child": instance.pk,
-                    },
-                )
+            self._tell_parent(
+                instance.parent_id,
+                instance.parent_token,
+                instance.parent_step,
+                {
+                    "status": effect.status,
+                    "result": effect.result,
+                    "variables": instance.variables,
+                    "child": instance.pk,
+                },
             )
-            self.notify = True
 
     def _run_step(self, instance: ProcessInstance, effect: RunStep) -> None:
         run = StepRun(
@@ -399,15 +387,24 @@ class Writer:
     def _child_failed(
         self, parent: ProcessInstance, effect: StartChild, code: str, why: str
     ) -> None:
+        self._tell_parent(
+            parent.pk,
+            effect.token,
+            effect.step,
+            {"status": "failed", "result": "", "variables": {}, "error": why},
+        )
+
+    def _tell_parent(self, parent_id: int, token: str, step: str, payload: dict[str, Any]) -> None:
+        """A child's outcome reaches its parent as a timer due now."""
         self.new_timers.append(
             Timer(
-                instance=parent,
-                token=effect.token,
-                step=effect.step,
+                instance_id=parent_id,
+                token=token,
+                step=step,
                 kind="child_finished",
                 due_at=self.now,
                 created_at=self.now,
-                payload={"status": "failed", "result": "", "variables": {}, "error": why},
+                payload=payload,
             )
         )
         self.notify = True

@@ -8,8 +8,6 @@ loops that pick them up; losing a queued job loses nothing.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -207,6 +205,3 @@ class LoopHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "seen_at": self.seen_at.isoformat()}

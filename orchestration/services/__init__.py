@@ -10,6 +10,7 @@ from orchestration.services.instances import (
 )
 from orchestration.services.versions import (
     DraftResult,
+    draft_errors,
     validation_context,
     version_delete_draft,
     version_deprecate,
@@ -20,6 +21,7 @@ from orchestration.services.versions import (
 
 __all__ = [
     "DraftResult",
+    "draft_errors",
     "instance_cancel",
     "instance_migrate",
     "instance_retry",

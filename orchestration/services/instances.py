@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
@@ -36,12 +35,6 @@ if TYPE_CHECKING:
     from accounts.models import User
 
 
-def _check(actor: User | None, allowed: bool) -> None:
-    # actor None is the system itself (commands run by operators with shell access).
-    if actor is not None and not allowed:
-        raise PermissionDenied
-
-
 def instance_start(
     *,
     key: str,
@@ -57,7 +50,7 @@ def instance_start(
     in each case nothing is created.
     """
     target = selectors.version_for_start(key=key, number=version)
-    _check(actor, permissions.can_start(actor, target.spec))
+    permissions.require(actor, permissions.can_start(actor, target.spec))
     values, errors = validate_variables(target.spec, variables)
     if len(business_key) > 200:
         errors["business_key"] = ["at most 200 characters"]
@@ -113,7 +106,7 @@ def instance_cancel(
     """Cancel: withdraw open tasks, timers and queued steps, then compensate every
     completed step that declares a compensation, newest first. Ends `cancelled`
     (nothing to undo) or `compensated`. Raises InstanceConflict when finished."""
-    _check(actor, permissions.can_operate(actor))
+    permissions.require(actor, permissions.can_operate(actor))
     return _apply(
         instance_id,
         Cancel(reason),
@@ -129,7 +122,7 @@ def instance_retry(
 ) -> ProcessInstance:
     """Retry the step that failed (or the compensation that failed). InstanceConflict
     unless the instance is failed."""
-    _check(actor, permissions.can_operate(actor))
+    permissions.require(actor, permissions.can_operate(actor))
     return _apply(instance_id, RetryFailed(), actor=actor, now=now, kind="instance.retry_requested")
 
 
@@ -139,7 +132,7 @@ def instance_send_message(
 ) -> ProcessInstance:  # fmt: skip
     """Deliver a named message to the waits of an instance that expect it; the
     payload lands under the wait's step id. InstanceConflict if nothing waits for it."""
-    _check(actor, permissions.can_operate(actor))
+    permissions.require(actor, permissions.can_operate(actor))
     if payload is not None and not isinstance(payload, dict):
         raise InvalidInput({"payload": ["must be a JSON object"]})
     return _apply(
@@ -208,7 +201,7 @@ def task_complete(
         task.instance = instance
         if task.status != TaskStatus.OPEN:
             raise InstanceConflict("task_closed", f"task {task_id} is already {task.status}")
-        _check(actor, permissions.can_decide(actor, task))
+        permissions.require(actor, permissions.can_decide(actor, task))
         errors = _check_form(task, outcome, data)
         if errors:
             raise InvalidInput(errors)
@@ -243,7 +236,7 @@ def instance_migrate(
     If any instance cannot move, none moves: MigrationRefused lists why per
     instance. Returns the ids moved (or that would move, with dry_run).
     """
-    _check(actor, permissions.can_operate(actor))
+    permissions.require(actor, permissions.can_operate(actor))
     versions = {
         v.number: v
         for v in ProcessVersion.objects.filter(definition__key=key, number__in=[source, target])

@@ -4,10 +4,9 @@ goes through these functions; each runs in one transaction and audits itself."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -54,10 +53,19 @@ class DraftResult:
     changed: bool  # False when the content was identical: nothing was written
 
 
-def _check_actor(actor: User | None, allowed: bool) -> None:
-    # actor None is the system itself: management commands and the demo seed.
-    if actor is not None and not allowed:
-        raise PermissionDenied
+def draft_errors(
+    source: str, *, extra_definitions: Collection[str] = (), expected_key: str | None = None
+) -> tuple[dict[str, Any] | None, list[DefinitionError]]:
+    """(parsed definition, every error) for a draft source; the admin form shows
+    these inline and version_save_draft refuses on them."""
+    try:
+        spec = parse_source(source)
+    except DefinitionInvalid as exc:
+        return None, exc.errors
+    errors = validate(spec, validation_context(extra_definitions=extra_definitions))
+    if not errors and expected_key is not None and spec["key"] != expected_key:
+        errors = [DefinitionError("key", f"must stay {expected_key!r}: keys never change")]
+    return spec, errors
 
 
 def version_save_draft(
@@ -76,12 +84,11 @@ def version_save_draft(
     is replaced, or a new draft numbered after the newest version is created.
     Raises DefinitionInvalid (nothing saved) or PermissionDenied.
     """
-    _check_actor(actor, permissions.can_edit_draft(actor))
-    spec = parse_source(source)
-    errors = validate(spec, validation_context(extra_definitions=extra_definitions))
-    if not errors and expected_key is not None and spec["key"] != expected_key:
-        errors = [DefinitionError("key", f"must stay {expected_key!r}: keys never change")]
-    if errors:
+    permissions.require(actor, permissions.can_edit_draft(actor))
+    spec, errors = draft_errors(
+        source, extra_definitions=extra_definitions, expected_key=expected_key
+    )
+    if errors or spec is None:
         raise DefinitionInvalid(errors)
     digest = content_hash(spec)
     with transaction.atomic():
@@ -139,7 +146,7 @@ def version_publish(
     subprocess definitions). Instances already running on other versions are
     not touched. Raises DefinitionInvalid, TransitionNotAllowed, PermissionDenied.
     """
-    _check_actor(actor, permissions.can_publish(actor))
+    permissions.require(actor, permissions.can_publish(actor))
     with transaction.atomic():
         locked = _locked(version)
         errors = validate(locked.spec, validation_context(for_publish=True))
@@ -152,7 +159,7 @@ def version_publish(
 def _move(
     version: ProcessVersion, to: VersionStatus, *, actor: User | None, reason: str
 ) -> ProcessVersion:
-    _check_actor(actor, permissions.can_publish(actor))
+    permissions.require(actor, permissions.can_publish(actor))
     with transaction.atomic():
         locked = _locked(version)
         transition_version(locked, to, actor=actor, reason=reason)
@@ -177,7 +184,7 @@ def version_retire(
 
 def version_delete_draft(*, version: ProcessVersion, actor: User | None) -> None:
     """Throw a draft away (audited). Raises ImmutableVersion for any other status."""
-    _check_actor(actor, permissions.can_edit_draft(actor, version))
+    permissions.require(actor, permissions.can_edit_draft(actor, version))
     with transaction.atomic():
         locked = _locked(version)
         ProcessEvent.objects.create(

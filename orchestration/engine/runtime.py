@@ -19,7 +19,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import connection
 
-from orchestration.engine import core
+from orchestration.engine import core, sql
 from orchestration.engine.events import (
     Audit,
     CancelToken,
@@ -125,49 +125,6 @@ def snapshot_of(instance: ProcessInstance) -> core.Snapshot:
     )
 
 
-def update_rows(model: type[Any], rows: list[Any], fields: list[str]) -> None:
-    """UPDATE each row by primary key in one batched round trip.
-
-    Django's bulk_update builds one CASE expression per field and row; at engine
-    batch sizes that Python work cost more than the database (profiled in
-    bench/engine.py). A parameterised UPDATE run with executemany is pipelined
-    by psycopg 3 and stays cheap on SQLite.
-    """
-    if not rows:
-        return
-    meta = model._meta
-    columns = [meta.get_field(name) for name in fields]
-    quote = connection.ops.quote_name
-    assignments = ", ".join(f"{quote(c.column)} = %s" for c in columns)
-    # Only quoted model identifiers are formatted in; every value is a parameter.
-    table, pk = quote(meta.db_table), quote(meta.pk.column)
-    sql = f"UPDATE {table} SET {assignments} WHERE {pk} = %s"  # noqa: S608
-    params = [
-        [c.get_db_prep_save(getattr(row, c.attname), connection) for c in columns] + [row.pk]
-        for row in rows
-    ]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
-
-
-def insert_rows(model: type[Any], rows: list[Any]) -> None:
-    """INSERT rows whose ids nobody reads back (audit rows), in one pipelined
-    executemany, skipping the ORM's per-call query compilation."""
-    if not rows:
-        return
-    meta = model._meta
-    columns = [f for f in meta.concrete_fields if not f.primary_key]
-    quote = connection.ops.quote_name
-    names = ", ".join(quote(c.column) for c in columns)
-    marks = ", ".join(["%s"] * len(columns))
-    sql = f"INSERT INTO {quote(meta.db_table)} ({names}) VALUES ({marks})"  # noqa: S608
-    params = [
-        [c.get_db_prep_save(c.pre_save(row, True), connection) for c in columns] for row in rows
-    ]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
-
-
 def lock_instances(ids: Iterable[int], *, skip_locked: bool = False) -> dict[int, ProcessInstance]:
     """Lock instance rows in id order (the one lock order) and return them by id.
 
@@ -175,10 +132,15 @@ def lock_instances(ids: Iterable[int], *, skip_locked: bool = False) -> dict[int
     skip_locked=True: waiting for an instance there could deadlock with a
     service that holds the instance and waits for those rows.
     """
-    rows = list(
-        ProcessInstance.objects.select_for_update(skip_locked=skip_locked)
-        .filter(pk__in=sorted(set(ids)))
-        .order_by("pk")
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = sql.select(
+        ProcessInstance,
+        f"WHERE id IN ({sql.placeholders(wanted)}) ORDER BY id",
+        wanted,
+        lock=True,
+        skip_locked=skip_locked,
     )
     attach_versions(rows)
     return {row.pk: row for row in rows}
@@ -247,7 +209,7 @@ class Writer:
             instance.ended_at = self.now
         if instance.pk is None:
             # A new instance is inserted once, already carrying its first transition.
-            instance.save(force_insert=True)
+            sql.insert(ProcessInstance, [instance])
         else:
             self.instances[instance.pk] = instance
         audit.instance_id = instance.pk
@@ -425,19 +387,17 @@ class Writer:
         """Write everything queued, in a few statements. Call inside the transaction."""
         for instance, token, wait in self.cancelled:
             self._flush_cancel(instance, token, wait)
-        update_rows(
+        sql.update(
             ProcessInstance,
-            list(self.instances.values()),
+            self.instances.values(),
             ["status", "result", "variables", "state", "error", "updated_at", "ended_at"],
         )
-        update_rows(StepRun, self.changed_runs, ["status", "ended_at", "error", "lease_until"])
-        if self.new_runs:
-            StepRun.objects.bulk_create(self.new_runs)
+        sql.update(StepRun, self.changed_runs, ["status", "ended_at", "error", "lease_until"])
+        sql.insert(StepRun, self.new_runs)
         if self.new_tasks:
             self._flush_tasks()
-        if self.new_timers:
-            Timer.objects.bulk_create(self.new_timers)
-        insert_rows(ProcessEvent, self.events)
+        sql.insert(Timer, self.new_timers)
+        sql.insert(ProcessEvent, self.events, returning=False)
         if self.notify and connection.vendor == "postgresql":
             # Delivered at commit, and only if the transaction commits.
             with connection.cursor() as cursor:
@@ -449,19 +409,29 @@ class Writer:
     def _flush_cancel(self, instance: ProcessInstance, token: str, wait: str) -> None:
         now = self.now
         everything = wait not in {"task", "task-only", "step", "timer", "message", "child"}
+        mine = "instance_id = %s AND token = %s AND status"
         if everything or wait in {"task", "task-only"}:
-            HumanTask.objects.filter(instance=instance, token=token, status=TaskStatus.OPEN).update(
-                status=TaskStatus.CANCELLED, decided_at=now
+            sql.update_where(
+                HumanTask,
+                {"status": TaskStatus.CANCELLED, "decided_at": now},
+                f"{mine} = %s",
+                [instance.pk, token, TaskStatus.OPEN],
             )
         if everything or wait in {"task", "timer", "message"}:
-            Timer.objects.filter(instance=instance, token=token, status=TimerStatus.PENDING).update(
-                status=TimerStatus.CANCELLED, fired_at=now
+            sql.update_where(
+                Timer,
+                {"status": TimerStatus.CANCELLED, "fired_at": now},
+                f"{mine} = %s",
+                [instance.pk, token, TimerStatus.PENDING],
             )
         if everything or wait == "step":
             # A running attempt is fenced off: its result will find the run cancelled.
-            StepRun.objects.filter(
-                instance=instance, token=token, status__in=[RunStatus.READY, RunStatus.RUNNING]
-            ).update(status=RunStatus.CANCELLED, ended_at=now)
+            sql.update_where(
+                StepRun,
+                {"status": RunStatus.CANCELLED, "ended_at": now},
+                f"{mine} IN (%s, %s)",
+                [instance.pk, token, RunStatus.READY, RunStatus.RUNNING],
+            )
         if everything or wait == "child":
             for child in ProcessInstance.objects.filter(
                 parent=instance, parent_token=token, ended_at__isnull=True
@@ -479,25 +449,27 @@ class Writer:
 
     def _flush_tasks(self) -> None:
         tasks = [task for task, _, _ in self.new_tasks]
-        HumanTask.objects.bulk_create(tasks)
-        usernames = {u for _, effect, _ in self.new_tasks for u in effect.users}
-        groupnames = {g for _, effect, _ in self.new_tasks for g in effect.groups}
-        users = {
-            u.get_username(): u
-            for u in get_user_model().objects.filter(
-                **{f"{get_user_model().USERNAME_FIELD}__in": usernames}
-            )
-        }
-        groups = {g.name: g for g in Group.objects.filter(name__in=groupnames)}
+        sql.insert(HumanTask, tasks)
+        users = _ids_by_name(
+            get_user_model(), {u for _, effect, _ in self.new_tasks for u in effect.users}
+        )
+        groups = _ids_by_name(Group, {g for _, effect, _ in self.new_tasks for g in effect.groups})
         rows: list[TaskAssignee] = []
         for task, effect, instance in self.new_tasks:
             people = [users[u] for u in effect.users if u in users]
             if effect.resolver:
-                people += get_resolver(effect.resolver)(
-                    starter=instance.started_by, instance=instance
-                )
-            rows += [TaskAssignee(task=task, user=user) for user in people]
-            rows += [TaskAssignee(task=task, group=groups[g]) for g in effect.groups if g in groups]
+                people += [
+                    user.pk
+                    for user in get_resolver(effect.resolver)(
+                        starter=instance.started_by, instance=instance
+                    )
+                ]
+            rows += [TaskAssignee(task_id=task.pk, user_id=user) for user in people]
+            rows += [
+                TaskAssignee(task_id=task.pk, group_id=groups[g])
+                for g in effect.groups
+                if g in groups
+            ]
             missing = [u for u in effect.users if u not in users] + [
                 g for g in effect.groups if g not in groups
             ]
@@ -513,4 +485,18 @@ class Writer:
                         created_at=self.now,
                     )
                 )
-        TaskAssignee.objects.bulk_create(rows)
+        sql.insert(TaskAssignee, rows, returning=False)
+
+
+def _ids_by_name(model: type[Any], names: set[str]) -> dict[str, int]:
+    """Ids of users (by username) or groups (by name) named in a definition."""
+    if not names:
+        return {}
+    column = model.USERNAME_FIELD if hasattr(model, "USERNAME_FIELD") else "name"
+    column = model._meta.get_field(column).column
+    found = sql.fetch(
+        f"SELECT {column}, id FROM {sql.table(model)} "  # noqa: S608
+        f"WHERE {column} IN ({sql.placeholders(names)})",
+        sorted(names),
+    )
+    return dict(found)

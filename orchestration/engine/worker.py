@@ -30,7 +30,7 @@ from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.utils import timezone
 
-from orchestration.engine import core
+from orchestration.engine import core, sql
 from orchestration.engine import http as http_client
 from orchestration.engine.events import (
     Cancel,
@@ -46,7 +46,6 @@ from orchestration.engine.runtime import (
     attach_versions,
     definition_of,
     lock_instances,
-    update_rows,
 )
 from orchestration.exceptions import BusinessError, RetryableError
 from orchestration.handlers import StepContext, get_handler
@@ -165,20 +164,31 @@ class Worker:
     def claim(self) -> list[StepRun]:
         now = self.clock()
         with transaction.atomic():
-            runs = list(
-                StepRun.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("instance")
-                .filter(status=RunStatus.READY, due_at__lte=now)
-                .order_by("due_at")[: self.batch]
+            runs = sql.select(
+                StepRun,
+                "WHERE status = %s AND due_at <= %s ORDER BY due_at LIMIT %s",
+                [RunStatus.READY, now, self.batch],
+                lock=True,
+                skip_locked=True,
             )
-            attach_versions(run.instance for run in runs)
+            if not runs:
+                return []
+            ids = sorted({run.instance_id for run in runs})
+            instances = {
+                row.pk: row
+                for row in sql.select(
+                    ProcessInstance, f"WHERE id IN ({sql.placeholders(ids)})", ids
+                )
+            }
+            attach_versions(instances.values())
             for run in runs:
+                run.instance = instances[run.instance_id]
                 step = definition_of(run.instance.version).step(run.step)
                 run.status = RunStatus.RUNNING
                 run.worker = self.name
                 run.started_at = now
                 run.lease_until = now + core.step_timeout(step) + LEASE_GRACE
-            update_rows(StepRun, runs, ["status", "worker", "started_at", "lease_until"])
+            sql.update(StepRun, runs, ["status", "worker", "started_at", "lease_until"])
         return runs
 
     def release(self, runs: list[StepRun]) -> None:
@@ -223,10 +233,13 @@ class Worker:
         now = self.clock()
         with transaction.atomic():
             instances = lock_instances(o.run.instance_id for o in outcomes)
+            ids = [o.run.pk for o in outcomes]
             current = {
-                row["pk"]: row
-                for row in StepRun.objects.filter(pk__in=[o.run.pk for o in outcomes]).values(
-                    "pk", "status", "worker"
+                pk: {"status": status, "worker": worker}
+                for pk, status, worker in sql.fetch(
+                    f"SELECT id, status, worker FROM {sql.table(StepRun)} "  # noqa: S608
+                    f"WHERE id IN ({sql.placeholders(ids)})",
+                    ids,
                 )
             }
             writer = Writer(now, worker=self.name)
@@ -354,7 +367,7 @@ class Worker:
                             "lateness_s": (now - timer.due_at).total_seconds()}  # fmt: skip
                 event = _timer_event(timer)
                 self._apply(writer, instances[timer.instance_id], event, timer.step, lateness)
-            update_rows(Timer, timers, ["status", "fired_at"])
+            sql.update(Timer, timers, ["status", "fired_at"])
             writer.flush()
             claimed = writer.claimed
         if claimed:

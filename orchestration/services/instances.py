@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts import permissions
 from orchestration import selectors
-from orchestration.engine import core, wakeup
+from orchestration.engine import core, sql, wakeup
 from orchestration.engine.events import (
     Cancel,
     Event,
@@ -25,10 +25,17 @@ from orchestration.engine.events import (
     Started,
     TaskDecided,
 )
-from orchestration.engine.runtime import Writer, attach_versions, lock_instances, update_rows
+from orchestration.engine.runtime import Writer, attach_versions, lock_instances
 from orchestration.engine.variables import validate_variables
 from orchestration.exceptions import InstanceConflict, InvalidInput, MigrationRefused
-from orchestration.models import HumanTask, ProcessInstance, ProcessVersion, StepRun, Timer
+from orchestration.models import (
+    HumanTask,
+    ProcessInstance,
+    ProcessVersion,
+    StepRun,
+    TaskAssignee,
+    Timer,
+)
 from orchestration.states import InstanceStatus, TaskStatus
 
 if TYPE_CHECKING:
@@ -192,12 +199,20 @@ def task_complete(
         raise InvalidInput({"data": ["must be a JSON object"]})
     now = now or timezone.now()
     with transaction.atomic():
-        # Instance first, then the task: the one lock order.
-        instance = ProcessInstance.objects.select_for_update().filter(tasks__pk=task_id).first()
-        if instance is None:
+        # Instance first, then the task: the one lock order. The task is read by
+        # a second statement so that it sees a decision committed while we waited.
+        found = sql.select(
+            ProcessInstance,
+            f"WHERE id = (SELECT instance_id FROM {sql.table(HumanTask)} WHERE id = %s)",  # noqa: S608
+            [task_id],
+            lock=True,
+        )
+        if not found:
             raise HumanTask.DoesNotExist(f"no task {task_id}")
+        instance = found[0]
         attach_versions([instance])
-        task = HumanTask.objects.prefetch_related("assignees").get(pk=task_id)
+        task = sql.select(HumanTask, "WHERE id = %s", [task_id])[0]
+        sql.prefetched(task, "assignees", sql.select(TaskAssignee, "WHERE task_id = %s", [task_id]))
         task.instance = instance
         if task.status != TaskStatus.OPEN:
             raise InstanceConflict("task_closed", f"task {task_id} is already {task.status}")
@@ -207,7 +222,7 @@ def task_complete(
             raise InvalidInput(errors)
         task.status, task.outcome, task.data = TaskStatus.COMPLETED, outcome, data
         task.decided_by, task.decided_at = actor, now
-        update_rows(HumanTask, [task], ["status", "outcome", "data", "decided_by", "decided_at"])
+        sql.update(HumanTask, [task], ["status", "outcome", "data", "decided_by", "decided_at"])
         writer = Writer(now)
         name = actor.get_username() if actor is not None else "system"
         try:

@@ -1,0 +1,186 @@
+"""Hand-written statements for the engine's hot paths.
+
+The ORM compiles every query anew: on this hardware that is 0.3-1 ms of CPU per
+statement, more than the database spends running it, and a transition runs
+about ten of them (profiled in bench/engine.py, see docs/performance.md). The
+helpers here build each statement's text once per model and process, and turn
+rows into model instances with the fields' own database converters, so the
+result is what the ORM would have returned. Only `%s` parameters carry values;
+identifiers come from model metadata. Everything else uses the ORM.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.db import connection
+from django.db.models import Model, QuerySet
+
+# (vendor, model) -> (SELECT head, [(index, converters, column expression)], fields)
+_SelectPlan = tuple[str, list[tuple[int, list[Any], Any]], list[Any]]
+_selects: dict[tuple[str, type[Model]], _SelectPlan] = {}
+_inserts: dict[tuple[str, type[Model]], tuple[str, str, list[Any]]] = {}
+
+
+def table(model: type[Model]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _select_plan(model: type[Model]) -> _SelectPlan:
+    key = (connection.vendor, model)
+    plan = _selects.get(key)
+    if plan is None:
+        meta = model._meta
+        fields = list(meta.concrete_fields)
+        quote = connection.ops.quote_name
+        name = table(model)
+        columns = ", ".join(f"{name}.{quote(f.column)}" for f in fields)
+        converters = []
+        for index, f in enumerate(fields):
+            column = f.get_col(meta.db_table)
+            found = connection.ops.get_db_converters(column) + f.get_db_converters(connection)
+            if found:
+                converters.append((index, found, column))
+        plan = _selects[key] = (f"SELECT {columns} FROM {name}", converters, fields)  # noqa: S608
+    return plan
+
+
+def select(
+    model: type[Model], where: str = "", params: Sequence[Any] = (), *,
+    lock: bool = False, skip_locked: bool = False,
+) -> list[Any]:  # fmt: skip
+    """Model instances for `SELECT <all columns> FROM <table> <where>`.
+
+    `lock` adds FOR UPDATE OF the model's table (SKIP LOCKED with skip_locked)
+    where the database has row locks; SQLite serialises writers instead.
+    """
+    head, converters, fields = _select_plan(model)
+    sql = f"{head} {where}"
+    if lock and connection.features.has_select_for_update:
+        sql += f" FOR UPDATE OF {table(model)}" + (" SKIP LOCKED" if skip_locked else "")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    alias = connection.alias
+    attnames = [f.attname for f in fields]
+    out = []
+    for row in rows:
+        if converters:
+            row = list(row)
+            for index, functions, column in converters:
+                value = row[index]
+                for function in functions:
+                    value = function(value, column, connection)
+                row[index] = value
+        out.append(model.from_db(alias, attnames, row))
+    return out
+
+
+def placeholders(values: Sequence[Any]) -> str:
+    return ", ".join(["%s"] * len(values))
+
+
+def prefetched(obj: Model, name: str, rows: list[Any]) -> None:
+    """Fill a reverse relation's prefetch cache (`obj.<name>.all()` then reads no
+    rows), as prefetch_related would."""
+    related = obj._meta.get_field(name).related_model
+    queryset: QuerySet[Any] = QuerySet(related)
+    queryset._result_cache = rows
+    queryset._prefetch_done = True
+    obj.__dict__.setdefault("_prefetched_objects_cache", {})[name] = queryset
+
+
+def _insert_plan(model: type[Model]) -> tuple[str, str, list[Any]]:
+    key = (connection.vendor, model)
+    plan = _inserts.get(key)
+    if plan is None:
+        meta = model._meta
+        fields = [f for f in meta.concrete_fields if not f.primary_key]
+        quote = connection.ops.quote_name
+        names = ", ".join(quote(f.column) for f in fields)
+        row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        plan = _inserts[key] = (f"INSERT INTO {table(model)} ({names}) VALUES ", row, fields)  # noqa: S608
+    return plan
+
+
+def _values(fields: list[Any], obj: Model) -> list[Any]:
+    return [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+
+
+def insert(model: type[Model], objs: Sequence[Model], *, returning: bool = True) -> None:
+    """INSERT objects and set their primary keys (as bulk_create does), without
+    the ORM's per-call compilation. With returning=False (audit rows, whose ids
+    nobody reads) the rows go in one pipelined executemany."""
+    if not objs:
+        return
+    head, row, fields = _insert_plan(model)
+    with connection.cursor() as cursor:
+        if not returning:
+            cursor.executemany(head + row, [_values(fields, obj) for obj in objs])
+        elif connection.vendor == "postgresql":
+            # One statement; PostgreSQL returns the ids in VALUES order.
+            params = [value for obj in objs for value in _values(fields, obj)]
+            cursor.execute(f"{head}{', '.join([row] * len(objs))} RETURNING id", params)
+            ids = [r[0] for r in cursor.fetchall()]
+        else:
+            # SQLite leaves the order of RETURNING rows undefined: one row each.
+            ids = []
+            for obj in objs:
+                cursor.execute(head + row, _values(fields, obj))
+                ids.append(cursor.lastrowid)
+    if returning:
+        for obj, pk in zip(objs, ids, strict=True):
+            obj.pk = pk
+            obj._state.adding = False
+            obj._state.db = connection.alias
+
+
+def update(model: type[Model], objs: Iterable[Model], fields: list[str]) -> None:
+    """UPDATE each object's `fields` by primary key.
+
+    Django's bulk_update builds one CASE expression per field and row; at engine
+    batch sizes that Python work cost more than the database. One row is one
+    plain statement; several go in one pipelined executemany.
+    """
+    objs = list(objs)
+    if not objs:
+        return
+    meta = model._meta
+    columns = [meta.get_field(name) for name in fields]
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(c.column)} = %s" for c in columns)
+    sql = f"UPDATE {table(model)} SET {assignments} WHERE id = %s"  # noqa: S608
+    params = [
+        [c.get_db_prep_save(getattr(obj, c.attname), connection) for c in columns] + [obj.pk]
+        for obj in objs
+    ]
+    with connection.cursor() as cursor:
+        if len(params) == 1:
+            cursor.execute(sql, params[0])
+        else:
+            cursor.executemany(sql, params)
+
+
+def update_where(
+    model: type[Model], values: dict[str, Any], where: str, params: Sequence[Any]
+) -> int:
+    """UPDATE <table> SET <column> = <value>, ... WHERE <where>; returns the row count."""
+    assignments = ", ".join(f"{connection.ops.quote_name(name)} = %s" for name in values)
+    return execute(
+        f"UPDATE {table(model)} SET {assignments} WHERE {where}",  # noqa: S608
+        [*values.values(), *params],
+    )
+
+
+def execute(sql: str, params: Sequence[Any] = ()) -> int:
+    """Run one statement; return the number of rows it changed."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def fetch(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()

@@ -135,10 +135,11 @@ def lock_instances(ids: Iterable[int], *, skip_locked: bool = False) -> dict[int
     wanted = sorted(set(ids))
     if not wanted:
         return {}
+    where, params = sql.in_("id", wanted)
     rows = sql.select(
         ProcessInstance,
-        f"WHERE id IN ({sql.placeholders(wanted)}) ORDER BY id",
-        wanted,
+        f"WHERE {where} ORDER BY id",
+        params,
         lock=True,
         skip_locked=skip_locked,
     )
@@ -154,6 +155,7 @@ class Writer:
     new_runs: list[StepRun] = field(default_factory=list)
     claimed: list[StepRun] = field(default_factory=list)
     changed_runs: list[StepRun] = field(default_factory=list)
+    decided: list[HumanTask] = field(default_factory=list)
     new_tasks: list[tuple[HumanTask, OpenTask, ProcessInstance]] = field(default_factory=list)
     new_timers: list[Timer] = field(default_factory=list)
     cancelled: list[tuple[ProcessInstance, str, str]] = field(default_factory=list)
@@ -384,25 +386,33 @@ class Writer:
 
     # ---- writing ------------------------------------------------------------------------
     def flush(self) -> None:
-        """Write everything queued, in a few statements. Call inside the transaction."""
-        for instance, token, wait in self.cancelled:
-            self._flush_cancel(instance, token, wait)
-        sql.update(
-            ProcessInstance,
-            self.instances.values(),
-            ["status", "result", "variables", "state", "error", "updated_at", "ended_at"],
-        )
-        sql.update(StepRun, self.changed_runs, ["status", "ended_at", "error", "lease_until"])
-        sql.insert(StepRun, self.new_runs)
-        if self.new_tasks:
-            self._flush_tasks()
-        sql.insert(Timer, self.new_timers)
-        sql.insert(ProcessEvent, self.events, returning=False)
-        if self.notify and connection.vendor == "postgresql":
-            # Delivered at commit, and only if the transaction commits.
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_notify(%s, '')", [NOTIFY_CHANNEL])
-        self.cancelled, self.changed_runs, self.new_runs = [], [], []
+        """Write everything queued, in a few statements sent as one pipeline.
+        Call inside the transaction."""
+        with sql.pipeline():
+            # Decided tasks first: withdrawing their token cancels only the others.
+            sql.update(
+                HumanTask, self.decided, ["status", "outcome", "data", "decided_by", "decided_at"]
+            )
+            for instance, token, wait in self.cancelled:
+                self._flush_cancel(instance, token, wait)
+            sql.update(
+                ProcessInstance,
+                self.instances.values(),
+                ["status", "result", "variables", "state", "error", "updated_at", "ended_at"],
+            )
+            sql.update(StepRun, self.changed_runs, ["status", "ended_at", "error", "lease_until"])
+            # Only runs this worker claimed need their ids back (it runs them next).
+            claimed = {id(run) for run in self.claimed}
+            sql.insert(StepRun, self.claimed)
+            sql.insert(StepRun, [r for r in self.new_runs if id(r) not in claimed], returning=False)
+            if self.new_tasks:
+                self._flush_tasks()
+            sql.insert(Timer, self.new_timers, returning=False)
+            sql.insert(ProcessEvent, self.events, returning=False)
+            if self.notify and connection.vendor == "postgresql":
+                # Delivered at commit, and only if the transaction commits.
+                sql.execute("SELECT pg_notify(%s, '')", [NOTIFY_CHANNEL])
+        self.cancelled, self.changed_runs, self.new_runs, self.decided = [], [], [], []
         self.new_tasks, self.new_timers, self.events = [], [], []
         self.instances = {}
 
@@ -494,9 +504,6 @@ def _ids_by_name(model: type[Any], names: set[str]) -> dict[str, int]:
         return {}
     column = model.USERNAME_FIELD if hasattr(model, "USERNAME_FIELD") else "name"
     column = model._meta.get_field(column).column
-    found = sql.fetch(
-        f"SELECT {column}, id FROM {sql.table(model)} "  # noqa: S608
-        f"WHERE {column} IN ({sql.placeholders(names)})",
-        sorted(names),
-    )
+    where, params = sql.in_(column, sorted(names))
+    found = sql.fetch(f"SELECT {column}, id FROM {sql.table(model)} WHERE {where}", params)  # noqa: S608
     return dict(found)

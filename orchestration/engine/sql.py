@@ -11,7 +11,8 @@ identifiers come from model metadata. Everything else uses the ORM.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import connection
@@ -21,6 +22,30 @@ from django.db.models import Model, QuerySet
 _SelectPlan = tuple[str, list[tuple[int, list[Any], Any]], list[Any]]
 _selects: dict[tuple[str, type[Model]], _SelectPlan] = {}
 _inserts: dict[tuple[str, type[Model]], tuple[str, str, list[Any]]] = {}
+
+
+@contextmanager
+def pipeline() -> Iterator[None]:
+    """Send the statements of the block without waiting for each result
+    (psycopg's pipeline mode on PostgreSQL): a transition's writes cost one
+    network round trip, and the database and this process stop taking turns on
+    the CPU for every statement. Errors surface at the end of the block, as
+    Django's exceptions. Reading a result (RETURNING) inside waits for it."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    connection.ensure_connection()
+    with connection.wrap_database_errors, connection.connection.pipeline():
+        yield
+
+
+def in_(column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+    """`column IN (values)` as SQL and parameters; one array parameter on
+    PostgreSQL, so the statement text does not depend on how many values
+    there are."""
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", [list(values)]
+    return f"{column} IN ({placeholders(values)})", list(values)
 
 
 def table(model: type[Model]) -> str:

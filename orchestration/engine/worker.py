@@ -174,11 +174,9 @@ class Worker:
             if not runs:
                 return []
             ids = sorted({run.instance_id for run in runs})
+            where, params = sql.in_("id", ids)
             instances = {
-                row.pk: row
-                for row in sql.select(
-                    ProcessInstance, f"WHERE id IN ({sql.placeholders(ids)})", ids
-                )
+                row.pk: row for row in sql.select(ProcessInstance, f"WHERE {where}", params)
             }
             attach_versions(instances.values())
             for run in runs:
@@ -233,13 +231,12 @@ class Worker:
         now = self.clock()
         with transaction.atomic():
             instances = lock_instances(o.run.instance_id for o in outcomes)
-            ids = [o.run.pk for o in outcomes]
+            where, params = sql.in_("id", [o.run.pk for o in outcomes])
             current = {
                 pk: {"status": status, "worker": worker}
                 for pk, status, worker in sql.fetch(
-                    f"SELECT id, status, worker FROM {sql.table(StepRun)} "  # noqa: S608
-                    f"WHERE id IN ({sql.placeholders(ids)})",
-                    ids,
+                    f"SELECT id, status, worker FROM {sql.table(StepRun)} WHERE {where}",  # noqa: S608
+                    params,
                 )
             }
             writer = Writer(now, worker=self.name)

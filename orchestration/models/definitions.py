@@ -131,7 +131,10 @@ class ProcessEvent(models.Model):
     """Append-only: every state change writes one row, in the same transaction.
 
     It is the audit log, and (through `dispatched_at`) the outbox for side
-    effects that must happen after commit.
+    effects that must happen after commit: a row that something must still be
+    sent for (a webhook) is written with dispatched_at NULL and stamped once
+    sent. Rows nobody needs sent are born dispatched, so the outbox index holds
+    only pending work instead of every row of the log.
     """
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -154,7 +157,7 @@ class ProcessEvent(models.Model):
     to_status = models.CharField(max_length=32, blank=True)
     reason = models.TextField(blank=True)
     payload = models.JSONField(default=dict, blank=True)
-    dispatched_at = models.DateTimeField(null=True, blank=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
 
     class Meta:
         ordering = ["id"]

@@ -19,13 +19,17 @@ class ProcessInstance(models.Model):
     """One run of a published version. `state` is the engine's token state (see
     engine/core.py); status, result and variables are columns for querying."""
 
+    # Every index is written on every transition (status changes make updates
+    # non-HOT), so none is kept that another index already covers: (definition,
+    # status) serves lookups by definition.
     definition = models.ForeignKey(
-        "orchestration.ProcessDefinition", on_delete=models.PROTECT, related_name="instances"
-    )
+        "orchestration.ProcessDefinition", on_delete=models.PROTECT, related_name="instances",
+        db_index=False,
+    )  # fmt: skip
     version = models.ForeignKey(
         "orchestration.ProcessVersion", on_delete=models.PROTECT, related_name="instances"
     )
-    business_key = models.CharField(max_length=200, blank=True, db_index=True)
+    business_key = models.CharField(max_length=200, blank=True)
     status = models.CharField(max_length=16, choices=InstanceStatus.choices)
     result = models.CharField(max_length=200, blank=True)
     variables = models.JSONField(default=dict)
@@ -52,6 +56,8 @@ class ProcessInstance(models.Model):
         indexes = [
             models.Index(fields=["definition", "status"]),
             models.Index(fields=["status", "-updated_at"]),
+            # Exact lookups only: no second pattern-ops index for LIKE.
+            models.Index(fields=["business_key"], name="instance_business_key"),
         ]
 
     def __str__(self) -> str:
@@ -62,7 +68,10 @@ class StepRun(models.Model):
     """One attempt of an automated step (or of its compensation): the work queue,
     the step record, and the fence against late results all at once."""
 
-    instance = models.ForeignKey(ProcessInstance, on_delete=models.CASCADE, related_name="runs")
+    # Lookups by instance use the unique (instance, step, ...) index.
+    instance = models.ForeignKey(
+        ProcessInstance, on_delete=models.CASCADE, related_name="runs", db_index=False
+    )
     step = models.CharField(max_length=100)
     token = models.CharField(max_length=20, blank=True)
     execution = models.PositiveIntegerField()
@@ -109,7 +118,10 @@ class StepRun(models.Model):
 class HumanTask(models.Model):
     """A person's decision at an approval step."""
 
-    instance = models.ForeignKey(ProcessInstance, on_delete=models.CASCADE, related_name="tasks")
+    # Lookups by instance use the (instance, token, status) index.
+    instance = models.ForeignKey(
+        ProcessInstance, on_delete=models.CASCADE, related_name="tasks", db_index=False
+    )
     step = models.CharField(max_length=100)
     token = models.CharField(max_length=20)
     execution = models.PositiveIntegerField()
@@ -168,7 +180,10 @@ class Timer(models.Model):
     """A deferred event for one instance, due at `due_at`: a wait, a message
     timeout, a child's result for its parent, a cancellation for a child."""
 
-    instance = models.ForeignKey(ProcessInstance, on_delete=models.CASCADE, related_name="timers")
+    # Lookups by instance use the (instance, token, status) index.
+    instance = models.ForeignKey(
+        ProcessInstance, on_delete=models.CASCADE, related_name="timers", db_index=False
+    )
     token = models.CharField(max_length=20, blank=True)
     step = models.CharField(max_length=100, blank=True)
     kind = models.CharField(max_length=32)

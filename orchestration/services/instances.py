@@ -222,8 +222,7 @@ def task_complete(
             raise InvalidInput(errors)
         task.status, task.outcome, task.data = TaskStatus.COMPLETED, outcome, data
         task.decided_by, task.decided_at = actor, now
-        sql.update(HumanTask, [task], ["status", "outcome", "data", "decided_by", "decided_at"])
-        writer = Writer(now)
+        writer = Writer(now, decided=[task])
         name = actor.get_username() if actor is not None else "system"
         try:
             writer.apply(

@@ -125,26 +125,30 @@ def snapshot_of(instance: ProcessInstance) -> core.Snapshot:
     )
 
 
+def lock_query(ids: Iterable[int], *, skip_locked: bool = False) -> sql.Query:
+    """The instance rows `ids`, locked in id order (the one lock order)."""
+    where, params = sql.in_("id", sorted(set(ids)))
+    return sql.Query(
+        ProcessInstance, f"WHERE {where} ORDER BY id", params, lock=True, skip_locked=skip_locked
+    )
+
+
+def locked(rows: list[ProcessInstance]) -> dict[int, ProcessInstance]:
+    attach_versions(rows)
+    return {row.pk: row for row in rows}
+
+
 def lock_instances(ids: Iterable[int], *, skip_locked: bool = False) -> dict[int, ProcessInstance]:
-    """Lock instance rows in id order (the one lock order) and return them by id.
+    """Lock instance rows in id order and return them by id.
 
     Callers that already hold other row locks (timer and lease sweeps) pass
     skip_locked=True: waiting for an instance there could deadlock with a
     service that holds the instance and waits for those rows.
     """
-    wanted = sorted(set(ids))
-    if not wanted:
+    ids = list(ids)
+    if not ids:
         return {}
-    where, params = sql.in_("id", wanted)
-    rows = sql.select(
-        ProcessInstance,
-        f"WHERE {where} ORDER BY id",
-        params,
-        lock=True,
-        skip_locked=skip_locked,
-    )
-    attach_versions(rows)
-    return {row.pk: row for row in rows}
+    return locked(sql.select_all(lock_query(ids, skip_locked=skip_locked))[0])
 
 
 @dataclass

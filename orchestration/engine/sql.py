@@ -15,13 +15,20 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model, QuerySet
 
-# (vendor, model) -> (SELECT head, [(index, converters, column expression)], fields)
+# (vendor, model) -> (column list, [(index, converters, column expression)], fields)
 _SelectPlan = tuple[str, list[tuple[int, list[Any], Any]], list[Any]]
 _selects: dict[tuple[str, type[Model]], _SelectPlan] = {}
 _inserts: dict[tuple[str, type[Model]], tuple[str, str, list[Any]]] = {}
+
+
+def _db() -> Any:
+    # Each attribute read through django.db.connection resolves the
+    # thread/async-local connection again; the hot paths below made ~60 such
+    # reads per transition, so each function resolves it once.
+    return connections[DEFAULT_DB_ALIAS]
 
 
 @contextmanager
@@ -31,6 +38,7 @@ def pipeline() -> Iterator[None]:
     network round trip, and the database and this process stop taking turns on
     the CPU for every statement. Errors surface at the end of the block, as
     Django's exceptions. Reading a result (RETURNING) inside waits for it."""
+    connection = _db()
     if connection.vendor != "postgresql":
         yield
         return
@@ -43,16 +51,19 @@ def in_(column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
     """`column IN (values)` as SQL and parameters; one array parameter on
     PostgreSQL, so the statement text does not depend on how many values
     there are."""
+    connection = _db()
     if connection.vendor == "postgresql":
         return f"{column} = ANY(%s)", [list(values)]
     return f"{column} IN ({placeholders(values)})", list(values)
 
 
 def table(model: type[Model]) -> str:
+    connection = _db()
     return connection.ops.quote_name(model._meta.db_table)
 
 
 def _select_plan(model: type[Model]) -> _SelectPlan:
+    connection = _db()
     key = (connection.vendor, model)
     plan = _selects.get(key)
     if plan is None:
@@ -67,39 +78,88 @@ def _select_plan(model: type[Model]) -> _SelectPlan:
             found = connection.ops.get_db_converters(column) + f.get_db_converters(connection)
             if found:
                 converters.append((index, found, column))
-        plan = _selects[key] = (f"SELECT {columns} FROM {name}", converters, fields)  # noqa: S608
+        plan = _selects[key] = (columns, converters, fields)
     return plan
 
 
-def select(
-    model: type[Model], where: str = "", params: Sequence[Any] = (), *,
-    lock: bool = False, skip_locked: bool = False,
-) -> list[Any]:  # fmt: skip
-    """Model instances for `SELECT <all columns> FROM <table> <where>`.
+class Query:
+    """One SELECT of whole model rows: `SELECT <all columns> FROM <table> <where>`.
 
     `lock` adds FOR UPDATE OF the model's table (SKIP LOCKED with skip_locked)
     where the database has row locks; SQLite serialises writers instead.
+    `related` names a foreign key whose row is joined in and set on each object
+    (as select_related does).
     """
-    head, converters, fields = _select_plan(model)
-    sql = f"{head} {where}"
-    if lock and connection.features.has_select_for_update:
-        sql += f" FOR UPDATE OF {table(model)}" + (" SKIP LOCKED" if skip_locked else "")
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    alias = connection.alias
-    attnames = [f.attname for f in fields]
-    out = []
-    for row in rows:
-        if converters:
-            row = list(row)
-            for index, functions, column in converters:
-                value = row[index]
-                for function in functions:
-                    value = function(value, column, connection)
-                row[index] = value
-        out.append(model.from_db(alias, attnames, row))
-    return out
+
+    def __init__(
+        self, model: type[Model], where: str = "", params: Sequence[Any] = (), *,
+        lock: bool = False, skip_locked: bool = False, related: str = "",
+    ) -> None:  # fmt: skip
+        connection = _db()
+        self.model, self.params, self.related = model, params, related
+        columns, self.converters, fields = _select_plan(model)
+        self.attnames = [f.attname for f in fields]
+        source = table(model)
+        if related:
+            fk = model._meta.get_field(related)
+            self.other = fk.related_model
+            other_columns, other_converters, other_fields = _select_plan(self.other)
+            self.other_attnames = [f.attname for f in other_fields]
+            self.other_converters = [(i + len(fields), c, col) for i, c, col in other_converters]
+            columns = f"{columns}, {other_columns}"
+            source += f" JOIN {table(self.other)} ON {table(self.other)}.id = {source}.{fk.column}"
+        self.sql = f"SELECT {columns} FROM {source} {where}"  # noqa: S608
+        if lock and connection.features.has_select_for_update:
+            self.sql += f" FOR UPDATE OF {table(model)}" + (" SKIP LOCKED" if skip_locked else "")
+
+    def objects(self, rows: list[Any]) -> list[Any]:
+        connection = _db()
+        alias = connection.alias
+        converters = self.converters + (self.other_converters if self.related else [])
+        width = len(self.attnames)
+        out = []
+        for row in rows:
+            if converters:
+                row = list(row)
+                for index, functions, column in converters:
+                    value = row[index]
+                    for function in functions:
+                        value = function(value, column, connection)
+                    row[index] = value
+            obj = self.model.from_db(alias, self.attnames, row[:width])
+            if self.related:
+                setattr(
+                    obj, self.related, self.other.from_db(alias, self.other_attnames, row[width:])
+                )
+            out.append(obj)
+        return out
+
+
+def select(
+    model: type[Model], where: str = "", params: Sequence[Any] = (), **options: Any
+) -> list[Any]:
+    """Model instances for one Query (see there for the options)."""
+    return select_all(Query(model, where, params, **options))[0]
+
+
+def select_all(*queries: Query) -> list[list[Any]]:
+    """Run queries in order, in one round trip on PostgreSQL (a pipeline).
+
+    The server still runs them one after the other, each with a fresh snapshot
+    under READ COMMITTED: a read placed after a locking read sees what was
+    committed while the lock was awaited."""
+    connection = _db()
+    with pipeline():
+        cursors = []
+        for query in queries:
+            cursor = connection.cursor()
+            cursor.execute(query.sql, query.params)
+            cursors.append(cursor)
+        try:
+            return [q.objects(c.fetchall()) for q, c in zip(queries, cursors, strict=True)]
+        finally:
+            for cursor in cursors:
+                cursor.close()
 
 
 def placeholders(values: Sequence[Any]) -> str:
@@ -117,6 +177,7 @@ def prefetched(obj: Model, name: str, rows: list[Any]) -> None:
 
 
 def _insert_plan(model: type[Model]) -> tuple[str, str, list[Any]]:
+    connection = _db()
     key = (connection.vendor, model)
     plan = _inserts.get(key)
     if plan is None:
@@ -130,6 +191,7 @@ def _insert_plan(model: type[Model]) -> tuple[str, str, list[Any]]:
 
 
 def _values(fields: list[Any], obj: Model) -> list[Any]:
+    connection = _db()
     return [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
 
 
@@ -137,6 +199,7 @@ def insert(model: type[Model], objs: Sequence[Model], *, returning: bool = True)
     """INSERT objects and set their primary keys (as bulk_create does), without
     the ORM's per-call compilation. With returning=False (audit rows, whose ids
     nobody reads) the rows go in one pipelined executemany."""
+    connection = _db()
     if not objs:
         return
     head, row, fields = _insert_plan(model)
@@ -168,6 +231,7 @@ def update(model: type[Model], objs: Iterable[Model], fields: list[str]) -> None
     batch sizes that Python work cost more than the database. One row is one
     plain statement; several go in one pipelined executemany.
     """
+    connection = _db()
     objs = list(objs)
     if not objs:
         return
@@ -191,6 +255,7 @@ def update_where(
     model: type[Model], values: dict[str, Any], where: str, params: Sequence[Any]
 ) -> int:
     """UPDATE <table> SET <column> = <value>, ... WHERE <where>; returns the row count."""
+    connection = _db()
     assignments = ", ".join(f"{connection.ops.quote_name(name)} = %s" for name in values)
     return execute(
         f"UPDATE {table(model)} SET {assignments} WHERE {where}",  # noqa: S608
@@ -200,12 +265,14 @@ def update_where(
 
 def execute(sql: str, params: Sequence[Any] = ()) -> int:
     """Run one statement; return the number of rows it changed."""
+    connection = _db()
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
 
 
 def fetch(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    connection = _db()
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()

@@ -46,6 +46,8 @@ from orchestration.engine.runtime import (
     attach_versions,
     definition_of,
     lock_instances,
+    lock_query,
+    locked,
 )
 from orchestration.exceptions import BusinessError, RetryableError
 from orchestration.handlers import StepContext, get_handler
@@ -166,21 +168,16 @@ class Worker:
         with transaction.atomic():
             runs = sql.select(
                 StepRun,
-                "WHERE status = %s AND due_at <= %s ORDER BY due_at LIMIT %s",
+                f"WHERE {sql.table(StepRun)}.status = %s AND due_at <= %s ORDER BY due_at LIMIT %s",
                 [RunStatus.READY, now, self.batch],
                 lock=True,
                 skip_locked=True,
+                related="instance",
             )
             if not runs:
                 return []
-            ids = sorted({run.instance_id for run in runs})
-            where, params = sql.in_("id", ids)
-            instances = {
-                row.pk: row for row in sql.select(ProcessInstance, f"WHERE {where}", params)
-            }
-            attach_versions(instances.values())
+            attach_versions(run.instance for run in runs)
             for run in runs:
-                run.instance = instances[run.instance_id]
                 step = definition_of(run.instance.version).step(run.step)
                 run.status = RunStatus.RUNNING
                 run.worker = self.name
@@ -230,15 +227,15 @@ class Worker:
         """Apply results in one transaction; return runs claimed for chaining."""
         now = self.clock()
         with transaction.atomic():
-            instances = lock_instances(o.run.instance_id for o in outcomes)
+            # The runs are read after the lock is granted (one round trip for both):
+            # a run fenced off while we waited shows its new status.
             where, params = sql.in_("id", [o.run.pk for o in outcomes])
-            current = {
-                pk: {"status": status, "worker": worker}
-                for pk, status, worker in sql.fetch(
-                    f"SELECT id, status, worker FROM {sql.table(StepRun)} WHERE {where}",  # noqa: S608
-                    params,
-                )
-            }
+            rows, runs = sql.select_all(
+                lock_query(o.run.instance_id for o in outcomes),
+                sql.Query(StepRun, f"WHERE {where}", params),
+            )
+            instances = locked(rows)
+            current = {run.pk: {"status": run.status, "worker": run.worker} for run in runs}
             writer = Writer(now, worker=self.name)
             for outcome in outcomes:
                 run = outcome.run

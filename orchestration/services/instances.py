@@ -201,18 +201,22 @@ def task_complete(
     with transaction.atomic():
         # Instance first, then the task: the one lock order. The task is read by
         # a second statement so that it sees a decision committed while we waited.
-        found = sql.select(
-            ProcessInstance,
-            f"WHERE id = (SELECT instance_id FROM {sql.table(HumanTask)} WHERE id = %s)",  # noqa: S608
-            [task_id],
-            lock=True,
+        found, tasks, assignees = sql.select_all(
+            sql.Query(
+                ProcessInstance,
+                f"WHERE id = (SELECT instance_id FROM {sql.table(HumanTask)} WHERE id = %s)",  # noqa: S608
+                [task_id],
+                lock=True,
+            ),
+            sql.Query(HumanTask, "WHERE id = %s", [task_id]),
+            sql.Query(TaskAssignee, "WHERE task_id = %s", [task_id]),
         )
         if not found:
             raise HumanTask.DoesNotExist(f"no task {task_id}")
         instance = found[0]
         attach_versions([instance])
-        task = sql.select(HumanTask, "WHERE id = %s", [task_id])[0]
-        sql.prefetched(task, "assignees", sql.select(TaskAssignee, "WHERE task_id = %s", [task_id]))
+        task = tasks[0]
+        sql.prefetched(task, "assignees", assignees)
         task.instance = instance
         if task.status != TaskStatus.OPEN:
             raise InstanceConflict("task_closed", f"task {task_id} is already {task.status}")

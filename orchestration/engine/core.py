@@ -19,7 +19,6 @@ tokens through them until every token is parked again.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -146,9 +145,26 @@ def transition(
 ) -> Transition:
     """Apply one event. `key` identifies the instance (for jitter); `snapshot` is not
     modified. Raises EngineError when the event does not apply."""
-    machine = _Machine(definition, copy.deepcopy(snapshot), now, key)
+    own = Snapshot(
+        snapshot.status,
+        _copy_json(snapshot.variables),
+        _copy_json(snapshot.state),
+        snapshot.result,
+        _copy_json(snapshot.error),
+    )
+    machine = _Machine(definition, own, now, key)
     machine.handle(event)
     return Transition(machine.snap, machine.effects)
+
+
+def _copy_json(value: Any) -> Any:
+    """A copy of JSON data (what variables and state are): several times faster
+    than copy.deepcopy, which a transition used to spend a tenth of its time in."""
+    if isinstance(value, dict):
+        return {k: _copy_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy_json(v) for v in value]
+    return value
 
 
 class _Machine:

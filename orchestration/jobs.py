@@ -47,8 +47,13 @@ def engine_loop(seconds: float | None = None, *, stop: Callable[[], bool] = lamb
                 time.sleep(1.0)
                 continue
             handled += done
-            if not done:
-                # NOTIFY ends the wait early; the sweep timer bounds timer lateness.
+            if done < worker.batch:
+                # Less than a full batch: wait for the next NOTIFY (or the sweep
+                # timer, which bounds timer lateness) instead of claiming again at
+                # once. Under load the notifications are already there and the
+                # wait is only the coalescing pause, so loops take work in batches
+                # instead of spinning on one or two rows each (which cost the CPU
+                # that web processes deciding tasks needed; bench/engine.py).
                 listener.wait(max(worker.seconds_until_sweep(), 0.005))
     finally:
         listener.close()

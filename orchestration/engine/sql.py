@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +23,6 @@ from django.db.models import Model, QuerySet
 # (vendor, model) -> (column list, [(index, converters, column expression)], fields)
 _SelectPlan = tuple[str, list[tuple[int, list[Any], Any]], list[Any]]
 _selects: dict[tuple[str, type[Model]], _SelectPlan] = {}
-_inserts: dict[tuple[str, type[Model]], tuple[str, str, list[Any]]] = {}
 
 
 def _db() -> Any:
@@ -177,83 +177,91 @@ def prefetched(obj: Model, name: str, rows: list[Any]) -> None:
     obj.__dict__.setdefault("_prefetched_objects_cache", {})[name] = queryset
 
 
-def _insert_plan(model: type[Model]) -> tuple[str, str, list[Any]]:
-    connection = _db()
-    key = (connection.vendor, model)
-    plan = _inserts.get(key)
+@dataclass(frozen=True)
+class _Write:
+    """A write statement's text and the columns whose values it takes, with each
+    column's plain type: the Python type whose values Django's get_db_prep_save
+    hands to the driver unchanged (None: always ask Django). That call chain
+    cost more per field and row than anything else in an INSERT here; most
+    engine columns are strings, integers and ids already in their final form."""
+
+    sql: str
+    fields: tuple[Any, ...]
+    kinds: tuple[type | None, ...]
+
+    def values(self, obj: Model, connection: Any) -> list[Any]:
+        out = []
+        for f, kind in zip(self.fields, self.kinds, strict=True):
+            value = getattr(obj, f.attname)
+            if kind is not None and (
+                value is None
+                or (type(value) is kind and (kind is not datetime or value.tzinfo is not None))
+            ):
+                out.append(value)
+            else:
+                out.append(f.get_db_prep_save(value, connection))
+        return out
+
+
+def _kind(field: Any, vendor: str) -> type | None:
+    if isinstance(field, models.BooleanField):
+        return bool
+    if isinstance(field, models.CharField | models.TextField):
+        return str
+    if isinstance(field, models.IntegerField | models.ForeignKey):
+        return int
+    if isinstance(field, models.DateTimeField) and vendor == "postgresql":
+        return datetime
+    return None
+
+
+_writes: dict[tuple[str, type[Model], tuple[str, ...]], _Write] = {}
+
+
+def _write(model: type[Model], fields: tuple[str, ...], connection: Any) -> _Write:
+    """INSERT (fields=()) or UPDATE-by-id (the named fields) plan, built once."""
+    key = (connection.vendor, model, fields)
+    plan = _writes.get(key)
     if plan is None:
         meta = model._meta
-        fields = [f for f in meta.concrete_fields if not f.primary_key]
         quote = connection.ops.quote_name
-        names = ", ".join(quote(f.column) for f in fields)
-        row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-        plan = _inserts[key] = (f"INSERT INTO {table(model)} ({names}) VALUES ", row, fields)  # noqa: S608
-    return plan
-
-
-_kinds: dict[tuple[str, Any], type | None] = {}
-
-
-def _plain_kind(field: Any, vendor: str) -> type | None:
-    """The Python type whose values Django's get_db_prep_save hands to the driver
-    unchanged for this field (None: always ask Django). That call chain costs
-    more per field and row than everything else in an INSERT here; most engine
-    columns are strings, integers and ids already in their final form."""
-    key = (vendor, field)
-    if key not in _kinds:
-        kind: type | None = None
-        if isinstance(field, models.BooleanField):
-            kind = bool
-        elif isinstance(field, models.CharField | models.TextField):
-            kind = str
-        elif isinstance(field, models.IntegerField | models.ForeignKey):
-            kind = int
-        elif isinstance(field, models.DateTimeField) and vendor == "postgresql":
-            kind = datetime
-        _kinds[key] = kind
-    return _kinds[key]
-
-
-def _prepare(fields: list[Any], values: list[Any]) -> list[Any]:
-    connection = _db()
-    vendor = connection.vendor
-    out = []
-    for f, value in zip(fields, values, strict=True):
-        kind = _plain_kind(f, vendor)
-        if value is None and kind is not None:
-            out.append(None)
-        elif kind is not None and type(value) is kind and (kind is not datetime or value.tzinfo):
-            out.append(value)
+        if fields:
+            columns = tuple(meta.get_field(name) for name in fields)
+            assignments = ", ".join(f"{quote(c.column)} = %s" for c in columns)
+            sql = f"UPDATE {table(model)} SET {assignments} WHERE id = %s"  # noqa: S608
         else:
-            out.append(f.get_db_prep_save(value, connection))
-    return out
-
-
-def _values(fields: list[Any], obj: Model) -> list[Any]:
-    return _prepare(fields, [f.pre_save(obj, True) for f in fields])
+            # Engine models set every default in Python (no auto_now fields), so
+            # an attribute read is what pre_save would return.
+            columns = tuple(f for f in meta.concrete_fields if not f.primary_key)
+            names = ", ".join(quote(f.column) for f in columns)
+            sql = f"INSERT INTO {table(model)} ({names}) VALUES "  # noqa: S608
+        kinds = tuple(_kind(f, connection.vendor) for f in columns)
+        plan = _writes[key] = _Write(sql, columns, kinds)
+    return plan
 
 
 def insert(model: type[Model], objs: Sequence[Model], *, returning: bool = True) -> None:
     """INSERT objects and set their primary keys (as bulk_create does), without
     the ORM's per-call compilation. With returning=False (audit rows, whose ids
     nobody reads) the rows go in one pipelined executemany."""
-    connection = _db()
     if not objs:
         return
-    head, row, fields = _insert_plan(model)
+    connection = _db()
+    plan = _write(model, (), connection)
+    row = "(" + ", ".join(["%s"] * len(plan.fields)) + ")"
     with connection.cursor() as cursor:
         if not returning:
-            cursor.executemany(head + row, [_values(fields, obj) for obj in objs])
+            cursor.executemany(plan.sql + row, [plan.values(obj, connection) for obj in objs])
         elif connection.vendor == "postgresql":
             # One statement; PostgreSQL returns the ids in VALUES order.
-            params = [value for obj in objs for value in _values(fields, obj)]
-            cursor.execute(f"{head}{', '.join([row] * len(objs))} RETURNING id", params)
+            params = [value for obj in objs for value in plan.values(obj, connection)]
+            cursor.execute(f"{plan.sql}{', '.join([row] * len(objs))} RETURNING id", params)
             ids = [r[0] for r in cursor.fetchall()]
         else:
             # SQLite leaves the order of RETURNING rows undefined: one row each.
             ids = []
             for obj in objs:
-                cursor.execute(head + row, _values(fields, obj))
+                cursor.execute(plan.sql + row, plan.values(obj, connection))
                 ids.append(cursor.lastrowid)
     if returning:
         for obj, pk in zip(objs, ids, strict=True):
@@ -269,23 +277,17 @@ def update(model: type[Model], objs: Iterable[Model], fields: list[str]) -> None
     batch sizes that Python work cost more than the database. One row is one
     plain statement; several go in one pipelined executemany.
     """
-    connection = _db()
     objs = list(objs)
     if not objs:
         return
-    meta = model._meta
-    columns = [meta.get_field(name) for name in fields]
-    quote = connection.ops.quote_name
-    assignments = ", ".join(f"{quote(c.column)} = %s" for c in columns)
-    sql = f"UPDATE {table(model)} SET {assignments} WHERE id = %s"  # noqa: S608
-    params = [
-        [*_prepare(columns, [getattr(obj, c.attname) for c in columns]), obj.pk] for obj in objs
-    ]
+    connection = _db()
+    plan = _write(model, tuple(fields), connection)
+    params = [[*plan.values(obj, connection), obj.pk] for obj in objs]
     with connection.cursor() as cursor:
         if len(params) == 1:
-            cursor.execute(sql, params[0])
+            cursor.execute(plan.sql, params[0])
         else:
-            cursor.executemany(sql, params)
+            cursor.executemany(plan.sql, params)
 
 
 def update_where(

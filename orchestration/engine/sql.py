@@ -32,6 +32,51 @@ def _db() -> Any:
     return connections[DEFAULT_DB_ALIAS]
 
 
+def _cursor(connection: Any) -> Any:
+    """A cursor for the statements here. On PostgreSQL the values travel apart
+    from the statement (server-side binding) instead of being quoted into its
+    text by Python, which cost a tenth of a transition's CPU. Django's own
+    queries keep its default client-side binding."""
+    if connection.vendor != "postgresql":
+        return connection.cursor()
+    import psycopg
+
+    connection.ensure_connection()
+    return _Wrapped(psycopg.Cursor(connection.connection), connection)
+
+
+class _Wrapped:
+    """Django's error translation (IntegrityError and friends) around a psycopg cursor."""
+
+    def __init__(self, cursor: Any, connection: Any) -> None:
+        self.cursor, self.connection = cursor, connection
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        with self.connection.wrap_database_errors:
+            self.cursor.execute(sql, params)
+
+    def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> None:
+        with self.connection.wrap_database_errors:
+            self.cursor.executemany(sql, params)
+
+    def fetchall(self) -> list[Any]:
+        with self.connection.wrap_database_errors:
+            return self.cursor.fetchall()
+
+    @property
+    def rowcount(self) -> int:
+        return int(self.cursor.rowcount)
+
+    def close(self) -> None:
+        self.cursor.close()
+
+    def __enter__(self) -> _Wrapped:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cursor.close()
+
+
 @contextmanager
 def pipeline() -> Iterator[None]:
     """Send the statements of the block without waiting for each result
@@ -153,7 +198,7 @@ def select_all(*queries: Query) -> list[list[Any]]:
     with pipeline():
         cursors = []
         for query in queries:
-            cursor = connection.cursor()
+            cursor = _cursor(connection)
             cursor.execute(query.sql, query.params)
             cursors.append(cursor)
         try:
@@ -249,7 +294,7 @@ def insert(model: type[Model], objs: Sequence[Model], *, returning: bool = True)
     connection = _db()
     plan = _write(model, (), connection)
     row = "(" + ", ".join(["%s"] * len(plan.fields)) + ")"
-    with connection.cursor() as cursor:
+    with _cursor(connection) as cursor:
         if not returning:
             cursor.executemany(plan.sql + row, [plan.values(obj, connection) for obj in objs])
         elif connection.vendor == "postgresql":
@@ -283,7 +328,7 @@ def update(model: type[Model], objs: Iterable[Model], fields: list[str]) -> None
     connection = _db()
     plan = _write(model, tuple(fields), connection)
     params = [[*plan.values(obj, connection), obj.pk] for obj in objs]
-    with connection.cursor() as cursor:
+    with _cursor(connection) as cursor:
         if len(params) == 1:
             cursor.execute(plan.sql, params[0])
         else:
@@ -305,13 +350,13 @@ def update_where(
 def execute(sql: str, params: Sequence[Any] = ()) -> int:
     """Run one statement; return the number of rows it changed."""
     connection = _db()
-    with connection.cursor() as cursor:
+    with _cursor(connection) as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
 
 
 def fetch(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
     connection = _db()
-    with connection.cursor() as cursor:
+    with _cursor(connection) as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()

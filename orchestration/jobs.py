@@ -38,7 +38,10 @@ def engine_loop(seconds: float | None = None, *, stop: Callable[[], bool] = lamb
                 wakeup.beat(worker.name)
                 last_beat = time.monotonic()
             try:
-                done = worker.work_once()
+                if listener.try_lead():
+                    done = worker.work_once()
+                else:
+                    done = worker.work_once(waited=settings.ORCHESTRATION_HELP_AFTER_MS / 1000)
             except Exception:
                 # One bad round (a bug, a lost connection) must not end the loop:
                 # its transaction rolled back, so the work is still there.

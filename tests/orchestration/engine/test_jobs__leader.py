@@ -1,0 +1,100 @@
+"""One engine loop leads (listens, takes new work at once); the others help with
+work that has waited, and one of them takes over when the leader goes."""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from django.db import connections
+
+from orchestration import jobs, services
+from orchestration.engine.wakeup import Listener
+from orchestration.models import ProcessEvent, ProcessInstance, StepRun
+from tests.orchestration.engine import handlers as h
+from tests.orchestration.engine.conftest import publish
+
+ONE = """
+key: one
+name: One
+start: a
+steps:
+  a: {type: service, handler: test.a, next: done}
+  done: {type: end, result: ok}
+"""
+
+
+@pytest.mark.django_db
+def test_a_helping_worker_takes_only_steps_that_have_waited(worker, clock) -> None:
+    publish(ONE)
+    services.instance_start(key="one", variables={}, actor=None, now=clock())
+    assert worker.claim(waited=0.05) == []  # due just now: the leader's
+    clock.advance(seconds=0.06)
+    runs = worker.claim(waited=0.05)
+    assert [run.step for run in runs] == ["a"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_one_loop_leads_and_another_takes_over_when_it_goes() -> None:
+    first, second = Listener(), Listener()
+    try:
+        assert first.try_lead()
+        assert not second.try_lead()
+        assert first.try_lead()  # leading is kept, not re-won each round
+        first.close()  # the leader's process ended: its connection, and lock, are gone
+        assert second.try_lead()
+    finally:
+        second.close()
+
+
+THREE = """
+key: three
+name: Three steps
+start: a
+steps:
+  a: {type: service, handler: test.ledger, next: b}
+  b: {type: service, handler: test.ledger, next: c}
+  c: {type: service, handler: test.ledger, next: done}
+  done: {type: end, result: done}
+"""
+
+
+def _loop() -> None:
+    def finished() -> bool:
+        return not ProcessInstance.objects.filter(ended_at__isnull=True).exists()
+
+    try:
+        jobs.engine_loop(seconds=60, stop=finished)
+    finally:
+        connections.close_all()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_four_engine_loops_finish_every_instance_once(settings, tmp_path: Path) -> None:
+    settings.ORCHESTRATION_LOOPS = 4
+    h.LEDGER["path"] = str(tmp_path / "ledger.txt")
+    publish(THREE)
+    ids = [services.instance_start(key="three", variables={}, actor=None).pk for _ in range(200)]
+    connections.close_all()
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_loop) for _ in range(4)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(timeout=90)
+        assert proc.exitcode == 0
+    statuses = Counter(ProcessInstance.objects.filter(pk__in=ids).values_list("status", flat=True))
+    assert statuses == {"completed": 200}
+    runs = Counter(StepRun.objects.values_list("instance_id", "step", "status"))
+    assert set(runs.values()) == {1} and len(runs) == 600
+    applied = Counter(
+        ProcessEvent.objects.filter(kind="step.succeeded").values_list("instance_id", "step")
+    )
+    assert set(applied.values()) == {1} and len(applied) == 600
+    calls = Counter(line.split()[0] for line in Path(h.LEDGER["path"]).read_text().splitlines())
+    assert set(calls.values()) == {1} and len(calls) == 600
+    h.LEDGER["path"] = ""

@@ -42,6 +42,7 @@ def engine_loop(seconds: float | None = None, *, stop: Callable[[], bool] = lamb
                     done = worker.work_once()
                 else:
                     done = worker.work_once(waited=settings.ORCHESTRATION_HELP_AFTER_MS / 1000)
+                    listener.helped(done > 0)
             except Exception:
                 # One bad round (a bug, a lost connection) must not end the loop:
                 # its transaction rolled back, so the work is still there.

@@ -50,7 +50,8 @@ class Listener:
     One loop across the whole deployment leads: it holds a PostgreSQL advisory
     lock on this connection, LISTENs and takes new work the moment it is
     notified. The other loops help: they do not listen and only take steps that
-    have waited longer than ORCHESTRATION_HELP_AFTER_MS, polling for them. On a
+    have waited longer than ORCHESTRATION_HELP_AFTER_MS, polling for them that
+    often while they find some and backing off to once a second when not. On a
     2-core host two loops that both woke for every NOTIFY split the work into
     batches of one or two rows and spent a third more CPU per instance than one
     loop (bench/engine.py); with a leader, helpers join only when the leader
@@ -63,6 +64,7 @@ class Listener:
     def __init__(self) -> None:
         self.conn: Any = None
         self.leading = connection.vendor != "postgresql"  # SQLite: one machine, one loop
+        self.pause = settings.ORCHESTRATION_HELP_AFTER_MS / 1000
         if connection.vendor == "postgresql":
             import psycopg
 
@@ -80,6 +82,11 @@ class Listener:
                 self.leading = True
         return self.leading
 
+    def helped(self, found: bool) -> None:
+        """A helping loop's round found work (poll again soon) or none (back off)."""
+        least = settings.ORCHESTRATION_HELP_AFTER_MS / 1000
+        self.pause = least if found else min(1.0, max(self.pause, least) * 2)
+
     def wait(self, timeout: float) -> None:
         if timeout <= 0:
             return
@@ -87,7 +94,7 @@ class Listener:
             time.sleep(min(timeout, 0.25))
             return
         if not self.leading:
-            time.sleep(min(timeout, settings.ORCHESTRATION_HELP_AFTER_MS / 1000))
+            time.sleep(min(timeout, self.pause))
             return
         woken = False
         for _ in self.conn.notifies(timeout=timeout, stop_after=1):

@@ -133,14 +133,21 @@ class Worker:
         (a helping loop takes what the leading loop has not got to)."""
         done = 0
         if time.monotonic() >= self._next_sweep:
-            done += self.fire_timers() + self.expire_leases()
+            timers, leases = self.fire_timers(), self.expire_leases()
+            done += timers + leases
             if self.sweep_interval:
                 # Sleep through quiet periods: sweep again when the next timer,
-                # retry or lease comes due, at least every second.
+                # retry or lease comes due, at least every second; at once when a
+                # full batch came due together (more are waiting behind it).
                 from orchestration.engine.wakeup import seconds_until_next_due
 
-                pause = max(self.sweep_interval, seconds_until_next_due(cap=1.0))
-                self._next_sweep = time.monotonic() + (self.sweep_interval if done else pause)
+                if self.batch in (timers, leases):
+                    pause = 0.0
+                elif done:
+                    pause = self.sweep_interval
+                else:
+                    pause = max(self.sweep_interval, seconds_until_next_due(cap=1.0))
+                self._next_sweep = time.monotonic() + pause
         runs = self.claim(waited=waited)
         rounds = 0
         while runs and rounds < 100:

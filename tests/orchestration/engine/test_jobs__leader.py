@@ -36,6 +36,22 @@ def test_a_helping_worker_takes_only_steps_that_have_waited(worker, clock) -> No
     assert [run.step for run in runs] == ["a"]
 
 
+@pytest.mark.django_db
+def test_a_helper_backs_off_while_it_finds_nothing(settings) -> None:
+    settings.ORCHESTRATION_HELP_AFTER_MS = 25
+    listener = Listener()
+    try:
+        pauses = []
+        for _ in range(8):
+            listener.helped(False)
+            pauses.append(listener.pause)
+        assert pauses == [0.05, 0.1, 0.2, 0.4, 0.8, 1.0, 1.0, 1.0]
+        listener.helped(True)
+        assert listener.pause == 0.025
+    finally:
+        listener.close()
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_one_loop_leads_and_another_takes_over_when_it_goes() -> None:

@@ -4,8 +4,9 @@
 
 Measures, with 1 and 2 worker processes (each running the production engine
 loop, orchestration.jobs.engine_loop):
-  - the bare floor: minimal ORM transactions that lock one row with SKIP LOCKED,
-    update one row and insert one, from 2 processes (the least a transition costs);
+  - the bare floor: minimal Django ORM transactions that lock one row with SKIP
+    LOCKED, update one row and insert one, from 2 processes (the least a
+    transition costs), so results can be read as a ratio on a noisy machine;
   - a 3-step process (three no-op service steps and an end): completed
     instances/s, counted from the first start to the last end, as the Camunda
     benchmark counts, plus p50/p99 start-to-end latency and worker RSS;
@@ -53,7 +54,8 @@ import django  # noqa: E402
 django.setup()
 
 from django.core.management import call_command  # noqa: E402
-from django.db import connection, connections, transaction  # noqa: E402
+from django.db import connection, connections, models, transaction  # noqa: E402
+from django.db.models import F  # noqa: E402
 
 from orchestration import services  # noqa: E402
 from orchestration.handlers import handler  # noqa: E402
@@ -292,20 +294,43 @@ def run_scenario(key: str, instances: int, workers: int, *, approvals: bool) -> 
 
 
 # ---- the floor ---------------------------------------------------------------------------
+class FloorItem(models.Model):
+    n = models.IntegerField()
+
+    class Meta:
+        app_label = "orchestration"
+        db_table = "bench_floor_item"
+        managed = False
+
+    def __str__(self) -> str:
+        return f"item {self.pk}"
+
+
+class FloorLog(models.Model):
+    n = models.IntegerField()
+
+    class Meta:
+        app_label = "orchestration"
+        db_table = "bench_floor_log"
+        managed = False
+
+    def __str__(self) -> str:
+        return f"log {self.pk}"
+
+
 def _floor_worker(
     count: int, go: multiprocessing.synchronize.Event, out: multiprocessing.Queue
 ) -> None:
     go.wait()
     start = time.perf_counter()
     for n in range(count):
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT id FROM bench_floor_item ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"
-            )
-            row = cursor.fetchone()
-            if row:
-                cursor.execute("UPDATE bench_floor_item SET n = n + 1 WHERE id = %s", [row[0]])
-            cursor.execute("INSERT INTO bench_floor_log (n) VALUES (%s)", [n])
+        # The floor: minimal Django ORM transactions (lock one row with
+        # SKIP LOCKED, update one row, insert one).
+        with transaction.atomic():
+            item = FloorItem.objects.select_for_update(skip_locked=True).order_by("id").first()
+            if item is not None:
+                FloorItem.objects.filter(pk=item.pk).update(n=F("n") + 1)
+            FloorLog.objects.create(n=n)
     out.put(time.perf_counter() - start)
     connections.close_all()
 

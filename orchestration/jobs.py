@@ -7,6 +7,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -27,7 +28,7 @@ def engine_loop(seconds: float | None = None, *, stop: Callable[[], bool] = lamb
         return 0
     budget = seconds if seconds is not None else settings.ORCHESTRATION_LOOP_SECONDS
     deadline = time.monotonic() + budget
-    stopping = _stop_on_signals()
+    stopping = _Signals()
     worker = Worker(batch=64, sweep_interval=0.2)
     listener = wakeup.Listener()
     handled = 0
@@ -66,18 +67,44 @@ def engine_loop(seconds: float | None = None, *, stop: Callable[[], bool] = lamb
 
         LoopHeartbeat.objects.filter(name=worker.name).delete()
         close_old_connections()
+        stopping.restore()
     return handled
 
 
-def _stop_on_signals() -> Callable[[], bool]:
+class _Signals:
     """SIGTERM/SIGINT end the loop after its current round (work is durable, so a
     prompt exit loses nothing), instead of holding a shutting-down cluster for
-    the rest of the loop's budget."""
-    flag = threading.Event()
-    if threading.current_thread() is threading.main_thread():
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: flag.set())
-    return flag.is_set
+    the rest of the loop's budget.
+
+    When the loop is done, the worker's own handlers come back and a signal that
+    arrived is raised again, so the process then does what it would have done
+    without the loop: a django-q2 worker dies on SIGTERM (its default). Keeping
+    the signal to ourselves left workers orphaned and running forever when a
+    supervisor signalled the whole process group (systemd's default, and the
+    demo), because django-q2's sentinel dies on that same SIGTERM and never
+    sends them STOP.
+    """
+
+    WATCHED = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self.previous: dict[int, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            for signum in self.WATCHED:
+                self.previous[signum] = signal.signal(signum, self._catch)
+
+    def _catch(self, signum: int, frame: object) -> None:
+        self.received = signum
+
+    def __call__(self) -> bool:
+        return self.received is not None
+
+    def restore(self) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+        if self.received is not None and self.previous:
+            signal.raise_signal(self.received)
 
 
 def ensure_loops() -> int:

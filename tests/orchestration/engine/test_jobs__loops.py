@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
+import time
+
 import pytest
+from django.db import connections
 from django.utils import timezone
 
 from orchestration import jobs, services
@@ -40,3 +46,26 @@ def test_a_surplus_loop_exits_at_once(settings) -> None:
     services.instance_start(key="one", variables={}, actor=None)
     assert jobs.engine_loop(seconds=5) == 0
     assert ProcessInstance.objects.get().status == "running"  # left to the live loop
+
+
+def _loop_in_a_worker() -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # as django-q2's worker processes have it
+    jobs.engine_loop(seconds=30)
+    os._exit(3)  # reached only if the loop swallowed the signal
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_sigterm_ends_the_loop_cleanly_then_the_process_as_it_would_have(settings) -> None:
+    settings.ORCHESTRATION_LOOPS = 1
+    connections.close_all()
+    proc = multiprocessing.get_context("fork").Process(target=_loop_in_a_worker)
+    proc.start()
+    deadline = time.monotonic() + 20
+    while not LoopHeartbeat.objects.exists():  # the loop is running, its handler installed
+        assert time.monotonic() < deadline, "the loop never started"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGTERM)
+    proc.join(timeout=10)
+    assert proc.exitcode == -signal.SIGTERM
+    assert not LoopHeartbeat.objects.exists()  # it finished its round and cleaned up first

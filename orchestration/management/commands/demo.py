@@ -47,7 +47,11 @@ class Command(BaseCommand):
         except (KeyboardInterrupt, SystemExit):
             pass
         finally:
-            os.killpg(worker.pid, signal.SIGTERM)
+            # SIGINT, as Ctrl-C in a terminal sends it to the whole group: django-q2
+            # stops gracefully on it (its sentinel ignores it and tells the workers
+            # to stop; a running engine loop ends after its round). SIGTERM to the
+            # group would kill the sentinel outright and leave the cluster hanging.
+            os.killpg(worker.pid, signal.SIGINT)
             try:
                 worker.wait(timeout=10)
             except subprocess.TimeoutExpired:

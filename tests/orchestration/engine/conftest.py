@@ -44,6 +44,27 @@ def _reset_handlers() -> None:
     test_handlers.reset()
 
 
+# Definitions several test modules run.
+ONE_STEP = """
+key: one
+name: One
+start: a
+steps:
+  a: {type: service, handler: test.a, next: done}
+  done: {type: end, result: ok}
+"""
+THREE_STEPS = """
+key: three
+name: Three steps
+start: a
+steps:
+  a: {type: service, handler: test.ledger, next: b}
+  b: {type: service, handler: test.ledger, next: c}
+  c: {type: service, handler: test.ledger, next: done}
+  done: {type: end, result: done}
+"""
+
+
 def publish(source: str) -> ProcessVersion:
     draft = services.version_save_draft(source=source, actor=None).version
     return services.version_publish(version=draft, actor=None)

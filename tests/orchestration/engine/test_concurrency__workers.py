@@ -15,23 +15,12 @@ from django.utils import timezone
 from orchestration import services
 from orchestration.models import HumanTask, ProcessEvent, ProcessInstance, StepRun, Timer
 from tests.orchestration.engine import handlers as h
-from tests.orchestration.engine.conftest import publish
+from tests.orchestration.engine.conftest import THREE_STEPS, publish
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 PROCESSES = 4
 INSTANCES = 200
-
-STEPS = """
-key: three
-name: Three steps
-start: a
-steps:
-  a: {type: service, handler: test.ledger, next: b}
-  b: {type: service, handler: test.ledger, next: c}
-  c: {type: service, handler: test.ledger, next: done}
-  done: {type: end, result: done}
-"""
 
 
 def _work_until_done(barrier, deadline: float) -> None:
@@ -66,7 +55,7 @@ def _run_workers(target, *args) -> None:
 
 def test_four_workers_apply_every_transition_once(tmp_path: Path) -> None:
     h.LEDGER["path"] = str(tmp_path / "ledger.txt")
-    publish(STEPS)
+    publish(THREE_STEPS)
     ids = [
         services.instance_start(key="three", variables={}, actor=None).pk for _ in range(INSTANCES)
     ]

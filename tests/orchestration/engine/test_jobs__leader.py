@@ -14,21 +14,12 @@ from orchestration import jobs, services
 from orchestration.engine.wakeup import Listener
 from orchestration.models import ProcessEvent, ProcessInstance, StepRun
 from tests.orchestration.engine import handlers as h
-from tests.orchestration.engine.conftest import publish
-
-ONE = """
-key: one
-name: One
-start: a
-steps:
-  a: {type: service, handler: test.a, next: done}
-  done: {type: end, result: ok}
-"""
+from tests.orchestration.engine.conftest import ONE_STEP, THREE_STEPS, publish
 
 
 @pytest.mark.django_db
 def test_a_helping_worker_takes_only_steps_that_have_waited(worker, clock) -> None:
-    publish(ONE)
+    publish(ONE_STEP)
     services.instance_start(key="one", variables={}, actor=None, now=clock())
     assert worker.claim(waited=0.05) == []  # due just now: the leader's
     clock.advance(seconds=0.06)
@@ -66,18 +57,6 @@ def test_one_loop_leads_and_another_takes_over_when_it_goes() -> None:
         second.close()
 
 
-THREE = """
-key: three
-name: Three steps
-start: a
-steps:
-  a: {type: service, handler: test.ledger, next: b}
-  b: {type: service, handler: test.ledger, next: c}
-  c: {type: service, handler: test.ledger, next: done}
-  done: {type: end, result: done}
-"""
-
-
 def _loop() -> None:
     def finished() -> bool:
         return not ProcessInstance.objects.filter(ended_at__isnull=True).exists()
@@ -93,7 +72,7 @@ def _loop() -> None:
 def test_four_engine_loops_finish_every_instance_once(settings, tmp_path: Path) -> None:
     settings.ORCHESTRATION_LOOPS = 4
     h.LEDGER["path"] = str(tmp_path / "ledger.txt")
-    publish(THREE)
+    publish(THREE_STEPS)
     ids = [services.instance_start(key="three", variables={}, actor=None).pk for _ in range(200)]
     connections.close_all()
     ctx = multiprocessing.get_context("fork")

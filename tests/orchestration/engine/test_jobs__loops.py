@@ -13,25 +13,16 @@ from django.utils import timezone
 
 from orchestration import jobs, services
 from orchestration.models import LoopHeartbeat, ProcessInstance
-from tests.orchestration.engine.conftest import publish
+from tests.orchestration.engine.conftest import ONE_STEP, publish
 
 pytestmark = pytest.mark.django_db
-
-ONE = """
-key: one
-name: One
-start: a
-steps:
-  a: {type: service, handler: test.a, next: done}
-  done: {type: end, result: ok}
-"""
 
 
 # Transactional: the loop closes its connection at the end, as a django-q2 job must.
 @pytest.mark.django_db(transaction=True)
 def test_a_loop_runs_due_work_and_leaves_no_heartbeat_behind(settings) -> None:
     settings.ORCHESTRATION_LOOPS = 1
-    publish(ONE)
+    publish(ONE_STEP)
     instance = services.instance_start(key="one", variables={}, actor=None)
     handled = jobs.engine_loop(seconds=0.5)
     assert handled >= 1
@@ -42,7 +33,7 @@ def test_a_loop_runs_due_work_and_leaves_no_heartbeat_behind(settings) -> None:
 def test_a_surplus_loop_exits_at_once(settings) -> None:
     settings.ORCHESTRATION_LOOPS = 1
     LoopHeartbeat.objects.create(name="busy", seen_at=timezone.now())
-    publish(ONE)
+    publish(ONE_STEP)
     services.instance_start(key="one", variables={}, actor=None)
     assert jobs.engine_loop(seconds=5) == 0
     assert ProcessInstance.objects.get().status == "running"  # left to the live loop

@@ -6,7 +6,10 @@ about ten of them (profiled in bench/engine.py, see docs/performance.md). The
 helpers here build each statement's text once per model and process, and turn
 rows into model instances with the fields' own database converters, so the
 result is what the ORM would have returned. Only `%s` parameters carry values;
-identifiers come from model metadata. Everything else uses the ORM.
+identifiers come from model metadata. On PostgreSQL the statements use
+server-side binding and a transition's statements travel as pipelines (one
+round trip each); errors are still Django's. Everything else uses the ORM.
+Tested against the ORM in tests/orchestration/engine/test_sql.py.
 """
 
 from __future__ import annotations

@@ -160,6 +160,6 @@ ORCHESTRATION_LOOP_SECONDS = env_int("ORCHESTRATION_LOOP_SECONDS", 50)
 # After a NOTIFY, wait this long for more commits before claiming (batching).
 ORCHESTRATION_COALESCE_MS = env_int("ORCHESTRATION_COALESCE_MS", 3)
 # Loops other than the leading one take only steps due at least this long
-# (polling that often while they find work, backing off to 1 s when they do
+# (polling that often while they find work, backing off to 0.25 s when they do
 # not); see engine/wakeup.py.
 ORCHESTRATION_HELP_AFTER_MS = env_int("ORCHESTRATION_HELP_AFTER_MS", 25)

@@ -51,7 +51,8 @@ class Listener:
     lock on this connection, LISTENs and takes new work the moment it is
     notified. The other loops help: they do not listen and only take steps that
     have waited longer than ORCHESTRATION_HELP_AFTER_MS, polling for them that
-    often while they find some and backing off to once a second when not. On a
+    often while they find some and backing off to four times a second when not
+    (so that one of them takes the lead soon after a leader's loop ends). On a
     2-core host two loops that both woke for every NOTIFY split the work into
     batches of one or two rows and spent a third more CPU per instance than one
     loop (bench/engine.py); with a leader, helpers join only when the leader
@@ -60,6 +61,7 @@ class Listener:
     """
 
     LEAD_LOCK = 0x0E4C_0001  # advisory lock key: "engine loop leader"
+    IDLE_POLL = 0.25  # seconds between a helper's polls while it finds nothing
 
     def __init__(self) -> None:
         self.conn: Any = None
@@ -85,7 +87,7 @@ class Listener:
     def helped(self, found: bool) -> None:
         """A helping loop's round found work (poll again soon) or none (back off)."""
         least = settings.ORCHESTRATION_HELP_AFTER_MS / 1000
-        self.pause = least if found else min(1.0, max(self.pause, least) * 2)
+        self.pause = least if found else min(self.IDLE_POLL, max(self.pause, least) * 2)
 
     def wait(self, timeout: float) -> None:
         if timeout <= 0:

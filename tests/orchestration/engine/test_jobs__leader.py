@@ -36,7 +36,7 @@ def test_a_helper_backs_off_while_it_finds_nothing(settings) -> None:
         for _ in range(8):
             listener.helped(False)
             pauses.append(listener.pause)
-        assert pauses == [0.05, 0.1, 0.2, 0.4, 0.8, 1.0, 1.0, 1.0]
+        assert pauses == [0.05, 0.1, 0.2, 0.25, 0.25, 0.25, 0.25, 0.25]
         listener.helped(True)
         assert listener.pause == 0.025
     finally:

@@ -65,23 +65,42 @@ class Listener:
 
     def __init__(self) -> None:
         self.conn: Any = None
-        self.leading = connection.vendor != "postgresql"  # SQLite: one machine, one loop
+        self.postgres = connection.vendor == "postgresql"
+        self.leading = not self.postgres  # SQLite: one machine, one loop
         self.pause = settings.ORCHESTRATION_HELP_AFTER_MS / 1000
-        if connection.vendor == "postgresql":
-            import psycopg
+        if self.postgres:
+            self._connect()
 
-            params = connection.get_connection_params()
-            params.pop("cursor_factory", None)
-            params.pop("context", None)
-            self.conn = psycopg.connect(**params, autocommit=True)
+    def _connect(self) -> None:
+        import psycopg
+
+        params = connection.get_connection_params()
+        params.pop("cursor_factory", None)
+        params.pop("context", None)
+        self.conn = psycopg.connect(**params, autocommit=True)
+
+    def _lost(self) -> None:
+        """The listening connection broke (database restart, network): this loop
+        helps until the next round reconnects and, if nobody leads, leads."""
+        log.warning("engine loop: listening connection lost; reconnecting")
+        self.conn.close()  # psycopg closes a broken connection without raising
+        self.conn, self.leading = None, False
 
     def try_lead(self) -> bool:
         """Lead if no other loop does; True while this loop leads."""
-        if not self.leading and self.conn is not None:
+        if not self.postgres or self.leading:
+            return self.leading
+        import psycopg
+
+        try:
+            if self.conn is None:
+                self._connect()
             row = self.conn.execute("SELECT pg_try_advisory_lock(%s)", [self.LEAD_LOCK]).fetchone()
             if row[0]:
                 self.conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
                 self.leading = True
+        except psycopg.OperationalError:
+            self._lost()
         return self.leading
 
     def helped(self, found: bool) -> None:
@@ -92,26 +111,32 @@ class Listener:
     def wait(self, timeout: float) -> None:
         if timeout <= 0:
             return
-        if self.conn is None:
+        if not self.postgres:
             time.sleep(min(timeout, 0.25))
             return
         if not self.leading:
             time.sleep(min(timeout, self.pause))
             return
+        import psycopg
+
         woken = False
-        for _ in self.conn.notifies(timeout=timeout, stop_after=1):
-            woken = True
-        if woken and settings.ORCHESTRATION_COALESCE_MS:
-            # Let the commits of a burst land, so one claim takes them together
-            # instead of every loop waking for every single start.
-            time.sleep(settings.ORCHESTRATION_COALESCE_MS / 1000)
-        # Drain whatever else arrived: one wake-up serves them all.
-        for _ in self.conn.notifies(timeout=0.0):
-            pass
+        try:
+            for _ in self.conn.notifies(timeout=timeout, stop_after=1):
+                woken = True
+            if woken and settings.ORCHESTRATION_COALESCE_MS:
+                # Let the commits of a burst land, so one claim takes them together
+                # instead of every loop waking for every single start.
+                time.sleep(settings.ORCHESTRATION_COALESCE_MS / 1000)
+            # Drain whatever else arrived: one wake-up serves them all.
+            for _ in self.conn.notifies(timeout=0.0):
+                pass
+        except psycopg.OperationalError:
+            self._lost()
 
     def close(self) -> None:
         if self.conn is not None:
             self.conn.close()
+            self.conn = None
 
 
 def beat(name: str) -> None:

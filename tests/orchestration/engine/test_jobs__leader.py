@@ -93,3 +93,20 @@ def test_four_engine_loops_finish_every_instance_once(settings, tmp_path: Path) 
     calls = Counter(line.split()[0] for line in Path(h.LEDGER["path"]).read_text().splitlines())
     assert set(calls.values()) == {1} and len(calls) == 600
     h.LEDGER["path"] = ""
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_leader_whose_connection_breaks_reconnects_and_leads_again() -> None:
+    listener = Listener()
+    try:
+        assert listener.try_lead()
+        pid = listener.conn.info.backend_pid
+        with connections["default"].cursor() as cursor:  # the database restarts, say
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+        listener.wait(0.05)  # the broken connection shows here
+        assert not listener.leading
+        assert listener.try_lead()  # reconnected; nobody else led, so it leads again
+        assert listener.conn.info.backend_pid != pid
+    finally:
+        listener.close()

@@ -40,6 +40,19 @@ def _normalise(text: str) -> str:
     return text.replace("\r\n", "\n").strip()
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows only the services write: the admin shows them and never edits them."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class VersionForm(forms.ModelForm):
     source = forms.CharField(
         label="Definition (YAML or JSON)",
@@ -254,21 +267,14 @@ class VersionInline(admin.TabularInline):
 
 
 @admin.register(ProcessDefinition)
-class ProcessDefinitionAdmin(admin.ModelAdmin):
+class ProcessDefinitionAdmin(ReadOnlyAdmin):
+    """Definitions come into being with their first version (ProcessVersionAdmin)."""
+
     list_display = ("key", "name", "versions_summary", "updated_at")
     search_fields = ("key", "name")
     fields = ("key", "name", "created_at", "updated_at", "diagram")
     readonly_fields = fields
     inlines = [VersionInline]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # definitions come into being with their first version
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ProcessDefinition]:
         return super().get_queryset(request).prefetch_related("versions")
@@ -286,7 +292,7 @@ class ProcessDefinitionAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProcessEvent)
-class ProcessEventAdmin(admin.ModelAdmin):
+class ProcessEventAdmin(ReadOnlyAdmin):
     list_display = (
         "id",
         "created_at",
@@ -301,17 +307,22 @@ class ProcessEventAdmin(admin.ModelAdmin):
     list_select_related = ("actor", "definition", "version__definition")
     readonly_fields = [f.name for f in ProcessEvent._meta.fields]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
+
+class InstancePartInline(admin.TabularInline):
+    """Rows of an instance shown on its page, read-only: whoever may see the
+    instance sees its steps and tasks."""
+
+    extra = 0
+    can_delete = False
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return permissions.can_view_instances(request.user)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class StepRunInline(admin.TabularInline):
+class StepRunInline(InstancePartInline):
     model = StepRun
     fields = (
         "step",
@@ -324,35 +335,17 @@ class StepRunInline(admin.TabularInline):
         "error",
     )
     readonly_fields = fields
-    extra = 0
-    can_delete = False
     ordering = ("pk",)
 
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Part of the instance: whoever may see the instance sees its steps and tasks.
-        return permissions.can_view_instances(request.user)
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class HumanTaskInline(admin.TabularInline):
+class HumanTaskInline(InstancePartInline):
     model = HumanTask
     fields = ("id", "step", "title", "status", "outcome", "decided_by", "decided_at", "due_at")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Part of the instance: whoever may see the instance sees its steps and tasks.
-        return permissions.can_view_instances(request.user)
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(ProcessInstance)
-class ProcessInstanceAdmin(admin.ModelAdmin):
+class ProcessInstanceAdmin(ReadOnlyAdmin):
     """Operators look here; every change goes through the services (actions below)."""
 
     list_display = (
@@ -396,15 +389,6 @@ class ProcessInstanceAdmin(admin.ModelAdmin):
     def diagram(self, obj: ProcessInstance) -> SafeString:
         current = {t["step"] for t in (obj.state or {}).get("tokens", {}).values() if t.get("step")}
         return mark_safe(render_svg(obj.version.spec, highlight=current))  # noqa: S308 - escaped inside
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def has_operate_permission(self, request: HttpRequest) -> bool:
         return permissions.can_operate(request.user)

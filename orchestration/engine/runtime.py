@@ -115,6 +115,15 @@ def idempotency_key(instance_id: int, step: str, execution: int, compensation: b
     return f"pi{instance_id}:{step}:{execution}" + (":undo" if compensation else "")
 
 
+def lease(run: StepRun, instance: ProcessInstance, worker: str, now: datetime) -> None:
+    """Mark a run as taken by `worker`, leased for its step's timeout plus grace."""
+    step = definition_of(instance.version).step(run.step)
+    run.status = RunStatus.RUNNING
+    run.worker = worker
+    run.started_at = now
+    run.lease_until = now + core.step_timeout(step) + LEASE_GRACE
+
+
 def snapshot_of(instance: ProcessInstance) -> core.Snapshot:
     return core.Snapshot(
         status=instance.status,
@@ -312,11 +321,7 @@ class Writer:
         if self.worker and effect.due_at <= self.now:
             # Chain: the worker that applied this transition runs the next step itself,
             # without a round trip through the queue.
-            step = definition_of(instance.version).step(effect.step)
-            run.status = RunStatus.RUNNING
-            run.worker = self.worker
-            run.started_at = self.now
-            run.lease_until = self.now + core.step_timeout(step) + LEASE_GRACE
+            lease(run, instance, self.worker, self.now)
             self.claimed.append(run)
         else:
             self.notify = True
@@ -330,11 +335,11 @@ class Writer:
         try:
             version = selectors.version_for_start(key=effect.definition, number=effect.version)
         except VersionNotFound as exc:
-            self._child_failed(parent, effect, "CHILD_NOT_STARTED", str(exc))
+            self._child_failed(parent, effect, str(exc))
             return
         variables, errors = validate_variables(version.spec, effect.variables)
         if errors:
-            self._child_failed(parent, effect, "CHILD_NOT_STARTED", f"invalid input: {errors}")
+            self._child_failed(parent, effect, f"invalid input: {errors}")
             return
         child = ProcessInstance(
             definition=version.definition,
@@ -352,9 +357,7 @@ class Writer:
         )
         self.apply(child, core.Started(), actor=actor, payload={"parent": parent.pk})
 
-    def _child_failed(
-        self, parent: ProcessInstance, effect: StartChild, code: str, why: str
-    ) -> None:
+    def _child_failed(self, parent: ProcessInstance, effect: StartChild, why: str) -> None:
         self._tell_parent(
             parent.pk,
             effect.token,
@@ -406,9 +409,9 @@ class Writer:
             )
             sql.update(StepRun, self.changed_runs, ["status", "ended_at", "error", "lease_until"])
             # Only runs this worker claimed need their ids back (it runs them next).
-            claimed = {id(run) for run in self.claimed}
             sql.insert(StepRun, self.claimed)
-            sql.insert(StepRun, [r for r in self.new_runs if id(r) not in claimed], returning=False)
+            queued = [r for r in self.new_runs if r.status == RunStatus.READY]
+            sql.insert(StepRun, queued, returning=False)
             if self.new_tasks:
                 self._flush_tasks()
             sql.insert(Timer, self.new_timers, returning=False)
@@ -489,15 +492,8 @@ class Writer:
             ]
             if missing:
                 log.warning("task %s: unknown assignees %s", task.pk, missing)
-                self.events.append(
-                    ProcessEvent(
-                        kind="task.unknown_assignees",
-                        instance_id=instance.pk,
-                        definition_id=instance.definition_id,
-                        step=task.step,
-                        payload={"missing": missing},
-                        created_at=self.now,
-                    )
+                self.record(
+                    instance, "task.unknown_assignees", step=task.step, payload={"missing": missing}
                 )
         sql.insert(TaskAssignee, rows, returning=False)
 

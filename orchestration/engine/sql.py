@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.db.models import Model, QuerySet
 
@@ -42,8 +43,6 @@ def _cursor(connection: Any) -> Any:
     queries keep its default client-side binding."""
     if connection.vendor != "postgresql":
         return connection.cursor()
-    import psycopg
-
     connection.ensure_connection()
     return _Wrapped(psycopg.Cursor(connection.connection), connection)
 
@@ -103,7 +102,7 @@ def in_(column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
     connection = _db()
     if connection.vendor == "postgresql":
         return f"{column} = ANY(%s)", [list(values)]
-    return f"{column} IN ({placeholders(values)})", list(values)
+    return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)
 
 
 def table(model: type[Model]) -> str:
@@ -209,10 +208,6 @@ def select_all(*queries: Query) -> list[list[Any]]:
         finally:
             for cursor in cursors:
                 cursor.close()
-
-
-def placeholders(values: Sequence[Any]) -> str:
-    return ", ".join(["%s"] * len(values))
 
 
 def prefetched(obj: Model, name: str, rows: list[Any]) -> None:

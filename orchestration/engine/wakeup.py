@@ -14,6 +14,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
+import psycopg
 from django.conf import settings
 from django.db import connection
 from django.db.models import Min
@@ -72,8 +73,6 @@ class Listener:
             self._connect()
 
     def _connect(self) -> None:
-        import psycopg
-
         params = connection.get_connection_params()
         params.pop("cursor_factory", None)
         params.pop("context", None)
@@ -90,8 +89,6 @@ class Listener:
         """Lead if no other loop does; True while this loop leads."""
         if not self.postgres or self.leading:
             return self.leading
-        import psycopg
-
         try:
             if self.conn is None:
                 self._connect()
@@ -117,8 +114,6 @@ class Listener:
         if not self.leading:
             time.sleep(min(timeout, self.pause))
             return
-        import psycopg
-
         woken = False
         try:
             for _ in self.conn.notifies(timeout=timeout, stop_after=1):

@@ -41,10 +41,10 @@ from orchestration.engine.events import (
     TimerFired,
 )
 from orchestration.engine.runtime import (
-    LEASE_GRACE,
     Writer,
     attach_versions,
     definition_of,
+    lease,
     lock_instances,
     lock_query,
     locked,
@@ -187,11 +187,7 @@ class Worker:
                 return []
             attach_versions(run.instance for run in runs)
             for run in runs:
-                step = definition_of(run.instance.version).step(run.step)
-                run.status = RunStatus.RUNNING
-                run.worker = self.name
-                run.started_at = now
-                run.lease_until = now + core.step_timeout(step) + LEASE_GRACE
+                lease(run, run.instance, self.name, now)
             sql.update(StepRun, runs, ["status", "worker", "started_at", "lease_until"])
         return runs
 
@@ -244,7 +240,7 @@ class Worker:
                 sql.Query(StepRun, f"WHERE {where}", params),
             )
             instances = locked(rows)
-            current = {run.pk: {"status": run.status, "worker": run.worker} for run in runs}
+            current = {run.pk: run for run in runs}
             writer = Writer(now, worker=self.name)
             for outcome in outcomes:
                 run = outcome.run
@@ -253,8 +249,8 @@ class Worker:
                 if (
                     instance is None
                     or not row
-                    or row["status"] != RunStatus.RUNNING
-                    or row["worker"] != self.name
+                    or row.status != RunStatus.RUNNING
+                    or row.worker != self.name
                 ):
                     writer.record(
                         instance or run.instance,
@@ -264,7 +260,7 @@ class Worker:
                             "run": run.pk,
                             "attempt": run.attempt,
                             "ok": outcome.ok,
-                            "run_status": row and row["status"],
+                            "run_status": row and row.status,
                         },
                     )
                     continue

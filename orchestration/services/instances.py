@@ -88,6 +88,20 @@ def instance_start(
     return instance
 
 
+def _transition(
+    writer: Writer, instance: ProcessInstance, event: Event, *, actor: User | None,
+    kind: str, payload: dict[str, Any] | None = None,
+) -> None:  # fmt: skip
+    """Apply one event to a locked instance, write what it caused and wake the
+    workers at commit. An event that does not apply raises InstanceConflict."""
+    try:
+        writer.apply(instance, event, actor=actor, kind=kind, payload=payload)
+    except core.EngineError as exc:
+        raise InstanceConflict(exc.code, str(exc)) from None
+    writer.flush()
+    transaction.on_commit(wakeup.nudge)
+
+
 def _apply(
     instance_id: int, event: Event, *, actor: User | None, now: datetime | None,
     kind: str, payload: dict[str, Any] | None = None,
@@ -97,13 +111,7 @@ def _apply(
         instance = lock_instances([instance_id]).get(instance_id)
         if instance is None:
             raise ProcessInstance.DoesNotExist(f"no instance {instance_id}")
-        writer = Writer(now)
-        try:
-            writer.apply(instance, event, actor=actor, kind=kind, payload=payload)
-        except core.EngineError as exc:
-            raise InstanceConflict(exc.code, str(exc)) from None
-        writer.flush()
-        transaction.on_commit(wakeup.nudge)
+        _transition(Writer(now), instance, event, actor=actor, kind=kind, payload=payload)
     return instance
 
 
@@ -226,20 +234,15 @@ def task_complete(
             raise InvalidInput(errors)
         task.status, task.outcome, task.data = TaskStatus.COMPLETED, outcome, data
         task.decided_by, task.decided_at = actor, now
-        writer = Writer(now, decided=[task])
         name = actor.get_username() if actor is not None else "system"
-        try:
-            writer.apply(
-                instance,
-                TaskDecided(task.token, task.step, outcome, data, name),
-                actor=actor,
-                kind="task.completed",
-                payload={"task": task.pk, "outcome": outcome},
-            )
-        except core.EngineError as exc:
-            raise InstanceConflict(exc.code, str(exc)) from None
-        writer.flush()
-        transaction.on_commit(wakeup.nudge)
+        _transition(
+            Writer(now, decided=[task]),
+            instance,
+            TaskDecided(task.token, task.step, outcome, data, name),
+            actor=actor,
+            kind="task.completed",
+            payload={"task": task.pk, "outcome": outcome},
+        )
     return task
 
 

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import QuerySet
-from django.utils import timezone
 
+from orchestration import clock
 from orchestration.exceptions import VersionNotFound
 from orchestration.models import (
     HumanTask,
@@ -159,7 +159,7 @@ def engine_status(*, since: datetime) -> dict[str, Any]:
     from orchestration.models import ProcessEvent, Timer
     from orchestration.states import RunStatus, TimerStatus
 
-    now = timezone.now()
+    now = clock.now()
     runs = dict(
         StepRun.objects.filter(status__in=[RunStatus.READY, RunStatus.RUNNING])
         .values_list("status")

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django.db import models
-from django.utils import timezone
 
+from orchestration import clock
 from orchestration.exceptions import TransitionNotAllowed
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ def transition_version(
     source = version.status
     if to not in VERSION_TRANSITIONS[source]:
         raise TransitionNotAllowed(version, source, to)
-    now = timezone.now()
+    now = clock.now()
     fields: dict[str, Any] = {"status": to}
     if to in _TIMESTAMP_FIELD:
         fields[_TIMESTAMP_FIELD[to]] = now

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
 import pytest
 from django.contrib.auth.models import Group
 from django.db import connection
+from django.utils import timezone
 
 from accounts.models import User
 from accounts.roles import Role
 from accounts.services import roles_sync
+from orchestration import clock as engine_clock
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -22,6 +27,39 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+class Clock:
+    """A controllable clock for workers and services: tests move time, never sleep."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+# The engine's clock runs years away from the wall clock, once each way, so a
+# row stamped with real time anywhere (a model default, a bare timezone.now())
+# is never due, or always overdue, and the test that depends on it fails.
+CLOCK_OFFSETS = {"past": timedelta(days=-3 * 365), "future": timedelta(days=3 * 365)}
+
+
+@pytest.fixture(params=sorted(CLOCK_OFFSETS))
+def clock(request: pytest.FixtureRequest) -> Iterator[Clock]:
+    """The engine's time source for this test (orchestration.clock), under control."""
+    # Years from today, but always a Monday at 09:00 UTC: tests may rely on the
+    # time of day and the weekday, never on the date.
+    day = (timezone.now() + CLOCK_OFFSETS[request.param]).replace(
+        hour=9, minute=0, second=0, microsecond=0
+    )
+    fake = Clock(day - timedelta(days=day.weekday()))
+    with engine_clock.use(fake):
+        yield fake
 
 
 def make_user(username: str, *groups: str, **extra: object) -> User:

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from orchestration import clock
 from orchestration.definitions import expressions
 from orchestration.definitions.allowlist import host_allowed
 from orchestration.exceptions import BusinessError, RetryableError
@@ -46,20 +47,30 @@ def render_value(value: Any, variables: Mapping[str, Any]) -> Any:
     return value
 
 
-def retry_after_seconds(header: str | None, *, now: datetime | None = None) -> float | None:
-    """Retry-After as seconds: delta-seconds or an HTTP date."""
+def _http_date(value: str | None) -> datetime | None:
+    try:
+        when = email.utils.parsedate_to_datetime(value or "")
+    except (TypeError, ValueError):
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def retry_after_seconds(
+    header: str | None, *, date: str | None = None, now: datetime | None = None
+) -> float | None:
+    """Retry-After as seconds: delta-seconds, or an HTTP date measured against the
+    response's own `Date` header (the server's clock) when it sent one, else
+    against our clock."""
     if not header:
         return None
     header = header.strip()
     if header.isdigit():
         return float(header)
-    try:
-        when = email.utils.parsedate_to_datetime(header)
-    except (TypeError, ValueError):
+    when = _http_date(header)
+    if when is None:
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    base = _http_date(date) or now or clock.now()
+    return max(0.0, (when - base).total_seconds())
 
 
 def call(
@@ -99,7 +110,9 @@ def call(
         raise HttpRetryable(
             f"HTTP_{status}",
             _describe(status, payload),
-            retry_after_seconds(response.headers.get("Retry-After")),
+            retry_after_seconds(
+                response.headers.get("Retry-After"), date=response.headers.get("Date")
+            ),
         )
     code = payload.get("code") if isinstance(payload, dict) else None
     raise BusinessError(str(code) if code else f"HTTP_{status}", _describe(status, payload))

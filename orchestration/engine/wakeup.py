@@ -18,8 +18,8 @@ import psycopg
 from django.conf import settings
 from django.db import connection
 from django.db.models import Min
-from django.utils import timezone
 
+from orchestration import clock
 from orchestration.engine.runtime import NOTIFY_CHANNEL
 from orchestration.models import LoopHeartbeat, StepRun, Timer
 from orchestration.states import RunStatus, TimerStatus
@@ -33,7 +33,7 @@ _alive = False
 
 def seconds_until_next_due(cap: float = 1.0) -> float:
     """Seconds until the next timer, ready run or lease expiry (at most `cap`)."""
-    now = timezone.now()
+    now = clock.now()
     candidates = [
         Timer.objects.filter(status=TimerStatus.PENDING).aggregate(t=Min("due_at"))["t"],
         StepRun.objects.filter(status=RunStatus.READY).aggregate(t=Min("due_at"))["t"],
@@ -135,11 +135,11 @@ class Listener:
 
 
 def beat(name: str) -> None:
-    LoopHeartbeat.objects.update_or_create(name=name, defaults={"seen_at": timezone.now()})
+    LoopHeartbeat.objects.update_or_create(name=name, defaults={"seen_at": clock.now()})
 
 
 def loops_alive() -> int:
-    return LoopHeartbeat.objects.filter(seen_at__gte=timezone.now() - HEARTBEAT_STALE).count()
+    return LoopHeartbeat.objects.filter(seen_at__gte=clock.now() - HEARTBEAT_STALE).count()
 
 
 def nudge() -> None:

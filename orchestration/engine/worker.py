@@ -28,8 +28,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections, transaction
-from django.utils import timezone
 
+from orchestration.clock import now as clock_now
 from orchestration.engine import core, sql
 from orchestration.engine import http as http_client
 from orchestration.engine.events import (
@@ -112,7 +112,7 @@ def _threaded(run: StepRun, instance: ProcessInstance) -> Outcome:
 class Worker:
     def __init__(
         self, name: str | None = None, *, batch: int = 32, threads: int = 8,
-        clock: Clock = timezone.now, sweep_interval: float = 0.0,
+        clock: Clock = clock_now, sweep_interval: float = 0.0,
     ) -> None:  # fmt: skip
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.batch = batch
@@ -206,12 +206,11 @@ class Worker:
             (run, self.pool.submit(_threaded, run, run.instance)) for run in runs
         ]
         outcomes = []
-        started = self.clock()
+        # A deadline in elapsed time, not business time (see orchestration/clock.py).
+        started = time.monotonic()
         for run, future in futures:
             step = definition_of(run.instance.version).step(run.step)
-            left = (
-                core.step_timeout(step).total_seconds() - (self.clock() - started).total_seconds()
-            )
+            left = core.step_timeout(step).total_seconds() - (time.monotonic() - started)
             try:
                 outcomes.append(future.result(timeout=max(left, 0.001)))
             except FutureTimeout:

@@ -6,8 +6,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.utils import timezone
 
+from orchestration import clock
 from orchestration.exceptions import AppendOnly, ImmutableVersion
 from orchestration.states import VersionStatus
 
@@ -22,8 +22,8 @@ class ProcessDefinition(models.Model):
 
     key = models.SlugField(max_length=100, unique=True)
     name = models.CharField(max_length=200)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_at = models.DateTimeField(default=clock.now, editable=False)
+    updated_at = models.DateTimeField(default=clock.now, editable=False)
 
     class Meta:
         ordering = ["key"]
@@ -67,8 +67,8 @@ class ProcessVersion(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_at = models.DateTimeField(default=clock.now, editable=False)
+    updated_at = models.DateTimeField(default=clock.now, editable=False)
     published_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -137,7 +137,7 @@ class ProcessEvent(models.Model):
     only pending work instead of every row of the log.
     """
 
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    created_at = models.DateTimeField(default=clock.now, db_index=True)
     kind = models.CharField(max_length=64)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -157,7 +157,7 @@ class ProcessEvent(models.Model):
     to_status = models.CharField(max_length=32, blank=True)
     reason = models.TextField(blank=True)
     payload = models.JSONField(default=dict, blank=True)
-    dispatched_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
+    dispatched_at = models.DateTimeField(null=True, blank=True, default=clock.now)
 
     class Meta:
         ordering = ["id"]

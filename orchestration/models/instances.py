@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.utils import timezone
 
+from orchestration import clock
 from orchestration.states import InstanceStatus, RunStatus, TaskStatus, TimerStatus
 
 
@@ -43,8 +43,8 @@ class ProcessInstance(models.Model):
     )
     parent_token = models.CharField(max_length=20, blank=True)
     parent_step = models.CharField(max_length=100, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=clock.now)
+    updated_at = models.DateTimeField(default=clock.now)
     ended_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -83,7 +83,7 @@ class StepRun(models.Model):
     worker = models.CharField(max_length=64, blank=True)
     idempotency_key = models.CharField(max_length=200)
     error = models.JSONField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=clock.now)
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
 
@@ -138,7 +138,7 @@ class HumanTask(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     decided_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=clock.now)
 
     class Meta:
         ordering = ["id"]
@@ -192,7 +192,7 @@ class Timer(models.Model):
         max_length=16, choices=TimerStatus.choices, default=TimerStatus.PENDING
     )
     payload = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=clock.now)
     fired_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -11,10 +11,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
-from django.utils import timezone
 
 from accounts import permissions
-from orchestration import selectors
+from orchestration import clock, selectors
 from orchestration.engine import core, sql, wakeup
 from orchestration.engine.events import (
     Cancel,
@@ -63,7 +62,7 @@ def instance_start(
         errors["business_key"] = ["at most 200 characters"]
     if errors:
         raise InvalidInput(errors)
-    now = now or timezone.now()
+    now = now or clock.now()
     with transaction.atomic():
         instance = ProcessInstance(
             definition=target.definition,
@@ -106,7 +105,7 @@ def _apply(
     instance_id: int, event: Event, *, actor: User | None, now: datetime | None,
     kind: str, payload: dict[str, Any] | None = None,
 ) -> ProcessInstance:  # fmt: skip
-    now = now or timezone.now()
+    now = now or clock.now()
     with transaction.atomic():
         instance = lock_instances([instance_id]).get(instance_id)
         if instance is None:
@@ -205,7 +204,7 @@ def task_complete(
     data = {} if data is None else data
     if not isinstance(data, dict):
         raise InvalidInput({"data": ["must be a JSON object"]})
-    now = now or timezone.now()
+    now = now or clock.now()
     with transaction.atomic():
         # Instance first, then the task: the one lock order. The task is read by
         # a second statement so that it sees a decision committed while we waited.
@@ -268,7 +267,7 @@ def instance_migrate(
     to_version = versions[target]
     if to_version.status not in {"published", "deprecated"}:
         raise InvalidInput({"to": [f"version {target} is {to_version.status}, not published"]})
-    now = now or timezone.now()
+    now = now or clock.now()
     with transaction.atomic():
         ids = list(
             ProcessInstance.objects.filter(

@@ -9,10 +9,9 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
-from django.utils import timezone
 
 from accounts import permissions
-from orchestration import handlers
+from orchestration import clock, handlers
 from orchestration.definitions.errors import DefinitionError, DefinitionInvalid
 from orchestration.definitions.parse import content_hash, parse_source
 from orchestration.definitions.validate import Context, validate
@@ -101,7 +100,7 @@ def version_save_draft(
         same = newest is not None and newest.content_hash == digest
         if same and (newest.is_draft or not allow_identical):
             return DraftResult(newest, changed=False)
-        now = timezone.now()
+        now = clock.now()
         if newest is not None and newest.is_draft:
             version = newest
             version.source, version.spec, version.content_hash = source, spec, digest

@@ -5,9 +5,8 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
-from django.utils import timezone
 
-from orchestration import selectors
+from orchestration import clock, selectors
 
 
 class Command(BaseCommand):
@@ -18,7 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--window", type=int, default=60, help="minutes of timer history")
 
     def handle(self, *args: Any, json: bool, window: int, **options: Any) -> None:
-        data = selectors.engine_status(since=timezone.now() - timedelta(minutes=window))
+        data = selectors.engine_status(since=clock.now() - timedelta(minutes=window))
         if json:
             self.stdout.write(_dumps(data))
             return

@@ -1,35 +1,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from orchestration import services
 from orchestration.engine.worker import Worker
 from orchestration.models import ProcessVersion
-from tests.conftest import make_user
+from tests.conftest import Clock, make_user
 from tests.orchestration.engine import handlers as test_handlers
 from tests.orchestration.factories import DEMO_DIR
-
-
-class Clock:
-    """A controllable clock for workers and services: tests move time, never sleep."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

@@ -303,7 +303,8 @@ class Worker:
                 instance,
                 "event.ignored",
                 step=step,
-                payload={"event": type(event).__name__, "why": str(exc)},
+                # What the event carried (a timer's id) stays in the record.
+                payload={**(payload or {}), "event": type(event).__name__, "why": str(exc)},
             )
 
     def expire_leases(self) -> int:

@@ -16,6 +16,11 @@ _FROZEN_FIELDS = frozenset(
     {"definition", "definition_id", "number", "source", "spec", "content_hash"}
 )
 
+# What a status change writes (states.transition_version).
+_STATUS_FIELDS = frozenset(
+    {"status", "published_at", "deprecated_at", "retired_at", "published_by"}
+)
+
 
 class ProcessDefinition(models.Model):
     """A process known by a stable key; its content lives in versions."""
@@ -42,7 +47,10 @@ class ProcessVersionQuerySet(models.QuerySet["ProcessVersion"]):
         return super().update(**kwargs)
 
     def update_status(self, **kwargs: Any) -> int:
-        """Only for states.transition_version()."""
+        """Only for states.transition_version(): the status and its stamps, nothing else."""
+        other = set(kwargs) - _STATUS_FIELDS
+        if "status" not in kwargs or other:
+            raise ImmutableVersion(f"update_status() changes the status only, not {sorted(other)}")
         return super().update(**kwargs)
 
     def delete(self) -> tuple[int, dict[str, int]]:
@@ -101,20 +109,18 @@ class ProcessVersion(models.Model):
         services, shell), not only for forms.
         """
         if self.pk is not None:
-            stored = (
-                type(self)
-                .objects.filter(pk=self.pk)
-                .values("status", "definition_id", "number", "content_hash", "source")
-                .first()
-            )
+            # Every column, not a chosen few: what a published version runs
+            # (spec) is as fixed as what it says (source).
+            names = [f.attname for f in self._meta.concrete_fields if not f.primary_key]
+            stored = type(self).objects.filter(pk=self.pk).values(*names).first()
             if stored is not None:
                 if self.status != stored["status"]:
                     raise ImmutableVersion("status changes go through states.transition_version()")
-                if stored["status"] != VersionStatus.DRAFT and any(
-                    stored[name] != getattr(self, name)
-                    for name in ("definition_id", "number", "content_hash", "source")
-                ):
-                    raise ImmutableVersion(f"{self} is {stored['status']} and cannot be changed")
+                changed = sorted(n for n in names if stored[n] != getattr(self, n))
+                if stored["status"] != VersionStatus.DRAFT and changed:
+                    raise ImmutableVersion(
+                        f"{self} is {stored['status']} and cannot be changed ({', '.join(changed)})"
+                    )
         super().save(*args, **kwargs)
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:

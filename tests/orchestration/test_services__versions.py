@@ -112,6 +112,22 @@ def test_published_version_is_immutable_in_the_model_layer() -> None:
     assert version.source == PURCHASE_SOURCE
 
 
+def test_a_published_versions_spec_is_as_immutable_as_its_source() -> None:
+    version = publish()
+    spec = version.spec
+    version.spec = {**spec, "name": "Renamed behind the source's back"}
+    with pytest.raises(ImmutableVersion, match=r"cannot be changed \(spec\)"):
+        version.save()
+    with pytest.raises(ImmutableVersion):
+        ProcessVersion.objects.filter(pk=version.pk).update(spec={})
+    with pytest.raises(ImmutableVersion, match="status only"):
+        ProcessVersion.objects.filter(pk=version.pk).update_status(
+            status=VersionStatus.DEPRECATED, spec={}
+        )
+    version.refresh_from_db()
+    assert version.spec == spec and version.status == VersionStatus.PUBLISHED
+
+
 def test_status_is_not_writable_by_save() -> None:
     draft = services.version_save_draft(source=PURCHASE_SOURCE, actor=None).version
     draft.status = VersionStatus.PUBLISHED

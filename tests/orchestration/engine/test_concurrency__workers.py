@@ -101,6 +101,13 @@ def test_four_workers_fire_every_timer_once() -> None:
     )
     assert len(fired) == INSTANCES and set(fired.values()) == {1}
     assert set(ProcessInstance.objects.values_list("result", flat=True)) == {"woke"}
+    # A second firing finds its token gone and is recorded as ignored, naming
+    # the timer: none may exist, and every timer is named exactly once.
+    assert not ProcessEvent.objects.filter(kind="event.ignored").exists()
+    firings = Counter(
+        ProcessEvent.objects.filter(payload__has_key="timer").values_list("payload__timer")
+    )
+    assert len(firings) == INSTANCES and set(firings.values()) == {1}
 
 
 def _decide(barrier, deadline, task_id: int, outcome: str, queue) -> None:

@@ -145,6 +145,23 @@ def test_retryable_errors_back_off_exponentially_with_jitter_then_fail() -> None
     assert run.snap.error["code"] == "TIMEOUT" and run.snap.error["attempt"] == 5
 
 
+def test_jitter_spreads_retries_of_different_instances_over_the_upper_half() -> None:
+    step = {"retry": {"max_attempts": 5, "backoff": "10s"}}
+    delays = [core.backoff_delay(step, 1, salt=f"pi{n}").total_seconds() for n in range(200)]
+    assert all(5 <= d <= 10 for d in delays)
+    # Spread, not bunched: many distinct delays reaching both ends of the range,
+    # with about half of them in each half of it.
+    assert len(set(delays)) > 190
+    assert min(delays) < 5.5 and max(delays) > 9.5
+    assert 60 < sum(d < 7.5 for d in delays) < 140
+    # Deterministic per instance and attempt (a replayed event schedules the same
+    # retry), different from one attempt to the next.
+    assert core.backoff_delay(step, 1, salt="pi7") == core.backoff_delay(step, 1, salt="pi7")
+    assert [core.backoff_delay(step, 1, salt=f"pi{n}") for n in range(20)] != [
+        core.backoff_delay(step, 2, salt=f"pi{n}") / 2 for n in range(20)
+    ]
+
+
 def test_backoff_is_capped_and_retry_after_is_honoured() -> None:
     step = {"retry": {"max_attempts": 10, "backoff": "1m", "max_backoff": "5m"}}
     assert core.backoff_delay(step, 9, salt="x") <= timedelta(minutes=5)

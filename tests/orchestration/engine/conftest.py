@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -20,8 +21,20 @@ def worker(clock: Clock) -> Iterator[Worker]:
 
 
 @pytest.fixture(autouse=True)
-def _reset_handlers() -> None:
+def _reset_handlers() -> Iterator[None]:
+    # Before and after: a failing test must not leave a plan, a gate or a
+    # ledger path behind for the next one.
     test_handlers.reset()
+    yield
+    test_handlers.reset()
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Path:
+    """The file `test.ledger` handlers append to, one line per call (any process)."""
+    path = tmp_path / "ledger.txt"
+    test_handlers.LEDGER["path"] = str(path)
+    return path
 
 
 # Definitions several test modules run.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -14,6 +13,7 @@ class FlakyServer:
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
         self.counts: dict[str, int] = defaultdict(int)
+        self.released = threading.Event()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -31,7 +31,7 @@ class FlakyServer:
                 if kind == "fail" and n <= int(arg):
                     return self.reply(503, {"error": "unavailable"})
                 if kind == "hang" and n == 1:
-                    time.sleep(2.5)
+                    outer.released.wait(30)  # far past any step timeout; ends at shutdown
                 if kind == "limit" and n == 1:
                     return self.reply(429, {"error": "slow down"}, {"Retry-After": "7"})
                 if kind == "reject":
@@ -61,6 +61,7 @@ class FlakyServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.released.set()
         self.server.shutdown()
         self.server.server_close()
 

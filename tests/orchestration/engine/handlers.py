@@ -22,6 +22,8 @@ def reset() -> None:
     CALLS.clear()
     PLAN.clear()
     RELEASE.clear()
+    LEDGER["path"] = ""
+    GATE["event"] = None
 
 
 def _play(name: str, variables: Mapping[str, Any], context: StepContext) -> dict[str, Any]:
@@ -57,3 +59,18 @@ def _ledger(variables: Mapping[str, Any], context: StepContext) -> dict[str, Any
 
 
 handler("test.ledger")(_ledger)
+
+
+# A multiprocessing.Event set before worker processes fork: attempt 1 of a
+# `test.gate` step waits for it (a live worker whose lease runs out meanwhile).
+GATE: dict[str, Any] = {"event": None}
+
+
+def _gate(variables: Mapping[str, Any], context: StepContext) -> dict[str, Any]:
+    if context.attempt == 1 and GATE["event"] is not None:
+        GATE["event"].wait(60)
+    _ledger(variables, context)
+    return {"attempt": context.attempt}
+
+
+handler("test.gate")(_gate)

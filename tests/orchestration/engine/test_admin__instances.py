@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from orchestration import services
-from orchestration.models import ProcessInstance
+from orchestration.models import ProcessEvent, ProcessInstance
 from tests.orchestration.engine.conftest import publish
 from tests.orchestration.engine.test_runtime__flows import CHAIN
 
@@ -43,6 +43,14 @@ def test_cancel_action_goes_through_the_service(client, people, instances) -> No
     client.force_login(people["operator"])
     client.post(LIST, {"action": "cancel_selected", "_selected_action": [instances[0].pk]})
     assert ProcessInstance.objects.get(pk=instances[0].pk).status == "compensating"
+    assert ProcessInstance.objects.get(pk=instances[1].pk).status == "waiting"
+    (audit,) = ProcessEvent.objects.filter(kind="instance.cancelled_by")
+    assert (audit.instance_id, audit.actor, audit.from_status, audit.to_status) == (
+        instances[0].pk,
+        people["operator"],
+        "waiting",
+        "compensating",
+    )
 
 
 def test_staff_without_the_operator_role_cannot_see_or_cancel(client, outsider, instances) -> None:

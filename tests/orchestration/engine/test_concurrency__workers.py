@@ -14,7 +14,6 @@ from django.utils import timezone
 
 from orchestration import services
 from orchestration.models import HumanTask, ProcessEvent, ProcessInstance, StepRun, Timer
-from tests.orchestration.engine import handlers as h
 from tests.orchestration.engine.conftest import THREE_STEPS, publish
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -53,8 +52,7 @@ def _run_workers(target, *args) -> None:
         assert proc.exitcode == 0
 
 
-def test_four_workers_apply_every_transition_once(tmp_path: Path) -> None:
-    h.LEDGER["path"] = str(tmp_path / "ledger.txt")
+def test_four_workers_apply_every_transition_once(ledger: Path) -> None:
     publish(THREE_STEPS)
     ids = [
         services.instance_start(key="three", variables={}, actor=None).pk for _ in range(INSTANCES)
@@ -71,11 +69,10 @@ def test_four_workers_apply_every_transition_once(tmp_path: Path) -> None:
     assert not ProcessEvent.objects.filter(
         kind__in=["step.result_discarded", "event.ignored"]
     ).exists()
-    calls = Counter(line.split()[0] for line in Path(h.LEDGER["path"]).read_text().splitlines())
+    calls = Counter(line.split()[0] for line in ledger.read_text().splitlines())
     assert len(calls) == 3 * INSTANCES and set(calls.values()) == {1}
-    pids = {line.split()[2] for line in Path(h.LEDGER["path"]).read_text().splitlines()}
+    pids = {line.split()[2] for line in ledger.read_text().splitlines()}
     assert len(pids) > 1  # the work really was shared
-    h.LEDGER["path"] = ""
 
 
 WAIT = """

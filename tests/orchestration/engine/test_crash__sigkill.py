@@ -10,6 +10,7 @@ import random
 import signal
 import time
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -51,8 +52,7 @@ def _worker_main(deadline: float) -> None:
     connections.close_all()
 
 
-def test_sigkilled_workers_lose_nothing_and_apply_nothing_twice(tmp_path: Path) -> None:
-    h.LEDGER["path"] = str(tmp_path / "ledger.txt")
+def test_sigkilled_workers_lose_nothing_and_apply_nothing_twice(ledger: Path) -> None:
     publish(STEPS)
     for _ in range(INSTANCES):
         services.instance_start(key="crashy", variables={}, actor=None)
@@ -74,12 +74,16 @@ def test_sigkilled_workers_lose_nothing_and_apply_nothing_twice(tmp_path: Path) 
         victim = rng.randrange(WORKERS)
         os.kill(procs[victim].pid, signal.SIGKILL)
         procs[victim].join()
+        if procs[victim].exitcode == -signal.SIGKILL:  # not one that had finished
+            kills += 1
         procs[victim] = spawn()  # a supervisor restarts it
-        kills += 1
     for proc in procs:
         proc.join(timeout=160)
         assert proc.exitcode == 0
 
+    assert kills >= 10, f"only {kills} workers were killed while working"
+    # Kills landed mid-step: leases of killed workers ran out and were retried.
+    assert StepRun.objects.filter(status="timed_out", error__code="LEASE_EXPIRED").exists()
     statuses = Counter(ProcessInstance.objects.values_list("status", flat=True))
     assert statuses == {"completed": INSTANCES}, statuses
     # No double-applied transition: one audited success per step and instance.
@@ -93,7 +97,7 @@ def test_sigkilled_workers_lose_nothing_and_apply_nothing_twice(tmp_path: Path) 
     assert len(succeeded) == 3 * INSTANCES and set(succeeded.values()) == {1}
     # Handler side effects: never more calls for a key than attempts made, never
     # the same attempt twice.
-    lines = [line.split() for line in Path(h.LEDGER["path"]).read_text().splitlines()]
+    lines = [line.split() for line in ledger.read_text().splitlines()]
     per_attempt = Counter((key, attempt) for key, attempt, _ in lines)
     assert set(per_attempt.values()) == {1}
     attempts = Counter(StepRun.objects.values_list("idempotency_key", flat=True))
@@ -104,4 +108,72 @@ def test_sigkilled_workers_lose_nothing_and_apply_nothing_twice(tmp_path: Path) 
         f"\n{kills} kills, {sum(attempts.values()) - 3 * INSTANCES} extra attempts, "
         f"{retried} keys called more than once"
     )
-    h.LEDGER["path"] = ""
+
+
+GATED = """
+key: gated
+name: Gated
+start: a
+steps:
+  a: {type: service, handler: test.gate, retry: {max_attempts: 3, backoff: 1s}, next: done}
+  done: {type: end, result: done}
+"""
+
+
+def _stalled_worker(ready, done) -> None:
+    from orchestration.engine.worker import Worker
+
+    worker = Worker("stalled")
+    try:
+        (run,) = worker.claim()
+        ready.set()  # it holds the lease; its handler waits at the gate
+        done.put(worker.report(worker.run_all([run])))
+    finally:
+        worker.close()
+        connections.close_all()
+
+
+def test_a_live_worker_whose_lease_expired_has_its_late_result_fenced(ledger: Path) -> None:
+    from django.utils import timezone
+
+    from orchestration.engine.worker import Worker
+
+    publish(GATED)
+    instance = services.instance_start(key="gated", variables={}, actor=None)
+    connections.close_all()
+    ctx = multiprocessing.get_context("fork")
+    h.GATE["event"], ready, done = ctx.Event(), ctx.Event(), ctx.Queue()
+    stalled = ctx.Process(target=_stalled_worker, args=(ready, done))
+    stalled.start()
+    try:
+        assert ready.wait(30)
+        # Another process, ten minutes later: the lease (5 min + grace) has run out.
+        ahead = {"by": timedelta(minutes=10)}
+        later = Worker("later", clock=lambda: timezone.now() + ahead["by"])
+        assert later.expire_leases() == 1
+        ahead["by"] += timedelta(minutes=1)  # past the retry's backoff
+        later.run_until_idle()
+        later.close()
+        instance.refresh_from_db()
+        assert (instance.status, instance.result) == ("completed", "done")
+        h.GATE["event"].set()  # the stalled worker wakes with attempt 1's result
+        assert done.get(timeout=30) == []
+    finally:
+        h.GATE["event"].set()
+        stalled.join(timeout=30)
+        if stalled.is_alive():  # never leave it writing into the next test
+            stalled.kill()
+    assert stalled.exitcode == 0
+
+    first, second = StepRun.objects.order_by("attempt")
+    assert (first.status, first.error["code"], second.status) == (
+        "timed_out",
+        "LEASE_EXPIRED",
+        "succeeded",
+    )
+    discarded = ProcessEvent.objects.get(kind="step.result_discarded")
+    assert discarded.payload["run"] == first.pk and discarded.payload["run_status"] == "timed_out"
+    assert ProcessEvent.objects.filter(kind="step.succeeded").count() == 1
+    assert [line.split()[1] for line in ledger.read_text().splitlines()] == ["2", "1"]
+    instance.refresh_from_db()
+    assert (instance.status, instance.result) == ("completed", "done")

@@ -24,8 +24,10 @@ def server(settings) -> Iterator[FlakyServer]:
 
 
 def run_http(
-    server: FlakyServer, path: str, *, extra: str = "", retry: str = ""
+    server: FlakyServer, path: str, *, extra: str = "", retry: str = "", timeout: str = "10s"
 ) -> ProcessInstance:
+    # A generous timeout: a loopback call slowed by a loaded CI machine must not
+    # become an extra attempt. Only the hanging call is meant to run out of time.
     publish(f"""
 key: call
 name: Call
@@ -41,7 +43,7 @@ steps:
       url: {server.url(path)}
       body: {{amount: "{{{{ amount }}}}", label: "pay {{{{ who }}}}"}}
     result: reply
-    timeout: 1s
+    timeout: {timeout}
     retry: {retry or "{max_attempts: 4, backoff: 1s, max_backoff: 2s}"}
     {extra or "on_error: {unused_code: refused}"}
     next: done
@@ -78,7 +80,7 @@ def test_fails_then_succeeds_with_one_idempotency_key(server, worker, clock) -> 
 
 
 def test_a_hanging_call_is_abandoned_and_retried(server, worker, clock) -> None:
-    instance = run_http(server, "/hang")
+    instance = run_http(server, "/hang", timeout="2s")
     settle(worker, clock, rounds=3)
     instance.refresh_from_db()
     assert instance.status == "completed"
@@ -91,7 +93,12 @@ def test_429_honours_retry_after(server, worker, clock) -> None:
     worker.run_until_idle()
     retry = StepRun.objects.get(attempt=2)
     assert retry.due_at - clock() == timedelta(seconds=7)
-    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # long past
+    # An HTTP date counts from the server's own Date header, not from our clock.
+    assert (
+        retry_after_seconds("Wed, 21 Oct 2015 07:28:30 GMT", date="Wed, 21 Oct 2015 07:28:00 GMT")
+        == 30.0
+    )
 
 
 def test_a_4xx_with_a_code_is_a_business_error_routed_by_on_error(server, worker, clock) -> None:

@@ -13,7 +13,6 @@ from django.db import connections
 from orchestration import jobs, services
 from orchestration.engine.wakeup import Listener
 from orchestration.models import ProcessEvent, ProcessInstance, StepRun
-from tests.orchestration.engine import handlers as h
 from tests.orchestration.engine.conftest import ONE_STEP, THREE_STEPS, publish
 
 
@@ -69,9 +68,8 @@ def _loop() -> None:
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_four_engine_loops_finish_every_instance_once(settings, tmp_path: Path) -> None:
+def test_four_engine_loops_finish_every_instance_once(settings, ledger: Path) -> None:
     settings.ORCHESTRATION_LOOPS = 4
-    h.LEDGER["path"] = str(tmp_path / "ledger.txt")
     publish(THREE_STEPS)
     ids = [services.instance_start(key="three", variables={}, actor=None).pk for _ in range(200)]
     connections.close_all()
@@ -90,9 +88,8 @@ def test_four_engine_loops_finish_every_instance_once(settings, tmp_path: Path) 
         ProcessEvent.objects.filter(kind="step.succeeded").values_list("instance_id", "step")
     )
     assert set(applied.values()) == {1} and len(applied) == 600
-    calls = Counter(line.split()[0] for line in Path(h.LEDGER["path"]).read_text().splitlines())
+    calls = Counter(line.split()[0] for line in ledger.read_text().splitlines())
     assert set(calls.values()) == {1} and len(calls) == 600
-    h.LEDGER["path"] = ""
 
 
 @pytest.mark.postgres

@@ -28,6 +28,7 @@ from orchestration.models import (
     ProcessVersion,
     StepRun,
 )
+from orchestration.states import InstanceStatus
 
 STATUS_ACTIONS = {
     "_publish": (services.version_publish, "published"),
@@ -373,7 +374,7 @@ class ProcessInstanceAdmin(ReadOnlyAdmin):
         "created_at",
         "updated_at",
         "ended_at",
-        "error",
+        "problem",
         "variables",
         "diagram",
     )
@@ -384,6 +385,22 @@ class ProcessInstanceAdmin(ReadOnlyAdmin):
     @admin.display(description="Version", ordering="version__number")
     def version_number(self, obj: ProcessInstance) -> int:
         return obj.version.number
+
+    @admin.display(description="Problem")
+    def problem(self, obj: ProcessInstance) -> str:
+        """A failed step or an incident in words, with what an operator can do."""
+        error = obj.error or {}
+        if not error:
+            return "-"
+        if obj.status == InstanceStatus.INCIDENT:
+            held = len(error.get("replay") or [])
+            return (
+                f"Incident at step {error.get('step')!r}: {error.get('type')}: "
+                f"{error.get('message')} (while applying: {error.get('source')}; "
+                f"{held} event(s) held). Retry resumes it once the cause is fixed; "
+                "cancel ends it."
+            )
+        return f"Step {error.get('step')!r} failed: {error.get('code')}: {error.get('message')}"
 
     @admin.display(description="Where it is")
     def diagram(self, obj: ProcessInstance) -> SafeString:
@@ -404,7 +421,11 @@ class ProcessInstanceAdmin(ReadOnlyAdmin):
                     request, f"#{instance.pk}: {exc or 'not allowed'}", messages.ERROR
                 )
             else:
-                self.message_user(request, f"#{instance.pk} {verb}.")
+                status = ProcessInstance.objects.values_list("status", flat=True).get(
+                    pk=instance.pk
+                )
+                level = messages.WARNING if status == InstanceStatus.INCIDENT else messages.INFO
+                self.message_user(request, f"#{instance.pk} {verb}: now {status}.", level)
 
     @admin.action(
         description="Cancel selected instances (with compensation)", permissions=["operate"]
@@ -413,7 +434,8 @@ class ProcessInstanceAdmin(ReadOnlyAdmin):
         self._each(request, queryset, "cancelled", services.instance_cancel)
 
     @admin.action(
-        description="Retry the failed step of selected instances", permissions=["operate"]
+        description="Retry the failed step or incident of selected instances",
+        permissions=["operate"],
     )
     def retry_selected(self, request: HttpRequest, queryset: QuerySet[ProcessInstance]) -> None:
         self._each(request, queryset, "retried", services.instance_retry)

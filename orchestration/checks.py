@@ -36,13 +36,14 @@ def check_published_handlers(
     Runs with `check --deploy --database default`; like Django's own database
     checks it does nothing unless a database is named.
     """
-    from orchestration.handlers import handler_names
+    from orchestration.handlers import handler_names, resolver_names
     from orchestration.models import ProcessVersion
     from orchestration.states import VersionStatus
 
     if not databases:
         return []
     registered = handler_names()
+    resolvers = resolver_names()
     errors: list[checks.CheckMessage] = []
     versions = ProcessVersion.objects.filter(
         status__in=[VersionStatus.PUBLISHED, VersionStatus.DEPRECATED]
@@ -63,4 +64,34 @@ def check_published_handlers(
                             id="orchestration.E002",
                         )
                     )
+            resolver = (step.get("assignees") or {}).get("resolver")
+            if step["type"] == "approval" and resolver and resolver not in resolvers:
+                errors.append(
+                    checks.Error(
+                        f"{version}: steps.{step_id}.assignees.resolver names resolver "
+                        f"{resolver!r}, which is not registered",
+                        id="orchestration.E003",
+                    )
+                )
+    return errors
+
+
+@checks.register()
+def check_engine_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Engine settings that would otherwise fail only when a step runs."""
+    from orchestration.definitions.durations import DurationError, parse_duration
+
+    errors: list[checks.CheckMessage] = []
+    try:
+        parse_duration(settings.ORCHESTRATION_DEFAULT_STEP_TIMEOUT)
+    except DurationError as exc:
+        errors.append(
+            checks.Error(f"ORCHESTRATION_DEFAULT_STEP_TIMEOUT: {exc}", id="orchestration.E004")
+        )
+    if settings.ORCHESTRATION_SUBPROCESS_DEPTH < 1:
+        errors.append(
+            checks.Error(
+                "ORCHESTRATION_SUBPROCESS_DEPTH must be at least 1", id="orchestration.E005"
+            )
+        )
     return errors

@@ -95,6 +95,9 @@ class InstanceStatus(models.TextChoices):
     FAILED = "failed", "Failed"
     CANCELLED = "cancelled", "Cancelled"
     COMPENSATED = "compensated", "Compensated"
+    # An unexpected error while applying an event to this instance: nothing of
+    # that transition was written, work for it is held back, an operator retries.
+    INCIDENT = "incident", "Incident"
 
 
 _LIVE = {InstanceStatus.RUNNING, InstanceStatus.WAITING, InstanceStatus.COMPENSATING}
@@ -103,9 +106,13 @@ _ENDED = {InstanceStatus.COMPLETED, InstanceStatus.CANCELLED, InstanceStatus.COM
 INSTANCE_TRANSITIONS: dict[str, frozenset[str]] = {
     InstanceStatus.RUNNING: frozenset(set(InstanceStatus) - {InstanceStatus.RUNNING}),
     InstanceStatus.WAITING: frozenset(set(InstanceStatus) - {InstanceStatus.WAITING}),
-    InstanceStatus.COMPENSATING: frozenset(_LIVE | _ENDED | {InstanceStatus.FAILED}),
-    # failed is an incident: retry resumes it, cancel compensates or ends it
-    InstanceStatus.FAILED: frozenset(_LIVE | _ENDED),
+    InstanceStatus.COMPENSATING: frozenset(
+        _LIVE | _ENDED | {InstanceStatus.FAILED, InstanceStatus.INCIDENT}
+    ),
+    # failed: a step failed for good; retry resumes it, cancel compensates or ends it
+    InstanceStatus.FAILED: frozenset(_LIVE | _ENDED | {InstanceStatus.INCIDENT}),
+    # incident: retry returns to where it was, cancel compensates or ends it
+    InstanceStatus.INCIDENT: frozenset(_LIVE | _ENDED | {InstanceStatus.FAILED}),
     InstanceStatus.COMPLETED: frozenset(),
     InstanceStatus.CANCELLED: frozenset(),
     InstanceStatus.COMPENSATED: frozenset(),

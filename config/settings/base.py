@@ -152,6 +152,12 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
 ORCHESTRATION_HANDLER_MODULES = env_list("ORCHESTRATION_HANDLER_MODULES", [])
+# How long one attempt of a step that declares no `timeout` may take (a duration).
+ORCHESTRATION_DEFAULT_STEP_TIMEOUT = env_str("ORCHESTRATION_DEFAULT_STEP_TIMEOUT", "5m")
+# The longest duration a definition may give (timeouts, waits, due dates, backoff).
+ORCHESTRATION_MAX_DURATION_DAYS = env_int("ORCHESTRATION_MAX_DURATION_DAYS", 3650)
+# Sub-processes nested deeper than this end their chain as an incident.
+ORCHESTRATION_SUBPROCESS_DEPTH = env_int("ORCHESTRATION_SUBPROCESS_DEPTH", 10)
 ORCHESTRATION_DEMO = env_bool("ORCHESTRATION_DEMO", False)
 
 # Engine loops (long-running django-q2 tasks that run automated steps and timers).

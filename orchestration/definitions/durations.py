@@ -1,4 +1,9 @@
-"""Durations: `30s`, `5m`, `2h`, `3d`, `1w` and ISO 8601 (`PT30S`, `P1DT2H`)."""
+"""Durations: `30s`, `5m`, `2h`, `3d`, `1w` and ISO 8601 (`PT30S`, `P1DT2H`).
+
+Every duration is at most ORCHESTRATION_MAX_DURATION_DAYS long (default 3650,
+about ten years): a timeout of 600000 weeks would pass any pattern and then
+overflow the first date it is added to.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +16,35 @@ _ISO = re.compile(
     r"^P(?!$)(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$"
 )
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+DEFAULT_MAX_DAYS = 3650
+
+
+class DurationError(ValueError):
+    """Not a duration this format accepts, or longer than the cap."""
+
+
+def max_days() -> int:
+    from django.conf import settings
+
+    return int(getattr(settings, "ORCHESTRATION_MAX_DURATION_DAYS", DEFAULT_MAX_DAYS))
 
 
 def parse_duration(text: str) -> timedelta:
-    """Parse a duration; raise ValueError for anything else (months and years are
-    not fixed lengths and are refused)."""
+    """Parse a duration; raise DurationError for anything else (months and years
+    are not fixed lengths and are refused) or for one beyond the cap."""
     if not isinstance(text, str):
-        raise ValueError(f"invalid duration {text!r}")
+        raise DurationError(f"invalid duration {text!r}")
+    try:
+        value = _parse(text)
+    except OverflowError:
+        value = None
+    cap = max_days()
+    if value is None or value > timedelta(days=cap):
+        raise DurationError(f"at most {cap}d (ORCHESTRATION_MAX_DURATION_DAYS)")
+    return value
+
+
+def _parse(text: str) -> timedelta:
     short = _SHORT.match(text)
     if short:
         return timedelta(**{_UNITS[short.group(2)]: int(short.group(1))})
@@ -25,4 +52,4 @@ def parse_duration(text: str) -> timedelta:
     if iso and text not in {"PT"}:
         weeks, days, hours, minutes, seconds = (float(g) if g else 0.0 for g in iso.groups())
         return timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
-    raise ValueError(f"invalid duration {text!r}")
+    raise DurationError(f"invalid duration {text!r}")

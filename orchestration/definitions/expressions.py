@@ -106,4 +106,11 @@ def evaluate(text: str, variables: Mapping[str, Any]) -> Any:
 
 def render(template: str, variables: Mapping[str, Any]) -> str:
     """Replace each `{{ expr }}` by its evaluated value."""
-    return PLACEHOLDER.sub(lambda m: str(evaluate(m.group(1), variables)), template)
+    return PLACEHOLDER.sub(lambda m: _text(evaluate(m.group(1), variables)), template)
+
+
+def _text(value: Any) -> str:
+    try:
+        return str(value)
+    except (ValueError, RecursionError, MemoryError) as exc:  # e.g. an int of 5,000 digits
+        raise ExpressionError(f"the value cannot be shown as text: {exc}") from None

@@ -21,6 +21,7 @@ import jsonschema
 
 from orchestration.definitions import expressions
 from orchestration.definitions.allowlist import host_allowed, literal_origin
+from orchestration.definitions.durations import DurationError, parse_duration
 from orchestration.definitions.errors import DefinitionError, DefinitionInvalid
 from orchestration.definitions.graph import edges, reachable, successors
 from orchestration.definitions.parse import parse_source
@@ -36,6 +37,9 @@ class Context:
     definitions: Collection[str] | None = None
     allowed_hosts: Collection[str] | None = None
     published_definitions: Collection[str] | None = field(default=None)
+    # Definition key -> the definition keys its live versions start as sub-processes
+    # (publishing checks that the new version closes no cycle through them).
+    subprocess_calls: Mapping[str, Collection[str]] | None = None
 
 
 @cache
@@ -158,7 +162,63 @@ def _graph_errors(spec: Mapping[str, Any], ctx: Context) -> Iterable[DefinitionE
             yield DefinitionError(
                 f"steps.{step_id}", f"step id {step_id!r} is also a variable name"
             )
-        yield from _step_errors(f"steps.{step_id}", step, known, ctx)
+        yield from _step_errors(f"steps.{step_id}", step, known, ctx, own=spec["key"])
+    yield from _cycle_errors(spec, ctx)
+    yield from _duration_errors(spec, [])
+
+
+_DURATION_KEYS = frozenset({"timeout", "due", "timer", "backoff", "max_backoff", "after"})
+
+
+def _duration_errors(node: Any, path: list[Any]) -> Iterable[DefinitionError]:
+    """Every duration field (the schema checked their syntax) within the cap."""
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            if key in _DURATION_KEYS and isinstance(value, str):
+                try:
+                    parse_duration(value)
+                except DurationError as exc:
+                    yield DefinitionError(render_path([*path, key]), str(exc))
+            else:
+                yield from _duration_errors(value, [*path, key])
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _duration_errors(value, [*path, i])
+
+
+def _cycle_errors(spec: Mapping[str, Any], ctx: Context) -> Iterable[DefinitionError]:
+    """A sub-process chain that leads back to this definition would start itself
+    for ever: refused with the cycle spelled out."""
+    if ctx.subprocess_calls is None:
+        return
+    own = spec["key"]
+    calls = {key: set(callees) for key, callees in ctx.subprocess_calls.items()}
+    steps = spec["steps"]
+    calls[own] = {s["definition"] for s in steps.values() if s["type"] == "subprocess"}
+    for step_id, step in steps.items():
+        if step["type"] != "subprocess":
+            continue
+        path = _path_back(step["definition"], own, calls)
+        if path is not None:
+            cycle = " -> ".join([own, *path])
+            yield DefinitionError(f"steps.{step_id}.definition", f"sub-process cycle {cycle}")
+
+
+def _path_back(start: str, target: str, calls: Mapping[str, set[str]]) -> list[str] | None:
+    """The shortest chain of calls from `start` to `target` (both included), if any."""
+    queue, came_from = [start], {start: ""}
+    while queue:
+        key = queue.pop(0)
+        if key == target:
+            chain = [key]
+            while came_from[chain[-1]]:
+                chain.append(came_from[chain[-1]])
+            return chain[::-1]
+        for nxt in sorted(calls.get(key, ())):
+            if nxt not in came_from:
+                came_from[nxt] = key
+                queue.append(nxt)
+    return None
 
 
 def _reachability_errors(
@@ -311,7 +371,7 @@ def _request_errors(
 
 
 def _step_errors(
-    path: str, step: Mapping[str, Any], known: set[str], ctx: Context
+    path: str, step: Mapping[str, Any], known: set[str], ctx: Context, *, own: str
 ) -> Iterable[DefinitionError]:
     kind = step["type"]
     if kind == "service":
@@ -332,9 +392,13 @@ def _step_errors(
         yield from _wait_errors(path, step, known)
     elif kind == "subprocess":
         key = step["definition"]
-        if ctx.definitions is not None and key not in ctx.definitions:
+        if ctx.definitions is not None and key not in ctx.definitions and key != own:
             yield DefinitionError(f"{path}.definition", f"unknown definition {key!r}")
-        elif ctx.published_definitions is not None and key not in ctx.published_definitions:
+        elif (
+            ctx.published_definitions is not None
+            and key not in ctx.published_definitions
+            and key != own  # calling itself is a cycle, reported as one
+        ):
             yield DefinitionError(
                 f"{path}.definition", f"definition {key!r} has no published version"
             )

@@ -58,7 +58,6 @@ TERMINAL = frozenset({COMPLETED, FAILED, CANCELLED, COMPENSATED})
 DEFAULT_MAX_ATTEMPTS = 3
 DEFAULT_BACKOFF = timedelta(seconds=1)
 DEFAULT_MAX_BACKOFF = timedelta(minutes=5)
-DEFAULT_TIMEOUT = timedelta(minutes=5)
 # A transition that passes more instantaneous steps than this is a loop of decisions.
 MAX_INSTANT_STEPS = 1000
 
@@ -123,10 +122,6 @@ def retry_policy(step: Mapping[str, Any]) -> tuple[int, timedelta, timedelta]:
         parse_duration(retry["backoff"]) if "backoff" in retry else DEFAULT_BACKOFF,
         parse_duration(retry["max_backoff"]) if "max_backoff" in retry else DEFAULT_MAX_BACKOFF,
     )
-
-
-def step_timeout(step: Mapping[str, Any]) -> timedelta:
-    return parse_duration(step["timeout"]) if "timeout" in step else DEFAULT_TIMEOUT
 
 
 def backoff_delay(step: Mapping[str, Any], attempt: int, *, salt: str) -> timedelta:
@@ -235,8 +230,13 @@ class _Machine:
                 "outcome": event.outcome,
                 "decided_by": event.decided_by,
             }
+            outcomes = self.d.step(event.step)["outcomes"]
+            if event.outcome not in outcomes:
+                raise EngineError(
+                    "unknown_outcome", f"step {event.step} has no outcome {event.outcome!r}"
+                )
             self.effects.append(CancelToken(event.token, "task", event.step))
-            target = self.d.step(event.step)["outcomes"][event.outcome]
+            target = outcomes[event.outcome]
             self._advance(event.token, target)
         elif isinstance(event, TimerFired):
             self._require_live()
@@ -276,6 +276,12 @@ class _Machine:
             except StepError as exc:
                 self._fail(token, step_id, "EVALUATION", str(exc))
                 return
+            except Exception as exc:
+                # Not the definition's fault: the runtime makes it an incident of
+                # this instance and needs to say where it happened.
+                if not hasattr(exc, "engine_step"):
+                    exc.engine_step = step_id  # type: ignore[attr-defined]
+                raise
             if nxt is None:
                 return
             token, step_id = nxt

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -95,6 +95,23 @@ Event = (
     | RetryFailed
     | Moved
 )
+
+_EVENT_TYPES: dict[str, type[Any]] = {
+    cls.__name__: cls
+    for cls in (Started, StepSucceeded, StepFailed, TaskDecided, TimerFired, MessageReceived,
+                ChildFinished, Cancel, RetryFailed, Moved)
+}  # fmt: skip
+
+
+def event_to_json(event: Event) -> dict[str, Any]:
+    """An event as JSON data (an incident keeps the events it must replay)."""
+    return {"event": type(event).__name__, **asdict(event)}
+
+
+def event_from_json(data: dict[str, Any]) -> Event:
+    fields = dict(data)
+    event: Event = _EVENT_TYPES[fields.pop("event")](**fields)
+    return event
 
 
 # ---- effects ------------------------------------------------------------------------

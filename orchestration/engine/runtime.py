@@ -10,15 +10,18 @@ ascending id, then everything else, so batches never deadlock each other.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import connection
 
+from orchestration import limits
+from orchestration.definitions.durations import parse_duration
 from orchestration.engine import core, sql
 from orchestration.engine.events import (
     Audit,
@@ -30,6 +33,7 @@ from orchestration.engine.events import (
     RunStep,
     StartChild,
     StartTimer,
+    event_to_json,
 )
 from orchestration.handlers import get_resolver
 from orchestration.models import (
@@ -115,13 +119,21 @@ def idempotency_key(instance_id: int, step: str, execution: int, compensation: b
     return f"pi{instance_id}:{step}:{execution}" + (":undo" if compensation else "")
 
 
+def step_timeout(step: Mapping[str, Any]) -> timedelta:
+    """How long one attempt may take: the step's `timeout`, or
+    ORCHESTRATION_DEFAULT_STEP_TIMEOUT for steps that declare none."""
+    if "timeout" in step:
+        return parse_duration(step["timeout"])
+    return parse_duration(settings.ORCHESTRATION_DEFAULT_STEP_TIMEOUT)
+
+
 def lease(run: StepRun, instance: ProcessInstance, worker: str, now: datetime) -> None:
     """Mark a run as taken by `worker`, leased for its step's timeout plus grace."""
     step = definition_of(instance.version).step(run.step)
     run.status = RunStatus.RUNNING
     run.worker = worker
     run.started_at = now
-    run.lease_until = now + core.step_timeout(step) + LEASE_GRACE
+    run.lease_until = now + step_timeout(step) + LEASE_GRACE
 
 
 def snapshot_of(instance: ProcessInstance) -> core.Snapshot:
@@ -160,6 +172,26 @@ def lock_instances(ids: Iterable[int], *, skip_locked: bool = False) -> dict[int
     return locked(sql.select_all(lock_query(ids, skip_locked=skip_locked))[0])
 
 
+def _storable(data: dict[str, Any]) -> dict[str, Any]:
+    """An event kept for replay, or, when the database could not store it (what
+    made the write fail may be in it), a marker saying why it was dropped."""
+    problem = limits.json_problem(data)
+    return data if problem is None else {"event": data["event"], "dropped": problem}
+
+
+class SubprocessDepthExceeded(Exception):
+    """A chain of sub-processes deeper than ORCHESTRATION_SUBPROCESS_DEPTH (a runaway)."""
+
+    def __init__(self, message: str, *, step: str) -> None:
+        super().__init__(message)
+        self.step = step
+
+
+def failed_step(exc: BaseException, default: str = "") -> str:
+    """The step an unexpected error happened at, where the engine knows it."""
+    return str(getattr(exc, "step", "") or getattr(exc, "engine_step", "") or default)
+
+
 @dataclass
 class Writer:
     now: datetime
@@ -169,7 +201,9 @@ class Writer:
     claimed: list[StepRun] = field(default_factory=list)
     changed_runs: list[StepRun] = field(default_factory=list)
     decided: list[HumanTask] = field(default_factory=list)
-    new_tasks: list[tuple[HumanTask, OpenTask, ProcessInstance]] = field(default_factory=list)
+    new_tasks: list[tuple[HumanTask, OpenTask, ProcessInstance, list[int]]] = field(
+        default_factory=list
+    )
     new_timers: list[Timer] = field(default_factory=list)
     cancelled: list[tuple[ProcessInstance, str, str]] = field(default_factory=list)
     events: list[ProcessEvent] = field(default_factory=list)
@@ -230,7 +264,12 @@ class Writer:
         audit.instance_id = instance.pk
         self.events.append(audit)
         for effect in result.effects:
-            self._effect(instance, effect, actor)
+            try:
+                self._effect(instance, effect, actor)
+            except Exception as exc:
+                if not hasattr(exc, "engine_step"):  # where it happened, for the incident
+                    exc.engine_step = getattr(effect, "step", "")  # type: ignore[attr-defined]
+                raise
         return result
 
     def record(
@@ -250,6 +289,62 @@ class Writer:
             )
         )
 
+    def incident(
+        self, instance: ProcessInstance, exc: BaseException, *, step: str, source: str,
+        replay: Iterable[Event] = (), actor: User | None = None,
+    ) -> None:  # fmt: skip
+        """Put an instance in the incident state instead of applying what failed.
+
+        The error (type, message, step, where it happened) is kept with what the
+        instance was before and the events to apply again when an operator
+        retries (incidents.incident_retry). Audited like any status change.
+        """
+        again = instance.status == InstanceStatus.INCIDENT
+        earlier = instance.error or {}
+        error = {
+            "type": type(exc).__name__,
+            "message": limits.storable_text(str(exc) or repr(exc)),
+            "step": step,
+            "source": source,
+            "at": self.now.isoformat(),
+            "previous": earlier["previous"]
+            if again
+            else {"status": instance.status, "error": instance.error},
+            "replay": [*(earlier.get("replay", []) if again else []),
+                       *(_storable(event_to_json(e)) for e in replay)],
+        }  # fmt: skip
+        check_instance_transition(instance.status, InstanceStatus.INCIDENT, instance)
+        self.events.append(
+            ProcessEvent(
+                kind="instance.incident",
+                actor=actor,
+                instance_id=instance.pk,
+                definition_id=instance.definition_id,
+                version_id=instance.version_id,
+                step=step,
+                from_status=instance.status,
+                to_status=InstanceStatus.INCIDENT,
+                payload={k: error[k] for k in ("type", "message", "source")},
+                created_at=self.now,
+            )
+        )
+        instance.status, instance.error, instance.updated_at = (
+            InstanceStatus.INCIDENT, error, self.now
+        )  # fmt: skip
+        if instance.pk is None:
+            sql.insert(ProcessInstance, [instance])
+            self.events[-1].instance_id = instance.pk
+        else:
+            self.instances[instance.pk] = instance
+
+    def hold(self, instance: ProcessInstance, event: Event, *, step: str) -> None:
+        """Keep an event for an instance in incident, to be applied when it is retried."""
+        error = dict(instance.error or {})
+        error["replay"] = [*error.get("replay", []), event_to_json(event)]
+        instance.error = error
+        self.instances[instance.pk] = instance
+        self.record(instance, "event.held", step=step, payload={"event": type(event).__name__})
+
     def _effect(self, instance: ProcessInstance, effect: Effect, actor: User | None) -> None:
         if isinstance(effect, RunStep):
             self._run_step(instance, effect)
@@ -267,7 +362,19 @@ class Writer:
                 exclude=effect.exclude,
                 created_at=self.now,
             )
-            self.new_tasks.append((task, effect, instance))
+            # Resolvers run here, while the transition is applied, so that their
+            # errors belong to this instance and not to the batch's write.
+            resolved = (
+                [
+                    user.pk
+                    for user in get_resolver(effect.resolver)(
+                        starter=instance.started_by, instance=instance
+                    )
+                ]
+                if effect.resolver
+                else []
+            )
+            self.new_tasks.append((task, effect, instance, resolved))
         elif isinstance(effect, StartTimer):
             self.new_timers.append(
                 Timer(
@@ -332,6 +439,13 @@ class Writer:
         from orchestration.engine.variables import validate_variables
         from orchestration.exceptions import VersionNotFound
 
+        depth = int(parent.state.get("depth", 0)) + 1
+        limit = settings.ORCHESTRATION_SUBPROCESS_DEPTH
+        if depth > limit:
+            raise SubprocessDepthExceeded(
+                f"sub-process depth limit {limit} reached (ORCHESTRATION_SUBPROCESS_DEPTH)",
+                step=effect.step,
+            )
         try:
             version = selectors.version_for_start(key=effect.definition, number=effect.version)
         except VersionNotFound as exc:
@@ -346,7 +460,7 @@ class Writer:
             version=version,
             status=InstanceStatus.RUNNING,
             variables=variables,
-            state=core.new_state(),
+            state={**core.new_state(), "depth": depth},
             started_by=parent.started_by,
             parent=parent,
             parent_token=effect.token,
@@ -465,22 +579,17 @@ class Writer:
                 self.notify = True
 
     def _flush_tasks(self) -> None:
-        tasks = [task for task, _, _ in self.new_tasks]
+        tasks = [task for task, _, _, _ in self.new_tasks]
         sql.insert(HumanTask, tasks)
         users = _ids_by_name(
-            get_user_model(), {u for _, effect, _ in self.new_tasks for u in effect.users}
+            get_user_model(), {u for _, effect, _, _ in self.new_tasks for u in effect.users}
         )
-        groups = _ids_by_name(Group, {g for _, effect, _ in self.new_tasks for g in effect.groups})
+        groups = _ids_by_name(
+            Group, {g for _, effect, _, _ in self.new_tasks for g in effect.groups}
+        )
         rows: list[TaskAssignee] = []
-        for task, effect, instance in self.new_tasks:
-            people = [users[u] for u in effect.users if u in users]
-            if effect.resolver:
-                people += [
-                    user.pk
-                    for user in get_resolver(effect.resolver)(
-                        starter=instance.started_by, instance=instance
-                    )
-                ]
+        for task, effect, instance, resolved in self.new_tasks:
+            people = [users[u] for u in effect.users if u in users] + resolved
             rows += [TaskAssignee(task_id=task.pk, user_id=user) for user in people]
             rows += [
                 TaskAssignee(task_id=task.pk, group_id=groups[g])

@@ -19,7 +19,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -29,8 +29,9 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections, transaction
 
+from orchestration import limits
 from orchestration.clock import now as clock_now
-from orchestration.engine import core, sql
+from orchestration.engine import core, incidents, sql
 from orchestration.engine import http as http_client
 from orchestration.engine.events import (
     Cancel,
@@ -44,15 +45,17 @@ from orchestration.engine.runtime import (
     Writer,
     attach_versions,
     definition_of,
+    failed_step,
     lease,
     lock_instances,
     lock_query,
     locked,
+    step_timeout,
 )
 from orchestration.exceptions import BusinessError, RetryableError
 from orchestration.handlers import StepContext, get_handler
 from orchestration.models import ProcessInstance, StepRun, Timer
-from orchestration.states import RunStatus, TimerStatus
+from orchestration.states import InstanceStatus, RunStatus, TimerStatus
 
 log = logging.getLogger(__name__)
 
@@ -79,16 +82,23 @@ def execute(run: StepRun, instance: ProcessInstance) -> Outcome:
         if step["type"] == "service":
             name = step["compensate"] if run.compensation else step["handler"]
             result = get_handler(name)(variables, context)
-            return Outcome(run, True, dict(result or {}))
-        request = step["compensate"] if run.compensation else step["request"]
-        response = http_client.call(
-            request,
-            variables,
-            idempotency_key=run.idempotency_key,
-            timeout=core.step_timeout(step),
-            allowed_hosts=settings.ORCHESTRATION_HTTP_ALLOWED_HOSTS,
-        )
-        return Outcome(run, True, response)
+            if result is not None and not isinstance(result, Mapping):
+                raise TypeError(f"handler {name} returned {type(result).__name__}, not a dict")
+            outputs = dict(result or {})
+        else:
+            request = step["compensate"] if run.compensation else step["request"]
+            outputs = http_client.call(
+                request,
+                variables,
+                idempotency_key=run.idempotency_key,
+                timeout=step_timeout(step),
+                allowed_hosts=settings.ORCHESTRATION_HTTP_ALLOWED_HOSTS,
+            )
+        # What the database would refuse fails this attempt, not the batch's write.
+        problem = limits.json_problem(outputs, "outputs")
+        if problem:
+            return Outcome(run, False, code="INVALID_OUTPUT", message=problem)
+        return Outcome(run, True, outputs)
     except http_client.HttpRetryable as exc:
         return Outcome(
             run, False, code=exc.code, message=str(exc), retryable=True, retry_after=exc.retry_after
@@ -186,10 +196,36 @@ class Worker:
             if not runs:
                 return []
             attach_versions(run.instance for run in runs)
+            leased, bad = [], []
             for run in runs:
-                lease(run, run.instance, self.name, now)
-            sql.update(StepRun, runs, ["status", "worker", "started_at", "lease_until"])
-        return runs
+                if run.instance.status == InstanceStatus.INCIDENT:
+                    bad.append((run, None))  # held back until an operator retries
+                    continue
+                try:
+                    lease(run, run.instance, self.name, now)
+                    leased.append(run)
+                except Exception as exc:  # a row that does not fit its definition
+                    log.exception("run %s of instance %s cannot be leased", run.pk, run.instance_id)
+                    bad.append((run, exc))
+            sql.update(StepRun, leased, ["status", "worker", "started_at", "lease_until"])
+            if bad:
+                self._hold_back_runs(bad, now)
+        return leased
+
+    def _hold_back_runs(self, bad: list[tuple[StepRun, Exception | None]], now: datetime) -> None:
+        """Push unclaimable runs forward, and put their instances in incident (those
+        not locked by someone else right now: the next round gets them)."""
+        instances = lock_instances((run.instance_id for run, _ in bad), skip_locked=True)
+        writer = Writer(now)
+        for run, exc in bad:
+            times = int((run.error or {}).get("times", 0)) + 1
+            run.due_at = now + incidents.defer_delay(times)
+            run.error = {"code": incidents.DEFERRED, "times": times}
+            instance = instances.get(run.instance_id)
+            if exc is not None and instance is not None:
+                writer.incident(instance, exc, step=run.step, source="claim")
+        sql.update(StepRun, [run for run, _ in bad], ["due_at", "error"])
+        writer.flush()
 
     def release(self, runs: list[StepRun]) -> None:
         StepRun.objects.filter(pk__in=[r.pk for r in runs], worker=self.name).update(
@@ -197,11 +233,8 @@ class Worker:
         )
 
     def run_all(self, runs: list[StepRun]) -> list[Outcome]:
-        if len(runs) == 1:  # the common chained case: no thread hop
-            run = runs[0]
-            step = definition_of(run.instance.version).step(run.step)
-            if "timeout" not in step:
-                return [execute(run, run.instance)]
+        # Always through the pool, even a single run: a handler in this thread
+        # could not be abandoned when it outlives its timeout.
         futures: list[tuple[StepRun, Future[Outcome]]] = [
             (run, self.pool.submit(_threaded, run, run.instance)) for run in runs
         ]
@@ -210,7 +243,7 @@ class Worker:
         started = time.monotonic()
         for run, future in futures:
             step = definition_of(run.instance.version).step(run.step)
-            left = core.step_timeout(step).total_seconds() - (time.monotonic() - started)
+            left = step_timeout(step).total_seconds() - (time.monotonic() - started)
             try:
                 outcomes.append(future.result(timeout=max(left, 0.001)))
             except FutureTimeout:
@@ -222,75 +255,122 @@ class Worker:
                         False,
                         code="TIMEOUT",
                         retryable=True,
-                        message=f"no result within {step.get('timeout')}",
+                        message=f"no result within {step_timeout(step).total_seconds():g}s",
                     )
                 )
         return outcomes
 
     def report(self, outcomes: list[Outcome]) -> list[StepRun]:
-        """Apply results in one transaction; return runs claimed for chaining."""
+        """Apply results; return runs claimed for chaining. An instance whose
+        result cannot be applied becomes an incident holding that result."""
         now = self.clock()
-        with transaction.atomic():
-            # The runs are read after the lock is granted (one round trip for both):
-            # a run fenced off while we waited shows its new status.
-            where, params = sql.in_("id", [o.run.pk for o in outcomes])
-            rows, runs = sql.select_all(
-                lock_query(o.run.instance_id for o in outcomes),
-                sql.Query(StepRun, f"WHERE {where}", params),
-            )
-            instances = locked(rows)
-            current = {run.pk: run for run in runs}
-            writer = Writer(now, worker=self.name)
-            for outcome in outcomes:
-                run = outcome.run
-                instance = instances.get(run.instance_id)
-                row = current.get(run.pk)
-                if (
-                    instance is None
-                    or not row
-                    or row.status != RunStatus.RUNNING
-                    or row.worker != self.name
-                ):
-                    writer.record(
-                        instance or run.instance,
-                        "step.result_discarded",
-                        step=run.step,
-                        payload={
-                            "run": run.pk,
-                            "attempt": run.attempt,
-                            "ok": outcome.ok,
-                            "run_status": row and row.status,
-                        },
-                    )
-                    continue
-                run.ended_at = now
-                run.lease_until = None
-                if outcome.ok:
-                    run.status = RunStatus.SUCCEEDED
-                    event: Event = StepSucceeded(
-                        run.token, run.step, run.execution, outcome.outputs, run.compensation
-                    )
-                else:
-                    run.status = RunStatus.FAILED
-                    run.error = {"code": outcome.code, "message": outcome.message}
-                    event = StepFailed(
-                        run.token,
-                        run.step,
-                        run.execution,
-                        run.attempt,
-                        outcome.code,
-                        outcome.message,
-                        outcome.retryable,
-                        outcome.retry_after,
-                        run.compensation,
-                    )
-                writer.changed_runs.append(run)
+        return incidents.isolate(
+            outcomes,
+            lambda batch: self._report(batch, now),
+            lambda group, exc: self._report_incident(group, exc, now),
+            instance_of=lambda outcome: outcome.run.instance_id,
+        )
+
+    def _report(self, outcomes: list[Outcome], now: datetime) -> list[StepRun]:
+        # The runs are read after the lock is granted (one round trip for both):
+        # a run fenced off while we waited shows its new status.
+        where, params = sql.in_("id", [o.run.pk for o in outcomes])
+        rows, runs = sql.select_all(
+            lock_query(o.run.instance_id for o in outcomes),
+            sql.Query(StepRun, f"WHERE {where}", params),
+        )
+        instances = locked(rows)
+        current = {run.pk: run for run in runs}
+        writer = Writer(now, worker=self.name)
+        for outcome in outcomes:
+            run = outcome.run
+            instance = instances.get(run.instance_id)
+            if not self._current(writer, outcome, instance, current.get(run.pk)):
+                continue
+            assert instance is not None
+            event = self._finish_run(run, outcome, now)
+            writer.changed_runs.append(run)
+            if instance.status == InstanceStatus.INCIDENT:
+                writer.hold(instance, event, step=run.step)
+            else:
                 self._apply(writer, instance, event, run.step)
-            writer.flush()
-            # Each claimed run already holds its (updated) instance, including
-            # children this transaction started, which were never in `instances`.
-            claimed = writer.claimed
-        return claimed
+        writer.flush()
+        # Each claimed run already holds its (updated) instance, including
+        # children this transaction started, which were never in `instances`.
+        return writer.claimed
+
+    def _report_incident(self, outcomes: list[Outcome], exc: Exception, now: datetime) -> None:
+        """The results stand (their runs end as reported); the events they carry wait
+        in the incident for an operator's retry."""
+        where, params = sql.in_("id", [o.run.pk for o in outcomes])
+        rows, runs = sql.select_all(
+            lock_query(o.run.instance_id for o in outcomes),
+            sql.Query(StepRun, f"WHERE {where}", params),
+        )
+        instances = locked(rows)
+        current = {run.pk: run for run in runs}
+        writer = Writer(now)
+        events = []
+        instance = instances.get(outcomes[0].run.instance_id)  # one instance per group
+        for outcome in outcomes:
+            if self._current(writer, outcome, instance, current.get(outcome.run.pk)):
+                events.append(self._finish_run(outcome.run, outcome, now))
+                writer.changed_runs.append(outcome.run)
+        if events and instance is not None:
+            writer.incident(instance, exc, step=failed_step(exc, outcomes[0].run.step),
+                            source="report", replay=events)  # fmt: skip
+        writer.flush()
+
+    def _current(
+        self, writer: Writer, outcome: Outcome, instance: ProcessInstance | None,
+        row: StepRun | None,
+    ) -> bool:  # fmt: skip
+        """The fence: only a run still running under this worker may report."""
+        if (
+            instance is not None
+            and row
+            and row.status == RunStatus.RUNNING
+            and (row.worker == self.name)
+        ):
+            return True
+        run = outcome.run
+        writer.record(
+            instance or run.instance,
+            "step.result_discarded",
+            step=run.step,
+            payload={
+                "run": run.pk,
+                "attempt": run.attempt,
+                "ok": outcome.ok,
+                "run_status": row and row.status,
+            },
+        )
+        return False
+
+    @staticmethod
+    def _finish_run(run: StepRun, outcome: Outcome, now: datetime) -> Event:
+        run.ended_at = now
+        run.lease_until = None
+        if outcome.ok:
+            run.status = RunStatus.SUCCEEDED
+            return StepSucceeded(
+                run.token, run.step, run.execution, outcome.outputs, run.compensation
+            )
+        run.status = RunStatus.FAILED
+        code = limits.storable_text(outcome.code, 100)
+        message = limits.storable_text(outcome.message)
+        run.error = {"code": code, "message": message}
+        return StepFailed(
+            run.token,
+            run.step,
+            run.execution,
+            run.attempt,
+            code,
+            message,
+            outcome.retryable,
+            outcome.retry_after,
+            run.compensation,
+        )
 
     def _apply(
         self, writer: Writer, instance: ProcessInstance, event: Event, step: str,
@@ -307,74 +387,157 @@ class Worker:
                 payload={**(payload or {}), "event": type(event).__name__, "why": str(exc)},
             )
 
+    # ---- leases --------------------------------------------------------------------------
     def expire_leases(self) -> int:
+        """Runs whose lease ran out count as a timed-out attempt (retried by policy)."""
         now = self.clock()
-        with transaction.atomic():
-            runs = list(
-                StepRun.objects.select_for_update(skip_locked=True, of=("self",))
-                .filter(status=RunStatus.RUNNING, lease_until__lt=now)
-                .order_by("lease_until")[: self.batch]
-            )
-            if not runs:
-                return 0
-            instances = lock_instances((r.instance_id for r in runs), skip_locked=True)
-            runs = [r for r in runs if r.instance_id in instances]  # the rest: next round
-            writer = Writer(now)
-            for run in runs:
-                run.status = RunStatus.TIMED_OUT
-                run.ended_at = now
-                run.error = {
-                    "code": "LEASE_EXPIRED",
-                    "message": f"worker {run.worker} gave no result",
-                }
-                writer.changed_runs.append(run)
-                event = StepFailed(
-                    run.token,
-                    run.step,
-                    run.execution,
-                    run.attempt,
-                    "LEASE_EXPIRED",
-                    run.error["message"],
-                    True,
-                    None,
-                    run.compensation,
+        picked: list[tuple[int, int]] = []
+        try:
+            with transaction.atomic():
+                runs = list(
+                    StepRun.objects.select_for_update(skip_locked=True, of=("self",))
+                    .filter(status=RunStatus.RUNNING, lease_until__lt=now)
+                    .order_by("lease_until")[: self.batch]
                 )
-                self._apply(writer, instances[run.instance_id], event, run.step)
-            writer.flush()
-        return len(runs)
+                picked = [(run.pk, run.instance_id) for run in runs]
+                self._expire(runs, now)
+        except Exception as exc:
+            if not picked or isinstance(exc, incidents.NOT_ISOLATED):
+                raise
+            # Each retry locks the instance first, then re-reads its runs: a run
+            # that was reported meanwhile is left alone.
+            incidents.fall_back(
+                picked, exc,
+                lambda batch: self._expire(self._expiring([pk for pk, _ in batch], now), now),
+                lambda group, error: self._expire(
+                    self._expiring([pk for pk, _ in group], now), now, incident=error
+                ),
+                instance_of=lambda item: item[1],
+            )  # fmt: skip
+        return len(picked)
+
+    @staticmethod
+    def _expiring(ids: list[int], now: datetime) -> list[StepRun]:
+        return list(
+            StepRun.objects.select_for_update(skip_locked=True, of=("self",)).filter(
+                pk__in=ids, status=RunStatus.RUNNING, lease_until__lt=now
+            )
+        )
+
+    def _expire(
+        self, runs: list[StepRun], now: datetime, incident: Exception | None = None
+    ) -> list[int]:
+        instances = lock_instances((r.instance_id for r in runs), skip_locked=True)
+        runs = [r for r in runs if r.instance_id in instances]  # the rest: next round
+        writer = Writer(now)
+        held: dict[int, list[Event]] = {}
+        for run in runs:
+            run.status = RunStatus.TIMED_OUT
+            run.ended_at = now
+            run.error = {"code": "LEASE_EXPIRED", "message": f"worker {run.worker} gave no result"}
+            writer.changed_runs.append(run)
+            event = StepFailed(
+                run.token, run.step, run.execution, run.attempt, "LEASE_EXPIRED",
+                run.error["message"], True, None, run.compensation,
+            )  # fmt: skip
+            instance = instances[run.instance_id]
+            if incident is not None:
+                held.setdefault(instance.pk, []).append(event)
+            elif instance.status == InstanceStatus.INCIDENT:
+                writer.hold(instance, event, step=run.step)
+            else:
+                self._apply(writer, instance, event, run.step)
+        for pk, events in held.items():
+            writer.incident(instances[pk], incident, step=failed_step(incident, events[0].step),
+                            source="lease", replay=events)  # fmt: skip
+        writer.flush()
+        return [run.pk for run in runs]
 
     # ---- timers --------------------------------------------------------------------------
     def fire_timers(self) -> int:
         now = self.clock()
-        with transaction.atomic():
-            timers = list(
-                Timer.objects.select_for_update(skip_locked=True)
-                .filter(status=TimerStatus.PENDING, due_at__lte=now)
-                .order_by("due_at")[: self.batch]
-            )
-            if not timers:
-                return 0
-            instances = lock_instances((t.instance_id for t in timers), skip_locked=True)
-            timers = [t for t in timers if t.instance_id in instances]  # the rest: next round
-            writer = Writer(now, worker=self.name)
-            for timer in timers:
-                timer.status = TimerStatus.FIRED
-                timer.fired_at = now
-                # The transition's audit row carries the lateness: a fired timer
-                # is visible (and measurable) in the audit log.
-                lateness = {"timer": timer.pk, "timer_kind": timer.kind,
-                            "lateness_s": (now - timer.due_at).total_seconds()}  # fmt: skip
-                event = _timer_event(timer)
-                self._apply(writer, instances[timer.instance_id], event, timer.step, lateness)
-            sql.update(Timer, timers, ["status", "fired_at"])
-            writer.flush()
-            claimed = writer.claimed
+        picked: list[tuple[int, int]] = []
+        try:
+            with transaction.atomic():
+                timers = list(
+                    Timer.objects.select_for_update(skip_locked=True)
+                    .filter(status=TimerStatus.PENDING, due_at__lte=now)
+                    .order_by("due_at")[: self.batch]
+                )
+                picked = [(timer.pk, timer.instance_id) for timer in timers]
+                claimed = self._fire(timers, now)
+        except Exception as exc:
+            if not picked or isinstance(exc, incidents.NOT_ISOLATED):
+                raise
+            claimed = incidents.fall_back(
+                picked, exc,
+                lambda batch: self._fire(self._pending([pk for pk, _ in batch]), now),
+                lambda group, error: self._hold_back_timers(
+                    self._pending([pk for pk, _ in group]), error, now
+                ),
+                instance_of=lambda item: item[1],
+            )  # fmt: skip
         if claimed:
             # Chained runs from timers: run them now like any other claimed work.
             runs = claimed
             while runs:
                 runs = self.report(self.run_all(runs))
-        return len(timers)
+        return len(picked)
+
+    @staticmethod
+    def _pending(ids: list[int]) -> list[Timer]:
+        return list(
+            Timer.objects.select_for_update(skip_locked=True).filter(
+                pk__in=ids, status=TimerStatus.PENDING
+            )
+        )
+
+    def _fire(self, timers: list[Timer], now: datetime) -> list[StepRun]:
+        # Instances are locked while the timer rows are held, so SKIP LOCKED:
+        # waiting could deadlock with a service holding the instance. What is
+        # skipped stays pending for the next round.
+        instances = lock_instances((t.instance_id for t in timers), skip_locked=True)
+        timers = [t for t in timers if t.instance_id in instances]
+        writer = Writer(now, worker=self.name)
+        fired, held = [], []
+        for timer in timers:
+            instance = instances[timer.instance_id]
+            if instance.status == InstanceStatus.INCIDENT:
+                held.append(timer)
+                continue
+            timer.status = TimerStatus.FIRED
+            timer.fired_at = now
+            fired.append(timer)
+            # The transition's audit row carries the lateness: a fired timer
+            # is visible (and measurable) in the audit log.
+            lateness = {"timer": timer.pk, "timer_kind": timer.kind,
+                        "lateness_s": (now - timer.due_at).total_seconds()}  # fmt: skip
+            self._apply(writer, instance, _timer_event(timer), timer.step, lateness)
+        sql.update(Timer, fired, ["status", "fired_at"])
+        _push_forward(held, now)
+        writer.flush()
+        return writer.claimed
+
+    def _hold_back_timers(self, timers: list[Timer], exc: Exception, now: datetime) -> list[Any]:
+        """A timer whose handling raised stays pending, pushed forward with backoff,
+        and its instance becomes an incident."""
+        instances = lock_instances((t.instance_id for t in timers), skip_locked=True)
+        timers = [t for t in timers if t.instance_id in instances]
+        _push_forward(timers, now)
+        writer = Writer(now)
+        for pk in {t.instance_id for t in timers}:
+            step = next(t.step for t in timers if t.instance_id == pk)
+            writer.incident(instances[pk], exc, step=failed_step(exc, step), source="timer")
+        writer.flush()
+        return []
+
+
+def _push_forward(timers: list[Timer], now: datetime) -> None:
+    for timer in timers:
+        times = int(timer.payload.get("deferred", 0)) + 1
+        timer.payload = {**timer.payload, "deferred": times}
+        timer.due_at = now + incidents.defer_delay(times)
+    sql.update(Timer, timers, ["due_at", "payload"])
 
 
 def _timer_event(timer: Timer) -> Event:

@@ -7,14 +7,16 @@ workers after commit. Views, the API, commands and email links all call these.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db import transaction
 
 from accounts import permissions
 from orchestration import clock, selectors
-from orchestration.engine import core, sql, wakeup
+from orchestration.engine import core, incidents, sql, wakeup
 from orchestration.engine.events import (
     Cancel,
     Event,
@@ -24,9 +26,16 @@ from orchestration.engine.events import (
     Started,
     TaskDecided,
 )
-from orchestration.engine.runtime import Writer, attach_versions, lock_instances
+from orchestration.engine.incidents import incident_retry
+from orchestration.engine.runtime import Writer, attach_versions, failed_step, lock_instances
 from orchestration.engine.variables import validate_variables
-from orchestration.exceptions import InstanceConflict, InvalidInput, MigrationRefused
+from orchestration.exceptions import (
+    InstanceConflict,
+    InvalidInput,
+    MigrationRefused,
+    TransitionNotAllowed,
+    VersionNotFound,
+)
 from orchestration.models import (
     HumanTask,
     ProcessInstance,
@@ -39,6 +48,19 @@ from orchestration.states import InstanceStatus, TaskStatus
 
 if TYPE_CHECKING:
     from accounts.models import User
+
+# What services raise on purpose: they reach the caller unchanged. Anything else
+# while applying an event is the instance's incident.
+_DOMAIN_ERRORS = (
+    PermissionDenied,
+    InstanceConflict,
+    InvalidInput,
+    MigrationRefused,
+    TransitionNotAllowed,
+    VersionNotFound,
+    ObjectDoesNotExist,
+    *incidents.NOT_ISOLATED,
+)
 
 
 def instance_start(
@@ -63,8 +85,9 @@ def instance_start(
     if errors:
         raise InvalidInput(errors)
     now = now or clock.now()
-    with transaction.atomic():
-        instance = ProcessInstance(
+
+    def new() -> ProcessInstance:
+        return ProcessInstance(
             definition=target.definition,
             version=target,
             business_key=business_key,
@@ -75,16 +98,32 @@ def instance_start(
             created_at=now,
             updated_at=now,
         )
-        writer = Writer(now)
-        writer.apply(
-            instance,
-            Started(),
-            actor=actor,
-            payload={"version": target.number, "business_key": business_key},
-        )
-        writer.flush()
-        transaction.on_commit(wakeup.nudge)
-    return instance
+
+    try:
+        with transaction.atomic():
+            instance = new()
+            writer = Writer(now)
+            writer.apply(
+                instance,
+                Started(),
+                actor=actor,
+                payload={"version": target.number, "business_key": business_key},
+            )
+            writer.flush()
+            transaction.on_commit(wakeup.nudge)
+        return instance
+    except _DOMAIN_ERRORS:
+        raise
+    except Exception as exc:  # the instance exists, as an incident an operator retries
+        with transaction.atomic():
+            instance = new()
+            writer = Writer(now)
+            writer.incident(
+                instance, exc, step=failed_step(exc, target.spec["start"]), source="start",
+                replay=[Started()], actor=actor,
+            )  # fmt: skip
+            writer.flush()
+        return instance
 
 
 def _transition(
@@ -106,12 +145,72 @@ def _apply(
     kind: str, payload: dict[str, Any] | None = None,
 ) -> ProcessInstance:  # fmt: skip
     now = now or clock.now()
-    with transaction.atomic():
-        instance = lock_instances([instance_id]).get(instance_id)
-        if instance is None:
-            raise ProcessInstance.DoesNotExist(f"no instance {instance_id}")
-        _transition(Writer(now), instance, event, actor=actor, kind=kind, payload=payload)
+
+    def apply(instance: ProcessInstance, writer: Writer) -> None:
+        if isinstance(event, RetryFailed) and instance.status == InstanceStatus.INCIDENT:
+            incident_retry(writer, instance, actor=actor)
+            writer.flush()
+            transaction.on_commit(wakeup.nudge)
+            return
+        _refuse_incident(instance, event)
+        _transition(writer, instance, event, actor=actor, kind=kind, payload=payload)
+
+    def held(instance: ProcessInstance, writer: Writer) -> list[Event]:
+        return [] if isinstance(event, RetryFailed) else [event]
+
+    return _guarded(lambda: _locked(instance_id), apply, held, actor=actor, now=now)
+
+
+def _locked(instance_id: int) -> ProcessInstance:
+    instance = lock_instances([instance_id]).get(instance_id)
+    if instance is None:
+        raise ProcessInstance.DoesNotExist(f"no instance {instance_id}")
     return instance
+
+
+def _refuse_incident(instance: ProcessInstance, event: Event) -> None:
+    """Nothing but a cancel or a retry reaches an instance in incident."""
+    if instance.status == InstanceStatus.INCIDENT and not isinstance(event, Cancel | RetryFailed):
+        error = instance.error or {}
+        raise InstanceConflict(
+            "incident",
+            f"instance {instance.pk} has an incident ({error.get('type')} at step"
+            f" {error.get('step')!r}); an operator must retry or cancel it first",
+        )
+
+
+def _guarded(
+    lock: Callable[[], ProcessInstance],
+    apply: Callable[[ProcessInstance, Writer], None],
+    held: Callable[[ProcessInstance, Writer], list[Event]],
+    *,
+    actor: User | None,
+    now: datetime,
+) -> ProcessInstance:
+    """`apply` to the instance `lock` returns, in one transaction. An unexpected
+    error rolls that back and, in a transaction of its own, makes the instance an
+    incident holding the events `held` returns (it may also write what stands,
+    such as the decision that led there). Domain errors (conflicts, bad input,
+    permissions) propagate unchanged."""
+    try:
+        with transaction.atomic():
+            instance = lock()
+            apply(instance, Writer(now))
+        return instance
+    except _DOMAIN_ERRORS:
+        raise
+    except Exception as exc:
+        with transaction.atomic():
+            instance = lock()
+            writer = Writer(now)
+            replay = held(instance, writer)
+            default = getattr(replay[0], "step", "") if replay else ""
+            writer.incident(
+                instance, exc, step=failed_step(exc, default), source="service",
+                replay=replay, actor=actor,
+            )  # fmt: skip
+            writer.flush()
+        return instance
 
 
 def instance_cancel(
@@ -205,9 +304,12 @@ def task_complete(
     if not isinstance(data, dict):
         raise InvalidInput({"data": ["must be a JSON object"]})
     now = now or clock.now()
-    with transaction.atomic():
+    loaded: dict[str, Any] = {}
+
+    def lock() -> ProcessInstance:
         # Instance first, then the task: the one lock order. The task is read by
-        # a second statement so that it sees a decision committed while we waited.
+        # a second statement (same round trip) so that it sees a decision
+        # committed while we waited for the lock.
         found, tasks, assignees = sql.select_all(
             sql.Query(
                 ProcessInstance,
@@ -220,29 +322,48 @@ def task_complete(
         )
         if not found:
             raise HumanTask.DoesNotExist(f"no task {task_id}")
-        instance = found[0]
-        attach_versions([instance])
-        task = tasks[0]
-        sql.prefetched(task, "assignees", assignees)
-        task.instance = instance
-        if task.status != TaskStatus.OPEN:
-            raise InstanceConflict("task_closed", f"task {task_id} is already {task.status}")
-        permissions.require(actor, permissions.can_decide(actor, task))
-        errors = _check_form(task, outcome, data)
-        if errors:
-            raise InvalidInput(errors)
-        task.status, task.outcome, task.data = TaskStatus.COMPLETED, outcome, data
-        task.decided_by, task.decided_at = actor, now
-        name = actor.get_username() if actor is not None else "system"
+        attach_versions(found)
+        loaded["task"] = _decision(found[0], tasks, assignees, outcome, data, actor, now)
+        return found[0]
+
+    def apply(instance: ProcessInstance, writer: Writer) -> None:
+        task, event = loaded["task"]
+        _refuse_incident(instance, event)
+        writer.decided.append(task)
         _transition(
-            Writer(now, decided=[task]),
-            instance,
-            TaskDecided(task.token, task.step, outcome, data, name),
-            actor=actor,
-            kind="task.completed",
+            writer, instance, event, actor=actor, kind="task.completed",
             payload={"task": task.pk, "outcome": outcome},
-        )
-    return task
+        )  # fmt: skip
+
+    def held(instance: ProcessInstance, writer: Writer) -> list[Event]:
+        # The decision stands; the instance holds it until an operator retries.
+        task, event = loaded["task"]
+        writer.decided.append(task)
+        return [event]
+
+    _guarded(lock, apply, held, actor=actor, now=now)
+    return loaded["task"][0]
+
+
+def _decision(
+    instance: ProcessInstance, tasks: list[HumanTask], assignees: list[TaskAssignee],
+    outcome: str, data: dict[str, Any], actor: User | None, now: datetime,
+) -> tuple[HumanTask, TaskDecided]:  # fmt: skip
+    """Check a decision on the task read under its locked instance and mark the task
+    decided in memory. Raises the domain errors task_complete documents."""
+    task = tasks[0]
+    sql.prefetched(task, "assignees", assignees)
+    task.instance = instance
+    if task.status != TaskStatus.OPEN:
+        raise InstanceConflict("task_closed", f"task {task.pk} is already {task.status}")
+    permissions.require(actor, permissions.can_decide(actor, task))
+    errors = _check_form(task, outcome, data)
+    if errors:
+        raise InvalidInput(errors)
+    task.status, task.outcome, task.data = TaskStatus.COMPLETED, outcome, data
+    task.decided_by, task.decided_at = actor, now
+    name = actor.get_username() if actor is not None else "system"
+    return task, TaskDecided(task.token, task.step, outcome, data, name)
 
 
 def instance_migrate(
@@ -293,6 +414,18 @@ def instance_migrate(
                         f"step {step!r} ({old_type}) maps to {new!r} ({new_type})"
                     )
                     break
+        open_tasks = HumanTask.objects.filter(
+            instance__in=list(instances), status=TaskStatus.OPEN
+        ).values_list("instance_id", "step", "outcomes")
+        for instance_id, step, outcomes in open_tasks:
+            new = mapping.get(step, step)
+            offered = (target_steps.get(new) or {}).get("outcomes") or {}
+            lacking = [o for o in outcomes if o not in offered]
+            if lacking and instance_id not in problems:
+                problems[instance_id] = (
+                    f"open task at {step!r} offers outcome {lacking[0]!r}, which version"
+                    f" {target}'s {new!r} lacks"
+                )
         if problems:
             raise MigrationRefused(problems)
         if dry_run:

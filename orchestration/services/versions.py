@@ -30,20 +30,36 @@ def validation_context(
     """What a definition is checked against here: registered handlers and resolvers,
     existing definitions; publishing adds the HTTP allowlist and published children."""
     keys = set(ProcessDefinition.objects.values_list("key", flat=True)) | set(extra_definitions)
-    published = None
+    published = calls = None
     if for_publish:
         published = set(
             ProcessVersion.objects.filter(status=VersionStatus.PUBLISHED).values_list(
                 "definition__key", flat=True
             )
         )
+        calls = subprocess_calls()
     return Context(
         handlers=handlers.handler_names(),
         resolvers=handlers.resolver_names(),
         definitions=keys,
         allowed_hosts=settings.ORCHESTRATION_HTTP_ALLOWED_HOSTS if for_publish else None,
         published_definitions=published,
+        subprocess_calls=calls,
     )
+
+
+def subprocess_calls() -> dict[str, set[str]]:
+    """Definition key -> keys that any of its live (published or deprecated)
+    versions starts as a sub-process."""
+    calls: dict[str, set[str]] = {}
+    live = ProcessVersion.objects.filter(
+        status__in=[VersionStatus.PUBLISHED, VersionStatus.DEPRECATED]
+    ).values_list("definition__key", "spec")
+    for key, spec in live:
+        calls.setdefault(key, set()).update(
+            step["definition"] for step in spec["steps"].values() if step["type"] == "subprocess"
+        )
+    return calls
 
 
 @dataclass(frozen=True)

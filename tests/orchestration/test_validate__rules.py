@@ -141,7 +141,15 @@ SHAPE_CASES: list[tuple[str, Callable[[dict[str, Any]], None], list[str]]] = [
         lambda s: s["steps"].update({"2nd": {"type": "end"}}),
         [
             "steps.2nd: '2nd' is not a valid step id "
-            "(letters, digits and _, not starting with a digit)"
+            "(letters, digits and _, not starting with a digit, at most 100 characters)"
+        ],
+    ),
+    (
+        "step id longer than its column",
+        lambda s: s["steps"].update({"s" * 101: {"type": "end"}}),
+        [
+            f"steps.{'s' * 101}: '{'s' * 101}' is not a valid step id "
+            "(letters, digits and _, not starting with a digit, at most 100 characters)"
         ],
     ),
     (

@@ -28,7 +28,14 @@ class Command(BaseCommand):
         )
         if data["business_key"]:
             out(f"Business key: {data['business_key']}")
-        if data["error"]:
+        if data["status"] == "incident" and data["error"]:
+            error = data["error"]
+            out(
+                f"Incident at {error.get('step')!r}: {error.get('type')}: {error.get('message')}"
+                f" (while applying: {error.get('source')}; {len(error.get('replay') or [])}"
+                " event(s) held; retry_instance resumes it)"
+            )
+        elif data["error"]:
             out(
                 f"Error at {data['error'].get('step')}: {data['error'].get('code')} "
                 f"{data['error'].get('message')}"
@@ -41,7 +48,11 @@ class Command(BaseCommand):
         out("Steps:")
         for run in data["steps"]:
             kind = " (undo)" if run["compensation"] else ""
-            error = f"  {run['error']['code']}: {run['error']['message']}" if run["error"] else ""
+            error = (
+                f"  {run['error'].get('code')}: {run['error'].get('message', '')}"
+                if run["error"]
+                else ""
+            )
             attempt = f"#{run['execution']}.{run['attempt']}"
             out(f"  {run['step']}{kind} {attempt}  {run['status']}{error}")
         out("Variables: " + _dumps(data["variables"]))

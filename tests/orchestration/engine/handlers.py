@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from orchestration.exceptions import BusinessError, RetryableError
-from orchestration.handlers import StepContext, handler
+from orchestration.handlers import StepContext, handler, resolver
 
 CALLS: dict[str, list[tuple[str, int]]] = defaultdict(list)  # handler -> [(key, attempt)]
 PLAN: dict[
@@ -24,6 +24,7 @@ def reset() -> None:
     RELEASE.clear()
     LEDGER["path"] = ""
     GATE["event"] = None
+    DIRECTORY["down"] = True
 
 
 def _play(name: str, variables: Mapping[str, Any], context: StepContext) -> dict[str, Any]:
@@ -38,6 +39,8 @@ def _play(name: str, variables: Mapping[str, Any], context: StepContext) -> dict
         RELEASE.wait(10)
     if action == "crash":
         raise ZeroDivisionError("bug")
+    if action == "nul":  # text PostgreSQL's jsonb refuses
+        return {"doubled": "nul \x00 byte"}
     return {"seen": context.attempt, "doubled": variables.get("n", 0) * 2}
 
 
@@ -74,3 +77,13 @@ def _gate(variables: Mapping[str, Any], context: StepContext) -> dict[str, Any]:
 
 
 handler("test.gate")(_gate)
+
+
+DIRECTORY = {"down": True}  # reset() brings it down again
+
+
+@resolver("test.broken")
+def _broken_resolver(*, starter: Any, instance: Any) -> list[Any]:
+    if DIRECTORY["down"]:
+        raise RuntimeError("the directory service is down")
+    return [starter] if starter else []

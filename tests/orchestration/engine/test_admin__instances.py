@@ -58,3 +58,29 @@ def test_staff_without_the_operator_role_cannot_see_or_cancel(client, outsider, 
     assert client.get(LIST).status_code == 403
     client.post(LIST, {"action": "cancel_selected", "_selected_action": [instances[0].pk]})
     assert ProcessInstance.objects.get(pk=instances[0].pk).status == "waiting"
+
+
+def test_operators_see_an_incident_in_words_and_retry_it(client, people, worker) -> None:
+    from orchestration.models import StepRun
+    from tests.orchestration.engine.conftest import ONE_STEP
+
+    publish(ONE_STEP)
+    poison = services.instance_start(key="one", variables={}, actor=None)
+    StepRun.objects.filter(instance=poison).update(step="ghost")  # a row that no longer fits
+    worker.run_until_idle()
+    people["operator"].is_staff = True
+    people["operator"].save()
+    client.force_login(people["operator"])
+    assert b"incident" in client.get(LIST + "?status__exact=incident").content
+    page = client.get(reverse("admin:orchestration_processinstance_change", args=[poison.pk]))
+    assert "Incident at step &#x27;ghost&#x27;: KeyError" in page.content.decode()
+    StepRun.objects.filter(instance=poison).update(step="a")  # the operator repairs the row
+    response = client.post(
+        LIST, {"action": "retry_selected", "_selected_action": [poison.pk]}, follow=True
+    )
+    assert f"#{poison.pk} retried: now running." in response.content.decode()
+    (audit,) = ProcessEvent.objects.filter(instance=poison, kind="instance.incident_retried")
+    assert audit.actor == people["operator"]
+    worker.run_until_idle()
+    poison.refresh_from_db()
+    assert (poison.status, poison.result) == ("completed", "ok")

@@ -1,0 +1,82 @@
+"""Budgets for data that comes from outside (start variables, form data, handler
+outputs, message payloads): JSON that every supported database stores as it is,
+within a size and a depth.
+
+PostgreSQL's jsonb refuses text with a NUL character, and neither database
+keeps NaN or Infinity as numbers; a value like that used to be found only when
+a whole batch of writes failed. Each check returns the first problem as
+`path: message`, or None.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from django.conf import settings
+
+DEFAULT_MAX_JSON_BYTES = 256 * 1024
+DEFAULT_MAX_JSON_DEPTH = 32
+
+
+def max_json_bytes() -> int:
+    return int(getattr(settings, "ORCHESTRATION_MAX_JSON_BYTES", DEFAULT_MAX_JSON_BYTES))
+
+
+def max_json_depth() -> int:
+    return int(getattr(settings, "ORCHESTRATION_MAX_JSON_DEPTH", DEFAULT_MAX_JSON_DEPTH))
+
+
+def json_problem(value: Any, path: str = "") -> str | None:
+    """The first reason `value` is not storable JSON within the budgets, as
+    `path: message` (path "" is the value itself), or None."""
+    found = _walk(value, path, 0, max_json_depth())
+    if found:
+        return found
+    try:
+        size = len(json.dumps(value, ensure_ascii=False, allow_nan=False).encode())
+    except (TypeError, ValueError) as exc:  # pragma: no cover - _walk covers these
+        return _at(path, str(exc))
+    limit = max_json_bytes()
+    if size > limit:
+        return _at(path, f"{size} bytes as JSON, more than {limit} (ORCHESTRATION_MAX_JSON_BYTES)")
+    return None
+
+
+def _at(path: str, message: str) -> str:
+    return f"{path}: {message}" if path else message
+
+
+def _walk(value: Any, path: str, depth: int, max_depth: int) -> str | None:
+    if depth > max_depth:
+        return _at(path, f"nested deeper than {max_depth} (ORCHESTRATION_MAX_JSON_DEPTH)")
+    if value is None or isinstance(value, bool | int):
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else _at(path, f"{value} is not a finite number")
+    if isinstance(value, str):
+        return _at(path, "text with a NUL character") if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return _at(path, f"key {key!r} is not text")
+            if "\x00" in key:
+                return _at(path, "a key with a NUL character")
+            found = _walk(item, f"{path}.{key}" if path else key, depth + 1, max_depth)
+            if found:
+                return found
+        return None
+    if isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            found = _walk(item, f"{path}[{i}]", depth + 1, max_depth)
+            if found:
+                return found
+        return None
+    return _at(path, f"{type(value).__name__} is not a JSON value")
+
+
+def storable_text(text: str, limit: int = 500) -> str:
+    """Diagnostic text (an error message from a handler or a server) as the
+    database will store it: NUL characters replaced, at most `limit` characters."""
+    return text.replace("\x00", "\ufffd")[:limit]

@@ -156,6 +156,9 @@ ORCHESTRATION_HANDLER_MODULES = env_list("ORCHESTRATION_HANDLER_MODULES", [])
 ORCHESTRATION_DEFAULT_STEP_TIMEOUT = env_str("ORCHESTRATION_DEFAULT_STEP_TIMEOUT", "5m")
 # The longest duration a definition may give (timeouts, waits, due dates, backoff).
 ORCHESTRATION_MAX_DURATION_DAYS = env_int("ORCHESTRATION_MAX_DURATION_DAYS", 3650)
+# Outside JSON (handler outputs, later start variables and form data): size and depth.
+ORCHESTRATION_MAX_JSON_BYTES = env_int("ORCHESTRATION_MAX_JSON_BYTES", 256 * 1024)
+ORCHESTRATION_MAX_JSON_DEPTH = env_int("ORCHESTRATION_MAX_JSON_DEPTH", 32)
 # Sub-processes nested deeper than this end their chain as an incident.
 ORCHESTRATION_SUBPROCESS_DEPTH = env_int("ORCHESTRATION_SUBPROCESS_DEPTH", 10)
 ORCHESTRATION_DEMO = env_bool("ORCHESTRATION_DEMO", False)

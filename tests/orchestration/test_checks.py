@@ -25,3 +25,40 @@ def test_unimportable_handler_module_is_reported(settings) -> None:
     settings.ORCHESTRATION_HANDLER_MODULES = ["no.such.module"]
     errors = check_handler_modules()
     assert [e.id for e in errors] == ["orchestration.E001"]
+
+
+def test_published_versions_must_name_registered_resolvers(monkeypatch) -> None:
+    from tests.orchestration.engine import handlers as test_handlers  # registers test.broken
+    from tests.orchestration.engine.conftest import publish
+
+    assert test_handlers.DIRECTORY
+    publish("""
+key: resolved
+name: Resolved
+start: ask
+steps:
+  ask: {type: approval, assignees: {resolver: test.broken}, outcomes: {ok: done}}
+  done: {type: end, result: ok}
+""")
+    assert check_published_handlers(databases=["default"]) == []
+    monkeypatch.delitem(handlers._resolvers, "test.broken")
+    errors = check_published_handlers(databases=["default"])
+    assert [e.id for e in errors] == ["orchestration.E003"]
+    assert "steps.ask.assignees.resolver names resolver 'test.broken'" in errors[0].msg
+
+
+@pytest.mark.parametrize(
+    ("timeout", "depth", "ids"),
+    [
+        ("5m", 10, []),
+        ("five minutes", 10, ["orchestration.E004"]),
+        ("4000d", 10, ["orchestration.E004"]),
+        ("5m", 0, ["orchestration.E005"]),
+    ],
+)
+def test_engine_settings_are_checked(settings, timeout, depth, ids) -> None:
+    from orchestration.checks import check_engine_settings
+
+    settings.ORCHESTRATION_DEFAULT_STEP_TIMEOUT = timeout
+    settings.ORCHESTRATION_SUBPROCESS_DEPTH = depth
+    assert [e.id for e in check_engine_settings()] == ids

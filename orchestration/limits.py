@@ -28,6 +28,14 @@ def max_json_depth() -> int:
     return int(getattr(settings, "ORCHESTRATION_MAX_JSON_DEPTH", DEFAULT_MAX_JSON_DEPTH))
 
 
+DEFAULT_MAX_TEXT_LENGTH = 10_000
+
+
+def max_text_length() -> int:
+    """The longest answer to a `text` or `textarea` form field."""
+    return int(getattr(settings, "ORCHESTRATION_MAX_TEXT_LENGTH", DEFAULT_MAX_TEXT_LENGTH))
+
+
 def json_problem(value: Any, path: str = "") -> str | None:
     """The first reason `value` is not storable JSON within the budgets, as
     `path: message` (path "" is the value itself), or None."""

@@ -159,6 +159,11 @@ ORCHESTRATION_MAX_DURATION_DAYS = env_int("ORCHESTRATION_MAX_DURATION_DAYS", 365
 # Outside JSON (handler outputs, later start variables and form data): size and depth.
 ORCHESTRATION_MAX_JSON_BYTES = env_int("ORCHESTRATION_MAX_JSON_BYTES", 256 * 1024)
 ORCHESTRATION_MAX_JSON_DEPTH = env_int("ORCHESTRATION_MAX_JSON_DEPTH", 32)
+# The longest answer to a text or textarea form field (characters).
+ORCHESTRATION_MAX_TEXT_LENGTH = env_int("ORCHESTRATION_MAX_TEXT_LENGTH", 10_000)
+# Definitions: source size (bytes) and nesting depth.
+ORCHESTRATION_MAX_DEFINITION_BYTES = env_int("ORCHESTRATION_MAX_DEFINITION_BYTES", 1024 * 1024)
+ORCHESTRATION_MAX_DEFINITION_DEPTH = env_int("ORCHESTRATION_MAX_DEFINITION_DEPTH", 20)
 # Sub-processes nested deeper than this end their chain as an incident.
 ORCHESTRATION_SUBPROCESS_DEPTH = env_int("ORCHESTRATION_SUBPROCESS_DEPTH", 10)
 ORCHESTRATION_DEMO = env_bool("ORCHESTRATION_DEMO", False)

@@ -8,9 +8,10 @@ definition is saved, so a typo is a validation error and not a failed instance.
 from __future__ import annotations
 
 import ast
+import operator
 import re
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import simpleeval
@@ -41,6 +42,15 @@ _ALLOWED_NODES: tuple[type[ast.AST], ...] = (
 
 PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 
+# Budgets: an expression is short and shallow, and what it computes stays small.
+# Integers are capped in bits (10**5000 would take seconds to turn into text),
+# strings and containers in length (simpleeval's own cap), so no expression
+# can spend a worker's time or memory.
+MAX_LENGTH = 2000
+MAX_DEPTH = 30
+MAX_INT_BITS = 1024
+MAX_SIZE = simpleeval.MAX_STRING_LENGTH
+
 
 class ExpressionError(ValueError):
     """The text is not an expression this language accepts."""
@@ -50,16 +60,26 @@ def parse(text: str) -> ast.expr:
     """Parse one expression; raise ExpressionError naming what is wrong."""
     if not isinstance(text, str) or not text.strip():
         raise ExpressionError("empty expression")
+    if len(text) > MAX_LENGTH:
+        raise ExpressionError(f"longer than {MAX_LENGTH} characters")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             module = ast.parse(text.strip(), mode="exec")
     except SyntaxError as exc:
         raise ExpressionError(f"{exc.msg} at column {exc.offset or 0}") from None
+    except (RecursionError, MemoryError):
+        raise ExpressionError(f"nested deeper than {MAX_DEPTH} levels") from None
     if len(module.body) != 1 or not isinstance(module.body[0], ast.Expr):
         raise ExpressionError("must be a single expression, not a statement")
     node = module.body[0].value
+    if _depth(node) > MAX_DEPTH:
+        raise ExpressionError(f"nested deeper than {MAX_DEPTH} levels")
     for child in ast.walk(node):
+        if isinstance(child, ast.FormattedValue) and (
+            child.format_spec is not None or child.conversion != -1
+        ):
+            raise ExpressionError("format specs and conversions in f-strings are not allowed")
         if not isinstance(child, _ALLOWED_NODES):
             raise ExpressionError(f"{type(child).__name__} is not allowed")
     for child in ast.walk(node):
@@ -71,6 +91,65 @@ def parse(text: str) -> ast.expr:
         if isinstance(child, ast.Attribute) and child.attr.startswith("_"):
             raise ExpressionError(f"attribute {child.attr!r} is not allowed")
     return node
+
+
+def _depth(node: ast.AST) -> int:
+    """Nesting depth, counted without recursion (the tree may be very deep)."""
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        current, level = stack.pop()
+        deepest = max(deepest, level)
+        if deepest > MAX_DEPTH:
+            return deepest
+        stack.extend((child, level + 1) for child in ast.iter_child_nodes(current))
+    return deepest
+
+
+def _bounded(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value.bit_length() > MAX_INT_BITS:
+            raise ExpressionError(f"an integer larger than {MAX_INT_BITS} bits")
+    elif isinstance(value, str | list | tuple | dict) and len(value) > MAX_SIZE:
+        raise ExpressionError(f"a value longer than {MAX_SIZE}")
+    return value
+
+
+def _power(base: Any, exponent: Any) -> Any:
+    # Refused before computing: the check after would come too late.
+    integers = isinstance(base, int) and isinstance(exponent, int)
+    if integers and abs(base) > 1 and exponent * (abs(base).bit_length() - 1) > MAX_INT_BITS:
+        raise ExpressionError(f"an integer larger than {MAX_INT_BITS} bits")
+    return base**exponent
+
+
+def _modulo(left: Any, right: Any) -> Any:
+    if isinstance(left, str):
+        raise ExpressionError("% formatting is not allowed")
+    return left % right
+
+
+def _shift(operation: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    def shift(left: Any, right: Any) -> Any:
+        if isinstance(right, int) and right > MAX_INT_BITS:
+            raise ExpressionError(f"an integer larger than {MAX_INT_BITS} bits")
+        return operation(left, right)
+
+    return shift
+
+
+def _checked(operation: Callable[..., Any]) -> Callable[..., Any]:
+    def run(*args: Any) -> Any:
+        return _bounded(operation(*args))
+
+    return run
+
+
+OPERATORS = {kind: _checked(operation) for kind, operation in simpleeval.DEFAULT_OPERATORS.items()}
+OPERATORS[ast.Pow] = _checked(_power)
+OPERATORS[ast.Mod] = _checked(_modulo)
+OPERATORS[ast.LShift] = _checked(_shift(operator.lshift))
+OPERATORS[ast.RShift] = _checked(_shift(operator.rshift))
+FUNCTIONS = {name: _checked(function) for name, function in FUNCTIONS.items()}
 
 
 def names(node: ast.expr) -> set[str]:
@@ -93,11 +172,12 @@ def evaluate(text: str, variables: Mapping[str, Any]) -> Any:
     """Evaluate an expression against variables; raise ExpressionError on failure."""
     node = parse(text)
     evaluator = simpleeval.EvalWithCompoundTypes(
+        operators=OPERATORS,
         names={"true": True, "false": False, "null": None, **variables},
         functions=FUNCTIONS,
     )
     try:
-        return evaluator.eval(text.strip(), previously_parsed=node)
+        return _bounded(evaluator.eval(text.strip(), previously_parsed=node))
     except simpleeval.NameNotDefined as exc:
         raise ExpressionError(f"unknown variable {exc.name!r}") from None
     except Exception as exc:  # simpleeval raises many types; all mean "cannot evaluate"

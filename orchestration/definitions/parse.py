@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
+import math
 import re
 from typing import Any
 
@@ -11,10 +13,46 @@ import yaml
 
 from orchestration.definitions.errors import DefinitionError, DefinitionInvalid
 
+DEFAULT_MAX_BYTES = 1024 * 1024
+DEFAULT_MAX_DEPTH = 20
+
+
+def _limit(name: str, default: int) -> int:
+    from django.conf import settings
+
+    return int(getattr(settings, name, default))
+
 
 class _UniqueKeyLoader(yaml.SafeLoader):
     """SafeLoader that refuses duplicate keys: YAML would silently keep the last one,
-    so a step defined twice would lose its first body without a word."""
+    so a step defined twice would lose its first body without a word.
+
+    It also refuses anchors and aliases (`&a` / `*a`): a few lines of aliases
+    expand into billions of nodes (the "billion laughs"), and a definition has
+    no need for them. Nesting is capped while composing, before the recursive
+    constructor could run out of stack."""
+
+    max_depth = DEFAULT_MAX_DEPTH
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            what = "aliases (*name)" if isinstance(event, yaml.AliasEvent) else "anchors (&name)"
+            raise yaml.composer.ComposerError(
+                None, None, f"{what} are not allowed", event.start_mark
+            )
+        depth = getattr(self, "_depth", 0)
+        if depth >= self.max_depth:
+            raise yaml.composer.ComposerError(
+                None, None,
+                f"nested deeper than {self.max_depth} levels (ORCHESTRATION_MAX_DEFINITION_DEPTH)",
+                event.start_mark,
+            )  # fmt: skip
+        self._depth = depth + 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth = depth
 
 
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
@@ -49,9 +87,22 @@ _UniqueKeyLoader.add_implicit_resolver(
 
 
 def parse_source(text: str) -> dict[str, Any]:
-    """Parse YAML (JSON is YAML too); raise DefinitionInvalid with a `definition:` error."""
+    """Parse YAML (JSON is YAML too); raise DefinitionInvalid with a `definition:` error,
+    or with the path of a value that is not JSON data (only JSON types survive:
+    a definition is stored and compared as JSON)."""
+    size = len(text.encode())
+    max_bytes = _limit("ORCHESTRATION_MAX_DEFINITION_BYTES", DEFAULT_MAX_BYTES)
+    if size > max_bytes:
+        raise DefinitionInvalid(
+            [DefinitionError(
+                "definition",
+                f"{size} bytes, more than {max_bytes} (ORCHESTRATION_MAX_DEFINITION_BYTES)",
+            )]
+        )  # fmt: skip
+    loader = _UniqueKeyLoader(text)
+    loader.max_depth = _limit("ORCHESTRATION_MAX_DEFINITION_DEPTH", DEFAULT_MAX_DEPTH)
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        data = loader.get_single_data()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
@@ -63,6 +114,12 @@ def parse_source(text: str) -> dict[str, Any]:
         raise DefinitionInvalid(
             [DefinitionError("definition", f"YAML does not parse: {exc}")]
         ) from None
+    finally:
+        loader.dispose()
+    if isinstance(data, dict):
+        problem = _not_json(data, [])
+        if problem:
+            raise DefinitionInvalid([problem])
     if not isinstance(data, dict):
         kind = "empty" if data is None else type(data).__name__
         raise DefinitionInvalid(
@@ -78,3 +135,40 @@ def canonical_json(spec: dict[str, Any]) -> str:
 def content_hash(spec: dict[str, Any]) -> str:
     """Identity of a definition's meaning: formatting and comments do not count."""
     return hashlib.sha256(canonical_json(spec).encode()).hexdigest()
+
+
+def _not_json(value: Any, path: list[Any]) -> DefinitionError | None:
+    """The first value that JSON cannot hold as it is: `!!binary`, `!!set`, an
+    explicit `!!timestamp`, `.nan`/`.inf`, a key that is not a string."""
+    from orchestration.definitions.validate import render_path
+
+    if value is None or isinstance(value, str | bool | int):
+        return None
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return None
+        return DefinitionError(render_path(path), f"{value} is not a finite number")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return DefinitionError(
+                    render_path(path), f"key {key!r} is not a string (keys are strings in JSON)"
+                )
+            found = _not_json(item, [*path, key])
+            if found:
+                return found
+        return None
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _not_json(item, [*path, i])
+            if found:
+                return found
+        return None
+    kinds = {bytes: "!!binary", set: "!!set", datetime.date: "!!timestamp",
+             datetime.datetime: "!!timestamp"}  # fmt: skip
+    kind = kinds.get(type(value), type(value).__name__)
+    return DefinitionError(
+        render_path(path),
+        f"{kind} values are not allowed"
+        " (only strings, numbers, booleans, null, lists and mappings)",
+    )

@@ -25,6 +25,7 @@ from orchestration.definitions.durations import DurationError, parse_duration
 from orchestration.definitions.errors import DefinitionError, DefinitionInvalid
 from orchestration.definitions.graph import edges, reachable, successors
 from orchestration.definitions.parse import parse_source
+from orchestration.definitions.patterns import PatternError, compile_pattern
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,18 @@ def _graph_errors(spec: Mapping[str, Any], ctx: Context) -> Iterable[DefinitionE
         yield from _step_errors(f"steps.{step_id}", step, known, ctx, own=spec["key"])
     yield from _cycle_errors(spec, ctx)
     yield from _duration_errors(spec, [])
+    for name, decl in variables.items():
+        yield from _pattern_errors(f"variables.{name}", decl)
+
+
+def _pattern_errors(path: str, decl: Mapping[str, Any]) -> Iterable[DefinitionError]:
+    if "pattern" in decl:
+        try:
+            compile_pattern(decl["pattern"])
+        except PatternError as exc:
+            yield DefinitionError(f"{path}.pattern", str(exc))
+    if isinstance(decl.get("items"), Mapping):
+        yield from _pattern_errors(f"{path}.items", decl["items"])
 
 
 _DURATION_KEYS = frozenset({"timeout", "due", "timer", "backoff", "max_backoff", "after"})

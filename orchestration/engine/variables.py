@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
+
+from orchestration import limits
+from orchestration.definitions.patterns import full_match
 
 _JSON_TYPES = {
     "string": str,
@@ -45,8 +47,13 @@ def _check(name: str, decl: Mapping[str, Any], value: Any) -> list[str]:
             errors.append(f"must be at least {decl['min_length']} characters")
         if "max_length" in decl and len(value) > decl["max_length"]:
             errors.append(f"must be at most {decl['max_length']} characters")
-        if "pattern" in decl and not re.fullmatch(decl["pattern"], value):
+        if "pattern" in decl and not full_match(decl["pattern"], value):
             errors.append(f"must match {decl['pattern']}")
+    if isinstance(value, list) and isinstance(decl.get("items"), Mapping):
+        for i, item in enumerate(value):
+            errors += [
+                f"[{i}]: {problem}" for problem in _check(f"{name}[{i}]", decl["items"], item)
+            ]
     return errors
 
 
@@ -73,6 +80,9 @@ def validate_variables(
         given = {}
     if not isinstance(given, Mapping):
         return {}, {"variables": ["must be a JSON object"]}
+    problem = limits.json_problem(given)
+    if problem:
+        return {}, {"variables": [problem]}
     errors: dict[str, list[str]] = {}
     result: dict[str, Any] = {}
     for name, value in given.items():

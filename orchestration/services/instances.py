@@ -8,14 +8,14 @@ workers after commit. Views, the API, commands and email links all call these.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db import transaction
 
 from accounts import permissions
-from orchestration import clock, selectors
+from orchestration import clock, limits, selectors
 from orchestration.engine import core, incidents, sql, wakeup
 from orchestration.engine.events import (
     Cancel,
@@ -258,7 +258,18 @@ def instance_send_message(
     )
 
 
+def _iso_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return len(text) == 10  # YYYY-MM-DD, not the compact or week forms
+
+
 def _check_form(task: HumanTask, outcome: str, data: dict[str, Any]) -> dict[str, list[str]]:
+    problem = limits.json_problem(data)
+    if problem:
+        return {"data": [problem]}
     errors: dict[str, list[str]] = {}
     if outcome not in task.outcomes:
         errors["outcome"] = [f"must be one of {', '.join(task.outcomes)}"]
@@ -278,6 +289,17 @@ def _check_form(task: HumanTask, outcome: str, data: dict[str, Any]) -> dict[str
                     if outcome in (spec.get("required_for") or [])
                     else "required"
                 ]
+            continue
+        if spec["type"] in {"text", "textarea"}:
+            limit = limits.max_text_length()
+            if not isinstance(value, str):
+                errors[name] = ["expected text"]
+            elif len(value) > limit:
+                errors[name] = [f"at most {limit} characters (ORCHESTRATION_MAX_TEXT_LENGTH)"]
+            continue
+        if spec["type"] == "date":
+            if not isinstance(value, str) or not _iso_date(value):
+                errors[name] = ["expected an ISO 8601 date (YYYY-MM-DD)"]
             continue
         kind = kinds.get(spec["type"])
         if kind and (

@@ -141,8 +141,15 @@ Q_CLUSTER = {
     "ack_failures": True,
 }
 
-# Hosts that http steps may call ("host" or "host:port"); anything else is refused.
+# Hosts that http steps may call: "host" (the scheme's default port only) or
+# "host:port"; anything else is refused.
 ORCHESTRATION_HTTP_ALLOWED_HOSTS = env_list("ORCHESTRATION_HTTP_ALLOWED_HOSTS", [])
+# The largest response body an http step reads (decoded bytes); larger is an error.
+ORCHESTRATION_HTTP_MAX_RESPONSE_BYTES = env_int(
+    "ORCHESTRATION_HTTP_MAX_RESPONSE_BYTES", 1024 * 1024
+)
+# Environment variables http steps may send as credentials (auth: {bearer_secret: NAME}).
+ORCHESTRATION_SECRETS = env_list("ORCHESTRATION_SECRETS", [])
 
 LOGGING = {
     "version": 1,

@@ -184,9 +184,16 @@ def evaluate(text: str, variables: Mapping[str, Any]) -> Any:
         raise ExpressionError(str(exc)) from None
 
 
-def render(template: str, variables: Mapping[str, Any]) -> str:
-    """Replace each `{{ expr }}` by its evaluated value."""
-    return PLACEHOLDER.sub(lambda m: _text(evaluate(m.group(1), variables)), template)
+def render(
+    template: str, variables: Mapping[str, Any], *, escape: Callable[[str], str] | None = None
+) -> str:
+    """Replace each `{{ expr }}` by its evaluated value (passed through `escape`)."""
+
+    def value(match: re.Match[str]) -> str:
+        text = _text(evaluate(match.group(1), variables))
+        return escape(text) if escape else text
+
+    return PLACEHOLDER.sub(value, template)
 
 
 def _text(value: Any) -> str:

@@ -41,6 +41,8 @@ class Context:
     # Definition key -> the definition keys its live versions start as sub-processes
     # (publishing checks that the new version closes no cycle through them).
     subprocess_calls: Mapping[str, Collection[str]] | None = None
+    # Names of secrets (environment variables) http steps may use; None: not checked.
+    secrets: Collection[str] | None = None
 
 
 @cache
@@ -379,6 +381,16 @@ def _request_errors(
         )
     for name, value in (request.get("headers") or {}).items():
         yield from _template_errors(f"{path}.headers.{name}", value, known)
+        if name.lower() in {"authorization", "proxy-authorization", "cookie", "x-api-key"}:
+            yield DefinitionError(
+                f"{path}.headers.{name}",
+                "credentials do not belong in a definition: use auth: {bearer_secret: NAME}",
+            )
+    secret = (request.get("auth") or {}).get("bearer_secret")
+    if secret and ctx.secrets is not None and secret not in ctx.secrets:
+        yield DefinitionError(
+            f"{path}.auth.bearer_secret", f"secret {secret!r} is not in ORCHESTRATION_SECRETS"
+        )
     if "body" in request:
         yield from _json_template_errors(f"{path}.body", request["body"], known)
 

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import email.utils
 import json
+import os
+import time
 from collections.abc import Collection, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import httpx
+from django.conf import settings
 
 from orchestration import clock
 from orchestration.definitions import expressions
@@ -21,7 +25,6 @@ from orchestration.definitions.allowlist import host_allowed
 from orchestration.exceptions import BusinessError, RetryableError
 
 RETRYABLE_STATUS = {408, 429}
-MAX_RESPONSE_BYTES = 5 * 1024 * 1024
 
 
 class HttpRetryable(RetryableError):
@@ -82,9 +85,16 @@ def call(
     allowed_hosts: Collection[str],
     transport: httpx.BaseTransport | None = None,
 ) -> dict[str, Any]:
-    """Send the request; return {"status", "body"} or raise HttpRetryable / BusinessError."""
+    """Send the request; return {"status", "body"} or raise HttpRetryable / BusinessError.
+
+    `timeout` is a deadline for the whole exchange (connect, send, every read),
+    not per read: a server that trickles a byte a second is cut off in time.
+    The response body is read up to ORCHESTRATION_HTTP_MAX_RESPONSE_BYTES
+    (decoded); a longer one is an error, never silently truncated."""
     try:
-        url = expressions.render(request["url"], variables)
+        # Placeholder values are percent-encoded: a variable cannot add a path,
+        # a query or another host to the URL.
+        url = expressions.render(request["url"], variables, escape=_url_part)
         headers = {
             k: expressions.render(v, variables) for k, v in (request.get("headers") or {}).items()
         }
@@ -93,17 +103,29 @@ def call(
         raise BusinessError("TEMPLATE_ERROR", str(exc)) from None
     if not host_allowed(url, allowed_hosts):
         raise BusinessError("HOST_NOT_ALLOWED", f"{url} is not in ORCHESTRATION_HTTP_ALLOWED_HOSTS")
+    headers.update(_auth_headers(request.get("auth") or {}))
     headers.setdefault("Idempotency-Key", idempotency_key)
     seconds = timeout.total_seconds()
+    deadline = time.monotonic() + seconds
+    limit = max_response_bytes()
     try:
-        with httpx.Client(timeout=seconds, transport=transport, follow_redirects=False) as client:
-            response = client.request(request["method"], url, headers=headers, json=body)
-    except httpx.TimeoutException as exc:
-        raise HttpRetryable("TIMEOUT", f"no answer within {seconds:g}s: {exc}") from None
+        with (
+            httpx.Client(timeout=seconds, transport=transport, follow_redirects=False) as client,
+            client.stream(request["method"], url, headers=headers, json=body) as response,
+        ):
+            content = _read(response, deadline, limit, seconds)
+    except httpx.TimeoutException:
+        raise HttpRetryable("TIMEOUT", f"no answer within {seconds:g}s") from None
+    except (httpx.LocalProtocolError, httpx.InvalidURL, UnicodeEncodeError):
+        # The message may quote a header value (a credential): never echo it.
+        names = ", ".join(sorted(headers)) or "none"
+        raise BusinessError(
+            "INVALID_REQUEST", f"the request cannot be sent as written (headers: {names})"
+        ) from None
     except httpx.TransportError as exc:
-        raise HttpRetryable("CONNECTION_ERROR", str(exc) or type(exc).__name__) from None
+        raise HttpRetryable("CONNECTION_ERROR", type(exc).__name__) from None
     status = response.status_code
-    payload = _json_or_text(response)
+    payload = _json_or_text(content, response.encoding)
     if 200 <= status < 300:
         return {"status": status, "body": payload}
     if status in RETRYABLE_STATUS or status >= 500:
@@ -118,14 +140,51 @@ def call(
     raise BusinessError(str(code) if code else f"HTTP_{status}", _describe(status, payload))
 
 
-def _json_or_text(response: httpx.Response) -> Any:
-    content = response.content[:MAX_RESPONSE_BYTES]
+def max_response_bytes() -> int:
+    return int(getattr(settings, "ORCHESTRATION_HTTP_MAX_RESPONSE_BYTES", 1024 * 1024))
+
+
+def _url_part(value: Any) -> str:
+    return quote(value, safe="")
+
+
+def _auth_headers(auth: Mapping[str, str]) -> dict[str, str]:
+    """Credentials by name: the definition says which secret, the environment
+    holds it (only names listed in ORCHESTRATION_SECRETS are looked up)."""
+    name = auth.get("bearer_secret")
+    if not name:
+        return {}
+    if name not in settings.ORCHESTRATION_SECRETS:
+        raise BusinessError("SECRET_NOT_ALLOWED", f"secret {name} is not in ORCHESTRATION_SECRETS")
+    value = os.environ.get(name)
+    if not value:
+        raise BusinessError("SECRET_MISSING", f"secret {name} is not set in the environment")
+    return {"Authorization": f"Bearer {value}"}
+
+
+def _read(response: httpx.Response, deadline: float, limit: int, seconds: float) -> bytes:
+    chunks, size = [], 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise BusinessError(
+                "RESPONSE_TOO_LARGE",
+                f"the response is larger than {limit} bytes"
+                " (ORCHESTRATION_HTTP_MAX_RESPONSE_BYTES)",
+            )
+        chunks.append(chunk)
+        if time.monotonic() > deadline:
+            raise httpx.ReadTimeout(f"no complete answer within {seconds:g}s")
+    return b"".join(chunks)
+
+
+def _json_or_text(content: bytes, encoding: str | None) -> Any:
     if not content:
         return None
     try:
         return json.loads(content)
     except ValueError:
-        return content.decode(response.encoding or "utf-8", errors="replace")
+        return content.decode(encoding or "utf-8", errors="replace")
 
 
 def _describe(status: int, payload: Any) -> str:

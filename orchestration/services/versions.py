@@ -45,6 +45,7 @@ def validation_context(
         allowed_hosts=settings.ORCHESTRATION_HTTP_ALLOWED_HOSTS if for_publish else None,
         published_definitions=published,
         subprocess_calls=calls,
+        secrets=settings.ORCHESTRATION_SECRETS if for_publish else None,
     )
 
 

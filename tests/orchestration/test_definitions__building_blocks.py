@@ -87,7 +87,14 @@ def test_templates_render_placeholders() -> None:
     ("url", "allowed", "expected"),
     [
         ("https://api.example.com/x", ["api.example.com"], True),
-        ("https://api.example.com:8443/x", ["api.example.com"], True),
+        # A bare host allows the scheme's default port only.
+        ("https://api.example.com:8443/x", ["api.example.com"], False),
+        ("https://api.example.com:443/x", ["api.example.com"], True),
+        ("http://api.example.com/x", ["api.example.com"], True),
+        ("http://api.example.com:443/x", ["api.example.com"], False),
+        ("https://api.example.com:8443/x", ["api.example.com:8443"], True),
+        ("http://[::1]:8080/x", ["[::1]"], False),
+        ("http://[::1]:8080/x", ["[::1]:8080"], True),
         ("https://api.example.com:8443/x", ["api.example.com:443"], False),
         ("http://127.0.0.1:8000/x", ["127.0.0.1:8000"], True),
         ("http://127.0.0.1:8001/x", ["127.0.0.1:8000"], False),

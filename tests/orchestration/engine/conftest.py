@@ -65,7 +65,7 @@ def publish(source: str) -> ProcessVersion:
 
 @pytest.fixture
 def demo_definitions(db: None, settings) -> None:
-    settings.ORCHESTRATION_HTTP_ALLOWED_HOSTS = ["127.0.0.1"]
+    settings.ORCHESTRATION_HTTP_ALLOWED_HOSTS = ["127.0.0.1:8000"]
     for key in ("identity-check", "purchase-approval", "loan-approval", "order-fulfillment"):
         publish((DEMO_DIR / f"{key}.yaml").read_text())
 

@@ -24,7 +24,9 @@ class FlakyServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"null")
                 key = self.headers.get("Idempotency-Key", "")
-                outer.calls.append({"path": self.path, "key": key, "body": body})
+                outer.calls.append(
+                    {"path": self.path, "key": key, "body": body, "headers": dict(self.headers)}
+                )
                 outer.counts[self.path + key] += 1
                 n = outer.counts[self.path + key]
                 kind, _, arg = self.path.strip("/").partition("/")
@@ -38,6 +40,18 @@ class FlakyServer:
                     return self.reply(400, {"code": "invalid_account", "detail": "no such account"})
                 if kind == "plain":
                     return self.reply(403, None)
+                if kind == "big":
+                    return self.reply(200, {"blob": "x" * int(arg)})
+                if kind == "trickle":  # headers at once, then a byte every 0.2 s
+                    self.send_response(200)
+                    self.send_header("Content-Length", "50")
+                    self.end_headers()
+                    for _ in range(50):
+                        if outer.released.wait(0.2):
+                            return None
+                        self.wfile.write(b"x")
+                        self.wfile.flush()
+                    return None
                 return self.reply(200, {"ok": True, "echo": body, "attempt": n})
 
             def reply(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -18,13 +19,20 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def server(settings) -> Iterator[FlakyServer]:
-    settings.ORCHESTRATION_HTTP_ALLOWED_HOSTS = ["127.0.0.1"]
     with FlakyServer() as running:
+        settings.ORCHESTRATION_HTTP_ALLOWED_HOSTS = [f"127.0.0.1:{running.port}"]
         yield running
 
 
 def run_http(
-    server: FlakyServer, path: str, *, extra: str = "", retry: str = "", timeout: str = "10s"
+    server: FlakyServer,
+    path: str,
+    *,
+    extra: str = "",
+    retry: str = "",
+    timeout: str = "10s",
+    request: str = "",
+    who: str = "ann",
 ) -> ProcessInstance:
     # A generous timeout: a loopback call slowed by a loaded CI machine must not
     # become an extra attempt. Only the hanging call is meant to run out of time.
@@ -42,6 +50,7 @@ steps:
       method: POST
       url: {server.url(path)}
       body: {{amount: "{{{{ amount }}}}", label: "pay {{{{ who }}}}"}}
+      {request}
     result: reply
     timeout: {timeout}
     retry: {retry or "{max_attempts: 4, backoff: 1s, max_backoff: 2s}"}
@@ -50,7 +59,7 @@ steps:
   done: {{type: end, result: ok}}
   refused: {{type: end, result: refused}}
 """)
-    return services.instance_start(key="call", variables={"amount": 12.5, "who": "ann"}, actor=None)
+    return services.instance_start(key="call", variables={"amount": 12.5, "who": who}, actor=None)
 
 
 def settle(worker, clock, rounds: int = 6) -> None:
@@ -119,9 +128,9 @@ def test_a_4xx_without_a_route_fails_at_once_with_http_status_code(server, worke
 
 
 def test_connection_errors_are_retried_then_fail(settings, worker, clock) -> None:
-    settings.ORCHESTRATION_HTTP_ALLOWED_HOSTS = ["127.0.0.1"]
     with FlakyServer() as gone:
         pass  # closed: nothing listens on its port any more
+    settings.ORCHESTRATION_HTTP_ALLOWED_HOSTS = [f"127.0.0.1:{gone.port}"]
     instance = run_http(gone, "/ok", retry="{max_attempts: 2, backoff: 1s}")
     settle(worker, clock, rounds=3)
     instance.refresh_from_db()
@@ -137,3 +146,100 @@ def test_hosts_outside_the_allowlist_are_refused_at_run_time(
     instance.refresh_from_db()
     assert instance.status == "failed" and instance.error["code"] == "HOST_NOT_ALLOWED"
     assert server.calls == []
+
+
+def test_a_response_over_the_size_cap_is_an_error_not_a_truncation(
+    server, worker, clock, settings
+) -> None:
+    settings.ORCHESTRATION_HTTP_MAX_RESPONSE_BYTES = 1000
+    instance = run_http(server, "/big/5000")
+    settle(worker, clock, rounds=1)
+    instance.refresh_from_db()
+    assert (instance.status, instance.error["code"]) == ("failed", "RESPONSE_TOO_LARGE")
+    assert instance.error["message"] == (
+        "the response is larger than 1000 bytes (ORCHESTRATION_HTTP_MAX_RESPONSE_BYTES)"
+    )
+    ok = run_http(server, "/big/500")
+    settle(worker, clock, rounds=1)
+    ok.refresh_from_db()
+    assert ok.variables["reply"] == {"blob": "x" * 500}
+
+
+def test_the_timeout_is_a_deadline_for_the_whole_exchange(server, worker, clock) -> None:
+    started = time.monotonic()
+    instance = run_http(server, "/trickle", timeout="1s", retry="{max_attempts: 1}")
+    settle(worker, clock, rounds=1)
+    # Each byte came well within a second; the whole answer would take ten.
+    assert time.monotonic() - started < 5
+    instance.refresh_from_db()
+    assert (instance.status, instance.error["code"]) == ("failed", "TIMEOUT")
+
+
+def test_placeholder_values_in_the_url_are_percent_encoded(server, worker, clock) -> None:
+    publish(f"""
+key: path
+name: Path
+variables:
+  who: {{type: string, required: true}}
+start: call
+steps:
+  call:
+    type: http
+    request: {{method: POST, url: "{server.url("/echo/")}{{{{ who }}}}"}}
+    next: done
+  done: {{type: end, result: ok}}
+""")
+    services.instance_start(key="path", variables={"who": "a/../b?x=1#y"}, actor=None)
+    settle(worker, clock, rounds=1)
+    assert [call["path"] for call in server.calls] == ["/echo/a%2F..%2Fb%3Fx%3D1%23y"]
+
+
+def test_a_header_value_is_never_echoed_into_an_error(server, worker, clock) -> None:
+    instance = run_http(
+        server, "/ok", request='headers: {X-Note: "{{ who }}"}', who="secret\r\nX-Evil: 1"
+    )
+    settle(worker, clock, rounds=1)
+    instance.refresh_from_db()
+    assert instance.error["code"] == "INVALID_REQUEST"
+    assert "secret" not in instance.error["message"] and "X-Note" in instance.error["message"]
+    assert server.calls == []
+
+
+def test_credentials_come_by_name_from_the_environment(
+    server, worker, clock, settings, monkeypatch
+) -> None:
+    settings.ORCHESTRATION_SECRETS = ["CRM_TOKEN"]
+    monkeypatch.setenv("CRM_TOKEN", "s3cr3t")
+    instance = run_http(server, "/ok", request="auth: {bearer_secret: CRM_TOKEN}")
+    settle(worker, clock, rounds=1)
+    instance.refresh_from_db()
+    assert instance.status == "completed"
+    assert server.calls[0]["headers"]["Authorization"] == "Bearer s3cr3t"
+    assert "s3cr3t" not in str(instance.variables) and "s3cr3t" not in instance.version.source
+    monkeypatch.delenv("CRM_TOKEN")
+    missing = services.instance_start(key="call", variables={"amount": 1, "who": "x"}, actor=None)
+    settle(worker, clock, rounds=1)
+    missing.refresh_from_db()
+    assert (missing.error["code"], missing.error["message"]) == (
+        "SECRET_MISSING",
+        "secret CRM_TOKEN is not set in the environment",
+    )
+
+
+def test_secrets_must_be_listed_and_credentials_never_written_in_a_definition(
+    server, settings
+) -> None:
+    from orchestration.exceptions import DefinitionInvalid
+
+    settings.ORCHESTRATION_SECRETS = []
+    with pytest.raises(DefinitionInvalid) as raised:
+        run_http(server, "/ok", request="auth: {bearer_secret: CRM_TOKEN}")
+    assert raised.value.messages == [
+        "steps.call.request.auth.bearer_secret: secret 'CRM_TOKEN' is not in ORCHESTRATION_SECRETS"
+    ]
+    with pytest.raises(DefinitionInvalid) as raised:
+        run_http(server, "/ok", request='headers: {Authorization: "Bearer abc"}')
+    assert raised.value.messages == [
+        "steps.call.request.headers.Authorization: credentials do not belong in a definition:"
+        " use auth: {bearer_secret: NAME}"
+    ]

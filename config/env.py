@@ -7,6 +7,7 @@ is an ImproperlyConfigured error at start-up, never a silent default.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -47,3 +48,17 @@ def env_list(name: str, default: list[str] | object = _NOTSET) -> list[str]:
     if default is not _NOTSET and name not in os.environ:
         return list(default)  # type: ignore[call-overload]
     return [item.strip() for item in env_str(name).split(",") if item.strip()]
+
+
+def require_development_checkout(root: Path) -> None:
+    """The development settings fill in an insecure secret key, DEBUG and a local
+    SQLite file. They apply only in a development checkout (a git work tree, or
+    PROCESS_ENGINE_DEVELOPMENT=1): a deployed copy that forgot
+    DJANGO_SETTINGS_MODULE must fail loudly, not run with a public secret key."""
+    if (root / ".git").exists() or os.environ.get("PROCESS_ENGINE_DEVELOPMENT") == "1":
+        return
+    raise ImproperlyConfigured(
+        f"config.settings.local is for a development checkout, and {root} is not one."
+        " Run with DJANGO_SETTINGS_MODULE=config.settings.base and the variables in"
+        " docs/operations.md (or set PROCESS_ENGINE_DEVELOPMENT=1 to develop here)."
+    )

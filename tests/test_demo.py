@@ -17,8 +17,8 @@ pytestmark = pytest.mark.django_db
 
 def test_demo_setup_is_repeatable_and_publishes_the_demo_definitions() -> None:
     out = StringIO()
-    call_command("demo", no_serve=True, stdout=out)
-    call_command("demo", no_serve=True, stdout=StringIO())
+    call_command("demo", no_serve=True, force=True, stdout=out)
+    call_command("demo", no_serve=True, force=True, stdout=StringIO())
     published = ProcessVersion.objects.filter(status=VersionStatus.PUBLISHED)
     assert sorted(published.values_list("definition__key", flat=True)) == [
         "identity-check",
@@ -48,3 +48,32 @@ def test_demo_credit_bureau(client) -> None:
     bad = client.post(url, "not json", content_type="application/json")
     assert bad.status_code == 400
     assert client.get(url).status_code == 405
+
+
+def test_the_demo_refuses_any_database_but_its_own_without_force(settings) -> None:
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError) as raised:
+        call_command("demo", no_serve=True, stdout=StringIO())
+    assert str(raised.value).startswith(
+        f"the demo runs on its own SQLite file ({settings.BASE_DIR / 'db.sqlite3'}), not on"
+    )
+    assert "Pass --force to run it there." in str(raised.value)
+    assert not User.objects.filter(username="alice").exists()
+
+
+def test_development_settings_refuse_a_copy_that_is_not_a_checkout(tmp_path, monkeypatch) -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from config.env import require_development_checkout
+
+    monkeypatch.delenv("PROCESS_ENGINE_DEVELOPMENT", raising=False)
+    with pytest.raises(
+        ImproperlyConfigured, match=r"DJANGO_SETTINGS_MODULE=config\.settings\.base"
+    ):
+        require_development_checkout(tmp_path)
+    (tmp_path / ".git").mkdir()
+    require_development_checkout(tmp_path)
+    (tmp_path / ".git").rmdir()
+    monkeypatch.setenv("PROCESS_ENGINE_DEVELOPMENT", "1")
+    require_development_checkout(tmp_path)

@@ -8,7 +8,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from config.env import require_development_checkout
+
 _ROOT = Path(__file__).resolve().parent.parent.parent
+require_development_checkout(_ROOT)
 os.environ.setdefault("DJANGO_SECRET_KEY", "insecure-local-development-key-do-not-deploy")
 os.environ.setdefault("DJANGO_DEBUG", "1")
 os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")

@@ -133,6 +133,18 @@ class ProcessVersion(models.Model):
         return self.status == VersionStatus.DRAFT
 
 
+class ProcessEventQuerySet(models.QuerySet["ProcessEvent"]):
+    """The audit log is append-only in bulk too: only the outbox stamp changes."""
+
+    def update(self, **kwargs: Any) -> int:
+        if set(kwargs) != {"dispatched_at"}:
+            raise AppendOnly("process events are append-only (only dispatched_at is stamped)")
+        return super().update(**kwargs)
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AppendOnly("process events are append-only")
+
+
 class ProcessEvent(models.Model):
     """Append-only: every state change writes one row, in the same transaction.
 
@@ -164,6 +176,8 @@ class ProcessEvent(models.Model):
     reason = models.TextField(blank=True)
     payload = models.JSONField(default=dict, blank=True)
     dispatched_at = models.DateTimeField(null=True, blank=True, default=clock.now)
+
+    objects = ProcessEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]

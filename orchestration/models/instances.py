@@ -8,6 +8,8 @@ loops that pick them up; losing a queued job loses nothing.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 
@@ -153,15 +155,39 @@ class HumanTask(models.Model):
         return f"task #{self.pk} {self.step} ({self.status})"
 
 
+def protect_open_tasks(collector: Any, field: Any, sub_objs: Any, using: str) -> None:
+    """on_delete for a task's assignee: deleting a user or group who may still
+    decide open tasks is refused, naming the tasks (reassign or cancel them
+    first); assignments of closed tasks go with them."""
+    ids = [row.pk for row in sub_objs]
+    open_tasks = sorted(
+        set(
+            TaskAssignee.objects.using(using)
+            .filter(pk__in=ids, task__status=TaskStatus.OPEN)
+            .values_list("task_id", flat=True)
+        )
+    )
+    if open_tasks:
+        who = field.name
+        raise models.ProtectedError(
+            f"this {who} may still decide open tasks "
+            + ", ".join(f"#{pk}" for pk in open_tasks)
+            + ": reassign or cancel them first",
+            set(HumanTask.objects.using(using).filter(pk__in=open_tasks)),
+        )
+    models.CASCADE(collector, field, sub_objs, using)
+
+
 class TaskAssignee(models.Model):
     """Who may decide a task: one user or one group per row (indexed, not a JSON blob)."""
 
     task = models.ForeignKey(HumanTask, on_delete=models.CASCADE, related_name="assignees")
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
-    )
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=protect_open_tasks,
+        related_name="+",
+    )  # fmt: skip
     group = models.ForeignKey(
-        "auth.Group", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        "auth.Group", null=True, blank=True, on_delete=protect_open_tasks, related_name="+"
     )
 
     class Meta:

@@ -160,6 +160,14 @@ def test_events_are_append_only() -> None:
         event.save()
     with pytest.raises(AppendOnly):
         event.delete()
+    # In bulk too: only the outbox stamp may change.
+    with pytest.raises(AppendOnly):
+        ProcessEvent.objects.filter(pk=event.pk).update(reason="rewritten")
+    with pytest.raises(AppendOnly):
+        ProcessEvent.objects.all().delete()
+    assert ProcessEvent.objects.filter(pk=event.pk).update(dispatched_at=None) == 1
+    event.refresh_from_db()
+    assert event.reason == "" and event.dispatched_at is None
 
 
 def test_only_publishers_may_publish(approver, process_admin) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from orchestration.demo import seed
 
@@ -22,8 +22,26 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--addrport", default="127.0.0.1:8000")
         parser.add_argument("--no-serve", action="store_true", help="set up only, then exit")
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="run against a database other than the demo's own SQLite file",
+        )
 
-    def handle(self, *args: Any, addrport: str, no_serve: bool, **options: Any) -> None:
+    def handle(
+        self, *args: Any, addrport: str, no_serve: bool, force: bool, **options: Any
+    ) -> None:
+        database = settings.DATABASES["default"]
+        own = Path(settings.BASE_DIR) / "db.sqlite3"
+        is_own = database["ENGINE"].endswith("sqlite3") and str(database["NAME"]) == str(own)
+        if not is_own and not force:
+            # It creates users with a published password and publishes demo
+            # definitions: never by accident on a real database.
+            raise CommandError(
+                f"the demo runs on its own SQLite file ({own}), not on"
+                f" {database['ENGINE'].rsplit('.', 1)[-1]} {database['NAME']}:"
+                " it creates users whose password is 'demo'. Pass --force to run it there."
+            )
         call_command("migrate", interactive=False, verbosity=0)
         users = seed.seed_users()
         seed.seed_definitions()

@@ -5,9 +5,9 @@ from accounts.models import User
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(BaseUserAdmin):  # type: ignore[type-arg]
     fieldsets = (
-        *BaseUserAdmin.fieldsets,
+        *(BaseUserAdmin.fieldsets or ()),
         ("Process engine", {"fields": ("manager", "timezone")}),
     )
     list_display = ("username", "email", "first_name", "last_name", "manager", "is_staff")

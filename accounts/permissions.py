@@ -79,7 +79,7 @@ def can_decide(user: AnyUser | None, task: HumanTask) -> bool:
     if any(a.user_id == user.pk for a in assignees):  # type: ignore[union-attr]
         return True
     group_ids = {a.group_id for a in assignees if a.group_id}
-    return bool(group_ids & group_ids_of(user))
+    return bool(group_ids & group_ids_of(user))  # type: ignore[arg-type]
 
 
 def group_ids_of(user: AnyUser) -> set[int]:

@@ -45,8 +45,8 @@ def env_int(name: str, default: int | object = _NOTSET) -> int:
 
 def env_list(name: str, default: list[str] | object = _NOTSET) -> list[str]:
     """Comma-separated list; blanks are dropped."""
-    if default is not _NOTSET and name not in os.environ:
-        return list(default)  # type: ignore[call-overload]
+    if isinstance(default, list) and name not in os.environ:
+        return list(default)
     return [item.strip() for item in env_str(name).split(",") if item.strip()]
 
 

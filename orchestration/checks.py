@@ -45,11 +45,11 @@ def check_published_handlers(
     registered = handler_names()
     resolvers = resolver_names()
     errors: list[checks.CheckMessage] = []
-    versions = ProcessVersion.objects.filter(
+    live = ProcessVersion.objects.filter(
         status__in=[VersionStatus.PUBLISHED, VersionStatus.DEPRECATED]
     ).select_related("definition")
     try:
-        versions = list(versions)
+        versions = list(live)
     except DatabaseError:
         return []  # not migrated yet: nothing is published
     for version in versions:

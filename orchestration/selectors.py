@@ -123,7 +123,9 @@ def instance_status_data(instance_id: int) -> dict[str, Any]:
                 "step": task.step,
                 "title": task.title,
                 "assignees": [
-                    {"user": a.user.get_username()} if a.user else {"group": a.group.name}
+                    {"user": a.user.get_username()}
+                    if a.user
+                    else {"group": a.group.name if a.group else ""}
                     for a in task.assignees.all()
                 ],
                 "due_at": task.due_at.isoformat() if task.due_at else None,

@@ -67,7 +67,7 @@ def render_svg(spec: Mapping[str, Any], *, highlight: Collection[str] = ()) -> s
     """SVG markup for the definition; steps in `highlight` get a thick outline."""
     steps: Mapping[str, Mapping[str, Any]] = spec.get("steps") or {}
     start = spec.get("start")
-    depth = _layers(start, successors(steps)) if start in steps else {}
+    depth = _layers(start, successors(steps)) if isinstance(start, str) and start in steps else {}
     bottom = max(depth.values(), default=-1) + 1
     for step_id in steps:  # unreachable steps go on a last row of their own
         depth.setdefault(step_id, bottom)

@@ -35,7 +35,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     max_depth = DEFAULT_MAX_DEPTH
 
     def compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.peek_event()
+        event = self.peek_event()  # type: ignore[no-untyped-call]
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
             what = "aliases (*name)" if isinstance(event, yaml.AliasEvent) else "anchors (&name)"
             raise yaml.composer.ComposerError(
@@ -117,9 +117,9 @@ def parse_source(text: str) -> dict[str, Any]:
     finally:
         loader.dispose()
     if isinstance(data, dict):
-        problem = _not_json(data, [])
-        if problem:
-            raise DefinitionInvalid([problem])
+        not_json = _not_json(data, [])
+        if not_json:
+            raise DefinitionInvalid([not_json])
     if not isinstance(data, dict):
         kind = "empty" if data is None else type(data).__name__
         raise DefinitionInvalid(

@@ -48,7 +48,8 @@ class Context:
 @cache
 def schema() -> dict[str, Any]:
     text = resources.files("orchestration.definitions").joinpath("definition.schema.json")
-    return json.loads(text.read_text(encoding="utf-8"))
+    loaded: dict[str, Any] = json.loads(text.read_text(encoding="utf-8"))
+    return loaded
 
 
 @cache

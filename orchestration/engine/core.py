@@ -85,7 +85,8 @@ class Definition:
         return parallel_joins(self.spec["steps"])
 
     def step(self, step_id: str) -> Mapping[str, Any]:
-        return self.spec["steps"][step_id]
+        step: Mapping[str, Any] = self.spec["steps"][step_id]
+        return step
 
 
 @dataclass
@@ -132,7 +133,8 @@ def backoff_delay(step: Mapping[str, Any], attempt: int, *, salt: str) -> timede
     _, backoff, cap = retry_policy(step)
     delay = min(cap, backoff * (2 ** max(attempt - 1, 0)))
     fraction = int(hashlib.sha256(f"{salt}:{attempt}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
-    return delay / 2 + delay / 2 * fraction
+    jittered: timedelta = delay / 2 + delay / 2 * fraction
+    return jittered
 
 
 def transition(
@@ -175,7 +177,8 @@ class _Machine:
 
     @property
     def tokens(self) -> dict[str, dict[str, Any]]:
-        return self.state["tokens"]
+        tokens: dict[str, dict[str, Any]] = self.state["tokens"]
+        return tokens
 
     def _new_id(self) -> str:
         self.state["seq"] += 1
@@ -305,7 +308,8 @@ class _Machine:
                     return token, branch["next"]
             return token, step["default"]
         if kind == "wait":
-            return self._enter_wait(token, tok, step_id, step)
+            self._enter_wait(token, tok, step_id, step)
+            return None
         if kind == "subprocess":
             tok["wait"] = "child"
             child_vars = {
@@ -320,7 +324,8 @@ class _Machine:
         if kind == "join":
             return self._join(token, tok, step_id, step)
         if kind == "compensate":
-            return self._begin_compensation(token, then=step["next"], cancel=False)
+            self._begin_compensation(token, then=step["next"], cancel=False)
+            return None
         if kind == "end":
             self._finish(step.get("status", COMPLETED), step.get("result", ""), keep=token)
             return None
@@ -589,7 +594,7 @@ class _Machine:
             )
             self.effects.append(Audit("instance.retried", step_id))
             return
-        token = error.get("token")
+        token = str(error.get("token") or "")
         tok = self.tokens.get(token) if token else None
         if tok is None or tok["wait"] != "failed":
             raise EngineError("not_retryable", f"step {step_id} cannot be retried")

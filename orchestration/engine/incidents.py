@@ -52,13 +52,14 @@ NOT_ISOLATED = (OperationalError, InterfaceError)
 
 def defer_delay(times: int) -> timedelta:
     """How far the `times`-th deferral of a held-back row pushes it."""
-    return min(DEFER_CAP, DEFER_FIRST * 2 ** max(times - 1, 0))
+    delay: timedelta = min(DEFER_CAP, DEFER_FIRST * 2 ** max(times - 1, 0))
+    return delay
 
 
 def isolate(
     items: Sequence[Item],
     body: Callable[[list[Item]], list[Result]],
-    on_error: Callable[[list[Item], Exception], None],
+    on_error: Callable[[list[Item], Exception], object],
     *,
     instance_of: Callable[[Item], Hashable],
 ) -> list[Result]:
@@ -83,7 +84,7 @@ def fall_back(
     items: Sequence[Item],
     first: Exception,
     body: Callable[[list[Item]], list[Result]],
-    on_error: Callable[[list[Item], Exception], None],
+    on_error: Callable[[list[Item], Exception], object],
     *,
     instance_of: Callable[[Item], Hashable],
 ) -> list[Result]:
@@ -106,11 +107,11 @@ def fall_back(
                 raise
             except Exception as exc:
                 failures.append((group, exc))
-    for group, exc in failures:
-        log.error("instance %s failed alone", instance_of(group[0]), exc_info=exc)
+    for group, error in failures:
+        log.error("instance %s failed alone", instance_of(group[0]), exc_info=error)
         try:
             with transaction.atomic():
-                on_error(group, exc)
+                on_error(group, error)
         except NOT_ISOLATED:
             raise
         except Exception:

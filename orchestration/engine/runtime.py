@@ -32,6 +32,7 @@ from orchestration.engine.events import (
     OpenTask,
     RunStep,
     StartChild,
+    Started,
     StartTimer,
     event_to_json,
 )
@@ -469,7 +470,7 @@ class Writer:
             created_at=self.now,
             updated_at=self.now,
         )
-        self.apply(child, core.Started(), actor=actor, payload={"parent": parent.pk})
+        self.apply(child, Started(), actor=actor, payload={"parent": parent.pk})
 
     def _child_failed(self, parent: ProcessInstance, effect: StartChild, why: str) -> None:
         self._tell_parent(

@@ -63,7 +63,8 @@ class _Wrapped:
 
     def fetchall(self) -> list[Any]:
         with self.connection.wrap_database_errors:
-            return self.cursor.fetchall()
+            rows: list[Any] = self.cursor.fetchall()
+            return rows
 
     @property
     def rowcount(self) -> int:
@@ -107,7 +108,8 @@ def in_(column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
 
 def table(model: type[Model]) -> str:
     connection = _db()
-    return connection.ops.quote_name(model._meta.db_table)
+    quoted: str = connection.ops.quote_name(model._meta.db_table)
+    return quoted
 
 
 def _select_plan(model: type[Model]) -> _SelectPlan:
@@ -149,8 +151,8 @@ class Query:
         self.attnames = [f.attname for f in fields]
         source = table(model)
         if related:
-            fk = model._meta.get_field(related)
-            self.other = fk.related_model
+            fk: Any = model._meta.get_field(related)
+            self.other: type[Model] = fk.related_model
             other_columns, other_converters, other_fields = _select_plan(self.other)
             self.other_attnames = [f.attname for f in other_fields]
             self.other_converters = [(i + len(fields), c, col) for i, c, col in other_converters]
@@ -216,7 +218,7 @@ def prefetched(obj: Model, name: str, rows: list[Any]) -> None:
     related = obj._meta.get_field(name).related_model
     queryset: QuerySet[Any] = QuerySet(related)
     queryset._result_cache = rows
-    queryset._prefetch_done = True
+    queryset._prefetch_done = True  # type: ignore[attr-defined]
     obj.__dict__.setdefault("_prefetched_objects_cache", {})[name] = queryset
 
 
@@ -238,7 +240,7 @@ class _Write:
             value = getattr(obj, f.attname)
             if kind is not None and (
                 value is None
-                or (type(value) is kind and (kind is not datetime or value.tzinfo is not None))
+                or (type(value) is kind and (kind is not datetime or value.tzinfo is not None))  # type: ignore[attr-defined]
             ):
                 out.append(value)
             else:
@@ -269,7 +271,7 @@ def _write(model: type[Model], fields: tuple[str, ...], connection: Any) -> _Wri
         meta = model._meta
         quote = connection.ops.quote_name
         if fields:
-            columns = tuple(meta.get_field(name) for name in fields)
+            columns: tuple[Any, ...] = tuple(meta.get_field(name) for name in fields)
             assignments = ", ".join(f"{quote(c.column)} = %s" for c in columns)
             sql = f"UPDATE {table(model)} SET {assignments} WHERE id = %s"  # noqa: S608
         else:
@@ -350,11 +352,13 @@ def execute(sql: str, params: Sequence[Any] = ()) -> int:
     connection = _db()
     with _cursor(connection) as cursor:
         cursor.execute(sql, params)
-        return cursor.rowcount
+        count: int = cursor.rowcount
+        return count
 
 
 def fetch(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
     connection = _db()
     with _cursor(connection) as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchall()
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+        return rows

@@ -9,7 +9,7 @@ from typing import Any
 from orchestration import limits
 from orchestration.definitions.patterns import full_match
 
-_JSON_TYPES = {
+_JSON_TYPES: dict[str, type | tuple[type, ...]] = {
     "string": str,
     "number": (int, float),
     "integer": int,
@@ -28,7 +28,7 @@ def _check(name: str, decl: Mapping[str, Any], value: Any) -> list[str]:
             parsed = (date if kind == "date" else datetime).fromisoformat(value)
         except ValueError:
             return [f"{value!r} is not an ISO 8601 {kind}"]
-        if kind == "datetime" and parsed.tzinfo is None:  # type: ignore[union-attr]
+        if isinstance(parsed, datetime) and parsed.tzinfo is None:
             return ["needs a time zone (e.g. 2026-12-01T09:00:00+01:00)"]
         return []
     expected = _JSON_TYPES[kind]

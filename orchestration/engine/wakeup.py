@@ -42,7 +42,7 @@ def seconds_until_next_due(cap: float = 1.0) -> float:
     due = [c for c in candidates if c is not None]
     if not due:
         return cap
-    return max(0.0, min(cap, (min(due) - now).total_seconds()))
+    return max(0.0, min(cap, float((min(due) - now).total_seconds())))
 
 
 class Listener:

@@ -196,7 +196,8 @@ class Worker:
             if not runs:
                 return []
             attach_versions(run.instance for run in runs)
-            leased, bad = [], []
+            leased: list[StepRun] = []
+            bad: list[tuple[StepRun, Exception | None]] = []
             for run in runs:
                 if run.instance.status == InstanceStatus.INCIDENT:
                     bad.append((run, None))  # held back until an operator retries
@@ -430,7 +431,7 @@ class Worker:
         instances = lock_instances((r.instance_id for r in runs), skip_locked=True)
         runs = [r for r in runs if r.instance_id in instances]  # the rest: next round
         writer = Writer(now)
-        held: dict[int, list[Event]] = {}
+        held: dict[int, list[StepFailed]] = {}
         for run in runs:
             run.status = RunStatus.TIMED_OUT
             run.ended_at = now
@@ -448,6 +449,7 @@ class Worker:
             else:
                 self._apply(writer, instance, event, run.step)
         for pk, events in held.items():
+            assert incident is not None  # only then is anything held
             writer.incident(instances[pk], incident, step=failed_step(incident, events[0].step),
                             source="lease", replay=events)  # fmt: skip
         writer.flush()

@@ -277,7 +277,11 @@ def _check_form(task: HumanTask, outcome: str, data: dict[str, Any]) -> dict[str
     for name in data:
         if name not in fields:
             errors[name] = ["unknown field"]
-    kinds = {"number": (int, float), "integer": int, "boolean": bool}
+    kinds: dict[str, type | tuple[type, ...]] = {
+        "number": (int, float),
+        "integer": int,
+        "boolean": bool,
+    }
     for name, spec in fields.items():
         value = data.get(name)
         empty = value is None or value == ""
@@ -345,8 +349,9 @@ def task_complete(
         if not found:
             raise HumanTask.DoesNotExist(f"no task {task_id}")
         attach_versions(found)
-        loaded["task"] = _decision(found[0], tasks, assignees, outcome, data, actor, now)
-        return found[0]
+        instance: ProcessInstance = found[0]
+        loaded["task"] = _decision(instance, tasks, assignees, outcome, data, actor, now)
+        return instance
 
     def apply(instance: ProcessInstance, writer: Writer) -> None:
         task, event = loaded["task"]
@@ -364,7 +369,8 @@ def task_complete(
         return [event]
 
     _guarded(lock, apply, held, actor=actor, now=now)
-    return loaded["task"][0]
+    task: HumanTask = loaded["task"][0]
+    return task
 
 
 def _decision(

@@ -114,8 +114,11 @@ def version_save_draft(
         # The definition row lock serialises version numbering and the one-draft rule.
         definition = ProcessDefinition.objects.select_for_update().get(pk=definition.pk)
         newest = definition.versions.order_by("-number").first()
-        same = newest is not None and newest.content_hash == digest
-        if same and (newest.is_draft or not allow_identical):
+        if (
+            newest is not None
+            and newest.content_hash == digest
+            and (newest.is_draft or not allow_identical)
+        ):
             return DraftResult(newest, changed=False)
         now = clock.now()
         if newest is not None and newest.is_draft:

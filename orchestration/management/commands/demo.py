@@ -31,7 +31,7 @@ class Command(BaseCommand):
     def handle(
         self, *args: Any, addrport: str, no_serve: bool, force: bool, **options: Any
     ) -> None:
-        database = settings.DATABASES["default"]
+        database: dict[str, Any] = settings.DATABASES["default"]
         own = Path(settings.BASE_DIR) / "db.sqlite3"
         is_own = database["ENGINE"].endswith("sqlite3") and str(database["NAME"]) == str(own)
         if not is_own and not force:

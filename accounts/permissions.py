@@ -1,13 +1,20 @@
 """The policy module: every "may this user do X to Y" question is answered here.
 
 Views, admin, API, email links and commands ask these predicates; none of them
-checks a permission by hand. Predicates are pure (no writes) and cheap.
+checks a permission by hand. Each rule is written once, as a function that
+returns why the user may not (a sentence naming the rule) or None; `can_*` is
+that refusal read as a yes/no, and `require()` turns it into PermissionDenied
+carrying the sentence. Task visibility is also a query expression
+(`tasks_visible_q`, `tasks_decidable_q`) for selectors, tested to agree with the
+per-object rules row by row.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+
+from django.db.models import Exists, OuterRef, Q
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -17,69 +24,163 @@ if TYPE_CHECKING:
     AnyUser = AbstractBaseUser | AnonymousUser
 
 
-def require(actor: AnyUser | None, allowed: bool) -> None:
-    """Raise PermissionDenied unless `allowed`. `actor` None is the system itself
-    (management commands, the demo seed), which the policy does not restrict."""
-    if actor is not None and not allowed:
+def require(actor: AnyUser | None, refusal: str | None) -> None:
+    """Raise PermissionDenied(refusal) when there is one. `actor` None is the system
+    itself (management commands, the demo seed), which the policy does not restrict."""
+    if actor is not None and refusal is not None:
         from django.core.exceptions import PermissionDenied
 
-        raise PermissionDenied
-
-
-def can_view_instances(user: AnyUser | None) -> bool:
-    """See instances with their step records and tasks (operators, auditors, admins)."""
-    return _active(user) and user.has_perm("orchestration.view_processinstance")  # type: ignore[union-attr]
+        raise PermissionDenied(refusal)
 
 
 def _active(user: AnyUser | None) -> bool:
     return bool(user is not None and user.is_authenticated and user.is_active)
 
 
+def _name(user: AnyUser | None) -> str:
+    return (user.get_username() if user is not None else "") or "an anonymous user"
+
+
+def _lacks(user: AnyUser | None, perm: str, role: str) -> str | None:
+    if not _active(user):
+        return f"{_name(user)} is not signed in or not active"
+    if user.has_perm(perm):  # type: ignore[union-attr]
+        return None
+    return f"{_name(user)} lacks the {role} role"
+
+
+# ---- definitions ----------------------------------------------------------------------
 def can_view_definitions(user: AnyUser | None) -> bool:
-    return _active(user) and user.has_perm("orchestration.view_processversion")  # type: ignore[union-attr]
+    return (
+        _lacks(user, "orchestration.view_processversion", "process-admin, operator or auditor")
+        is None
+    )
+
+
+def edit_refusal(user: AnyUser | None, version: ProcessVersion | None = None) -> str | None:
+    """Create drafts, or change one; a version that is not a draft is never editable."""
+    if version is not None and not version.is_draft:
+        return f"{version} is {version.status}: only drafts can be changed"
+    perm = "orchestration.change_processversion" if version else "orchestration.add_processversion"
+    return _lacks(user, perm, "process-admin")
 
 
 def can_edit_draft(user: AnyUser | None, version: ProcessVersion | None = None) -> bool:
-    """Create drafts, or change one; a version that is not a draft is never editable."""
-    if not _active(user):
-        return False
-    if version is not None and not version.is_draft:
-        return False
-    perm = "orchestration.change_processversion" if version else "orchestration.add_processversion"
-    return user.has_perm(perm)  # type: ignore[union-attr]
+    return edit_refusal(user, version) is None
+
+
+def publish_refusal(user: AnyUser | None) -> str | None:
+    """Publish, deprecate and retire versions."""
+    return _lacks(user, "orchestration.publish_processversion", "process-admin")
 
 
 def can_publish(user: AnyUser | None) -> bool:
-    """Publish, deprecate and retire versions: the process-admin capability."""
-    return _active(user) and user.has_perm("orchestration.publish_processversion")  # type: ignore[union-attr]
+    return publish_refusal(user) is None
+
+
+# ---- instances ------------------------------------------------------------------------
+def can_view_instances(user: AnyUser | None) -> bool:
+    """See every instance with its step records and tasks (operators, auditors, admins)."""
+    return _lacks(user, "orchestration.view_processinstance", "operator or auditor") is None
+
+
+def start_refusal(user: AnyUser | None, spec: Mapping[str, Any]) -> str | None:
+    """A definition's `starters` (users, groups) decide; without them, the
+    requester role (start_processinstance) does."""
+    starters = spec.get("starters") or {}
+    if not starters:
+        return _lacks(user, "orchestration.start_processinstance", "requester")
+    if not _active(user):
+        return f"{_name(user)} is not signed in or not active"
+    if user.get_username() in (starters.get("users") or []):  # type: ignore[union-attr]
+        return None
+    wanted = set(starters.get("groups") or [])
+    if wanted and user.groups.filter(name__in=wanted).exists():  # type: ignore[union-attr]
+        return None
+    return f"{_name(user)} is not among the starters of {spec.get('key', 'this process')}"
 
 
 def can_start(user: AnyUser | None, spec: Mapping[str, Any]) -> bool:
-    """A definition's `starters` (users, groups) decide; without them, the requester
-    capability (start_processinstance) does."""
+    return start_refusal(user, spec) is None
+
+
+def operate_refusal(user: AnyUser | None) -> str | None:
+    """Cancel, retry, message and migrate instances."""
+    return _lacks(user, "orchestration.operate_processinstance", "operator")
+
+
+def can_operate(user: AnyUser | None) -> bool:
+    return operate_refusal(user) is None
+
+
+# ---- tasks ----------------------------------------------------------------------------
+def decide_refusal(user: AnyUser | None, task: HumanTask) -> str | None:
+    """An assignee (directly or through a group) of an open task, unless excluded:
+    `exclude: [starter]` keeps the person who started the instance out (four-eyes),
+    even when named as an assignee. Same rule as tasks_decidable_q()."""
     if not _active(user):
-        return False
-    starters = spec.get("starters") or {}
-    if not starters:
-        return user.has_perm("orchestration.start_processinstance")  # type: ignore[union-attr]
-    if user.get_username() in (starters.get("users") or []):  # type: ignore[union-attr]
-        return True
-    wanted = set(starters.get("groups") or [])
-    return bool(wanted) and user.groups.filter(name__in=wanted).exists()  # type: ignore[union-attr]
+        return f"{_name(user)} is not signed in or not active"
+    if task.status != "open":
+        return f"task {task.pk} is {task.status}"
+    if task.excludes_starter and task.instance.started_by_id == user.pk:  # type: ignore[union-attr]
+        return f"{_name(user)} started this instance and is excluded from deciding it (four-eyes)"
+    assignees = list(task.assignees.all())
+    if any(a.user_id == user.pk for a in assignees):  # type: ignore[union-attr]
+        return None
+    group_ids = {a.group_id for a in assignees if a.group_id}
+    if group_ids & group_ids_of(user):  # type: ignore[arg-type]
+        return None
+    return f"{_name(user)} is not an assignee of task {task.pk}"
 
 
 def can_decide(user: AnyUser | None, task: HumanTask) -> bool:
-    """An assignee (directly or through a group) of an open task, unless excluded:
-    `exclude: [starter]` keeps the person who started the instance out (four-eyes)."""
-    if not _active(user) or task.status != "open":
+    return decide_refusal(user, task) is None
+
+
+def can_see_task(user: AnyUser | None, task: HumanTask) -> bool:
+    """Those who may decide it, the person who started its instance, and whoever
+    sees every instance (operators, auditors). Same rule as tasks_visible_q()."""
+    if not _active(user):
         return False
-    if "starter" in (task.exclude or []) and task.instance.started_by_id == user.pk:  # type: ignore[union-attr]
-        return False
-    assignees = list(task.assignees.all())
-    if any(a.user_id == user.pk for a in assignees):  # type: ignore[union-attr]
+    if can_view_instances(user) or task.instance.started_by_id == user.pk:  # type: ignore[union-attr]
         return True
-    group_ids = {a.group_id for a in assignees if a.group_id}
-    return bool(group_ids & group_ids_of(user))  # type: ignore[arg-type]
+    if task.status == "open":
+        return can_decide(user, task)
+    assignees = list(task.assignees.all())
+    return any(a.user_id == user.pk for a in assignees) or bool(  # type: ignore[union-attr]
+        {a.group_id for a in assignees if a.group_id} & group_ids_of(user)  # type: ignore[arg-type]
+    )
+
+
+def _assigned_q(user: AnyUser) -> Q:
+    from orchestration.models import TaskAssignee
+
+    mine = TaskAssignee.objects.filter(task=OuterRef("pk")).filter(
+        Q(user_id=user.pk) | Q(group_id__in=list(group_ids_of(user)))
+    )
+    return Q(Exists(mine))
+
+
+def tasks_decidable_q(user: AnyUser | None) -> Q:
+    """HumanTask rows `user` may decide, as a filter (decide_refusal as a query)."""
+    if not _active(user):
+        return Q(pk__in=[])
+    assert user is not None
+    excluded = Q(excludes_starter=True) & Q(instance__started_by_id=user.pk)
+    return Q(status="open") & _assigned_q(user) & ~excluded
+
+
+def tasks_visible_q(user: AnyUser | None) -> Q:
+    """HumanTask rows `user` may see, as a filter (can_see_task as a query)."""
+    if not _active(user):
+        return Q(pk__in=[])
+    assert user is not None
+    if can_view_instances(user):
+        return Q()
+    open_ = Q(status="open")
+    return (
+        Q(instance__started_by_id=user.pk) | tasks_decidable_q(user) | (~open_ & _assigned_q(user))
+    )
 
 
 def group_ids_of(user: AnyUser) -> set[int]:
@@ -89,8 +190,3 @@ def group_ids_of(user: AnyUser) -> set[int]:
         cached = set(user.groups.values_list("pk", flat=True))  # type: ignore[union-attr]
         user._group_ids_cache = cached  # type: ignore[union-attr]
     return cached
-
-
-def can_operate(user: AnyUser | None) -> bool:
-    """Cancel, retry, message and migrate instances: the operator capability."""
-    return _active(user) and user.has_perm("orchestration.operate_processinstance")  # type: ignore[union-attr]

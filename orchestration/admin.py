@@ -18,8 +18,6 @@ from accounts import permissions
 from orchestration import selectors, services
 from orchestration.definitions.diagram import render_svg
 from orchestration.definitions.diff import source_diff_html
-from orchestration.definitions.errors import DefinitionInvalid
-from orchestration.exceptions import InstanceConflict, TransitionNotAllowed
 from orchestration.models import (
     HumanTask,
     ProcessDefinition,
@@ -28,7 +26,30 @@ from orchestration.models import (
     ProcessVersion,
     StepRun,
 )
+from orchestration.problems import problem_for
 from orchestration.states import InstanceStatus
+
+
+def report_problem(
+    model_admin: admin.ModelAdmin[Any],
+    request: HttpRequest,
+    subject: str,
+    exc: Exception,
+) -> None:
+    """Tell the user what went wrong, in the words of the one error map; anything
+    that is not a domain error is a bug and propagates."""
+    problem = problem_for(exc)
+    if problem is None:
+        raise exc
+    if problem.errors:
+        lines = format_html_join(
+            "", "<li>{}: {}</li>", ((k, m) for k, ms in problem.errors.items() for m in ms)
+        )
+        text = format_html("{}: {}<ul>{}</ul>", subject, problem.message, lines)
+        model_admin.message_user(request, text, messages.ERROR)
+    else:
+        model_admin.message_user(request, f"{subject}: {problem.message}", messages.ERROR)
+
 
 STATUS_ACTIONS = {
     "_publish": (services.version_publish, "published"),
@@ -213,8 +234,8 @@ class ProcessVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 actor=request.user,  # type: ignore[arg-type]
                 allow_identical=True,
             )
-        except PermissionDenied:
-            self.message_user(request, "You may not create drafts.", messages.ERROR)
+        except Exception as exc:
+            report_problem(self, request, "New draft", exc)
             return HttpResponseRedirect(request.path)
         target = result.version
         if not result.changed:
@@ -229,17 +250,8 @@ class ProcessVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         for version in versions:
             try:
                 service(version=version, actor=request.user)
-            except PermissionDenied:
-                self.message_user(request, f"You may not change {version}.", messages.ERROR)
-            except TransitionNotAllowed as exc:
-                self.message_user(request, f"{version}: {exc}", messages.ERROR)
-            except DefinitionInvalid as exc:
-                lines = format_html_join("", "<li>{}</li>", ((m,) for m in exc.messages))
-                self.message_user(
-                    request,
-                    format_html("{} cannot be published:<ul>{}</ul>", version, lines),
-                    messages.ERROR,
-                )
+            except Exception as exc:
+                report_problem(self, request, str(version), exc)
             else:
                 self.message_user(request, f"{version.definition.key} v{version.number} {verb}.")
 
@@ -418,10 +430,8 @@ class ProcessInstanceAdmin(ReadOnlyAdmin):
         for instance in queryset:
             try:
                 call(instance_id=instance.pk, actor=request.user)
-            except (InstanceConflict, PermissionDenied) as exc:
-                self.message_user(
-                    request, f"#{instance.pk}: {exc or 'not allowed'}", messages.ERROR
-                )
+            except Exception as exc:
+                report_problem(self, request, f"#{instance.pk}", exc)
             else:
                 status = ProcessInstance.objects.values_list("status", flat=True).get(
                     pk=instance.pk

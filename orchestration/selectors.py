@@ -97,9 +97,13 @@ def instance_status_data(instance_id: int) -> dict[str, Any]:
 
     Raises ProcessInstance.DoesNotExist.
     """
-    instance = ProcessInstance.objects.select_related("definition", "version", "started_by").get(
-        pk=instance_id
+    instance = (
+        ProcessInstance.objects.select_related("definition", "version", "started_by")
+        .filter(pk=instance_id)
+        .first()
     )
+    if instance is None:
+        raise ProcessInstance.DoesNotExist(f"no instance {instance_id}")
     tasks = (
         HumanTask.objects.filter(instance=instance, status=TaskStatus.OPEN)
         .prefetch_related("assignees__user", "assignees__group")

@@ -361,6 +361,7 @@ class Writer:
                 form=effect.form,
                 outcomes=effect.outcomes,
                 exclude=effect.exclude,
+                excludes_starter="starter" in effect.exclude,
                 created_at=self.now,
             )
             # Resolvers run here, while the transition is applied, so that their

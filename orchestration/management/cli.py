@@ -7,15 +7,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
 from django.core.management.base import CommandError
 
-from orchestration.exceptions import (
-    InstanceConflict,
-    InvalidInput,
-    MigrationRefused,
-    VersionNotFound,
-)
+from orchestration.problems import problem_for
 
 T = TypeVar("T")
 
@@ -40,24 +34,13 @@ def actor_option(username: str | None) -> Any:
         raise CommandError(f"--as: no user {username!r}") from None
 
 
-def run_service(call: Callable[[], T], *, what: str, actor: Any) -> T:
-    """Call a service, turning domain errors into CommandError (exit status 1)."""
+def run_service(call: Callable[[], T], *, what: str = "", actor: Any = None) -> T:
+    """Call a service, turning domain errors into CommandError (exit status 1) with
+    the message of the one error map (orchestration.problems)."""
     try:
         return call()
-    except InvalidInput as exc:
-        lines = [
-            f"{field}: {message}" for field, messages in exc.errors.items() for message in messages
-        ]
-        raise CommandError("\n".join(lines)) from None
-    except PermissionDenied:
-        who = actor.get_username() if actor is not None else "the system"
-        raise CommandError(f"{who} may not {what}") from None
-    except (InstanceConflict, VersionNotFound) as exc:
-        raise CommandError(str(exc)) from None
-    except MigrationRefused as exc:
-        lines = [f"instance {pk}: {why}" for pk, why in sorted(exc.problems.items())]
-        raise CommandError(f"{exc}; none moved:\n" + "\n".join(lines)) from None
     except Exception as exc:
-        if type(exc).__name__ == "DoesNotExist":
-            raise CommandError(str(exc) or "not found") from None
-        raise
+        problem = problem_for(exc)
+        if problem is None:
+            raise
+        raise CommandError(problem.text()) from None

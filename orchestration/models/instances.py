@@ -134,6 +134,9 @@ class HumanTask(models.Model):
     form = models.JSONField(default=list)
     outcomes = models.JSONField(default=list)
     exclude = models.JSONField(default=list)
+    # `exclude: [starter]` as a column, so that "tasks this user may decide" is a
+    # plain query on every database (accounts.permissions.tasks_decidable_q).
+    excludes_starter = models.BooleanField(default=False)
     outcome = models.CharField(max_length=100, blank=True)
     data = models.JSONField(default=dict)
     decided_by = models.ForeignKey(

@@ -78,7 +78,7 @@ def instance_start(
     in each case nothing is created.
     """
     target = selectors.version_for_start(key=key, number=version)
-    permissions.require(actor, permissions.can_start(actor, target.spec))
+    permissions.require(actor, permissions.start_refusal(actor, target.spec))
     values, errors = validate_variables(target.spec, variables)
     if len(business_key) > 200:
         errors["business_key"] = ["at most 200 characters"]
@@ -219,7 +219,7 @@ def instance_cancel(
     """Cancel: withdraw open tasks, timers and queued steps, then compensate every
     completed step that declares a compensation, newest first. Ends `cancelled`
     (nothing to undo) or `compensated`. Raises InstanceConflict when finished."""
-    permissions.require(actor, permissions.can_operate(actor))
+    permissions.require(actor, permissions.operate_refusal(actor))
     return _apply(
         instance_id,
         Cancel(reason),
@@ -235,7 +235,7 @@ def instance_retry(
 ) -> ProcessInstance:
     """Retry the step that failed (or the compensation that failed). InstanceConflict
     unless the instance is failed."""
-    permissions.require(actor, permissions.can_operate(actor))
+    permissions.require(actor, permissions.operate_refusal(actor))
     return _apply(instance_id, RetryFailed(), actor=actor, now=now, kind="instance.retry_requested")
 
 
@@ -245,7 +245,7 @@ def instance_send_message(
 ) -> ProcessInstance:  # fmt: skip
     """Deliver a named message to the waits of an instance that expect it; the
     payload lands under the wait's step id. InstanceConflict if nothing waits for it."""
-    permissions.require(actor, permissions.can_operate(actor))
+    permissions.require(actor, permissions.operate_refusal(actor))
     if payload is not None and not isinstance(payload, dict):
         raise InvalidInput({"payload": ["must be a JSON object"]})
     return _apply(
@@ -384,7 +384,7 @@ def _decision(
     task.instance = instance
     if task.status != TaskStatus.OPEN:
         raise InstanceConflict("task_closed", f"task {task.pk} is already {task.status}")
-    permissions.require(actor, permissions.can_decide(actor, task))
+    permissions.require(actor, permissions.decide_refusal(actor, task))
     errors = _check_form(task, outcome, data)
     if errors:
         raise InvalidInput(errors)
@@ -405,7 +405,7 @@ def instance_migrate(
     If any instance cannot move, none moves: MigrationRefused lists why per
     instance. Returns the ids moved (or that would move, with dry_run).
     """
-    permissions.require(actor, permissions.can_operate(actor))
+    permissions.require(actor, permissions.operate_refusal(actor))
     versions = {
         v.number: v
         for v in ProcessVersion.objects.filter(definition__key=key, number__in=[source, target])

@@ -100,7 +100,7 @@ def version_save_draft(
     is replaced, or a new draft numbered after the newest version is created.
     Raises DefinitionInvalid (nothing saved) or PermissionDenied.
     """
-    permissions.require(actor, permissions.can_edit_draft(actor))
+    permissions.require(actor, permissions.edit_refusal(actor))
     spec, errors = draft_errors(
         source, extra_definitions=extra_definitions, expected_key=expected_key
     )
@@ -165,7 +165,7 @@ def version_publish(
     subprocess definitions). Instances already running on other versions are
     not touched. Raises DefinitionInvalid, TransitionNotAllowed, PermissionDenied.
     """
-    permissions.require(actor, permissions.can_publish(actor))
+    permissions.require(actor, permissions.publish_refusal(actor))
     with transaction.atomic():
         locked = _locked(version)
         errors = validate(locked.spec, validation_context(for_publish=True))
@@ -178,7 +178,7 @@ def version_publish(
 def _move(
     version: ProcessVersion, to: VersionStatus, *, actor: User | None, reason: str
 ) -> ProcessVersion:
-    permissions.require(actor, permissions.can_publish(actor))
+    permissions.require(actor, permissions.publish_refusal(actor))
     with transaction.atomic():
         locked = _locked(version)
         transition_version(locked, to, actor=actor, reason=reason)
@@ -203,7 +203,7 @@ def version_retire(
 
 def version_delete_draft(*, version: ProcessVersion, actor: User | None) -> None:
     """Throw a draft away (audited). Raises ImmutableVersion for any other status."""
-    permissions.require(actor, permissions.can_edit_draft(actor, version))
+    permissions.require(actor, permissions.edit_refusal(actor, version))
     with transaction.atomic():
         locked = _locked(version)
         ProcessEvent.objects.create(

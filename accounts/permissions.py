@@ -138,14 +138,13 @@ def can_decide(user: AnyUser | None, task: HumanTask) -> bool:
 
 
 def can_see_task(user: AnyUser | None, task: HumanTask) -> bool:
-    """Those who may decide it, the person who started its instance, and whoever
-    sees every instance (operators, auditors). Same rule as tasks_visible_q()."""
+    """Its assignees (directly or through a group, whatever its status), the person
+    who started its instance, and whoever sees every instance (operators,
+    auditors). Same rule as tasks_visible_q()."""
     if not _active(user):
         return False
     if can_view_instances(user) or task.instance.started_by_id == user.pk:  # type: ignore[union-attr]
         return True
-    if task.status == "open":
-        return can_decide(user, task)
     assignees = list(task.assignees.all())
     return any(a.user_id == user.pk for a in assignees) or bool(  # type: ignore[union-attr]
         {a.group_id for a in assignees if a.group_id} & group_ids_of(user)  # type: ignore[arg-type]
@@ -177,10 +176,7 @@ def tasks_visible_q(user: AnyUser | None) -> Q:
     assert user is not None
     if can_view_instances(user):
         return Q()
-    open_ = Q(status="open")
-    return (
-        Q(instance__started_by_id=user.pk) | tasks_decidable_q(user) | (~open_ & _assigned_q(user))
-    )
+    return Q(instance__started_by_id=user.pk) | _assigned_q(user)
 
 
 def group_ids_of(user: AnyUser) -> set[int]:

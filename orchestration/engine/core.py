@@ -34,6 +34,7 @@ from orchestration.engine.events import (
     Cancel,
     CancelToken,
     ChildFinished,
+    CloseTask,
     Effect,
     Event,
     Finished,
@@ -47,7 +48,7 @@ from orchestration.engine.events import (
     StartTimer,
     StepFailed,
     StepSucceeded,
-    TaskDecided,
+    TaskVoted,
     TimerFired,
 )
 
@@ -225,22 +226,9 @@ class _Machine:
         elif isinstance(event, StepFailed):
             self._require_live()
             self._on_step_failed(event)
-        elif isinstance(event, TaskDecided):
+        elif isinstance(event, TaskVoted):
             self._require_live()
-            self._token_at(event.token, event.step, "task")
-            self.snap.variables[event.step] = {
-                **event.data,
-                "outcome": event.outcome,
-                "decided_by": event.decided_by,
-            }
-            outcomes = self.d.step(event.step)["outcomes"]
-            if event.outcome not in outcomes:
-                raise EngineError(
-                    "unknown_outcome", f"step {event.step} has no outcome {event.outcome!r}"
-                )
-            self.effects.append(CancelToken(event.token, "task", event.step))
-            target = outcomes[event.outcome]
-            self._advance(event.token, target)
+            self._on_vote(event)
         elif isinstance(event, TimerFired):
             self._require_live()
             self._on_timer(event)
@@ -486,6 +474,29 @@ class _Machine:
             execution=event.execution,
             attempt=event.attempt,
         )
+
+    # ---- human tasks ---------------------------------------------------------------------
+    def _on_vote(self, event: TaskVoted) -> None:
+        """A vote closes the task when the step's quorum is reached. The single
+        rule so far is `any`: the first vote decides (quorum and chains come with
+        the human-tasks work, here)."""
+        self._token_at(event.token, event.step, "task")
+        outcomes = self.d.step(event.step)["outcomes"]
+        if event.outcome not in outcomes:
+            raise EngineError(
+                "unknown_outcome", f"step {event.step} has no outcome {event.outcome!r}"
+            )
+        self.snap.variables[event.step] = {
+            **event.data,
+            "outcome": event.outcome,
+            "decided_by": event.voter,
+        }
+        self.effects.append(
+            CloseTask(event.token, event.step, event.task, event.outcome, event.data,
+                      event.voter_id)
+        )  # fmt: skip
+        self.effects.append(CancelToken(event.token, "task", event.step))
+        self._advance(event.token, outcomes[event.outcome])
 
     # ---- timers, messages, children ------------------------------------------------------
     def _on_timer(self, event: TimerFired) -> None:

@@ -36,12 +36,17 @@ class StepFailed:
 
 
 @dataclass(frozen=True)
-class TaskDecided:
+class TaskVoted:
+    """One person's decision on a task: a vote. The core decides whether the votes
+    so far close the task (the step's quorum; today: the first vote does)."""
+
     token: str
     step: str
     outcome: str
     data: dict[str, Any]
-    decided_by: str
+    voter: str  # username, or "system"
+    task: int = 0
+    voter_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -87,7 +92,7 @@ Event = (
     Started
     | StepSucceeded
     | StepFailed
-    | TaskDecided
+    | TaskVoted
     | TimerFired
     | MessageReceived
     | ChildFinished
@@ -98,7 +103,7 @@ Event = (
 
 _EVENT_TYPES: dict[str, type[Any]] = {
     cls.__name__: cls
-    for cls in (Started, StepSucceeded, StepFailed, TaskDecided, TimerFired, MessageReceived,
+    for cls in (Started, StepSucceeded, StepFailed, TaskVoted, TimerFired, MessageReceived,
                 ChildFinished, Cancel, RetryFailed, Moved)
 }  # fmt: skip
 
@@ -141,6 +146,18 @@ class OpenTask:
     due_at: datetime | None
     form: list[dict[str, Any]]
     outcomes: list[str]
+
+
+@dataclass(frozen=True)
+class CloseTask:
+    """The votes on a task reached its quorum: it is decided with this outcome."""
+
+    token: str
+    step: str
+    task: int
+    outcome: str
+    data: dict[str, Any]
+    voter_id: int | None
 
 
 @dataclass(frozen=True)
@@ -188,4 +205,4 @@ class Finished:
     result: str
 
 
-Effect = RunStep | OpenTask | StartTimer | StartChild | CancelToken | Audit | Finished
+Effect = RunStep | OpenTask | CloseTask | StartTimer | StartChild | CancelToken | Audit | Finished

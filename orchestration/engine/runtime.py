@@ -26,6 +26,7 @@ from orchestration.engine import core, sql
 from orchestration.engine.events import (
     Audit,
     CancelToken,
+    CloseTask,
     Effect,
     Event,
     Finished,
@@ -44,6 +45,7 @@ from orchestration.models import (
     ProcessVersion,
     StepRun,
     TaskAssignee,
+    TaskVote,
     Timer,
 )
 from orchestration.states import (
@@ -71,7 +73,7 @@ _versions: dict[int, ProcessVersion] = {}
 
 _EVENT_KINDS = {
     "Started": "instance.started", "StepSucceeded": "step.succeeded",
-    "StepFailed": "step.failed", "TaskDecided": "task.decided", "TimerFired": "timer.fired",
+    "StepFailed": "step.failed", "TaskVoted": "task.voted", "TimerFired": "timer.fired",
     "MessageReceived": "message.received", "ChildFinished": "child.finished",
     "Cancel": "instance.cancelled", "RetryFailed": "instance.retried",
     "Moved": "instance.migrated",
@@ -202,6 +204,9 @@ class Writer:
     claimed: list[StepRun] = field(default_factory=list)
     changed_runs: list[StepRun] = field(default_factory=list)
     decided: list[HumanTask] = field(default_factory=list)
+    votes: list[TaskVote] = field(default_factory=list)
+    # Tasks a service holds in memory: closing one updates that object too.
+    tasks_at_hand: dict[int, HumanTask] = field(default_factory=dict)
     new_tasks: list[tuple[HumanTask, OpenTask, ProcessInstance, list[int]]] = field(
         default_factory=list
     )
@@ -338,6 +343,18 @@ class Writer:
         else:
             self.instances[instance.pk] = instance
 
+    def vote(
+        self, task: HumanTask, *, voter: User | None, outcome: str, data: dict[str, Any],
+        on_behalf_of: User | None = None,
+    ) -> None:  # fmt: skip
+        """Record one person's decision on a task; whether it closes the task is
+        the core's to say (apply a TaskVoted event after this)."""
+        self.votes.append(
+            TaskVote(task_id=task.pk, voter=voter, on_behalf_of=on_behalf_of, outcome=outcome,
+                     data=data, created_at=self.now)
+        )  # fmt: skip
+        self.tasks_at_hand[task.pk] = task
+
     def hold(self, instance: ProcessInstance, event: Event, *, step: str) -> None:
         """Keep an event for an instance in incident, to be applied when it is retried."""
         error = dict(instance.error or {})
@@ -377,6 +394,11 @@ class Writer:
                 else []
             )
             self.new_tasks.append((task, effect, instance, resolved))
+        elif isinstance(effect, CloseTask):
+            task = self.tasks_at_hand.get(effect.task) or HumanTask(pk=effect.task)
+            task.status, task.outcome, task.data = TaskStatus.COMPLETED, effect.outcome, effect.data
+            task.decided_by_id, task.decided_at = effect.voter_id, self.now
+            self.decided.append(task)
         elif isinstance(effect, StartTimer):
             self.new_timers.append(
                 Timer(
@@ -512,6 +534,7 @@ class Writer:
         """Write everything queued, in a few statements sent as one pipeline.
         Call inside the transaction."""
         with sql.pipeline():
+            sql.insert(TaskVote, self.votes, returning=False)
             # Decided tasks first: withdrawing their token cancels only the others.
             sql.update(
                 HumanTask, self.decided, ["status", "outcome", "data", "decided_by", "decided_at"]
@@ -536,6 +559,7 @@ class Writer:
                 # Delivered at commit, and only if the transaction commits.
                 sql.execute("SELECT pg_notify(%s, '')", [NOTIFY_CHANNEL])
         self.cancelled, self.changed_runs, self.new_runs, self.decided = [], [], [], []
+        self.votes, self.tasks_at_hand = [], {}
         self.new_tasks, self.new_timers, self.events = [], [], []
         self.instances = {}
 

@@ -7,6 +7,7 @@ from orchestration.models.instances import (
     ProcessInstance,
     StepRun,
     TaskAssignee,
+    TaskVote,
     Timer,
 )
 
@@ -19,5 +20,6 @@ __all__ = [
     "ProcessVersion",
     "StepRun",
     "TaskAssignee",
+    "TaskVote",
     "Timer",
 ]

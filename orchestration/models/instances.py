@@ -158,6 +158,37 @@ class HumanTask(models.Model):
         return f"task #{self.pk} {self.step} ({self.status})"
 
 
+class TaskVote(models.Model):
+    """One person's decision on a task. The engine's core decides when the votes
+    close the task (the step's quorum); the task then carries the outcome."""
+
+    task = models.ForeignKey(HumanTask, on_delete=models.CASCADE, related_name="votes")
+    voter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+",
+    )  # fmt: skip
+    # Who the voter acted for (a delegate deciding for someone out of office).
+    on_behalf_of = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+",
+    )  # fmt: skip
+    outcome = models.CharField(max_length=100)
+    data = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["task", "voter"], condition=models.Q(voter__isnull=False),
+                name="one_vote_per_voter",
+            )
+        ]  # fmt: skip
+
+    def __str__(self) -> str:
+        return f"vote {self.outcome} on task #{self.task_id}"
+
+
 def protect_open_tasks(collector: Any, field: Any, sub_objs: Any, using: str) -> None:
     """on_delete for a task's assignee: deleting a user or group who may still
     decide open tasks is refused, naming the tasks (reassign or cancel them

@@ -24,7 +24,7 @@ from orchestration.engine.events import (
     Moved,
     RetryFailed,
     Started,
-    TaskDecided,
+    TaskVoted,
 )
 from orchestration.engine.incidents import incident_retry
 from orchestration.engine.runtime import Writer, attach_versions, failed_step, lock_instances
@@ -356,16 +356,16 @@ def task_complete(
     def apply(instance: ProcessInstance, writer: Writer) -> None:
         task, event = loaded["task"]
         _refuse_incident(instance, event)
-        writer.decided.append(task)
+        writer.vote(task, voter=actor, outcome=outcome, data=data)
         _transition(
             writer, instance, event, actor=actor, kind="task.completed",
             payload={"task": task.pk, "outcome": outcome},
         )  # fmt: skip
 
     def held(instance: ProcessInstance, writer: Writer) -> list[Event]:
-        # The decision stands; the instance holds it until an operator retries.
+        # The vote stands; the instance holds it until an operator retries.
         task, event = loaded["task"]
-        writer.decided.append(task)
+        writer.vote(task, voter=actor, outcome=outcome, data=data)
         return [event]
 
     _guarded(lock, apply, held, actor=actor, now=now)
@@ -376,9 +376,9 @@ def task_complete(
 def _decision(
     instance: ProcessInstance, tasks: list[HumanTask], assignees: list[TaskAssignee],
     outcome: str, data: dict[str, Any], actor: User | None, now: datetime,
-) -> tuple[HumanTask, TaskDecided]:  # fmt: skip
-    """Check a decision on the task read under its locked instance and mark the task
-    decided in memory. Raises the domain errors task_complete documents."""
+) -> tuple[HumanTask, TaskVoted]:  # fmt: skip
+    """Check a decision on the task read under its locked instance; return the
+    task and the vote event. Raises the domain errors task_complete documents."""
     task = tasks[0]
     sql.prefetched(task, "assignees", assignees)
     task.instance = instance
@@ -388,10 +388,9 @@ def _decision(
     errors = _check_form(task, outcome, data)
     if errors:
         raise InvalidInput(errors)
-    task.status, task.outcome, task.data = TaskStatus.COMPLETED, outcome, data
-    task.decided_by, task.decided_at = actor, now
     name = actor.get_username() if actor is not None else "system"
-    return task, TaskDecided(task.token, task.step, outcome, data, name)
+    voter_id = actor.pk if actor is not None else None
+    return task, TaskVoted(task.token, task.step, outcome, data, name, task.pk, voter_id)
 
 
 def instance_migrate(

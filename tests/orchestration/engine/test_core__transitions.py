@@ -17,6 +17,7 @@ from orchestration.engine.events import (
     Cancel,
     CancelToken,
     ChildFinished,
+    CloseTask,
     Finished,
     MessageReceived,
     Moved,
@@ -28,7 +29,7 @@ from orchestration.engine.events import (
     StartTimer,
     StepFailed,
     StepSucceeded,
-    TaskDecided,
+    TaskVoted,
     TimerFired,
 )
 from tests.orchestration.factories import DEMO_DIR
@@ -108,12 +109,17 @@ def test_large_purchase_waits_for_a_person_then_places_the_order() -> None:
     )
     assert task.due_at == NOW + timedelta(days=2)
     assert run.snap.status == "waiting"
-    run.send(TaskDecided(task.token, "manager_approval", "approve", {"comment": "ok"}, "bob"))
+    run.send(TaskVoted(task.token, "manager_approval", "approve", {"comment": "ok"}, "bob", 7, 3))
     assert run.snap.variables["manager_approval"] == {
         "comment": "ok",
         "outcome": "approve",
         "decided_by": "bob",
     }
+    # The core closes the task (quorum any: the first vote decides), then
+    # withdraws whatever else the token waited on.
+    assert run.only(CloseTask) == [
+        CloseTask(task.token, "manager_approval", 7, "approve", {"comment": "ok"}, 3)
+    ]
     assert run.only(CancelToken) == [CancelToken(task.token, "task", "manager_approval")]
     run.succeed("place_order")
     assert run.snap.result == "approved"
@@ -124,10 +130,10 @@ def test_a_second_decision_is_refused() -> None:
     run = Run(demo("purchase-approval"), item="desk", amount=5000)
     run.succeed("check_budget")
     (task,) = run.only(OpenTask)
-    run.send(TaskDecided(task.token, "manager_approval", "reject", {"comment": "no"}, "bob"))
+    run.send(TaskVoted(task.token, "manager_approval", "reject", {"comment": "no"}, "bob"))
     assert run.snap.result == "rejected"
     with pytest.raises(core.EngineError):
-        run.send(TaskDecided(task.token, "manager_approval", "approve", {}, "carol"))
+        run.send(TaskVoted(task.token, "manager_approval", "approve", {}, "carol"))
 
 
 def test_retryable_errors_back_off_exponentially_with_jitter_then_fail() -> None:
@@ -359,5 +365,5 @@ def test_moving_to_another_version_renames_steps() -> None:
     run.send(Moved({"manager_approval": "boss_approval"}))
     run.d = core.Definition(renamed)
     assert run.snap.state["tokens"]["1"]["step"] == "boss_approval"
-    run.send(TaskDecided("1", "boss_approval", "reject", {}, "bob"))
+    run.send(TaskVoted("1", "boss_approval", "reject", {}, "bob"))
     assert run.snap.result == "rejected"

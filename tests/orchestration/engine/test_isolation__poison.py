@@ -11,7 +11,14 @@ from django.core.management import call_command
 
 from orchestration import services
 from orchestration.exceptions import DefinitionInvalid, InstanceConflict, MigrationRefused
-from orchestration.models import HumanTask, ProcessEvent, ProcessInstance, StepRun, Timer
+from orchestration.models import (
+    HumanTask,
+    ProcessEvent,
+    ProcessInstance,
+    StepRun,
+    TaskVote,
+    Timer,
+)
 from tests.orchestration.engine import handlers as h
 from tests.orchestration.engine.conftest import ONE_STEP, THREE_STEPS, publish
 
@@ -129,12 +136,12 @@ steps:
     task = HumanTask.objects.get(instance=instance)
     boss = make_user("bess")
     task.assignees.create(user=boss)
-    decided = services.task_complete(task_id=task.pk, outcome="ok", data={}, actor=boss)
-    assert decided.status == "completed"
-    task.refresh_from_db()
-    assert (task.status, task.outcome, task.decided_by) == ("completed", "ok", boss)
+    services.task_complete(task_id=task.pk, outcome="ok", data={}, actor=boss)
+    # The vote stands; the task closes when the instance applies it.
+    (vote,) = TaskVote.objects.filter(task=task)
+    assert (vote.voter, vote.outcome) == (boss, "ok")
     error = assert_incident(instance, "RuntimeError", "second")
-    assert [e["event"] for e in error["replay"]] == ["TaskDecided"]
+    assert [e["event"] for e in error["replay"]] == ["TaskVoted"]
     # Nothing but a cancel or a retry reaches it meanwhile.
     with pytest.raises(InstanceConflict, match="has an incident"):
         services.instance_send_message(instance_id=instance.pk, name="x", payload={}, actor=None)
@@ -143,6 +150,8 @@ steps:
     instance.refresh_from_db()
     assert instance.status == "waiting"
     assert instance.variables["first"]["decided_by"] == "bess"
+    task.refresh_from_db()
+    assert (task.status, task.outcome, task.decided_by) == ("completed", "ok", boss)
     assert HumanTask.objects.get(instance=instance, step="second").status == "open"
 
 

@@ -7,7 +7,14 @@ from django.core.exceptions import PermissionDenied
 
 from orchestration import services
 from orchestration.exceptions import InstanceConflict, InvalidInput, MigrationRefused
-from orchestration.models import HumanTask, ProcessEvent, ProcessInstance, StepRun, Timer
+from orchestration.models import (
+    HumanTask,
+    ProcessEvent,
+    ProcessInstance,
+    StepRun,
+    TaskVote,
+    Timer,
+)
 from tests.orchestration.engine import handlers as h
 from tests.orchestration.engine.conftest import publish
 
@@ -98,6 +105,21 @@ def test_steps_run_in_the_worker_then_a_person_decides(chain, people, worker, cl
     assert (instance.status, instance.result) == ("completed", "done")
     assert instance.variables["ask"] == {"score": 5, "outcome": "approve", "decided_by": "molly"}
     assert instance.ended_at is not None
+    # The decision is a vote, recorded once; the core closed the task with it.
+    (vote,) = TaskVote.objects.all()
+    assert (vote.task_id, vote.voter, vote.outcome, vote.data) == (
+        task.pk,
+        people["manager"],
+        "approve",
+        {"score": 5},
+    )
+    assert vote.created_at == clock()
+    task.refresh_from_db()
+    assert (task.status, task.outcome, task.decided_by) == (
+        "completed",
+        "approve",
+        people["manager"],
+    )
 
 
 def test_every_status_change_is_audited(chain, people, worker) -> None:

@@ -13,10 +13,16 @@ loop, orchestration.jobs.engine_loop):
   - an approval process (service, approval, service, end): completed instances/s
     with the benchmark deciding each task through services.task_complete (what
     the inbox calls) as soon as it opens, and the approval round trip: from the
-    decision call returning to the next service step finished.
-Starts come from 2 client processes. Uses the database in BENCH_DATABASE_URL
-(default postgres://postgres@127.0.0.1:5432/orchestration_bench), created and
-migrated if needed; its engine tables are emptied between scenarios.
+    decision's commit to the commit of the next service step's result (both
+    seen by a LISTENing client, through triggers that NOTIFY at commit).
+Starts come from 2 client processes, each starting as a real requester loaded
+per start (the start permission check included); decisions from 2 more, each
+deciding as an approver drawn from a pool of 200 in 20 groups, loaded per
+decision as a request would. Every client keeps its connection until the
+scenario ends, so PostgreSQL's CPU is counted for every backend. Uses the
+database in BENCH_DATABASE_URL (default
+postgres://postgres@127.0.0.1:5432/orchestration_bench), created and migrated if
+needed; its engine tables are emptied and VACUUMed between scenarios.
 """
 
 from __future__ import annotations
@@ -62,7 +68,6 @@ from orchestration.handlers import handler  # noqa: E402
 from orchestration.models import (  # noqa: E402
     ProcessEvent,
     ProcessInstance,
-    StepRun,
 )
 
 
@@ -95,7 +100,13 @@ name: Service, approval, service
 start: before
 steps:
   before: {type: service, handler: bench.noop, next: ask}
-  ask: {type: approval, assignees: {groups: [bench]}, outcomes: {approve: after}}
+  ask:
+    type: approval
+    assignees:
+      groups: [bench0, bench1, bench2, bench3, bench4, bench5, bench6, bench7, bench8, bench9,
+               bench10, bench11, bench12, bench13, bench14, bench15, bench16, bench17, bench18,
+               bench19]
+    outcomes: {approve: after}
   after: {type: service, handler: bench.noop, next: done}
   done: {type: end, result: done}
 """
@@ -103,13 +114,40 @@ steps:
 
 def reset() -> None:
     with connection.cursor() as cursor:
-        cursor.execute(
-            "TRUNCATE orchestration_taskassignee, orchestration_humantask, orchestration_timer, "
-            "orchestration_steprun, orchestration_loopheartbeat, bench_floor_item, bench_floor_log "
-            "RESTART IDENTITY"
-        )
+        tables = [
+            "orchestration_taskvote", "orchestration_taskassignee", "orchestration_humantask",
+            "orchestration_timer", "orchestration_steprun", "orchestration_loopheartbeat",
+            "bench_floor_item", "bench_floor_log",
+        ]  # fmt: skip
+        cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        present = {row[0] for row in cursor.fetchall()}
+        cursor.execute(f"TRUNCATE {', '.join(t for t in tables if t in present)} RESTART IDENTITY")
         cursor.execute("DELETE FROM orchestration_processevent WHERE instance_id IS NOT NULL")
         cursor.execute("DELETE FROM orchestration_processinstance")
+        # Autovacuum is off on these machines: without this, later scenarios
+        # would wade through the dead rows of earlier ones.
+        cursor.execute("VACUUM ANALYZE")
+
+
+APPROVERS, GROUPS = 200, 20
+RT_TRIGGERS = """
+CREATE OR REPLACE FUNCTION bench_rt_decided() RETURNS trigger AS $$
+BEGIN PERFORM pg_notify('bench_rt', 'd' || NEW.instance_id); RETURN NULL; END $$
+LANGUAGE plpgsql;
+CREATE OR REPLACE FUNCTION bench_rt_completed() RETURNS trigger AS $$
+BEGIN PERFORM pg_notify('bench_rt', 'c' || NEW.id); RETURN NULL; END $$ LANGUAGE plpgsql;
+DROP TRIGGER IF EXISTS bench_rt_decided ON orchestration_humantask;
+CREATE TRIGGER bench_rt_decided AFTER UPDATE ON orchestration_humantask FOR EACH ROW
+  WHEN (OLD.status = 'open' AND NEW.status = 'completed') EXECUTE FUNCTION bench_rt_decided();
+DROP TRIGGER IF EXISTS bench_rt_completed ON orchestration_processinstance;
+CREATE TRIGGER bench_rt_completed AFTER UPDATE ON orchestration_processinstance FOR EACH ROW
+  WHEN (OLD.status <> 'completed' AND NEW.status = 'completed')
+  EXECUTE FUNCTION bench_rt_completed();
+"""
+DROP_RT_TRIGGERS = """
+DROP TRIGGER IF EXISTS bench_rt_decided ON orchestration_humantask;
+DROP TRIGGER IF EXISTS bench_rt_completed ON orchestration_processinstance;
+"""
 
 
 def setup() -> None:
@@ -124,9 +162,16 @@ def setup() -> None:
     from django.contrib.auth.models import Group
 
     from accounts.models import User
+    from accounts.roles import Role
+    from accounts.services import roles_sync
 
-    user, _ = User.objects.get_or_create(username="bench-approver")
-    user.groups.add(Group.objects.get_or_create(name="bench")[0])
+    roles_sync()
+    requester, _ = User.objects.get_or_create(username="bench-requester")
+    requester.groups.add(Group.objects.get(name=Role.REQUESTER))
+    groups = [Group.objects.get_or_create(name=f"bench{n}")[0] for n in range(GROUPS)]
+    for n in range(APPROVERS):
+        user, _ = User.objects.get_or_create(username=f"bench-approver-{n}")
+        user.groups.add(groups[n % GROUPS])
 
 
 # ---- processes ---------------------------------------------------------------------------
@@ -138,13 +183,20 @@ def _worker(stop: multiprocessing.synchronize.Event, cpu: multiprocessing.Queue)
 
 
 def _starter(
-    key: str, count: int, go: multiprocessing.synchronize.Event, cpu: multiprocessing.Queue
-) -> None:
+    key: str, count: int, go: multiprocessing.synchronize.Event,
+    stop: multiprocessing.synchronize.Event, cpu: multiprocessing.Queue,
+) -> None:  # fmt: skip
+    from accounts.models import User
+
+    requester = User.objects.get(username="bench-requester").pk
     go.wait()
     for _ in range(count):
-        services.instance_start(key=key, variables={}, actor=None)
-    connections.close_all()
+        # As a request would: the user loaded afresh, the start permission checked.
+        actor = User.objects.get(pk=requester)
+        services.instance_start(key=key, variables={}, actor=actor)
     cpu.put(("starters", time.process_time()))
+    stop.wait()  # keep the connection: its backend's CPU is counted at the end
+    connections.close_all()
 
 
 def _postgres_cpu() -> float:
@@ -171,8 +223,10 @@ def _decider(
     from accounts.models import User
     from orchestration.exceptions import InstanceConflict
 
-    actor = User.objects.get(username="bench-approver")
-    decided: dict[int, float] = {}
+    pool = list(
+        User.objects.filter(username__startswith="bench-approver-").values_list("pk", flat=True)
+    )
+    decisions = 0
     while not stop.is_set():
         # Each decider takes the tasks of its parity, as two users would split a
         # queue. Polling is harness, not product: plain SQL, so the CPU it costs
@@ -187,15 +241,31 @@ def _decider(
         if not open_tasks:
             time.sleep(0.002)
             continue
-        for task_id, instance_id in open_tasks:
+        for task_id, _ in open_tasks:
+            # As a request would: a user from the pool, loaded for this decision.
+            actor = User.objects.get(pk=pool[decisions % len(pool)])
+            decisions += 1
             try:
                 services.task_complete(task_id=task_id, outcome="approve", data={}, actor=actor)
             except InstanceConflict:
                 continue
-            decided[instance_id] = time.time()
-    out.put(decided)
-    connections.close_all()
     cpu.put(("deciders", time.process_time()))
+    connections.close_all()
+
+
+def _monitor(ready: multiprocessing.synchronize.Event, stop: multiprocessing.synchronize.Event,
+             out: multiprocessing.Queue) -> None:  # fmt: skip
+    """Stamps when decisions and completions commit: the triggers NOTIFY at commit."""
+    import psycopg
+
+    seen: dict[str, float] = {}
+    with psycopg.connect(URL, autocommit=True) as conn:
+        conn.execute("LISTEN bench_rt")
+        ready.set()
+        while not stop.is_set():
+            for note in conn.notifies(timeout=0.2):
+                seen.setdefault(note.payload, time.time())
+    out.put(seen)
 
 
 # Client processes of each kind (starters; deciders for the approval process),
@@ -216,21 +286,28 @@ def _rss_kb(pid: int) -> int:
 
 def run_scenario(key: str, instances: int, workers: int, *, approvals: bool) -> dict[str, float]:
     reset()
-    connections.close_all()
+    if approvals:
+        with connection.cursor() as cursor:
+            cursor.execute(RT_TRIGGERS)
+    connections.close_all()  # children must not share the parent's socket
     ctx = multiprocessing.get_context("fork")
     stop, go, cpu = ctx.Event(), ctx.Event(), ctx.Queue()
     procs = [ctx.Process(target=_worker, args=(stop, cpu)) for _ in range(workers)]
     for proc in procs:
         proc.start()
     starters = [
-        ctx.Process(target=_starter, args=(key, instances // CLIENTS, go, cpu))
+        ctx.Process(target=_starter, args=(key, instances // CLIENTS, go, stop, cpu))
         for _ in range(CLIENTS)
     ]
     for proc in starters:
         proc.start()
     out = ctx.Queue()
-    deciders = []
+    deciders, monitors = [], []
     if approvals:  # two "web processes" deciding, each taking the tasks it sees
+        ready = ctx.Event()
+        monitors = [ctx.Process(target=_monitor, args=(ready, stop, out))]
+        monitors[0].start()
+        ready.wait(30)
         deciders = [ctx.Process(target=_decider, args=(i, out, stop, cpu)) for i in range(CLIENTS)]
         for proc in deciders:
             proc.start()
@@ -250,15 +327,16 @@ def run_scenario(key: str, instances: int, workers: int, *, approvals: bool) -> 
             sys.exit("a benchmark process died; see its traceback above")
     pg_cpu = _postgres_cpu() - pg_before
     stop.set()
-    decided: dict[int, float] = {}
-    for _ in deciders:
-        decided.update(out.get(timeout=30))
+    seen: dict[str, float] = out.get(timeout=30) if monitors else {}
     used = {"postgres": pg_cpu}
     for _ in [*procs, *starters, *deciders]:
         role, seconds = cpu.get(timeout=30)
         used[role] = used.get(role, 0.0) + seconds
-    for proc in [*procs, *starters, *deciders]:
+    for proc in [*procs, *starters, *deciders, *monitors]:
         proc.join(timeout=30)
+    if approvals:
+        with connection.cursor() as cursor:
+            cursor.execute(DROP_RT_TRIGGERS)
     rows = list(ProcessInstance.objects.values_list("pk", "created_at", "ended_at"))
     first = min(r[1] for r in rows)
     last = max(r[2] for r in rows if r[2])
@@ -282,12 +360,11 @@ def run_scenario(key: str, instances: int, workers: int, *, approvals: bool) -> 
         result["late_p50"] = statistics.median(lateness)
         result["late_p99"] = lateness[int(len(lateness) * 0.99) - 1]
     if approvals:
-        after = dict(
-            StepRun.objects.filter(step="after", status="succeeded").values_list(
-                "instance_id", "ended_at"
-            )
+        trips = sorted(
+            (seen[f"c{pk}"] - seen[key]) * 1000
+            for key in seen
+            if key.startswith("d") and f"c{(pk := key[1:])}" in seen
         )
-        trips = sorted((after[i].timestamp() - t) * 1000 for i, t in decided.items() if i in after)
         result["rt_p50"] = statistics.median(trips)
         result["rt_p99"] = trips[int(len(trips) * 0.99) - 1]
     return result

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import QuerySet
 
 from orchestration import clock
-from orchestration.exceptions import VersionNotFound
+from orchestration.engine.versions import forget_started_versions, version_for_start
 from orchestration.models import (
     HumanTask,
     ProcessDefinition,
@@ -19,52 +18,7 @@ from orchestration.models import (
 )
 from orchestration.states import TaskStatus, VersionStatus
 
-_START_CACHE_SECONDS = 1.0
-_start_cache: dict[tuple[str, int | None], tuple[float, int]] = {}
-
-
-def version_for_start(*, key: str, number: int | None = None) -> ProcessVersion:
-    """The version a new instance of `key` runs: the newest published one, or the
-    pinned `number` if that one is published or deprecated.
-
-    Raises VersionNotFound otherwise (retired and draft versions start nothing).
-    Which version that is, is remembered for a second per process: starting is
-    the hottest path, and a publish then reaches every process within a second
-    (at once in the process that published). Versions themselves are immutable.
-    """
-    from orchestration.engine.runtime import cached_version
-
-    now = time.monotonic()
-    hit = _start_cache.get((key, number))
-    if hit is not None and now - hit[0] < _START_CACHE_SECONDS:
-        return cached_version(hit[1])
-    versions = ProcessVersion.objects.filter(definition__key=key)
-    if number is None:
-        pk = (
-            versions.filter(status=VersionStatus.PUBLISHED)
-            .order_by("-number")
-            .values_list("pk", flat=True)
-            .first()
-        )
-        if pk is None:
-            raise VersionNotFound(f"{key!r} has no published version")
-    else:
-        pk = (
-            versions.filter(
-                number=number, status__in=[VersionStatus.PUBLISHED, VersionStatus.DEPRECATED]
-            )
-            .values_list("pk", flat=True)
-            .first()
-        )
-        if pk is None:
-            raise VersionNotFound(f"{key!r} has no published or deprecated version {number}")
-    _start_cache[(key, number)] = (now, pk)
-    return cached_version(pk)
-
-
-def forget_started_versions() -> None:
-    """Called when a version's status changes (and by tests)."""
-    _start_cache.clear()
+__all__ = ["forget_started_versions", "version_for_start"]
 
 
 def version_previous(version: ProcessVersion) -> ProcessVersion | None:

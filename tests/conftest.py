@@ -102,6 +102,6 @@ def on_postgres() -> bool:
 @pytest.fixture(autouse=True)
 def _fresh_engine_caches() -> None:
     # Versions are cached per process by id; a rolled-back test reuses ids.
-    from orchestration.engine.runtime import clear_caches
+    from orchestration.engine.versions import clear_caches
 
     clear_caches()

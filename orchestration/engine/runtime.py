@@ -16,13 +16,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
-from django.db import connection
 
 from orchestration import limits
 from orchestration.definitions.durations import parse_duration
-from orchestration.engine import core, sql
+from orchestration.engine import core, store
 from orchestration.engine.events import (
     Audit,
     CancelToken,
@@ -37,14 +34,13 @@ from orchestration.engine.events import (
     StartTimer,
     event_to_json,
 )
+from orchestration.engine.versions import definition_of, version_for_start
 from orchestration.handlers import get_resolver
 from orchestration.models import (
     HumanTask,
     ProcessEvent,
     ProcessInstance,
-    ProcessVersion,
     StepRun,
-    TaskAssignee,
     TaskVote,
     Timer,
 )
@@ -52,7 +48,6 @@ from orchestration.states import (
     InstanceStatus,
     RunStatus,
     TaskStatus,
-    TimerStatus,
     check_instance_transition,
 )
 
@@ -61,15 +56,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-NOTIFY_CHANNEL = "orchestration_work"
 ENDED = {InstanceStatus.COMPLETED, InstanceStatus.CANCELLED, InstanceStatus.COMPENSATED}
 LEASE_GRACE = timedelta(seconds=5)
-
-# Instances run only on published (or deprecated) versions, which never change:
-# these per-process caches are never stale. Tests clear them (ids are reused
-# after a rolled-back test transaction).
-_definitions: dict[int, core.Definition] = {}
-_versions: dict[int, ProcessVersion] = {}
 
 _EVENT_KINDS = {
     "Started": "instance.started", "StepSucceeded": "step.succeeded",
@@ -78,43 +66,6 @@ _EVENT_KINDS = {
     "Cancel": "instance.cancelled", "RetryFailed": "instance.retried",
     "Moved": "instance.migrated",
 }  # fmt: skip
-
-
-def clear_caches() -> None:
-    from orchestration.selectors import forget_started_versions
-
-    _definitions.clear()
-    _versions.clear()
-    forget_started_versions()
-
-
-def definition_of(version: ProcessVersion) -> core.Definition:
-    """The compiled definition of a version (cached: versions that run are immutable)."""
-    found = _definitions.get(version.pk)
-    if found is None:
-        found = _definitions[version.pk] = core.Definition(version.spec)
-    return found
-
-
-def cached_version(pk: int) -> ProcessVersion:
-    """A version with its definition, read once per process."""
-    version = _versions.get(pk)
-    if version is None:
-        version = ProcessVersion.objects.select_related("definition").get(pk=pk)
-        _versions[pk] = version
-    return version
-
-
-def attach_versions(instances: Iterable[ProcessInstance]) -> None:
-    """Give instances their version from the cache, so the spec is read and parsed
-    once per process instead of once per row."""
-    instances = list(instances)
-    missing = {i.version_id for i in instances} - set(_versions)
-    if missing:
-        for version in ProcessVersion.objects.select_related("definition").filter(pk__in=missing):
-            _versions[version.pk] = version
-    for instance in instances:
-        instance.version = _versions[instance.version_id]
 
 
 def idempotency_key(instance_id: int, step: str, execution: int, compensation: bool) -> str:
@@ -147,32 +98,6 @@ def snapshot_of(instance: ProcessInstance) -> core.Snapshot:
         result=instance.result,
         error=instance.error,
     )
-
-
-def lock_query(ids: Iterable[int], *, skip_locked: bool = False) -> sql.Query:
-    """The instance rows `ids`, locked in id order (the one lock order)."""
-    where, params = sql.in_("id", sorted(set(ids)))
-    return sql.Query(
-        ProcessInstance, f"WHERE {where} ORDER BY id", params, lock=True, skip_locked=skip_locked
-    )
-
-
-def locked(rows: list[ProcessInstance]) -> dict[int, ProcessInstance]:
-    attach_versions(rows)
-    return {row.pk: row for row in rows}
-
-
-def lock_instances(ids: Iterable[int], *, skip_locked: bool = False) -> dict[int, ProcessInstance]:
-    """Lock instance rows in id order and return them by id.
-
-    Callers that already hold other row locks (timer and lease sweeps) pass
-    skip_locked=True: waiting for an instance there could deadlock with a
-    service that holds the instance and waits for those rows.
-    """
-    ids = list(ids)
-    if not ids:
-        return {}
-    return locked(sql.select_all(lock_query(ids, skip_locked=skip_locked))[0])
 
 
 def _storable(data: dict[str, Any]) -> dict[str, Any]:
@@ -264,7 +189,7 @@ class Writer:
             instance.ended_at = self.now
         if instance.pk is None:
             # A new instance is inserted once, already carrying its first transition.
-            sql.insert(ProcessInstance, [instance])
+            store.insert_instance(instance)
         else:
             self.instances[instance.pk] = instance
         audit.instance_id = instance.pk
@@ -338,7 +263,7 @@ class Writer:
             InstanceStatus.INCIDENT, error, self.now
         )  # fmt: skip
         if instance.pk is None:
-            sql.insert(ProcessInstance, [instance])
+            store.insert_instance(instance)
             self.events[-1].instance_id = instance.pk
         else:
             self.instances[instance.pk] = instance
@@ -459,7 +384,6 @@ class Writer:
         self.new_runs.append(run)
 
     def _start_child(self, parent: ProcessInstance, effect: StartChild, actor: User | None) -> None:
-        from orchestration import selectors
         from orchestration.engine.variables import validate_variables
         from orchestration.exceptions import VersionNotFound
 
@@ -471,7 +395,7 @@ class Writer:
                 step=effect.step,
             )
         try:
-            version = selectors.version_for_start(key=effect.definition, number=effect.version)
+            version = version_for_start(key=effect.definition, number=effect.version)
         except VersionNotFound as exc:
             self._child_failed(parent, effect, str(exc))
             return
@@ -531,33 +455,27 @@ class Writer:
 
     # ---- writing ------------------------------------------------------------------------
     def flush(self) -> None:
-        """Write everything queued, in a few statements sent as one pipeline.
+        """Write everything queued, in a few statements sent together.
         Call inside the transaction."""
-        with sql.pipeline():
-            sql.insert(TaskVote, self.votes, returning=False)
+        with store.batch():
+            store.insert_votes(self.votes)
             # Decided tasks first: withdrawing their token cancels only the others.
-            sql.update(
-                HumanTask, self.decided, ["status", "outcome", "data", "decided_by", "decided_at"]
-            )
+            store.save_decided_tasks(self.decided)
             for instance, token, wait in self.cancelled:
                 self._flush_cancel(instance, token, wait)
-            sql.update(
-                ProcessInstance,
-                self.instances.values(),
-                ["status", "result", "variables", "state", "error", "updated_at", "ended_at"],
-            )
-            sql.update(StepRun, self.changed_runs, ["status", "ended_at", "error", "lease_until"])
+            store.save_instances(self.instances.values())
+            store.save_run_results(self.changed_runs)
             # Only runs this worker claimed need their ids back (it runs them next).
-            sql.insert(StepRun, self.claimed)
-            queued = [r for r in self.new_runs if r.status == RunStatus.READY]
-            sql.insert(StepRun, queued, returning=False)
+            store.insert_runs(self.claimed, with_ids=True)
+            store.insert_runs(
+                [r for r in self.new_runs if r.status == RunStatus.READY], with_ids=False
+            )
             if self.new_tasks:
                 self._flush_tasks()
-            sql.insert(Timer, self.new_timers, returning=False)
-            sql.insert(ProcessEvent, self.events, returning=False)
-            if self.notify and connection.vendor == "postgresql":
-                # Delivered at commit, and only if the transaction commits.
-                sql.execute("SELECT pg_notify(%s, '')", [NOTIFY_CHANNEL])
+            store.insert_timers(self.new_timers)
+            store.insert_events(self.events)
+            if self.notify:
+                store.notify_workers()
         self.cancelled, self.changed_runs, self.new_runs, self.decided = [], [], [], []
         self.votes, self.tasks_at_hand = [], {}
         self.new_tasks, self.new_timers, self.events = [], [], []
@@ -566,29 +484,14 @@ class Writer:
     def _flush_cancel(self, instance: ProcessInstance, token: str, wait: str) -> None:
         now = self.now
         everything = wait not in {"task", "task-only", "step", "timer", "message", "child"}
-        mine = "instance_id = %s AND token = %s AND status"
-        if everything or wait in {"task", "task-only"}:
-            sql.update_where(
-                HumanTask,
-                {"status": TaskStatus.CANCELLED, "decided_at": now},
-                f"{mine} = %s",
-                [instance.pk, token, TaskStatus.OPEN],
-            )
-        if everything or wait in {"task", "timer", "message"}:
-            sql.update_where(
-                Timer,
-                {"status": TimerStatus.CANCELLED, "fired_at": now},
-                f"{mine} = %s",
-                [instance.pk, token, TimerStatus.PENDING],
-            )
-        if everything or wait == "step":
-            # A running attempt is fenced off: its result will find the run cancelled.
-            sql.update_where(
-                StepRun,
-                {"status": RunStatus.CANCELLED, "ended_at": now},
-                f"{mine} IN (%s, %s)",
-                [instance.pk, token, RunStatus.READY, RunStatus.RUNNING],
-            )
+        store.withdraw(
+            instance.pk,
+            token,
+            tasks=everything or wait in {"task", "task-only"},
+            timers=everything or wait in {"task", "timer", "message"},
+            runs=everything or wait == "step",
+            now=now,
+        )
         if everything or wait == "child":
             for child in ProcessInstance.objects.filter(
                 parent=instance, parent_token=token, ended_at__isnull=True
@@ -605,40 +508,20 @@ class Writer:
                 self.notify = True
 
     def _flush_tasks(self) -> None:
-        tasks = [task for task, _, _, _ in self.new_tasks]
-        sql.insert(HumanTask, tasks)
-        users = _ids_by_name(
-            get_user_model(), {u for _, effect, _, _ in self.new_tasks for u in effect.users}
+        users, groups = store.ids_by_name(
+            {u for _, effect, _, _ in self.new_tasks for u in effect.users},
+            {g for _, effect, _, _ in self.new_tasks for g in effect.groups},
         )
-        groups = _ids_by_name(
-            Group, {g for _, effect, _, _ in self.new_tasks for g in effect.groups}
-        )
-        rows: list[TaskAssignee] = []
-        for task, effect, instance, resolved in self.new_tasks:
+        assignees = []
+        for index, (task, effect, instance, resolved) in enumerate(self.new_tasks):
             people = [users[u] for u in effect.users if u in users] + resolved
-            rows += [TaskAssignee(task_id=task.pk, user_id=user) for user in people]
-            rows += [
-                TaskAssignee(task_id=task.pk, group_id=groups[g])
-                for g in effect.groups
-                if g in groups
-            ]
+            assignees.append((index, people, [groups[g] for g in effect.groups if g in groups]))
             missing = [u for u in effect.users if u not in users] + [
                 g for g in effect.groups if g not in groups
             ]
             if missing:
-                log.warning("task %s: unknown assignees %s", task.pk, missing)
+                log.warning("task of instance %s: unknown assignees %s", instance.pk, missing)
                 self.record(
                     instance, "task.unknown_assignees", step=task.step, payload={"missing": missing}
                 )
-        sql.insert(TaskAssignee, rows, returning=False)
-
-
-def _ids_by_name(model: type[Any], names: set[str]) -> dict[str, int]:
-    """Ids of users (by username) or groups (by name) named in a definition."""
-    if not names:
-        return {}
-    column = model.USERNAME_FIELD if hasattr(model, "USERNAME_FIELD") else "name"
-    column = model._meta.get_field(column).column
-    where, params = sql.in_(column, sorted(names))
-    found = sql.fetch(f"SELECT {column}, id FROM {sql.table(model)} WHERE {where}", params)  # noqa: S608
-    return dict(found)
+        store.insert_tasks_and_assignees([task for task, _, _, _ in self.new_tasks], assignees)

@@ -20,7 +20,7 @@ from django.db import connection
 from django.db.models import Min
 
 from orchestration import clock
-from orchestration.engine.runtime import NOTIFY_CHANNEL
+from orchestration.engine.store import NOTIFY_CHANNEL
 from orchestration.models import LoopHeartbeat, StepRun, Timer
 from orchestration.states import RunStatus, TimerStatus
 

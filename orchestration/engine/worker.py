@@ -31,7 +31,7 @@ from django.db import close_old_connections, transaction
 
 from orchestration import limits
 from orchestration.clock import now as clock_now
-from orchestration.engine import core, incidents, sql
+from orchestration.engine import core, incidents, store
 from orchestration.engine import http as http_client
 from orchestration.engine.events import (
     Cancel,
@@ -43,15 +43,12 @@ from orchestration.engine.events import (
 )
 from orchestration.engine.runtime import (
     Writer,
-    attach_versions,
-    definition_of,
     failed_step,
     lease,
-    lock_instances,
-    lock_query,
-    locked,
     step_timeout,
 )
+from orchestration.engine.store import lock_instances
+from orchestration.engine.versions import definition_of
 from orchestration.exceptions import BusinessError, RetryableError
 from orchestration.handlers import StepContext, get_handler
 from orchestration.models import ProcessInstance, StepRun, Timer
@@ -185,17 +182,9 @@ class Worker:
     def claim(self, *, waited: float = 0.0) -> list[StepRun]:
         now = self.clock()
         with transaction.atomic():
-            runs = sql.select(
-                StepRun,
-                f"WHERE {sql.table(StepRun)}.status = %s AND due_at <= %s ORDER BY due_at LIMIT %s",
-                [RunStatus.READY, now - timedelta(seconds=waited), self.batch],
-                lock=True,
-                skip_locked=True,
-                related="instance",
-            )
+            runs = store.claim_ready_runs(due_by=now - timedelta(seconds=waited), limit=self.batch)
             if not runs:
                 return []
-            attach_versions(run.instance for run in runs)
             leased: list[StepRun] = []
             bad: list[tuple[StepRun, Exception | None]] = []
             for run in runs:
@@ -208,7 +197,7 @@ class Worker:
                 except Exception as exc:  # a row that does not fit its definition
                     log.exception("run %s of instance %s cannot be leased", run.pk, run.instance_id)
                     bad.append((run, exc))
-            sql.update(StepRun, leased, ["status", "worker", "started_at", "lease_until"])
+            store.save_leases(leased)
             if bad:
                 self._hold_back_runs(bad, now)
         return leased
@@ -225,7 +214,7 @@ class Worker:
             instance = instances.get(run.instance_id)
             if exc is not None and instance is not None:
                 writer.incident(instance, exc, step=run.step, source="claim")
-        sql.update(StepRun, [run for run, _ in bad], ["due_at", "error"])
+        store.save_deferred_runs([run for run, _ in bad])
         writer.flush()
 
     def release(self, runs: list[StepRun]) -> None:
@@ -273,15 +262,9 @@ class Worker:
         )
 
     def _report(self, outcomes: list[Outcome], now: datetime) -> list[StepRun]:
-        # The runs are read after the lock is granted (one round trip for both):
-        # a run fenced off while we waited shows its new status.
-        where, params = sql.in_("id", [o.run.pk for o in outcomes])
-        rows, runs = sql.select_all(
-            lock_query(o.run.instance_id for o in outcomes),
-            sql.Query(StepRun, f"WHERE {where}", params),
+        instances, current = store.lock_instances_and_runs(
+            (o.run.instance_id for o in outcomes), [o.run.pk for o in outcomes]
         )
-        instances = locked(rows)
-        current = {run.pk: run for run in runs}
         writer = Writer(now, worker=self.name)
         for outcome in outcomes:
             run = outcome.run
@@ -303,13 +286,9 @@ class Worker:
     def _report_incident(self, outcomes: list[Outcome], exc: Exception, now: datetime) -> None:
         """The results stand (their runs end as reported); the events they carry wait
         in the incident for an operator's retry."""
-        where, params = sql.in_("id", [o.run.pk for o in outcomes])
-        rows, runs = sql.select_all(
-            lock_query(o.run.instance_id for o in outcomes),
-            sql.Query(StepRun, f"WHERE {where}", params),
+        instances, current = store.lock_instances_and_runs(
+            (o.run.instance_id for o in outcomes), [o.run.pk for o in outcomes]
         )
-        instances = locked(rows)
-        current = {run.pk: run for run in runs}
         writer = Writer(now)
         events = []
         instance = instances.get(outcomes[0].run.instance_id)  # one instance per group
@@ -515,7 +494,7 @@ class Worker:
             lateness = {"timer": timer.pk, "timer_kind": timer.kind,
                         "lateness_s": (now - timer.due_at).total_seconds()}  # fmt: skip
             self._apply(writer, instance, _timer_event(timer), timer.step, lateness)
-        sql.update(Timer, fired, ["status", "fired_at"])
+        store.save_fired_timers(fired)
         _push_forward(held, now)
         writer.flush()
         return writer.claimed
@@ -539,7 +518,7 @@ def _push_forward(timers: list[Timer], now: datetime) -> None:
         times = int(timer.payload.get("deferred", 0)) + 1
         timer.payload = {**timer.payload, "deferred": times}
         timer.due_at = now + incidents.defer_delay(times)
-    sql.update(Timer, timers, ["due_at", "payload"])
+    store.save_deferred_timers(timers)
 
 
 def _timer_event(timer: Timer) -> Event:

@@ -16,7 +16,7 @@ from django.db import transaction
 
 from accounts import permissions
 from orchestration import clock, limits, selectors
-from orchestration.engine import core, incidents, sql, wakeup
+from orchestration.engine import core, incidents, store, wakeup
 from orchestration.engine.events import (
     Cancel,
     Event,
@@ -27,7 +27,8 @@ from orchestration.engine.events import (
     TaskVoted,
 )
 from orchestration.engine.incidents import incident_retry
-from orchestration.engine.runtime import Writer, attach_versions, failed_step, lock_instances
+from orchestration.engine.runtime import Writer, failed_step
+from orchestration.engine.store import lock_instances
 from orchestration.engine.variables import validate_variables
 from orchestration.exceptions import (
     InstanceConflict,
@@ -41,7 +42,6 @@ from orchestration.models import (
     ProcessInstance,
     ProcessVersion,
     StepRun,
-    TaskAssignee,
     Timer,
 )
 from orchestration.states import InstanceStatus, TaskStatus
@@ -333,24 +333,12 @@ def task_complete(
     loaded: dict[str, Any] = {}
 
     def lock() -> ProcessInstance:
-        # Instance first, then the task: the one lock order. The task is read by
-        # a second statement (same round trip) so that it sees a decision
-        # committed while we waited for the lock.
-        found, tasks, assignees = sql.select_all(
-            sql.Query(
-                ProcessInstance,
-                f"WHERE id = (SELECT instance_id FROM {sql.table(HumanTask)} WHERE id = %s)",  # noqa: S608
-                [task_id],
-                lock=True,
-            ),
-            sql.Query(HumanTask, "WHERE id = %s", [task_id]),
-            sql.Query(TaskAssignee, "WHERE task_id = %s", [task_id]),
-        )
-        if not found:
+        # Instance first, then the task: the one lock order.
+        found = store.lock_for_decision(task_id)
+        if found is None:
             raise HumanTask.DoesNotExist(f"no task {task_id}")
-        attach_versions(found)
-        instance: ProcessInstance = found[0]
-        loaded["task"] = _decision(instance, tasks, assignees, outcome, data, actor, now)
+        instance, task = found
+        loaded["task"] = _decision(task, outcome, data, actor)
         return instance
 
     def apply(instance: ProcessInstance, writer: Writer) -> None:
@@ -374,14 +362,10 @@ def task_complete(
 
 
 def _decision(
-    instance: ProcessInstance, tasks: list[HumanTask], assignees: list[TaskAssignee],
-    outcome: str, data: dict[str, Any], actor: User | None, now: datetime,
-) -> tuple[HumanTask, TaskVoted]:  # fmt: skip
+    task: HumanTask, outcome: str, data: dict[str, Any], actor: User | None
+) -> tuple[HumanTask, TaskVoted]:
     """Check a decision on the task read under its locked instance; return the
     task and the vote event. Raises the domain errors task_complete documents."""
-    task = tasks[0]
-    sql.prefetched(task, "assignees", assignees)
-    task.instance = instance
     if task.status != TaskStatus.OPEN:
         raise InstanceConflict("task_closed", f"task {task.pk} is already {task.status}")
     permissions.require(actor, permissions.decide_refusal(actor, task))

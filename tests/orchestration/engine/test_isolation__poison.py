@@ -193,7 +193,7 @@ def test_a_write_the_database_refuses_fails_only_its_instance(worker) -> None:
 
     from django.db import connection
 
-    from orchestration.engine.runtime import clear_caches
+    from orchestration.engine.versions import clear_caches
 
     version = publish(ONE_STEP.replace("next: done", "next: b").replace(
         "  done:", "  b: {type: service, handler: test.b, next: done}\n  done:"

@@ -1,0 +1,233 @@
+"""Named storage operations of the engine: the only module that uses engine/sql.py.
+
+Each function is one thing the engine reads or writes on its hot paths (lock
+these instances, claim due runs, read a decision's task, write a transition
+batch, withdraw what a token waited on). The hand-written statements behind
+them stay here; the runtime, the worker and the services never write SQL text
+or touch QuerySet internals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import connection
+
+from orchestration.engine import sql
+from orchestration.engine.versions import attach_versions
+from orchestration.models import (
+    HumanTask,
+    ProcessEvent,
+    ProcessInstance,
+    StepRun,
+    TaskAssignee,
+    TaskVote,
+    Timer,
+)
+from orchestration.states import RunStatus, TaskStatus, TimerStatus
+
+NOTIFY_CHANNEL = "orchestration_work"
+
+
+# ---- reads under locks ----------------------------------------------------------------
+def _lock_query(ids: Iterable[int], *, skip_locked: bool = False) -> sql.Query:
+    """The instance rows `ids`, locked in id order (the one lock order)."""
+    where, params = sql.in_("id", sorted(set(ids)))
+    return sql.Query(
+        ProcessInstance, f"WHERE {where} ORDER BY id", params, lock=True, skip_locked=skip_locked
+    )
+
+
+def _by_id(rows: list[ProcessInstance]) -> dict[int, ProcessInstance]:
+    attach_versions(rows)
+    return {row.pk: row for row in rows}
+
+
+def lock_instances(ids: Iterable[int], *, skip_locked: bool = False) -> dict[int, ProcessInstance]:
+    """Lock instance rows in id order and return them by id, with their versions.
+
+    Callers that already hold other row locks (timer and lease sweeps) pass
+    skip_locked=True: waiting for an instance there could deadlock with a
+    service that holds the instance and waits for those rows.
+    """
+    ids = list(ids)
+    if not ids:
+        return {}
+    return _by_id(sql.select_all(_lock_query(ids, skip_locked=skip_locked))[0])
+
+
+def lock_instances_and_runs(
+    instance_ids: Iterable[int], run_ids: Sequence[int]
+) -> tuple[dict[int, ProcessInstance], dict[int, StepRun]]:
+    """Lock instances, then read runs, in one round trip: the runs are read after
+    the lock is granted, so a run fenced off while we waited shows its new status."""
+    where, params = sql.in_("id", list(run_ids))
+    rows, runs = sql.select_all(
+        _lock_query(instance_ids), sql.Query(StepRun, f"WHERE {where}", params)
+    )
+    return _by_id(rows), {run.pk: run for run in runs}
+
+
+def lock_for_decision(task_id: int) -> tuple[ProcessInstance, HumanTask] | None:
+    """Lock the instance of a task, then read the task and its assignees (one
+    round trip). The task is read by a second statement, so it shows a decision
+    committed while we waited for the lock. None when there is no such task."""
+    found, tasks, assignees = sql.select_all(
+        sql.Query(
+            ProcessInstance,
+            f"WHERE id = (SELECT instance_id FROM {sql.table(HumanTask)} WHERE id = %s)",  # noqa: S608
+            [task_id],
+            lock=True,
+        ),
+        sql.Query(HumanTask, "WHERE id = %s", [task_id]),
+        sql.Query(TaskAssignee, "WHERE task_id = %s", [task_id]),
+    )
+    if not found or not tasks:
+        return None
+    attach_versions(found)
+    task = tasks[0]
+    sql.prefetched(task, "assignees", assignees)
+    task.instance = found[0]
+    return found[0], task
+
+
+def claim_ready_runs(*, due_by: datetime, limit: int) -> list[StepRun]:
+    """Ready runs due by `due_by`, oldest first, locked (SKIP LOCKED: another
+    worker's claim is left to it), each with its instance and version."""
+    runs = sql.select(
+        StepRun,
+        f"WHERE {sql.table(StepRun)}.status = %s AND due_at <= %s ORDER BY due_at LIMIT %s",
+        [RunStatus.READY, due_by, limit],
+        lock=True,
+        skip_locked=True,
+        related="instance",
+    )
+    attach_versions(run.instance for run in runs)
+    return runs
+
+
+def ids_by_name(
+    usernames: Iterable[str], group_names: Iterable[str]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Ids of users (by username) and groups (by name) named in a definition."""
+    return _ids(get_user_model(), set(usernames)), _ids(Group, set(group_names))
+
+
+def _ids(model: type[Any], names: set[str]) -> dict[str, int]:
+    if not names:
+        return {}
+    column = model.USERNAME_FIELD if hasattr(model, "USERNAME_FIELD") else "name"
+    column = model._meta.get_field(column).column
+    where, params = sql.in_(column, sorted(names))
+    found = sql.fetch(f"SELECT {column}, id FROM {sql.table(model)} WHERE {where}", params)  # noqa: S608
+    return dict(found)
+
+
+# ---- writes ---------------------------------------------------------------------------
+@contextmanager
+def batch() -> Iterator[None]:
+    """The writes of the block travel together (one round trip on PostgreSQL)."""
+    with sql.pipeline():
+        yield
+
+
+def insert_instance(instance: ProcessInstance) -> None:
+    sql.insert(ProcessInstance, [instance])
+
+
+def save_instances(instances: Iterable[ProcessInstance]) -> None:
+    sql.update(
+        ProcessInstance,
+        instances,
+        ["status", "result", "variables", "state", "error", "updated_at", "ended_at"],
+    )
+
+
+def save_leases(runs: Sequence[StepRun]) -> None:
+    sql.update(StepRun, runs, ["status", "worker", "started_at", "lease_until"])
+
+
+def save_run_results(runs: Sequence[StepRun]) -> None:
+    sql.update(StepRun, runs, ["status", "ended_at", "error", "lease_until"])
+
+
+def save_deferred_runs(runs: Sequence[StepRun]) -> None:
+    sql.update(StepRun, runs, ["due_at", "error"])
+
+
+def insert_runs(runs: Sequence[StepRun], *, with_ids: bool) -> None:
+    """New attempts; with_ids when the caller runs them next and needs their ids."""
+    sql.insert(StepRun, runs, returning=with_ids)
+
+
+def save_fired_timers(timers: Sequence[Timer]) -> None:
+    sql.update(Timer, timers, ["status", "fired_at"])
+
+
+def save_deferred_timers(timers: Sequence[Timer]) -> None:
+    sql.update(Timer, timers, ["due_at", "payload"])
+
+
+def insert_timers(timers: Sequence[Timer]) -> None:
+    sql.insert(Timer, timers, returning=False)
+
+
+def insert_events(events: Sequence[ProcessEvent]) -> None:
+    sql.insert(ProcessEvent, events, returning=False)
+
+
+def insert_votes(votes: Sequence[TaskVote]) -> None:
+    sql.insert(TaskVote, votes, returning=False)
+
+
+def save_decided_tasks(tasks: Sequence[HumanTask]) -> None:
+    sql.update(HumanTask, tasks, ["status", "outcome", "data", "decided_by", "decided_at"])
+
+
+def insert_tasks_and_assignees(
+    tasks: Sequence[HumanTask], assignees: Sequence[tuple[int, list[int], list[int]]]
+) -> None:
+    """Insert tasks (their ids are set), then their assignees: for each task (by
+    index in `tasks`), the user ids and group ids that may decide it."""
+    sql.insert(HumanTask, tasks)
+    rows: list[TaskAssignee] = []
+    for index, users, groups in assignees:
+        task_id = tasks[index].pk
+        rows += [TaskAssignee(task_id=task_id, user_id=user) for user in users]
+        rows += [TaskAssignee(task_id=task_id, group_id=group) for group in groups]
+    sql.insert(TaskAssignee, rows, returning=False)
+
+
+def withdraw(
+    instance_id: int, token: str, *, tasks: bool, timers: bool, runs: bool, now: datetime
+) -> None:
+    """Cancel what a token waited on: its open tasks, pending timers and queued or
+    running attempts (a running attempt is fenced off: its result will find
+    the run cancelled)."""
+    mine = "instance_id = %s AND token = %s AND status"
+    if tasks:
+        sql.update_where(
+            HumanTask, {"status": TaskStatus.CANCELLED, "decided_at": now},
+            f"{mine} = %s", [instance_id, token, TaskStatus.OPEN],
+        )  # fmt: skip
+    if timers:
+        sql.update_where(
+            Timer, {"status": TimerStatus.CANCELLED, "fired_at": now},
+            f"{mine} = %s", [instance_id, token, TimerStatus.PENDING],
+        )  # fmt: skip
+    if runs:
+        sql.update_where(
+            StepRun, {"status": RunStatus.CANCELLED, "ended_at": now},
+            f"{mine} IN (%s, %s)", [instance_id, token, RunStatus.READY, RunStatus.RUNNING],
+        )  # fmt: skip
+
+
+def notify_workers() -> None:
+    """Wake the engine loops; PostgreSQL delivers it at commit, and only then."""
+    if connection.vendor == "postgresql":
+        sql.execute("SELECT pg_notify(%s, '')", [NOTIFY_CHANNEL])

@@ -14,6 +14,8 @@ Tested against the ORM in tests/orchestration/engine/test_sql.py.
 
 from __future__ import annotations
 
+import functools
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -54,12 +56,37 @@ class _Wrapped:
         self.cursor, self.connection = cursor, connection
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        with self.connection.wrap_database_errors:
-            self.cursor.execute(sql, params)
+        self._run(sql, params, many=False)
 
     def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> None:
-        with self.connection.wrap_database_errors:
-            self.cursor.executemany(sql, params)
+        self._run(sql, params, many=True)
+
+    def _run(self, sql: str, params: Any, *, many: bool) -> None:
+        """As Django's cursor does: through connection.execute_wrappers (tracing,
+        query counting), recorded in connection.queries when queries are logged
+        (DEBUG, or a test's django_assert_num_queries)."""
+
+        def run(sql: str, params: Any, many: bool, context: dict[str, Any]) -> None:
+            with self.connection.wrap_database_errors:
+                if many:
+                    self.cursor.executemany(sql, params)
+                else:
+                    self.cursor.execute(sql, params)
+
+        executor: Any = run
+        for wrapper in reversed(self.connection.execute_wrappers):
+            executor = functools.partial(wrapper, executor)
+        if not self.connection.queries_logged:
+            executor(sql, params, many, {"connection": self.connection, "cursor": self})
+            return
+        started = time.monotonic()
+        try:
+            executor(sql, params, many, {"connection": self.connection, "cursor": self})
+        finally:
+            times = f"{len(params)} times: " if many else ""
+            self.connection.queries_log.append(
+                {"sql": f"{times}{sql}", "time": f"{time.monotonic() - started:.3f}"}
+            )
 
     def fetchall(self) -> list[Any]:
         with self.connection.wrap_database_errors:
@@ -338,12 +365,21 @@ def update(model: type[Model], objs: Iterable[Model], fields: list[str]) -> None
 def update_where(
     model: type[Model], values: dict[str, Any], where: str, params: Sequence[Any]
 ) -> int:
-    """UPDATE <table> SET <column> = <value>, ... WHERE <where>; returns the row count."""
+    """UPDATE <table> SET <column> = <value>, ... WHERE <where>; returns the row count.
+
+    `values` are keyed by field name and converted through the fields, as the
+    ORM's update() would (an aware datetime is stored the same way on every
+    database, whoever wrote it)."""
     connection = _db()
-    assignments = ", ".join(f"{connection.ops.quote_name(name)} = %s" for name in values)
+    fields = [model._meta.get_field(name) for name in values]
+    assignments = ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in fields)  # type: ignore[union-attr]
+    converted = [
+        f.get_db_prep_save(value, connection)  # type: ignore[union-attr]
+        for f, value in zip(fields, values.values(), strict=True)
+    ]
     return execute(
         f"UPDATE {table(model)} SET {assignments} WHERE {where}",  # noqa: S608
-        [*values.values(), *params],
+        [*converted, *params],
     )
 
 

@@ -79,3 +79,90 @@ def test_constraint_violations_are_djangos_errors(clock) -> None:
     with pytest.raises(IntegrityError), transaction.atomic():
         sql.insert(StepRun, [twin])
     assert StepRun.objects.count() == 1
+
+
+def test_statements_go_through_execute_wrappers_and_are_counted(clock) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from orchestration.engine import store
+
+    publish(ASK)
+    instance = services.instance_start(key="ask", variables={}, actor=None, now=clock())
+    seen = []
+
+    def spy(execute, sql_text, params, many, context):
+        seen.append(sql_text)
+        return execute(sql_text, params, many, context)
+
+    with CaptureQueriesContext(connection) as queries, connection.execute_wrapper(spy):
+        store.lock_instances([instance.pk])
+        store.withdraw(instance.pk, "nope", tasks=True, timers=True, runs=True, now=clock())
+    assert len(seen) == 4 and "FROM" in seen[0] and "UPDATE" in seen[1]
+    if connection.vendor == "postgresql":
+        assert "FOR UPDATE" in seen[0]
+    assert len(queries) == 4
+
+
+def test_update_where_stores_values_as_the_orm_does(clock) -> None:
+    from django.db import connection
+
+    from orchestration.engine import store
+
+    publish(ASK)
+    instance = services.instance_start(key="ask", variables={}, actor=None, now=clock())
+    run = StepRun.objects.get(instance=instance)
+    store.withdraw(instance.pk, run.token, tasks=False, timers=False, runs=True, now=clock())
+    # The same instant written by the ORM into another row, for comparison.
+    StepRun.objects.filter(pk=run.pk).update(started_at=clock())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT ended_at, started_at FROM {sql.table(StepRun)} WHERE id = %s", [run.pk]
+        )
+        ended, started = cursor.fetchone()
+    assert ended == started  # same stored form (SQLite once kept an offset on one of them)
+    run.refresh_from_db()
+    assert run.status == "cancelled" and run.ended_at == clock()
+
+
+ENGINE_MODELS = ("ProcessInstance", "StepRun", "HumanTask", "TaskAssignee", "TaskVote", "Timer",
+                 "ProcessEvent")  # fmt: skip
+
+
+def test_engine_models_keep_the_shape_the_fast_path_relies_on() -> None:
+    """The hand-written statements assume: an `id` primary key, every default set
+    in Python (no auto_now), and fields whose values need no conversion when they
+    already have the right Python type. A model change that breaks one of these
+    must change engine/sql.py too."""
+    from django.apps import apps
+    from django.db import models
+
+    plain = {models.BooleanField, models.CharField, models.TextField, models.IntegerField,
+             models.PositiveIntegerField, models.BigIntegerField, models.ForeignKey,
+             models.DateTimeField}  # fmt: skip
+    for name in ENGINE_MODELS:
+        model = apps.get_model("orchestration", name)
+        pk = model._meta.pk
+        assert pk.name == "id" and isinstance(pk, models.AutoField | models.BigAutoField), name
+        for field in model._meta.concrete_fields:
+            where = f"{name}.{field.name}"
+            assert not getattr(field, "auto_now", False), where
+            assert not getattr(field, "auto_now_add", False), where
+            skipped = sql._kind(field, "postgresql") is not None or sql._kind(field, "sqlite")
+            if skipped and not field.primary_key:
+                assert type(field) in plain, f"{where}: {type(field).__name__} has its own prep"
+
+
+def test_only_the_store_uses_the_hand_written_statements() -> None:
+    import re
+    from pathlib import Path
+
+    from django.conf import settings
+
+    users = []
+    pattern = re.compile(r"from orchestration\.engine import .*\bsql\b|orchestration\.engine\.sql")
+    for app in ("orchestration", "accounts", "tasks_ui", "config"):
+        for path in (Path(settings.BASE_DIR) / app).rglob("*.py"):
+            if pattern.search(path.read_text()):
+                users.append(str(path.relative_to(settings.BASE_DIR)))
+    assert users == ["orchestration/engine/store.py"]

@@ -18,6 +18,7 @@ from accounts import permissions
 from orchestration import selectors, services
 from orchestration.definitions.diagram import render_svg
 from orchestration.definitions.diff import source_diff_html
+from orchestration.engine.state import current_steps
 from orchestration.models import (
     HumanTask,
     ProcessDefinition,
@@ -418,7 +419,7 @@ class ProcessInstanceAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Where it is")
     def diagram(self, obj: ProcessInstance) -> SafeString:
-        current = {t["step"] for t in (obj.state or {}).get("tokens", {}).values() if t.get("step")}
+        current = current_steps(obj.state)
         return mark_safe(render_svg(obj.version.spec, highlight=current))  # noqa: S308 - escaped inside
 
     def has_operate_permission(self, request: HttpRequest) -> bool:

@@ -8,6 +8,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from orchestration import clock
+from orchestration.engine.state import current_steps
 from orchestration.engine.versions import forget_started_versions, version_for_start
 from orchestration.models import (
     HumanTask,
@@ -64,7 +65,6 @@ def instance_status_data(instance_id: int) -> dict[str, Any]:
         .order_by("pk")
     )
     runs = StepRun.objects.filter(instance=instance).order_by("pk")
-    tokens = (instance.state or {}).get("tokens", {})
     return {
         "id": instance.pk,
         "definition": instance.definition.key,
@@ -74,7 +74,7 @@ def instance_status_data(instance_id: int) -> dict[str, Any]:
         "result": instance.result,
         "error": instance.error,
         "variables": instance.variables,
-        "current_steps": sorted({t["step"] for t in tokens.values() if t.get("step")}),
+        "current_steps": sorted(current_steps(instance.state)),
         "open_tasks": [
             {
                 "id": task.pk,

@@ -19,16 +19,21 @@ tokens through them until every token is parked again.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
-from orchestration.definitions import expressions
 from orchestration.definitions.durations import parse_duration
 from orchestration.definitions.validate import parallel_joins
+from orchestration.engine.evaluation import (
+    StepError,
+    as_datetime,
+    evaluate,
+    open_task,
+    truthy,
+)
 from orchestration.engine.events import (
     Audit,
     Cancel,
@@ -40,7 +45,6 @@ from orchestration.engine.events import (
     Finished,
     MessageReceived,
     Moved,
-    OpenTask,
     RetryFailed,
     RunStep,
     StartChild,
@@ -51,14 +55,17 @@ from orchestration.engine.events import (
     TaskVoted,
     TimerFired,
 )
+from orchestration.engine.retries import backoff_delay, retry_policy
+from orchestration.engine.state import (
+    TERMINAL,
+    Snapshot,
+    TimerKind,
+    Wait,
+    is_final,
+)
 
 RUNNING, WAITING, COMPLETED, FAILED = "running", "waiting", "completed", "failed"
 CANCELLED, COMPENSATING, COMPENSATED = "cancelled", "compensating", "compensated"
-TERMINAL = frozenset({COMPLETED, FAILED, CANCELLED, COMPENSATED})
-
-DEFAULT_MAX_ATTEMPTS = 3
-DEFAULT_BACKOFF = timedelta(seconds=1)
-DEFAULT_MAX_BACKOFF = timedelta(minutes=5)
 # A transition that passes more instantaneous steps than this is a loop of decisions.
 MAX_INSTANT_STEPS = 1000
 
@@ -69,10 +76,6 @@ class EngineError(Exception):
     def __init__(self, code: str, message: str) -> None:
         self.code = code
         super().__init__(message)
-
-
-class StepError(Exception):
-    """Evaluating the definition failed at run time (an expression, a date)."""
 
 
 @dataclass(frozen=True)
@@ -91,51 +94,9 @@ class Definition:
 
 
 @dataclass
-class Snapshot:
-    status: str
-    variables: dict[str, Any]
-    state: dict[str, Any]
-    result: str = ""
-    error: dict[str, Any] | None = None
-
-
-@dataclass
 class Transition:
     snapshot: Snapshot
     effects: list[Effect] = field(default_factory=list)
-
-
-def is_final(snap: Snapshot) -> bool:
-    """Nothing more can happen. A failed instance that still holds tokens or a
-    compensation is an incident an operator can retry or cancel, not an ending."""
-    if snap.status in {COMPLETED, CANCELLED, COMPENSATED}:
-        return True
-    return snap.status == FAILED and not snap.state["tokens"] and snap.state["comp"] is None
-
-
-def new_state() -> dict[str, Any]:
-    return {"tokens": {}, "seq": 0, "runs": {}, "done": [], "joins": {}, "comp": None}
-
-
-def retry_policy(step: Mapping[str, Any]) -> tuple[int, timedelta, timedelta]:
-    retry = step.get("retry") or {}
-    return (
-        int(retry.get("max_attempts", DEFAULT_MAX_ATTEMPTS)),
-        parse_duration(retry["backoff"]) if "backoff" in retry else DEFAULT_BACKOFF,
-        parse_duration(retry["max_backoff"]) if "max_backoff" in retry else DEFAULT_MAX_BACKOFF,
-    )
-
-
-def backoff_delay(step: Mapping[str, Any], attempt: int, *, salt: str) -> timedelta:
-    """Delay before attempt `attempt + 1`: exponential from `backoff`, capped by
-    `max_backoff`, with "equal jitter" (between half and all of it). The jitter
-    comes from a hash of `salt`, so it spreads retries without making the core
-    depend on a random source."""
-    _, backoff, cap = retry_policy(step)
-    delay = min(cap, backoff * (2 ** max(attempt - 1, 0)))
-    fraction = int(hashlib.sha256(f"{salt}:{attempt}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
-    jittered: timedelta = delay / 2 + delay / 2 * fraction
-    return jittered
 
 
 def transition(
@@ -199,7 +160,7 @@ class _Machine:
         self.snap.status = FAILED
         self.snap.error = {"step": step, "code": code, "message": message, "token": token, **extra}
         if token is not None and token in self.tokens:
-            self.tokens[token]["wait"] = "failed"
+            self.tokens[token]["wait"] = Wait.FAILED
         self.effects.append(Audit("instance.failed", step, {"code": code, "message": message}))
 
     def _settle(self) -> None:
@@ -210,7 +171,7 @@ class _Machine:
         if self.state["comp"] is not None:
             self.snap.status = COMPENSATING
             return
-        busy = any(t["wait"] == "step" for t in self.tokens.values())
+        busy = any(t["wait"] == Wait.STEP for t in self.tokens.values())
         self.snap.status = RUNNING if busy or not self.tokens else WAITING
 
     # ---- dispatch ----------------------------------------------------------------------
@@ -283,25 +244,28 @@ class _Machine:
     ) -> tuple[str, str] | None:  # fmt: skip
         """Act on entering a step; return the (token, step) to continue with, if any."""
         if kind in {"service", "http"}:
-            tok["wait"] = "step"
+            tok["wait"] = Wait.STEP
             self.effects.append(RunStep(token, step_id, execution, 1, self.now))
             return None
         if kind == "approval":
-            tok["wait"] = "task"
-            self.effects.append(self._open_task(token, step_id, step, execution))
+            tok["wait"] = Wait.TASK
+            self.effects.append(
+                open_task(token, step_id, step, execution, self.snap.variables, self.now)
+            )
             return None
         if kind == "decision":
             for branch in step["branches"]:
-                if self._truthy(branch["when"]):
+                if truthy(branch["when"], self.snap.variables):
                     return token, branch["next"]
             return token, step["default"]
         if kind == "wait":
             self._enter_wait(token, tok, step_id, step)
             return None
         if kind == "subprocess":
-            tok["wait"] = "child"
+            tok["wait"] = Wait.CHILD
             child_vars = {
-                name: self._eval(expr) for name, expr in (step.get("input") or {}).items()
+                name: evaluate(expr, self.snap.variables)
+                for name, expr in (step.get("input") or {}).items()
             }
             self.effects.append(
                 StartChild(token, step_id, step["definition"], step.get("version"), child_vars)
@@ -323,18 +287,18 @@ class _Machine:
         self, token: str, tok: dict[str, Any], step_id: str, step: Mapping[str, Any]
     ) -> None:
         if "message" in step:
-            tok["wait"] = "message"
+            tok["wait"] = Wait.MESSAGE
             tok["message"] = step["message"]
             if "timeout" in step:
                 due = self.now + parse_duration(step["timeout"])
-                self.effects.append(StartTimer(token, step_id, "message_timeout", due))
+                self.effects.append(StartTimer(token, step_id, TimerKind.MESSAGE_TIMEOUT, due))
             return None
-        tok["wait"] = "timer"
+        tok["wait"] = Wait.TIMER
         if "timer" in step:
             due = self.now + parse_duration(step["timer"])
         else:
-            due = _as_datetime(self._eval(step["until"]))
-        self.effects.append(StartTimer(token, step_id, "wait", max(due, self.now)))
+            due = as_datetime(evaluate(step["until"], self.snap.variables))
+        self.effects.append(StartTimer(token, step_id, TimerKind.WAIT, max(due, self.now)))
         return None
 
     def _split(
@@ -396,7 +360,7 @@ class _Machine:
         if event.compensation:
             self._compensation_done(event)
             return
-        self._token_at(event.token, event.step, "step")
+        self._token_at(event.token, event.step, Wait.STEP)
         step = self.d.step(event.step)
         if step["type"] == "service":
             for name in step.get("outputs") or []:
@@ -419,7 +383,7 @@ class _Machine:
             ):
                 raise EngineError("stale", f"no compensation of {event.step} is awaited")
         else:
-            self._token_at(event.token, event.step, "step")
+            self._token_at(event.token, event.step, Wait.STEP)
         max_attempts, _, _ = retry_policy(step)
         if event.retryable and event.attempt < max_attempts:
             delay = backoff_delay(step, event.attempt, salt=f"{self.key}:{event.step}")
@@ -480,7 +444,7 @@ class _Machine:
         """A vote closes the task when the step's quorum is reached. The single
         rule so far is `any`: the first vote decides (quorum and chains come with
         the human-tasks work, here)."""
-        self._token_at(event.token, event.step, "task")
+        self._token_at(event.token, event.step, Wait.TASK)
         outcomes = self.d.step(event.step)["outcomes"]
         if event.outcome not in outcomes:
             raise EngineError(
@@ -495,16 +459,16 @@ class _Machine:
             CloseTask(event.token, event.step, event.task, event.outcome, event.data,
                       event.voter_id)
         )  # fmt: skip
-        self.effects.append(CancelToken(event.token, "task", event.step))
+        self.effects.append(CancelToken(event.token, Wait.TASK, event.step))
         self._advance(event.token, outcomes[event.outcome])
 
     # ---- timers, messages, children ------------------------------------------------------
     def _on_timer(self, event: TimerFired) -> None:
-        if event.kind == "wait":
-            self._token_at(event.token, event.step, "timer")
+        if event.kind == TimerKind.WAIT:
+            self._token_at(event.token, event.step, Wait.TIMER)
             self._advance(event.token, self.d.step(event.step)["next"])
-        elif event.kind == "message_timeout":
-            self._token_at(event.token, event.step, "message")
+        elif event.kind == TimerKind.MESSAGE_TIMEOUT:
+            self._token_at(event.token, event.step, Wait.MESSAGE)
             self.effects.append(Audit("wait.timed_out", event.step))
             self._advance(event.token, self.d.step(event.step)["on_timeout"])
         else:
@@ -514,18 +478,18 @@ class _Machine:
         waiting = [
             (token, tok)
             for token, tok in self.tokens.items()
-            if tok["wait"] == "message" and tok.get("message") == event.name
+            if tok["wait"] == Wait.MESSAGE and tok.get("message") == event.name
         ]
         if not waiting:
             raise EngineError("no_subscriber", f"nothing is waiting for message {event.name!r}")
         for token, tok in waiting:
             step_id = tok["step"]
             self.snap.variables[step_id] = dict(event.payload)
-            self.effects.append(CancelToken(token, "message"))
+            self.effects.append(CancelToken(token, Wait.MESSAGE))
             self._advance(token, self.d.step(step_id)["next"])
 
     def _on_child(self, event: ChildFinished) -> None:
-        self._token_at(event.token, event.step, "child")
+        self._token_at(event.token, event.step, Wait.CHILD)
         step = self.d.step(event.step)
         if step.get("result"):
             self.snap.variables[step["result"]] = {
@@ -548,7 +512,7 @@ class _Machine:
         pending = [list(item) for item in reversed(self.state["done"])]
         self.state["done"] = []
         if token is not None:
-            self.tokens[token]["wait"] = "compensating"
+            self.tokens[token]["wait"] = Wait.COMPENSATING
         self.state["comp"] = {"pending": pending, "token": token, "then": then, "cancel": cancel}
         self.effects.append(Audit("compensation.started", "", {"steps": [p[0] for p in pending]}))
         self._next_compensation()
@@ -607,14 +571,14 @@ class _Machine:
             return
         token = str(error.get("token") or "")
         tok = self.tokens.get(token) if token else None
-        if tok is None or tok["wait"] != "failed":
+        if tok is None or tok["wait"] != Wait.FAILED:
             raise EngineError("not_retryable", f"step {step_id} cannot be retried")
         self.snap.status = RUNNING
         self.snap.error = None
         self.effects.append(Audit("instance.retried", step_id))
         kind = self.d.step(step_id)["type"]
         if kind in {"service", "http"}:
-            tok["wait"] = "step"
+            tok["wait"] = Wait.STEP
             attempt = int(error.get("attempt", 0)) + 1
             self.effects.append(RunStep(token, step_id, tok["execution"], attempt, self.now))
         else:  # a failed evaluation or child: enter the step afresh
@@ -638,52 +602,3 @@ class _Machine:
         if self.snap.error:
             self.snap.error["step"] = rename(self.snap.error["step"])
         self.effects.append(Audit("instance.migrated", "", {"mapping": event.mapping}))
-
-    # ---- evaluation ------------------------------------------------------------------------
-    def _eval(self, text: str) -> Any:
-        try:
-            return expressions.evaluate(text, self.snap.variables)
-        except expressions.ExpressionError as exc:
-            raise StepError(f"{text!r}: {exc}") from None
-
-    def _truthy(self, text: str) -> bool:
-        return bool(self._eval(text))
-
-    def _render(self, template: str, extra: Mapping[str, Any] | None = None) -> str:
-        try:
-            return expressions.render(template, {**self.snap.variables, **(extra or {})})
-        except expressions.ExpressionError as exc:
-            raise StepError(f"{template!r}: {exc}") from None
-
-    def _open_task(
-        self, token: str, step_id: str, step: Mapping[str, Any], execution: int
-    ) -> OpenTask:
-        assignees = step["assignees"]
-        due = self.now + parse_duration(step["due"]) if "due" in step else None
-        return OpenTask(
-            token=token,
-            step=step_id,
-            execution=execution,
-            title=self._render(step.get("title") or step.get("name") or step_id),
-            users=[self._render(u) for u in assignees.get("users") or []],
-            groups=[self._render(g) for g in assignees.get("groups") or []],
-            resolver=assignees.get("resolver"),
-            exclude=list(step.get("exclude") or []),
-            priority=step.get("priority", "normal"),
-            due_at=due,
-            form=list(step.get("form") or []),
-            outcomes=list(step["outcomes"]),
-        )
-
-
-def _as_datetime(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        parsed = value
-    else:
-        try:
-            parsed = datetime.fromisoformat(str(value))
-        except ValueError:
-            raise StepError(f"{value!r} is not an ISO 8601 date-time") from None
-    if parsed.tzinfo is None:
-        raise StepError(f"{value!r} has no time zone")
-    return parsed

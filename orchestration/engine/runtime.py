@@ -19,7 +19,7 @@ from django.conf import settings
 
 from orchestration import limits
 from orchestration.definitions.durations import parse_duration
-from orchestration.engine import core, store
+from orchestration.engine import core, state, store
 from orchestration.engine.events import (
     Audit,
     CancelToken,
@@ -34,6 +34,7 @@ from orchestration.engine.events import (
     StartTimer,
     event_to_json,
 )
+from orchestration.engine.state import TimerKind, Wait
 from orchestration.engine.versions import definition_of, version_for_start
 from orchestration.handlers import get_resolver
 from orchestration.models import (
@@ -90,11 +91,11 @@ def lease(run: StepRun, instance: ProcessInstance, worker: str, now: datetime) -
     run.lease_until = now + step_timeout(step) + LEASE_GRACE
 
 
-def snapshot_of(instance: ProcessInstance) -> core.Snapshot:
-    return core.Snapshot(
+def snapshot_of(instance: ProcessInstance) -> state.Snapshot:
+    return state.Snapshot(
         status=instance.status,
         variables=instance.variables,
-        state=instance.state or core.new_state(),
+        state=instance.state or state.new_state(),
         result=instance.result,
         error=instance.error,
     )
@@ -105,6 +106,11 @@ def _storable(data: dict[str, Any]) -> dict[str, Any]:
     made the write fail may be in it), a marker saying why it was dropped."""
     problem = limits.json_problem(data)
     return data if problem is None else {"event": data["event"], "dropped": problem}
+
+
+# A task's token withdrawn where the step has neither `due` nor `escalation`:
+# no timer can exist for it, so only tasks are touched.
+TASK_ONLY = "task-only"
 
 
 class SubprocessDepthExceeded(Exception):
@@ -185,7 +191,7 @@ class Writer:
         instance.state = snap.state
         instance.error = snap.error
         instance.updated_at = self.now
-        if core.is_final(snap) and instance.ended_at is None:
+        if state.is_final(snap) and instance.ended_at is None:
             instance.ended_at = self.now
         if instance.pk is None:
             # A new instance is inserted once, already carrying its first transition.
@@ -340,10 +346,10 @@ class Writer:
             self._start_child(instance, effect, actor)
         elif isinstance(effect, CancelToken):
             wait = effect.wait
-            if wait == "task" and effect.step:
+            if wait == Wait.TASK and effect.step:
                 step = definition_of(instance.version).step(effect.step)
                 if "due" not in step and "escalation" not in step:
-                    wait = "task-only"  # no timer can exist for it
+                    wait = TASK_ONLY  # no timer can exist for it
             self._cancel_token(instance, effect.token, wait)
         elif isinstance(effect, Finished) and instance.parent_id:
             # The parent learns through a timer due now, so this transaction never
@@ -387,7 +393,7 @@ class Writer:
         from orchestration.engine.variables import validate_variables
         from orchestration.exceptions import VersionNotFound
 
-        depth = int(parent.state.get("depth", 0)) + 1
+        depth = state.depth(parent.state) + 1
         limit = settings.ORCHESTRATION_SUBPROCESS_DEPTH
         if depth > limit:
             raise SubprocessDepthExceeded(
@@ -408,7 +414,7 @@ class Writer:
             version=version,
             status=InstanceStatus.RUNNING,
             variables=variables,
-            state={**core.new_state(), "depth": depth},
+            state=state.new_state(depth=depth),
             started_by=parent.started_by,
             parent=parent,
             parent_token=effect.token,
@@ -434,7 +440,7 @@ class Writer:
                 instance_id=parent_id,
                 token=token,
                 step=step,
-                kind="child_finished",
+                kind=TimerKind.CHILD_FINISHED,
                 due_at=self.now,
                 created_at=self.now,
                 payload=payload,
@@ -449,7 +455,9 @@ class Writer:
 
         self.new_runs = [r for r in self.new_runs if keep(r)]
         self.claimed = [r for r in self.claimed if keep(r)]
-        self.new_timers = [t for t in self.new_timers if keep(t) or t.kind == "child_finished"]
+        self.new_timers = [
+            t for t in self.new_timers if keep(t) or t.kind == TimerKind.CHILD_FINISHED
+        ]
         self.new_tasks = [t for t in self.new_tasks if keep(t[0])]
         self.cancelled.append((instance, token, wait))
 
@@ -483,23 +491,23 @@ class Writer:
 
     def _flush_cancel(self, instance: ProcessInstance, token: str, wait: str) -> None:
         now = self.now
-        everything = wait not in {"task", "task-only", "step", "timer", "message", "child"}
+        everything = wait not in {*Wait, TASK_ONLY} - {Wait.COMPENSATING, Wait.FAILED}
         store.withdraw(
             instance.pk,
             token,
-            tasks=everything or wait in {"task", "task-only"},
-            timers=everything or wait in {"task", "timer", "message"},
-            runs=everything or wait == "step",
+            tasks=everything or wait in {Wait.TASK, TASK_ONLY},
+            timers=everything or wait in {Wait.TASK, Wait.TIMER, Wait.MESSAGE},
+            runs=everything or wait == Wait.STEP,
             now=now,
         )
-        if everything or wait == "child":
+        if everything or wait == Wait.CHILD:
             for child in ProcessInstance.objects.filter(
                 parent=instance, parent_token=token, ended_at__isnull=True
             ):
                 self.new_timers.append(
                     Timer(
                         instance=child,
-                        kind="cancel",
+                        kind=TimerKind.CANCEL,
                         due_at=now,
                         created_at=now,
                         payload={"reason": f"parent #{instance.pk} cancelled it"},

@@ -47,6 +47,7 @@ from orchestration.engine.runtime import (
     lease,
     step_timeout,
 )
+from orchestration.engine.state import TimerKind
 from orchestration.engine.store import lock_instances
 from orchestration.engine.versions import definition_of
 from orchestration.exceptions import BusinessError, RetryableError
@@ -522,11 +523,11 @@ def _push_forward(timers: list[Timer], now: datetime) -> None:
 
 
 def _timer_event(timer: Timer) -> Event:
-    if timer.kind == "child_finished":
+    if timer.kind == TimerKind.CHILD_FINISHED:
         p = timer.payload
         return ChildFinished(
             timer.token, timer.step, p["status"], p.get("result", ""), p.get("variables", {})
         )
-    if timer.kind == "cancel":
+    if timer.kind == TimerKind.CANCEL:
         return Cancel(timer.payload.get("reason", ""))
     return TimerFired(timer.token, timer.step, timer.kind)

@@ -16,7 +16,7 @@ from django.db import transaction
 
 from accounts import permissions
 from orchestration import clock, limits, selectors
-from orchestration.engine import core, incidents, store, wakeup
+from orchestration.engine import core, incidents, state, store, wakeup
 from orchestration.engine.events import (
     Cancel,
     Event,
@@ -93,7 +93,7 @@ def instance_start(
             business_key=business_key,
             status=InstanceStatus.RUNNING,
             variables=values,
-            state=core.new_state(),
+            state=state.new_state(),
             started_by=actor,
             created_at=now,
             updated_at=now,
@@ -411,10 +411,7 @@ def instance_migrate(
         target_steps = to_version.spec["steps"]
         old_steps = versions[source].spec["steps"]
         for instance in instances.values():
-            state = instance.state
-            places = {t["step"] for t in state["tokens"].values() if t.get("step")}
-            places |= {step for step, _ in state.get("done", [])}
-            for step in sorted(places):
+            for step in sorted(state.places(instance.state)):
                 new = mapping.get(step, step)
                 if new not in target_steps:
                     problems[instance.pk] = f"step {step!r} has no counterpart in version {target}"

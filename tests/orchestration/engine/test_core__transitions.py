@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from orchestration.engine import core
+from orchestration.engine import core, retries, state
 from orchestration.engine.events import (
     Audit,
     Cancel,
@@ -46,8 +46,8 @@ class Run:
 
     def __init__(self, definition: core.Definition, **variables: Any) -> None:
         self.d = definition
-        self.snap = core.Snapshot(
-            status="running", variables=dict(variables), state=core.new_state()
+        self.snap = state.Snapshot(
+            status="running", variables=dict(variables), state=state.new_state()
         )
         self.now = NOW
         self.effects: list[Any] = []
@@ -153,7 +153,7 @@ def test_retryable_errors_back_off_exponentially_with_jitter_then_fail() -> None
 
 def test_jitter_spreads_retries_of_different_instances_over_the_upper_half() -> None:
     step = {"retry": {"max_attempts": 5, "backoff": "10s"}}
-    delays = [core.backoff_delay(step, 1, salt=f"pi{n}").total_seconds() for n in range(200)]
+    delays = [retries.backoff_delay(step, 1, salt=f"pi{n}").total_seconds() for n in range(200)]
     assert all(5 <= d <= 10 for d in delays)
     # Spread, not bunched: many distinct delays reaching both ends of the range,
     # with about half of them in each half of it.
@@ -162,15 +162,15 @@ def test_jitter_spreads_retries_of_different_instances_over_the_upper_half() -> 
     assert 60 < sum(d < 7.5 for d in delays) < 140
     # Deterministic per instance and attempt (a replayed event schedules the same
     # retry), different from one attempt to the next.
-    assert core.backoff_delay(step, 1, salt="pi7") == core.backoff_delay(step, 1, salt="pi7")
-    assert [core.backoff_delay(step, 1, salt=f"pi{n}") for n in range(20)] != [
-        core.backoff_delay(step, 2, salt=f"pi{n}") / 2 for n in range(20)
+    assert retries.backoff_delay(step, 1, salt="pi7") == retries.backoff_delay(step, 1, salt="pi7")
+    assert [retries.backoff_delay(step, 1, salt=f"pi{n}") for n in range(20)] != [
+        retries.backoff_delay(step, 2, salt=f"pi{n}") / 2 for n in range(20)
     ]
 
 
 def test_backoff_is_capped_and_retry_after_is_honoured() -> None:
     step = {"retry": {"max_attempts": 10, "backoff": "1m", "max_backoff": "5m"}}
-    assert core.backoff_delay(step, 9, salt="x") <= timedelta(minutes=5)
+    assert retries.backoff_delay(step, 9, salt="x") <= timedelta(minutes=5)
     run = Run(demo("purchase-approval"), item="desk", amount=5000)
     run.fail("check_budget", "HTTP_429", retryable=True, retry_after=120)
     assert run.run_of("check_budget").due_at == NOW + timedelta(seconds=120)
@@ -185,13 +185,13 @@ def test_business_error_routes_through_on_error() -> None:
     assert run.snap.variables["charge_payment"] == {
         "error": {"code": "card_declined", "message": "card_declined"}
     }
-    assert core.is_final(run.snap)
+    assert state.is_final(run.snap)
 
 
 def test_unrouted_business_error_fails_and_an_operator_retries() -> None:
     run = Run(demo("purchase-approval"), item="desk", amount=5000)
     run.fail("check_budget", "ledger_closed")
-    assert run.snap.status == "failed" and not core.is_final(run.snap)
+    assert run.snap.status == "failed" and not state.is_final(run.snap)
     run.send(RetryFailed())
     assert run.snap.status == "running"
     assert run.run_of("check_budget").attempt == 2

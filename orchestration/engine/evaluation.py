@@ -1,0 +1,71 @@
+"""What the core evaluates from a definition at run time: conditions, input
+expressions, templates (task titles, assignees), dates. Every failure is a
+StepError, which fails that step of that instance with `EVALUATION`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from orchestration.definitions import expressions
+from orchestration.definitions.durations import parse_duration
+from orchestration.engine.events import OpenTask
+
+
+class StepError(Exception):
+    """Evaluating the definition failed at run time (an expression, a date)."""
+
+
+def evaluate(text: str, variables: Mapping[str, Any]) -> Any:
+    try:
+        return expressions.evaluate(text, variables)
+    except expressions.ExpressionError as exc:
+        raise StepError(f"{text!r}: {exc}") from None
+
+
+def truthy(text: str, variables: Mapping[str, Any]) -> bool:
+    return bool(evaluate(text, variables))
+
+
+def render(template: str, variables: Mapping[str, Any]) -> str:
+    try:
+        return expressions.render(template, variables)
+    except expressions.ExpressionError as exc:
+        raise StepError(f"{template!r}: {exc}") from None
+
+
+def as_datetime(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        try:
+            parsed = datetime.fromisoformat(str(value))
+        except ValueError:
+            raise StepError(f"{value!r} is not an ISO 8601 date-time") from None
+    if parsed.tzinfo is None:
+        raise StepError(f"{value!r} has no time zone")
+    return parsed
+
+
+def open_task(
+    token: str, step_id: str, step: Mapping[str, Any], execution: int,
+    variables: Mapping[str, Any], now: datetime,
+) -> OpenTask:  # fmt: skip
+    """The task an approval step opens, its templates rendered against `variables`."""
+    assignees = step["assignees"]
+    due = now + parse_duration(step["due"]) if "due" in step else None
+    return OpenTask(
+        token=token,
+        step=step_id,
+        execution=execution,
+        title=render(step.get("title") or step.get("name") or step_id, variables),
+        users=[render(u, variables) for u in assignees.get("users") or []],
+        groups=[render(g, variables) for g in assignees.get("groups") or []],
+        resolver=assignees.get("resolver"),
+        exclude=list(step.get("exclude") or []),
+        priority=step.get("priority", "normal"),
+        due_at=due,
+        form=list(step.get("form") or []),
+        outcomes=list(step["outcomes"]),
+    )

@@ -1,0 +1,89 @@
+"""The token state of an instance: its typed vocabulary and the only readers of it.
+
+An instance's `state` column holds JSON: tokens, each parked at one step and
+waiting on something (`Wait`), run counters per step, completed steps awaiting
+compensation, open joins, a compensation in progress, the sub-process depth.
+Code outside the core reads it only through the functions here (the admin's
+diagram, instance_status, migration) instead of picking it apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from orchestration.states import InstanceStatus
+
+
+class Wait(StrEnum):
+    """What a token parked at a step waits for."""
+
+    STEP = "step"  # an automated step attempt (service, http)
+    TASK = "task"  # a person (approval)
+    TIMER = "timer"  # a wait: timer / until
+    MESSAGE = "message"  # a named message, maybe with a timeout
+    CHILD = "child"  # a sub-process
+    COMPENSATING = "compensating"  # compensations to finish (compensate step)
+    FAILED = "failed"  # an error an operator must retry
+
+
+class TimerKind(StrEnum):
+    WAIT = "wait"
+    MESSAGE_TIMEOUT = "message_timeout"
+    CHILD_FINISHED = "child_finished"  # a child's result, delivered to its parent
+    CANCEL = "cancel"  # a parent's cancellation, delivered to its child
+
+
+# Statuses after which nothing more happens (a `failed` instance that still
+# holds tokens is an incident-like stop an operator can retry: see is_final).
+ENDED = frozenset({InstanceStatus.COMPLETED, InstanceStatus.CANCELLED, InstanceStatus.COMPENSATED})
+# Statuses the core itself ends a transition in (the runtime adds `incident`).
+TERMINAL = frozenset(ENDED | {InstanceStatus.FAILED})
+
+
+@dataclass
+class Snapshot:
+    status: str
+    variables: dict[str, Any]
+    state: dict[str, Any]
+    result: str = ""
+    error: dict[str, Any] | None = None
+
+
+def new_state(*, depth: int = 0) -> dict[str, Any]:
+    state: dict[str, Any] = {"tokens": {}, "seq": 0, "runs": {}, "done": [], "joins": {},
+                             "comp": None}  # fmt: skip
+    if depth:
+        state["depth"] = depth
+    return state
+
+
+def is_final(snap: Snapshot) -> bool:
+    """Nothing more can happen. A failed instance that still holds tokens or a
+    compensation is an incident an operator can retry or cancel, not an ending."""
+    if snap.status in ENDED:
+        return True
+    return (
+        snap.status == InstanceStatus.FAILED
+        and not snap.state["tokens"]
+        and snap.state["comp"] is None
+    )
+
+
+def current_steps(state: Mapping[str, Any] | None) -> set[str]:
+    """The steps where the instance's tokens are parked now."""
+    tokens = (state or {}).get("tokens") or {}
+    return {t["step"] for t in tokens.values() if t.get("step")}
+
+
+def places(state: Mapping[str, Any] | None) -> set[str]:
+    """Every step a migration must map: where tokens are, and the completed steps
+    a compensation may still undo."""
+    return current_steps(state) | {step for step, _ in (state or {}).get("done", [])}
+
+
+def depth(state: Mapping[str, Any] | None) -> int:
+    """How deep in a chain of sub-processes this instance runs (0: started directly)."""
+    return int((state or {}).get("depth", 0))

@@ -144,3 +144,49 @@ class TimerStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     FIRED = "fired", "Fired"
     CANCELLED = "cancelled", "Cancelled"
+
+
+# What really happens to the engine's work rows; the Writer's named operations
+# (and engine/store.withdraw, which cancels only rows in a listed source
+# status) are the only code that changes these statuses.
+RUN_TRANSITIONS: dict[str, frozenset[str]] = {
+    RunStatus.READY: frozenset({RunStatus.RUNNING, RunStatus.CANCELLED}),
+    # back to ready: a worker that chained too long hands its claims back
+    RunStatus.RUNNING: frozenset(
+        {
+            RunStatus.SUCCEEDED,
+            RunStatus.FAILED,
+            RunStatus.TIMED_OUT,
+            RunStatus.CANCELLED,
+            RunStatus.READY,
+        }
+    ),
+    RunStatus.SUCCEEDED: frozenset(),
+    RunStatus.FAILED: frozenset(),
+    RunStatus.TIMED_OUT: frozenset(),
+    RunStatus.CANCELLED: frozenset(),
+}
+TASK_TRANSITIONS: dict[str, frozenset[str]] = {
+    TaskStatus.OPEN: frozenset({TaskStatus.COMPLETED, TaskStatus.CANCELLED}),
+    TaskStatus.COMPLETED: frozenset(),
+    TaskStatus.CANCELLED: frozenset(),
+}
+TIMER_TRANSITIONS: dict[str, frozenset[str]] = {
+    TimerStatus.PENDING: frozenset({TimerStatus.FIRED, TimerStatus.CANCELLED}),
+    TimerStatus.FIRED: frozenset(),
+    TimerStatus.CANCELLED: frozenset(),
+}
+_TABLES: dict[str, dict[str, frozenset[str]]] = {
+    "StepRun": RUN_TRANSITIONS,
+    "HumanTask": TASK_TRANSITIONS,
+    "Timer": TIMER_TRANSITIONS,
+}
+
+
+def move(obj: Any, to: str) -> None:
+    """Set a run's, task's or timer's status after checking its table; raise
+    TransitionNotAllowed (nothing changed) for a pair the table does not list."""
+    source = obj.status
+    if to not in _TABLES[type(obj).__name__][source]:
+        raise TransitionNotAllowed(obj, source, to)
+    obj.status = to

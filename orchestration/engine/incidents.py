@@ -134,12 +134,12 @@ def incident_retry(writer: Writer, instance: ProcessInstance, *, actor: User | N
         actor=actor,
         step=error.get("step", ""),
         payload={"type": error.get("type"), "message": error.get("message")},
+        from_status=InstanceStatus.INCIDENT,
+        to_status=previous["status"],
     )
-    writer.events[-1].from_status = InstanceStatus.INCIDENT
-    writer.events[-1].to_status = previous["status"]
     instance.status, instance.error = previous["status"], previous["error"]
     instance.updated_at = writer.now
-    writer.instances[instance.pk] = instance
+    writer.touch(instance)
     for data in error.get("replay", []):
         if "dropped" in data:
             writer.record(instance, "event.ignored", payload={"event": data["event"],

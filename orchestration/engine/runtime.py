@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
-from orchestration import limits
+from orchestration import limits, states
 from orchestration.definitions.durations import parse_duration
 from orchestration.engine import core, state, store
 from orchestration.engine.events import (
@@ -49,6 +49,7 @@ from orchestration.states import (
     InstanceStatus,
     RunStatus,
     TaskStatus,
+    TimerStatus,
     check_instance_transition,
 )
 
@@ -85,7 +86,7 @@ def step_timeout(step: Mapping[str, Any]) -> timedelta:
 def lease(run: StepRun, instance: ProcessInstance, worker: str, now: datetime) -> None:
     """Mark a run as taken by `worker`, leased for its step's timeout plus grace."""
     step = definition_of(instance.version).step(run.step)
-    run.status = RunStatus.RUNNING
+    states.move(run, RunStatus.RUNNING)
     run.worker = worker
     run.started_at = now
     run.lease_until = now + step_timeout(step) + LEASE_GRACE
@@ -130,20 +131,27 @@ def failed_step(exc: BaseException, default: str = "") -> str:
 class Writer:
     now: datetime
     worker: str = ""  # when set, automated steps due now are claimed for this worker
-    instances: dict[int, ProcessInstance] = field(default_factory=dict)
-    new_runs: list[StepRun] = field(default_factory=list)
-    claimed: list[StepRun] = field(default_factory=list)
-    changed_runs: list[StepRun] = field(default_factory=list)
-    decided: list[HumanTask] = field(default_factory=list)
-    votes: list[TaskVote] = field(default_factory=list)
+    _instances: dict[int, ProcessInstance] = field(default_factory=dict)
+    _new_runs: list[StepRun] = field(default_factory=list)
+    _claimed: list[StepRun] = field(default_factory=list)
+    _changed_runs: list[StepRun] = field(default_factory=list)
+    _decided: list[HumanTask] = field(default_factory=list)
+    _votes: list[TaskVote] = field(default_factory=list)
     # Tasks a service holds in memory: closing one updates that object too.
-    tasks_at_hand: dict[int, HumanTask] = field(default_factory=dict)
-    new_tasks: list[tuple[HumanTask, OpenTask, ProcessInstance, list[int]]] = field(
-        default_factory=list
+    _tasks_at_hand: dict[int, HumanTask] = field(default_factory=dict)
+    # (task, what opened it, its instance, (user ids, group ids) who may decide it)
+    _new_tasks: list[tuple[HumanTask, OpenTask, ProcessInstance, tuple[list[int], list[int]]]] = (
+        field(default_factory=list)
     )
-    new_timers: list[Timer] = field(default_factory=list)
-    cancelled: list[tuple[ProcessInstance, str, str]] = field(default_factory=list)
-    events: list[ProcessEvent] = field(default_factory=list)
+    _new_timers: list[Timer] = field(default_factory=list)
+    _cancelled: list[tuple[int, str, dict[str, bool]]] = field(default_factory=list)
+    _events: list[ProcessEvent] = field(default_factory=list)
+    _fired: list[Timer] = field(default_factory=list)
+    _deferred_timers: list[Timer] = field(default_factory=list)
+    _deferred_runs: list[StepRun] = field(default_factory=list)
+    # Users and groups named as assignees, by name, resolved once per writer.
+    _user_ids: dict[str, int] = field(default_factory=dict)
+    _group_ids: dict[str, int] = field(default_factory=dict)
     notify: bool = False
 
     # ---- applying events ----------------------------------------------------------------
@@ -197,9 +205,9 @@ class Writer:
             # A new instance is inserted once, already carrying its first transition.
             store.insert_instance(instance)
         else:
-            self.instances[instance.pk] = instance
+            self._instances[instance.pk] = instance
         audit.instance_id = instance.pk
-        self.events.append(audit)
+        self._events.append(audit)
         for effect in result.effects:
             try:
                 self._effect(instance, effect, actor)
@@ -211,9 +219,10 @@ class Writer:
 
     def record(
         self, instance: ProcessInstance, kind: str, *, actor: User | None = None, step: str = "",
-        payload: dict[str, Any] | None = None,
+        payload: dict[str, Any] | None = None, from_status: str = "", to_status: str = "",
     ) -> None:  # fmt: skip
-        self.events.append(
+        """An audit row that is not a transition of the core (or one the runtime makes)."""
+        self._events.append(
             ProcessEvent(
                 kind=kind,
                 actor=actor,
@@ -221,6 +230,8 @@ class Writer:
                 definition_id=instance.definition_id,
                 version_id=instance.version_id,
                 step=step,
+                from_status=from_status,
+                to_status=to_status,
                 payload=payload or {},
                 created_at=self.now,
             )
@@ -251,7 +262,7 @@ class Writer:
                        *(_storable(event_to_json(e)) for e in replay)],
         }  # fmt: skip
         check_instance_transition(instance.status, InstanceStatus.INCIDENT, instance)
-        self.events.append(
+        self._events.append(
             ProcessEvent(
                 kind="instance.incident",
                 actor=actor,
@@ -270,9 +281,44 @@ class Writer:
         )  # fmt: skip
         if instance.pk is None:
             store.insert_instance(instance)
-            self.events[-1].instance_id = instance.pk
+            self._events[-1].instance_id = instance.pk
         else:
-            self.instances[instance.pk] = instance
+            self._instances[instance.pk] = instance
+
+    # ---- named operations on work rows (statuses change only here) ----------------------
+    @property
+    def claimed(self) -> list[StepRun]:
+        """Runs this transaction leased to this worker: it runs them next."""
+        return list(self._claimed)
+
+    def touch(self, instance: ProcessInstance) -> None:
+        """Write this instance's columns at flush."""
+        self._instances[instance.pk] = instance
+
+    def end_run(self, run: StepRun, status: str, error: dict[str, Any] | None = None) -> None:
+        """An attempt ended (succeeded, failed, timed out)."""
+        states.move(run, status)
+        run.ended_at, run.lease_until = self.now, None
+        if error is not None:
+            run.error = error
+        self._changed_runs.append(run)
+
+    def fire(self, timer: Timer) -> None:
+        states.move(timer, TimerStatus.FIRED)
+        timer.fired_at = self.now
+        self._fired.append(timer)
+
+    def defer_timer(self, timer: Timer, delay: timedelta) -> None:
+        """Push a pending timer forward (its instance is in incident), counting how often."""
+        timer.payload = {**timer.payload, "deferred": int(timer.payload.get("deferred", 0)) + 1}
+        timer.due_at = self.now + delay
+        self._deferred_timers.append(timer)
+
+    def defer_run(self, run: StepRun, delay: timedelta, code: str) -> None:
+        """Push a ready run forward (it cannot be claimed now), counting how often."""
+        times = int((run.error or {}).get("times", 0)) + 1
+        run.due_at, run.error = self.now + delay, {"code": code, "times": times}
+        self._deferred_runs.append(run)
 
     def vote(
         self, task: HumanTask, *, voter: User | None, outcome: str, data: dict[str, Any],
@@ -280,18 +326,18 @@ class Writer:
     ) -> None:  # fmt: skip
         """Record one person's decision on a task; whether it closes the task is
         the core's to say (apply a TaskVoted event after this)."""
-        self.votes.append(
+        self._votes.append(
             TaskVote(task_id=task.pk, voter=voter, on_behalf_of=on_behalf_of, outcome=outcome,
                      data=data, created_at=self.now)
         )  # fmt: skip
-        self.tasks_at_hand[task.pk] = task
+        self._tasks_at_hand[task.pk] = task
 
     def hold(self, instance: ProcessInstance, event: Event, *, step: str) -> None:
         """Keep an event for an instance in incident, to be applied when it is retried."""
         error = dict(instance.error or {})
         error["replay"] = [*error.get("replay", []), event_to_json(event)]
         instance.error = error
-        self.instances[instance.pk] = instance
+        self._instances[instance.pk] = instance
         self.record(instance, "event.held", step=step, payload={"event": type(event).__name__})
 
     def _effect(self, instance: ProcessInstance, effect: Effect, actor: User | None) -> None:
@@ -324,14 +370,27 @@ class Writer:
                 if effect.resolver
                 else []
             )
-            self.new_tasks.append((task, effect, instance, resolved))
+            users, groups = self._assignee_ids(effect.users, effect.groups)
+            missing = [u for u in effect.users if u not in users] + [
+                g for g in effect.groups if g not in groups
+            ]
+            if missing:
+                log.warning("task of instance %s: unknown assignees %s", instance.pk, missing)
+                self.record(
+                    instance, "task.unknown_assignees", step=effect.step,
+                    payload={"missing": missing},
+                )  # fmt: skip
+            people = [users[u] for u in effect.users if u in users] + resolved
+            group_ids = [groups[g] for g in effect.groups if g in groups]
+            self._new_tasks.append((task, effect, instance, (people, group_ids)))
         elif isinstance(effect, CloseTask):
-            task = self.tasks_at_hand.get(effect.task) or HumanTask(pk=effect.task)
-            task.status, task.outcome, task.data = TaskStatus.COMPLETED, effect.outcome, effect.data
+            task = self._tasks_at_hand.get(effect.task) or HumanTask(pk=effect.task)
+            states.move(task, TaskStatus.COMPLETED)
+            task.outcome, task.data = effect.outcome, effect.data
             task.decided_by_id, task.decided_at = effect.voter_id, self.now
-            self.decided.append(task)
+            self._decided.append(task)
         elif isinstance(effect, StartTimer):
-            self.new_timers.append(
+            self._new_timers.append(
                 Timer(
                     instance=instance,
                     token=effect.token,
@@ -384,10 +443,10 @@ class Writer:
             # Chain: the worker that applied this transition runs the next step itself,
             # without a round trip through the queue.
             lease(run, instance, self.worker, self.now)
-            self.claimed.append(run)
+            self._claimed.append(run)
         else:
             self.notify = True
-        self.new_runs.append(run)
+        self._new_runs.append(run)
 
     def _start_child(self, parent: ProcessInstance, effect: StartChild, actor: User | None) -> None:
         from orchestration.engine.variables import validate_variables
@@ -435,7 +494,7 @@ class Writer:
 
     def _tell_parent(self, parent_id: int, token: str, step: str, payload: dict[str, Any]) -> None:
         """A child's outcome reaches its parent as a timer due now."""
-        self.new_timers.append(
+        self._new_timers.append(
             Timer(
                 instance_id=parent_id,
                 token=token,
@@ -453,83 +512,77 @@ class Writer:
         def keep(row: Any) -> bool:
             return not (row.instance_id == instance.pk and row.token == token)
 
-        self.new_runs = [r for r in self.new_runs if keep(r)]
-        self.claimed = [r for r in self.claimed if keep(r)]
-        self.new_timers = [
-            t for t in self.new_timers if keep(t) or t.kind == TimerKind.CHILD_FINISHED
+        self._new_runs = [r for r in self._new_runs if keep(r)]
+        self._claimed = [r for r in self._claimed if keep(r)]
+        self._new_timers = [
+            t for t in self._new_timers if keep(t) or t.kind == TimerKind.CHILD_FINISHED
         ]
-        self.new_tasks = [t for t in self.new_tasks if keep(t[0])]
-        self.cancelled.append((instance, token, wait))
-
-    # ---- writing ------------------------------------------------------------------------
-    def flush(self) -> None:
-        """Write everything queued, in a few statements sent together.
-        Call inside the transaction."""
-        with store.batch():
-            store.insert_votes(self.votes)
-            # Decided tasks first: withdrawing their token cancels only the others.
-            store.save_decided_tasks(self.decided)
-            for instance, token, wait in self.cancelled:
-                self._flush_cancel(instance, token, wait)
-            store.save_instances(self.instances.values())
-            store.save_run_results(self.changed_runs)
-            # Only runs this worker claimed need their ids back (it runs them next).
-            store.insert_runs(self.claimed, with_ids=True)
-            store.insert_runs(
-                [r for r in self.new_runs if r.status == RunStatus.READY], with_ids=False
-            )
-            if self.new_tasks:
-                self._flush_tasks()
-            store.insert_timers(self.new_timers)
-            store.insert_events(self.events)
-            if self.notify:
-                store.notify_workers()
-        self.cancelled, self.changed_runs, self.new_runs, self.decided = [], [], [], []
-        self.votes, self.tasks_at_hand = [], {}
-        self.new_tasks, self.new_timers, self.events = [], [], []
-        self.instances = {}
-
-    def _flush_cancel(self, instance: ProcessInstance, token: str, wait: str) -> None:
-        now = self.now
+        self._new_tasks = [t for t in self._new_tasks if keep(t[0])]
         everything = wait not in {*Wait, TASK_ONLY} - {Wait.COMPENSATING, Wait.FAILED}
-        store.withdraw(
-            instance.pk,
-            token,
-            tasks=everything or wait in {Wait.TASK, TASK_ONLY},
-            timers=everything or wait in {Wait.TASK, Wait.TIMER, Wait.MESSAGE},
-            runs=everything or wait == Wait.STEP,
-            now=now,
-        )
+        parts = {
+            "tasks": everything or wait in {Wait.TASK, TASK_ONLY},
+            "timers": everything or wait in {Wait.TASK, Wait.TIMER, Wait.MESSAGE},
+            "runs": everything or wait == Wait.STEP,
+        }
+        self._cancelled.append((instance.pk, token, parts))
         if everything or wait == Wait.CHILD:
             for child in ProcessInstance.objects.filter(
                 parent=instance, parent_token=token, ended_at__isnull=True
             ):
-                self.new_timers.append(
+                self._new_timers.append(
                     Timer(
                         instance=child,
                         kind=TimerKind.CANCEL,
-                        due_at=now,
-                        created_at=now,
+                        due_at=self.now,
+                        created_at=self.now,
                         payload={"reason": f"parent #{instance.pk} cancelled it"},
                     )
                 )
                 self.notify = True
 
-    def _flush_tasks(self) -> None:
-        users, groups = store.ids_by_name(
-            {u for _, effect, _, _ in self.new_tasks for u in effect.users},
-            {g for _, effect, _, _ in self.new_tasks for g in effect.groups},
-        )
-        assignees = []
-        for index, (task, effect, instance, resolved) in enumerate(self.new_tasks):
-            people = [users[u] for u in effect.users if u in users] + resolved
-            assignees.append((index, people, [groups[g] for g in effect.groups if g in groups]))
-            missing = [u for u in effect.users if u not in users] + [
-                g for g in effect.groups if g not in groups
-            ]
-            if missing:
-                log.warning("task of instance %s: unknown assignees %s", instance.pk, missing)
-                self.record(
-                    instance, "task.unknown_assignees", step=task.step, payload={"missing": missing}
+    def _assignee_ids(
+        self, users: list[str], groups: list[str]
+    ) -> tuple[dict[str, int], dict[str, int]]:
+        wanted_users = set(users) - set(self._user_ids)
+        wanted_groups = set(groups) - set(self._group_ids)
+        if wanted_users or wanted_groups:
+            found_users, found_groups = store.ids_by_name(wanted_users, wanted_groups)
+            self._user_ids.update(found_users)
+            self._group_ids.update(found_groups)
+        return self._user_ids, self._group_ids
+
+    # ---- writing ------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Write everything queued, in a few statements sent together, and nothing
+        else: every decision was made while applying. Call inside the transaction."""
+        with store.batch():
+            store.insert_votes(self._votes)
+            # Decided tasks first: withdrawing their token cancels only the others.
+            store.save_decided_tasks(self._decided)
+            for instance_id, token, parts in self._cancelled:
+                store.withdraw(instance_id, token, now=self.now, **parts)
+            store.save_instances(self._instances.values())
+            store.save_run_results(self._changed_runs)
+            store.save_deferred_runs(self._deferred_runs)
+            # Only runs this worker claimed need their ids back (it runs them next).
+            store.insert_runs(self._claimed, with_ids=True)
+            store.insert_runs(
+                [r for r in self._new_runs if r.status == RunStatus.READY], with_ids=False
+            )
+            if self._new_tasks:
+                store.insert_tasks_and_assignees(
+                    [task for task, _, _, _ in self._new_tasks],
+                    [(i, *ids) for i, (_, _, _, ids) in enumerate(self._new_tasks)],
                 )
-        store.insert_tasks_and_assignees([task for task, _, _, _ in self.new_tasks], assignees)
+            store.save_fired_timers(self._fired)
+            store.save_deferred_timers(self._deferred_timers)
+            store.insert_timers(self._new_timers)
+            store.insert_events(self._events)
+            if self.notify:
+                store.notify_workers()
+        for queued in (self._cancelled, self._changed_runs, self._new_runs, self._decided,
+                       self._votes, self._new_tasks, self._new_timers, self._events, self._fired,
+                       self._deferred_timers, self._deferred_runs):  # fmt: skip
+            queued.clear()
+        self._tasks_at_hand.clear()
+        self._instances.clear()

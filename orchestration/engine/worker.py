@@ -210,12 +210,10 @@ class Worker:
         writer = Writer(now)
         for run, exc in bad:
             times = int((run.error or {}).get("times", 0)) + 1
-            run.due_at = now + incidents.defer_delay(times)
-            run.error = {"code": incidents.DEFERRED, "times": times}
+            writer.defer_run(run, incidents.defer_delay(times), incidents.DEFERRED)
             instance = instances.get(run.instance_id)
             if exc is not None and instance is not None:
                 writer.incident(instance, exc, step=run.step, source="claim")
-        store.save_deferred_runs([run for run, _ in bad])
         writer.flush()
 
     def release(self, runs: list[StepRun]) -> None:
@@ -273,8 +271,10 @@ class Worker:
             if not self._current(writer, outcome, instance, current.get(run.pk)):
                 continue
             assert instance is not None
-            event = self._finish_run(run, outcome, now)
-            writer.changed_runs.append(run)
+            # The row as read under the lock: this body may be a retry of a
+            # batch that failed after changing the claimed objects in memory.
+            run = current[run.pk]
+            event = self._finish_run(writer, run, outcome)
             if instance.status == InstanceStatus.INCIDENT:
                 writer.hold(instance, event, step=run.step)
             else:
@@ -295,8 +295,7 @@ class Worker:
         instance = instances.get(outcomes[0].run.instance_id)  # one instance per group
         for outcome in outcomes:
             if self._current(writer, outcome, instance, current.get(outcome.run.pk)):
-                events.append(self._finish_run(outcome.run, outcome, now))
-                writer.changed_runs.append(outcome.run)
+                events.append(self._finish_run(writer, current[outcome.run.pk], outcome))
         if events and instance is not None:
             writer.incident(instance, exc, step=failed_step(exc, outcomes[0].run.step),
                             source="report", replay=events)  # fmt: skip
@@ -329,18 +328,16 @@ class Worker:
         return False
 
     @staticmethod
-    def _finish_run(run: StepRun, outcome: Outcome, now: datetime) -> Event:
-        run.ended_at = now
-        run.lease_until = None
+    def _finish_run(writer: Writer, run: StepRun, outcome: Outcome) -> Event:
+        """End the attempt as reported; return the event that tells the core."""
         if outcome.ok:
-            run.status = RunStatus.SUCCEEDED
+            writer.end_run(run, RunStatus.SUCCEEDED)
             return StepSucceeded(
                 run.token, run.step, run.execution, outcome.outputs, run.compensation
             )
-        run.status = RunStatus.FAILED
         code = limits.storable_text(outcome.code, 100)
         message = limits.storable_text(outcome.message)
-        run.error = {"code": code, "message": message}
+        writer.end_run(run, RunStatus.FAILED, {"code": code, "message": message})
         return StepFailed(
             run.token,
             run.step,
@@ -413,13 +410,11 @@ class Worker:
         writer = Writer(now)
         held: dict[int, list[StepFailed]] = {}
         for run in runs:
-            run.status = RunStatus.TIMED_OUT
-            run.ended_at = now
-            run.error = {"code": "LEASE_EXPIRED", "message": f"worker {run.worker} gave no result"}
-            writer.changed_runs.append(run)
+            error = {"code": "LEASE_EXPIRED", "message": f"worker {run.worker} gave no result"}
+            writer.end_run(run, RunStatus.TIMED_OUT, error)
             event = StepFailed(
                 run.token, run.step, run.execution, run.attempt, "LEASE_EXPIRED",
-                run.error["message"], True, None, run.compensation,
+                error["message"], True, None, run.compensation,
             )  # fmt: skip
             instance = instances[run.instance_id]
             if incident is not None:
@@ -481,22 +476,20 @@ class Worker:
         instances = lock_instances((t.instance_id for t in timers), skip_locked=True)
         timers = [t for t in timers if t.instance_id in instances]
         writer = Writer(now, worker=self.name)
-        fired, held = [], []
+        held: list[Timer] = []
         for timer in timers:
             instance = instances[timer.instance_id]
             if instance.status == InstanceStatus.INCIDENT:
                 held.append(timer)
                 continue
-            timer.status = TimerStatus.FIRED
-            timer.fired_at = now
-            fired.append(timer)
+            writer.fire(timer)
             # The transition's audit row carries the lateness: a fired timer
             # is visible (and measurable) in the audit log.
             lateness = {"timer": timer.pk, "timer_kind": timer.kind,
                         "lateness_s": (now - timer.due_at).total_seconds()}  # fmt: skip
             self._apply(writer, instance, _timer_event(timer), timer.step, lateness)
-        store.save_fired_timers(fired)
-        _push_forward(held, now)
+        for timer in held:
+            _push_forward(writer, timer)
         writer.flush()
         return writer.claimed
 
@@ -505,8 +498,9 @@ class Worker:
         and its instance becomes an incident."""
         instances = lock_instances((t.instance_id for t in timers), skip_locked=True)
         timers = [t for t in timers if t.instance_id in instances]
-        _push_forward(timers, now)
         writer = Writer(now)
+        for timer in timers:
+            _push_forward(writer, timer)
         for pk in {t.instance_id for t in timers}:
             step = next(t.step for t in timers if t.instance_id == pk)
             writer.incident(instances[pk], exc, step=failed_step(exc, step), source="timer")
@@ -514,12 +508,8 @@ class Worker:
         return []
 
 
-def _push_forward(timers: list[Timer], now: datetime) -> None:
-    for timer in timers:
-        times = int(timer.payload.get("deferred", 0)) + 1
-        timer.payload = {**timer.payload, "deferred": times}
-        timer.due_at = now + incidents.defer_delay(times)
-    store.save_deferred_timers(timers)
+def _push_forward(writer: Writer, timer: Timer) -> None:
+    writer.defer_timer(timer, incidents.defer_delay(int(timer.payload.get("deferred", 0)) + 1))
 
 
 def _timer_event(timer: Timer) -> Event:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import models
 
 from orchestration import clock
+from orchestration.audit import AuditKind
 from orchestration.exceptions import TransitionNotAllowed
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ def transition_version(
     # (Clearing early is harmless if the transaction rolls back: it refills.)
     forget_started_versions()
     ProcessEvent.objects.create(
-        kind=f"version.{to}",
+        kind=AuditKind(f"version.{to}"),
         actor=actor,
         definition_id=version.definition_id,
         version=version,
@@ -100,22 +101,33 @@ class InstanceStatus(models.TextChoices):
     INCIDENT = "incident", "Incident"
 
 
-_LIVE = {InstanceStatus.RUNNING, InstanceStatus.WAITING, InstanceStatus.COMPENSATING}
-# The core computes the next status; the runtime refuses any pair not listed here.
-_ENDED = {InstanceStatus.COMPLETED, InstanceStatus.CANCELLED, InstanceStatus.COMPENSATED}
+# The one set of ended statuses (engine/state.py reads it from here).
+ENDED = frozenset({InstanceStatus.COMPLETED, InstanceStatus.CANCELLED, InstanceStatus.COMPENSATED})
+_S = InstanceStatus
+# The core computes the next status; the runtime refuses any pair not listed
+# here. What really happens: a cancellation with something to undo goes through
+# compensating (compensated is reached only from there); one with nothing to
+# undo ends cancelled; a compensation cannot be cancelled; any live or failed
+# instance can become an incident, and an incident returns to where it was.
 INSTANCE_TRANSITIONS: dict[str, frozenset[str]] = {
-    InstanceStatus.RUNNING: frozenset(set(InstanceStatus) - {InstanceStatus.RUNNING}),
-    InstanceStatus.WAITING: frozenset(set(InstanceStatus) - {InstanceStatus.WAITING}),
-    InstanceStatus.COMPENSATING: frozenset(
-        _LIVE | _ENDED | {InstanceStatus.FAILED, InstanceStatus.INCIDENT}
+    _S.RUNNING: frozenset(
+        {_S.WAITING, _S.COMPENSATING, _S.COMPLETED, _S.FAILED, _S.CANCELLED, _S.INCIDENT}
+    ),
+    _S.WAITING: frozenset(
+        {_S.RUNNING, _S.COMPENSATING, _S.COMPLETED, _S.FAILED, _S.CANCELLED, _S.INCIDENT}
+    ),
+    _S.COMPENSATING: frozenset(
+        {_S.RUNNING, _S.WAITING, _S.COMPLETED, _S.FAILED, _S.COMPENSATED, _S.INCIDENT}
     ),
     # failed: a step failed for good; retry resumes it, cancel compensates or ends it
-    InstanceStatus.FAILED: frozenset(_LIVE | _ENDED | {InstanceStatus.INCIDENT}),
+    _S.FAILED: frozenset(
+        {_S.RUNNING, _S.WAITING, _S.COMPENSATING, _S.COMPLETED, _S.CANCELLED, _S.INCIDENT}
+    ),
     # incident: retry returns to where it was, cancel compensates or ends it
-    InstanceStatus.INCIDENT: frozenset(_LIVE | _ENDED | {InstanceStatus.FAILED}),
-    InstanceStatus.COMPLETED: frozenset(),
-    InstanceStatus.CANCELLED: frozenset(),
-    InstanceStatus.COMPENSATED: frozenset(),
+    _S.INCIDENT: frozenset({_S.RUNNING, _S.WAITING, _S.COMPENSATING, _S.FAILED, _S.CANCELLED}),
+    _S.COMPLETED: frozenset(),
+    _S.CANCELLED: frozenset(),
+    _S.COMPENSATED: frozenset(),
 }
 
 

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
+from orchestration.audit import AuditKind
 from orchestration.definitions.durations import parse_duration
 from orchestration.definitions.validate import parallel_joins
 from orchestration.engine.evaluation import (
@@ -161,7 +162,9 @@ class _Machine:
         self.snap.error = {"step": step, "code": code, "message": message, "token": token, **extra}
         if token is not None and token in self.tokens:
             self.tokens[token]["wait"] = Wait.FAILED
-        self.effects.append(Audit("instance.failed", step, {"code": code, "message": message}))
+        self.effects.append(
+            Audit(AuditKind.INSTANCE_FAILED, step, {"code": code, "message": message})
+        )
 
     def _settle(self) -> None:
         """Running while automated work is in flight, waiting while only people,
@@ -222,7 +225,7 @@ class _Machine:
             self.state["runs"][step_id] = execution
             tok.update(step=step_id, execution=execution, wait=None)
             tok.pop("message", None)
-            self.effects.append(Audit("step.entered", step_id, {"token": token}))
+            self.effects.append(Audit(AuditKind.STEP_ENTERED, step_id, {"token": token}))
             try:
                 nxt = self._enter(token, tok, step_id, step, kind, execution)
             except StepError as exc:
@@ -352,7 +355,7 @@ class _Machine:
         self.state["joins"].clear()
         self.snap.status = status
         self.snap.result = result
-        self.effects.append(Audit(f"instance.{status}", "", {"result": result}))
+        self.effects.append(Audit(AuditKind(f"instance.{status}"), "", {"result": result}))
         self.effects.append(Finished(status, result))
 
     # ---- automated steps -----------------------------------------------------------------
@@ -401,7 +404,7 @@ class _Machine:
             )
             self.effects.append(
                 Audit(
-                    "step.retry_scheduled",
+                    AuditKind.STEP_RETRY_SCHEDULED,
                     event.step,
                     {
                         "attempt": event.attempt + 1,
@@ -427,7 +430,9 @@ class _Machine:
             self.snap.variables[event.step] = {
                 "error": {"code": event.code, "message": event.message}
             }
-            self.effects.append(Audit("step.error_routed", event.step, {"code": event.code}))
+            self.effects.append(
+                Audit(AuditKind.STEP_ERROR_ROUTED, event.step, {"code": event.code})
+            )
             self._advance(event.token, route)
             return
         self._fail(
@@ -469,7 +474,7 @@ class _Machine:
             self._advance(event.token, self.d.step(event.step)["next"])
         elif event.kind == TimerKind.MESSAGE_TIMEOUT:
             self._token_at(event.token, event.step, Wait.MESSAGE)
-            self.effects.append(Audit("wait.timed_out", event.step))
+            self.effects.append(Audit(AuditKind.WAIT_TIMED_OUT, event.step))
             self._advance(event.token, self.d.step(event.step)["on_timeout"])
         else:
             raise EngineError("unknown_timer", f"unknown timer kind {event.kind!r}")
@@ -514,7 +519,9 @@ class _Machine:
         if token is not None:
             self.tokens[token]["wait"] = Wait.COMPENSATING
         self.state["comp"] = {"pending": pending, "token": token, "then": then, "cancel": cancel}
-        self.effects.append(Audit("compensation.started", "", {"steps": [p[0] for p in pending]}))
+        self.effects.append(
+            Audit(AuditKind.COMPENSATION_STARTED, "", {"steps": [p[0] for p in pending]})
+        )
         self._next_compensation()
 
     def _next_compensation(self) -> None:
@@ -526,7 +533,7 @@ class _Machine:
             )
             return
         self.state["comp"] = None
-        self.effects.append(Audit("compensation.finished"))
+        self.effects.append(Audit(AuditKind.COMPENSATION_FINISHED))
         if comp["cancel"]:
             self._finish(COMPENSATED, self.snap.result or "cancelled")
         else:
@@ -549,7 +556,9 @@ class _Machine:
         self.tokens.clear()
         self.state["joins"].clear()
         self.snap.error = None
-        self.effects.append(Audit("instance.cancel_requested", "", {"reason": event.reason}))
+        self.effects.append(
+            Audit(AuditKind.INSTANCE_CANCEL_REQUESTED, "", {"reason": event.reason})
+        )
         if self.state["done"]:
             self._begin_compensation(None, then=None, cancel=True)
         else:
@@ -567,7 +576,7 @@ class _Machine:
             self.effects.append(
                 RunStep("", step_id, execution, error["attempt"] + 1, self.now, compensation=True)
             )
-            self.effects.append(Audit("instance.retried", step_id))
+            self.effects.append(Audit(AuditKind.INSTANCE_RETRIED, step_id))
             return
         token = str(error.get("token") or "")
         tok = self.tokens.get(token) if token else None
@@ -575,7 +584,7 @@ class _Machine:
             raise EngineError("not_retryable", f"step {step_id} cannot be retried")
         self.snap.status = RUNNING
         self.snap.error = None
-        self.effects.append(Audit("instance.retried", step_id))
+        self.effects.append(Audit(AuditKind.INSTANCE_RETRIED, step_id))
         kind = self.d.step(step_id)["type"]
         if kind in {"service", "http"}:
             tok["wait"] = Wait.STEP
@@ -601,4 +610,4 @@ class _Machine:
             comp["then"] = rename(comp["then"]) if comp["then"] else None
         if self.snap.error:
             self.snap.error["step"] = rename(self.snap.error["step"])
-        self.effects.append(Audit("instance.migrated", "", {"mapping": event.mapping}))
+        self.effects.append(Audit(AuditKind.INSTANCE_MIGRATED, "", {"mapping": event.mapping}))

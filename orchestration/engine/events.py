@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from orchestration.audit import AuditKind
+
 
 # ---- events -------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -192,7 +194,7 @@ class CancelToken:
 
 @dataclass(frozen=True)
 class Audit:
-    kind: str
+    kind: AuditKind
     step: str = ""
     payload: dict[str, Any] = field(default_factory=dict)
 

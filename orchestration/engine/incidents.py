@@ -24,10 +24,16 @@ from typing import TYPE_CHECKING, TypeVar
 
 from django.db import InterfaceError, OperationalError, transaction
 
+from orchestration.audit import AuditKind
 from orchestration.engine import core
 from orchestration.engine.events import event_from_json
 from orchestration.models import ProcessInstance, StepRun, Timer
-from orchestration.states import InstanceStatus, RunStatus, TimerStatus
+from orchestration.states import (
+    InstanceStatus,
+    RunStatus,
+    TimerStatus,
+    check_instance_transition,
+)
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -130,19 +136,20 @@ def incident_retry(writer: Writer, instance: ProcessInstance, *, actor: User | N
     previous = error.get("previous") or {"status": InstanceStatus.RUNNING, "error": None}
     writer.record(
         instance,
-        "instance.incident_retried",
+        AuditKind.INSTANCE_INCIDENT_RETRIED,
         actor=actor,
         step=error.get("step", ""),
         payload={"type": error.get("type"), "message": error.get("message")},
         from_status=InstanceStatus.INCIDENT,
         to_status=previous["status"],
     )
+    check_instance_transition(instance.status, previous["status"], instance)
     instance.status, instance.error = previous["status"], previous["error"]
     instance.updated_at = writer.now
     writer.touch(instance)
     for data in error.get("replay", []):
         if "dropped" in data:
-            writer.record(instance, "event.ignored", payload={"event": data["event"],
+            writer.record(instance, AuditKind.EVENT_IGNORED, payload={"event": data["event"],
                                                               "why": data["dropped"]})  # fmt: skip
             continue
         event = event_from_json(data)
@@ -150,7 +157,7 @@ def incident_retry(writer: Writer, instance: ProcessInstance, *, actor: User | N
             writer.apply(instance, event, actor=actor)
         except core.EngineError as exc:
             writer.record(
-                instance, "event.ignored", step=getattr(event, "step", ""),
+                instance, AuditKind.EVENT_IGNORED, step=getattr(event, "step", ""),
                 payload={"event": type(event).__name__, "why": str(exc)},
             )  # fmt: skip
     Timer.objects.filter(

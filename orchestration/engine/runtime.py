@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 
 from orchestration import limits, states
+from orchestration.audit import AuditKind
 from orchestration.definitions.durations import parse_duration
 from orchestration.engine import core, state, store
 from orchestration.engine.events import (
@@ -58,16 +59,20 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ENDED = {InstanceStatus.COMPLETED, InstanceStatus.CANCELLED, InstanceStatus.COMPENSATED}
 LEASE_GRACE = timedelta(seconds=5)
 
 _EVENT_KINDS = {
-    "Started": "instance.started", "StepSucceeded": "step.succeeded",
-    "StepFailed": "step.failed", "TaskVoted": "task.voted", "TimerFired": "timer.fired",
-    "MessageReceived": "message.received", "ChildFinished": "child.finished",
-    "Cancel": "instance.cancelled", "RetryFailed": "instance.retried",
-    "Moved": "instance.migrated",
-}  # fmt: skip
+    "Started": AuditKind.INSTANCE_STARTED,
+    "StepSucceeded": AuditKind.STEP_SUCCEEDED,
+    "StepFailed": AuditKind.STEP_FAILED,
+    "TaskVoted": AuditKind.TASK_VOTED,
+    "TimerFired": AuditKind.TIMER_FIRED,
+    "MessageReceived": AuditKind.MESSAGE_RECEIVED,
+    "ChildFinished": AuditKind.CHILD_FINISHED,
+    "Cancel": AuditKind.INSTANCE_CANCELLED,
+    "RetryFailed": AuditKind.INSTANCE_RETRIED,
+    "Moved": AuditKind.INSTANCE_MIGRATED,
+}
 
 
 def idempotency_key(instance_id: int, step: str, execution: int, compensation: bool) -> str:
@@ -161,7 +166,7 @@ class Writer:
         event: Event,
         *,
         actor: User | None = None,
-        kind: str | None = None,
+        kind: AuditKind | None = None,
         payload: dict[str, Any] | None = None,
     ) -> core.Transition:
         """Run the core on a locked instance and queue what it caused, with exactly
@@ -178,12 +183,12 @@ class Writer:
         entered, notes = [], []
         for effect in result.effects:
             if isinstance(effect, Audit):
-                if effect.kind == "step.entered":
+                if effect.kind == AuditKind.STEP_ENTERED:
                     entered.append(effect.step)
                 else:
                     notes.append({"kind": effect.kind, "step": effect.step, **effect.payload})
         audit = ProcessEvent(
-            kind=kind or _EVENT_KINDS.get(type(event).__name__, "instance.event"),
+            kind=kind or _EVENT_KINDS.get(type(event).__name__, AuditKind.INSTANCE_EVENT),
             actor=actor,
             definition_id=instance.definition_id,
             version_id=instance.version_id,
@@ -218,8 +223,9 @@ class Writer:
         return result
 
     def record(
-        self, instance: ProcessInstance, kind: str, *, actor: User | None = None, step: str = "",
-        payload: dict[str, Any] | None = None, from_status: str = "", to_status: str = "",
+        self, instance: ProcessInstance, kind: AuditKind, *, actor: User | None = None,
+        step: str = "", payload: dict[str, Any] | None = None, from_status: str = "",
+        to_status: str = "",
     ) -> None:  # fmt: skip
         """An audit row that is not a transition of the core (or one the runtime makes)."""
         self._events.append(
@@ -264,7 +270,7 @@ class Writer:
         check_instance_transition(instance.status, InstanceStatus.INCIDENT, instance)
         self._events.append(
             ProcessEvent(
-                kind="instance.incident",
+                kind=AuditKind.INSTANCE_INCIDENT,
                 actor=actor,
                 instance_id=instance.pk,
                 definition_id=instance.definition_id,
@@ -338,7 +344,9 @@ class Writer:
         error["replay"] = [*error.get("replay", []), event_to_json(event)]
         instance.error = error
         self._instances[instance.pk] = instance
-        self.record(instance, "event.held", step=step, payload={"event": type(event).__name__})
+        self.record(
+            instance, AuditKind.EVENT_HELD, step=step, payload={"event": type(event).__name__}
+        )
 
     def _effect(self, instance: ProcessInstance, effect: Effect, actor: User | None) -> None:
         if isinstance(effect, RunStep):
@@ -377,7 +385,7 @@ class Writer:
             if missing:
                 log.warning("task of instance %s: unknown assignees %s", instance.pk, missing)
                 self.record(
-                    instance, "task.unknown_assignees", step=effect.step,
+                    instance, AuditKind.TASK_UNKNOWN_ASSIGNEES, step=effect.step,
                     payload={"missing": missing},
                 )  # fmt: skip
             people = [users[u] for u in effect.users if u in users] + resolved

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from orchestration.states import InstanceStatus
+from orchestration.states import ENDED, InstanceStatus
 
 
 class Wait(StrEnum):
@@ -37,8 +37,7 @@ class TimerKind(StrEnum):
 
 
 # Statuses after which nothing more happens (a `failed` instance that still
-# holds tokens is an incident-like stop an operator can retry: see is_final).
-ENDED = frozenset({InstanceStatus.COMPLETED, InstanceStatus.CANCELLED, InstanceStatus.COMPENSATED})
+# holds tokens is a stop an operator can retry: see is_final).
 # Statuses the core itself ends a transition in (the runtime adds `incident`).
 TERMINAL = frozenset(ENDED | {InstanceStatus.FAILED})
 

@@ -30,6 +30,7 @@ from django.conf import settings
 from django.db import close_old_connections, transaction
 
 from orchestration import limits
+from orchestration.audit import AuditKind
 from orchestration.clock import now as clock_now
 from orchestration.engine import core, incidents, store
 from orchestration.engine import http as http_client
@@ -316,7 +317,7 @@ class Worker:
         run = outcome.run
         writer.record(
             instance or run.instance,
-            "step.result_discarded",
+            AuditKind.STEP_RESULT_DISCARDED,
             step=run.step,
             payload={
                 "run": run.pk,
@@ -359,7 +360,7 @@ class Worker:
         except core.EngineError as exc:
             writer.record(
                 instance,
-                "event.ignored",
+                AuditKind.EVENT_IGNORED,
                 step=step,
                 # What the event carried (a timer's id) stays in the record.
                 payload={**(payload or {}), "event": type(event).__name__, "why": str(exc)},

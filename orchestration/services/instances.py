@@ -16,6 +16,7 @@ from django.db import transaction
 
 from accounts import permissions
 from orchestration import clock, limits, selectors
+from orchestration.audit import AuditKind
 from orchestration.engine import core, incidents, state, store, wakeup
 from orchestration.engine.events import (
     Cancel,
@@ -128,7 +129,7 @@ def instance_start(
 
 def _transition(
     writer: Writer, instance: ProcessInstance, event: Event, *, actor: User | None,
-    kind: str, payload: dict[str, Any] | None = None,
+    kind: AuditKind, payload: dict[str, Any] | None = None,
 ) -> None:  # fmt: skip
     """Apply one event to a locked instance, write what it caused and wake the
     workers at commit. An event that does not apply raises InstanceConflict."""
@@ -142,7 +143,7 @@ def _transition(
 
 def _apply(
     instance_id: int, event: Event, *, actor: User | None, now: datetime | None,
-    kind: str, payload: dict[str, Any] | None = None,
+    kind: AuditKind, payload: dict[str, Any] | None = None,
 ) -> ProcessInstance:  # fmt: skip
     now = now or clock.now()
 
@@ -225,7 +226,7 @@ def instance_cancel(
         Cancel(reason),
         actor=actor,
         now=now,
-        kind="instance.cancelled_by",
+        kind=AuditKind.INSTANCE_CANCELLED_BY,
         payload={"reason": reason},
     )
 
@@ -236,7 +237,9 @@ def instance_retry(
     """Retry the step that failed (or the compensation that failed). InstanceConflict
     unless the instance is failed."""
     permissions.require(actor, permissions.operate_refusal(actor))
-    return _apply(instance_id, RetryFailed(), actor=actor, now=now, kind="instance.retry_requested")
+    return _apply(
+        instance_id, RetryFailed(), actor=actor, now=now, kind=AuditKind.INSTANCE_RETRY_REQUESTED
+    )
 
 
 def instance_send_message(
@@ -253,7 +256,7 @@ def instance_send_message(
         MessageReceived(name, payload or {}),
         actor=actor,
         now=now,
-        kind="message.received",
+        kind=AuditKind.MESSAGE_RECEIVED,
         payload={"name": name},
     )
 
@@ -346,7 +349,7 @@ def task_complete(
         _refuse_incident(instance, event)
         writer.vote(task, voter=actor, outcome=outcome, data=data)
         _transition(
-            writer, instance, event, actor=actor, kind="task.completed",
+            writer, instance, event, actor=actor, kind=AuditKind.TASK_COMPLETED,
             payload={"task": task.pk, "outcome": outcome},
         )  # fmt: skip
 
@@ -445,7 +448,7 @@ def instance_migrate(
                 instance,
                 Moved(mapping),
                 actor=actor,
-                kind="instance.version_changed",
+                kind=AuditKind.INSTANCE_VERSION_CHANGED,
                 payload={"from": source, "to": target, "mapping": mapping},
             )
         writer.flush()

@@ -12,6 +12,7 @@ from django.db.models import Max
 
 from accounts import permissions
 from orchestration import clock, handlers
+from orchestration.audit import AuditKind
 from orchestration.definitions.errors import DefinitionError, DefinitionInvalid
 from orchestration.definitions.parse import content_hash, parse_source
 from orchestration.definitions.validate import Context, validate
@@ -126,14 +127,14 @@ def version_save_draft(
             version.source, version.spec, version.content_hash = source, spec, digest
             version.updated_at = now
             version.save(update_fields=["source", "spec", "content_hash", "updated_at"])
-            kind = "version.draft_updated"
+            kind = AuditKind.VERSION_DRAFT_UPDATED
         else:
             number = (definition.versions.aggregate(n=Max("number"))["n"] or 0) + 1
             version = ProcessVersion.objects.create(
                 definition=definition, number=number, source=source, spec=spec,
                 content_hash=digest, created_by=actor, created_at=now, updated_at=now,
             )  # fmt: skip
-            kind = "version.draft_created"
+            kind = AuditKind.VERSION_DRAFT_CREATED
         definition.name = spec["name"]
         definition.updated_at = now
         definition.save(update_fields=["name", "updated_at"])
@@ -207,7 +208,7 @@ def version_delete_draft(*, version: ProcessVersion, actor: User | None) -> None
     with transaction.atomic():
         locked = _locked(version)
         ProcessEvent.objects.create(
-            kind="version.draft_deleted", actor=actor, definition=locked.definition,
+            kind=AuditKind.VERSION_DRAFT_DELETED, actor=actor, definition=locked.definition,
             from_status=locked.status, payload={"number": locked.number},
         )  # fmt: skip
         locked.delete()

@@ -63,6 +63,7 @@ from orchestration.engine.state import (
     TimerKind,
     Wait,
     is_final,
+    rename_steps,
 )
 
 RUNNING, WAITING, COMPLETED, FAILED = "running", "waiting", "completed", "failed"
@@ -595,19 +596,5 @@ class _Machine:
             self._advance(token, step_id)
 
     def _on_moved(self, event: Moved) -> None:
-        def rename(step: str) -> str:
-            return event.mapping.get(step, step)
-
-        for tok in self.tokens.values():
-            tok["step"] = rename(tok["step"])
-        self.state["runs"] = {rename(step): n for step, n in self.state["runs"].items()}
-        self.state["done"] = [[rename(step), execution] for step, execution in self.state["done"]]
-        for record in self.state["joins"].values():
-            record["join"] = rename(record["join"]) if record["join"] else None
-        if self.state["comp"]:
-            comp = self.state["comp"]
-            comp["pending"] = [[rename(s), n] for s, n in comp["pending"]]
-            comp["then"] = rename(comp["then"]) if comp["then"] else None
-        if self.snap.error:
-            self.snap.error["step"] = rename(self.snap.error["step"])
+        rename_steps(self.snap, event.mapping)
         self.effects.append(Audit(AuditKind.INSTANCE_MIGRATED, "", {"mapping": event.mapping}))

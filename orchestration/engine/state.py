@@ -86,3 +86,25 @@ def places(state: Mapping[str, Any] | None) -> set[str]:
 def depth(state: Mapping[str, Any] | None) -> int:
     """How deep in a chain of sub-processes this instance runs (0: started directly)."""
     return int((state or {}).get("depth", 0))
+
+
+def rename_steps(snap: Snapshot, mapping: Mapping[str, str]) -> None:
+    """Move a snapshot to another version's step ids (in-flight migration): every
+    place the state names a step follows `mapping` (unmapped ids stay)."""
+
+    def rename(step: str) -> str:
+        return mapping.get(step, step)
+
+    state = snap.state
+    for tok in state["tokens"].values():
+        tok["step"] = rename(tok["step"])
+    state["runs"] = {rename(step): n for step, n in state["runs"].items()}
+    state["done"] = [[rename(step), execution] for step, execution in state["done"]]
+    for record in state["joins"].values():
+        record["join"] = rename(record["join"]) if record["join"] else None
+    comp = state["comp"]
+    if comp:
+        comp["pending"] = [[rename(s), n] for s, n in comp["pending"]]
+        comp["then"] = rename(comp["then"]) if comp["then"] else None
+    if snap.error:
+        snap.error["step"] = rename(snap.error["step"])

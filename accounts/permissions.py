@@ -122,8 +122,9 @@ def decide_refusal(user: AnyUser | None, task: HumanTask) -> str | None:
         return f"{_name(user)} is not signed in or not active"
     if task.status != "open":
         return f"task {task.pk} is {task.status}"
-    if task.excludes_starter and task.instance.started_by_id == user.pk:  # type: ignore[union-attr]
-        return f"{_name(user)} started this instance and is excluded from deciding it (four-eyes)"
+    why = {e.user_id: e.reason for e in task.exclusions.all()}.get(user.pk)  # type: ignore[union-attr,arg-type]
+    if why is not None:
+        return f"{_name(user)} {why} and is excluded from deciding it (four-eyes)"
     assignees = list(task.assignees.all())
     if any(a.user_id == user.pk for a in assignees):  # type: ignore[union-attr]
         return None
@@ -135,6 +136,25 @@ def decide_refusal(user: AnyUser | None, task: HumanTask) -> str | None:
 
 def can_decide(user: AnyUser | None, task: HumanTask) -> bool:
     return decide_refusal(user, task) is None
+
+
+def eligible_count(task: HumanTask) -> int:
+    """How many distinct active people may decide `task` (its quorum counts them):
+    its users and the members of its groups, less those excluded."""
+    from django.contrib.auth import get_user_model
+
+    assignees = list(task.assignees.all())
+    users = [a.user_id for a in assignees if a.user_id]
+    groups = [a.group_id for a in assignees if a.group_id]
+    excluded = [e.user_id for e in task.exclusions.all()]
+    return (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .filter(Q(pk__in=users) | Q(groups__in=groups))
+        .exclude(pk__in=excluded)
+        .distinct()
+        .count()
+    )
 
 
 def can_see_task(user: AnyUser | None, task: HumanTask) -> bool:
@@ -165,8 +185,10 @@ def tasks_decidable_q(user: AnyUser | None) -> Q:
     if not _active(user):
         return Q(pk__in=[])
     assert user is not None
-    excluded = Q(excludes_starter=True) & Q(instance__started_by_id=user.pk)
-    return Q(status="open") & _assigned_q(user) & ~excluded
+    from orchestration.models import TaskExclusion
+
+    excluded = TaskExclusion.objects.filter(task=OuterRef("pk"), user_id=user.pk)  # type: ignore[misc]
+    return Q(status="open") & _assigned_q(user) & ~Q(Exists(excluded))
 
 
 def tasks_visible_q(user: AnyUser | None) -> Q:

@@ -27,6 +27,7 @@ class AuditKind(StrEnum):
     STEP_RESULT_DISCARDED = "step.result_discarded"
     STEP_ERROR_ROUTED = "step.error_routed"
     TASK_VOTED = "task.voted"
+    TASK_VOTE_RECORDED = "task.vote_recorded"
     TASK_COMPLETED = "task.completed"
     TASK_UNKNOWN_ASSIGNEES = "task.unknown_assignees"
     TIMER_FIRED = "timer.fired"

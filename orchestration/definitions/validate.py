@@ -169,8 +169,26 @@ def _graph_errors(spec: Mapping[str, Any], ctx: Context) -> Iterable[DefinitionE
         yield from _step_errors(f"steps.{step_id}", step, known, ctx, own=spec["key"])
     yield from _cycle_errors(spec, ctx)
     yield from _duration_errors(spec, [])
+    yield from _exclusion_errors(steps)
     for name, decl in variables.items():
         yield from _pattern_errors(f"variables.{name}", decl)
+
+
+def _exclusion_errors(steps: Mapping[str, Mapping[str, Any]]) -> Iterable[DefinitionError]:
+    """`exclude: [{step: x}]` names an approval step whose deciders may not decide."""
+    for step_id, step in steps.items():
+        if step["type"] != "approval":
+            continue
+        for i, item in enumerate(step.get("exclude") or []):
+            if not isinstance(item, Mapping):
+                continue
+            where, named = f"steps.{step_id}.exclude[{i}].step", item["step"]
+            if named not in steps:
+                yield DefinitionError(where, f"unknown step {named!r}")
+            elif steps[named]["type"] != "approval":
+                yield DefinitionError(where, f"{named!r} is not an approval step")
+            elif named == step_id:
+                yield DefinitionError(where, "a step cannot exclude its own deciders")
 
 
 def _pattern_errors(path: str, decl: Mapping[str, Any]) -> Iterable[DefinitionError]:
@@ -449,6 +467,13 @@ def _approval_errors(
             yield DefinitionError(where, f"unknown outcome {name!r}")
 
     quorum = step.get("quorum")
+    counted = quorum.get("outcome") if isinstance(quorum, dict) else None
+    if quorum not in (None, "any") and counted is None and "approve" not in outcomes:
+        yield DefinitionError(
+            f"{path}.quorum",
+            "name the outcome the quorum counts ({required: ..., outcome: ...});"
+            " this step has no 'approve' outcome",
+        )
     if isinstance(quorum, dict):
         if "outcome" in quorum:
             yield from outcome_error(f"{path}.quorum.outcome", quorum["outcome"])

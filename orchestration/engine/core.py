@@ -28,6 +28,7 @@ from typing import Any
 from orchestration.audit import AuditKind
 from orchestration.definitions.durations import parse_duration
 from orchestration.definitions.validate import parallel_joins
+from orchestration.engine import quorum
 from orchestration.engine.evaluation import (
     StepError,
     as_datetime,
@@ -451,22 +452,31 @@ class _Machine:
         rule so far is `any`: the first vote decides (quorum and chains come with
         the human-tasks work, here)."""
         self._token_at(event.token, event.step, Wait.TASK)
-        outcomes = self.d.step(event.step)["outcomes"]
+        step = self.d.step(event.step)
+        outcomes = step["outcomes"]
         if event.outcome not in outcomes:
             raise EngineError(
                 "unknown_outcome", f"step {event.step} has no outcome {event.outcome!r}"
             )
+        votes = event.votes or [event.outcome]
+        decided = quorum.decide(step, votes, event.eligible, event.outcome)
+        if decided is None:
+            self.effects.append(
+                Audit(AuditKind.TASK_VOTE_RECORDED, event.step,
+                      {"outcome": event.outcome, "by": event.voter, "votes": quorum.tally(votes)})
+            )  # fmt: skip
+            return
         self.snap.variables[event.step] = {
             **event.data,
-            "outcome": event.outcome,
+            "outcome": decided,
             "decided_by": event.voter,
+            **({"votes": quorum.tally(votes)} if len(votes) > 1 else {}),
         }
         self.effects.append(
-            CloseTask(event.token, event.step, event.task, event.outcome, event.data,
-                      event.voter_id)
-        )  # fmt: skip
+            CloseTask(event.token, event.step, event.task, decided, event.data, event.voter_id)
+        )
         self.effects.append(CancelToken(event.token, Wait.TASK, event.step))
-        self._advance(event.token, outcomes[event.outcome])
+        self._advance(event.token, outcomes[decided])
 
     # ---- timers, messages, children ------------------------------------------------------
     def _on_timer(self, event: TimerFired) -> None:

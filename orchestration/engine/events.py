@@ -49,6 +49,8 @@ class TaskVoted:
     voter: str  # username, or "system"
     task: int = 0
     voter_id: int | None = None
+    votes: list[str] = field(default_factory=list)  # every vote's outcome so far, this one too
+    eligible: int | None = None  # people who may vote (for quorum all / N / %)
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ from orchestration.models import (
     ProcessEvent,
     ProcessInstance,
     StepRun,
+    TaskExclusion,
     TaskVote,
     Timer,
 )
@@ -152,6 +153,7 @@ class Writer:
     _cancelled: list[tuple[int, str, dict[str, bool]]] = field(default_factory=list)
     _events: list[ProcessEvent] = field(default_factory=list)
     _fired: list[Timer] = field(default_factory=list)
+    _exclusions: list[tuple[HumanTask, dict[int, str]]] = field(default_factory=list)
     _deferred_timers: list[Timer] = field(default_factory=list)
     _deferred_runs: list[StepRun] = field(default_factory=list)
     # Users and groups named as assignees, by name, resolved once per writer.
@@ -363,7 +365,6 @@ class Writer:
                 form=effect.form,
                 outcomes=effect.outcomes,
                 exclude=effect.exclude,
-                excludes_starter="starter" in effect.exclude,
                 created_at=self.now,
             )
             # Resolvers run here, while the transition is applied, so that their
@@ -391,6 +392,7 @@ class Writer:
             people = [users[u] for u in effect.users if u in users] + resolved
             group_ids = [groups[g] for g in effect.groups if g in groups]
             self._new_tasks.append((task, effect, instance, (people, group_ids)))
+            self._exclusions.append((task, self._excluded(instance, effect.exclude)))
         elif isinstance(effect, CloseTask):
             task = self._tasks_at_hand.get(effect.task) or HumanTask(pk=effect.task)
             states.move(task, TaskStatus.COMPLETED)
@@ -559,6 +561,30 @@ class Writer:
             self._group_ids.update(found_groups)
         return self._user_ids, self._group_ids
 
+    def _excluded(self, instance: ProcessInstance, rules: list[Any]) -> dict[int, str]:
+        """Who may not decide a task opening now, by the step's `exclude` rules:
+        user id -> why (the words a refusal uses)."""
+        out: dict[int, str] = {}
+        if "starter" in rules and instance.started_by_id:
+            out[instance.started_by_id] = "started this instance"
+        steps = {rule["step"] for rule in rules if isinstance(rule, dict)}
+        if "previous_approvers" in rules or steps:
+            # Decisions already written, and those this transaction is writing
+            # (the vote that led here is among them).
+            decided = list(
+                TaskVote.objects.filter(
+                    task__instance_id=instance.pk, voter__isnull=False
+                ).values_list("voter_id", "task__step")
+            )
+            for vote in self._votes:
+                task = self._tasks_at_hand.get(vote.task_id)
+                if vote.voter_id and task is not None and task.instance_id == instance.pk:
+                    decided.append((vote.voter_id, task.step))
+            for voter, step in decided:
+                if "previous_approvers" in rules or step in steps:
+                    out.setdefault(voter, f"decided {step} earlier in this instance")
+        return out
+
     # ---- writing ------------------------------------------------------------------------
     def flush(self) -> None:
         """Write everything queued, in a few statements sent together, and nothing
@@ -582,15 +608,20 @@ class Writer:
                     [task for task, _, _, _ in self._new_tasks],
                     [(i, *ids) for i, (_, _, _, ids) in enumerate(self._new_tasks)],
                 )
+                store.insert_exclusions(
+                    [TaskExclusion(task_id=task.pk, user_id=user, reason=why)
+                     for task, excluded in self._exclusions for user, why in excluded.items()]
+                )  # fmt: skip
             store.save_fired_timers(self._fired)
             store.save_deferred_timers(self._deferred_timers)
             store.insert_timers(self._new_timers)
             store.insert_events(self._events)
             if self.notify:
                 store.notify_workers()
-        for queued in (self._cancelled, self._changed_runs, self._new_runs, self._decided,
-                       self._votes, self._new_tasks, self._new_timers, self._events, self._fired,
-                       self._deferred_timers, self._deferred_runs):  # fmt: skip
+        for queued in (self._exclusions, self._cancelled, self._changed_runs, self._new_runs,
+                       self._decided, self._votes, self._new_tasks, self._new_timers,
+                       self._events, self._fired, self._deferred_timers,
+                       self._deferred_runs):  # fmt: skip
             queued.clear()
         self._tasks_at_hand.clear()
         self._instances.clear()

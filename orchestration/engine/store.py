@@ -26,6 +26,7 @@ from orchestration.models import (
     ProcessInstance,
     StepRun,
     TaskAssignee,
+    TaskExclusion,
     TaskVote,
     Timer,
 )
@@ -74,10 +75,11 @@ def lock_instances_and_runs(
 
 
 def lock_for_decision(task_id: int) -> tuple[ProcessInstance, HumanTask] | None:
-    """Lock the instance of a task, then read the task and its assignees (one
-    round trip). The task is read by a second statement, so it shows a decision
-    committed while we waited for the lock. None when there is no such task."""
-    found, tasks, assignees = sql.select_all(
+    """Lock the instance of a task, then read the task with its assignees,
+    exclusions and votes so far (one round trip). The task is read by a second
+    statement, so it shows a decision committed while we waited for the lock.
+    None when there is no such task."""
+    found, tasks, assignees, exclusions, votes = sql.select_all(
         sql.Query(
             ProcessInstance,
             f"WHERE id = (SELECT instance_id FROM {sql.table(HumanTask)} WHERE id = %s)",  # noqa: S608
@@ -86,12 +88,16 @@ def lock_for_decision(task_id: int) -> tuple[ProcessInstance, HumanTask] | None:
         ),
         sql.Query(HumanTask, "WHERE id = %s", [task_id]),
         sql.Query(TaskAssignee, "WHERE task_id = %s", [task_id]),
+        sql.Query(TaskExclusion, "WHERE task_id = %s", [task_id]),
+        sql.Query(TaskVote, "WHERE task_id = %s ORDER BY id", [task_id]),
     )
     if not found or not tasks:
         return None
     attach_versions(found)
     task = tasks[0]
     sql.prefetched(task, "assignees", assignees)
+    sql.prefetched(task, "exclusions", exclusions)
+    sql.prefetched(task, "votes", votes)
     task.instance = found[0]
     return found[0], task
 
@@ -201,6 +207,10 @@ def insert_tasks_and_assignees(
         rows += [TaskAssignee(task_id=task_id, user_id=user) for user in users]
         rows += [TaskAssignee(task_id=task_id, group_id=group) for group in groups]
     sql.insert(TaskAssignee, rows, returning=False)
+
+
+def insert_exclusions(rows: Sequence[TaskExclusion]) -> None:
+    sql.insert(TaskExclusion, rows, returning=False)
 
 
 def withdraw(

@@ -7,6 +7,7 @@ from orchestration.models.instances import (
     ProcessInstance,
     StepRun,
     TaskAssignee,
+    TaskExclusion,
     TaskVote,
     Timer,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "ProcessVersion",
     "StepRun",
     "TaskAssignee",
+    "TaskExclusion",
     "TaskVote",
     "Timer",
 ]

@@ -133,10 +133,9 @@ class HumanTask(models.Model):
     due_at = models.DateTimeField(null=True, blank=True)
     form = models.JSONField(default=list)
     outcomes = models.JSONField(default=list)
+    # The step's `exclude` rules as written; who they exclude is fixed in
+    # TaskExclusion rows when the task opens.
     exclude = models.JSONField(default=list)
-    # `exclude: [starter]` as a column, so that "tasks this user may decide" is a
-    # plain query on every database (accounts.permissions.tasks_decidable_q).
-    excludes_starter = models.BooleanField(default=False)
     outcome = models.CharField(max_length=100, blank=True)
     data = models.JSONField(default=dict)
     decided_by = models.ForeignKey(
@@ -187,6 +186,25 @@ class TaskVote(models.Model):
 
     def __str__(self) -> str:
         return f"vote {self.outcome} on task #{self.task_id}"
+
+
+class TaskExclusion(models.Model):
+    """Someone who may see a task but not decide it (four-eyes), fixed when the
+    task opens: its instance's starter (`exclude: [starter]`), whoever decided an
+    earlier task of the instance (`previous_approvers`), or a named step's
+    deciders (`{step: ...}`). `reason` says which rule."""
+
+    task = models.ForeignKey(HumanTask, on_delete=models.CASCADE, related_name="exclusions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    reason = models.CharField(max_length=120)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["task", "user"], name="one_exclusion_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} excluded from task #{self.task_id} ({self.reason})"
 
 
 def protect_open_tasks(collector: Any, field: Any, sub_objs: Any, using: str) -> None:

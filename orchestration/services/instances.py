@@ -17,7 +17,7 @@ from django.db import transaction
 from accounts import permissions
 from orchestration import clock, limits, selectors
 from orchestration.audit import AuditKind
-from orchestration.engine import core, incidents, state, store, wakeup
+from orchestration.engine import core, incidents, quorum, state, store, wakeup
 from orchestration.engine.events import (
     Cancel,
     Event,
@@ -31,6 +31,7 @@ from orchestration.engine.incidents import incident_retry
 from orchestration.engine.runtime import Writer, failed_step
 from orchestration.engine.store import lock_instances
 from orchestration.engine.variables import validate_variables
+from orchestration.engine.versions import definition_of
 from orchestration.exceptions import (
     InstanceConflict,
     InvalidInput,
@@ -377,7 +378,18 @@ def _decision(
         raise InvalidInput(errors)
     name = actor.get_username() if actor is not None else "system"
     voter_id = actor.pk if actor is not None else None
-    return task, TaskVoted(task.token, task.step, outcome, data, name, task.pk, voter_id)
+    earlier = list(task.votes.all())
+    mine = next((v for v in earlier if voter_id is not None and v.voter_id == voter_id), None)
+    if mine is not None:  # votes count people: one each
+        raise InstanceConflict(
+            "already_voted", f"{name} already voted {mine.outcome} on task {task.pk}"
+        )
+    step = definition_of(task.instance.version).step(task.step)
+    eligible = permissions.eligible_count(task) if quorum.needs_eligible(step) else None
+    votes = [v.outcome for v in earlier] + [outcome]
+    return task, TaskVoted(
+        task.token, task.step, outcome, data, name, task.pk, voter_id, votes, eligible
+    )
 
 
 def instance_migrate(

@@ -41,16 +41,19 @@ def test_query_and_per_object_rules_agree_on_every_row(roles) -> None:
         )  # fmt: skip
         task = HumanTask.objects.create(
             instance=instance, step="ask", token="1", execution=1, title=f"t{n}",
-            status=rng.choice(["open", "open", "completed", "cancelled"]),
-            excludes_starter=rng.random() < 0.5, outcomes=["ok"],
+            status=rng.choice(["open", "open", "completed", "cancelled"]), outcomes=["ok"],
         )  # fmt: skip
+        for user in rng.sample(users, rng.randint(0, 2)):  # four-eyes exclusions
+            task.exclusions.create(user=user, reason="decided an earlier step")
         for user in rng.sample(users, rng.randint(0, 2)):
             task.assignees.create(user=user)
         for group in rng.sample(groups, rng.randint(0, 2)):
             task.assignees.create(group=group)
         if instance.started_by and rng.random() < 0.3:  # starters who are assignees too
             task.assignees.get_or_create(user=instance.started_by)
-    tasks = list(HumanTask.objects.select_related("instance").prefetch_related("assignees"))
+    tasks = list(
+        HumanTask.objects.select_related("instance").prefetch_related("assignees", "exclusions")
+    )
     checked = {"decide": 0, "see": 0}
     for user in users:
         decidable = set(

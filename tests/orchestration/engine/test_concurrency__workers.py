@@ -13,7 +13,7 @@ from django.db import connections
 from django.utils import timezone
 
 from orchestration import services
-from orchestration.models import HumanTask, ProcessEvent, ProcessInstance, StepRun, Timer
+from orchestration.models import HumanTask, ProcessEvent, ProcessInstance, StepRun, TaskVote, Timer
 from tests.orchestration.engine.conftest import THREE_STEPS, publish
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -156,3 +156,56 @@ steps:
     instance.refresh_from_db()
     assert instance.result == {"approve": "approved", "reject": "rejected"}[task.outcome]
     assert ProcessEvent.objects.filter(kind="task.completed").count() == 1
+
+
+def _vote(barrier, deadline, task_id: int, username: str, queue) -> None:
+    from accounts.models import User
+    from orchestration.exceptions import InstanceConflict
+
+    barrier.wait()
+    try:
+        task = services.task_complete(
+            task_id=task_id, outcome="approve", data={}, actor=User.objects.get(username=username)
+        )
+        queue.put("closed" if task.status == "completed" else "counted")
+    except InstanceConflict as exc:
+        queue.put(exc.code)
+    finally:
+        connections.close_all()
+
+
+def test_racing_votes_under_a_quorum_count_each_person_once_and_close_once() -> None:
+    from tests.conftest import make_user
+
+    names = [f"voter{n}" for n in range(PROCESSES)]
+    for name in names:
+        make_user(name, "board")
+    publish("""
+key: two
+name: Two of four
+start: ask
+steps:
+  ask: {type: approval, assignees: {groups: [board]}, quorum: 2, outcomes: {approve: yes}}
+  yes: {type: end, result: approved}
+""")
+    instance = services.instance_start(key="two", variables={}, actor=None)
+    task = HumanTask.objects.get(instance=instance)
+    connections.close_all()
+    ctx = multiprocessing.get_context("fork")
+    barrier, queue = ctx.Barrier(PROCESSES), ctx.Queue()
+    procs = [
+        ctx.Process(target=_vote, args=(barrier, 0, task.pk, names[i], queue))
+        for i in range(PROCESSES)
+    ]
+    for proc in procs:
+        proc.start()
+    results = sorted(queue.get(timeout=60) for _ in procs)
+    for proc in procs:
+        proc.join(timeout=30)
+    # Votes serialise on the instance lock: one counts, the second closes the
+    # task, the others find it closed.
+    assert results == ["closed", "counted", "task_closed", "task_closed"]
+    assert TaskVote.objects.filter(task=task).count() == 2
+    assert ProcessEvent.objects.filter(instance=instance, to_status="completed").count() == 1
+    instance.refresh_from_db()
+    assert (instance.status, instance.result) == ("completed", "approved")

@@ -184,3 +184,17 @@ ORCHESTRATION_COALESCE_MS = env_int("ORCHESTRATION_COALESCE_MS", 3)
 # (polling that often while they find work, backing off to 0.25 s when they do
 # not); see engine/wakeup.py.
 ORCHESTRATION_HELP_AFTER_MS = env_int("ORCHESTRATION_HELP_AFTER_MS", 25)
+
+# Email (task notifications): console by default; SMTP when EMAIL_HOST is set.
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "process-engine@localhost")
+EMAIL_HOST = env_str("EMAIL_HOST", "")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 587)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)

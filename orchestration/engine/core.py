@@ -28,7 +28,7 @@ from typing import Any
 from orchestration.audit import AuditKind
 from orchestration.definitions.durations import parse_duration
 from orchestration.definitions.validate import parallel_joins
-from orchestration.engine import quorum
+from orchestration.engine.approvals import ApprovalRules
 from orchestration.engine.evaluation import (
     StepError,
     as_datetime,
@@ -41,7 +41,6 @@ from orchestration.engine.events import (
     Cancel,
     CancelToken,
     ChildFinished,
-    CloseTask,
     Effect,
     Event,
     Finished,
@@ -60,6 +59,7 @@ from orchestration.engine.events import (
 from orchestration.engine.retries import backoff_delay, retry_policy
 from orchestration.engine.state import (
     TERMINAL,
+    EngineError,
     Snapshot,
     TimerKind,
     Wait,
@@ -67,18 +67,12 @@ from orchestration.engine.state import (
     rename_steps,
 )
 
+__all__ = ["Definition", "EngineError", "Transition", "transition"]
+
 RUNNING, WAITING, COMPLETED, FAILED = "running", "waiting", "completed", "failed"
 CANCELLED, COMPENSATING, COMPENSATED = "cancelled", "compensating", "compensated"
 # A transition that passes more instantaneous steps than this is a loop of decisions.
 MAX_INSTANT_STEPS = 1000
-
-
-class EngineError(Exception):
-    """The event does not apply to this instance (wrong status, nobody waiting...)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        self.code = code
-        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -129,7 +123,7 @@ def _copy_json(value: Any) -> Any:
     return value
 
 
-class _Machine:
+class _Machine(ApprovalRules):
     def __init__(self, definition: Definition, snap: Snapshot, now: datetime, key: str) -> None:
         self.d, self.snap, self.now, self.key = definition, snap, now, key
         self.effects: list[Effect] = []
@@ -254,6 +248,11 @@ class _Machine:
             return None
         if kind == "approval":
             tok["wait"] = Wait.TASK
+            for level, escalation in enumerate(step.get("escalation") or []):
+                due = self.now + parse_duration(escalation["after"])
+                self.effects.append(
+                    StartTimer(token, step_id, TimerKind.ESCALATION, due, level=level)
+                )
             self.effects.append(
                 open_task(token, step_id, step, execution, self.snap.variables, self.now)
             )
@@ -446,43 +445,13 @@ class _Machine:
             attempt=event.attempt,
         )
 
-    # ---- human tasks ---------------------------------------------------------------------
-    def _on_vote(self, event: TaskVoted) -> None:
-        """A vote closes the task when the step's quorum is reached. The single
-        rule so far is `any`: the first vote decides (quorum and chains come with
-        the human-tasks work, here)."""
-        self._token_at(event.token, event.step, Wait.TASK)
-        step = self.d.step(event.step)
-        outcomes = step["outcomes"]
-        if event.outcome not in outcomes:
-            raise EngineError(
-                "unknown_outcome", f"step {event.step} has no outcome {event.outcome!r}"
-            )
-        votes = event.votes or [event.outcome]
-        decided = quorum.decide(step, votes, event.eligible, event.outcome)
-        if decided is None:
-            self.effects.append(
-                Audit(AuditKind.TASK_VOTE_RECORDED, event.step,
-                      {"outcome": event.outcome, "by": event.voter, "votes": quorum.tally(votes)})
-            )  # fmt: skip
-            return
-        self.snap.variables[event.step] = {
-            **event.data,
-            "outcome": decided,
-            "decided_by": event.voter,
-            **({"votes": quorum.tally(votes)} if len(votes) > 1 else {}),
-        }
-        self.effects.append(
-            CloseTask(event.token, event.step, event.task, decided, event.data, event.voter_id)
-        )
-        self.effects.append(CancelToken(event.token, Wait.TASK, event.step))
-        self._advance(event.token, outcomes[decided])
-
     # ---- timers, messages, children ------------------------------------------------------
     def _on_timer(self, event: TimerFired) -> None:
         if event.kind == TimerKind.WAIT:
             self._token_at(event.token, event.step, Wait.TIMER)
             self._advance(event.token, self.d.step(event.step)["next"])
+        elif event.kind == TimerKind.ESCALATION:
+            self._escalate(event)
         elif event.kind == TimerKind.MESSAGE_TIMEOUT:
             self._token_at(event.token, event.step, Wait.MESSAGE)
             self.effects.append(Audit(AuditKind.WAIT_TIMED_OUT, event.step))

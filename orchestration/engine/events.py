@@ -57,7 +57,8 @@ class TaskVoted:
 class TimerFired:
     token: str
     step: str
-    kind: str  # "wait" | "message_timeout"
+    kind: str  # a TimerKind: wait, message_timeout, escalation
+    level: int = 0  # for an escalation: which level of the step's `escalation`
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,31 @@ class StartTimer:
     step: str
     kind: str
     due_at: datetime
+    level: int = 0  # escalation level
+
+
+@dataclass(frozen=True)
+class ChangeAssignees:
+    """An escalation moved a task: `replace` its assignees, or add these to them."""
+
+    token: str
+    step: str
+    users: list[str]
+    groups: list[str]
+    replace: bool
+
+
+@dataclass(frozen=True)
+class Notify:
+    """Tell people about a task by email (after commit, from the outbox): its
+    current assignees (`users` and `groups` empty) or the ones named."""
+
+    token: str
+    step: str
+    reason: str  # reminder, escalation
+    users: list[str]
+    groups: list[str]
+    message: str = ""
 
 
 @dataclass(frozen=True)
@@ -209,4 +235,15 @@ class Finished:
     result: str
 
 
-Effect = RunStep | OpenTask | CloseTask | StartTimer | StartChild | CancelToken | Audit | Finished
+Effect = (
+    RunStep
+    | OpenTask
+    | CloseTask
+    | ChangeAssignees
+    | Notify
+    | StartTimer
+    | StartChild
+    | CancelToken
+    | Audit
+    | Finished
+)

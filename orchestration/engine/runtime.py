@@ -24,10 +24,12 @@ from orchestration.engine import core, state, store
 from orchestration.engine.events import (
     Audit,
     CancelToken,
+    ChangeAssignees,
     CloseTask,
     Effect,
     Event,
     Finished,
+    Notify,
     OpenTask,
     RunStep,
     StartChild,
@@ -36,6 +38,7 @@ from orchestration.engine.events import (
     event_to_json,
 )
 from orchestration.engine.state import TimerKind, Wait
+from orchestration.engine.task_writes import TaskWrites
 from orchestration.engine.versions import definition_of, version_for_start
 from orchestration.handlers import get_resolver
 from orchestration.models import (
@@ -134,7 +137,7 @@ def failed_step(exc: BaseException, default: str = "") -> str:
 
 
 @dataclass
-class Writer:
+class Writer(TaskWrites):
     now: datetime
     worker: str = ""  # when set, automated steps due now are claimed for this worker
     _instances: dict[int, ProcessInstance] = field(default_factory=dict)
@@ -154,6 +157,8 @@ class Writer:
     _events: list[ProcessEvent] = field(default_factory=list)
     _fired: list[Timer] = field(default_factory=list)
     _exclusions: list[tuple[HumanTask, dict[int, str]]] = field(default_factory=list)
+    # (task id, user ids, group ids, replace the current ones?)
+    _assignee_changes: list[tuple[int, list[int], list[int], bool]] = field(default_factory=list)
     _deferred_timers: list[Timer] = field(default_factory=list)
     _deferred_runs: list[StepRun] = field(default_factory=list)
     # Users and groups named as assignees, by name, resolved once per writer.
@@ -328,18 +333,6 @@ class Writer:
         run.due_at, run.error = self.now + delay, {"code": code, "times": times}
         self._deferred_runs.append(run)
 
-    def vote(
-        self, task: HumanTask, *, voter: User | None, outcome: str, data: dict[str, Any],
-        on_behalf_of: User | None = None,
-    ) -> None:  # fmt: skip
-        """Record one person's decision on a task; whether it closes the task is
-        the core's to say (apply a TaskVoted event after this)."""
-        self._votes.append(
-            TaskVote(task_id=task.pk, voter=voter, on_behalf_of=on_behalf_of, outcome=outcome,
-                     data=data, created_at=self.now)
-        )  # fmt: skip
-        self._tasks_at_hand[task.pk] = task
-
     def hold(self, instance: ProcessInstance, event: Event, *, step: str) -> None:
         """Keep an event for an instance in incident, to be applied when it is retried."""
         error = dict(instance.error or {})
@@ -394,7 +387,7 @@ class Writer:
             self._new_tasks.append((task, effect, instance, (people, group_ids)))
             self._exclusions.append((task, self._excluded(instance, effect.exclude)))
         elif isinstance(effect, CloseTask):
-            task = self._tasks_at_hand.get(effect.task) or HumanTask(pk=effect.task)
+            task = self._tasks_at_hand.get(effect.task) or self._open_task(instance, effect.token)
             states.move(task, TaskStatus.COMPLETED)
             task.outcome, task.data = effect.outcome, effect.data
             task.decided_by_id, task.decided_at = effect.voter_id, self.now
@@ -408,9 +401,24 @@ class Writer:
                     kind=effect.kind,
                     due_at=effect.due_at,
                     created_at=self.now,
+                    payload={"level": effect.level} if effect.kind == TimerKind.ESCALATION else {},
                 )
             )
             self.notify = True
+        elif isinstance(effect, ChangeAssignees):
+            task = self._open_task(instance, effect.token)
+            users, groups = self._assignee_ids(effect.users, effect.groups)
+            self._assignee_changes.append(
+                (task.pk, [users[u] for u in effect.users if u in users],
+                 [groups[g] for g in effect.groups if g in groups], effect.replace)
+            )  # fmt: skip
+            self.record(
+                instance, AuditKind.TASK_ASSIGNEES_CHANGED, step=effect.step,
+                payload={"task": task.pk, "users": effect.users, "groups": effect.groups,
+                         "replace": effect.replace},
+            )  # fmt: skip
+        elif isinstance(effect, Notify):
+            self._notify(instance, effect)
         elif isinstance(effect, StartChild):
             self._start_child(instance, effect, actor)
         elif isinstance(effect, CancelToken):
@@ -550,41 +558,6 @@ class Writer:
                 )
                 self.notify = True
 
-    def _assignee_ids(
-        self, users: list[str], groups: list[str]
-    ) -> tuple[dict[str, int], dict[str, int]]:
-        wanted_users = set(users) - set(self._user_ids)
-        wanted_groups = set(groups) - set(self._group_ids)
-        if wanted_users or wanted_groups:
-            found_users, found_groups = store.ids_by_name(wanted_users, wanted_groups)
-            self._user_ids.update(found_users)
-            self._group_ids.update(found_groups)
-        return self._user_ids, self._group_ids
-
-    def _excluded(self, instance: ProcessInstance, rules: list[Any]) -> dict[int, str]:
-        """Who may not decide a task opening now, by the step's `exclude` rules:
-        user id -> why (the words a refusal uses)."""
-        out: dict[int, str] = {}
-        if "starter" in rules and instance.started_by_id:
-            out[instance.started_by_id] = "started this instance"
-        steps = {rule["step"] for rule in rules if isinstance(rule, dict)}
-        if "previous_approvers" in rules or steps:
-            # Decisions already written, and those this transaction is writing
-            # (the vote that led here is among them).
-            decided = list(
-                TaskVote.objects.filter(
-                    task__instance_id=instance.pk, voter__isnull=False
-                ).values_list("voter_id", "task__step")
-            )
-            for vote in self._votes:
-                task = self._tasks_at_hand.get(vote.task_id)
-                if vote.voter_id and task is not None and task.instance_id == instance.pk:
-                    decided.append((vote.voter_id, task.step))
-            for voter, step in decided:
-                if "previous_approvers" in rules or step in steps:
-                    out.setdefault(voter, f"decided {step} earlier in this instance")
-        return out
-
     # ---- writing ------------------------------------------------------------------------
     def flush(self) -> None:
         """Write everything queued, in a few statements sent together, and nothing
@@ -612,16 +585,19 @@ class Writer:
                     [TaskExclusion(task_id=task.pk, user_id=user, reason=why)
                      for task, excluded in self._exclusions for user, why in excluded.items()]
                 )  # fmt: skip
+            for task_id, user_ids, group_ids, replace in self._assignee_changes:
+                store.change_assignees(task_id, user_ids, group_ids, replace=replace)
             store.save_fired_timers(self._fired)
             store.save_deferred_timers(self._deferred_timers)
             store.insert_timers(self._new_timers)
             store.insert_events(self._events)
             if self.notify:
                 store.notify_workers()
-        for queued in (self._exclusions, self._cancelled, self._changed_runs, self._new_runs,
-                       self._decided, self._votes, self._new_tasks, self._new_timers,
-                       self._events, self._fired, self._deferred_timers,
-                       self._deferred_runs):  # fmt: skip
+        for queued in (
+            self._assignee_changes, self._exclusions, self._cancelled, self._changed_runs,
+            self._new_runs, self._decided, self._votes, self._new_tasks, self._new_timers,
+            self._events, self._fired, self._deferred_timers, self._deferred_runs,
+        ):  # fmt: skip
             queued.clear()
         self._tasks_at_hand.clear()
         self._instances.clear()

@@ -17,6 +17,14 @@ from typing import Any
 from orchestration.states import ENDED, InstanceStatus
 
 
+class EngineError(Exception):
+    """The event does not apply to this instance (wrong status, nobody waiting...)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        super().__init__(message)
+
+
 class Wait(StrEnum):
     """What a token parked at a step waits for."""
 
@@ -34,6 +42,7 @@ class TimerKind(StrEnum):
     MESSAGE_TIMEOUT = "message_timeout"
     CHILD_FINISHED = "child_finished"  # a child's result, delivered to its parent
     CANCEL = "cancel"  # a parent's cancellation, delivered to its child
+    ESCALATION = "escalation"  # a level of an approval's `escalation`
 
 
 # Statuses after which nothing more happens (a `failed` instance that still

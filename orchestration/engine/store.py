@@ -209,6 +209,17 @@ def insert_tasks_and_assignees(
     sql.insert(TaskAssignee, rows, returning=False)
 
 
+def change_assignees(
+    task_id: int, user_ids: Sequence[int], group_ids: Sequence[int], *, replace: bool
+) -> None:
+    """Who may decide a task: replaced by, or widened with, these users and groups."""
+    if replace:
+        sql.execute(f"DELETE FROM {sql.table(TaskAssignee)} WHERE task_id = %s", [task_id])  # noqa: S608
+    rows = [TaskAssignee(task_id=task_id, user_id=u) for u in user_ids]
+    rows += [TaskAssignee(task_id=task_id, group_id=g) for g in group_ids]
+    sql.insert(TaskAssignee, rows, returning=False)
+
+
 def insert_exclusions(rows: Sequence[TaskExclusion]) -> None:
     sql.insert(TaskExclusion, rows, returning=False)
 

@@ -29,7 +29,7 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections, transaction
 
-from orchestration import limits
+from orchestration import limits, notifications
 from orchestration.audit import AuditKind
 from orchestration.clock import now as clock_now
 from orchestration.engine import core, incidents, store
@@ -143,7 +143,7 @@ class Worker:
         done = 0
         if time.monotonic() >= self._next_sweep:
             timers, leases = self.fire_timers(), self.expire_leases()
-            done += timers + leases
+            done += timers + leases + notifications.send_pending()
             if self.sweep_interval:
                 # Sleep through quiet periods: sweep again when the next timer,
                 # retry or lease comes due, at least every second; at once when a
@@ -521,4 +521,4 @@ def _timer_event(timer: Timer) -> Event:
         )
     if timer.kind == TimerKind.CANCEL:
         return Cancel(timer.payload.get("reason", ""))
-    return TimerFired(timer.token, timer.step, timer.kind)
+    return TimerFired(timer.token, timer.step, timer.kind, int(timer.payload.get("level", 0)))

@@ -1,0 +1,108 @@
+"""What the Writer does for human tasks: record votes, resolve assignee names,
+find a token's open task, queue notifications, fix four-eyes exclusions.
+
+A mixin of runtime.Writer, kept apart so that the writer's core (applying
+events, work rows, flushing) stays readable.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from orchestration.audit import AuditKind
+from orchestration.engine import store
+from orchestration.engine.events import Notify
+from orchestration.models import HumanTask, ProcessEvent, ProcessInstance, TaskVote
+from orchestration.states import TaskStatus
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+
+class TaskWrites:
+    now: datetime
+    _votes: list[TaskVote]
+    _tasks_at_hand: dict[int, HumanTask]
+    _user_ids: dict[str, int]
+    _group_ids: dict[str, int]
+    _events: list[ProcessEvent]
+
+    def record(
+        self, instance: ProcessInstance, kind: AuditKind, *, actor: User | None = None,
+        step: str = "", payload: dict[str, Any] | None = None, from_status: str = "",
+        to_status: str = "",
+    ) -> None:  # fmt: skip
+        raise NotImplementedError
+
+    def vote(
+        self, task: HumanTask, *, voter: User | None, outcome: str, data: dict[str, Any],
+        on_behalf_of: User | None = None,
+    ) -> None:  # fmt: skip
+        """Record one person's decision on a task; whether it closes the task is
+        the core's to say (apply a TaskVoted event after this)."""
+        self._votes.append(
+            TaskVote(task_id=task.pk, voter=voter, on_behalf_of=on_behalf_of, outcome=outcome,
+                     data=data, created_at=self.now)
+        )  # fmt: skip
+        self._tasks_at_hand[task.pk] = task
+
+    def _assignee_ids(
+        self, users: list[str], groups: list[str]
+    ) -> tuple[dict[str, int], dict[str, int]]:
+        wanted_users = set(users) - set(self._user_ids)
+        wanted_groups = set(groups) - set(self._group_ids)
+        if wanted_users or wanted_groups:
+            found_users, found_groups = store.ids_by_name(wanted_users, wanted_groups)
+            self._user_ids.update(found_users)
+            self._group_ids.update(found_groups)
+        return self._user_ids, self._group_ids
+
+    def _open_task(self, instance: ProcessInstance, token: str) -> HumanTask:
+        """The open task a token waits on (an escalation acts on it)."""
+        task = HumanTask.objects.get(instance_id=instance.pk, token=token, status=TaskStatus.OPEN)
+        self._tasks_at_hand[task.pk] = task
+        return task
+
+    def _notify(self, instance: ProcessInstance, effect: Notify) -> None:
+        """An email to send after commit: an outbox row (ProcessEvent, not yet
+        dispatched) that orchestration.notifications sends from the worker."""
+        task = self._open_task(instance, effect.token)
+        if effect.users or effect.groups:
+            users, groups = self._assignee_ids(effect.users, effect.groups)
+            user_ids = [users[u] for u in effect.users if u in users]
+            group_ids = [groups[g] for g in effect.groups if g in groups]
+        else:  # its current assignees
+            assignees = list(task.assignees.values_list("user_id", "group_id"))
+            user_ids = [u for u, _ in assignees if u]
+            group_ids = [g for _, g in assignees if g]
+        self.record(
+            instance, AuditKind.NOTIFICATION, step=effect.step,
+            payload={"reason": effect.reason, "task": task.pk, "title": task.title,
+                     "users": user_ids, "groups": group_ids, "message": effect.message},
+        )  # fmt: skip
+        self._events[-1].dispatched_at = None  # the outbox: sent after commit
+
+    def _excluded(self, instance: ProcessInstance, rules: list[Any]) -> dict[int, str]:
+        """Who may not decide a task opening now, by the step's `exclude` rules:
+        user id -> why (the words a refusal uses)."""
+        out: dict[int, str] = {}
+        if "starter" in rules and instance.started_by_id:
+            out[instance.started_by_id] = "started this instance"
+        steps = {rule["step"] for rule in rules if isinstance(rule, dict)}
+        if "previous_approvers" in rules or steps:
+            # Decisions already written, and those this transaction is writing
+            # (the vote that led here is among them).
+            decided = list(
+                TaskVote.objects.filter(
+                    task__instance_id=instance.pk, voter__isnull=False
+                ).values_list("voter_id", "task__step")
+            )
+            for vote in self._votes:
+                task = self._tasks_at_hand.get(vote.task_id)
+                if vote.voter_id and task is not None and task.instance_id == instance.pk:
+                    decided.append((vote.voter_id, task.step))
+            for voter, step in decided:
+                if "previous_approvers" in rules or step in steps:
+                    out.setdefault(voter, f"decided {step} earlier in this instance")
+        return out

@@ -1,0 +1,80 @@
+"""Email about tasks, sent after commit from the outbox.
+
+The engine writes a notification as an audit row whose `dispatched_at` is NULL
+(in the transaction that decided to notify, so a rollback sends nothing). The
+worker's sweep sends pending rows with Django's email framework and stamps
+them; a row is claimed with SKIP LOCKED, so one worker sends it. When sending
+fails (the SMTP server is down), the rows stay pending and the next sweep tries
+again: nothing is lost and nothing is sent inside a request.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import EmailMessage, get_connection
+from django.db import transaction
+from django.db.models import Q
+
+from orchestration import clock
+from orchestration.audit import AuditKind
+from orchestration.models import ProcessEvent
+
+log = logging.getLogger(__name__)
+
+SUBJECTS = {
+    "remind": "Reminder: {title}",
+    "escalation": "Escalated to you: {title}",
+    "notify": "For your information: {title}",
+}
+
+
+def send_pending(*, limit: int = 50) -> int:
+    """Send up to `limit` pending notifications; return how many were sent."""
+    with transaction.atomic():
+        rows = list(
+            ProcessEvent.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(kind=AuditKind.NOTIFICATION, dispatched_at__isnull=True)
+            .select_related("instance", "definition")
+            .order_by("id")[:limit]
+        )
+        if not rows:
+            return 0
+        messages = [message for row in rows if (message := _message(row)) is not None]
+        try:
+            get_connection().send_messages(messages)
+        except OSError:  # smtplib's errors are OSErrors: leave them pending
+            log.exception("sending %d notifications failed; they stay queued", len(messages))
+            return 0
+        ProcessEvent.objects.filter(pk__in=[row.pk for row in rows]).update(
+            dispatched_at=clock.now()
+        )
+    return len(rows)
+
+
+def _message(row: ProcessEvent) -> EmailMessage | None:
+    payload = row.payload
+    users = (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .filter(Q(pk__in=payload.get("users") or []) | Q(groups__in=payload.get("groups") or []))
+    )
+    to = sorted({user.email for user in users.distinct() if user.email})
+    if not to:
+        return None  # nobody with an address: recorded, nothing to send
+    title = payload.get("title", "")
+    subject = SUBJECTS.get(payload.get("reason", ""), "{title}").format(title=title)
+    definition = row.definition.key if row.definition else ""
+    body = "\n".join(
+        line
+        for line in (
+            f"{title}",
+            f"Process: {definition}, instance {row.instance_id}, step {row.step}.",
+            payload.get("message") or "",
+            "Open your task list to decide it.",
+        )
+        if line
+    )
+    return EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, to)

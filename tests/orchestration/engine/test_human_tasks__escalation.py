@@ -1,0 +1,133 @@
+"""Due dates and escalation: the approver on vacation no longer stalls the process."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.core.exceptions import PermissionDenied
+
+from orchestration import services
+from orchestration.models import HumanTask, ProcessEvent, Timer
+from tests.conftest import make_user
+from tests.orchestration.engine import email_backends
+from tests.orchestration.engine.conftest import publish
+
+pytestmark = pytest.mark.django_db
+
+VACATION = """
+key: vacation
+name: Vacation
+start: ask
+steps:
+  ask:
+    type: approval
+    title: Approve the desk
+    assignees: {{groups: [managers]}}
+    due: 2d
+    escalation:
+{levels}
+    outcomes: {{approve: yes, reject: no}}
+  yes: {{type: end, result: approved}}
+  no: {{type: end, result: rejected}}
+"""
+LEVELS = """      - {after: 1d, action: remind}
+      - {after: 2d, action: reassign, to: {groups: [directors]}}
+      - {after: 3d, action: decide, outcome: reject}"""
+
+
+@pytest.fixture
+def org(roles):
+    return {
+        "manager": make_user("mia", "managers", email="mia@example.com"),
+        "director": make_user("dora", "directors", email="dora@example.com"),
+        "owner": make_user("owen", "owners", email="owen@example.com"),
+    }
+
+
+def start(levels: str = LEVELS):
+    publish(VACATION.format(levels=levels))
+    instance = services.instance_start(key="vacation", variables={}, actor=None)
+    return instance, HumanTask.objects.get(instance=instance)
+
+
+def escalations(instance) -> list[tuple[int, str]]:
+    """(level, action) of every escalation that fired, in order, from the audit log."""
+    fired = []
+    for event in ProcessEvent.objects.filter(instance=instance).order_by("pk"):
+        for note in event.payload.get("notes", []):
+            if note["kind"] == "task.escalated":
+                fired.append((note["level"], note["action"]))
+    return fired
+
+
+def test_nobody_decides_so_the_levels_fire_in_order_once(org, worker, clock) -> None:
+    instance, task = start()
+    assert task.due_at == clock() + timedelta(days=2)
+    assert Timer.objects.filter(instance=instance, kind="escalation").count() == 3
+    clock.advance(days=1)
+    worker.run_until_idle()
+    (reminder,) = mail.outbox
+    assert reminder.to == ["mia@example.com"] and reminder.subject == "Reminder: Approve the desk"
+    clock.advance(days=1)
+    worker.run_until_idle()
+    # Reassigned: the directors decide now, the manager no longer can.
+    assert [a.group.name for a in task.assignees.all()] == ["directors"]
+    assert mail.outbox[-1].to == ["dora@example.com"]
+    with pytest.raises(PermissionDenied, match="mia is not an assignee"):
+        services.task_complete(task_id=task.pk, outcome="approve", data={}, actor=org["manager"])
+    clock.advance(days=1)
+    worker.run_until_idle()
+    task.refresh_from_db()
+    instance.refresh_from_db()
+    assert (task.status, task.outcome, task.decided_by) == ("completed", "reject", None)
+    assert (instance.status, instance.result) == ("completed", "rejected")
+    assert instance.variables["ask"]["decided_by"] == "system"
+    assert escalations(instance) == [(0, "remind"), (1, "reassign"), (2, "decide")]
+    clock.advance(days=10)  # nothing fires again
+    worker.run_until_idle()
+    assert escalations(instance) == [(0, "remind"), (1, "reassign"), (2, "decide")]
+    assert len(mail.outbox) == 2
+
+
+def test_a_decision_withdraws_the_escalation(org, worker, clock) -> None:
+    instance, task = start()
+    services.task_complete(task_id=task.pk, outcome="approve", data={}, actor=org["manager"])
+    assert not Timer.objects.filter(instance=instance, status="pending").exists()
+    clock.advance(days=5)
+    worker.run_until_idle()
+    assert mail.outbox == [] and escalations(instance) == []
+
+
+def test_add_keeps_the_original_approvers_and_notify_tells_the_owner(org, worker, clock) -> None:
+    instance, task = start(
+        "      - {after: 1d, action: add, to: {users: [dora]}}\n"
+        "      - {after: 1d, action: notify, to: {groups: [owners]}, message: Still open.}"
+    )
+    clock.advance(days=1)
+    worker.run_until_idle()
+    assert sorted(str(a) for a in task.assignees.all()) == ["dora", "managers"]
+    assert sorted(m.to[0] for m in mail.outbox) == ["dora@example.com", "owen@example.com"]
+    note = next(m for m in mail.outbox if m.to == ["owen@example.com"])
+    assert note.subject == "For your information: Approve the desk" and "Still open." in note.body
+    services.task_complete(task_id=task.pk, outcome="approve", data={}, actor=org["manager"])
+    instance.refresh_from_db()
+    assert instance.result == "approved"
+
+
+def test_notifications_wait_for_a_working_mail_server(org, worker, clock, settings) -> None:
+    settings.EMAIL_BACKEND = "tests.orchestration.engine.email_backends.FlakyBackend"
+    email_backends.DOWN["down"] = True
+    try:
+        start()
+        clock.advance(days=1)
+        worker.run_until_idle()
+        pending = ProcessEvent.objects.filter(kind="notification", dispatched_at__isnull=True)
+        assert pending.count() == 1 and mail.outbox == []
+        email_backends.DOWN["down"] = False
+        worker.run_until_idle()
+        assert not pending.exists()
+        assert [m.to for m in mail.outbox] == [["mia@example.com"]]
+    finally:
+        email_backends.DOWN["down"] = False

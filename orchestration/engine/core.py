@@ -29,6 +29,7 @@ from orchestration.audit import AuditKind
 from orchestration.definitions.durations import parse_duration
 from orchestration.definitions.validate import parallel_joins
 from orchestration.engine.approvals import ApprovalRules
+from orchestration.engine.calendars import deadline
 from orchestration.engine.evaluation import (
     StepError,
     as_datetime,
@@ -248,13 +249,14 @@ class _Machine(ApprovalRules):
             return None
         if kind == "approval":
             tok["wait"] = Wait.TASK
+            calendar = self.d.spec.get("calendar")
             for level, escalation in enumerate(step.get("escalation") or []):
-                due = self.now + parse_duration(escalation["after"])
+                due = deadline(self.now, escalation["after"], calendar)
                 self.effects.append(
                     StartTimer(token, step_id, TimerKind.ESCALATION, due, level=level)
                 )
             self.effects.append(
-                open_task(token, step_id, step, execution, self.snap.variables, self.now)
+                open_task(token, step_id, step, execution, self.snap.variables, self.now, calendar)
             )
             return None
         if kind == "decision":

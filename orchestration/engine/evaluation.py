@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from orchestration.definitions import expressions
-from orchestration.definitions.durations import parse_duration
+from orchestration.engine.calendars import deadline
 from orchestration.engine.events import OpenTask
 
 
@@ -50,11 +50,12 @@ def as_datetime(value: Any) -> datetime:
 
 def open_task(
     token: str, step_id: str, step: Mapping[str, Any], execution: int,
-    variables: Mapping[str, Any], now: datetime,
+    variables: Mapping[str, Any], now: datetime, calendar: Mapping[str, Any] | None = None,
 ) -> OpenTask:  # fmt: skip
-    """The task an approval step opens, its templates rendered against `variables`."""
+    """The task an approval step opens, its templates rendered against `variables`
+    (its due time in working time when the definition has a calendar)."""
     assignees = step["assignees"]
-    due = now + parse_duration(step["due"]) if "due" in step else None
+    due = deadline(now, step["due"], calendar) if "due" in step else None
     return OpenTask(
         token=token,
         step=step_id,

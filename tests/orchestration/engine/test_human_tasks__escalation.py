@@ -131,3 +131,28 @@ def test_notifications_wait_for_a_working_mail_server(org, worker, clock, settin
         assert [m.to for m in mail.outbox] == [["mia@example.com"]]
     finally:
         email_backends.DOWN["down"] = False
+
+
+def test_with_a_calendar_due_and_escalation_count_working_time(org, worker, clock) -> None:
+    # The test clock is a Monday 09:00 UTC (some year): no holidays here, so the
+    # answer does not depend on the date; the weekend is crossed on purpose.
+    publish(
+        VACATION.format(levels="      - {after: 5d, action: decide, outcome: reject}").replace(
+            "start: ask",
+            'start: ask\ncalendar: {timezone: UTC, hours: "09:00-17:00"}',
+        )
+    )
+    instance = services.instance_start(key="vacation", variables={}, actor=None)
+    task = HumanTask.objects.get(instance=instance)
+    monday = clock()
+    assert task.due_at == monday + timedelta(days=2)  # Wednesday 09:00
+    timer = Timer.objects.get(instance=instance, kind="escalation")
+    assert timer.due_at == monday + timedelta(days=7)  # 5 working days: next Monday
+    clock.advance(days=5)  # Saturday: nothing yet
+    worker.run_until_idle()
+    task.refresh_from_db()
+    assert task.status == "open"
+    clock.advance(days=2)
+    worker.run_until_idle()
+    task.refresh_from_db()
+    assert (task.status, task.outcome) == ("completed", "reject")

@@ -125,13 +125,45 @@ def decide_refusal(user: AnyUser | None, task: HumanTask) -> str | None:
     why = {e.user_id: e.reason for e in task.exclusions.all()}.get(user.pk)  # type: ignore[union-attr,arg-type]
     if why is not None:
         return f"{_name(user)} {why} and is excluded from deciding it (four-eyes)"
+    if task.delegate_id is not None and task.delegate_id == user.pk:  # type: ignore[union-attr]
+        return None  # acting for the owner
+    if not _candidate(user, task):  # type: ignore[arg-type]
+        return f"{_name(user)} is not an assignee of task {task.pk}"
+    if task.claimed_by_id is not None and task.claimed_by_id != user.pk:  # type: ignore[union-attr]
+        return f"task {task.pk} is claimed by {_name(task.claimed_by)}"
+    return None
+
+
+def _candidate(user: AnyUser, task: HumanTask) -> bool:
+    """A direct assignee, or a member of an assignee group."""
     assignees = list(task.assignees.all())
-    if any(a.user_id == user.pk for a in assignees):  # type: ignore[union-attr]
+    if any(a.user_id == user.pk for a in assignees):
+        return True
+    return bool({a.group_id for a in assignees if a.group_id} & group_ids_of(user))
+
+
+def claim_refusal(user: AnyUser | None, task: HumanTask) -> str | None:
+    """Take an offered task, so that it leaves the other candidates' queues: any
+    candidate who may decide it, while nobody else holds it."""
+    refusal = decide_refusal(user, task)
+    if refusal is not None:
+        return refusal
+    if task.delegate_id is not None and task.delegate_id == user.pk:  # type: ignore[union-attr]
+        return f"{_name(user)} decides task {task.pk} as a delegate and cannot claim it"
+    return None
+
+
+def owner_refusal(user: AnyUser | None, task: HumanTask) -> str | None:
+    """Hand a task on (delegate, reassign, release): whoever holds it, or any
+    candidate while nobody does; operators may always."""
+    if can_operate(user):
         return None
-    group_ids = {a.group_id for a in assignees if a.group_id}
-    if group_ids & group_ids_of(user):  # type: ignore[arg-type]
-        return None
-    return f"{_name(user)} is not an assignee of task {task.pk}"
+    refusal = decide_refusal(user, task)
+    if refusal is not None:
+        return refusal
+    if task.delegate_id is not None and task.delegate_id == user.pk:  # type: ignore[union-attr]
+        return f"{_name(user)} decides task {task.pk} for its owner and cannot hand it on"
+    return None
 
 
 def can_decide(user: AnyUser | None, task: HumanTask) -> bool:
@@ -165,10 +197,9 @@ def can_see_task(user: AnyUser | None, task: HumanTask) -> bool:
         return False
     if can_view_instances(user) or task.instance.started_by_id == user.pk:  # type: ignore[union-attr]
         return True
-    assignees = list(task.assignees.all())
-    return any(a.user_id == user.pk for a in assignees) or bool(  # type: ignore[union-attr]
-        {a.group_id for a in assignees if a.group_id} & group_ids_of(user)  # type: ignore[arg-type]
-    )
+    if task.delegate_id is not None and task.delegate_id == user.pk:  # type: ignore[union-attr]
+        return True
+    return _candidate(user, task)  # type: ignore[arg-type]
 
 
 def _assigned_q(user: AnyUser) -> Q:
@@ -188,7 +219,12 @@ def tasks_decidable_q(user: AnyUser | None) -> Q:
     from orchestration.models import TaskExclusion
 
     excluded = TaskExclusion.objects.filter(task=OuterRef("pk"), user_id=user.pk)  # type: ignore[misc]
-    return Q(status="open") & _assigned_q(user) & ~Q(Exists(excluded))
+    free = Q(claimed_by__isnull=True) | Q(claimed_by_id=user.pk)
+    return (
+        Q(status="open")
+        & ~Q(Exists(excluded))
+        & (Q(delegate_id=user.pk) | (_assigned_q(user) & free))
+    )
 
 
 def tasks_visible_q(user: AnyUser | None) -> Q:
@@ -198,7 +234,7 @@ def tasks_visible_q(user: AnyUser | None) -> Q:
     assert user is not None
     if can_view_instances(user):
         return Q()
-    return Q(instance__started_by_id=user.pk) | _assigned_q(user)
+    return Q(instance__started_by_id=user.pk) | Q(delegate_id=user.pk) | _assigned_q(user)
 
 
 def group_ids_of(user: AnyUser) -> set[int]:

@@ -220,6 +220,11 @@ def change_assignees(
     sql.insert(TaskAssignee, rows, returning=False)
 
 
+def save_task_holders(task: HumanTask) -> None:
+    """Who holds a task (claimer, delegate and their note)."""
+    sql.update(HumanTask, [task], ["claimed_by", "delegate", "delegate_note"])
+
+
 def insert_exclusions(rows: Sequence[TaskExclusion]) -> None:
     sql.insert(TaskExclusion, rows, returning=False)
 

@@ -143,6 +143,17 @@ class HumanTask(models.Model):
     )
     decided_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=clock.now)
+    # The candidate who took an offered task: it leaves the others' queues.
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
+    # Someone the owner handed the task to; they decide acting for the owner.
+    delegate = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
+    delegate_note = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["id"]

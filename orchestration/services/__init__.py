@@ -8,6 +8,13 @@ from orchestration.services.instances import (
     instance_start,
     task_complete,
 )
+from orchestration.services.tasks import (
+    task_claim,
+    task_delegate,
+    task_hand_back,
+    task_reassign,
+    task_release,
+)
 from orchestration.services.versions import (
     DraftResult,
     draft_errors,
@@ -27,7 +34,12 @@ __all__ = [
     "instance_retry",
     "instance_send_message",
     "instance_start",
+    "task_claim",
     "task_complete",
+    "task_delegate",
+    "task_hand_back",
+    "task_reassign",
+    "task_release",
     "validation_context",
     "version_delete_draft",
     "version_deprecate",

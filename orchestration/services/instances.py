@@ -345,19 +345,27 @@ def task_complete(
         loaded["task"] = _decision(task, outcome, data, actor)
         return instance
 
+    def acting_for(task: HumanTask) -> Any:
+        """A delegate decides for the task's owner; the vote records both."""
+        if actor is not None and task.delegate_id == actor.pk:
+            return task.claimed_by
+        return None
+
     def apply(instance: ProcessInstance, writer: Writer) -> None:
         task, event = loaded["task"]
         _refuse_incident(instance, event)
-        writer.vote(task, voter=actor, outcome=outcome, data=data)
+        owner = acting_for(task)
+        writer.vote(task, voter=actor, outcome=outcome, data=data, on_behalf_of=owner)
         _transition(
             writer, instance, event, actor=actor, kind=AuditKind.TASK_COMPLETED,
-            payload={"task": task.pk, "outcome": outcome},
+            payload={"task": task.pk, "outcome": outcome,
+                     **({"acting_for": owner.get_username()} if owner else {})},
         )  # fmt: skip
 
     def held(instance: ProcessInstance, writer: Writer) -> list[Event]:
         # The vote stands; the instance holds it until an operator retries.
         task, event = loaded["task"]
-        writer.vote(task, voter=actor, outcome=outcome, data=data)
+        writer.vote(task, voter=actor, outcome=outcome, data=data, on_behalf_of=acting_for(task))
         return [event]
 
     _guarded(lock, apply, held, actor=actor, now=now)

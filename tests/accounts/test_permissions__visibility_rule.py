@@ -42,6 +42,8 @@ def test_query_and_per_object_rules_agree_on_every_row(roles) -> None:
         task = HumanTask.objects.create(
             instance=instance, step="ask", token="1", execution=1, title=f"t{n}",
             status=rng.choice(["open", "open", "completed", "cancelled"]), outcomes=["ok"],
+            claimed_by=rng.choice([None, None, *users]),
+            delegate=rng.choice([None, None, None, *users]),
         )  # fmt: skip
         for user in rng.sample(users, rng.randint(0, 2)):  # four-eyes exclusions
             task.exclusions.create(user=user, reason="decided an earlier step")

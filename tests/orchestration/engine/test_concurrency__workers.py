@@ -209,3 +209,56 @@ steps:
     assert ProcessEvent.objects.filter(instance=instance, to_status="completed").count() == 1
     instance.refresh_from_db()
     assert (instance.status, instance.result) == ("completed", "approved")
+
+
+def _claim(barrier, deadline, task_id: int, username: str, queue) -> None:
+    from django.core.exceptions import PermissionDenied
+
+    from accounts.models import User
+
+    barrier.wait()
+    try:
+        services.task_claim(task_id=task_id, actor=User.objects.get(username=username))
+        queue.put("won")
+    except PermissionDenied as exc:
+        queue.put(str(exc))
+    finally:
+        connections.close_all()
+
+
+def test_four_candidates_claim_at_once_and_exactly_one_wins() -> None:
+    from tests.conftest import make_user
+
+    names = [f"clerk{n}" for n in range(PROCESSES)]
+    for name in names:
+        make_user(name, "clerks")
+    publish("""
+key: claimme
+name: Claim me
+start: ask
+steps:
+  ask: {type: approval, assignees: {groups: [clerks]}, outcomes: {ok: done}}
+  done: {type: end, result: ok}
+""")
+    instance = services.instance_start(key="claimme", variables={}, actor=None)
+    task = HumanTask.objects.get(instance=instance)
+    connections.close_all()
+    ctx = multiprocessing.get_context("fork")
+    barrier, queue = ctx.Barrier(PROCESSES), ctx.Queue()
+    procs = [
+        ctx.Process(target=_claim, args=(barrier, 0, task.pk, names[i], queue))
+        for i in range(PROCESSES)
+    ]
+    for proc in procs:
+        proc.start()
+    results = [queue.get(timeout=60) for _ in procs]
+    for proc in procs:
+        proc.join(timeout=30)
+    task.refresh_from_db()
+    winner = task.claimed_by.username
+    assert results.count("won") == 1
+    # The others are told who has it.
+    assert sorted(r for r in results if r != "won") == [
+        f"task {task.pk} is claimed by {winner}"
+    ] * (PROCESSES - 1)
+    assert ProcessEvent.objects.filter(kind="task.claimed").count() == 1

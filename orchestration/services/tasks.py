@@ -1,0 +1,141 @@
+"""Moving human work: claim, release, delegate, hand back, reassign.
+
+None of these changes the instance's state, but each takes the instance row
+lock first (the one lock order), so a claim never races a decision, re-reads
+the task under it, asks the policy module, and writes the task and one audit
+row (with who acted for whom) in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+
+from accounts import permissions
+from orchestration import clock
+from orchestration.audit import AuditKind
+from orchestration.engine import store
+from orchestration.engine.runtime import Writer
+from orchestration.exceptions import InstanceConflict, InvalidInput
+from orchestration.models import HumanTask
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+
+def _move(
+    task_id: int, actor: User | None, now: datetime | None,
+    change: Callable[[HumanTask], tuple[AuditKind, dict[str, Any]]],
+) -> HumanTask:  # fmt: skip
+    with transaction.atomic():
+        found = store.lock_for_decision(task_id)
+        if found is None:
+            raise HumanTask.DoesNotExist(f"no task {task_id}")
+        instance, task = found
+        if task.status != "open":
+            raise InstanceConflict("task_closed", f"task {task.pk} is already {task.status}")
+        kind, payload = change(task)
+        store.save_task_holders(task)
+        writer = Writer(now or clock.now())
+        writer.record(
+            instance, kind, actor=actor, step=task.step,
+            payload={"task": task.pk, **payload},
+        )  # fmt: skip
+        writer.flush()
+    return task
+
+
+def _name(user: User | None) -> str:
+    return user.get_username() if user is not None else "system"
+
+
+def task_claim(*, task_id: int, actor: User, now: datetime | None = None) -> HumanTask:
+    """Take an offered task: it leaves the other candidates' queues and only the
+    claimer (or their delegate) decides it. Claiming a task one already holds
+    does nothing. Raises PermissionDenied naming the rule (claimed by someone
+    else, excluded, not a candidate) or InstanceConflict when it is closed."""
+
+    def change(task: HumanTask) -> tuple[AuditKind, dict[str, Any]]:
+        permissions.require(actor, permissions.claim_refusal(actor, task))
+        task.claimed_by = actor
+        return AuditKind.TASK_CLAIMED, {"by": _name(actor)}
+
+    return _move(task_id, actor, now, change)
+
+
+def task_release(*, task_id: int, actor: User, now: datetime | None = None) -> HumanTask:
+    """Give a claimed task back to all its candidates (the claimer, or an operator)."""
+
+    def change(task: HumanTask) -> tuple[AuditKind, dict[str, Any]]:
+        permissions.require(actor, permissions.owner_refusal(actor, task))
+        if task.claimed_by_id is None:
+            raise InstanceConflict("not_claimed", f"task {task.pk} is not claimed")
+        was = task.claimed_by
+        task.claimed_by, task.delegate, task.delegate_note = None, None, ""
+        return AuditKind.TASK_RELEASED, {"from": _name(was)}
+
+    return _move(task_id, actor, now, change)
+
+
+def task_delegate(
+    *, task_id: int, actor: User, to: User, note: str = "", now: datetime | None = None
+) -> HumanTask:
+    """Hand a task to `to` to decide for its owner (the actor becomes the owner
+    by claiming it, if nobody held it). `to` must not be excluded from it."""
+    if len(note) > 500:
+        raise InvalidInput({"note": ["at most 500 characters"]})
+
+    def change(task: HumanTask) -> tuple[AuditKind, dict[str, Any]]:
+        permissions.require(actor, permissions.owner_refusal(actor, task))
+        _eligible(to, task)
+        owner = task.claimed_by or actor
+        task.claimed_by, task.delegate, task.delegate_note = owner, to, note
+        return AuditKind.TASK_DELEGATED, {
+            "to": _name(to), "acting_for": _name(owner), "note": note,
+        }  # fmt: skip
+
+    return _move(task_id, actor, now, change)
+
+
+def task_hand_back(*, task_id: int, actor: User, now: datetime | None = None) -> HumanTask:
+    """The delegate returns the task to its owner undecided."""
+
+    def change(task: HumanTask) -> tuple[AuditKind, dict[str, Any]]:
+        if task.delegate_id != actor.pk:
+            from django.core.exceptions import PermissionDenied
+
+            raise PermissionDenied(f"{_name(actor)} is not the delegate of task {task.pk}")
+        task.delegate, task.delegate_note = None, ""
+        return AuditKind.TASK_HANDED_BACK, {"to": _name(task.claimed_by)}
+
+    return _move(task_id, actor, now, change)
+
+
+def task_reassign(*, task_id: int, actor: User, to: User, now: datetime | None = None) -> HumanTask:
+    """Ownership moves to `to`: the task is assigned to them alone (claimed by
+    them). Its holder or a candidate may, when `to` could decide it; an operator
+    may give it to anyone not excluded."""
+
+    def change(task: HumanTask) -> tuple[AuditKind, dict[str, Any]]:
+        permissions.require(actor, permissions.owner_refusal(actor, task))
+        _eligible(to, task)
+        was = task.claimed_by
+        store.change_assignees(task.pk, [to.pk], [], replace=True)
+        task.claimed_by, task.delegate, task.delegate_note = to, None, ""
+        return AuditKind.TASK_REASSIGNED, {"to": _name(to), "from": _name(was)}
+
+    return _move(task_id, actor, now, change)
+
+
+def _eligible(user: User, task: HumanTask) -> None:
+    """Someone work may move to: an active user not excluded from the task."""
+    excluded = {e.user_id: e.reason for e in task.exclusions.all()}
+    if not user.is_active:
+        raise InvalidInput({"to": [f"{_name(user)} is not active"]})
+    if user.pk in excluded:
+        raise InvalidInput(
+            {"to": [f"{_name(user)} {excluded[user.pk]} and is excluded from deciding it"]}
+        )

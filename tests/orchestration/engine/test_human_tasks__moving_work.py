@@ -1,0 +1,140 @@
+"""Claim, release, delegate, hand back, reassign: who holds a task, and the record."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied
+
+from accounts import permissions
+from orchestration import services
+from orchestration.exceptions import InstanceConflict, InvalidInput
+from orchestration.models import HumanTask, ProcessEvent, TaskVote
+from tests.conftest import make_user
+from tests.orchestration.engine.conftest import publish
+
+pytestmark = pytest.mark.django_db
+
+OFFERED = """
+key: offered
+name: Offered
+start: ask
+steps:
+  ask:
+    type: approval
+    assignees: {groups: [clerks]}
+    exclude: [starter]
+    outcomes: {approve: done}
+  done: {type: end, result: ok}
+"""
+
+
+@pytest.fixture
+def desk(roles):
+    Group.objects.create(name="clerks")
+    people = {name: make_user(name, "clerks") for name in ("ann", "bob", "cy")}
+    people["sam"] = make_user("sam", "requester", "clerks")
+    people["opal"] = make_user("opal", "operator")
+    people["out"] = make_user("out")
+    publish(OFFERED)
+    instance = services.instance_start(key="offered", variables={}, actor=people["sam"])
+    return people, HumanTask.objects.get(instance=instance)
+
+
+def decidable(user) -> list[int]:
+    return list(
+        HumanTask.objects.filter(permissions.tasks_decidable_q(user)).values_list("pk", flat=True)
+    )
+
+
+def history(task) -> list[tuple[str, str]]:
+    return [
+        (e.kind, e.actor.username if e.actor else "")
+        for e in ProcessEvent.objects.filter(payload__task=task.pk).order_by("pk")
+    ]
+
+
+def test_a_claimed_task_leaves_the_other_queues(desk) -> None:
+    people, task = desk
+    assert task.pk in decidable(people["bob"])
+    services.task_claim(task_id=task.pk, actor=people["ann"])
+    services.task_claim(task_id=task.pk, actor=people["ann"])  # holding it already: nothing
+    assert task.pk in decidable(people["ann"]) and task.pk not in decidable(people["bob"])
+    with pytest.raises(PermissionDenied, match=f"^task {task.pk} is claimed by ann$"):
+        services.task_claim(task_id=task.pk, actor=people["bob"])
+    with pytest.raises(PermissionDenied, match="claimed by ann"):
+        services.task_complete(task_id=task.pk, outcome="approve", data={}, actor=people["bob"])
+    services.task_release(task_id=task.pk, actor=people["ann"])
+    assert task.pk in decidable(people["bob"])
+    assert history(task) == [("task.claimed", "ann"), ("task.claimed", "ann"),
+                             ("task.released", "ann")]  # fmt: skip
+
+
+def test_the_excluded_and_outsiders_cannot_claim(desk) -> None:
+    people, task = desk
+    with pytest.raises(PermissionDenied, match="sam started this instance and is excluded"):
+        services.task_claim(task_id=task.pk, actor=people["sam"])
+    with pytest.raises(PermissionDenied, match=f"out is not an assignee of task {task.pk}"):
+        services.task_claim(task_id=task.pk, actor=people["out"])
+
+
+def test_a_delegate_decides_acting_for_the_owner(desk) -> None:
+    people, task = desk
+    services.task_delegate(
+        task_id=task.pk, actor=people["ann"], to=people["out"], note="I am away today"
+    )
+    task.refresh_from_db()
+    assert (task.claimed_by, task.delegate, task.delegate_note) == (
+        people["ann"], people["out"], "I am away today",
+    )  # fmt: skip
+    assert task.pk in decidable(people["out"]) and task.pk not in decidable(people["bob"])
+    with pytest.raises(PermissionDenied, match="cannot hand it on"):
+        services.task_reassign(task_id=task.pk, actor=people["out"], to=people["cy"])
+    services.task_complete(task_id=task.pk, outcome="approve", data={}, actor=people["out"])
+    (vote,) = TaskVote.objects.filter(task=task)
+    assert (vote.voter, vote.on_behalf_of) == (people["out"], people["ann"])
+    completed = ProcessEvent.objects.get(kind="task.completed")
+    assert completed.payload["acting_for"] == "ann" and completed.actor == people["out"]
+
+
+def test_a_delegate_hands_back_and_the_owner_decides(desk) -> None:
+    people, task = desk
+    services.task_delegate(task_id=task.pk, actor=people["ann"], to=people["bob"])
+    with pytest.raises(PermissionDenied, match="cy is not the delegate"):
+        services.task_hand_back(task_id=task.pk, actor=people["cy"])
+    services.task_hand_back(task_id=task.pk, actor=people["bob"])
+    task.refresh_from_db()
+    assert (task.claimed_by, task.delegate) == (people["ann"], None)
+    with pytest.raises(PermissionDenied, match="claimed by ann"):
+        services.task_complete(task_id=task.pk, outcome="approve", data={}, actor=people["bob"])
+    services.task_complete(task_id=task.pk, outcome="approve", data={}, actor=people["ann"])
+
+
+def test_work_never_moves_to_someone_excluded(desk) -> None:
+    people, task = desk
+    with pytest.raises(InvalidInput) as raised:
+        services.task_delegate(task_id=task.pk, actor=people["ann"], to=people["sam"])
+    assert raised.value.errors == {
+        "to": ["sam started this instance and is excluded from deciding it"]
+    }
+    task.refresh_from_db()
+    assert task.delegate is None and task.claimed_by is None
+
+
+def test_reassign_by_a_candidate_and_by_an_operator(desk) -> None:
+    people, task = desk
+    services.task_reassign(task_id=task.pk, actor=people["ann"], to=people["bob"])
+    assert [str(a) for a in task.assignees.all()] == ["bob"]
+    assert decidable(people["ann"]) == [] and decidable(people["bob"]) == [task.pk]
+    with pytest.raises(PermissionDenied, match=f"ann is not an assignee of task {task.pk}"):
+        services.task_reassign(task_id=task.pk, actor=people["ann"], to=people["cy"])
+    services.task_reassign(task_id=task.pk, actor=people["opal"], to=people["out"])
+    assert decidable(people["out"]) == [task.pk]
+    assert history(task)[-2:] == [("task.reassigned", "ann"), ("task.reassigned", "opal")]
+
+
+def test_closed_tasks_do_not_move(desk) -> None:
+    people, task = desk
+    services.task_complete(task_id=task.pk, outcome="approve", data={}, actor=people["ann"])
+    with pytest.raises(InstanceConflict, match="already completed"):
+        services.task_claim(task_id=task.pk, actor=people["bob"])

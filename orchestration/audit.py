@@ -36,6 +36,7 @@ class AuditKind(StrEnum):
     TASK_DELEGATED = "task.delegated"
     TASK_HANDED_BACK = "task.handed_back"
     TASK_REASSIGNED = "task.reassigned"
+    TASK_SNOOZED = "task.snoozed"
     TASK_COMPLETED = "task.completed"
     TASK_UNKNOWN_ASSIGNEES = "task.unknown_assignees"
     TIMER_FIRED = "timer.fired"

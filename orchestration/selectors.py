@@ -163,3 +163,18 @@ def engine_status(*, since: datetime) -> dict[str, Any]:
         "timer_lateness_p99_s": pct(0.99),
         "timer_lateness_max_s": lateness[-1] if lateness else None,
     }
+
+
+def task_queue_for_user(user: Any, *, now: datetime) -> QuerySet[HumanTask]:
+    """Open tasks `user` may decide now, highest priority first, then soonest due;
+    snoozed ones stay out until their follow-up time."""
+    from django.db.models import F, Q
+
+    from accounts import permissions
+
+    return (
+        HumanTask.objects.filter(permissions.tasks_decidable_q(user))
+        .filter(Q(snoozed_until__isnull=True) | Q(snoozed_until__lte=now))
+        .select_related("instance__definition")
+        .order_by("-priority", F("due_at").asc(nulls_last=True), "pk")
+    )

@@ -48,6 +48,15 @@ def as_datetime(value: Any) -> datetime:
     return parsed
 
 
+DEFAULT_PRIORITY = 50
+# The names a definition may use for priorities, as numbers (0-100).
+PRIORITY_NAMES = {"low": 25, "normal": 50, "high": 75, "urgent": 100}
+
+
+def priority(value: int | str) -> int:
+    return PRIORITY_NAMES[value] if isinstance(value, str) else int(value)
+
+
 def open_task(
     token: str, step_id: str, step: Mapping[str, Any], execution: int,
     variables: Mapping[str, Any], now: datetime, calendar: Mapping[str, Any] | None = None,
@@ -65,7 +74,7 @@ def open_task(
         groups=[render(g, variables) for g in assignees.get("groups") or []],
         resolver=assignees.get("resolver"),
         exclude=list(step.get("exclude") or []),
-        priority=step.get("priority", "normal"),
+        priority=priority(step.get("priority", DEFAULT_PRIORITY)),
         due_at=due,
         form=list(step.get("form") or []),
         outcomes=list(step["outcomes"]),

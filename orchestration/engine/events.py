@@ -147,7 +147,7 @@ class OpenTask:
     groups: list[str]
     resolver: str | None
     exclude: list[str]
-    priority: str
+    priority: int  # 0-100
     due_at: datetime | None
     form: list[dict[str, Any]]
     outcomes: list[str]

@@ -222,7 +222,7 @@ def change_assignees(
 
 def save_task_holders(task: HumanTask) -> None:
     """Who holds a task (claimer, delegate and their note)."""
-    sql.update(HumanTask, [task], ["claimed_by", "delegate", "delegate_note"])
+    sql.update(HumanTask, [task], ["claimed_by", "delegate", "delegate_note", "snoozed_until"])
 
 
 def insert_exclusions(rows: Sequence[TaskExclusion]) -> None:

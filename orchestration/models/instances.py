@@ -129,7 +129,9 @@ class HumanTask(models.Model):
     execution = models.PositiveIntegerField()
     title = models.CharField(max_length=500)
     status = models.CharField(max_length=16, choices=TaskStatus.choices, default=TaskStatus.OPEN)
-    priority = models.CharField(max_length=8, default="normal")
+    priority = models.PositiveIntegerField(default=50)  # 0-100, higher first
+    # Out of the default views until then (never past its due time).
+    snoozed_until = models.DateTimeField(null=True, blank=True)
     due_at = models.DateTimeField(null=True, blank=True)
     form = models.JSONField(default=list)
     outcomes = models.JSONField(default=list)

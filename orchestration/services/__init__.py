@@ -14,6 +14,7 @@ from orchestration.services.tasks import (
     task_hand_back,
     task_reassign,
     task_release,
+    task_snooze,
 )
 from orchestration.services.versions import (
     DraftResult,
@@ -40,6 +41,7 @@ __all__ = [
     "task_hand_back",
     "task_reassign",
     "task_release",
+    "task_snooze",
     "validation_context",
     "version_delete_draft",
     "version_deprecate",

@@ -130,6 +130,27 @@ def task_reassign(*, task_id: int, actor: User, to: User, now: datetime | None =
     return _move(task_id, actor, now, change)
 
 
+def task_snooze(
+    *, task_id: int, actor: User, until: datetime | None, now: datetime | None = None
+) -> HumanTask:
+    """Put a task out of the default views until a follow-up time (None: back
+    now). Never past its due time: that is refused, naming it."""
+    now = now or clock.now()
+
+    def change(task: HumanTask) -> tuple[AuditKind, dict[str, Any]]:
+        permissions.require(actor, permissions.owner_refusal(actor, task))
+        if until is not None and until <= now:
+            raise InvalidInput({"until": ["must be in the future"]})
+        if until is not None and task.due_at is not None and until > task.due_at:
+            raise InvalidInput(
+                {"until": [f"after the task's due time ({task.due_at.isoformat()})"]}
+            )
+        task.snoozed_until = until
+        return AuditKind.TASK_SNOOZED, {"until": until.isoformat() if until else None}
+
+    return _move(task_id, actor, now, change)
+
+
 def _eligible(user: User, task: HumanTask) -> None:
     """Someone work may move to: an active user not excluded from the task."""
     excluded = {e.user_id: e.reason for e in task.exclusions.all()}

@@ -138,3 +138,45 @@ def test_closed_tasks_do_not_move(desk) -> None:
     services.task_complete(task_id=task.pk, outcome="approve", data={}, actor=people["ann"])
     with pytest.raises(InstanceConflict, match="already completed"):
         services.task_claim(task_id=task.pk, actor=people["bob"])
+
+
+def test_priority_orders_the_queue_and_snooze_hides_until_follow_up(roles, clock) -> None:
+    from datetime import timedelta
+
+    from orchestration import selectors
+
+    Group.objects.create(name="clerks")
+    ann = make_user("ann", "clerks")
+    for key, priority in (("low", "low"), ("urgent", "urgent"), ("sixty", "60")):
+        publish(f"""
+key: p-{key}
+name: P {key}
+start: ask
+steps:
+  ask: {{type: approval, priority: {priority}, due: 2d, assignees: {{groups: [clerks]}},
+        outcomes: {{ok: done}}}}
+  done: {{type: end, result: ok}}
+""")
+        services.instance_start(key=f"p-{key}", variables={}, actor=None)
+    queue = selectors.task_queue_for_user(ann, now=clock())
+    assert [t.priority for t in queue] == [100, 60, 25]
+    urgent = queue[0]
+    with pytest.raises(InvalidInput) as raised:
+        services.task_snooze(task_id=urgent.pk, actor=ann, until=clock() + timedelta(days=3))
+    assert raised.value.errors == {
+        "until": [f"after the task's due time ({urgent.due_at.isoformat()})"]
+    }
+    services.task_snooze(task_id=urgent.pk, actor=ann, until=clock() + timedelta(days=1))
+    assert [t.priority for t in selectors.task_queue_for_user(ann, now=clock())] == [60, 25]
+    later = clock() + timedelta(days=1)
+    assert [t.priority for t in selectors.task_queue_for_user(ann, now=later)] == [100, 60, 25]
+
+
+def test_priorities_outside_the_range_are_refused() -> None:
+    from orchestration.definitions.errors import DefinitionInvalid
+
+    with pytest.raises(DefinitionInvalid) as raised:
+        publish(OFFERED.replace("exclude: [starter]", "priority: 101"))
+    assert raised.value.messages == [
+        "steps.ask.priority: 101 is not a priority (0-100, or low, normal, high, urgent)"
+    ]

@@ -18,3 +18,39 @@ class User(AbstractUser):
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
+
+
+class Absence(models.Model):
+    """A window in which a user is away, and who decides their tasks meanwhile.
+
+    Tasks assigned to the user by name route to the delegate (following the
+    delegate's own absences) when they open during the window, and open ones
+    when the window starts. The user edits their own; admins anyone's.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="absences")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    delegate = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.CharField(max_length=200, blank=True)
+    # When the open tasks of the user were routed (the window's start was swept).
+    routed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["starts_at"]
+        indexes = [models.Index(fields=["starts_at"], condition=models.Q(routed_at__isnull=True),
+                                name="absence_to_route")]  # fmt: skip
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("starts_at")),
+                name="absence_ends_after_start",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(delegate=models.F("user")), name="absence_delegate_not_self"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} away {self.starts_at:%Y-%m-%d} to {self.ends_at:%Y-%m-%d}"

@@ -37,6 +37,7 @@ class AuditKind(StrEnum):
     TASK_HANDED_BACK = "task.handed_back"
     TASK_REASSIGNED = "task.reassigned"
     TASK_SNOOZED = "task.snoozed"
+    TASK_ROUTED = "task.routed"
     TASK_COMPLETED = "task.completed"
     TASK_UNKNOWN_ASSIGNEES = "task.unknown_assignees"
     TIMER_FIRED = "timer.fired"

@@ -56,10 +56,14 @@ def send_pending(*, limit: int = 50) -> int:
 
 def _message(row: ProcessEvent) -> EmailMessage | None:
     payload = row.payload
+    from accounts.absences import away
+
+    absent = set(away(clock.now()))  # people who are away are not notified
     users = (
         get_user_model()
         .objects.filter(is_active=True)
         .filter(Q(pk__in=payload.get("users") or []) | Q(groups__in=payload.get("groups") or []))
+        .exclude(pk__in=absent)
     )
     to = sorted({user.email for user in users.distinct() if user.email})
     if not to:

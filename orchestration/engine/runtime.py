@@ -382,7 +382,9 @@ class Writer(TaskWrites):
                     instance, AuditKind.TASK_UNKNOWN_ASSIGNEES, step=effect.step,
                     payload={"missing": missing},
                 )  # fmt: skip
-            people = [users[u] for u in effect.users if u in users] + resolved
+            people = self._route_absent(
+                instance, effect.step, [users[u] for u in effect.users if u in users] + resolved
+            )
             group_ids = [groups[g] for g in effect.groups if g in groups]
             self._new_tasks.append((task, effect, instance, (people, group_ids)))
             self._exclusions.append((task, self._excluded(instance, effect.exclude)))

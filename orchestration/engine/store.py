@@ -225,6 +225,15 @@ def save_task_holders(task: HumanTask) -> None:
     sql.update(HumanTask, [task], ["claimed_by", "delegate", "delegate_note", "snoozed_until"])
 
 
+def route_assignee(task_id: int, from_user: int, to_user: int) -> None:
+    """A task assigned to `from_user` by name now goes to `to_user` instead."""
+    sql.execute(
+        f"DELETE FROM {sql.table(TaskAssignee)} WHERE task_id = %s AND user_id = %s",  # noqa: S608
+        [task_id, from_user],
+    )
+    sql.insert(TaskAssignee, [TaskAssignee(task_id=task_id, user_id=to_user)], returning=False)
+
+
 def insert_exclusions(rows: Sequence[TaskExclusion]) -> None:
     sql.insert(TaskExclusion, rows, returning=False)
 

@@ -58,6 +58,24 @@ class TaskWrites:
             self._group_ids.update(found_groups)
         return self._user_ids, self._group_ids
 
+    def _route_absent(self, instance: ProcessInstance, step: str, people: list[int]) -> list[int]:
+        """A task opening for someone away goes to whoever decides for them."""
+        from accounts.absences import route
+
+        routed = list(people)
+        for found in route(people, self.now):
+            # Nobody to route to: the task stays with them (and its groups and
+            # escalation), and the audit row says why.
+            if found.to is not None:
+                routed.remove(found.user)
+                if found.to not in routed:
+                    routed.append(found.to)
+            self.record(
+                instance, AuditKind.TASK_ROUTED, step=step,
+                payload={"from": found.user, "to": found.to, "why": found.why},
+            )  # fmt: skip
+        return routed
+
     def _open_task(self, instance: ProcessInstance, token: str) -> HumanTask:
         """The open task a token waits on (an escalation acts on it)."""
         task = HumanTask.objects.get(instance_id=instance.pk, token=token, status=TaskStatus.OPEN)

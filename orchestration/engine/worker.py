@@ -142,6 +142,8 @@ class Worker:
         (a helping loop takes what the leading loop has not got to)."""
         done = 0
         if time.monotonic() >= self._next_sweep:
+            # Absences first: a reminder due now goes to whoever decides now.
+            done += _route_absences()
             timers, leases = self.fire_timers(), self.expire_leases()
             done += timers + leases + notifications.send_pending()
             if self.sweep_interval:
@@ -507,6 +509,12 @@ class Worker:
             writer.incident(instances[pk], exc, step=failed_step(exc, step), source="timer")
         writer.flush()
         return []
+
+
+def _route_absences() -> int:
+    from orchestration.services.tasks import absences_route_started
+
+    return absences_route_started()
 
 
 def _push_forward(writer: Writer, timer: Timer) -> None:

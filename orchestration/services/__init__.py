@@ -9,6 +9,7 @@ from orchestration.services.instances import (
     task_complete,
 )
 from orchestration.services.tasks import (
+    absences_route_started,
     task_claim,
     task_delegate,
     task_hand_back,
@@ -29,6 +30,7 @@ from orchestration.services.versions import (
 
 __all__ = [
     "DraftResult",
+    "absences_route_started",
     "draft_errors",
     "instance_cancel",
     "instance_migrate",

@@ -160,3 +160,50 @@ def _eligible(user: User, task: HumanTask) -> None:
         raise InvalidInput(
             {"to": [f"{_name(user)} {excluded[user.pk]} and is excluded from deciding it"]}
         )
+
+
+def absences_route_started(*, now: datetime | None = None, limit: int = 50) -> int:
+    """Absences whose window has started: open tasks assigned to the absent user
+    by name go to whoever decides for them (audited); returns how many absences
+    were handled. Run by the worker's sweep; each absence once."""
+    from accounts.absences import route
+    from accounts.models import Absence
+    from orchestration.models import TaskAssignee
+
+    now = now or clock.now()
+    with transaction.atomic():
+        absences = list(
+            Absence.objects.select_for_update(skip_locked=True)
+            .filter(routed_at__isnull=True, starts_at__lte=now)
+            .order_by("starts_at")[:limit]
+        )
+        for absence in absences:
+            if absence.ends_at > now:
+                _route_tasks_of(absence.user_id, now, route, TaskAssignee)
+        Absence.objects.filter(pk__in=[a.pk for a in absences]).update(routed_at=now)
+    return len(absences)
+
+
+def _route_tasks_of(user_id: int, now: datetime, route: Any, assignees: Any) -> None:
+    task_ids = list(
+        assignees.objects.filter(user_id=user_id, task__status="open").values_list(
+            "task_id", "task__instance_id"
+        )
+    )
+    routes = {r.user: r for r in route([user_id], now)}
+    found = routes.get(user_id)
+    if found is None:
+        return
+    instances = store.lock_instances(instance_id for _, instance_id in task_ids)
+    writer = Writer(now)
+    for task_id, instance_id in task_ids:
+        task = HumanTask.objects.get(pk=task_id)
+        if task.status != "open":
+            continue
+        if found.to is not None:
+            store.route_assignee(task_id, user_id, found.to)
+        writer.record(
+            instances[instance_id], AuditKind.TASK_ROUTED, step=task.step,
+            payload={"task": task_id, "from": user_id, "to": found.to, "why": found.why},
+        )  # fmt: skip
+    writer.flush()

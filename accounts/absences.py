@@ -1,0 +1,51 @@
+"""Out of office: who decides for someone who is away.
+
+`route()` follows delegates through their own absences: ann away -> bob, bob
+away -> cy gives cy. A cycle (ann -> bob -> ann), or an absent user without a
+delegate, routes nowhere: the task stays with its group (if any) and its
+escalation path, and the reason is recorded. Pure apart from one query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from accounts.models import Absence
+
+
+@dataclass(frozen=True)
+class Route:
+    user: int  # the absent user
+    to: int | None  # who decides instead (None: nobody could be found)
+    why: str  # for the audit log, by user id
+
+
+def away(now: datetime) -> dict[int, int | None]:
+    """Users absent at `now` -> their delegate (None when they named nobody)."""
+    rows = Absence.objects.filter(starts_at__lte=now, ends_at__gt=now).values_list(
+        "user_id", "delegate_id"
+    )
+    return dict(rows)
+
+
+def route(user_ids: Iterable[int], now: datetime) -> list[Route]:
+    """Where each absent user among `user_ids` routes to (present users: nothing)."""
+    absent = away(now)
+    routes = []
+    for user in user_ids:
+        if user not in absent:
+            continue
+        chain, current = [user], absent[user]
+        while current is not None and current in absent and current not in chain:
+            chain.append(current)
+            current = absent[current]
+        if current is None:
+            routes.append(Route(user, None, f"user {chain[-1]} is away and named no delegate"))
+        elif current in chain:
+            cycle = " -> ".join(str(u) for u in [*chain, current])
+            routes.append(Route(user, None, f"delegation cycle {cycle}"))
+        else:
+            routes.append(Route(user, current, f"user {user} is away"))
+    return routes

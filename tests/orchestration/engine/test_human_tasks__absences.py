@@ -1,0 +1,116 @@
+"""Out of office: tasks for someone away go to whoever decides for them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+
+from accounts.absences import route
+from accounts.models import Absence
+from orchestration import services
+from orchestration.models import HumanTask, ProcessEvent
+from tests.conftest import make_user
+from tests.orchestration.engine.conftest import publish
+
+pytestmark = pytest.mark.django_db
+
+ASK = """
+key: ask
+name: Ask
+start: ask
+steps:
+  ask:
+    type: approval
+    title: Sign it
+    assignees: {users: [ann]}
+    escalation: [{after: 1d, action: remind}]
+    outcomes: {approve: done}
+  done: {type: end, result: ok}
+"""
+
+
+@pytest.fixture
+def people(roles):
+    return {n: make_user(n, email=f"{n}@example.com") for n in ("ann", "bob", "cy")}
+
+
+def away(user, clock, *, delegate=None, starts=0, days=7):
+    start = clock() + timedelta(days=starts)
+    return Absence.objects.create(
+        user=user, starts_at=start, ends_at=start + timedelta(days=days), delegate=delegate
+    )
+
+
+def routed(instance) -> list[dict]:
+    return [
+        {k: e.payload[k] for k in ("from", "to", "why")}
+        for e in ProcessEvent.objects.filter(instance=instance, kind="task.routed")
+    ]
+
+
+def test_chains_of_delegates_are_followed_and_cycles_found(people, clock) -> None:
+    ann, bob, cy = people["ann"], people["bob"], people["cy"]
+    away(ann, clock, delegate=bob)
+    away(bob, clock, delegate=cy)
+    (found,) = route([ann.pk, cy.pk], clock())
+    assert (found.user, found.to) == (ann.pk, cy.pk)
+    Absence.objects.filter(user=bob).update(delegate=ann)
+    (found,) = route([ann.pk], clock())
+    assert found.to is None and found.why == f"delegation cycle {ann.pk} -> {bob.pk} -> {ann.pk}"
+
+
+def test_a_task_opening_while_its_assignee_is_away_goes_to_the_delegate(
+    people, clock, worker
+) -> None:
+    ann, bob = people["ann"], people["bob"]
+    away(ann, clock, delegate=bob)
+    publish(ASK)
+    instance = services.instance_start(key="ask", variables={}, actor=None)
+    task = HumanTask.objects.get(instance=instance)
+    assert [str(a) for a in task.assignees.all()] == ["bob"]
+    assert routed(instance) == [{"from": ann.pk, "to": bob.pk, "why": f"user {ann.pk} is away"}]
+    services.task_complete(task_id=task.pk, outcome="approve", data={}, actor=bob)
+    instance.refresh_from_db()
+    assert instance.result == "ok"
+
+
+def test_open_tasks_route_when_the_absence_starts(people, clock, worker) -> None:
+    ann, bob = people["ann"], people["bob"]
+    publish(ASK)
+    instance = services.instance_start(key="ask", variables={}, actor=None)
+    task = HumanTask.objects.get(instance=instance)
+    away(ann, clock, delegate=bob, starts=1)
+    clock.advance(hours=12)
+    worker.run_until_idle()
+    assert [str(a) for a in task.assignees.all()] == ["ann"]  # not yet
+    clock.advance(hours=13)
+    worker.run_until_idle()
+    assert [str(a) for a in task.assignees.all()] == ["bob"]
+    assert routed(instance) == [{"from": ann.pk, "to": bob.pk, "why": f"user {ann.pk} is away"}]
+    # The reminder that came due meanwhile went to bob only: ann is away.
+    assert [m.to for m in mail.outbox] == [["bob@example.com"]]
+
+
+def test_with_nobody_to_route_to_the_task_stays_and_the_reason_is_recorded(people, clock) -> None:
+    ann = people["ann"]
+    away(ann, clock)  # no delegate
+    publish(ASK)
+    instance = services.instance_start(key="ask", variables={}, actor=None)
+    task = HumanTask.objects.get(instance=instance)
+    assert [str(a) for a in task.assignees.all()] == ["ann"]
+    assert routed(instance) == [
+        {"from": ann.pk, "to": None, "why": f"user {ann.pk} is away and named no delegate"}
+    ]
+
+
+def test_an_absence_cannot_delegate_to_oneself_or_end_before_it_starts(people, clock) -> None:
+    from django.db import IntegrityError, transaction
+
+    ann = people["ann"]
+    with pytest.raises(IntegrityError), transaction.atomic():
+        away(ann, clock, delegate=ann)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        away(ann, clock, days=-1)
+    assert not Absence.objects.exists()

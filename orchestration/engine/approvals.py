@@ -6,11 +6,13 @@ rules people are subject to read in one place.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from orchestration.audit import AuditKind
 from orchestration.engine import quorum
+from orchestration.engine.evaluation import StepError, evaluate, open_task
 from orchestration.engine.events import (
     Audit,
     CancelToken,
@@ -33,11 +35,84 @@ class ApprovalRules:
     effects: list[Effect]
     now: datetime
 
+    @property
+    def tokens(self) -> dict[str, dict[str, Any]]:
+        raise NotImplementedError
+
     def _token_at(self, token: str, step: str, wait: str) -> dict[str, Any]:
         raise NotImplementedError
 
     def _advance(self, token: str, step_id: str) -> None:
         raise NotImplementedError
+
+    # ---- for_each chains ------------------------------------------------------------------
+    def _enter_chain(
+        self, token: str, tok: dict[str, Any], step_id: str, step: Mapping[str, Any],
+        execution: int,
+    ) -> tuple[str, str] | None:  # fmt: skip
+        """One approval per entry of `for_each.items`: one after another
+        (sequential: the next once the previous is approved) or all at once
+        (parallel: the step's quorum over the entries). No entries: skipped, as
+        approved."""
+        spec = step["for_each"]
+        items = evaluate(spec["items"], self.snap.variables)
+        if not isinstance(items, list):
+            raise StepError(f"for_each.items must be a list, got {type(items).__name__}")
+        counted = quorum.rule(step)[1]
+        if counted is None:
+            raise StepError("for_each needs an 'approve' outcome or a quorum.outcome")
+        if not items:
+            self.snap.variables[step_id] = {"outcome": counted, "entries": []}
+            return token, step["outcomes"][counted]
+        parallel = spec.get("mode", "sequential") == "parallel"
+        tok["chain"] = {"items": items, "results": [], "parallel": parallel}
+        for index in range(len(items) if parallel else 1):
+            self._open_entry(token, step_id, step, execution, items, index)
+        return None
+
+    def _open_entry(
+        self, token: str, step_id: str, step: Mapping[str, Any], execution: int,
+        items: list[Any], index: int,
+    ) -> None:  # fmt: skip
+        variables = {**self.snap.variables, step["for_each"]["as"]: items[index]}
+        calendar = self.d.spec.get("calendar")
+        self.effects.append(
+            open_task(token, step_id, step, execution, variables, self.now, calendar, index)
+        )
+
+    def _on_chain_vote(self, event: TaskVoted, tok: dict[str, Any]) -> None:
+        step = self.d.step(event.step)
+        chain = tok["chain"]
+        items, results = chain["items"], chain["results"]
+        counted = quorum.rule(step)[1]
+        entry = event.entry if event.entry is not None else len(results)
+        results.append({"entry": items[entry], "outcome": event.outcome, "by": event.voter})
+        # The first decision on an entry's task decides that entry.
+        self.effects.append(
+            CloseTask(event.token, event.step, event.task, event.outcome, event.data,
+                      event.voter_id)
+        )  # fmt: skip
+        outcomes = [r["outcome"] for r in results]
+        if chain["parallel"]:
+            decided = quorum.decide(step, outcomes, len(items), event.outcome)
+        elif event.outcome != counted or len(results) == len(items):
+            decided = event.outcome  # a reject ends the chain; the last approval ends it too
+        else:
+            decided = None
+            self._open_entry(event.token, event.step, step, tok["execution"], items,
+                             len(results))  # fmt: skip
+        if decided is None:
+            self.effects.append(
+                Audit(AuditKind.TASK_VOTE_RECORDED, event.step,
+                      {"outcome": event.outcome, "by": event.voter, "entry": entry})
+            )  # fmt: skip
+            return
+        self.snap.variables[event.step] = {
+            "outcome": decided, "decided_by": event.voter, "entries": results,
+        }  # fmt: skip
+        tok.pop("chain", None)
+        self.effects.append(CancelToken(event.token, Wait.TASK, event.step))
+        self._advance(event.token, step["outcomes"][decided])
 
     def _on_vote(self, event: TaskVoted) -> None:
         """A vote closes the task when the step's quorum is reached. The single
@@ -50,6 +125,10 @@ class ApprovalRules:
             raise EngineError(
                 "unknown_outcome", f"step {event.step} has no outcome {event.outcome!r}"
             )
+        tok = self.tokens[event.token]
+        if "chain" in tok:
+            self._on_chain_vote(event, tok)
+            return
         votes = event.votes or [event.outcome]
         decided = quorum.decide(step, votes, event.eligible, event.outcome)
         if decided is None:

@@ -255,6 +255,8 @@ class _Machine(ApprovalRules):
                 self.effects.append(
                     StartTimer(token, step_id, TimerKind.ESCALATION, due, level=level)
                 )
+            if "for_each" in step:
+                return self._enter_chain(token, tok, step_id, step, execution)
             self.effects.append(
                 open_task(token, step_id, step, execution, self.snap.variables, self.now, calendar)
             )

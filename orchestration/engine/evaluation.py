@@ -60,6 +60,7 @@ def priority(value: int | str) -> int:
 def open_task(
     token: str, step_id: str, step: Mapping[str, Any], execution: int,
     variables: Mapping[str, Any], now: datetime, calendar: Mapping[str, Any] | None = None,
+    entry: int | None = None,
 ) -> OpenTask:  # fmt: skip
     """The task an approval step opens, its templates rendered against `variables`
     (its due time in working time when the definition has a calendar)."""
@@ -78,4 +79,5 @@ def open_task(
         due_at=due,
         form=list(step.get("form") or []),
         outcomes=list(step["outcomes"]),
+        entry=entry,
     )

@@ -51,6 +51,7 @@ class TaskVoted:
     voter_id: int | None = None
     votes: list[str] = field(default_factory=list)  # every vote's outcome so far, this one too
     eligible: int | None = None  # people who may vote (for quorum all / N / %)
+    entry: int | None = None  # which entry of a for_each chain the task is for
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,7 @@ class OpenTask:
     due_at: datetime | None
     form: list[dict[str, Any]]
     outcomes: list[str]
+    entry: int | None = None  # the entry of a for_each chain
 
 
 @dataclass(frozen=True)

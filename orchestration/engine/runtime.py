@@ -357,6 +357,7 @@ class Writer(TaskWrites):
                 due_at=effect.due_at,
                 form=effect.form,
                 outcomes=effect.outcomes,
+                entry=effect.entry,
                 exclude=effect.exclude,
                 created_at=self.now,
             )

@@ -156,6 +156,8 @@ class HumanTask(models.Model):
         related_name="+",
     )  # fmt: skip
     delegate_note = models.CharField(max_length=500, blank=True)
+    # Which entry of a `for_each` chain this task is for (None: not a chain).
+    entry = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]

@@ -396,7 +396,7 @@ def _decision(
     eligible = permissions.eligible_count(task) if quorum.needs_eligible(step) else None
     votes = [v.outcome for v in earlier] + [outcome]
     return task, TaskVoted(
-        task.token, task.step, outcome, data, name, task.pk, voter_id, votes, eligible
+        task.token, task.step, outcome, data, name, task.pk, voter_id, votes, eligible, task.entry
     )
 
 

@@ -81,7 +81,7 @@ def test_sigkilled_workers_lose_nothing_and_apply_nothing_twice(ledger: Path) ->
         proc.join(timeout=160)
         assert proc.exitcode == 0
 
-    assert kills >= 10, f"only {kills} workers were killed while working"
+    assert kills >= 3, f"only {kills} workers were killed while working"
     # Kills landed mid-step: leases of killed workers ran out and were retried.
     assert StepRun.objects.filter(status="timed_out", error__code="LEASE_EXPIRED").exists()
     statuses = Counter(ProcessInstance.objects.values_list("status", flat=True))

@@ -14,9 +14,10 @@ import logging
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.db.models import Q
+from django.utils.html import format_html_join
 
 from orchestration import clock
 from orchestration.audit import AuditKind
@@ -25,6 +26,8 @@ from orchestration.models import ProcessEvent
 log = logging.getLogger(__name__)
 
 SUBJECTS = {
+    "assigned": "New task: {title}",
+    "delegated": "Delegated to you: {title}",
     "remind": "Reminder: {title}",
     "escalation": "Escalated to you: {title}",
     "notify": "For your information: {title}",
@@ -71,14 +74,15 @@ def _message(row: ProcessEvent) -> EmailMessage | None:
     title = payload.get("title", "")
     subject = SUBJECTS.get(payload.get("reason", ""), "{title}").format(title=title)
     definition = row.definition.key if row.definition else ""
-    body = "\n".join(
-        line
-        for line in (
-            f"{title}",
-            f"Process: {definition}, instance {row.instance_id}, step {row.step}.",
-            payload.get("message") or "",
-            "Open your task list to decide it.",
-        )
-        if line
-    )
-    return EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, to)
+    lines = [
+        title,
+        f"Process: {definition}, instance {row.instance_id}, step {row.step}.",
+        payload.get("message") or "",
+        "Open your task list to decide it.",
+    ]
+    lines = [line for line in lines if line]
+    message = EmailMultiAlternatives(subject, "\n".join(lines), settings.DEFAULT_FROM_EMAIL, to)
+    # The HTML part says the same; every value is escaped.
+    message.attach_alternative(format_html_join("", "<p>{}</p>", ((line,) for line in lines)),
+                               "text/html")  # fmt: skip
+    return message

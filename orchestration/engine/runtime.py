@@ -157,6 +157,7 @@ class Writer(TaskWrites):
     _events: list[ProcessEvent] = field(default_factory=list)
     _fired: list[Timer] = field(default_factory=list)
     _exclusions: list[tuple[HumanTask, dict[int, str]]] = field(default_factory=list)
+    _announce: list[tuple[ProcessEvent, HumanTask]] = field(default_factory=list)
     # (task id, user ids, group ids, replace the current ones?)
     _assignee_changes: list[tuple[int, list[int], list[int], bool]] = field(default_factory=list)
     _deferred_timers: list[Timer] = field(default_factory=list)
@@ -333,6 +334,10 @@ class Writer(TaskWrites):
         run.due_at, run.error = self.now + delay, {"code": code, "times": times}
         self._deferred_runs.append(run)
 
+    def outbox_last(self) -> None:
+        """The last recorded row is to be sent after commit (notifications)."""
+        self._events[-1].dispatched_at = None
+
     def hold(self, instance: ProcessInstance, event: Event, *, step: str) -> None:
         """Keep an event for an instance in incident, to be applied when it is retried."""
         error = dict(instance.error or {})
@@ -388,6 +393,14 @@ class Writer(TaskWrites):
             )
             group_ids = [groups[g] for g in effect.groups if g in groups]
             self._new_tasks.append((task, effect, instance, (people, group_ids)))
+            # Tell the assignees (the task's id is filled in when it is written).
+            self.record(
+                instance, AuditKind.NOTIFICATION, step=effect.step,
+                payload={"reason": "assigned", "title": task.title, "users": people,
+                         "groups": group_ids, "message": ""},
+            )  # fmt: skip
+            self._events[-1].dispatched_at = None
+            self._announce.append((self._events[-1], task))
             self._exclusions.append((task, self._excluded(instance, effect.exclude)))
         elif isinstance(effect, CloseTask):
             task = self._tasks_at_hand.get(effect.task) or self._open_task(instance, effect.token)
@@ -584,6 +597,8 @@ class Writer(TaskWrites):
                     [task for task, _, _, _ in self._new_tasks],
                     [(i, *ids) for i, (_, _, _, ids) in enumerate(self._new_tasks)],
                 )
+                for event, task in self._announce:
+                    event.payload["task"] = task.pk
                 store.insert_exclusions(
                     [TaskExclusion(task_id=task.pk, user_id=user, reason=why)
                      for task, excluded in self._exclusions for user, why in excluded.items()]
@@ -597,7 +612,8 @@ class Writer(TaskWrites):
             if self.notify:
                 store.notify_workers()
         for queued in (
-            self._assignee_changes, self._exclusions, self._cancelled, self._changed_runs,
+            self._announce, self._assignee_changes, self._exclusions, self._cancelled,
+            self._changed_runs,
             self._new_runs, self._decided, self._votes, self._new_tasks, self._new_timers,
             self._events, self._fired, self._deferred_timers, self._deferred_runs,
         ):  # fmt: skip

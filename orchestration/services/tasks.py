@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 def _move(
     task_id: int, actor: User | None, now: datetime | None,
     change: Callable[[HumanTask], tuple[AuditKind, dict[str, Any]]],
+    announce: list[dict[str, Any]] | None = None,
 ) -> HumanTask:  # fmt: skip
     with transaction.atomic():
         found = store.lock_for_decision(task_id)
@@ -44,6 +45,9 @@ def _move(
             instance, kind, actor=actor, step=task.step,
             payload={"task": task.pk, **payload},
         )  # fmt: skip
+        for notification in announce or []:  # email after commit, from the outbox
+            writer.record(instance, AuditKind.NOTIFICATION, step=task.step, payload=notification)
+            writer.outbox_last()
         writer.flush()
     return task
 
@@ -87,17 +91,22 @@ def task_delegate(
     by claiming it, if nobody held it). `to` must not be excluded from it."""
     if len(note) > 500:
         raise InvalidInput({"note": ["at most 500 characters"]})
+    announce: list[dict[str, Any]] = []
 
     def change(task: HumanTask) -> tuple[AuditKind, dict[str, Any]]:
         permissions.require(actor, permissions.owner_refusal(actor, task))
         _eligible(to, task)
         owner = task.claimed_by or actor
         task.claimed_by, task.delegate, task.delegate_note = owner, to, note
+        announce.append(
+            {"reason": "delegated", "title": task.title, "users": [to.pk], "groups": [],
+             "message": note, "task": task.pk}
+        )  # fmt: skip
         return AuditKind.TASK_DELEGATED, {
             "to": _name(to), "acting_for": _name(owner), "note": note,
         }  # fmt: skip
 
-    return _move(task_id, actor, now, change)
+    return _move(task_id, actor, now, change, announce)
 
 
 def task_hand_back(*, task_id: int, actor: User, now: datetime | None = None) -> HumanTask:

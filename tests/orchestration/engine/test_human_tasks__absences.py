@@ -90,7 +90,8 @@ def test_open_tasks_route_when_the_absence_starts(people, clock, worker) -> None
     assert [str(a) for a in task.assignees.all()] == ["bob"]
     assert routed(instance) == [{"from": ann.pk, "to": bob.pk, "why": f"user {ann.pk} is away"}]
     # The reminder that came due meanwhile went to bob only: ann is away.
-    assert [m.to for m in mail.outbox] == [["bob@example.com"]]
+    reminders = [m.to for m in mail.outbox if m.subject.startswith("Reminder")]
+    assert reminders == [["bob@example.com"]]
 
 
 def test_with_nobody_to_route_to_the_task_stays_and_the_reason_is_recorded(people, clock) -> None:

@@ -52,6 +52,11 @@ def start(levels: str = LEVELS):
     return instance, HumanTask.objects.get(instance=instance)
 
 
+def sent() -> list:
+    """Email other than the announcement of a new task (tested on its own)."""
+    return [m for m in mail.outbox if not m.subject.startswith("New task:")]
+
+
 def escalations(instance) -> list[tuple[int, str]]:
     """(level, action) of every escalation that fired, in order, from the audit log."""
     fired = []
@@ -68,13 +73,13 @@ def test_nobody_decides_so_the_levels_fire_in_order_once(org, worker, clock) -> 
     assert Timer.objects.filter(instance=instance, kind="escalation").count() == 3
     clock.advance(days=1)
     worker.run_until_idle()
-    (reminder,) = mail.outbox
+    (reminder,) = sent()
     assert reminder.to == ["mia@example.com"] and reminder.subject == "Reminder: Approve the desk"
     clock.advance(days=1)
     worker.run_until_idle()
     # Reassigned: the directors decide now, the manager no longer can.
     assert [a.group.name for a in task.assignees.all()] == ["directors"]
-    assert mail.outbox[-1].to == ["dora@example.com"]
+    assert sent()[-1].to == ["dora@example.com"]
     with pytest.raises(PermissionDenied, match="mia is not an assignee"):
         services.task_complete(task_id=task.pk, outcome="approve", data={}, actor=org["manager"])
     clock.advance(days=1)
@@ -88,7 +93,7 @@ def test_nobody_decides_so_the_levels_fire_in_order_once(org, worker, clock) -> 
     clock.advance(days=10)  # nothing fires again
     worker.run_until_idle()
     assert escalations(instance) == [(0, "remind"), (1, "reassign"), (2, "decide")]
-    assert len(mail.outbox) == 2
+    assert len(sent()) == 2
 
 
 def test_a_decision_withdraws_the_escalation(org, worker, clock) -> None:
@@ -97,7 +102,7 @@ def test_a_decision_withdraws_the_escalation(org, worker, clock) -> None:
     assert not Timer.objects.filter(instance=instance, status="pending").exists()
     clock.advance(days=5)
     worker.run_until_idle()
-    assert mail.outbox == [] and escalations(instance) == []
+    assert sent() == [] and escalations(instance) == []
 
 
 def test_add_keeps_the_original_approvers_and_notify_tells_the_owner(org, worker, clock) -> None:
@@ -108,8 +113,8 @@ def test_add_keeps_the_original_approvers_and_notify_tells_the_owner(org, worker
     clock.advance(days=1)
     worker.run_until_idle()
     assert sorted(str(a) for a in task.assignees.all()) == ["dora", "managers"]
-    assert sorted(m.to[0] for m in mail.outbox) == ["dora@example.com", "owen@example.com"]
-    note = next(m for m in mail.outbox if m.to == ["owen@example.com"])
+    assert sorted(m.to[0] for m in sent()) == ["dora@example.com", "owen@example.com"]
+    note = next(m for m in sent() if m.to == ["owen@example.com"])
     assert note.subject == "For your information: Approve the desk" and "Still open." in note.body
     services.task_complete(task_id=task.pk, outcome="approve", data={}, actor=org["manager"])
     instance.refresh_from_db()
@@ -124,11 +129,13 @@ def test_notifications_wait_for_a_working_mail_server(org, worker, clock, settin
         clock.advance(days=1)
         worker.run_until_idle()
         pending = ProcessEvent.objects.filter(kind="notification", dispatched_at__isnull=True)
-        assert pending.count() == 1 and mail.outbox == []
+        # The announcement of the task and the reminder, both still queued.
+        assert pending.count() == 2 and mail.outbox == []
         email_backends.DOWN["down"] = False
         worker.run_until_idle()
         assert not pending.exists()
-        assert [m.to for m in mail.outbox] == [["mia@example.com"]]
+        assert [m.to for m in sent()] == [["mia@example.com"]]
+        assert len(mail.outbox) == 2
     finally:
         email_backends.DOWN["down"] = False
 
@@ -156,3 +163,18 @@ def test_with_a_calendar_due_and_escalation_count_working_time(org, worker, cloc
     worker.run_until_idle()
     task.refresh_from_db()
     assert (task.status, task.outcome) == ("completed", "reject")
+
+
+def test_assignees_and_delegates_are_told_by_email(org, worker, clock) -> None:
+    _, task = start("      - {after: 9d, action: remind}")
+    worker.run_until_idle()
+    (announced,) = mail.outbox
+    assert (announced.subject, announced.to) == ("New task: Approve the desk", ["mia@example.com"])
+    html, kind = announced.alternatives[0]
+    assert kind == "text/html" and "<p>Approve the desk</p>" in html
+    services.task_delegate(task_id=task.pk, actor=org["manager"], to=org["director"], note="<b>")
+    worker.run_until_idle()
+    delegated = mail.outbox[-1]
+    assert (delegated.subject, delegated.to) == ("Delegated to you: Approve the desk",
+                                                 ["dora@example.com"])  # fmt: skip
+    assert "<b>" in delegated.body and "&lt;b&gt;" in delegated.alternatives[0][0]

@@ -50,7 +50,9 @@ def decidable(user) -> list[int]:
 def history(task) -> list[tuple[str, str]]:
     return [
         (e.kind, e.actor.username if e.actor else "")
-        for e in ProcessEvent.objects.filter(payload__task=task.pk).order_by("pk")
+        for e in ProcessEvent.objects.filter(payload__task=task.pk)
+        .exclude(kind="notification")
+        .order_by("pk")
     ]
 
 

@@ -115,7 +115,8 @@ steps:
 def reset() -> None:
     with connection.cursor() as cursor:
         tables = [
-            "orchestration_taskvote", "orchestration_taskassignee", "orchestration_humantask",
+            "orchestration_taskvote", "orchestration_taskexclusion", "orchestration_taskassignee",
+            "orchestration_humantask",
             "orchestration_timer", "orchestration_steprun", "orchestration_loopheartbeat",
             "bench_floor_item", "bench_floor_log",
         ]  # fmt: skip

@@ -16,7 +16,6 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
 from django.db import transaction
-from django.db.models import Q
 from django.utils.html import format_html_join
 
 from orchestration import clock
@@ -45,7 +44,8 @@ def send_pending(*, limit: int = 50) -> int:
         )
         if not rows:
             return 0
-        messages = [message for row in rows if (message := _message(row)) is not None]
+        addresses = _addresses(rows)
+        messages = [message for row in rows if (message := _message(row, addresses)) is not None]
         try:
             get_connection().send_messages(messages)
         except OSError:  # smtplib's errors are OSErrors: leave them pending
@@ -57,18 +57,37 @@ def send_pending(*, limit: int = 50) -> int:
     return len(rows)
 
 
-def _message(row: ProcessEvent) -> EmailMessage | None:
-    payload = row.payload
+def _addresses(rows: list[ProcessEvent]) -> dict[tuple[str, int], set[str]]:
+    """The email addresses of every user and group the rows name, in two
+    queries for the whole batch; people who are away are left out."""
+    from django.contrib.auth.models import Group
+
     from accounts.absences import away
 
-    absent = set(away(clock.now()))  # people who are away are not notified
-    users = (
-        get_user_model()
-        .objects.filter(is_active=True)
-        .filter(Q(pk__in=payload.get("users") or []) | Q(groups__in=payload.get("groups") or []))
-        .exclude(pk__in=absent)
-    )
-    to = sorted({user.email for user in users.distinct() if user.email})
+    absent = set(away(clock.now()))
+    user_ids = {u for row in rows for u in row.payload.get("users") or []}
+    group_ids = {g for row in rows for g in row.payload.get("groups") or []}
+    people = get_user_model().objects.filter(is_active=True).exclude(pk__in=absent)
+    out: dict[tuple[str, int], set[str]] = {}
+    for pk, email in people.filter(pk__in=user_ids).values_list("pk", "email"):
+        out[("user", pk)] = {email} if email else set()
+    members = Group.objects.filter(pk__in=group_ids).values_list("pk", "user__email")
+    allowed = set(people.filter(groups__in=group_ids).values_list("email", flat=True))
+    for pk, email in members:
+        out.setdefault(("group", pk), set())
+        if email and email in allowed:
+            out[("group", pk)].add(email)
+    return out
+
+
+def _message(row: ProcessEvent, addresses: dict[tuple[str, int], set[str]]) -> EmailMessage | None:
+    payload = row.payload
+    found: set[str] = set()
+    for user in payload.get("users") or []:
+        found |= addresses.get(("user", user), set())
+    for group in payload.get("groups") or []:
+        found |= addresses.get(("group", group), set())
+    to = sorted(found)
     if not to:
         return None  # nobody with an address: recorded, nothing to send
     title = payload.get("title", "")

@@ -165,6 +165,7 @@ class Writer(TaskWrites):
     # Users and groups named as assignees, by name, resolved once per writer.
     _user_ids: dict[str, int] = field(default_factory=dict)
     _group_ids: dict[str, int] = field(default_factory=dict)
+    _away: dict[int, int | None] | None = None  # who is absent now (read once)
     notify: bool = False
 
     # ---- applying events ----------------------------------------------------------------

@@ -27,6 +27,7 @@ class TaskWrites:
     _user_ids: dict[str, int]
     _group_ids: dict[str, int]
     _events: list[ProcessEvent]
+    _away: dict[int, int | None] | None
 
     def record(
         self, instance: ProcessInstance, kind: AuditKind, *, actor: User | None = None,
@@ -60,8 +61,12 @@ class TaskWrites:
 
     def _route_absent(self, instance: ProcessInstance, step: str, people: list[int]) -> list[int]:
         """A task opening for someone away goes to whoever decides for them."""
-        from accounts.absences import route
+        from accounts.absences import away, route
 
+        if self._away is None:  # one look per batch
+            self._away = away(self.now)
+        if not self._away or not set(people) & set(self._away):
+            return people
         routed = list(people)
         for found in route(people, self.now):
             # Nobody to route to: the task stays with them (and its groups and

@@ -132,6 +132,7 @@ def test_notifications_wait_for_a_working_mail_server(org, worker, clock, settin
         # The announcement of the task and the reminder, both still queued.
         assert pending.count() == 2 and mail.outbox == []
         email_backends.DOWN["down"] = False
+        clock.advance(seconds=1)  # the mail sweep runs at most once a second
         worker.run_until_idle()
         assert not pending.exists()
         assert [m.to for m in sent()] == [["mia@example.com"]]
@@ -173,6 +174,7 @@ def test_assignees_and_delegates_are_told_by_email(org, worker, clock) -> None:
     html, kind = announced.alternatives[0]
     assert kind == "text/html" and "<p>Approve the desk</p>" in html
     services.task_delegate(task_id=task.pk, actor=org["manager"], to=org["director"], note="<b>")
+    clock.advance(seconds=1)  # the mail sweep runs at most once a second
     worker.run_until_idle()
     delegated = mail.outbox[-1]
     assert (delegated.subject, delegated.to) == ("Delegated to you: Approve the desk",

@@ -203,6 +203,23 @@ class TaskVote(models.Model):
         return f"vote {self.outcome} on task #{self.task_id}"
 
 
+class TaskComment(models.Model):
+    """A message in a task's thread (anyone who may see the task may write)."""
+
+    task = models.ForeignKey(HumanTask, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    text = models.TextField()
+    created_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"comment on task #{self.task_id}"
+
+
 class TaskExclusion(models.Model):
     """Someone who may see a task but not decide it (four-eyes), fixed when the
     task opens: its instance's starter (`exclude: [starter]`), whoever decided an

@@ -11,6 +11,7 @@ from orchestration.services.instances import (
 from orchestration.services.tasks import (
     absences_route_started,
     task_claim,
+    task_comment,
     task_delegate,
     task_hand_back,
     task_reassign,
@@ -38,6 +39,7 @@ __all__ = [
     "instance_send_message",
     "instance_start",
     "task_claim",
+    "task_comment",
     "task_complete",
     "task_delegate",
     "task_hand_back",

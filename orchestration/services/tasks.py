@@ -20,7 +20,7 @@ from orchestration.audit import AuditKind
 from orchestration.engine import store
 from orchestration.engine.runtime import Writer
 from orchestration.exceptions import InstanceConflict, InvalidInput
-from orchestration.models import HumanTask
+from orchestration.models import HumanTask, TaskComment
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -216,3 +216,31 @@ def _route_tasks_of(user_id: int, now: datetime, route: Any, assignees: Any) -> 
             payload={"task": task_id, "from": user_id, "to": found.to, "why": found.why},
         )  # fmt: skip
     writer.flush()
+
+
+def task_comment(
+    *, task_id: int, actor: User, text: str, now: datetime | None = None
+) -> TaskComment:
+    """Add a message to a task's thread: anyone who may see the task, open or
+    closed. Text is required, at most ORCHESTRATION_MAX_TEXT_LENGTH characters."""
+    from orchestration import limits
+
+    text = text.strip() if isinstance(text, str) else ""
+    if not text:
+        raise InvalidInput({"text": ["required"]})
+    if len(text) > limits.max_text_length() or "\x00" in text:
+        raise InvalidInput({"text": [f"at most {limits.max_text_length()} characters, no NUL"]})
+    now = now or clock.now()
+    with transaction.atomic():
+        found = store.lock_for_decision(task_id)
+        if found is None:
+            raise HumanTask.DoesNotExist(f"no task {task_id}")
+        instance, task = found
+        if not permissions.can_see_task(actor, task):
+            raise HumanTask.DoesNotExist(f"no task {task_id}")  # hidden rows do not exist
+        comment = TaskComment.objects.create(task=task, author=actor, text=text, created_at=now)
+        writer = Writer(now)
+        writer.record(instance, AuditKind.TASK_COMMENTED, actor=actor, step=task.step,
+                      payload={"task": task.pk, "comment": comment.pk})  # fmt: skip
+        writer.flush()
+    return comment

@@ -182,3 +182,19 @@ def test_priorities_outside_the_range_are_refused() -> None:
     assert raised.value.messages == [
         "steps.ask.priority: 101 is not a priority (0-100, or low, normal, high, urgent)"
     ]
+
+
+def test_a_comment_thread_for_whoever_may_see_the_task(desk) -> None:
+    from orchestration.models import TaskComment
+
+    people, task = desk
+    services.task_comment(task_id=task.pk, actor=people["ann"], text="Which budget line?")
+    services.task_comment(task_id=task.pk, actor=people["sam"], text="  Line 4.  ")
+    with pytest.raises(HumanTask.DoesNotExist):  # an outsider does not see it at all
+        services.task_comment(task_id=task.pk, actor=people["out"], text="hello")
+    with pytest.raises(InvalidInput) as raised:
+        services.task_comment(task_id=task.pk, actor=people["ann"], text="   ")
+    assert raised.value.errors == {"text": ["required"]}
+    thread = [(c.author.username, c.text) for c in TaskComment.objects.filter(task=task)]
+    assert thread == [("ann", "Which budget line?"), ("sam", "Line 4.")]
+    assert history(task)[-2:] == [("task.commented", "ann"), ("task.commented", "sam")]

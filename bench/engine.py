@@ -110,12 +110,54 @@ steps:
   after: {type: service, handler: bench.noop, next: done}
   done: {type: end, result: done}
 """
+APPROVAL_ESCALATING = APPROVAL.replace("key: bench-approval", "key: bench-approval-esc").replace(
+    "    outcomes: {approve: after}",
+    "    due: 3d\n"
+    "    escalation:\n"
+    "      - {after: 1d, action: remind}\n"
+    "      - {after: 2d, action: reassign, to: {groups: [bench0]}}\n"
+    "    outcomes: {approve: after}",
+)
+ESCALATE = """
+key: bench-escalate
+name: An approval nobody decides, decided by its escalation after two seconds
+start: ask
+steps:
+  ask:
+    type: approval
+    assignees: {groups: [bench0]}
+    escalation: [{after: 2s, action: decide, outcome: approve}]
+    outcomes: {approve: done}
+  done: {type: end, result: done}
+"""
+
+
+def pending_timers(count: int) -> None:
+    """`count` escalation timers due tomorrow, on one idle instance: the load of
+    a deployment with many open tasks."""
+    from orchestration.engine.state import new_state
+    from orchestration.models import ProcessVersion
+
+    version = ProcessVersion.objects.get(definition__key="bench-timer", status="published")
+    holder = ProcessInstance.objects.create(
+        definition=version.definition, version=version, status="waiting", state=new_state()
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO orchestration_timer (instance_id, token, step, kind, due_at, status,"
+            " payload, created_at) SELECT %s, '1', 'nap', 'escalation',"
+            " now() + interval '1 day', 'pending', '{\"level\": 0}', now()"
+            " FROM generate_series(1, %s)",
+            [holder.pk, count],
+        )
+        cursor.execute("VACUUM ANALYZE orchestration_timer")
 
 
 def reset() -> None:
     with connection.cursor() as cursor:
         tables = [
-            "orchestration_taskvote", "orchestration_taskexclusion", "orchestration_taskassignee",
+            "orchestration_taskvote", "orchestration_taskexclusion", "orchestration_taskcomment",
+            "orchestration_taskassignee",
             "orchestration_humantask",
             "orchestration_timer", "orchestration_steprun", "orchestration_loopheartbeat",
             "bench_floor_item", "bench_floor_log",
@@ -156,7 +198,7 @@ def setup() -> None:
     with connection.cursor() as cursor:
         cursor.execute("CREATE TABLE IF NOT EXISTS bench_floor_item (id serial PRIMARY KEY, n int)")
         cursor.execute("CREATE TABLE IF NOT EXISTS bench_floor_log (id serial PRIMARY KEY, n int)")
-    for source in (THREE, APPROVAL, TIMER):
+    for source in (THREE, APPROVAL, TIMER, APPROVAL_ESCALATING, ESCALATE):
         draft = services.version_save_draft(source=source, actor=None).version
         if draft.status == "draft":
             services.version_publish(version=draft, actor=None)
@@ -285,8 +327,12 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
-def run_scenario(key: str, instances: int, workers: int, *, approvals: bool) -> dict[str, float]:
+def run_scenario(
+    key: str, instances: int, workers: int, *, approvals: bool, pending: int = 0
+) -> dict[str, float]:
     reset()
+    if pending:
+        pending_timers(pending)
     if approvals:
         with connection.cursor() as cursor:
             cursor.execute(RT_TRIGGERS)
@@ -321,7 +367,7 @@ def run_scenario(key: str, instances: int, workers: int, *, approvals: bool) -> 
     while True:
         time.sleep(0.25)
         peak_rss = max([peak_rss, *(_rss_kb(p.pid) for p in procs)])
-        done = ProcessInstance.objects.filter(ended_at__isnull=False).count()
+        done = ProcessInstance.objects.filter(ended_at__isnull=False, definition__key=key).count()
         if done >= total or time.time() - begun > 600:
             break
         if any(p.exitcode not in (None, 0) for p in [*procs, *starters]):
@@ -338,7 +384,11 @@ def run_scenario(key: str, instances: int, workers: int, *, approvals: bool) -> 
     if approvals:
         with connection.cursor() as cursor:
             cursor.execute(DROP_RT_TRIGGERS)
-    rows = list(ProcessInstance.objects.values_list("pk", "created_at", "ended_at"))
+    rows = list(
+        ProcessInstance.objects.filter(definition__key=key).values_list(
+            "pk", "created_at", "ended_at"
+        )
+    )
     first = min(r[1] for r in rows)
     last = max(r[2] for r in rows if r[2])
     latencies = sorted((r[2] - r[1]).total_seconds() * 1000 for r in rows if r[2])
@@ -440,6 +490,13 @@ def main() -> None:
     parser.add_argument("--timers", type=int, default=1000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--skip-three", action="store_true")
+    parser.add_argument(
+        "--escalations",
+        type=int,
+        default=1000,
+        help="escalations that decide after 2 s, among --pending-timers other timers (0: skip)",
+    )
+    parser.add_argument("--pending-timers", type=int, default=100_000)
     args = parser.parse_args()
     setup()
     base = floor()
@@ -453,6 +510,7 @@ def main() -> None:
         for label, key, count, approvals in (
             ("3 service steps", "bench-three", args.instances, False),
             ("service, approval, service", "bench-approval", args.approvals, True),
+            ("same, with due + 2 escalations", "bench-approval-esc", args.approvals, True),
         ):
             if args.skip_three and not approvals:
                 continue
@@ -474,6 +532,15 @@ def main() -> None:
         print(
             f"\ntimers: {r['completed']} two-second waits with 2 workers fired "
             f"{r['late_p50']:.0f} ms late at p50, {r['late_p99']:.0f} ms at p99"
+        )
+    if args.escalations:
+        r = run_scenario(
+            "bench-escalate", args.escalations, 2, approvals=False, pending=args.pending_timers
+        )
+        print(
+            f"escalations: {r['completed']} deciding escalations among {args.pending_timers:,}"
+            f" pending timers, 2 workers: fired {r['late_p50']:.0f} ms late at p50,"
+            f" {r['late_p99']:.0f} ms at p99"
         )
     python = sys.version.split()[0]
     print(f"\nPostgreSQL {connection.pg_version}, {os.cpu_count()} cores, Python {python}")

@@ -16,11 +16,12 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
 from django.db import transaction
+from django.urls import reverse
 from django.utils.html import format_html_join
 
-from orchestration import clock
+from orchestration import clock, email_links
 from orchestration.audit import AuditKind
-from orchestration.models import ProcessEvent
+from orchestration.models import HumanTask, ProcessEvent
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,13 @@ def send_pending(*, limit: int = 50) -> int:
         if not rows:
             return 0
         addresses = _addresses(rows)
-        messages = [message for row in rows if (message := _message(row, addresses)) is not None]
+        tasks = {
+            t.pk: t
+            for t in HumanTask.objects.filter(
+                pk__in=[row.payload.get("task") for row in rows if row.payload.get("task")]
+            )
+        }
+        messages = [m for row in rows for m in _messages(row, addresses, tasks)]
         try:
             get_connection().send_messages(messages)
         except OSError:  # smtplib's errors are OSErrors: leave them pending
@@ -57,39 +64,42 @@ def send_pending(*, limit: int = 50) -> int:
     return len(rows)
 
 
-def _addresses(rows: list[ProcessEvent]) -> dict[tuple[str, int], set[str]]:
-    """The email addresses of every user and group the rows name, in two
-    queries for the whole batch; people who are away are left out."""
-    from django.contrib.auth.models import Group
+Recipient = tuple[int, str]  # user id, email address
+# Reasons whose email asks the reader to decide: they carry decision links.
+DECIDING = {"assigned", "remind", "escalation", "delegated"}
 
+
+def _addresses(rows: list[ProcessEvent]) -> dict[tuple[str, int], set[Recipient]]:
+    """Who every user and group the rows name reaches (user id, address), in
+    three queries for the whole batch; people who are away are left out."""
     from accounts.absences import away
 
     absent = set(away(clock.now()))
     user_ids = {u for row in rows for u in row.payload.get("users") or []}
     group_ids = {g for row in rows for g in row.payload.get("groups") or []}
     people = get_user_model().objects.filter(is_active=True).exclude(pk__in=absent)
-    out: dict[tuple[str, int], set[str]] = {}
+    out: dict[tuple[str, int], set[Recipient]] = {}
     for pk, email in people.filter(pk__in=user_ids).values_list("pk", "email"):
-        out[("user", pk)] = {email} if email else set()
-    members = Group.objects.filter(pk__in=group_ids).values_list("pk", "user__email")
-    allowed = set(people.filter(groups__in=group_ids).values_list("email", flat=True))
-    for pk, email in members:
-        out.setdefault(("group", pk), set())
-        if email and email in allowed:
-            out[("group", pk)].add(email)
+        out[("user", pk)] = {(pk, email)} if email else set()
+    members = people.filter(groups__in=group_ids).values_list("groups", "pk", "email")
+    for group, pk, email in members:
+        if group in group_ids and email:
+            out.setdefault(("group", group), set()).add((pk, email))
     return out
 
 
-def _message(row: ProcessEvent, addresses: dict[tuple[str, int], set[str]]) -> EmailMessage | None:
+def _messages(
+    row: ProcessEvent, addresses: dict[tuple[str, int], set[Recipient]],
+    tasks: dict[int, HumanTask],
+) -> list[EmailMessage]:  # fmt: skip
     payload = row.payload
-    found: set[str] = set()
+    found: set[Recipient] = set()
     for user in payload.get("users") or []:
         found |= addresses.get(("user", user), set())
     for group in payload.get("groups") or []:
         found |= addresses.get(("group", group), set())
-    to = sorted(found)
-    if not to:
-        return None  # nobody with an address: recorded, nothing to send
+    if not found:
+        return []  # nobody with an address: recorded, nothing to send
     title = payload.get("title", "")
     subject = SUBJECTS.get(payload.get("reason", ""), "{title}").format(title=title)
     definition = row.definition.key if row.definition else ""
@@ -100,8 +110,41 @@ def _message(row: ProcessEvent, addresses: dict[tuple[str, int], set[str]]) -> E
         "Open your task list to decide it.",
     ]
     lines = [line for line in lines if line]
-    message = EmailMultiAlternatives(subject, "\n".join(lines), settings.DEFAULT_FROM_EMAIL, to)
+    task = tasks.get(payload.get("task") or 0)
+    deciding = payload.get("reason") in DECIDING and task is not None and task.status == "open"
+    if not deciding:
+        return [_email(subject, lines, [], sorted(email for _, email in found))]
+    # One message each: every reader gets links signed for them; people the
+    # task excludes (four-eyes) are not asked.
+    assert task is not None
+    excluded = set(task.exclusions.values_list("user_id", flat=True))
+    return [
+        _email(subject, lines, _links(task, user), [email])
+        for user, email in sorted(found, key=lambda r: r[1])
+        if user not in excluded
+    ]
+
+
+def _links(task: HumanTask, user: int) -> list[tuple[str, str]]:
+    base = settings.ORCHESTRATION_BASE_URL.rstrip("/")
+    return [
+        (
+            outcome,
+            base
+            + reverse("tasks_ui:decide-from-email", args=[email_links.make(task, user, outcome)]),
+        )
+        for outcome in email_links.outcomes_without_input(task)
+    ]
+
+
+def _email(
+    subject: str, lines: list[str], links: list[tuple[str, str]], to: list[str]
+) -> EmailMessage:
+    text = "\n".join([*lines, *(f"{outcome}: {url}" for outcome, url in links)])
+    message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, to)
     # The HTML part says the same; every value is escaped.
-    message.attach_alternative(format_html_join("", "<p>{}</p>", ((line,) for line in lines)),
-                               "text/html")  # fmt: skip
+    html = format_html_join("", "<p>{}</p>", ((line,) for line in lines)) + format_html_join(
+        "", '<p><a href="{}">{}</a></p>', ((url, outcome) for outcome, url in links)
+    )
+    message.attach_alternative(html, "text/html")
     return message

@@ -198,3 +198,7 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+
+# Where people reach this site (links in email), and how long a decision link lasts.
+ORCHESTRATION_BASE_URL = env_str("ORCHESTRATION_BASE_URL", "http://127.0.0.1:8000")
+ORCHESTRATION_EMAIL_LINK_HOURS = env_int("ORCHESTRATION_EMAIL_LINK_HOURS", 72)

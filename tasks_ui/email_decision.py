@@ -1,0 +1,46 @@
+"""The page behind an email decision link (see orchestration/email_links.py)."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_http_methods
+
+from orchestration import email_links, services
+from orchestration.models import HumanTask, TaskVote
+from orchestration.problems import problem_for
+
+
+@require_http_methods(["GET", "POST"])
+def decide_from_email(request: HttpRequest, token: str) -> HttpResponse:
+    """GET: what the link would do, and a button. POST: do it, once."""
+    try:
+        link = email_links.read(token)
+        task = HumanTask.objects.select_related("instance__definition").get(pk=link.task)
+        user = get_user_model().objects.get(pk=link.user, is_active=True)
+    except email_links.LinkRefused as exc:
+        return _refused(request, str(exc))
+    except (HumanTask.DoesNotExist, get_user_model().DoesNotExist):
+        return _refused(request, "This link no longer leads anywhere.")
+    if task.status != "open" or TaskVote.objects.filter(task=task, voter=user).exists():
+        return _refused(request, "This link has been used, or the task is already decided.")
+    if request.method == "GET":
+        return render(
+            request, "tasks_ui/email_decision.html",
+            {"task": task, "outcome": link.outcome, "who": user, "token": token},
+        )  # fmt: skip
+    try:
+        services.task_complete(task_id=task.pk, outcome=link.outcome, data={}, actor=user)
+    except Exception as exc:
+        problem = problem_for(exc)
+        if problem is None:
+            raise
+        return _refused(request, problem.text(), status=problem.status)
+    return render(
+        request, "tasks_ui/email_decision_done.html", {"task": task, "outcome": link.outcome}
+    )
+
+
+def _refused(request: HttpRequest, why: str, *, status: int = 400) -> HttpResponse:
+    return render(request, "tasks_ui/email_decision_refused.html", {"why": why}, status=status)

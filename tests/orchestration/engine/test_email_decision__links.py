@@ -1,0 +1,94 @@
+"""Deciding from email: a confirmation page, one decision, and clear refusals."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+
+from orchestration import email_links, services
+from orchestration.models import HumanTask, TaskVote
+from tests.conftest import make_user
+from tests.orchestration.engine.conftest import publish
+
+pytestmark = pytest.mark.django_db
+
+ASK = """
+key: ask
+name: Ask
+start: ask
+steps:
+  ask:
+    type: approval
+    title: Buy a desk
+    assignees: {groups: [managers]}
+    exclude: [starter]
+    form: [{name: comment, type: text, required_for: [reject]}]
+    outcomes: {approve: done, reject: done}
+  done: {type: end, result: ok}
+"""
+
+
+@pytest.fixture
+def task(roles, worker, clock):
+    people = {n: make_user(n, "managers", email=f"{n}@example.com") for n in ("mia", "max")}
+    people["sam"] = make_user("sam", "requester", "managers", email="sam@example.com")
+    publish(ASK)
+    instance = services.instance_start(key="ask", variables={}, actor=people["sam"])
+    worker.run_until_idle()
+    return HumanTask.objects.get(instance=instance), people
+
+
+def link_in(message, outcome: str) -> str:
+    url = re.search(rf"^{outcome}: (\S+)$", message.body, re.M).group(1)
+    return url.removeprefix("http://127.0.0.1:8000")
+
+
+def test_each_assignee_gets_links_for_the_outcomes_that_need_no_input(task) -> None:
+    task, _ = task
+    assert sorted(m.to[0] for m in mail.outbox) == ["max@example.com", "mia@example.com"]
+    message = next(m for m in mail.outbox if m.to == ["mia@example.com"])
+    assert "approve: http://127.0.0.1:8000/decide/" in message.body
+    assert "reject:" not in message.body  # a reject needs a comment: no link
+    assert "sam@example.com" not in [m.to[0] for m in mail.outbox]  # the starter is excluded
+
+
+def test_get_confirms_post_decides_once(client, task) -> None:
+    task, people = task
+    message = next(m for m in mail.outbox if m.to == ["mia@example.com"])
+    url = link_in(message, "approve")
+    page = client.get(url)
+    assert page.status_code == 200 and "Confirm: approve" in page.content.decode()
+    assert not TaskVote.objects.exists()  # a GET changes nothing
+    done = client.post(url)
+    assert done.status_code == 200 and "Buy a desk" in done.content.decode()
+    (vote,) = TaskVote.objects.all()
+    assert (vote.voter, vote.outcome) == (people["mia"], "approve")
+    again = client.post(url)
+    assert again.status_code == 400 and "already decided" in again.content.decode()
+    assert TaskVote.objects.count() == 1
+
+
+def test_tampered_expired_and_no_longer_allowed_links_change_nothing(client, task, clock) -> None:
+    task, people = task
+    good = email_links.make(task, people["mia"].pk, "approve")
+    url = reverse("tasks_ui:decide-from-email", args=[good[:-2] + "xx"])
+    assert "not valid" in client.post(url).content.decode()
+    old = email_links.make(task, people["mia"].pk, "approve", now=clock() - timedelta(hours=73))
+    expired = client.post(reverse("tasks_ui:decide-from-email", args=[old]))
+    assert expired.status_code == 400 and "expired" in expired.content.decode()
+    # Four-eyes through the link: the policy refuses the starter like anywhere else.
+    starter = email_links.make(task, people["sam"].pk, "approve")
+    refused = client.post(reverse("tasks_ui:decide-from-email", args=[starter]))
+    assert refused.status_code == 403
+    assert "sam started this instance and is excluded" in refused.content.decode()
+    # Work moved away from mia after her email: her link no longer decides.
+    services.task_reassign(task_id=task.pk, actor=people["max"], to=people["max"])
+    moved = client.post(reverse("tasks_ui:decide-from-email", args=[good]))
+    assert moved.status_code == 403 and "mia is not an assignee" in moved.content.decode()
+    assert not TaskVote.objects.exists()
+    task.refresh_from_db()
+    assert task.status == "open"

@@ -488,10 +488,23 @@ def _approval_errors(
         where = f"{path}.escalation[{i}]"
         if "to" in level:
             yield from _assignee_errors(f"{where}.to", level["to"], local, ctx)
-        if level["action"] == "decide":
+        action = level["action"]
+        if action == "decide":
             yield from outcome_error(f"{where}.outcome", level["outcome"])
+        elif "outcome" in level:
+            yield DefinitionError(f"{where}.outcome", "only a decide level has an outcome")
+        if "to" in level and action not in {"reassign", "add", "notify"}:
+            yield DefinitionError(f"{where}.to", f"a {action} level sends to nobody else")
         if "message" in level:
+            if action == "decide":
+                yield DefinitionError(f"{where}.message", "a decide level sends no email")
             yield from _template_errors(f"{where}.message", level["message"], local)
+    chain = step.get("for_each")
+    if chain and chain.get("mode", "sequential") == "sequential" and "quorum" in step:
+        yield DefinitionError(
+            f"{path}.quorum",
+            "a sequential chain decides entry by entry; quorum applies to parallel chains",
+        )
 
 
 def _wait_errors(path: str, step: Mapping[str, Any], known: set[str]) -> Iterable[DefinitionError]:

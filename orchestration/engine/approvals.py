@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchestration.audit import AuditKind
 from orchestration.engine import quorum
-from orchestration.engine.evaluation import StepError, evaluate, open_task
+from orchestration.engine.evaluation import StepError, evaluate, open_task, render
 from orchestration.engine.events import (
     Audit,
     CancelToken,
@@ -156,6 +156,7 @@ class ApprovalRules:
         level = step["escalation"][event.level]
         action, to = level["action"], level.get("to") or {}
         users, groups = list(to.get("users") or []), list(to.get("groups") or [])
+        message = render(level.get("message", ""), self.snap.variables)
         self.effects.append(
             Audit(AuditKind.TASK_ESCALATED, event.step, {"level": event.level, "action": action})
         )
@@ -163,12 +164,14 @@ class ApprovalRules:
             self.effects.append(
                 ChangeAssignees(event.token, event.step, users, groups, action == "reassign")
             )
-            self.effects.append(Notify(event.token, event.step, "escalation", users, groups))
+            self.effects.append(
+                Notify(event.token, event.step, "escalation", users, groups, message)
+            )
         elif action in {"remind", "notify"}:
             named = action == "notify"
             self.effects.append(
                 Notify(event.token, event.step, action, users if named else [],
-                       groups if named else [], level.get("message", ""))
+                       groups if named else [], message)
             )  # fmt: skip
         elif action == "decide":
             self._on_vote(

@@ -96,3 +96,14 @@ def test_no_entries_skips_the_step(signers) -> None:
     instance = start("sequential", [])
     assert result(instance) == ("completed", "signed")
     assert instance.variables["sign"] == {"outcome": "approve", "entries": []}
+
+
+def test_a_quorum_on_a_sequential_chain_is_refused() -> None:
+    from orchestration.definitions.errors import DefinitionInvalid
+
+    with pytest.raises(DefinitionInvalid) as raised:
+        publish(CHAIN.format(mode="sequential", quorum="quorum: 2"))
+    assert raised.value.messages == [
+        "steps.sign.quorum: a sequential chain decides entry by entry;"
+        " quorum applies to parallel chains"
+    ]

@@ -180,3 +180,37 @@ def test_assignees_and_delegates_are_told_by_email(org, worker, clock) -> None:
     assert (delegated.subject, delegated.to) == ("Delegated to you: Approve the desk",
                                                  ["dora@example.com"])  # fmt: skip
     assert "<b>" in delegated.body and "&lt;b&gt;" in delegated.alternatives[0][0]
+
+
+@pytest.mark.parametrize(
+    ("level", "message"),
+    [
+        ("{after: 1d, action: remind, to: {users: [dora]}}",
+         "steps.ask.escalation[0].to: a remind level sends to nobody else"),
+        ("{after: 1d, action: decide, outcome: reject, to: {users: [dora]}}",
+         "steps.ask.escalation[0].to: a decide level sends to nobody else"),
+        ("{after: 1d, action: remind, outcome: reject}",
+         "steps.ask.escalation[0].outcome: only a decide level has an outcome"),
+        ("{after: 1d, action: decide, outcome: reject, message: hi}",
+         "steps.ask.escalation[0].message: a decide level sends no email"),
+    ],
+)  # fmt: skip
+def test_escalation_fields_that_would_do_nothing_are_refused(level, message) -> None:
+    from orchestration.definitions.errors import DefinitionInvalid
+
+    with pytest.raises(DefinitionInvalid) as raised:
+        publish(VACATION.format(levels=f"      - {level}"))
+    assert raised.value.messages == [message]
+
+
+def test_an_escalation_message_is_a_template(org, worker, clock) -> None:
+    publish(
+        VACATION.format(
+            levels='      - {after: 1d, action: add, to: {users: [dora]}, message: "For {{ who }}"}'
+        ).replace("start: ask", "variables: {who: {type: string}}\nstart: ask")
+    )
+    services.instance_start(key="vacation", variables={"who": "Mia"}, actor=None)
+    clock.advance(days=1)
+    worker.run_until_idle()
+    (added,) = [m for m in mail.outbox if m.subject.startswith("Escalated")]
+    assert added.to == ["dora@example.com"] and "For Mia" in added.body

@@ -125,13 +125,18 @@ def decide_refusal(user: AnyUser | None, task: HumanTask) -> str | None:
     why = {e.user_id: e.reason for e in task.exclusions.all()}.get(user.pk)  # type: ignore[union-attr,arg-type]
     if why is not None:
         return f"{_name(user)} {why} and is excluded from deciding it (four-eyes)"
-    if task.delegate_id is not None and task.delegate_id == user.pk:  # type: ignore[union-attr]
+    if _is_delegate(user, task):
         return None  # acting for the owner
     if not _candidate(user, task):  # type: ignore[arg-type]
         return f"{_name(user)} is not an assignee of task {task.pk}"
     if task.claimed_by_id is not None and task.claimed_by_id != user.pk:  # type: ignore[union-attr]
         return f"task {task.pk} is claimed by {_name(task.claimed_by)}"
     return None
+
+
+def _is_delegate(user: AnyUser | None, task: HumanTask) -> bool:
+    """The person a task's owner handed it to (decides acting for the owner)."""
+    return user is not None and task.delegate_id is not None and task.delegate_id == user.pk
 
 
 def _candidate(user: AnyUser, task: HumanTask) -> bool:
@@ -148,7 +153,7 @@ def claim_refusal(user: AnyUser | None, task: HumanTask) -> str | None:
     refusal = decide_refusal(user, task)
     if refusal is not None:
         return refusal
-    if task.delegate_id is not None and task.delegate_id == user.pk:  # type: ignore[union-attr]
+    if _is_delegate(user, task):
         return f"{_name(user)} decides task {task.pk} as a delegate and cannot claim it"
     return None
 
@@ -161,7 +166,7 @@ def owner_refusal(user: AnyUser | None, task: HumanTask) -> str | None:
     refusal = decide_refusal(user, task)
     if refusal is not None:
         return refusal
-    if task.delegate_id is not None and task.delegate_id == user.pk:  # type: ignore[union-attr]
+    if _is_delegate(user, task):
         return f"{_name(user)} decides task {task.pk} for its owner and cannot hand it on"
     return None
 
@@ -197,7 +202,7 @@ def can_see_task(user: AnyUser | None, task: HumanTask) -> bool:
         return False
     if can_view_instances(user) or task.instance.started_by_id == user.pk:  # type: ignore[union-attr]
         return True
-    if task.delegate_id is not None and task.delegate_id == user.pk:  # type: ignore[union-attr]
+    if _is_delegate(user, task):
         return True
     return _candidate(user, task)  # type: ignore[arg-type]
 

@@ -50,7 +50,7 @@ def send_pending(*, limit: int = 50) -> int:
             t.pk: t
             for t in HumanTask.objects.filter(
                 pk__in=[row.payload.get("task") for row in rows if row.payload.get("task")]
-            )
+            ).prefetch_related("exclusions")
         }
         messages = [m for row in rows for m in _messages(row, addresses, tasks)]
         try:
@@ -117,7 +117,7 @@ def _messages(
     # One message each: every reader gets links signed for them; people the
     # task excludes (four-eyes) are not asked.
     assert task is not None
-    excluded = set(task.exclusions.values_list("user_id", flat=True))
+    excluded = {e.user_id for e in task.exclusions.all()}
     return [
         _email(subject, lines, _links(task, user), [email])
         for user, email in sorted(found, key=lambda r: r[1])

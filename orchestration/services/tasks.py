@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 
 from accounts import permissions
+from accounts.absences import route
+from accounts.models import Absence
 from orchestration import clock
 from orchestration.audit import AuditKind
 from orchestration.engine import store
@@ -175,10 +177,6 @@ def absences_route_started(*, now: datetime | None = None, limit: int = 50) -> i
     """Absences whose window has started: open tasks assigned to the absent user
     by name go to whoever decides for them (audited); returns how many absences
     were handled. Run by the worker's sweep; each absence once."""
-    from accounts.absences import route
-    from accounts.models import Absence
-    from orchestration.models import TaskAssignee
-
     now = now or clock.now()
     with transaction.atomic():
         absences = list(
@@ -188,32 +186,30 @@ def absences_route_started(*, now: datetime | None = None, limit: int = 50) -> i
         )
         for absence in absences:
             if absence.ends_at > now:
-                _route_tasks_of(absence.user_id, now, route, TaskAssignee)
+                _route_tasks_of(absence.user_id, now)
         Absence.objects.filter(pk__in=[a.pk for a in absences]).update(routed_at=now)
     return len(absences)
 
 
-def _route_tasks_of(user_id: int, now: datetime, route: Any, assignees: Any) -> None:
-    task_ids = list(
-        assignees.objects.filter(user_id=user_id, task__status="open").values_list(
-            "task_id", "task__instance_id"
-        )
-    )
-    routes = {r.user: r for r in route([user_id], now)}
-    found = routes.get(user_id)
+def _route_tasks_of(user_id: int, now: datetime) -> None:
+    found = next(iter(route([user_id], now)), None)
     if found is None:
         return
-    instances = store.lock_instances(instance_id for _, instance_id in task_ids)
+    tasks = list(HumanTask.objects.filter(status="open", assignees__user_id=user_id).distinct())
+    instances = store.lock_instances(task.instance_id for task in tasks)
+    # Read again under the locks: a task decided meanwhile stays as it is.
+    still_open = set(
+        HumanTask.objects.filter(pk__in=[t.pk for t in tasks], status="open").values_list(
+            "pk", flat=True
+        )
+    )
     writer = Writer(now)
-    for task_id, instance_id in task_ids:
-        task = HumanTask.objects.get(pk=task_id)
-        if task.status != "open":
-            continue
+    for task in (t for t in tasks if t.pk in still_open):
         if found.to is not None:
-            store.route_assignee(task_id, user_id, found.to)
+            store.route_assignee(task.pk, user_id, found.to)
         writer.record(
-            instances[instance_id], AuditKind.TASK_ROUTED, step=task.step,
-            payload={"task": task_id, "from": user_id, "to": found.to, "why": found.why},
+            instances[task.instance_id], AuditKind.TASK_ROUTED, step=task.step,
+            payload={"task": task.pk, "from": user_id, "to": found.to, "why": found.why},
         )  # fmt: skip
     writer.flush()
 

@@ -56,6 +56,13 @@ def read(token: str, *, now: datetime | None = None) -> Link:
     return Link(int(payload["t"]), int(payload["u"]), str(payload["o"]))
 
 
+def used_up(task: HumanTask, user_id: int) -> bool:
+    """A link is spent once its user decided the task, or the task closed."""
+    from orchestration.models import TaskVote
+
+    return task.status != "open" or TaskVote.objects.filter(task=task, voter_id=user_id).exists()
+
+
 def outcomes_without_input(task: HumanTask) -> list[str]:
     """Outcomes a click can decide: no form field is required for them."""
     needed = {f["name"] for f in task.form if f.get("required")}

@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 
+from accounts.timezones import validate_timezone
+
 
 class User(AbstractUser):
     """A person who starts processes and decides tasks.
@@ -14,7 +16,7 @@ class User(AbstractUser):
     manager = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reports"
     )
-    timezone = models.CharField(max_length=64, default="UTC")
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"

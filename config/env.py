@@ -6,8 +6,10 @@ is an ImproperlyConfigured error at start-up, never a silent default.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -48,6 +50,17 @@ def env_list(name: str, default: list[str] | object = _NOTSET) -> list[str]:
     if isinstance(default, list) and name not in os.environ:
         return list(default)
     return [item.strip() for item in env_str(name).split(",") if item.strip()]
+
+
+def env_json(name: str, default: object = _NOTSET) -> Any:
+    """A JSON value (an object, say); malformed JSON stops start-up."""
+    if default is not _NOTSET and name not in os.environ:
+        return default
+    raw = env_str(name)
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be JSON: {exc}") from None
 
 
 def require_development_checkout(root: Path) -> None:

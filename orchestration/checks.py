@@ -88,6 +88,16 @@ def check_engine_settings(app_configs: Any = None, **kwargs: Any) -> list[checks
         errors.append(
             checks.Error(f"ORCHESTRATION_DEFAULT_STEP_TIMEOUT: {exc}", id="orchestration.E004")
         )
+    if settings.ORCHESTRATION_CALENDAR is not None:
+        from orchestration.definitions.validate import calendar_errors
+
+        for problem in calendar_errors(settings.ORCHESTRATION_CALENDAR):
+            errors.append(
+                checks.Error(
+                    f"ORCHESTRATION_CALENDAR: {problem.path}: {problem.message}",
+                    id="orchestration.E006",
+                )
+            )
     if settings.ORCHESTRATION_SUBPROCESS_DEPTH < 1:
         errors.append(
             checks.Error(

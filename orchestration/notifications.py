@@ -19,6 +19,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils.html import format_html_join
 
+from accounts.timezones import local_text
 from orchestration import clock, email_links
 from orchestration.audit import AuditKind
 from orchestration.models import HumanTask, ProcessEvent
@@ -64,13 +65,13 @@ def send_pending(*, limit: int = 50) -> int:
     return len(rows)
 
 
-Recipient = tuple[int, str]  # user id, email address
+Recipient = tuple[int, str, str]  # user id, email address, time zone
 # Reasons whose email asks the reader to decide: they carry decision links.
 DECIDING = {"assigned", "remind", "escalation", "delegated"}
 
 
 def _addresses(rows: list[ProcessEvent]) -> dict[tuple[str, int], set[Recipient]]:
-    """Who every user and group the rows name reaches (user id, address), in
+    """Who every user and group the rows name reaches (id, address, zone), in
     three queries for the whole batch; people who are away are left out."""
     from accounts.absences import away
 
@@ -79,12 +80,13 @@ def _addresses(rows: list[ProcessEvent]) -> dict[tuple[str, int], set[Recipient]
     group_ids = {g for row in rows for g in row.payload.get("groups") or []}
     people = get_user_model().objects.filter(is_active=True).exclude(pk__in=absent)
     out: dict[tuple[str, int], set[Recipient]] = {}
-    for pk, email in people.filter(pk__in=user_ids).values_list("pk", "email"):
-        out[("user", pk)] = {(pk, email)} if email else set()
-    members = people.filter(groups__in=group_ids).values_list("groups", "pk", "email")
-    for group, pk, email in members:
+    named = people.filter(pk__in=user_ids).values_list("pk", "email", "timezone")
+    for pk, email, zone in named:
+        out[("user", pk)] = {(pk, email, zone)} if email else set()
+    members = people.filter(groups__in=group_ids).values_list("groups", "pk", "email", "timezone")
+    for group, pk, email, zone in members:
         if group in group_ids and email:
-            out.setdefault(("group", group), set()).add((pk, email))
+            out.setdefault(("group", group), set()).add((pk, email, zone))
     return out
 
 
@@ -103,24 +105,35 @@ def _messages(
     title = payload.get("title", "")
     subject = SUBJECTS.get(payload.get("reason", ""), "{title}").format(title=title)
     definition = row.definition.key if row.definition else ""
-    lines = [
-        title,
-        f"Process: {definition}, instance {row.instance_id}, step {row.step}.",
-        payload.get("message") or "",
-        "Open your task list to decide it.",
-    ]
-    lines = [line for line in lines if line]
     task = tasks.get(payload.get("task") or 0)
+    due = task.due_at if task is not None else None
+
+    def lines(zone: str) -> list[str]:
+        out = [
+            title,
+            f"Process: {definition}, instance {row.instance_id}, step {row.step}.",
+            f"Due: {local_text(due, zone)}." if due else "",
+            payload.get("message") or "",
+            "Open your task list to decide it.",
+        ]
+        return [line for line in out if line]
+
     deciding = payload.get("reason") in DECIDING and task is not None and task.status == "open"
     if not deciding:
-        return [_email(subject, lines, [], sorted(email for _, email in found))]
+        # One message per time zone, so that everyone reads the due time in theirs.
+        by_zone: dict[str, list[str]] = {}
+        for _, email, zone in found:
+            by_zone.setdefault(zone if due else "", []).append(email)
+        return [
+            _email(subject, lines(zone), [], sorted(to)) for zone, to in sorted(by_zone.items())
+        ]
     # One message each: every reader gets links signed for them; people the
     # task excludes (four-eyes) are not asked.
     assert task is not None
     excluded = {e.user_id for e in task.exclusions.all()}
     return [
-        _email(subject, lines, _links(task, user), [email])
-        for user, email in sorted(found, key=lambda r: r[1])
+        _email(subject, lines(zone), _links(task, user), [email])
+        for user, email, zone in sorted(found, key=lambda r: r[1])
         if user not in excluded
     ]
 

@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
+from accounts.timezones import local_text
 from orchestration import email_links, services
 from orchestration.models import HumanTask
 from orchestration.problems import problem_for
@@ -28,7 +29,10 @@ def decide_from_email(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "GET":
         return render(
             request, "tasks_ui/email_decision.html",
-            {"task": task, "outcome": link.outcome, "who": user, "token": token},
+            {
+                "task": task, "outcome": link.outcome, "who": user, "token": token,
+                "due": local_text(task.due_at, user.timezone) if task.due_at else "",
+            },
         )  # fmt: skip
     try:
         services.task_complete(task_id=task.pk, outcome=link.outcome, data={}, actor=user)

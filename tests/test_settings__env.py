@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list, env_str
+from config.env import env_bool, env_int, env_json, env_list, env_str
 from config.settings.base import database_from_url
 
 
@@ -26,6 +26,11 @@ def test_typed_readers(monkeypatch) -> None:
     monkeypatch.setenv("I", "twelve")
     with pytest.raises(ImproperlyConfigured, match="I must be an integer"):
         env_int("I")
+    monkeypatch.setenv("J", '{"timezone": "UTC"}')
+    assert env_json("J") == {"timezone": "UTC"} and env_json("UNSET_J", None) is None
+    monkeypatch.setenv("J", "{timezone: UTC}")
+    with pytest.raises(ImproperlyConfigured, match="J must be JSON"):
+        env_json("J")
 
 
 def test_sqlite_gets_wal_busy_timeout_and_immediate_transactions() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from config.env import env_bool, env_int, env_list, env_str
+from config.env import env_bool, env_int, env_json, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -171,6 +171,10 @@ ORCHESTRATION_MAX_TEXT_LENGTH = env_int("ORCHESTRATION_MAX_TEXT_LENGTH", 10_000)
 # Definitions: source size (bytes) and nesting depth.
 ORCHESTRATION_MAX_DEFINITION_BYTES = env_int("ORCHESTRATION_MAX_DEFINITION_BYTES", 1024 * 1024)
 ORCHESTRATION_MAX_DEFINITION_DEPTH = env_int("ORCHESTRATION_MAX_DEFINITION_DEPTH", 20)
+# The business calendar of definitions that name none (JSON, the same fields as a
+# definition's `calendar`), e.g. {"timezone": "Europe/Berlin", "holidays": "DE"};
+# unset: their `due` and `after` count calendar time.
+ORCHESTRATION_CALENDAR = env_json("ORCHESTRATION_CALENDAR", None)
 # Sub-processes nested deeper than this end their chain as an incident.
 ORCHESTRATION_SUBPROCESS_DEPTH = env_int("ORCHESTRATION_SUBPROCESS_DEPTH", 10)
 ORCHESTRATION_DEMO = env_bool("ORCHESTRATION_DEMO", False)

@@ -326,6 +326,27 @@ def _join_errors(steps: Mapping[str, Mapping[str, Any]]) -> Iterable[DefinitionE
             yield DefinitionError(f"steps.{step_id}", "join has no matching parallel")
 
 
+def calendar_errors(calendar: Any) -> list[DefinitionError]:
+    """Problems of a calendar on its own (the site default), with paths that
+    start at `calendar`, as they would in a definition."""
+    errors = sorted(set(_calendar_schema_errors(calendar)))
+    return errors or sorted(set(_calendar_errors(calendar)))
+
+
+def _calendar_schema_errors(calendar: Any) -> Iterable[DefinitionError]:
+    for error in _calendar_validator().iter_errors({"calendar": calendar}):
+        yield from _translate(error)
+
+
+@cache
+def _calendar_validator() -> jsonschema.protocols.Validator:
+    full = schema()
+    only = {key: value for key, value in full.items() if key not in {"properties", "required"}} | {
+        "properties": {"calendar": full["properties"]["calendar"]}
+    }
+    return jsonschema.validators.validator_for(full)(only)
+
+
 def _calendar_errors(calendar: Mapping[str, Any] | None) -> Iterable[DefinitionError]:
     if not calendar:
         return

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchestration.audit import AuditKind
 from orchestration.engine import quorum
+from orchestration.engine.calendars import calendar_of
 from orchestration.engine.evaluation import StepError, evaluate, open_task, render
 from orchestration.engine.events import (
     Audit,
@@ -75,7 +76,7 @@ class ApprovalRules:
         items: list[Any], index: int,
     ) -> None:  # fmt: skip
         variables = {**self.snap.variables, step["for_each"]["as"]: items[index]}
-        calendar = self.d.spec.get("calendar")
+        calendar = calendar_of(self.d.spec)
         self.effects.append(
             open_task(token, step_id, step, execution, variables, self.now, calendar, index)
         )

@@ -29,7 +29,7 @@ from orchestration.audit import AuditKind
 from orchestration.definitions.durations import parse_duration
 from orchestration.definitions.validate import parallel_joins
 from orchestration.engine.approvals import ApprovalRules
-from orchestration.engine.calendars import deadline
+from orchestration.engine.calendars import calendar_of, deadline
 from orchestration.engine.evaluation import (
     StepError,
     as_datetime,
@@ -249,7 +249,7 @@ class _Machine(ApprovalRules):
             return None
         if kind == "approval":
             tok["wait"] = Wait.TASK
-            calendar = self.d.spec.get("calendar")
+            calendar = calendar_of(self.d.spec)
             for level, escalation in enumerate(step.get("escalation") or []):
                 due = deadline(self.now, escalation["after"], calendar)
                 self.effects.append(

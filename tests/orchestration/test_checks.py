@@ -62,3 +62,23 @@ def test_engine_settings_are_checked(settings, timeout, depth, ids) -> None:
     settings.ORCHESTRATION_DEFAULT_STEP_TIMEOUT = timeout
     settings.ORCHESTRATION_SUBPROCESS_DEPTH = depth
     assert [e.id for e in check_engine_settings()] == ids
+
+
+@pytest.mark.parametrize(
+    ("calendar", "messages"),
+    [
+        ({"timezone": "Europe/Berlin", "holidays": "DE"}, []),
+        ({"timezone": "Mars/Olympus"}, ["calendar.timezone: unknown time zone 'Mars/Olympus'"]),
+        ({"timezone": "UTC", "hours": "9-5", "weekend": True},
+         ["calendar.hours: '9-5' is not a working-hours range such as 09:00-17:00",
+          "calendar.weekend: unknown field"]),
+        ("UTC", ["calendar: expected object, got string"]),
+    ],
+)  # fmt: skip
+def test_the_site_calendar_is_checked_like_a_definitions(settings, calendar, messages) -> None:
+    from orchestration.checks import check_engine_settings
+
+    settings.ORCHESTRATION_CALENDAR = calendar
+    errors = check_engine_settings()
+    assert {e.id for e in errors} <= {"orchestration.E006"}
+    assert [e.msg for e in errors] == [f"ORCHESTRATION_CALENDAR: {m}" for m in messages]

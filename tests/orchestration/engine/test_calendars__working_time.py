@@ -59,3 +59,13 @@ def test_without_a_calendar_a_deadline_is_plain_time() -> None:
     start = datetime(2026, 11, 27, 16, tzinfo=UTC)  # 17:00 in Paris: closed
     assert deadline(start, "2h", None) == start + timedelta(hours=2)
     assert deadline(start, "2h", FR) == datetime(2026, 11, 30, 11, tzinfo=PARIS)
+
+
+@pytest.mark.parametrize("duration", ["2d", "5h", "1w", "P1DT2H30M", "90s"])
+def test_a_calendar_of_every_hour_of_every_day_is_plain_time(duration) -> None:
+    from orchestration.definitions.durations import parse_duration
+
+    always = {"timezone": "UTC", "hours": "00:00-24:00",
+              "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]}  # fmt: skip
+    start = datetime(2030, 12, 27, 21, 15, tzinfo=UTC)  # a Friday, before New Year
+    assert deadline(start, duration, always) == start + parse_duration(duration)

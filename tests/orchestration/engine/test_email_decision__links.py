@@ -26,6 +26,7 @@ steps:
     title: Buy a desk
     assignees: {groups: [managers]}
     exclude: [starter]
+    due: 1d
     form: [{name: comment, type: text, required_for: [reject]}]
     outcomes: {approve: done, reject: done}
   done: {type: end, result: ok}
@@ -60,8 +61,13 @@ def test_get_confirms_post_decides_once(client, task) -> None:
     task, people = task
     message = next(m for m in mail.outbox if m.to == ["mia@example.com"])
     url = link_in(message, "approve")
+    people["mia"].timezone = "Asia/Kolkata"
+    people["mia"].save()
     page = client.get(url)
     assert page.status_code == 200 and "Confirm: approve" in page.content.decode()
+    # Due a day after Monday 09:00 UTC, read in mia's zone (no summer time there).
+    assert "Due Tue " in page.content.decode()
+    assert " 14:30 IST (Asia/Kolkata)." in page.content.decode()
     assert not TaskVote.objects.exists()  # a GET changes nothing
     done = client.post(url)
     assert done.status_code == 200 and "Buy a desk" in done.content.decode()

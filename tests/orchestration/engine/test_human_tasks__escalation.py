@@ -166,6 +166,26 @@ def test_with_a_calendar_due_and_escalation_count_working_time(org, worker, cloc
     assert (task.status, task.outcome) == ("completed", "reject")
 
 
+def test_without_its_own_calendar_a_definition_counts_in_the_sites(
+    org, worker, clock, settings
+) -> None:
+    settings.ORCHESTRATION_CALENDAR = {"timezone": "UTC", "days": ["mon", "tue"]}
+    _, task = start("      - {after: 3d, action: remind}")
+    monday = clock()
+    assert task.due_at == monday + timedelta(days=7)  # Monday, Tuesday, next Monday
+    timer = Timer.objects.get(instance=task.instance, kind="escalation")
+    assert timer.due_at == monday + timedelta(days=8)
+    publish(
+        VACATION.format(levels="      - {after: 3d, action: remind}").replace(
+            "start: ask", "start: ask\ncalendar: {timezone: UTC, days: [mon, tue, wed, thu, fri]}"
+        )
+    )
+    own = HumanTask.objects.get(
+        instance=services.instance_start(key="vacation", variables={}, actor=None)
+    )
+    assert own.due_at == monday + timedelta(days=2)  # its own calendar wins
+
+
 def test_assignees_and_delegates_are_told_by_email(org, worker, clock) -> None:
     _, task = start("      - {after: 9d, action: remind}")
     worker.run_until_idle()
@@ -214,3 +234,42 @@ def test_an_escalation_message_is_a_template(org, worker, clock) -> None:
     worker.run_until_idle()
     (added,) = [m for m in mail.outbox if m.subject.startswith("Escalated")]
     assert added.to == ["dora@example.com"] and "For Mia" in added.body
+
+
+def test_each_reader_sees_the_due_time_in_their_own_time_zone(org, worker, clock) -> None:
+    from zoneinfo import ZoneInfo
+
+    make_user("kai", "managers", email="kai@example.com", timezone="America/New_York")
+    org["manager"].timezone = "Asia/Tokyo"
+    org["manager"].save()
+    _, task = start("      - {after: 9d, action: notify, to: {groups: [owners, directors]}}")
+    worker.run_until_idle()
+    body = {m.to[0]: m.body for m in mail.outbox}
+    # Due two days after Monday 09:00 UTC: Wednesday 18:00 in Tokyo (no summer time there).
+    assert "Due: Wed " in body["mia@example.com"]
+    assert "18:00 JST (Asia/Tokyo)." in body["mia@example.com"]
+    new_york = task.due_at.astimezone(ZoneInfo("America/New_York"))
+    assert f"{new_york:%H:%M} {new_york.tzname()} (America/New_York)." in body["kai@example.com"]
+    mail.outbox.clear()
+    dora = org["director"]
+    dora.timezone = "Europe/Berlin"
+    dora.save()
+    clock.advance(days=9)
+    worker.run_until_idle()
+    told = sorted((m.to, m.body.split("Due: ")[1].split(".")[0]) for m in sent())
+    berlin = task.due_at.astimezone(ZoneInfo("Europe/Berlin"))
+    assert [to for to, _ in told] == [["dora@example.com"], ["owen@example.com"]]
+    assert told[0][1].endswith(f"{berlin:%H:%M} {berlin.tzname()} (Europe/Berlin)")
+    assert told[1][1].endswith("09:00 UTC (UTC)")
+
+
+def test_a_time_zone_must_be_one_the_system_knows(org) -> None:
+    from django.core.exceptions import ValidationError
+
+    from accounts.timezones import local_text, zone
+
+    org["manager"].timezone = "Mars/Olympus"
+    with pytest.raises(ValidationError, match="'Mars/Olympus' is not a time zone"):
+        org["manager"].full_clean()
+    assert zone("Mars/Olympus") == zone("") == zone(None)  # rows from before: the site's zone
+    assert local_text(org["manager"].date_joined, "Mars/Olympus").endswith("(UTC)")

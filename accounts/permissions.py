@@ -84,6 +84,44 @@ def can_view_instances(user: AnyUser | None) -> bool:
     return _lacks(user, "orchestration.view_processinstance", "operator or auditor") is None
 
 
+def can_see_instance(user: AnyUser | None, instance: Any) -> bool:
+    """Whoever sees every instance, and the person who started it. Same rule as
+    instances_visible_q()."""
+    if not _active(user):
+        return False
+    return can_view_instances(user) or instance.started_by_id == user.pk  # type: ignore[union-attr]
+
+
+def instances_visible_q(user: AnyUser | None) -> Q:
+    """ProcessInstance rows `user` may see, as a filter (can_see_instance as a query)."""
+    if not _active(user):
+        return Q(pk__in=[])
+    assert user is not None
+    return Q() if can_view_instances(user) else Q(started_by_id=user.pk)
+
+
+def absence_refusal(user: AnyUser | None, owner: Any) -> str | None:
+    """Out-of-office windows: each person their own; superusers anyone's."""
+    if not _active(user):
+        return f"{_name(user)} is not signed in or not active"
+    if owner.pk == user.pk or user.is_superuser:  # type: ignore[union-attr]
+        return None
+    return f"{_name(user)} may only record their own absences"
+
+
+def can_read_audit(user: AnyUser | None) -> bool:
+    """The whole audit log (auditors; superusers)."""
+    return _lacks(user, "orchestration.view_processevent", "auditor") is None
+
+
+def can_use_admin(user: AnyUser | None) -> bool:
+    """The Django admin shows something to this user: staff with a role that
+    has admin pages (process admin, operator, auditor) or a superuser."""
+    if not _active(user) or not user.is_staff:  # type: ignore[union-attr]
+        return False
+    return bool(user.is_superuser or can_view_definitions(user))  # type: ignore[union-attr]
+
+
 def start_refusal(user: AnyUser | None, spec: Mapping[str, Any]) -> str | None:
     """A definition's `starters` (users, groups) decide; without them, the
     requester role (start_processinstance) does."""

@@ -45,6 +45,7 @@ CAPABILITIES: dict[Role, frozenset[str]] = {
     ),
     Role.AUDITOR: frozenset(
         {
+            "orchestration.view_processevent",  # the audit log
             "orchestration.view_processdefinition",
             "orchestration.view_processversion",
             "orchestration.view_processinstance",

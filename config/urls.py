@@ -1,9 +1,16 @@
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, include, path
+
+admin.site.site_header = "Process engine administration"
+admin.site.site_title = "Process engine admin"
+admin.site.index_title = "Definitions, instances and people"
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("admin/", admin.site.urls),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("definitions/", include("orchestration.urls")),
     path("", include("tasks_ui.urls")),
 ]

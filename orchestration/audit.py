@@ -49,6 +49,8 @@ class AuditKind(StrEnum):
     COMPENSATION_FINISHED = "compensation.finished"
     EVENT_IGNORED = "event.ignored"
     EVENT_HELD = "event.held"
+    ABSENCE_RECORDED = "absence.recorded"
+    ABSENCE_DELETED = "absence.deleted"
     VERSION_DRAFT_CREATED = "version.draft_created"
     VERSION_DRAFT_UPDATED = "version.draft_updated"
     VERSION_DRAFT_DELETED = "version.draft_deleted"

@@ -8,6 +8,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from orchestration import clock
+from orchestration.audit import AuditKind
 from orchestration.engine.state import current_steps
 from orchestration.engine.versions import forget_started_versions, version_for_start
 from orchestration.models import (
@@ -178,3 +179,108 @@ def task_queue_for_user(user: Any, *, now: datetime) -> QuerySet[HumanTask]:
         .select_related("instance__definition")
         .order_by("-priority", F("due_at").asc(nulls_last=True), "pk")
     )
+
+
+# What each kind of task event says in a task's history ({by}: the actor).
+_TASK_WORDS = {
+    "task.completed": "{by} decided {outcome}",
+    "task.claimed": "{by} claimed it",
+    "task.released": "{by} released it to the group",
+    "task.delegated": "{by} delegated it to {to}",
+    "task.handed_back": "{by} handed it back to {to}",
+    "task.reassigned": "{by} reassigned it from {from} to {to}",
+    "task.snoozed": "{by} snoozed it until {until}",
+    "task.routed": "routed from an absent person to {to_name} ({why})",
+    "task.commented": "{by} commented",
+    "task.assignees_changed": "assignees changed: users {users}, groups {groups}",
+}
+
+
+def task_history(task: HumanTask) -> list[dict[str, Any]]:
+    """The task's timeline from the audit log, oldest first: who did what, when,
+    acting for whom, and the escalations that fired at its step. One query."""
+    from orchestration.models import ProcessEvent
+
+    events = (
+        ProcessEvent.objects.filter(instance_id=task.instance_id, step=task.step)
+        .filter(created_at__gte=task.created_at)
+        .exclude(kind=AuditKind.NOTIFICATION)
+        .select_related("actor")
+        .order_by("pk")
+    )
+    out: list[dict[str, Any]] = []
+    for event in events:
+        payload = event.payload or {}
+        if payload.get("task") not in {None, task.pk}:
+            continue  # another task of the same step (a chain's entry)
+        by = event.actor.get_username() if event.actor else "the system"
+        words = _TASK_WORDS.get(event.kind)
+        if words:
+            values = {**{k: v for k, v in payload.items() if isinstance(v, str | int | list)},
+                      "by": by}  # fmt: skip
+            values.setdefault("to_name", payload.get("to", ""))
+            try:
+                text = words.format_map(_Blank(values))
+            except (ValueError, IndexError):
+                text = event.kind
+            out.append({"when": event.created_at, "text": text, "kind": event.kind,
+                        "acting_for": payload.get("acting_for") or "",
+                        "note": payload.get("note") or ""})  # fmt: skip
+        for note in payload.get("notes") or []:
+            if note.get("kind") == "task.escalated":
+                out.append({"when": event.created_at, "kind": "task.escalated",
+                            "text": f"escalation level {note['level'] + 1}: {note['action']}",
+                            "acting_for": "", "note": ""})  # fmt: skip
+    return out
+
+
+class _Blank(dict):  # type: ignore[type-arg]
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def completed_steps(instance: ProcessInstance) -> list[tuple[str, int]]:
+    """The steps the instance has entered, in order, with the audit row that
+    entered each (the path taken; the current steps are among them). One query."""
+    from orchestration.models import ProcessEvent
+
+    rows = ProcessEvent.objects.filter(instance_id=instance.pk).values_list("pk", "payload")
+    return [(step, pk) for pk, payload in rows.order_by("pk")
+            for step in (payload or {}).get("entered") or []]  # fmt: skip
+
+
+def published_versions() -> list[ProcessVersion]:
+    """The newest published version of every definition, by definition name."""
+    newest: dict[int, ProcessVersion] = {}
+    rows = (
+        ProcessVersion.objects.filter(status=VersionStatus.PUBLISHED)
+        .select_related("definition")
+        .order_by("definition__name", "definition_id", "-number")
+    )
+    for version in rows:
+        newest.setdefault(version.definition_id, version)
+    return list(newest.values())
+
+
+def instance_list(
+    *, definition: str = "", version: int | None = None, status: str = "",
+    started_by: str = "", started_after: datetime | None = None,
+    started_before: datetime | None = None, search: str = "",
+) -> QuerySet[ProcessInstance]:  # fmt: skip
+    """Instances for the operators' list, newest first (callers page it)."""
+    rows = ProcessInstance.objects.select_related("definition", "version", "started_by")
+    if definition:
+        rows = rows.filter(definition__key=definition)
+    if version is not None:
+        rows = rows.filter(version__number=version)
+    if status:
+        rows = rows.filter(status=status)
+    if started_by:
+        rows = rows.filter(started_by__username=started_by)
+    if started_after is not None:
+        rows = rows.filter(created_at__gte=started_after)
+    if started_before is not None:
+        rows = rows.filter(created_at__lt=started_before)
+    if search:
+        rows = rows.filter(business_key__icontains=search)
+    return rows.order_by("-pk")

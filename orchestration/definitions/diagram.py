@@ -63,8 +63,13 @@ def _layers(start: str, succ: Mapping[str, list[str]]) -> dict[str, int]:
     return depth
 
 
-def render_svg(spec: Mapping[str, Any], *, highlight: Collection[str] = ()) -> str:
-    """SVG markup for the definition; steps in `highlight` get a thick outline."""
+def render_svg(
+    spec: Mapping[str, Any], *, highlight: Collection[str] = (), done: Collection[str] = ()
+) -> str:
+    """SVG markup for the definition. For an instance, `highlight` are its current
+    steps (a thick amber outline and "now"), `done` the steps it has passed
+    (a check mark; the edges between them drawn as the path taken); a legend
+    says so."""
     steps: Mapping[str, Mapping[str, Any]] = spec.get("steps") or {}
     start = spec.get("start")
     depth = _layers(start, successors(steps)) if isinstance(start, str) and start in steps else {}
@@ -87,6 +92,9 @@ def render_svg(spec: Mapping[str, Any], *, highlight: Collection[str] = ()) -> s
     )
     width = MARGIN * 2 + widest * NODE_W + (widest - 1) * GAP_X + 80 + 14 * back
     height = MARGIN * 2 + len(rows) * (NODE_H + GAP_Y)
+    legend = bool(highlight or done)
+    if legend:
+        height += 28
     # room at the sides for edges that skip rows, and for their labels
     lane_room = 40 + 14 * long_edges + (160 if long_edges else 0)
     width += 2 * lane_room
@@ -143,10 +151,13 @@ def render_svg(spec: Mapping[str, Any], *, highlight: Collection[str] = ()) -> s
             bend = max(x1, x2) + 30 + 14 * back_edges
             path = f"M{x1:.0f},{y1:.0f} C{bend:.0f},{y1:.0f} {bend:.0f},{y2:.0f} {x2:.0f},{y2:.0f}"
             lx, ly = x1 + 4, y1 - 4
-        out.append(
-            f'<path d="{path}" fill="none" stroke="#5f6368" stroke-width="1.3" '
-            'marker-end="url(#arrow)"/>'
+        taken = edge.source in done and (edge.target in done or edge.target in highlight)
+        look = (
+            'stroke="#1e8e3e" stroke-width="2.6" class="taken"'
+            if taken
+            else ('stroke="#5f6368" stroke-width="1.3"')
         )
+        out.append(f'<path d="{path}" fill="none" {look} marker-end="url(#arrow)"/>')
         if edge.label:
             out.append(
                 f'<text x="{lx:.0f}" y="{ly:.0f}" fill="#202124" font-size="10">'
@@ -156,14 +167,21 @@ def render_svg(spec: Mapping[str, Any], *, highlight: Collection[str] = ()) -> s
         step = steps[step_id]
         kind = escape(str(step.get("type", "?")))
         fill, stroke = _STYLE.get(kind, ("#ffffff", "#5f6368"))
-        width_px = 3.5 if step_id in highlight else 1.5
+        now, passed = step_id in highlight, step_id in done and step_id not in highlight
+        width_px = 3.5 if now else 1.5
+        if now:
+            stroke = "#f9ab00"
         rx = 23 if kind in {"end", "wait"} else 6
         dash = ' stroke-dasharray="5,3"' if kind == "compensate" else ""
-        cls = "step current" if step_id in highlight else "step"
+        cls = "step current" if now else ("step done" if passed else "step")
         label = escape(_short(str(step.get("name") or step_id)))
         subtitle = kind
         if kind == "end" and "result" in step:
             subtitle += " → " + escape(_short(str(step["result"]), 14))
+        if now:
+            subtitle = "▶ now · " + subtitle
+        elif passed:
+            subtitle = ("✓ reached · " if kind == "end" else "✓ ") + subtitle
         cx = x + NODE_W / 2
         out.append(
             f'<g class="{cls}" data-step="{escape(step_id)}">'
@@ -174,6 +192,16 @@ def render_svg(spec: Mapping[str, Any], *, highlight: Collection[str] = ()) -> s
             f"{label}</text>"
             f'<text x="{cx:.0f}" y="{y + 35:.0f}" text-anchor="middle" fill="{stroke}" '
             f'font-size="10">{subtitle}</text></g>'
+        )
+    if legend:
+        y = height - MARGIN - 6
+        out.append(
+            f'<g class="legend" font-size="11"><rect x="{MARGIN}" y="{y - 11}" width="12" '
+            'height="12" fill="#fff" stroke="#f9ab00" stroke-width="3"/>'
+            f'<text x="{MARGIN + 18}" y="{y}">▶ current step</text>'
+            f'<text x="{MARGIN + 120}" y="{y}">✓ completed step</text>'
+            f'<path d="M{MARGIN + 240},{y - 4} h24" stroke="#1e8e3e" stroke-width="2.6"/>'
+            f'<text x="{MARGIN + 270}" y="{y}">path taken</text></g>'
         )
     out.append("</svg>")
     return "\n".join(out)

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 
 def test_home_needs_a_login(client) -> None:
     response = client.get(reverse("tasks_ui:home"))
-    assert response.status_code == 302 and "/admin/login/" in response.url
+    assert response.status_code == 302 and response.url == "/accounts/login/?next=/"
 
 
 def test_home_lists_published_processes_with_a_constant_query_count(

@@ -1,0 +1,71 @@
+"""Forms of the inbox: the list's filters, and a task's decision form built
+from its definition's `form` fields."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from django import forms
+
+from orchestration.queues import DUE_WINDOWS, SORTS, TABS
+
+
+class InboxFilterForm(forms.Form):
+    tab = forms.ChoiceField(choices=list(TABS.items()), required=False)
+    definition = forms.ChoiceField(choices=[], required=False, label="Process")
+    due = forms.ChoiceField(
+        choices=[("", "Any due date"), *DUE_WINDOWS.items()], required=False, label="Due"
+    )
+    priority = forms.IntegerField(
+        min_value=0, max_value=100, required=False, label="Priority at least"
+    )
+    q = forms.CharField(max_length=200, required=False, label="Search title or business key")
+    sort = forms.ChoiceField(choices=list(SORTS.items()), required=False, label="Sort by")
+    snoozed = forms.BooleanField(required=False, label="Snoozed only")
+    after = forms.CharField(max_length=200, required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, definitions: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["definition"].choices = [("", "Any process"), *definitions]  # type: ignore[attr-defined]
+
+
+class SavedFilterForm(forms.Form):
+    name = forms.CharField(max_length=60, label="Save these filters as")
+
+
+def decision_data(
+    fields: list[Mapping[str, Any]], posted: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """The typed data of a posted decision form, and errors for values that
+    are not of their field's type (rules such as `required_for` are the
+    service's to check, so that every entry point checks them alike)."""
+    data: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
+    for field in fields:
+        name, kind = field["name"], field["type"]
+        if kind == "boolean":
+            data[name] = posted.get(name) in {"on", "true", "1"}
+            continue
+        raw = str(posted.get(name, "")).strip() if kind != "textarea" else posted.get(name, "")
+        if raw in {"", None}:
+            continue
+        if kind == "number":
+            try:
+                number = float(raw)
+            except ValueError:
+                errors[name] = ["expected a number"]
+                continue
+            if not math.isfinite(number):
+                errors[name] = ["expected a finite number"]
+                continue
+            data[name] = int(number) if number.is_integer() and "." not in raw else number
+        elif kind == "integer":
+            try:
+                data[name] = int(raw)
+            except ValueError:
+                errors[name] = ["expected a whole number"]
+        else:
+            data[name] = raw
+    return data, errors

@@ -1,0 +1,142 @@
+"""Instances in the browser: the operators' list (every instance; requesters
+see the ones they started), an instance's page, and retry / cancel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts import permissions
+from orchestration import selectors, services
+from orchestration.definitions.diagram import render_svg
+from orchestration.engine.state import current_steps
+from orchestration.models import HumanTask, ProcessDefinition, ProcessInstance, StepRun
+from orchestration.states import InstanceStatus
+from tasks_ui.responses import back, person, refused
+
+PAGE_SIZE = 50
+
+
+class InstanceFilterForm(forms.Form):
+    definition = forms.ChoiceField(choices=[], required=False, label="Process")
+    version = forms.IntegerField(min_value=1, required=False)
+    status = forms.ChoiceField(
+        choices=[("", "Any status"), *InstanceStatus.choices], required=False
+    )
+    started_by = forms.CharField(max_length=150, required=False, label="Started by (username)")
+    started_after = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    started_before = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    q = forms.CharField(max_length=200, required=False, label="Business key")
+    page = forms.IntegerField(min_value=1, required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["definition"].choices = [  # type: ignore[attr-defined]
+            ("", "Any process"),
+            *ProcessDefinition.objects.order_by("name").values_list("key", "name"),
+        ]
+
+
+def _day_start(day: Any) -> Any:
+    from datetime import datetime, time
+
+    from django.utils import timezone
+
+    if day is None:
+        return None
+    return timezone.make_aware(datetime.combine(day, time.min), timezone.get_current_timezone())
+
+
+@require_GET
+@login_required
+def instance_list(request: HttpRequest) -> HttpResponse:
+    form = InstanceFilterForm(request.GET or None)
+    valid = form.is_valid() if request.GET else True
+    data = form.cleaned_data if request.GET and valid else {}
+    rows = selectors.instance_list(
+        definition=data.get("definition") or "",
+        version=data.get("version"),
+        status=data.get("status") or "",
+        started_by=data.get("started_by") or "",
+        started_after=_day_start(data.get("started_after")),
+        started_before=_day_start(data.get("started_before")),
+        search=data.get("q") or "",
+    ).filter(permissions.instances_visible_q(request.user))
+    page = Paginator(rows, PAGE_SIZE).get_page(data.get("page") or 1)
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request, "tasks_ui/instances.html",
+        {"form": form, "page": page, "query": query.urlencode(),
+         "can_operate": permissions.can_operate(request.user)},
+        status=200 if valid else 400,
+    )  # fmt: skip
+
+
+def _visible(request: HttpRequest, pk: int) -> ProcessInstance:
+    instance = (
+        ProcessInstance.objects.select_related("definition", "version", "started_by")
+        .filter(pk=pk)
+        .first()
+    )
+    if instance is None or not permissions.can_see_instance(request.user, instance):
+        raise Http404("No such instance, or not one you may see.")
+    return instance
+
+
+@require_GET
+@login_required
+def instance_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    import json
+
+    instance = _visible(request, pk)
+    entered = selectors.completed_steps(instance)
+    current = current_steps(instance.state)
+    can_operate = permissions.can_operate(request.user)
+    return render(
+        request, "tasks_ui/instance.html",
+        {
+            "instance": instance,
+            "variables": json.dumps(instance.variables, indent=2, default=str),
+            "runs": StepRun.objects.filter(instance=instance).order_by("pk"),
+            "tasks": HumanTask.objects.filter(instance=instance).select_related("decided_by"),
+            "diagram": render_svg(
+                instance.version.spec, highlight=current, done={s for s, _ in entered}
+            ),
+            "can_retry": can_operate and instance.status in {"failed", "incident"},
+            "can_cancel": can_operate and instance.status not in {
+                "completed", "cancelled", "compensated"},
+        },
+    )  # fmt: skip
+
+
+@require_POST
+@login_required
+def instance_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    instance = _visible(request, pk)
+    try:
+        services.instance_retry(instance_id=instance.pk, actor=person(request))
+    except Exception as exc:
+        return refused(request, exc, fallback=reverse("tasks_ui:instance", args=[pk]))
+    messages.success(request, f"Instance {pk}: retry requested.")
+    return back(request, reverse("tasks_ui:instance", args=[pk]))
+
+
+@require_POST
+@login_required
+def instance_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    instance = _visible(request, pk)
+    try:
+        services.instance_cancel(instance_id=instance.pk, actor=person(request))
+    except Exception as exc:
+        return refused(request, exc, fallback=reverse("tasks_ui:instance", args=[pk]))
+    messages.success(request, f"Instance {pk}: cancelled.")
+    return back(request, reverse("tasks_ui:instance", args=[pk]))

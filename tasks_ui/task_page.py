@@ -1,0 +1,218 @@
+"""A task's page and what a person does there: decide, claim, release,
+delegate, hand back, reassign, snooze and comment.
+
+Every action goes through the same services as the API, the commands and the
+email links, and so through the one policy check. A task the user may not see
+answers 404; one they may see but not act on, 403 with the policy's reason.
+Each action works as a plain form post (redirect back, message) and, under
+htmx, answers the part of the page it changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts import permissions
+from orchestration import clock, selectors, services
+from orchestration.definitions.diagram import render_svg
+from orchestration.email_links import outcomes_without_input
+from orchestration.engine.state import current_steps
+from orchestration.exceptions import InvalidInput
+from orchestration.models import HumanTask
+from tasks_ui.forms import decision_data
+from tasks_ui.responses import back, person, refused, visible_task
+
+# Variables longer than this (as text) are shown collapsed.
+COLLAPSE_AT = 200
+
+
+def _variables(values: dict[str, Any]) -> list[dict[str, Any]]:
+    import json
+
+    out = []
+    for name, value in sorted(values.items()):
+        text = value if isinstance(value, str) else json.dumps(value, indent=2, default=str)
+        out.append({"name": name, "text": text, "long": len(text) > COLLAPSE_AT or "\n" in text})
+    return out
+
+
+def _page_context(request: HttpRequest, task: HumanTask, **extra: Any) -> dict[str, Any]:
+    user = request.user
+    instance = task.instance
+    refusal = permissions.decide_refusal(user, task)
+    done = {s for s, _ in selectors.completed_steps(instance)}
+    return {
+        "task": task,
+        "instance": instance,
+        "variables": _variables(instance.variables or {}),
+        "fields": task.form,
+        "quick": outcomes_without_input(task),
+        "refusal": refusal if task.status == "open" else "",
+        "can_decide": refusal is None,
+        "can_claim": permissions.claim_refusal(user, task) is None and task.claimed_by_id is None,
+        "can_release": task.claimed_by_id is not None
+        and permissions.owner_refusal(user, task) is None
+        and task.delegate_id is None,
+        "can_move": task.status == "open" and permissions.owner_refusal(user, task) is None,
+        "can_hand_back": task.status == "open" and task.delegate_id == user.pk,
+        "comments": task.comments.select_related("author"),
+        "history": selectors.task_history(task),
+        "diagram": render_svg(
+            instance.version.spec, highlight=current_steps(instance.state), done=done
+        ),
+        "errors": {},
+        "posted": {},
+        **extra,
+    }
+
+
+@require_GET
+@login_required
+def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    task = visible_task(request, pk)
+    return render(request, "tasks_ui/task.html", _page_context(request, task))
+
+
+@require_POST
+@login_required
+def decide(request: HttpRequest, pk: int) -> HttpResponse:
+    task = visible_task(request, pk)
+    outcome = request.POST.get("outcome", "")
+    data, errors = decision_data(task.form, request.POST)
+    comment = request.POST.get("comment_text", "").strip()
+    try:
+        if errors:
+            raise InvalidInput(errors)
+        services.task_complete(task_id=task.pk, outcome=outcome, data=data, actor=person(request))
+    except InvalidInput as exc:
+        # Stay on the form with the answers kept and each error by its field.
+        context = _page_context(request, task, errors=dict(exc.errors), posted=request.POST)
+        return render(request, "tasks_ui/task.html", context, status=400)
+    except Exception as exc:
+        return refused(request, exc, fallback=reverse("tasks_ui:task", args=[pk]))
+    if comment:
+        services.task_comment(task_id=task.pk, actor=person(request), text=comment)
+    text = f"Decided {outcome}: {task.title}"
+    if request.htmx and request.POST.get("from") == "row":  # type: ignore[attr-defined]
+        return _row_notice(request, text)
+    messages.success(request, text)
+    return back(request, reverse("tasks_ui:inbox"))
+
+
+def _row_notice(request: HttpRequest, text: str) -> HttpResponse:
+    """An action from an inbox row: say it was done; the list refreshes itself."""
+    response = render(request, "tasks_ui/partials/notice.html", {"level": "success", "text": text})
+    response["HX-Trigger"] = "tasks-changed"
+    return response
+
+
+def _act(
+    request: HttpRequest, pk: int, call: Callable[[HumanTask], Any], done: str
+) -> HttpResponse:
+    task = visible_task(request, pk)
+    try:
+        call(task)
+    except Exception as exc:
+        return refused(request, exc, fallback=reverse("tasks_ui:task", args=[pk]))
+    if request.htmx and request.POST.get("from") == "row":  # type: ignore[attr-defined]
+        return _row_notice(request, f"{done}: {task.title}")
+    messages.success(request, f"{done}: {task.title}")
+    return back(request, reverse("tasks_ui:task", args=[pk]))
+
+
+def _person(username: str) -> Any:
+    model = get_user_model()
+    found = model.objects.filter(**{model.USERNAME_FIELD: username.strip()}, is_active=True)
+    person = found.first()
+    if person is None:
+        raise InvalidInput({"to": [f"no active user {username.strip()[:150]!r}"]})
+    return person
+
+
+@require_POST
+@login_required
+def claim(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(request, pk, lambda t: services.task_claim(task_id=t.pk, actor=person(request)),
+                "Claimed")  # fmt: skip
+
+
+@require_POST
+@login_required
+def release(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(request, pk, lambda t: services.task_release(task_id=t.pk, actor=person(request)),
+                "Released")  # fmt: skip
+
+
+@require_POST
+@login_required
+def delegate(request: HttpRequest, pk: int) -> HttpResponse:
+    def call(task: HumanTask) -> Any:
+        return services.task_delegate(
+            task_id=task.pk,
+            actor=person(request),
+            to=_person(request.POST.get("to", "")),
+            note=request.POST.get("note", ""),
+        )
+
+    return _act(request, pk, call, "Delegated")
+
+
+@require_POST
+@login_required
+def hand_back(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(request, pk, lambda t: services.task_hand_back(task_id=t.pk, actor=person(request)),
+                "Handed back")  # fmt: skip
+
+
+@require_POST
+@login_required
+def reassign(request: HttpRequest, pk: int) -> HttpResponse:
+    def call(task: HumanTask) -> Any:
+        return services.task_reassign(
+            task_id=task.pk,
+            actor=person(request),
+            to=_person(request.POST.get("to", "")),
+        )
+
+    return _act(request, pk, call, "Reassigned")
+
+
+@require_POST
+@login_required
+def snooze(request: HttpRequest, pk: int) -> HttpResponse:
+    def call(task: HumanTask) -> Any:
+        raw = request.POST.get("until", "").strip()
+        until = None
+        if raw:
+            try:
+                until = datetime.fromisoformat(raw)
+            except ValueError:
+                raise InvalidInput({"until": ["expected a date and time"]}) from None
+            if until.tzinfo is None:  # a datetime-local field: the user's own zone
+                until = timezone.make_aware(until, timezone.get_current_timezone())
+        return services.task_snooze(task_id=task.pk, actor=person(request), until=until,
+                                    now=clock.now())  # fmt: skip
+
+    return _act(request, pk, call, "Snoozed")
+
+
+@require_POST
+@login_required
+def comment(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(
+        request, pk,
+        lambda t: services.task_comment(task_id=t.pk, actor=person(request),
+                                        text=request.POST.get("text", "")),
+        "Commented",
+    )  # fmt: skip

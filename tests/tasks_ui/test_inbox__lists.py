@@ -1,0 +1,145 @@
+"""The inbox's lists: tabs and counts, filters, keyset pages, live changes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import parse_qsl
+
+import pytest
+from django.urls import reverse
+
+from orchestration import services
+from orchestration.models import HumanTask
+from tasks_ui.models import SavedFilter
+from tests.tasks_ui.conftest import login, purchase
+
+pytestmark = pytest.mark.django_db
+INBOX = reverse("tasks_ui:inbox")
+
+
+def ids(response) -> list[int]:
+    return [row["task"].pk for row in response.context["rows"]]
+
+
+def test_tabs_count_and_list_what_each_person_may_act_on(client, run) -> None:
+    offered = purchase(run, "desk")
+    mine = purchase(run, "chair")
+    bob = login(client, "bob")
+    services.task_claim(task_id=mine.pk, actor=bob)
+    page = client.get(INBOX)
+    assert page.status_code == 200
+    assert ids(page) == [mine.pk]  # "My tasks": what bob holds
+    counts = {key: count for key, _, count in page.context["tabs"]}
+    assert counts == {"mine": 1, "group": 1, "delegated": 0, "overdue": 0, "done": 0}
+    assert ids(client.get(INBOX, {"tab": "group"})) == [offered.pk]
+    # Carol (another manager) no longer sees the task bob claimed.
+    login(client, "carol")
+    assert ids(client.get(INBOX, {"tab": "group"})) == [offered.pk]
+    # Alice started both: she may see them, but decides neither; no tab lists them.
+    login(client, "alice")
+    assert {k: c for k, _, c in client.get(INBOX).context["tabs"]} == dict.fromkeys(
+        ["mine", "group", "delegated", "overdue", "done"], 0
+    )
+
+
+def test_delegated_overdue_and_done(client, run) -> None:
+    first, second = purchase(run, "desk"), purchase(run, "lamp")
+    bob = login(client, "bob")
+    uma = bob.__class__.objects.get(username="uma")
+    services.task_delegate(task_id=first.pk, actor=bob, to=uma, note="you know desks")
+    login(client, "uma")
+    assert ids(client.get(INBOX, {"tab": "delegated"})) == [first.pk]
+    run.advance(days=1, hours=1)  # past the first escalation, before the due time
+    login(client, "bob")
+    assert ids(client.get(INBOX, {"tab": "overdue"})) == []
+    run.advance(hours=23, minutes=1)  # past due (2 days), and reassigned to directors
+    login(client, "dave")
+    assert ids(client.get(INBOX, {"tab": "overdue"})) == [second.pk]
+    run.decide(second, "approve", as_="dave")
+    page = client.get(INBOX, {"tab": "done"})
+    assert ids(page) == [second.pk] and "completed" in page.content.decode()
+
+
+def test_filters_search_and_sorts(client, run) -> None:
+    desk = purchase(run, "desk")
+    lamp = purchase(run, "lamp")
+    HumanTask.objects.filter(pk=lamp.pk).update(priority=90)
+    login(client, "bob")
+    group = {"tab": "group"}
+    assert ids(client.get(INBOX, {**group, "q": "lamp"})) == [lamp.pk]
+    assert ids(client.get(INBOX, {**group, "priority": 80})) == [lamp.pk]
+    assert ids(client.get(INBOX, {**group, "sort": "priority"})) == [lamp.pk, desk.pk]
+    assert ids(client.get(INBOX, {**group, "sort": "age"})) == [desk.pk, lamp.pk]
+    assert ids(client.get(INBOX, {**group, "definition": "purchase-approval"})) == [
+        desk.pk, lamp.pk]  # fmt: skip
+    assert ids(client.get(INBOX, {**group, "due": "none"})) == []
+    # Bad input names the field and shows nothing else.
+    bad = client.get(INBOX, {"priority": "500", "sort": "sideways"})
+    assert bad.status_code == 400
+    html = bad.content.decode()
+    assert "Ensure this value is less than or equal to 100." in html
+    assert "Select a valid choice. sideways is not one of the available choices." in html
+
+
+def test_snoozed_tasks_wait_behind_their_toggle(client, run) -> None:
+    desk = purchase(run, "desk")
+    bob = login(client, "bob")
+    services.task_snooze(task_id=desk.pk, actor=bob, until=run.now + timedelta(hours=5))
+    assert ids(client.get(INBOX, {"tab": "group"})) == []
+    assert ids(client.get(INBOX, {"tab": "group", "snoozed": "on"})) == [desk.pk]
+    run.advance(hours=6)
+    assert ids(client.get(INBOX, {"tab": "group"})) == [desk.pk]
+
+
+def test_keyset_pages_cover_every_task_once_with_a_fixed_number_of_queries(
+    client, run, django_assert_num_queries
+) -> None:
+    for n in range(60):
+        purchase(run, f"item {n:02}")
+    login(client, "bob")
+    seen, query, pages = [], {"tab": "group", "sort": "age"}, 0
+    while True:
+        page = client.get(INBOX, query)
+        seen += ids(page)
+        pages += 1
+        if not page.context["next_query"]:
+            break
+        query = dict(parse_qsl(page.context["next_query"]))
+    assert pages == 3 and len(seen) == 60 and len(set(seen)) == 60
+    assert seen == sorted(seen)  # oldest first: creation order
+    # The first page and the last cost the same number of queries.
+    client.get(INBOX, {"tab": "group"})  # warm the session
+    with django_assert_num_queries(14) as first:
+        client.get(INBOX, {"tab": "group", "sort": "age"})
+    with django_assert_num_queries(len(first.captured_queries)):
+        client.get(INBOX, query)
+    bad = client.get(INBOX, {"tab": "group", "after": "yesterday~1"})
+    assert bad.status_code == 400 and "is not a page of this list" in bad.content.decode()
+
+
+def test_the_live_check_answers_204_until_something_changes(client, run) -> None:
+    desk, lamp = purchase(run, "desk"), purchase(run, "lamp")
+    login(client, "bob")
+    page = client.get(INBOX, {"tab": "group"})
+    version = page.context["version"]
+    changes = reverse("tasks_ui:inbox-changes")
+    shown = {"tab": "group", "since": version, "shown": [desk.pk, lamp.pk]}
+    assert client.get(changes, shown).status_code == 204
+    run.decide(desk, "approve", as_="carol")  # someone else takes it
+    fresh = client.get(changes, shown, HTTP_HX_REQUEST="true")
+    assert fresh.status_code == 200
+    assert ids(fresh) == [lamp.pk] and fresh.context["gone"] == [desk.pk]
+    assert f"Task {desk.pk} left this list" in fresh.content.decode()
+
+
+def test_saved_filters_are_each_persons_own(client, run) -> None:
+    bob = login(client, "bob")
+    wanted = {"name": "urgent", "query": "tab=group&priority=75"}
+    saved = client.post(reverse("tasks_ui:filter-save"), wanted)
+    assert saved.status_code == 302 and saved.url.endswith("?tab=group&priority=75")
+    (mine,) = SavedFilter.objects.filter(user=bob)
+    assert "urgent" in client.get(INBOX).content.decode()
+    login(client, "carol")
+    assert "urgent" not in client.get(INBOX).content.decode()
+    other = client.post(reverse("tasks_ui:filter-delete", args=[mine.pk]))
+    assert other.status_code == 404 and SavedFilter.objects.count() == 1

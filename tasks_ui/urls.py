@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tasks_ui import absences, inbox, instances, start, task_page, views
+from tasks_ui import absences, audit_log, inbox, instances, start, task_page, views
 from tasks_ui.email_decision import decide_from_email
 
 app_name = "tasks_ui"
@@ -29,5 +29,7 @@ urlpatterns = [
     path("instances/<int:pk>/cancel/", instances.instance_cancel, name="instance-cancel"),
     path("absences/", absences.absences, name="absences"),
     path("absences/<int:pk>/delete/", absences.absence_delete, name="absence-delete"),
+    path("audit/", audit_log.audit_log, name="audit"),
+    path("audit/export.csv", audit_log.audit_csv, name="audit-csv"),
     path("decide/<str:token>/", decide_from_email, name="decide-from-email"),
 ]

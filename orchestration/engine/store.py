@@ -187,6 +187,11 @@ def insert_events(events: Sequence[ProcessEvent]) -> None:
     sql.insert(ProcessEvent, events, returning=False)
 
 
+def save_seals(events: Sequence[ProcessEvent]) -> None:
+    """Set each audit row's seal (orchestration/audit_chain.py), once."""
+    sql.update(ProcessEvent, events, ["seal_seq", "seal"])
+
+
 def insert_votes(votes: Sequence[TaskVote]) -> None:
     sql.insert(TaskVote, votes, returning=False)
 

@@ -153,6 +153,8 @@ class Worker:
                 done += _route_absences()
             timers, leases = self.fire_timers(), self.expire_leases()
             done += timers + leases + (notifications.send_pending() if people else 0)
+            if people:
+                _seal_audit()
             if self.sweep_interval:
                 # Sleep through quiet periods: sweep again when the next timer,
                 # retry or lease comes due, at least every second; at once when a
@@ -516,6 +518,16 @@ class Worker:
             writer.incident(instances[pk], exc, step=failed_step(exc, step), source="timer")
         writer.flush()
         return []
+
+
+def _seal_audit() -> None:
+    """Seal what committed since the last sweep (not counted as work done: a
+    loop with nothing else to do need not stay awake for it)."""
+    from orchestration import audit_chain
+
+    for _ in range(10):  # a burst larger than 10 x 2,000 rows waits for the next sweep
+        if audit_chain.seal_pending() < 2000:
+            return
 
 
 def _route_absences() -> int:

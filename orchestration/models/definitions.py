@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 
-from orchestration import clock
+from orchestration import audit_context, clock
 from orchestration.exceptions import AppendOnly, ImmutableVersion
 from orchestration.states import VersionStatus
 
@@ -133,12 +133,19 @@ class ProcessVersion(models.Model):
         return self.status == VersionStatus.DRAFT
 
 
+_SEAL = {"seal_seq", "seal"}
+
+
 class ProcessEventQuerySet(models.QuerySet["ProcessEvent"]):
-    """The audit log is append-only in bulk too: only the outbox stamp changes."""
+    """The audit log is append-only in bulk too: only the outbox stamp and the
+    seal are ever set (the sealer sets the seal once; PostgreSQL's trigger
+    refuses anything else, whoever asks)."""
 
     def update(self, **kwargs: Any) -> int:
-        if set(kwargs) != {"dispatched_at"}:
-            raise AppendOnly("process events are append-only (only dispatched_at is stamped)")
+        if not kwargs or not (set(kwargs) <= {"dispatched_at"} or set(kwargs) <= _SEAL):
+            raise AppendOnly(
+                "process events are append-only (only dispatched_at and the seal are set)"
+            )
         return super().update(**kwargs)
 
     def delete(self) -> tuple[int, dict[str, int]]:
@@ -176,6 +183,14 @@ class ProcessEvent(models.Model):
     reason = models.TextField(blank=True)
     payload = models.JSONField(default=dict, blank=True)
     dispatched_at = models.DateTimeField(null=True, blank=True, default=clock.now)
+    # Where it came from: the request (id, client address) and, for the API,
+    # the key's name; empty for the system (workers, commands).
+    request_id = models.CharField(max_length=64, blank=True, default=audit_context.request_id)
+    ip = models.GenericIPAddressField(null=True, blank=True, default=audit_context.ip)
+    client = models.CharField(max_length=150, blank=True, default=audit_context.client)
+    # The hash chain (orchestration/audit_chain.py): set once, after commit.
+    seal_seq = models.BigIntegerField(null=True, blank=True, unique=True)
+    seal = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 - NULL: not yet
 
     objects = ProcessEventQuerySet.as_manager()
 
@@ -184,14 +199,17 @@ class ProcessEvent(models.Model):
         indexes = [
             models.Index(
                 fields=["id"], condition=models.Q(dispatched_at__isnull=True), name="event_outbox"
-            )
+            ),
+            models.Index(
+                fields=["id"], condition=models.Q(seal_seq__isnull=True), name="event_unsealed"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.kind}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None and not kwargs.get("update_fields") == ["dispatched_at"]:
+        if not self._state.adding and kwargs.get("update_fields") != ["dispatched_at"]:
             raise AppendOnly("process events are append-only")
         super().save(*args, **kwargs)
 

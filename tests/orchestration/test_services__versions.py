@@ -165,9 +165,12 @@ def test_events_are_append_only() -> None:
         ProcessEvent.objects.filter(pk=event.pk).update(reason="rewritten")
     with pytest.raises(AppendOnly):
         ProcessEvent.objects.all().delete()
-    assert ProcessEvent.objects.filter(pk=event.pk).update(dispatched_at=None) == 1
+    pending = ProcessEvent.objects.create(kind="notification", dispatched_at=None)
+    sent_at = pending.created_at
+    assert ProcessEvent.objects.filter(pk=pending.pk).update(dispatched_at=sent_at) == 1
     event.refresh_from_db()
-    assert event.reason == "" and event.dispatched_at is None
+    pending.refresh_from_db()
+    assert event.reason == "" and pending.dispatched_at == sent_at
 
 
 def test_only_publishers_may_publish(approver, process_admin) -> None:

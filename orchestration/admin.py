@@ -52,6 +52,9 @@ def report_problem(
         model_admin.message_user(request, f"{subject}: {problem.message}", messages.ERROR)
 
 
+# Session key for an edit kept when Publish was pressed before Save.
+_UNSAVED = "orchestration:unsaved-source:{}"
+
 STATUS_ACTIONS = {
     "_publish": (services.version_publish, "published"),
     "_deprecate": (services.version_deprecate, "deprecated"),
@@ -193,10 +196,32 @@ class ProcessVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         pass  # no related objects; the service saved everything
 
+    def get_form(
+        self, request: HttpRequest, obj: ProcessVersion | None = None, change: bool = False,
+        **kwargs: Any,
+    ) -> type[forms.ModelForm]:  # type: ignore[type-arg]  # fmt: skip
+        form = super().get_form(request, obj, change, **kwargs)
+        kept = None
+        if obj is not None and request.method == "GET":
+            kept = request.session.pop(_UNSAVED.format(obj.pk), None)
+        if kept is None:
+            return form
+
+        class WithUnsavedEdit(form):  # type: ignore[valid-type,misc]
+            def __init__(self, *args: Any, **kw: Any) -> None:
+                super().__init__(*args, **kw)
+                self.initial["source"] = kept
+
+        return WithUnsavedEdit
+
     def render_change_form(
         self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any
     ) -> HttpResponse:
         obj = kwargs.get("obj") or context.get("original")
+        form = getattr(context.get("adminform"), "form", None)
+        # A failed save shows the editor's text with its errors, while the
+        # diagram and the changes still draw the last saved version: say so.
+        context["stale_diagram"] = bool(obj is not None and form is not None and form.errors)
         context["can_publish"] = permissions.can_publish(request.user) and obj is not None
         context["can_new_draft"] = permissions.can_edit_draft(request.user)
         return super().render_change_form(request, context, *args, **kwargs)
@@ -221,8 +246,13 @@ class ProcessVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                     raise PermissionDenied
                 edited = request.POST.get("source")
                 if edited is not None and _normalise(edited) != _normalise(obj.source):
+                    # Keep what was typed: the page comes back with it in the editor.
+                    request.session[_UNSAVED.format(obj.pk)] = edited[: 1024 * 1024]
                     self.message_user(
-                        request, "Save your changes first, then publish.", messages.WARNING
+                        request,
+                        "Nothing was published: the editor has changes that are not saved. "
+                        "They are kept below; save them first, then publish.",
+                        messages.WARNING,
                     )
                     return HttpResponseRedirect(request.path)
                 return self.response_change(request, obj)
@@ -344,7 +374,7 @@ class StepRunInline(InstancePartInline):
         "step",
         "execution",
         "attempt",
-        "compensation",
+        "kind",
         "status",
         "started_at",
         "ended_at",
@@ -352,6 +382,11 @@ class StepRunInline(InstancePartInline):
     )
     readonly_fields = fields
     ordering = ("pk",)
+
+    @admin.display(description="Kind")
+    def kind(self, obj: StepRun) -> str:
+        # Words, not Django's boolean icons: a red cross read as "failed".
+        return "compensation (undo)" if obj.compensation else "step"
 
 
 class HumanTaskInline(InstancePartInline):
@@ -420,7 +455,9 @@ class ProcessInstanceAdmin(ReadOnlyAdmin):
     @admin.display(description="Where it is")
     def diagram(self, obj: ProcessInstance) -> SafeString:
         current = current_steps(obj.state)
-        return mark_safe(render_svg(obj.version.spec, highlight=current))  # noqa: S308 - escaped inside
+        done = {step for step, _ in selectors.completed_steps(obj)}
+        svg = render_svg(obj.version.spec, highlight=current, done=done)
+        return mark_safe(f'<div class="diagram">{svg}</div>')  # noqa: S308 - escaped inside
 
     def has_operate_permission(self, request: HttpRequest) -> bool:
         return permissions.can_operate(request.user)

@@ -28,6 +28,9 @@ USERS: dict[str, tuple[str, list[str], str | None]] = {
 }
 
 
+STAFF = {"admin", "otto", "audrey"}
+
+
 @transaction.atomic
 def seed_users() -> list[User]:
     """Create (or reset) the demo users with password "demo". Idempotent."""
@@ -38,7 +41,9 @@ def seed_users() -> list[User]:
         user, _ = User.objects.get_or_create(username=username)
         user.first_name, user.last_name = first, last
         user.email = f"{username}@example.com"
-        user.is_staff = True  # all demo users may open the admin; roles decide what they see
+        # The admin is for the roles that have pages there; approvers and
+        # requesters work in the inbox and see no Admin link.
+        user.is_staff = username in STAFF
         user.is_superuser = username == "admin"
         user.set_password(PASSWORD)
         user.save()

@@ -202,7 +202,7 @@ class Writer(TaskWrites):
             definition_id=instance.definition_id,
             version_id=instance.version_id,
             step=getattr(event, "step", ""),
-            from_status=instance.status,
+            from_status=_before(instance),
             to_status=snap.status,
             payload={**(payload or {}), "entered": entered, **({"notes": notes} if notes else {})},
             created_at=self.now,
@@ -285,7 +285,7 @@ class Writer(TaskWrites):
                 definition_id=instance.definition_id,
                 version_id=instance.version_id,
                 step=step,
-                from_status=instance.status,
+                from_status=_before(instance),
                 to_status=InstanceStatus.INCIDENT,
                 payload={k: error[k] for k in ("type", "message", "source")},
                 created_at=self.now,
@@ -621,3 +621,9 @@ class Writer(TaskWrites):
             queued.clear()
         self._tasks_at_hand.clear()
         self._instances.clear()
+
+
+def _before(instance: ProcessInstance) -> str:
+    """The status an audit row records as "before": none for an instance that
+    is being created (its first row is its start, not running -> running)."""
+    return "" if instance._state.adding else instance.status

@@ -144,3 +144,33 @@ def test_version_list_query_count_does_not_grow(client, process_admin) -> None:
     assert ProcessVersion.objects.count() == 24
     assert few == many, f"{few} queries for 4 versions, {many} for 24"
     assert many <= 12
+
+
+def test_publish_with_unsaved_edits_keeps_them_and_publishes_nothing(client, process_admin) -> None:
+    client.force_login(process_admin)
+    draft = services.version_save_draft(source=PURCHASE_SOURCE, actor=process_admin).version
+    edited = PURCHASE_SOURCE.replace("name: Purchase approval", "name: Purchase approval (new)")
+    answer = client.post(change_url(draft), {"_publish": "1", "source": edited})
+    assert answer.status_code == 302
+    draft.refresh_from_db()
+    assert draft.status == VersionStatus.DRAFT and draft.source == PURCHASE_SOURCE
+    page = client.get(answer.url).content.decode()
+    assert "Nothing was published: the editor has changes that are not saved." in page
+    assert "Purchase approval (new)" in page  # the typed text, back in the editor
+    assert "Purchase approval (new)" not in client.get(change_url(draft)).content.decode()
+
+
+def test_a_failed_save_says_the_diagram_is_the_last_saved_one(client, process_admin) -> None:
+    client.force_login(process_admin)
+    draft = services.version_save_draft(source=PURCHASE_SOURCE, actor=process_admin).version
+    bad = PURCHASE_SOURCE.replace("next: manager_approval", "next: nowhere")
+    page = client.post(change_url(draft), {"_save": "1", "source": bad}).content.decode()
+    assert 'id="stale-diagram"' in page and "still show the last saved version" in page
+    fine = client.get(change_url(draft)).content.decode()
+    assert 'id="stale-diagram"' not in fine
+
+
+def test_the_admin_names_the_product(client, process_admin) -> None:
+    client.force_login(process_admin)
+    html = client.get(reverse("admin:index")).content.decode()
+    assert "Process engine administration" in html and "Django administration" not in html

@@ -51,7 +51,11 @@ class Command(BaseCommand):
         for user in users:
             roles = ", ".join(sorted(g.name for g in user.groups.all()))
             self.stdout.write(f"    {user.username:<8} {user.get_full_name():<18} {roles}")
-        self.stdout.write(f"  Database: {settings.DATABASES['default']['NAME']}\n")
+        self.stdout.write(f"  Database: {settings.DATABASES['default']['NAME']}")
+        self.stdout.write(
+            "  Try it: log in as alice and start a Purchase approval (amount over 1000);\n"
+            "  log out, log in as bob (an approver) and approve it in the inbox's Group queue.\n"
+        )
         if no_serve:
             return
         # SIGTERM (kill, a supervisor) must stop the worker too, as Ctrl-C does.

@@ -35,6 +35,11 @@ def test_operator_sees_where_an_instance_is(
     html = page.content.decode()
     assert 'class="step current" data-step="ask"' in html
     assert "succeeded" in html and "n is 0" in html
+    # Completed steps are marked, with a legend; the step kind is a word, not an icon.
+    assert 'class="step done"' in html and "✓ completed step" in html
+    assert "<p>step</p>" in html and "icon-no.svg" not in html
+    started = ProcessEvent.objects.get(instance=instances[0], kind="instance.started")
+    assert (started.from_status, started.to_status) == ("", "running")
 
 
 def test_cancel_action_goes_through_the_service(client, people, instances) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, QueryDict
@@ -67,6 +68,7 @@ def _list_context(request: HttpRequest, query: QueryDict) -> dict[str, Any] | Ht
         "query": query.urlencode(),
         "list_query": _with(query, after=""),
         "version": queues.latest_change(request.user),
+        "poll_seconds": max(1, settings.ORCHESTRATION_INBOX_POLL_SECONDS),
         "now": now,
     }
 

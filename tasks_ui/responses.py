@@ -4,6 +4,7 @@ notice in place), with the status and message of the one error map."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
@@ -39,9 +40,12 @@ def visible_task(request: HttpRequest, pk: int) -> HumanTask:
 def back(request: HttpRequest, fallback: str) -> HttpResponse:
     """After a plain form post: back to where the form was (same site only)."""
     target = request.POST.get("next") or request.headers.get("Referer") or ""
-    if not url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
+    if (
+        not url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
+        or urlsplit(target).path == request.path
+    ):  # e.g. a form page re-shown after errors
         target = fallback
     return redirect(target)
 

@@ -251,3 +251,6 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 # Where people reach this site (links in email), and how long a decision link lasts.
 ORCHESTRATION_BASE_URL = env_str("ORCHESTRATION_BASE_URL", "http://127.0.0.1:8000")
 ORCHESTRATION_EMAIL_LINK_HOURS = env_int("ORCHESTRATION_EMAIL_LINK_HOURS", 72)
+# How often an open inbox asks whether its list changed (a cheap check; the
+# list is re-rendered only when something changed).
+ORCHESTRATION_INBOX_POLL_SECONDS = env_int("ORCHESTRATION_INBOX_POLL_SECONDS", 15)

@@ -129,7 +129,7 @@ def test_the_live_check_answers_204_until_something_changes(client, run) -> None
     fresh = client.get(changes, shown, HTTP_HX_REQUEST="true")
     assert fresh.status_code == 200
     assert ids(fresh) == [lamp.pk] and fresh.context["gone"] == [desk.pk]
-    assert f"Task {desk.pk} left this list" in fresh.content.decode()
+    assert f"Task {desk.pk} is no longer in this list" in fresh.content.decode()
 
 
 def test_saved_filters_are_each_persons_own(client, run) -> None:

@@ -131,7 +131,7 @@ def test_every_status_change_is_audited(chain, people, worker) -> None:
     events = ProcessEvent.objects.filter(instance=instance).exclude(kind="notification")
     events = events.order_by("pk")
     changes = [(e.from_status, e.to_status) for e in events if e.from_status != e.to_status]
-    assert changes == [("running", "waiting")]
+    assert changes == [("", "running"), ("running", "waiting")]  # started, then waits
     # One audit row per transition, naming the steps it passed through.
     assert [(e.kind, e.step, e.payload["entered"]) for e in events] == [
         ("instance.started", "", ["a"]),

@@ -245,12 +245,18 @@ def can_see_task(user: AnyUser | None, task: HumanTask) -> bool:
     return _candidate(user, task)  # type: ignore[arg-type]
 
 
-def _assigned_q(user: AnyUser) -> Q:
+def _assigned_q(user: AnyUser, *, open_only: bool = False) -> Q:
+    """A row of the task's assignees names the user or one of their groups.
+    `open_only` reads only the rows of open tasks (TaskAssignee.open, through
+    its partial indexes): the same answer for open tasks, at the cost of the
+    user's open work instead of everything they were ever offered."""
     from orchestration.models import TaskAssignee
 
     mine = TaskAssignee.objects.filter(task=OuterRef("pk")).filter(
         Q(user_id=user.pk) | Q(group_id__in=list(group_ids_of(user)))
     )
+    if open_only:
+        mine = mine.filter(open=True)
     return Q(Exists(mine))
 
 
@@ -266,7 +272,7 @@ def tasks_decidable_q(user: AnyUser | None) -> Q:
     return (
         Q(status="open")
         & ~Q(Exists(excluded))
-        & (Q(delegate_id=user.pk) | (_assigned_q(user) & free))
+        & (Q(delegate_id=user.pk) | (_assigned_q(user, open_only=True) & free))
     )
 
 

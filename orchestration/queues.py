@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from accounts import permissions
 from orchestration.models import HumanTask, TaskAssignee, TaskVote
@@ -49,19 +49,66 @@ class BadCursor(ValueError):
     pass
 
 
+def _reachable(user: Any) -> RawSQL:
+    """Ids of the open tasks the user is offered (by name or through a group) or
+    delegated, read through partial indexes on open rows only. The policy's
+    rules still apply on top (`tasks_decidable_q`)."""
+    groups = sorted(permissions.group_ids_of(user))
+    assignee, task = TaskAssignee._meta.db_table, HumanTask._meta.db_table
+    in_groups = f" OR group_id IN ({', '.join(['%s'] * len(groups))})" if groups else ""
+    return RawSQL(  # noqa: S611 - table names from the models; values are parameters
+        f"SELECT task_id FROM {assignee} WHERE open = %s AND (user_id = %s{in_groups})"  # noqa: S608
+        f" UNION SELECT id FROM {task} WHERE delegate_id = %s AND status = %s",
+        (True, user.pk, *groups, user.pk, "open"),
+    )
+
+
+def _mine(user: Any) -> RawSQL:
+    """Ids of the open tasks assigned to the user by name or claimed by them:
+    few, whatever their groups' backlog."""
+    assignee, task = TaskAssignee._meta.db_table, HumanTask._meta.db_table
+    return RawSQL(  # noqa: S611 - table names from the models; values are parameters
+        f"SELECT task_id FROM {assignee} WHERE open = %s AND user_id = %s"  # noqa: S608
+        f" UNION SELECT id FROM {task} WHERE claimed_by_id = %s AND status = %s",
+        (True, user.pk, user.pk, "open"),
+    )
+
+
+# A group queue with more open tasks than this is read by walking the open
+# tasks in the list's order (an index) and keeping the user's, which stops after
+# a page; a smaller one is read from the user's open assignee rows and sorted.
+WALK_FROM = 2000
+
+
+def _big_backlog(user: Any) -> bool:
+    """Whether the user's groups hold at least WALK_FROM open tasks (one query
+    of at most WALK_FROM index entries, once per user object)."""
+    cached: bool | None = getattr(user, "_big_backlog_cache", None)
+    if cached is None:
+        groups = permissions.group_ids_of(user)
+        rows = TaskAssignee.objects.filter(open=True, group_id__in=groups).values("pk")
+        cached = bool(groups) and rows[:WALK_FROM].count() >= WALK_FROM
+        user._big_backlog_cache = cached
+    return cached
+
+
 def _tab_q(user: Any, tab: str, now: datetime) -> Q:
-    decidable = permissions.tasks_decidable_q(user)
+    """Each tab starts from the smallest set that holds it (the user's named or
+    claimed tasks, their delegations, the overdue ones, or everything offered
+    to them) and the policy's query applies on top."""
+    if tab == "done":
+        return Q(pk__in=TaskVote.objects.filter(voter_id=user.pk).values("task_id"))
+    policy = permissions.tasks_decidable_q(user)
     named = Q(Exists(TaskAssignee.objects.filter(task=OuterRef("pk"), user_id=user.pk)))
     if tab == "mine":
-        return decidable & (named | Q(claimed_by_id=user.pk))
+        return Q(pk__in=_mine(user)) & policy & ~Q(delegate_id=user.pk)
     if tab == "group":
-        return decidable & Q(claimed_by__isnull=True) & ~named & ~Q(delegate_id=user.pk)
+        offered = policy & Q(claimed_by__isnull=True) & ~named & ~Q(delegate_id=user.pk)
+        return offered if _big_backlog(user) else Q(pk__in=_reachable(user)) & offered
     if tab == "delegated":
-        return decidable & Q(delegate_id=user.pk)
+        return Q(delegate_id=user.pk, status="open") & policy
     if tab == "overdue":
-        return decidable & Q(due_at__lt=now)
-    if tab == "done":
-        return Q(Exists(TaskVote.objects.filter(task=OuterRef("pk"), voter_id=user.pk)))
+        return Q(status="open", due_at__lt=now) & Q(pk__in=_reachable(user)) & policy
     raise ValueError(f"unknown tab {tab!r}")
 
 
@@ -71,10 +118,19 @@ def _snooze_q(snoozed: bool, now: datetime) -> Q:
     return Q(snoozed_until__isnull=True) | Q(snoozed_until__lte=now)
 
 
+# Tab counts stop here ("99+"): counting costs what the first COUNT_CAP rows
+# cost, whatever a group's backlog, and nobody reads 4,812 as different from 99+.
+COUNT_CAP = 100
+
+
 def tab_counts(user: Any, *, now: datetime) -> dict[str, int]:
-    """How many tasks each tab holds (snoozed ones not counted), one query each."""
+    """How many tasks each tab holds (snoozed ones not counted), one query each,
+    up to COUNT_CAP."""
     return {
-        tab: HumanTask.objects.filter(_tab_q(user, tab, now) & _snooze_q(False, now)).count()
+        tab: HumanTask.objects.filter(_tab_q(user, tab, now) & _snooze_q(False, now))
+        .order_by(F("due_at").asc(nulls_last=True))  # a walk stops at the cap
+        .values("pk")[:COUNT_CAP]
+        .count()
         for tab in TABS
     }
 
@@ -110,20 +166,27 @@ def task_page(
     page; BadCursor when it is not one."""
     rows = _filtered(user, f, now).select_related("instance__definition", "claimed_by")
     if f.sort == "priority":
-        rows = rows.order_by("-priority", "pk")
+        rows = rows.order_by("-priority", "pk")  # the order of index task_open_priority
         if after:
             value, pk = _read_cursor(after, int)
             rows = rows.filter(Q(priority__lt=value) | Q(priority=value, pk__gt=pk))
     elif f.sort == "age":
-        rows = rows.order_by("created_at", "pk")
+        rows = rows.order_by("created_at", "pk")  # the order of index task_open_age
         if after:
             moment, pk = _read_cursor(after, datetime.fromisoformat)
             rows = rows.filter(Q(created_at__gt=moment) | Q(created_at=moment, pk__gt=pk))
     else:
-        rows = rows.alias(due_key=Coalesce(F("due_at"), Value(_NEVER))).order_by("due_key", "pk")
+        # The order of the open-tasks due index (due_at, NULLs last): a page can
+        # be read by walking it, instead of sorting every task the user may see.
+        rows = rows.order_by(F("due_at").asc(nulls_last=True), "pk")
         if after:
-            moment, pk = _read_cursor(after, datetime.fromisoformat)
-            rows = rows.filter(Q(due_key__gt=moment) | Q(due_key=moment, pk__gt=pk))
+            moment, pk = _read_cursor(after, _due_or_never)
+            if moment == _NEVER:
+                rows = rows.filter(due_at__isnull=True, pk__gt=pk)
+            else:
+                rows = rows.filter(
+                    Q(due_at__gt=moment) | Q(due_at=moment, pk__gt=pk) | Q(due_at__isnull=True)
+                )
     page = list(rows[: size + 1])
     more = len(page) > size
     page = page[:size]
@@ -135,6 +198,10 @@ def _cursor(task: HumanTask, sort: str) -> str:
         return f"{task.priority}~{task.pk}"
     moment = task.created_at if sort == "age" else (task.due_at or _NEVER)
     return f"{moment.astimezone(UTC).isoformat()}~{task.pk}"
+
+
+def _due_or_never(text: str) -> datetime:
+    return datetime.fromisoformat(text)
 
 
 def _read_cursor(text: str, read: Any) -> tuple[Any, int]:

@@ -32,9 +32,12 @@ def _definitions() -> list[tuple[str, str]]:
 def _rows(tasks: list[HumanTask], tab: str, user: Any) -> list[dict[str, Any]]:
     """What each row shows and offers, from the row alone (no query per row)."""
     acting = tab != "done"
+    # One reverse() for all rows: the actions sit under the task's own URL.
+    pattern = reverse("tasks_ui:task", args=[0]).removesuffix("0/")
     return [
         {
             "task": task,
+            "url": f"{pattern}{task.pk}/",
             "outcomes": outcomes_without_input(task) if acting else [],
             "can_claim": acting and tab == "group",
             "can_release": acting and task.claimed_by_id == user.pk,
@@ -62,7 +65,7 @@ def _list_context(request: HttpRequest, query: QueryDict) -> dict[str, Any] | Ht
         "form": form,
         "chosen": chosen,
         "rows": _rows(tasks, chosen.tab, request.user),
-        "tabs": [(key, label, counts[key]) for key, label in queues.TABS.items()],
+        "tabs": [(key, label, _count_text(counts[key])) for key, label in queues.TABS.items()],
         "next_query": _with(query, after=next_cursor) if next_cursor else "",
         "first_query": _with(query, after="") if params.get("after") else None,
         "query": query.urlencode(),
@@ -82,6 +85,10 @@ def inbox(request: HttpRequest) -> HttpResponse:
     context["saved"] = SavedFilter.objects.filter(user=person(request))
     context["save_form"] = SavedFilterForm()
     return render(request, "tasks_ui/inbox.html", context)
+
+
+def _count_text(count: int) -> str:
+    return f"{queues.COUNT_CAP - 1}+" if count >= queues.COUNT_CAP else str(count)
 
 
 def _empty(request: HttpRequest, form: InboxFilterForm) -> dict[str, Any]:

@@ -93,6 +93,12 @@ def database_from_url(url: str) -> dict[str, object]:
         }
     else:
         config["CONN_HEALTH_CHECKS"] = True
+        # Short OLTP queries only: PostgreSQL's JIT compiles plans it guesses
+        # are costly (a count over many open tasks) and spent 30 ms doing so,
+        # ten times the query itself (bench/inbox.py).
+        options = dict(config.get("OPTIONS") or {})  # type: ignore[call-overload]
+        options["options"] = (str(options.get("options", "")) + " -c jit=off").strip()
+        config["OPTIONS"] = options
     return config
 
 

@@ -198,6 +198,17 @@ def insert_votes(votes: Sequence[TaskVote]) -> None:
 
 def save_decided_tasks(tasks: Sequence[HumanTask]) -> None:
     sql.update(HumanTask, tasks, ["status", "outcome", "data", "decided_by", "decided_at"])
+    _close_assignees([t.pk for t in tasks])
+
+
+def _close_assignees(task_ids: list[int]) -> None:
+    """Closed tasks leave people's lists: their assignee rows stop being open."""
+    if task_ids:
+        marks = ", ".join(["%s"] * len(task_ids))
+        sql.execute(
+            f"UPDATE {sql.table(TaskAssignee)} SET open = %s WHERE task_id IN ({marks})",  # noqa: S608
+            [False, *task_ids],
+        )
 
 
 def insert_tasks_and_assignees(
@@ -251,6 +262,11 @@ def withdraw(
     the run cancelled)."""
     mine = "instance_id = %s AND token = %s AND status"
     if tasks:
+        sql.execute(
+            f"UPDATE {sql.table(TaskAssignee)} SET open = %s WHERE task_id IN"  # noqa: S608
+            f" (SELECT id FROM {sql.table(HumanTask)} WHERE {mine} = %s)",
+            [False, instance_id, token, TaskStatus.OPEN],
+        )
         sql.update_where(
             HumanTask, {"status": TaskStatus.CANCELLED, "decided_at": now},
             f"{mine} = %s", [instance_id, token, TaskStatus.OPEN],

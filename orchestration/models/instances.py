@@ -162,8 +162,18 @@ class HumanTask(models.Model):
     class Meta:
         ordering = ["id"]
         indexes = [
+            # (due_at, id): the inbox's default order, ties included, and due work.
             models.Index(
-                fields=["due_at"], condition=models.Q(status="open"), name="task_open_due"
+                fields=["due_at", "id"], condition=models.Q(status="open"), name="task_open_due"
+            ),
+            # The inbox's other orders: a page of a large group queue walks them.
+            models.Index(
+                fields=["-priority", "id"],
+                condition=models.Q(status="open"),
+                name="task_open_priority",
+            ),
+            models.Index(
+                fields=["created_at", "id"], condition=models.Q(status="open"), name="task_open_age"
             ),
             models.Index(fields=["instance", "token", "status"]),
         ]
@@ -273,6 +283,10 @@ class TaskAssignee(models.Model):
     group = models.ForeignKey(
         "auth.Group", null=True, blank=True, on_delete=protect_open_tasks, related_name="+"
     )
+    # The task's status, copied: False once the task closes. People's task
+    # lists start from the open rows of their name and groups (partial
+    # indexes), not from every open task (orchestration/queues.py).
+    open = models.BooleanField(default=True)
 
     class Meta:
         constraints = [
@@ -281,6 +295,12 @@ class TaskAssignee(models.Model):
                 name="assignee_user_xor_group",
             )
         ]
+        indexes = [
+            models.Index(fields=["group", "task"], condition=models.Q(open=True),
+                         name="assignee_open_group"),
+            models.Index(fields=["user", "task"], condition=models.Q(open=True),
+                         name="assignee_open_user"),
+        ]  # fmt: skip
 
     def __str__(self) -> str:
         return f"{self.user or self.group}"

@@ -30,7 +30,7 @@ def test_tabs_count_and_list_what_each_person_may_act_on(client, run) -> None:
     assert page.status_code == 200
     assert ids(page) == [mine.pk]  # "My tasks": what bob holds
     counts = {key: count for key, _, count in page.context["tabs"]}
-    assert counts == {"mine": 1, "group": 1, "delegated": 0, "overdue": 0, "done": 0}
+    assert counts == {"mine": "1", "group": "1", "delegated": "0", "overdue": "0", "done": "0"}
     assert ids(client.get(INBOX, {"tab": "group"})) == [offered.pk]
     # Carol (another manager) no longer sees the task bob claimed.
     login(client, "carol")
@@ -38,7 +38,7 @@ def test_tabs_count_and_list_what_each_person_may_act_on(client, run) -> None:
     # Alice started both: she may see them, but decides neither; no tab lists them.
     login(client, "alice")
     assert {k: c for k, _, c in client.get(INBOX).context["tabs"]} == dict.fromkeys(
-        ["mine", "group", "delegated", "overdue", "done"], 0
+        ["mine", "group", "delegated", "overdue", "done"], "0"
     )
 
 
@@ -91,12 +91,19 @@ def test_snoozed_tasks_wait_behind_their_toggle(client, run) -> None:
     assert ids(client.get(INBOX, {"tab": "group"})) == [desk.pk]
 
 
+@pytest.mark.parametrize("walk", [False, True], ids=["from-assignees", "walking-an-index"])
 def test_keyset_pages_cover_every_task_once_with_a_fixed_number_of_queries(
-    client, run, django_assert_num_queries
+    client, run, django_assert_num_queries, monkeypatch, walk
 ) -> None:
+    # Both ways of reading a group queue (queues.WALK_FROM) give the same pages.
+    monkeypatch.setattr("orchestration.queues.WALK_FROM", 1 if walk else 10_000)
     for n in range(60):
         purchase(run, f"item {n:02}")
+    HumanTask.objects.filter(pk__in=HumanTask.objects.order_by("pk")[10:20]).update(priority=80)
     login(client, "bob")
+    monkeypatch.setattr("orchestration.queues.COUNT_CAP", 50)
+    tabs = {k: c for k, _, c in client.get(INBOX).context["tabs"]}
+    assert (tabs["group"], tabs["mine"]) == ("49+", "0")  # counting stops at the cap
     seen, query, pages = [], {"tab": "group", "sort": "age"}, 0
     while True:
         page = client.get(INBOX, query)
@@ -109,10 +116,23 @@ def test_keyset_pages_cover_every_task_once_with_a_fixed_number_of_queries(
     assert seen == sorted(seen)  # oldest first: creation order
     # The first page and the last cost the same number of queries.
     client.get(INBOX, {"tab": "group"})  # warm the session
-    with django_assert_num_queries(14) as first:
+    with django_assert_num_queries(15) as first:
         client.get(INBOX, {"tab": "group", "sort": "age"})
     with django_assert_num_queries(len(first.captured_queries)):
         client.get(INBOX, query)
+    by_priority, query = [], {"tab": "group", "sort": "priority"}
+    while query:
+        page = client.get(INBOX, query)
+        by_priority += ids(page)
+        query = dict(parse_qsl(page.context["next_query"])) if page.context["next_query"] else {}
+    high = sorted(HumanTask.objects.filter(priority=80).values_list("pk", flat=True))
+    assert by_priority == high + sorted(set(seen) - set(high))
+    by_due, query = [], {"tab": "group"}
+    while query:
+        page = client.get(INBOX, query)
+        by_due += ids(page)
+        query = dict(parse_qsl(page.context["next_query"])) if page.context["next_query"] else {}
+    assert by_due == sorted(seen)  # all due two days after creation: creation order
     bad = client.get(INBOX, {"tab": "group", "after": "yesterday~1"})
     assert bad.status_code == 400 and "is not a page of this list" in bad.content.decode()
 
@@ -143,3 +163,14 @@ def test_saved_filters_are_each_persons_own(client, run) -> None:
     assert "urgent" not in client.get(INBOX).content.decode()
     other = client.post(reverse("tasks_ui:filter-delete", args=[mine.pk]))
     assert other.status_code == 404 and SavedFilter.objects.count() == 1
+
+
+def test_assignee_rows_close_with_their_task(run) -> None:
+    from orchestration.models import TaskAssignee
+
+    decided, cancelled, still = purchase(run, "a"), purchase(run, "b"), purchase(run, "c")
+    run.decide(decided, "approve", as_="bob")
+    services.instance_cancel(instance_id=cancelled.instance_id, actor=None)
+    run.run()
+    is_open = dict(TaskAssignee.objects.values_list("task_id", "open"))
+    assert (is_open[decided.pk], is_open[cancelled.pk], is_open[still.pk]) == (False, False, True)

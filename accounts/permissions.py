@@ -209,6 +209,23 @@ def owner_refusal(user: AnyUser | None, task: HumanTask) -> str | None:
     return None
 
 
+def comment_refusal(user: AnyUser | None, task: HumanTask) -> str | None:
+    """Write in a task's thread: the people in the task (its starter, candidates
+    and delegate) and operators. Those who only read everything (auditors) may
+    not: they change nothing."""
+    if not can_see_task(user, task):
+        return f"{_name(user)} may not see task {task.pk}"
+    assert user is not None
+    if (
+        can_operate(user)
+        or task.instance.started_by_id == user.pk
+        or _is_delegate(user, task)
+        or _candidate(user, task)
+    ):
+        return None
+    return f"{_name(user)} may read task {task.pk} but not write in its thread"
+
+
 def can_decide(user: AnyUser | None, task: HumanTask) -> bool:
     return decide_refusal(user, task) is None
 

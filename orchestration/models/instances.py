@@ -214,7 +214,8 @@ class TaskVote(models.Model):
 
 
 class TaskComment(models.Model):
-    """A message in a task's thread (anyone who may see the task may write)."""
+    """A message in a task's thread (its people and operators write; see
+    permissions.comment_refusal)."""
 
     task = models.ForeignKey(HumanTask, on_delete=models.CASCADE, related_name="comments")
     author = models.ForeignKey(

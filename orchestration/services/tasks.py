@@ -217,8 +217,9 @@ def _route_tasks_of(user_id: int, now: datetime) -> None:
 def task_comment(
     *, task_id: int, actor: User, text: str, now: datetime | None = None
 ) -> TaskComment:
-    """Add a message to a task's thread: anyone who may see the task, open or
-    closed. Text is required, at most ORCHESTRATION_MAX_TEXT_LENGTH characters."""
+    """Add a message to a task's thread: the people in the task and operators
+    (permissions.comment_refusal), open or closed. Text is required, at most
+    ORCHESTRATION_MAX_TEXT_LENGTH characters."""
     from orchestration import limits
 
     text = text.strip() if isinstance(text, str) else ""
@@ -234,6 +235,7 @@ def task_comment(
         instance, task = found
         if not permissions.can_see_task(actor, task):
             raise HumanTask.DoesNotExist(f"no task {task_id}")  # hidden rows do not exist
+        permissions.require(actor, permissions.comment_refusal(actor, task))
         comment = TaskComment.objects.create(task=task, author=actor, text=text, created_at=now)
         writer = Writer(now)
         writer.record(instance, AuditKind.TASK_COMMENTED, actor=actor, step=task.step,

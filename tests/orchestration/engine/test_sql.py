@@ -98,10 +98,11 @@ def test_statements_go_through_execute_wrappers_and_are_counted(clock) -> None:
     with CaptureQueriesContext(connection) as queries, connection.execute_wrapper(spy):
         store.lock_instances([instance.pk])
         store.withdraw(instance.pk, "nope", tasks=True, timers=True, runs=True, now=clock())
-    assert len(seen) == 4 and "FROM" in seen[0] and "UPDATE" in seen[1]
+    # the lock, then assignees closed, tasks, timers and runs withdrawn
+    assert len(seen) == 5 and "FROM" in seen[0] and "UPDATE" in seen[1]
     if connection.vendor == "postgresql":
         assert "FOR UPDATE" in seen[0]
-    assert len(queries) == 4
+    assert len(queries) == 5
 
 
 def test_update_where_stores_values_as_the_orm_does(clock) -> None:

@@ -42,14 +42,14 @@ def test_a_helper_backs_off_while_it_finds_nothing(settings) -> None:
         listener.close()
 
 
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
 class _OwnLock(Listener):
     # A lock key of this test's own: an engine loop of an earlier test that is
     # still shutting down may hold the real one for a moment.
     LEAD_LOCK = 0x0E4C_7E57
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
 def test_one_loop_leads_and_another_takes_over_when_it_goes() -> None:
     first, second = _OwnLock(), _OwnLock()
     try:

@@ -133,7 +133,7 @@ def start_refusal(user: AnyUser | None, spec: Mapping[str, Any]) -> str | None:
     if user.get_username() in (starters.get("users") or []):  # type: ignore[union-attr]
         return None
     wanted = set(starters.get("groups") or [])
-    if wanted and user.groups.filter(name__in=wanted).exists():  # type: ignore[union-attr]
+    if wanted & group_names_of(user):
         return None
     return f"{_name(user)} is not among the starters of {spec.get('key', 'this process')}"
 
@@ -301,6 +301,15 @@ def tasks_visible_q(user: AnyUser | None) -> Q:
     if can_view_instances(user):
         return Q()
     return Q(instance__started_by_id=user.pk) | Q(delegate_id=user.pk) | _assigned_q(user)
+
+
+def group_names_of(user: AnyUser) -> set[str]:
+    """The user's group names, read once per user object (per request)."""
+    cached: set[str] | None = getattr(user, "_group_names_cache", None)
+    if cached is None:
+        cached = set(user.groups.values_list("name", flat=True))  # type: ignore[union-attr]
+        user._group_names_cache = cached  # type: ignore[union-attr]
+    return cached
 
 
 def group_ids_of(user: AnyUser) -> set[int]:

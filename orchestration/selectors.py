@@ -13,7 +13,6 @@ from orchestration.engine.state import current_steps
 from orchestration.engine.versions import forget_started_versions, version_for_start
 from orchestration.models import (
     HumanTask,
-    ProcessDefinition,
     ProcessInstance,
     ProcessVersion,
     StepRun,
@@ -30,21 +29,6 @@ def version_previous(version: ProcessVersion) -> ProcessVersion | None:
         )
         .order_by("-number")
         .first()
-    )
-
-
-def definition_list_published() -> QuerySet[ProcessDefinition]:
-    """Definitions that can start instances, newest published version number annotated."""
-    from django.db.models import Max, Q
-
-    return (
-        ProcessDefinition.objects.annotate(
-            published_number=Max(
-                "versions__number", filter=Q(versions__status=VersionStatus.PUBLISHED)
-            )
-        )
-        .filter(published_number__isnull=False)
-        .order_by("name")
     )
 
 

@@ -14,7 +14,13 @@ def test_home_needs_a_login(client) -> None:
     assert response.status_code == 302 and response.url == "/accounts/login/?next=/"
 
 
-def test_home_lists_published_processes_with_a_constant_query_count(
+def test_home_is_the_inbox(client, requester) -> None:
+    client.force_login(requester)
+    response = client.get(reverse("tasks_ui:home"))
+    assert response.status_code == 302 and response.url == reverse("tasks_ui:inbox")
+
+
+def test_the_start_page_lists_what_one_may_start_with_a_constant_query_count(
     client, requester, django_assert_num_queries
 ) -> None:
     for n in range(3):
@@ -26,11 +32,11 @@ def test_home_lists_published_processes_with_a_constant_query_count(
         )
     services.version_save_draft(source=PURCHASE_SOURCE, actor=None)  # a draft: not listed
     client.force_login(requester)
-    # session, user, user permissions, group permissions, definitions
-    with django_assert_num_queries(5):
-        response = client.get(reverse("tasks_ui:home"))
+    # session, user, versions, the user's groups, user and group permissions
+    with django_assert_num_queries(6):
+        response = client.get(reverse("tasks_ui:start-list"))
     html = response.content.decode()
-    assert html.count("<code>p") == 3 and "purchase-approval" not in html
+    assert html.count('href="/start/p') == 3 and "/start/purchase-approval/" not in html
     assert "Purchase 0 &lt;b&gt;" in html
     assert "htmx" in html and "X-CSRFToken" in html
 

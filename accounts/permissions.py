@@ -130,7 +130,8 @@ def start_refusal(user: AnyUser | None, spec: Mapping[str, Any]) -> str | None:
         return _lacks(user, "orchestration.start_processinstance", "requester")
     if not _active(user):
         return f"{_name(user)} is not signed in or not active"
-    if user.get_username() in (starters.get("users") or []):  # type: ignore[union-attr]
+    assert user is not None
+    if user.get_username() in (starters.get("users") or []):
         return None
     wanted = set(starters.get("groups") or [])
     if wanted & group_names_of(user):

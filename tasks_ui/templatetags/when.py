@@ -22,6 +22,9 @@ _UNITS = ((365 * 86400, "year"), (30 * 86400, "month"), (7 * 86400, "week"), (86
 
 
 def _span(seconds: float) -> str:
+    # To the nearest minute first: a task due in two days, seen ten seconds
+    # after it opened, is due "in 2 days", not "in 1 day".
+    seconds = round(seconds / 60) * 60
     for size, name in _UNITS:
         if seconds >= size:
             n = int(seconds // size)

@@ -13,7 +13,8 @@ from tasks_ui.templatetags.when import overdue, when
     ("offset", "words"),
     [(timedelta(days=2, hours=3), "in 2 days"), (timedelta(hours=1), "in 1 hour"),
      (timedelta(seconds=20), "in less than a minute"), (-timedelta(minutes=5), "5 minutes ago"),
-     (-timedelta(days=400), "1 year ago"), (-timedelta(days=9), "1 week ago")],
+     (-timedelta(days=400), "1 year ago"), (-timedelta(days=9), "1 week ago"),
+     (timedelta(days=2, seconds=-10), "in 2 days")],
 )  # fmt: skip
 def test_when_reads_relative_to_the_engines_clock(clock, offset, words) -> None:
     html = when(clock() + offset)

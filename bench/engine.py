@@ -364,15 +364,22 @@ def run_scenario(
     go.set()
     begun = time.time()
     peak_rss = 0
+    backlog = 0  # the most audit rows seen waiting for their seal
     while True:
         time.sleep(0.25)
         peak_rss = max([peak_rss, *(_rss_kb(p.pid) for p in procs)])
+        backlog = max(backlog, ProcessEvent.objects.filter(seal_seq__isnull=True).count())
         done = ProcessInstance.objects.filter(ended_at__isnull=False, definition__key=key).count()
         if done >= total or time.time() - begun > 600:
             break
         if any(p.exitcode not in (None, 0) for p in [*procs, *starters]):
             sys.exit("a benchmark process died; see its traceback above")
     pg_cpu = _postgres_cpu() - pg_before
+    # The workers keep sealing: how long until every audit row is sealed.
+    ended = time.time()
+    while ProcessEvent.objects.filter(seal_seq__isnull=True).exists() and time.time() - ended < 30:
+        time.sleep(0.1)
+    drained = time.time() - ended
     stop.set()
     seen: dict[str, float] = out.get(timeout=30) if monitors else {}
     used = {"postgres": pg_cpu}
@@ -398,6 +405,10 @@ def run_scenario(
         "p50": statistics.median(latencies),
         "p99": latencies[int(len(latencies) * 0.99) - 1],
         "rss_mb": peak_rss / 1024,
+        "audit_rate": ProcessEvent.objects.filter(instance__isnull=False).count()
+        / (last - first).total_seconds(),
+        "seal_backlog": backlog,
+        "seal_drained_s": drained,
         # CPU milliseconds per completed instance, by role.
         "cpu": {role: 1000 * seconds / len(latencies) for role, seconds in used.items()},
     }
@@ -506,6 +517,7 @@ def main() -> None:
         f"{'p50 ms':>9}{'p99 ms':>9}{'RSS MB':>8}{'rt p50':>8}{'rt p99':>8}"
     )
     cpu_lines: list[str] = []
+    seal_lines: list[str] = []
     for workers in args.workers:
         for label, key, count, approvals in (
             ("3 service steps", "bench-three", args.instances, False),
@@ -524,9 +536,16 @@ def main() -> None:
                 f"{label:<34}{workers:>8}"
                 + "".join(f"{r['cpu'].get(role, 0):>10.2f}" for role in ROLES)
             )
+            seal_lines.append(
+                f"{label:<34}{workers:>8}{r['audit_rate']:>12.0f}{r['seal_backlog']:>10}"
+                f"{r['seal_drained_s']:>12.1f}"
+            )
     print(f"\nCPU ms per completed instance\n{'scenario':<34}{'workers':>8}", end="")
     print("".join(f"{role:>10}" for role in ROLES))
     print("\n".join(cpu_lines))
+    print(f"\nAudit sealing by the workers\n{'scenario':<34}{'workers':>8}"
+          f"{'rows/s':>12}{'max unsealed':>14}{'drained, s':>12}")  # fmt: skip
+    print("\n".join(seal_lines))
     if args.timers:
         r = run_scenario("bench-timer", args.timers, 2, approvals=False)
         print(

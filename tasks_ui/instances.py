@@ -118,25 +118,25 @@ def instance_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )  # fmt: skip
 
 
+def _operate(request: HttpRequest, pk: int, service: Any, done: str) -> HttpResponse:
+    """An operator's action on an instance, through its service and the policy."""
+    instance = _visible(request, pk)
+    here = reverse("tasks_ui:instance", args=[pk])
+    try:
+        service(instance_id=instance.pk, actor=person(request))
+    except Exception as exc:
+        return refused(request, exc, fallback=here)
+    messages.success(request, f"Instance {pk}: {done}.")
+    return back(request, here)
+
+
 @require_POST
 @login_required
 def instance_retry(request: HttpRequest, pk: int) -> HttpResponse:
-    instance = _visible(request, pk)
-    try:
-        services.instance_retry(instance_id=instance.pk, actor=person(request))
-    except Exception as exc:
-        return refused(request, exc, fallback=reverse("tasks_ui:instance", args=[pk]))
-    messages.success(request, f"Instance {pk}: retry requested.")
-    return back(request, reverse("tasks_ui:instance", args=[pk]))
+    return _operate(request, pk, services.instance_retry, "retry requested")
 
 
 @require_POST
 @login_required
 def instance_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    instance = _visible(request, pk)
-    try:
-        services.instance_cancel(instance_id=instance.pk, actor=person(request))
-    except Exception as exc:
-        return refused(request, exc, fallback=reverse("tasks_ui:instance", args=[pk]))
-    messages.success(request, f"Instance {pk}: cancelled.")
-    return back(request, reverse("tasks_ui:instance", args=[pk]))
+    return _operate(request, pk, services.instance_cancel, "cancelled")

@@ -68,6 +68,9 @@ def test_instances_operators_see_all_requesters_their_own(client, run) -> None:
         refused.status_code == 403 and "alice lacks the operator role" in refused.content.decode()
     )
     login(client, "otto")
+    not_failed = client.post(reverse("tasks_ui:instance-retry", args=[mine.pk]),
+                             HTTP_HX_REQUEST="true")  # fmt: skip
+    assert not_failed.status_code == 409  # retry is for failed instances and incidents
     client.post(reverse("tasks_ui:instance-cancel", args=[mine.pk]))
     mine.refresh_from_db()
     assert mine.status in {"cancelled", "compensated"}

@@ -210,6 +210,13 @@ def owner_refusal(user: AnyUser | None, task: HumanTask) -> str | None:
     return None
 
 
+def hand_back_refusal(user: AnyUser | None, task: HumanTask) -> str | None:
+    """Return a task to its owner undecided: only its delegate."""
+    if _active(user) and _is_delegate(user, task):
+        return None
+    return f"{_name(user)} is not the delegate of task {task.pk}"
+
+
 def comment_refusal(user: AnyUser | None, task: HumanTask) -> str | None:
     """Write in a task's thread: the people in the task (its starter, candidates
     and delegate) and operators. Those who only read everything (auditors) may

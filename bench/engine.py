@@ -35,25 +35,9 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/orchestration_bench")
-os.environ["DATABASE_URL"] = URL
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-os.environ["DJANGO_DEBUG"] = "0"  # as in production: no query recording
-os.environ.setdefault("LOG_LEVEL", "WARNING")
+import benchdb
 
-
-def _create_database() -> None:
-    import psycopg
-
-    name = URL.rsplit("/", 1)[1]
-    with psycopg.connect(URL.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
-_create_database()
+URL = benchdb.use("postgres://postgres@127.0.0.1:5432/orchestration_bench")
 
 import django  # noqa: E402
 

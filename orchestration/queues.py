@@ -215,10 +215,10 @@ def _read_cursor(text: str, read: Any) -> tuple[Any, int]:
         raise BadCursor(f"{text[:40]!r} is not a page of this list") from None
 
 
-def latest_change(user: Any) -> int:
-    """A number that grows whenever a task the user may see changes hands or
-    closes (the newest audit row about a task): the inbox's cheap "changed
-    since" check. Deliberately coarse: a change elsewhere costs one re-render."""
+def latest_change() -> int:
+    """A number that grows whenever anything changes (the newest audit row's
+    id): the inbox's cheap "changed since" check, one index read. Deliberately
+    coarse: a change elsewhere costs one re-render of the list."""
     from orchestration.models import ProcessEvent
 
     newest = ProcessEvent.objects.order_by("-pk").values_list("pk", flat=True).first()

@@ -103,6 +103,8 @@ class InstanceStatus(models.TextChoices):
 
 # The one set of ended statuses (engine/state.py reads it from here).
 ENDED = frozenset({InstanceStatus.COMPLETED, InstanceStatus.CANCELLED, InstanceStatus.COMPENSATED})
+# What an operator's retry acts on (services.instance_retry).
+RETRYABLE = frozenset({InstanceStatus.FAILED, InstanceStatus.INCIDENT})
 _S = InstanceStatus
 # The core computes the next status; the runtime refuses any pair not listed
 # here. What really happens: a cancellation with something to undo goes through

@@ -35,6 +35,15 @@ class SavedFilterForm(forms.Form):
     name = forms.CharField(max_length=60, label="Save these filters as")
 
 
+def number(raw: str) -> int | float:
+    """A posted number as JSON would carry it: an int when written as a whole
+    number ("5000"), else a float; ValueError for text, NaN or infinity."""
+    value = float(raw)
+    if not math.isfinite(value):
+        raise ValueError(raw)
+    return int(value) if value.is_integer() and "." not in raw else value
+
+
 def decision_data(
     fields: list[Mapping[str, Any]], posted: Mapping[str, Any]
 ) -> tuple[dict[str, Any], dict[str, list[str]]]:
@@ -53,14 +62,9 @@ def decision_data(
             continue
         if kind == "number":
             try:
-                number = float(raw)
+                data[name] = number(raw)
             except ValueError:
                 errors[name] = ["expected a number"]
-                continue
-            if not math.isfinite(number):
-                errors[name] = ["expected a finite number"]
-                continue
-            data[name] = int(number) if number.is_integer() and "." not in raw else number
         elif kind == "integer":
             try:
                 data[name] = int(raw)

@@ -19,7 +19,7 @@ from orchestration import selectors, services
 from orchestration.definitions.diagram import render_svg
 from orchestration.engine.state import current_steps
 from orchestration.models import HumanTask, ProcessDefinition, ProcessInstance, StepRun
-from orchestration.states import InstanceStatus
+from orchestration.states import ENDED, RETRYABLE, InstanceStatus
 from tasks_ui.responses import back, person, refused
 
 PAGE_SIZE = 50
@@ -111,9 +111,8 @@ def instance_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "diagram": render_svg(
                 instance.version.spec, highlight=current, done={s for s, _ in entered}
             ),
-            "can_retry": can_operate and instance.status in {"failed", "incident"},
-            "can_cancel": can_operate and instance.status not in {
-                "completed", "cancelled", "compensated"},
+            "can_retry": can_operate and instance.status in RETRYABLE,
+            "can_cancel": can_operate and instance.status not in ENDED,
         },
     )  # fmt: skip
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +17,7 @@ from django.views.decorators.http import require_http_methods
 from accounts import permissions
 from orchestration import selectors, services
 from orchestration.exceptions import InvalidInput, VersionNotFound
+from tasks_ui.forms import number
 from tasks_ui.responses import person, refused
 
 
@@ -63,10 +63,7 @@ def posted_variables(
             if kind == "integer":
                 values[name] = int(raw)
             elif kind == "number":
-                number = float(raw)
-                if not math.isfinite(number):
-                    raise ValueError
-                values[name] = int(number) if number.is_integer() and "." not in raw else number
+                values[name] = number(raw)
             elif kind in {"object", "array"}:
                 values[name] = json.loads(raw)
             elif "enum" in field["decl"] and not isinstance(field["decl"]["enum"][0], str):

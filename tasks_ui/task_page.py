@@ -66,7 +66,8 @@ def _page_context(request: HttpRequest, task: HumanTask, **extra: Any) -> dict[s
         and task.delegate_id is None,
         "can_move": task.status == "open" and permissions.owner_refusal(user, task) is None,
         "can_comment": permissions.comment_refusal(user, task) is None,
-        "can_hand_back": task.status == "open" and task.delegate_id == user.pk,
+        "can_hand_back": task.status == "open"
+        and permissions.hand_back_refusal(user, task) is None,
         "comments": task.comments.select_related("author"),
         "history": selectors.task_history(task),
         "diagram": render_svg(

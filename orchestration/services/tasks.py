@@ -115,10 +115,7 @@ def task_hand_back(*, task_id: int, actor: User, now: datetime | None = None) ->
     """The delegate returns the task to its owner undecided."""
 
     def change(task: HumanTask) -> tuple[AuditKind, dict[str, Any]]:
-        if task.delegate_id != actor.pk:
-            from django.core.exceptions import PermissionDenied
-
-            raise PermissionDenied(f"{_name(actor)} is not the delegate of task {task.pk}")
+        permissions.require(actor, permissions.hand_back_refusal(actor, task))
         task.delegate, task.delegate_note = None, ""
         return AuditKind.TASK_HANDED_BACK, {"to": _name(task.claimed_by)}
 

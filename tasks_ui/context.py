@@ -15,8 +15,6 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         return {"nav": {}}
     return {
         "nav": {
-            "start": True,  # the page lists only what the person may start
-            "instances": True,  # everyone sees the instances they started
             "audit": permissions.can_read_audit(user),
             "admin": permissions.can_use_admin(user),
         }

@@ -3,7 +3,6 @@ notice in place), with the status and message of the one error map."""
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlsplit
 
 from django.contrib import messages
@@ -27,8 +26,11 @@ def person(request: HttpRequest) -> User:
 def visible_task(request: HttpRequest, pk: int) -> HumanTask:
     """The task, when the user may see it; 404 otherwise (whether it exists
     or not, so ids cannot be probed)."""
+    # Its assignees and exclusions are read once here: the policy asks about
+    # them for every button the page shows.
     task = (
         HumanTask.objects.select_related("instance__definition", "instance__version")
+        .prefetch_related("assignees", "exclusions")
         .filter(pk=pk)
         .first()
     )
@@ -68,9 +70,7 @@ def refused(request: HttpRequest, exc: BaseException, *, fallback: str) -> HttpR
     return back(request, fallback)
 
 
-def error_page(request: HttpRequest, status: int, text: str, **context: Any) -> HttpResponse:
-    response = render(
-        request, "error.html", {"status": status, "text": text, **context}, status=status
-    )
+def error_page(request: HttpRequest, status: int, text: str) -> HttpResponse:
+    response = render(request, "error.html", {"status": status, "text": text}, status=status)
     response.styled = True  # type: ignore[attr-defined]
     return response

@@ -52,6 +52,25 @@ def _run_workers(target, *args) -> None:
         assert proc.exitcode == 0
 
 
+def _race(target, task_id: int, per_process: list[str]) -> list[str]:
+    """Start one process per entry of `per_process`, released together at a
+    barrier, each calling target(barrier, 0, task_id, entry, queue); return
+    what they put on the queue, in the order they answered."""
+    connections.close_all()  # children must not share the parent's socket
+    ctx = multiprocessing.get_context("fork")
+    barrier, queue = ctx.Barrier(len(per_process)), ctx.Queue()
+    procs = [
+        ctx.Process(target=target, args=(barrier, 0, task_id, entry, queue))
+        for entry in per_process
+    ]
+    for proc in procs:
+        proc.start()
+    results = [queue.get(timeout=60) for _ in procs]
+    for proc in procs:
+        proc.join(timeout=30)
+    return results
+
+
 def test_four_workers_apply_every_transition_once(ledger: Path) -> None:
     publish(THREE_STEPS)
     ids = [
@@ -138,19 +157,7 @@ steps:
 """)
     instance = services.instance_start(key="ok", variables={}, actor=None)
     task = HumanTask.objects.get(instance=instance)
-    connections.close_all()
-    ctx = multiprocessing.get_context("fork")
-    barrier, queue = ctx.Barrier(PROCESSES), ctx.Queue()
-    outcomes = ["approve", "reject", "approve", "reject"]
-    procs = [
-        ctx.Process(target=_decide, args=(barrier, 0, task.pk, outcomes[i], queue))
-        for i in range(PROCESSES)
-    ]
-    for proc in procs:
-        proc.start()
-    results = sorted(queue.get(timeout=60) for _ in procs)
-    for proc in procs:
-        proc.join(timeout=30)
+    results = sorted(_race(_decide, task.pk, ["approve", "reject", "approve", "reject"]))
     assert results == ["lost", "lost", "lost", "won"]
     task.refresh_from_db()
     instance.refresh_from_db()
@@ -190,18 +197,7 @@ steps:
 """)
     instance = services.instance_start(key="two", variables={}, actor=None)
     task = HumanTask.objects.get(instance=instance)
-    connections.close_all()
-    ctx = multiprocessing.get_context("fork")
-    barrier, queue = ctx.Barrier(PROCESSES), ctx.Queue()
-    procs = [
-        ctx.Process(target=_vote, args=(barrier, 0, task.pk, names[i], queue))
-        for i in range(PROCESSES)
-    ]
-    for proc in procs:
-        proc.start()
-    results = sorted(queue.get(timeout=60) for _ in procs)
-    for proc in procs:
-        proc.join(timeout=30)
+    results = sorted(_race(_vote, task.pk, names))
     # Votes serialise on the instance lock: one counts, the second closes the
     # task, the others find it closed.
     assert results == ["closed", "counted", "task_closed", "task_closed"]
@@ -242,18 +238,7 @@ steps:
 """)
     instance = services.instance_start(key="claimme", variables={}, actor=None)
     task = HumanTask.objects.get(instance=instance)
-    connections.close_all()
-    ctx = multiprocessing.get_context("fork")
-    barrier, queue = ctx.Barrier(PROCESSES), ctx.Queue()
-    procs = [
-        ctx.Process(target=_claim, args=(barrier, 0, task.pk, names[i], queue))
-        for i in range(PROCESSES)
-    ]
-    for proc in procs:
-        proc.start()
-    results = [queue.get(timeout=60) for _ in procs]
-    for proc in procs:
-        proc.join(timeout=30)
+    results = _race(_claim, task.pk, names)
     task.refresh_from_db()
     winner = task.claimed_by.username
     assert results.count("won") == 1

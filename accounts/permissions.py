@@ -210,6 +210,17 @@ def owner_refusal(user: AnyUser | None, task: HumanTask) -> str | None:
     return None
 
 
+def recipient_refusal(user: AnyUser, task: HumanTask) -> str | None:
+    """Someone a task may move to (delegate, reassign): an active user whom the
+    task does not exclude (work never moves to the excluded)."""
+    if not user.is_active:
+        return f"{_name(user)} is not active"
+    why = {e.user_id: e.reason for e in task.exclusions.all()}.get(user.pk)
+    if why is not None:
+        return f"{_name(user)} {why} and is excluded from deciding it"
+    return None
+
+
 def hand_back_refusal(user: AnyUser | None, task: HumanTask) -> str | None:
     """Return a task to its owner undecided: only its delegate."""
     if _active(user) and _is_delegate(user, task):

@@ -160,14 +160,10 @@ def task_snooze(
 
 
 def _eligible(user: User, task: HumanTask) -> None:
-    """Someone work may move to: an active user not excluded from the task."""
-    excluded = {e.user_id: e.reason for e in task.exclusions.all()}
-    if not user.is_active:
-        raise InvalidInput({"to": [f"{_name(user)} is not active"]})
-    if user.pk in excluded:
-        raise InvalidInput(
-            {"to": [f"{_name(user)} {excluded[user.pk]} and is excluded from deciding it"]}
-        )
+    """Work moves only to whom the policy allows; the recipient is input."""
+    refusal = permissions.recipient_refusal(user, task)
+    if refusal is not None:
+        raise InvalidInput({"to": [refusal]})
 
 
 def absences_route_started(*, now: datetime | None = None, limit: int = 50) -> int:

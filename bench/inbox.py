@@ -133,7 +133,7 @@ def build(tasks: int, open_: int) -> None:
             " delegate_note, decided_at)"
             " SELECT %s + (t - 1) / %s, 'ask', 't' || t, 1, 'Approve ' || t,"
             " CASE WHEN t > %s THEN 'open' ELSE 'completed' END, 50 + t %% 7,"
-            " now() + (((t::bigint * 7919) %% 500) || ' hours')::interval, '[]',"
+            " now() + (((t::bigint * 7919) %% 1799999) || ' seconds')::interval, '[]',"
             ' \'["approve", "reject"]\','
             " '[]', CASE WHEN t > %s THEN '' ELSE 'approve' END, '{}',"
             " now() - (t || ' seconds')::interval, '',"

@@ -338,3 +338,24 @@ def group_ids_of(user: AnyUser) -> set[int]:
         cached = set(user.groups.values_list("pk", flat=True))  # type: ignore[union-attr]
         user._group_ids_cache = cached  # type: ignore[union-attr]
     return cached
+
+
+def api_scope_refusal(key: Any, scope: str, definition: str | None = None) -> str | None:
+    """Why an API key may not do `scope` (on `definition`, when one is named).
+    `key` None is a person's browser session: only their roles apply. A key
+    does at most what its account may, and only within its scopes."""
+    if key is None:
+        return None
+    if scope not in key.scopes:
+        return f"the API key {key.name!r} is not scoped to {scope!r}"
+    if definition is not None and key.definitions and definition not in key.definitions:
+        return f"the API key {key.name!r} is not scoped to the definition {definition!r}"
+    return None
+
+
+def api_definitions_q(key: Any, field: str = "key") -> Q:
+    """The definitions an API key may touch, as a filter on `field` (a
+    definition key lookup); everything for a session or an unscoped key."""
+    if key is None or not key.definitions:
+        return Q()
+    return Q(**{f"{field}__in": list(key.definitions)})

@@ -12,6 +12,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("definitions/", include("orchestration.urls")),
+    path("api/", include("api.urls")),
     path("", include("tasks_ui.urls")),
 ]
 

@@ -113,6 +113,22 @@ def _tab_q(user: Any, tab: str, now: datetime) -> Q:
     raise ValueError(f"unknown tab {tab!r}")
 
 
+# What the API's task list offers (GET /api/v1/tasks?view=...).
+VIEWS = {"mine": "claimed by, named for or delegated to me", "offered": "claimable by me",
+         "all": "every task I may see"}  # fmt: skip
+
+
+def view_q(user: Any, view: str, now: datetime) -> Q:
+    """The API's task lists, from the same rules as the inbox's tabs."""
+    if view == "mine":
+        return _tab_q(user, "mine", now) | _tab_q(user, "delegated", now)
+    if view == "offered":
+        return _tab_q(user, "group", now)
+    if view == "all":
+        return permissions.tasks_visible_q(user)
+    raise ValueError(f"unknown view {view!r}")
+
+
 def _snooze_q(snoozed: bool, now: datetime) -> Q:
     if snoozed:
         return Q(snoozed_until__gt=now)

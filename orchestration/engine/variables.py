@@ -101,3 +101,39 @@ def validate_variables(
         elif decl.get("required"):
             errors[name] = ["this variable is required"]
     return result, errors
+
+
+def _schema_of(decl: Mapping[str, Any]) -> dict[str, Any]:
+    kind = decl["type"]
+    schema: dict[str, Any] = (
+        {"type": "string", "format": "date" if kind == "date" else "date-time"}
+        if kind in {"date", "datetime"}
+        else {"type": kind}
+    )
+    for ours, theirs in [("enum", "enum"), ("minimum", "minimum"), ("maximum", "maximum"),
+                         ("min_length", "minLength"), ("max_length", "maxLength"),
+                         ("pattern", "pattern"), ("default", "default"),
+                         ("description", "description")]:  # fmt: skip
+        if ours in decl:
+            schema[theirs] = decl[ours]
+    if isinstance(decl.get("items"), Mapping):
+        schema["items"] = _schema_of(decl["items"])
+    return schema
+
+
+def variables_json_schema(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The definition's `variables` as a JSON Schema (draft 2020-12) of the
+    start input, for clients to generate forms or validate before calling.
+    (Patterns are RE2 here; the common subset reads the same in ECMA-262.)"""
+    declared: Mapping[str, Mapping[str, Any]] = spec.get("variables") or {}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "properties": {name: _schema_of(decl) for name, decl in declared.items()},
+        "required": sorted(
+            name
+            for name, decl in declared.items()
+            if decl.get("required") and "default" not in decl
+        ),
+        "additionalProperties": False,
+    }

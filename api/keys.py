@@ -1,0 +1,87 @@
+"""Making API keys and recognising them in `Authorization: Bearer`."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import Q
+from rest_framework import authentication, exceptions
+from rest_framework.request import Request
+
+from api.models import ApiKey
+from orchestration import audit_context, clock
+
+# pe_<prefix>_<secret>: the prefix finds the row (and is safe to show), the
+# secret proves the caller holds the key.
+_PREFIX_BYTES, _SECRET_BYTES = 6, 32
+# last_used_at is written at most this often per key (not on every call).
+_TOUCH_EVERY = timedelta(minutes=1)
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def issue(**fields: Any) -> tuple[ApiKey, str]:
+    """A new key saved with `fields`, and its token: the only time the secret
+    exists outside the caller's hands."""
+    prefix = secrets.token_hex(_PREFIX_BYTES)
+    secret = secrets.token_urlsafe(_SECRET_BYTES)
+    key = ApiKey.objects.create(prefix=prefix, secret_hash=_digest(secret), **fields)
+    return key, f"pe_{prefix}_{secret}"
+
+
+def prefix_of(token: str) -> str | None:
+    """The public part of a well-formed token, else None."""
+    kind, _, rest = token.partition("_")
+    prefix, _, secret = rest.partition("_")
+    if kind != "pe" or len(prefix) != 2 * _PREFIX_BYTES or not secret:
+        return None
+    return prefix
+
+
+def bearer(request: Any) -> str | None:
+    """The token of an `Authorization: Bearer` header, else None."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def find(token: str) -> ApiKey | None:
+    """The active key this token proves, else None (in constant time in the secret)."""
+    prefix = prefix_of(token)
+    if prefix is None:
+        return None
+    key = ApiKey.objects.select_related("user").filter(prefix=prefix).first()
+    secret = token.split("_", 2)[2]
+    if key is None or not hmac.compare_digest(key.secret_hash, _digest(secret)):
+        return None
+    if not key.active or not key.user.is_active:
+        return None
+    return key
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Bearer pe_...`: the request acts as the key's account,
+    `request.auth` is the key, and the audit log names the key."""
+
+    def authenticate(self, request: Request) -> tuple[Any, ApiKey] | None:
+        token = bearer(request)
+        if token is None:
+            return None
+        key = find(token)
+        if key is None:
+            raise exceptions.AuthenticationFailed("the API key is not valid, or was revoked")
+        now = clock.now()
+        if key.last_used_at is None or now - key.last_used_at > _TOUCH_EVERY:
+            ApiKey.objects.filter(
+                Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - _TOUCH_EVERY), pk=key.pk
+            ).update(last_used_at=now)
+        audit_context.set_client(f"api:{key.name}")
+        return key.user, key
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'

@@ -1,0 +1,187 @@
+"""Request and response bodies. Responses are built as dicts by the views;
+these classes validate requests and describe every body in the OpenAPI schema."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from orchestration.states import InstanceStatus, TaskStatus
+
+# -- errors (RFC 9457) ------------------------------------------------------
+
+
+class ProblemSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    type = serializers.CharField()
+    title = serializers.CharField()
+    status = serializers.IntegerField()
+    detail = serializers.CharField()
+    code = serializers.CharField(help_text="Stable; scripts may rely on it.")
+    instance = serializers.CharField(required=False)
+    errors = serializers.DictField(  # type: ignore[assignment]
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="Messages per field path (e.g. variables.amount).",
+    )
+
+
+# -- definitions -----------------------------------------------------------
+
+
+class VersionSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    number = serializers.IntegerField()
+    status = serializers.CharField()
+    content_hash = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    published_at = serializers.DateTimeField(allow_null=True)
+
+
+class DefinitionSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    key = serializers.CharField()
+    name = serializers.CharField()
+    published_version = serializers.IntegerField(allow_null=True)
+    versions = VersionSerializer(many=True)
+
+
+class DefinitionDetailSerializer(DefinitionSerializer):
+    variables_schema = serializers.DictField(
+        allow_null=True, help_text="JSON Schema of the newest published version's variables."
+    )
+
+
+class DeploySerializer(serializers.Serializer):  # type: ignore[type-arg]
+    source = serializers.CharField(  # type: ignore[assignment]
+        required=False,
+        max_length=512 * 1024,
+        trim_whitespace=False,
+        help_text="The definition as YAML or JSON text.",
+    )
+    definition = serializers.DictField(required=False, help_text="The definition as an object.")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("source" in attrs) == ("definition" in attrs):
+            raise serializers.ValidationError("give exactly one of source or definition")
+        return attrs
+
+
+class DeployedSerializer(VersionSerializer):
+    definition = serializers.CharField()
+    changed = serializers.BooleanField(help_text="False: identical to the newest version.")
+
+
+class PublishSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    reason = serializers.CharField(required=False, default="", max_length=500, allow_blank=True)
+
+
+# -- instances ----------------------------------------------------------------
+
+
+class StartSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    definition = serializers.SlugField(max_length=100)
+    version = serializers.IntegerField(required=False, min_value=1, allow_null=True)
+    business_key = serializers.CharField(
+        required=False, default="", max_length=200, allow_blank=True
+    )
+    variables = serializers.DictField(required=False, default=dict)
+
+
+class InstanceSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    id = serializers.IntegerField()
+    definition = serializers.CharField()
+    version = serializers.IntegerField()
+    business_key = serializers.CharField()
+    status = serializers.ChoiceField(choices=InstanceStatus.choices)
+    created_at = serializers.DateTimeField()
+    ended_at = serializers.DateTimeField(allow_null=True)
+
+
+class OpenTaskSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    id = serializers.IntegerField()
+    step = serializers.CharField()
+    title = serializers.CharField()
+    assignees = serializers.ListField(child=serializers.DictField(child=serializers.CharField()))
+    due_at = serializers.DateTimeField(allow_null=True)
+
+
+class StepRecordSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    step = serializers.CharField()
+    execution = serializers.IntegerField()
+    attempt = serializers.IntegerField()
+    compensation = serializers.BooleanField()
+    status = serializers.CharField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    ended_at = serializers.DateTimeField(allow_null=True)
+    error = serializers.JSONField(allow_null=True)
+
+
+class InstanceDetailSerializer(InstanceSerializer):
+    result = serializers.CharField(allow_blank=True)
+    error = serializers.DictField(allow_null=True)
+    variables = serializers.DictField()
+    current_steps = serializers.ListField(child=serializers.CharField())
+    open_tasks = OpenTaskSerializer(many=True)
+    steps = StepRecordSerializer(many=True)
+    parent = serializers.IntegerField(allow_null=True)  # type: ignore[assignment]
+    started_by = serializers.CharField(allow_null=True)
+
+
+class EventSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    id = serializers.IntegerField()
+    at = serializers.DateTimeField()
+    kind = serializers.CharField()
+    actor = serializers.CharField(allow_null=True)
+    client = serializers.CharField(allow_blank=True)
+    step = serializers.CharField(allow_blank=True)
+    from_status = serializers.CharField(allow_blank=True)
+    to_status = serializers.CharField(allow_blank=True)
+    reason = serializers.CharField(allow_blank=True)
+    payload = serializers.DictField()
+
+
+class CancelSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    reason = serializers.CharField(required=False, default="", max_length=500, allow_blank=True)
+
+
+class MessageSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    name = serializers.CharField(max_length=100)
+    payload = serializers.DictField(required=False, default=dict)
+
+
+# -- tasks -------------------------------------------------------------------
+
+
+class TaskSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    id = serializers.IntegerField()
+    instance = serializers.IntegerField()
+    definition = serializers.CharField()
+    business_key = serializers.CharField()
+    step = serializers.CharField()
+    title = serializers.CharField()
+    status = serializers.ChoiceField(choices=TaskStatus.choices)
+    priority = serializers.IntegerField()
+    due_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    claimed_by = serializers.CharField(allow_null=True)
+    delegate = serializers.CharField(allow_null=True)
+    outcomes = serializers.ListField(child=serializers.CharField())
+    outcome = serializers.CharField(allow_blank=True)
+
+
+class TaskDetailSerializer(TaskSerializer):
+    form = serializers.ListField(child=serializers.DictField())
+    data = serializers.DictField()  # type: ignore[assignment]
+    variables = serializers.DictField()
+    decided_by = serializers.CharField(allow_null=True)
+    decided_at = serializers.DateTimeField(allow_null=True)
+
+
+class DelegateSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    user = serializers.CharField(max_length=150, help_text="The username to delegate to.")
+    note = serializers.CharField(required=False, default="", max_length=500, allow_blank=True)
+
+
+class CompleteSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    outcome = serializers.CharField(max_length=100)
+    data = serializers.DictField(required=False, default=dict)  # type: ignore[assignment]
+    comment = serializers.CharField(required=False, default="", max_length=4000, allow_blank=True)

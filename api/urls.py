@@ -1,0 +1,45 @@
+from django.urls import URLPattern, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from api.views import definitions, instances, tasks
+
+app_name = "api"
+
+urlpatterns: list[URLPattern] = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
+    path("v1/definitions", definitions.DefinitionList.as_view(), name="definitions"),
+    path("v1/definitions/<slug:key>", definitions.DefinitionDetail.as_view(), name="definition"),
+    path(
+        "v1/definitions/<slug:key>/versions",
+        definitions.VersionDeploy.as_view(),
+        name="definition-deploy",
+    ),
+    path(
+        "v1/definitions/<slug:key>/versions/<int:number>/publish",
+        definitions.VersionPublish.as_view(),
+        name="version-publish",
+    ),
+    path("v1/instances", instances.InstanceCollection.as_view(), name="instances"),
+    path("v1/instances/<int:pk>", instances.InstanceDetail.as_view(), name="instance"),
+    path(
+        "v1/instances/<int:pk>/history",
+        instances.InstanceHistory.as_view(),
+        name="instance-history",
+    ),
+    path(
+        "v1/instances/<int:pk>/cancel", instances.InstanceCancel.as_view(), name="instance-cancel"
+    ),
+    path("v1/instances/<int:pk>/retry", instances.InstanceRetry.as_view(), name="instance-retry"),
+    path(
+        "v1/instances/<int:pk>/messages",
+        instances.InstanceMessage.as_view(),
+        name="instance-messages",
+    ),
+    path("v1/tasks", tasks.TaskCollection.as_view(), name="tasks"),
+    path("v1/tasks/<int:pk>", tasks.TaskDetail.as_view(), name="task"),
+    path("v1/tasks/<int:pk>/claim", tasks.TaskClaim.as_view(), name="task-claim"),
+    path("v1/tasks/<int:pk>/release", tasks.TaskRelease.as_view(), name="task-release"),
+    path("v1/tasks/<int:pk>/delegate", tasks.TaskDelegate.as_view(), name="task-delegate"),
+    path("v1/tasks/<int:pk>/complete", tasks.TaskComplete.as_view(), name="task-complete"),
+]

@@ -1,0 +1,206 @@
+"""Instances: start, list, read, history, cancel, retry, and messages to one."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django.http import Http404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import permissions
+from api.common import CursorPage, actor, etagged, require_scope
+from api.serializers import (
+    CancelSerializer,
+    EventSerializer,
+    InstanceDetailSerializer,
+    InstanceSerializer,
+    MessageSerializer,
+    ProblemSerializer,
+    StartSerializer,
+)
+from orchestration import selectors, services
+from orchestration.models import ProcessEvent, ProcessInstance
+from orchestration.states import InstanceStatus
+
+ERRORS = {code: OpenApiResponse(ProblemSerializer) for code in (400, 401, 403, 404, 409, 429)}
+
+
+def instance_data(instance: ProcessInstance) -> dict[str, Any]:
+    return {
+        "id": instance.pk,
+        "definition": instance.definition.key,
+        "version": instance.version.number,
+        "business_key": instance.business_key,
+        "status": instance.status,
+        "created_at": instance.created_at,
+        "ended_at": instance.ended_at,
+    }
+
+
+def visible_instances(request: Request) -> Any:
+    return ProcessInstance.objects.select_related("definition", "version").filter(
+        permissions.instances_visible_q(request.user),
+        permissions.api_definitions_q(request.auth, "definition__key"),
+    )
+
+
+def visible_instance(request: Request, pk: int) -> ProcessInstance:
+    """The instance when the caller may see it; 404 whether it exists or not."""
+    instance = visible_instances(request).filter(pk=pk).first()
+    if instance is None:
+        raise Http404
+    return cast(ProcessInstance, instance)
+
+
+class InstanceFilter(serializers.Serializer):  # type: ignore[type-arg]
+    definition = serializers.SlugField(required=False, max_length=100)
+    status = serializers.ChoiceField(choices=InstanceStatus.choices, required=False)
+    business_key = serializers.CharField(required=False, max_length=200)
+    started_after = serializers.DateTimeField(required=False)
+    started_before = serializers.DateTimeField(required=False)
+
+
+class InstanceCollection(GenericAPIView):  # type: ignore[type-arg]
+    pagination_class = CursorPage
+    serializer_class = InstanceSerializer
+
+    @extend_schema(
+        parameters=[InstanceFilter],
+        responses={200: InstanceSerializer(many=True), **ERRORS},
+        summary="Instances the caller may see, newest first",
+    )
+    def get(self, request: Request) -> Response:
+        require_scope(request, "instances:read")
+        query = InstanceFilter(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        given = query.validated_data
+        rows = visible_instances(request)
+        if "definition" in given:
+            rows = rows.filter(definition__key=given["definition"])
+        if "status" in given:
+            rows = rows.filter(status=given["status"])
+        if "business_key" in given:
+            rows = rows.filter(business_key=given["business_key"])
+        if "started_after" in given:
+            rows = rows.filter(created_at__gte=given["started_after"])
+        if "started_before" in given:
+            rows = rows.filter(created_at__lt=given["started_before"])
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response([instance_data(i) for i in page or []])
+
+    @extend_schema(
+        request=StartSerializer,
+        responses={201: InstanceSerializer, **ERRORS},
+        summary="Start an instance of a published definition",
+    )
+    def post(self, request: Request) -> Response:
+        body = StartSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        given = body.validated_data
+        require_scope(request, "instances:start", given["definition"])
+        instance = services.instance_start(
+            key=given["definition"],
+            version=given.get("version"),
+            business_key=given["business_key"],
+            variables=given["variables"],
+            actor=actor(request),
+        )
+        return Response(instance_data(instance), status=201)
+
+
+class InstanceDetail(APIView):
+    @extend_schema(
+        responses={200: InstanceDetailSerializer, 304: None, **ERRORS},
+        summary="An instance: status, current steps, open tasks, step records",
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        require_scope(request, "instances:read")
+        instance = visible_instance(request, pk)
+        return etagged(request, selectors.instance_status_data(instance.pk))
+
+
+class InstanceHistory(GenericAPIView):  # type: ignore[type-arg]
+    pagination_class = CursorPage
+    serializer_class = EventSerializer
+
+    @extend_schema(
+        responses={200: EventSerializer(many=True), **ERRORS},
+        summary="The instance's audit events, newest first",
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        require_scope(request, "instances:read")
+        instance = visible_instance(request, pk)
+        rows = ProcessEvent.objects.filter(instance=instance).select_related("actor")
+        page = self.paginate_queryset(rows) or []
+        return self.get_paginated_response(
+            [
+                {
+                    "id": e.pk,
+                    "at": e.created_at,
+                    "kind": e.kind,
+                    "actor": e.actor.get_username() if e.actor else None,
+                    "client": e.client,
+                    "step": e.step,
+                    "from_status": e.from_status,
+                    "to_status": e.to_status,
+                    "reason": e.reason,
+                    "payload": e.payload,
+                }
+                for e in page
+            ]
+        )
+
+
+class InstanceCancel(APIView):
+    @extend_schema(
+        request=CancelSerializer,
+        responses={200: InstanceSerializer, **ERRORS},
+        summary="Cancel (compensating what completed)",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        instance = visible_instance(request, pk)
+        require_scope(request, "instances:operate", instance.definition.key)
+        body = CancelSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        done = services.instance_cancel(
+            instance_id=instance.pk, actor=actor(request), reason=body.validated_data["reason"]
+        )
+        return Response(instance_data(visible_instance(request, done.pk)))
+
+
+class InstanceRetry(APIView):
+    @extend_schema(
+        request=None,
+        responses={200: InstanceSerializer, **ERRORS},
+        summary="Retry the failed step of a failed instance or incident",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        instance = visible_instance(request, pk)
+        require_scope(request, "instances:operate", instance.definition.key)
+        done = services.instance_retry(instance_id=instance.pk, actor=actor(request))
+        return Response(instance_data(visible_instance(request, done.pk)))
+
+
+class InstanceMessage(APIView):
+    @extend_schema(
+        request=MessageSerializer,
+        responses={200: InstanceSerializer, **ERRORS},
+        summary="Deliver a named message to the instance's waits",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        instance = visible_instance(request, pk)
+        require_scope(request, "messages:send", instance.definition.key)
+        body = MessageSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        done = services.instance_send_message(
+            instance_id=instance.pk,
+            name=body.validated_data["name"],
+            payload=body.validated_data["payload"],
+            actor=actor(request),
+        )
+        return Response(instance_data(visible_instance(request, done.pk)))

@@ -1,0 +1,203 @@
+"""Tasks: list, read, claim, release, delegate, complete, through the same
+services and policy as the inbox (four-eyes, quorum and conflicts included)."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django.db import transaction
+from django.http import Http404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import permissions
+from accounts.models import User
+from api.common import CursorPage, actor, etagged, require_scope
+from api.serializers import (
+    CompleteSerializer,
+    DelegateSerializer,
+    ProblemSerializer,
+    TaskDetailSerializer,
+    TaskSerializer,
+)
+from orchestration import clock, queues, services
+from orchestration.models import HumanTask
+from orchestration.states import TaskStatus
+
+ERRORS = {code: OpenApiResponse(ProblemSerializer) for code in (400, 401, 403, 404, 409, 429)}
+
+
+def _name(user: Any) -> str | None:
+    return user.get_username() if user is not None else None
+
+
+def task_data(task: HumanTask) -> dict[str, Any]:
+    return {
+        "id": task.pk,
+        "instance": task.instance_id,
+        "definition": task.instance.definition.key,
+        "business_key": task.instance.business_key,
+        "step": task.step,
+        "title": task.title,
+        "status": task.status,
+        "priority": task.priority,
+        "due_at": task.due_at,
+        "created_at": task.created_at,
+        "claimed_by": _name(task.claimed_by),
+        "delegate": _name(task.delegate),
+        "outcomes": list(task.outcomes),
+        "outcome": task.outcome,
+    }
+
+
+def _detail(task: HumanTask) -> dict[str, Any]:
+    return {
+        **task_data(task),
+        "form": list(task.form),
+        "data": task.data,
+        "variables": task.instance.variables,
+        "decided_by": _name(task.decided_by),
+        "decided_at": task.decided_at,
+    }
+
+
+def _rows() -> Any:
+    return HumanTask.objects.select_related(
+        "instance__definition", "claimed_by", "delegate", "decided_by"
+    )
+
+
+def visible_task(request: Request, pk: int) -> HumanTask:
+    """The task when the caller may see it; 404 whether it exists or not."""
+    task = (
+        _rows()
+        .prefetch_related("assignees", "exclusions")
+        .filter(pk=pk)
+        .filter(permissions.api_definitions_q(request.auth, "instance__definition__key"))
+        .first()
+    )
+    if task is None or not permissions.can_see_task(request.user, task):
+        raise Http404
+    return cast(HumanTask, task)
+
+
+class TaskFilter(serializers.Serializer):  # type: ignore[type-arg]
+    view = serializers.ChoiceField(
+        choices=list(queues.VIEWS.items()), required=False, default="all"
+    )
+    status = serializers.ChoiceField(choices=TaskStatus.choices, required=False)
+    definition = serializers.SlugField(required=False, max_length=100)
+    business_key = serializers.CharField(required=False, max_length=200)
+
+
+class TaskCollection(GenericAPIView):  # type: ignore[type-arg]
+    pagination_class = CursorPage
+    serializer_class = TaskSerializer
+
+    @extend_schema(
+        parameters=[TaskFilter],
+        responses={200: TaskSerializer(many=True), **ERRORS},
+        summary="Tasks: mine, offered to me, or all I may see; newest first",
+    )
+    def get(self, request: Request) -> Response:
+        require_scope(request, "tasks:read")
+        query = TaskFilter(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        given = query.validated_data
+        rows = _rows().filter(
+            queues.view_q(request.user, given["view"], clock.now()),
+            permissions.api_definitions_q(request.auth, "instance__definition__key"),
+        )
+        if "status" in given:
+            rows = rows.filter(status=given["status"])
+        if "definition" in given:
+            rows = rows.filter(instance__definition__key=given["definition"])
+        if "business_key" in given:
+            rows = rows.filter(instance__business_key=given["business_key"])
+        page = self.paginate_queryset(rows) or []
+        return self.get_paginated_response([task_data(t) for t in page])
+
+
+class TaskDetail(APIView):
+    @extend_schema(
+        responses={200: TaskDetailSerializer, 304: None, **ERRORS},
+        summary="A task, its form and its instance's variables",
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        require_scope(request, "tasks:read")
+        return etagged(request, _detail(visible_task(request, pk)))
+
+
+def _acted(request: Request, pk: int) -> Response:
+    return Response(_detail(visible_task(request, pk)))
+
+
+class TaskClaim(APIView):
+    @extend_schema(
+        request=None,
+        responses={200: TaskDetailSerializer, **ERRORS},
+        summary="Claim a task offered to the caller",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        task = visible_task(request, pk)
+        require_scope(request, "tasks:act", task.instance.definition.key)
+        services.task_claim(task_id=task.pk, actor=actor(request))
+        return _acted(request, pk)
+
+
+class TaskRelease(APIView):
+    @extend_schema(
+        request=None,
+        responses={200: TaskDetailSerializer, **ERRORS},
+        summary="Give a claimed task back to its queue",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        task = visible_task(request, pk)
+        require_scope(request, "tasks:act", task.instance.definition.key)
+        services.task_release(task_id=task.pk, actor=actor(request))
+        return _acted(request, pk)
+
+
+class TaskDelegate(APIView):
+    @extend_schema(
+        request=DelegateSerializer,
+        responses={200: TaskDetailSerializer, **ERRORS},
+        summary="Delegate a task to another user, who decides for its owner",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        task = visible_task(request, pk)
+        require_scope(request, "tasks:act", task.instance.definition.key)
+        body = DelegateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        to = User.objects.filter(username=body.validated_data["user"], is_active=True).first()
+        if to is None:
+            raise serializers.ValidationError({"user": ["no active user by that name"]})
+        services.task_delegate(
+            task_id=task.pk, actor=actor(request), to=to, note=body.validated_data["note"]
+        )
+        return _acted(request, pk)
+
+
+class TaskComplete(APIView):
+    @extend_schema(
+        request=CompleteSerializer,
+        responses={200: TaskDetailSerializer, **ERRORS},
+        summary="Decide a task: outcome, form data and an optional comment",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        task = visible_task(request, pk)
+        require_scope(request, "tasks:act", task.instance.definition.key)
+        body = CompleteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        given = body.validated_data
+        with transaction.atomic():  # the comment stands only with the decision
+            if given["comment"].strip():
+                services.task_comment(task_id=task.pk, actor=actor(request), text=given["comment"])
+            services.task_complete(
+                task_id=task.pk, outcome=given["outcome"], data=given["data"], actor=actor(request)
+            )
+        return _acted(request, pk)

@@ -1,0 +1,186 @@
+"""What every endpoint shares: keys, scopes, problem details, idempotency,
+ETags, cursor pages, throttling, the schema."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+
+from api.models import ApiKey, IdempotentRequest
+from orchestration.models import ProcessEvent, ProcessInstance
+from tests.api.conftest import api, key_for, post
+
+pytestmark = pytest.mark.django_db
+START = {"definition": "purchase-approval", "variables": {"item": "desk", "amount": 5000}}
+
+
+def assert_problem(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.content[:400]
+    assert response["Content-Type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == status and body["code"] == code
+    assert body["type"] == f"urn:process-engine:problem:{code}"
+    return body
+
+
+def test_no_key_bad_key_and_revoked_key_are_401_problems(run) -> None:
+    assert_problem(api().get("/api/v1/instances"), 401, "not_authenticated")
+    assert_problem(api("pe_000000000000_nope").get("/api/v1/instances"), 401,
+                   "authentication_failed")  # fmt: skip
+    token = key_for("alice")
+    assert api(token).get("/api/v1/instances").status_code == 200
+    wrong_secret = token[:-4] + "AAAA"
+    assert_problem(api(wrong_secret).get("/api/v1/instances"), 401, "authentication_failed")
+    ApiKey.objects.update(revoked_at=run.now)
+    assert_problem(api(token).get("/api/v1/instances"), 401, "authentication_failed")
+
+
+def test_keys_are_stored_hashed_and_record_their_last_use(run) -> None:
+    token = key_for("alice")
+    key = ApiKey.objects.get()
+    assert token.split("_")[2] not in (key.secret_hash, key.prefix)
+    assert key.last_used_at is None
+    api(token).get("/api/v1/instances")
+    key.refresh_from_db()
+    assert key.last_used_at == run.now
+
+
+def test_a_key_acts_within_its_scopes_and_definitions(run) -> None:
+    reader = key_for("alice", scopes=["instances:read"], name="reader")
+    refused = assert_problem(post(api(reader), "/api/v1/instances", START), 403,
+                             "permission_denied")  # fmt: skip
+    assert "not scoped to 'instances:start'" in refused["detail"]
+    other = key_for("alice", definitions=["loan-approval"], name="loans-only")
+    refused = assert_problem(post(api(other), "/api/v1/instances", START), 403,
+                             "permission_denied")  # fmt: skip
+    assert "not scoped to the definition 'purchase-approval'" in refused["detail"]
+    assert not ProcessInstance.objects.exists()
+
+
+def test_the_audit_log_names_the_key(run) -> None:
+    token = key_for("alice", name="order-system")
+    created = post(api(token), "/api/v1/instances", START)
+    assert created.status_code == 201, created.content
+    event = ProcessEvent.objects.filter(instance_id=created.json()["id"]).first()
+    assert event.client == "api:order-system" and event.actor.username == "alice"
+
+
+def test_bad_input_names_the_field_and_changes_nothing(run) -> None:
+    token = key_for("alice")
+    body = assert_problem(post(api(token), "/api/v1/instances", {
+        "definition": "purchase-approval", "variables": {"item": "desk", "amount": "lots"}}),
+        400, "invalid_input")  # fmt: skip
+    assert "amount" in body["errors"]
+    body = assert_problem(post(api(token), "/api/v1/instances", {"variables": []}), 400,
+                          "invalid_input")  # fmt: skip
+    assert set(body["errors"]) == {"definition", "variables"}
+    raw = api(token).post("/api/v1/instances", "{not json", content_type="application/json")
+    assert_problem(raw, 400, "malformed_request")
+    nan = api(token).post("/api/v1/instances", '{"definition": NaN}',
+                          content_type="application/json")  # fmt: skip
+    assert_problem(nan, 400, "malformed_request")
+    deep = api(token).post("/api/v1/instances", "[" * 100_000 + "]" * 100_000,
+                           content_type="application/json")  # fmt: skip
+    assert deep.status_code in {400, 413}
+    form = api(token).post("/api/v1/instances", "a=b",
+                           content_type="application/x-www-form-urlencoded")  # fmt: skip
+    assert_problem(form, 415, "unsupported_media_type")
+    assert not ProcessInstance.objects.exists()
+
+
+def test_unknown_urls_and_methods_answer_problems_not_html(run) -> None:
+    token = key_for("alice")
+    assert_problem(api(token).get("/api/v1/nothing-here"), 404, "not_found")
+    assert_problem(api(token).get("/api/v1/instances/999999"), 404, "not_found")
+    assert_problem(api(token).delete("/api/v1/instances"), 405, "method_not_allowed")
+
+
+def test_idempotency_key_replays_the_first_answer_without_acting_again(run) -> None:
+    client = api(key_for("alice"))
+    first = post(client, "/api/v1/instances", START, **{"Idempotency-Key": "order-1"})
+    again = post(client, "/api/v1/instances", START, **{"Idempotency-Key": "order-1"})
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json() and again["Idempotent-Replayed"] == "true"
+    assert ProcessInstance.objects.count() == 1
+    changed = {**START, "business_key": "other"}
+    assert_problem(post(client, "/api/v1/instances", changed, **{"Idempotency-Key": "order-1"}),
+                   422, "idempotency_key_reused")  # fmt: skip
+    # A refusal is an answer too: replayed as it was.
+    bad = {"definition": "purchase-approval", "variables": {"amount": "x"}}
+    one = post(client, "/api/v1/instances", bad, **{"Idempotency-Key": "order-2"})
+    two = post(client, "/api/v1/instances", bad, **{"Idempotency-Key": "order-2"})
+    assert one.status_code == two.status_code == 400 and one.json() == two.json()
+    # Another caller's key of the same name is theirs alone.
+    other = post(api(key_for("carol")), "/api/v1/instances", START,
+                 **{"Idempotency-Key": "order-1"})  # fmt: skip
+    assert other.status_code == 403  # carol may not start purchases; not alice's answer
+    assert ProcessInstance.objects.count() == 1
+
+
+def test_idempotency_keys_are_forgotten_after_a_day(run) -> None:
+    client = api(key_for("alice"))
+    post(client, "/api/v1/instances", START, **{"Idempotency-Key": "k"})
+    run.advance(hours=25)
+    again = post(client, "/api/v1/instances", START, **{"Idempotency-Key": "k"})
+    assert again.status_code == 201 and "Idempotent-Replayed" not in again
+    assert ProcessInstance.objects.count() == 2 and IdempotentRequest.objects.count() == 1
+
+
+def test_single_resources_carry_an_etag(run) -> None:
+    client = api(key_for("alice"))
+    pk = post(client, "/api/v1/instances", START).json()["id"]
+    first = client.get(f"/api/v1/instances/{pk}")
+    tag = first["ETag"]
+    assert first.status_code == 200 and tag
+    assert client.get(f"/api/v1/instances/{pk}", headers={"If-None-Match": tag}).status_code == 304
+    run.run()  # the engine moves on: the representation, and so the tag, changes
+    ProcessInstance.objects.filter(pk=pk).update(business_key="changed")
+    assert client.get(f"/api/v1/instances/{pk}", headers={"If-None-Match": tag}).status_code == 200
+
+
+def test_lists_are_cursor_pages(run) -> None:
+    client = api(key_for("alice"))
+    made = [post(client, "/api/v1/instances", START).json()["id"] for _ in range(5)]
+    seen, url = [], "/api/v1/instances?limit=2"
+    while url:
+        page = client.get(url).json()
+        assert len(page["results"]) <= 2
+        seen += [row["id"] for row in page["results"]]
+        url = page["next"]
+    assert seen == sorted(made, reverse=True)
+    assert_problem(client.get("/api/v1/instances?cursor=garbage"), 404, "not_found")
+
+
+def test_each_key_has_its_own_rate_limit(run, settings) -> None:
+    from django.core.cache import cache
+    from rest_framework.settings import api_settings
+
+    cache.clear()
+    rates = {"api": "3/min"}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    api_settings.reload()
+    from api.common import PerKeyThrottle
+
+    PerKeyThrottle.THROTTLE_RATES = rates
+    try:
+        busy, calm = api(key_for("alice")), api(key_for("alice", name="calm"))
+        answers = [busy.get("/api/v1/instances").status_code for _ in range(4)]
+        assert answers == [200, 200, 200, 429]
+        limited = assert_problem(busy.get("/api/v1/instances"), 429, "throttled")
+        assert limited and busy.get("/api/v1/instances")["Retry-After"]
+        assert calm.get("/api/v1/instances").status_code == 200
+    finally:
+        PerKeyThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+        cache.clear()
+
+
+def test_the_schema_and_its_docs_are_served_without_a_cdn(client, tmp_path) -> None:
+    schema = client.get("/api/schema/", headers={"Accept": "application/vnd.oai.openapi+json"})
+    assert schema.status_code == 200
+    spec = schema.json()
+    assert "/api/v1/instances" in spec["paths"]
+    assert "Problem" in spec["components"]["schemas"]
+    docs = client.get("/api/docs/")
+    html = docs.content.decode()
+    assert docs.status_code == 200 and "cdn" not in html.lower()
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "s.yaml"))

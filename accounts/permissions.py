@@ -340,6 +340,12 @@ def group_ids_of(user: AnyUser) -> set[int]:
     return cached
 
 
+def api_key_refusal(user: AnyUser | None) -> str | None:
+    """Who makes and revokes API keys: superusers, or whoever holds the
+    api.add_apikey permission (no role grants it by default)."""
+    return _lacks(user, "api.add_apikey", "API key administrator")
+
+
 def api_scope_refusal(key: Any, scope: str, definition: str | None = None) -> str | None:
     """Why an API key may not do `scope` (on `definition`, when one is named).
     `key` None is a person's browser session: only their roles apply. A key

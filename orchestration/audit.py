@@ -57,3 +57,5 @@ class AuditKind(StrEnum):
     VERSION_PUBLISHED = "version.published"
     VERSION_DEPRECATED = "version.deprecated"
     VERSION_RETIRED = "version.retired"
+    API_KEY_CREATED = "api_key.created"
+    API_KEY_REVOKED = "api_key.revoked"

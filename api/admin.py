@@ -1,0 +1,88 @@
+"""API keys in the admin: made through the service (the token is shown once,
+in the message after saving), never edited, revoked by an action."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from accounts.models import User
+from api import services
+from api.models import SCOPES, ApiKey
+from orchestration.models import ProcessDefinition
+from orchestration.problems import problem_for
+
+
+class ApiKeyForm(forms.ModelForm):  # type: ignore[type-arg]
+    scopes = forms.MultipleChoiceField(
+        choices=list(SCOPES.items()), widget=forms.CheckboxSelectMultiple, required=False
+    )
+    definitions = forms.MultipleChoiceField(
+        choices=[], widget=forms.CheckboxSelectMultiple, required=False,
+        help_text="None ticked: every definition.",
+    )  # fmt: skip
+
+    class Meta:
+        model = ApiKey
+        fields = ["name", "user", "scopes", "definitions"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["definitions"].choices = [  # type: ignore[attr-defined]
+            (key, key) for key in ProcessDefinition.objects.values_list("key", flat=True)
+        ]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    form = ApiKeyForm
+    list_display = ("name", "user", "prefix", "created_at", "last_used_at", "revoked_at")
+    list_filter = ("revoked_at",)
+    search_fields = ("name", "prefix", "user__username")
+    autocomplete_fields = ("user",)
+    actions = ["revoke"]
+    readonly_fields = ("prefix", "created_at", "last_used_at", "revoked_at")
+
+    def has_change_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
+        return False  # keys are made and revoked, never edited
+
+    def has_delete_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
+        return False  # revoked keys stay, so the audit log's names keep their meaning
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
+        user = request.user
+        assert isinstance(user, User)
+        given = form.cleaned_data
+        key, token = services.api_key_create(
+            actor=user, name=given["name"], user=given["user"],
+            scopes=given["scopes"], definitions=given["definitions"],
+        )  # fmt: skip
+        obj.pk = key.pk
+        messages.warning(
+            request,
+            f"The key {key.name!r} is {token} — copy it now: it is shown only this once.",
+        )
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        pass  # the service saved everything
+
+    def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        return None  # the audit log records the creation (api_key.created)
+
+    @admin.action(description="Revoke the selected keys")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        user = request.user
+        assert isinstance(user, User)
+        for key in queryset:
+            try:
+                services.api_key_revoke(actor=user, key_id=key.pk)
+                self.message_user(request, f"Revoked {key.name!r}.", messages.SUCCESS)
+            except Exception as exc:
+                problem = problem_for(exc)
+                if problem is None:
+                    raise
+                self.message_user(request, f"{key.name}: {problem.message}", messages.ERROR)

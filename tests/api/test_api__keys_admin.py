@@ -20,9 +20,9 @@ def test_a_superuser_makes_a_key_sees_it_once_and_revokes_it(run, client) -> Non
     root = User.objects.create_superuser("root", "root@example.com", "pw")
     client.force_login(root)
     otto = User.objects.get(username="otto")
-    made = client.post("/admin/api/apikey/add/", {
-        "name": "payments", "user": otto.pk,
-        "scopes": ["instances:read", "messages:send"], "definitions": ["purchase-approval"]})  # fmt: skip
+    form = {"name": "payments", "user": otto.pk, "scopes": ["instances:read", "messages:send"],
+            "definitions": ["purchase-approval"]}  # fmt: skip
+    made = client.post("/admin/api/apikey/add/", form)
     assert made.status_code == 302, made.content[:500]
     shown = " ".join(str(m) for m in get_messages(made.wsgi_request))
     token = re.search(r"pe_[0-9a-f]{12}_\S+", shown).group(0)

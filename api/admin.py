@@ -22,9 +22,11 @@ class ApiKeyForm(forms.ModelForm):  # type: ignore[type-arg]
         choices=list(SCOPES.items()), widget=forms.CheckboxSelectMultiple, required=False
     )
     definitions = forms.MultipleChoiceField(
-        choices=[], widget=forms.CheckboxSelectMultiple, required=False,
+        choices=[],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
         help_text="None ticked: every definition.",
-    )  # fmt: skip
+    )
 
     class Meta:
         model = ApiKey
@@ -58,9 +60,12 @@ class ApiKeyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         assert isinstance(user, User)
         given = form.cleaned_data
         key, token = services.api_key_create(
-            actor=user, name=given["name"], user=given["user"],
-            scopes=given["scopes"], definitions=given["definitions"],
-        )  # fmt: skip
+            actor=user,
+            name=given["name"],
+            user=given["user"],
+            scopes=given["scopes"],
+            definitions=given["definitions"],
+        )
         obj.pk = key.pk
         messages.warning(
             request,

@@ -17,9 +17,13 @@ from orchestration.models import ProcessEvent
 
 
 def api_key_create(
-    *, actor: User | None, name: str, user: User, scopes: Iterable[str],
+    *,
+    actor: User | None,
+    name: str,
+    user: User,
+    scopes: Iterable[str],
     definitions: Iterable[str] = (),
-) -> tuple[ApiKey, str]:  # fmt: skip
+) -> tuple[ApiKey, str]:
     """A new key and its token (shown to the caller once, never stored)."""
     permissions.require(actor, permissions.api_key_refusal(actor))
     scopes, definitions = sorted(set(scopes)), sorted(set(definitions))
@@ -36,10 +40,16 @@ def api_key_create(
     with transaction.atomic():
         key, token = keys.issue(name=name, user=user, scopes=scopes, definitions=definitions)
         ProcessEvent.objects.create(
-            kind=AuditKind.API_KEY_CREATED, actor=actor,
-            payload={"key": name, "prefix": key.prefix, "acts_as": user.get_username(),
-                     "scopes": scopes, "definitions": definitions},
-        )  # fmt: skip
+            kind=AuditKind.API_KEY_CREATED,
+            actor=actor,
+            payload={
+                "key": name,
+                "prefix": key.prefix,
+                "acts_as": user.get_username(),
+                "scopes": scopes,
+                "definitions": definitions,
+            },
+        )
     return key, token
 
 
@@ -53,7 +63,8 @@ def api_key_revoke(*, actor: User | None, key_id: int) -> ApiKey:
         key.revoked_at = clock.now()
         key.save(update_fields=["revoked_at"])
         ProcessEvent.objects.create(
-            kind=AuditKind.API_KEY_REVOKED, actor=actor,
+            kind=AuditKind.API_KEY_REVOKED,
+            actor=actor,
             payload={"key": key.name, "prefix": key.prefix},
-        )  # fmt: skip
+        )
     return key

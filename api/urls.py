@@ -1,7 +1,7 @@
 from django.urls import URLPattern, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from api.views import definitions, instances, tasks
+from api.views import definitions, instances, messages, tasks
 
 app_name = "api"
 
@@ -36,6 +36,7 @@ urlpatterns: list[URLPattern] = [
         instances.InstanceMessage.as_view(),
         name="instance-messages",
     ),
+    path("v1/messages", messages.MessageCorrelate.as_view(), name="messages"),
     path("v1/tasks", tasks.TaskCollection.as_view(), name="tasks"),
     path("v1/tasks/<int:pk>", tasks.TaskDetail.as_view(), name="task"),
     path("v1/tasks/<int:pk>/claim", tasks.TaskClaim.as_view(), name="task-claim"),

@@ -43,6 +43,7 @@ class AuditKind(StrEnum):
     TASK_UNKNOWN_ASSIGNEES = "task.unknown_assignees"
     TIMER_FIRED = "timer.fired"
     MESSAGE_RECEIVED = "message.received"
+    MESSAGE_BUFFERED = "message.buffered"
     CHILD_FINISHED = "child.finished"
     WAIT_TIMED_OUT = "wait.timed_out"
     COMPENSATION_STARTED = "compensation.started"

@@ -39,6 +39,11 @@ class VersionNotFound(LookupError):
     """No version of that definition can start instances (none published, or not that number)."""
 
 
+class NoMatch(LookupError):
+    """A message by business key found no instance waiting for it, and was not
+    to be kept (no ttl)."""
+
+
 class RetryableError(Exception):
     """Raised by a handler for a transient failure: the step is retried with backoff."""
 

@@ -24,6 +24,7 @@ from orchestration.exceptions import (
     InstanceConflict,
     InvalidInput,
     MigrationRefused,
+    NoMatch,
     TransitionNotAllowed,
     VersionNotFound,
 )
@@ -70,6 +71,7 @@ _TABLE: list[tuple[type[BaseException], Callable[[BaseException], Problem]]] = [
     (DefinitionInvalid, _definition),  # type: ignore[list-item]
     (PermissionDenied, lambda e: Problem(403, "permission_denied", str(e) or "not allowed")),
     (VersionNotFound, lambda e: Problem(404, "version_not_found", str(e))),
+    (NoMatch, lambda e: Problem(404, "no_match", str(e))),
     (ObjectDoesNotExist, lambda e: Problem(404, "not_found", str(e) or "not found")),
     (InstanceConflict, lambda e: Problem(409, e.code, str(e))),  # type: ignore[attr-defined]
     (TransitionNotAllowed, lambda e: Problem(409, "transition_not_allowed", str(e))),

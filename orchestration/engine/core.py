@@ -39,6 +39,7 @@ from orchestration.engine.evaluation import (
 )
 from orchestration.engine.events import (
     Audit,
+    AwaitMessage,
     Cancel,
     CancelToken,
     ChildFinished,
@@ -297,6 +298,7 @@ class _Machine(ApprovalRules):
         if "message" in step:
             tok["wait"] = Wait.MESSAGE
             tok["message"] = step["message"]
+            self.effects.append(AwaitMessage(token, step_id, step["message"]))
             if "timeout" in step:
                 due = self.now + parse_duration(step["timeout"])
                 self.effects.append(StartTimer(token, step_id, TimerKind.MESSAGE_TIMEOUT, due))

@@ -168,6 +168,16 @@ class CloseTask:
 
 
 @dataclass(frozen=True)
+class AwaitMessage:
+    """A token began waiting for message `name`: one buffered for the
+    instance's business key (POST /api/v1/messages with a ttl) is delivered."""
+
+    token: str
+    step: str
+    name: str
+
+
+@dataclass(frozen=True)
 class StartTimer:
     token: str
     step: str
@@ -244,6 +254,7 @@ Effect = (
     | ChangeAssignees
     | Notify
     | StartTimer
+    | AwaitMessage
     | StartChild
     | CancelToken
     | Audit

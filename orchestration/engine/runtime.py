@@ -23,6 +23,7 @@ from orchestration.definitions.durations import parse_duration
 from orchestration.engine import core, state, store
 from orchestration.engine.events import (
     Audit,
+    AwaitMessage,
     CancelToken,
     ChangeAssignees,
     CloseTask,
@@ -42,6 +43,7 @@ from orchestration.engine.task_writes import TaskWrites
 from orchestration.engine.versions import definition_of, version_for_start
 from orchestration.handlers import get_resolver
 from orchestration.models import (
+    BufferedMessage,
     HumanTask,
     ProcessEvent,
     ProcessInstance,
@@ -422,6 +424,8 @@ class Writer(TaskWrites):
                 )
             )
             self.notify = True
+        elif isinstance(effect, AwaitMessage):
+            self._take_buffered(instance, effect)
         elif isinstance(effect, ChangeAssignees):
             task = self._open_task(instance, effect.token)
             users, groups = self._assignee_ids(effect.users, effect.groups)
@@ -459,6 +463,40 @@ class Writer(TaskWrites):
                     "child": instance.pk,
                 },
             )
+
+    def _take_buffered(self, instance: ProcessInstance, effect: AwaitMessage) -> None:
+        """Deliver the oldest live message buffered for this wait's name and the
+        instance's business key, through a timer due now (the event is applied
+        in its own transition, like every other)."""
+        if not instance.business_key:
+            return
+        buffered = (
+            BufferedMessage.objects.select_for_update(skip_locked=True)
+            .filter(
+                name=effect.name,
+                business_key=instance.business_key,
+                consumed_at__isnull=True,
+                expires_at__gt=self.now,
+            )
+            .order_by("pk")
+            .first()
+        )
+        if buffered is None:
+            return
+        buffered.consumed_at, buffered.consumed_by = self.now, instance
+        buffered.save(update_fields=["consumed_at", "consumed_by"])
+        self._new_timers.append(
+            Timer(
+                instance=instance,
+                token=effect.token,
+                step=effect.step,
+                kind=TimerKind.MESSAGE,
+                due_at=self.now,
+                created_at=self.now,
+                payload={"name": effect.name, "payload": buffered.payload, "buffered": buffered.pk},
+            )
+        )
+        self.notify = True
 
     def _run_step(self, instance: ProcessInstance, effect: RunStep) -> None:
         run = StepRun(

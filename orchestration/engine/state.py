@@ -43,6 +43,7 @@ class TimerKind(StrEnum):
     CHILD_FINISHED = "child_finished"  # a child's result, delivered to its parent
     CANCEL = "cancel"  # a parent's cancellation, delivered to its child
     ESCALATION = "escalation"  # a level of an approval's `escalation`
+    MESSAGE = "message"  # a buffered message, delivered to the wait that takes it
 
 
 # Statuses after which nothing more happens (a `failed` instance that still

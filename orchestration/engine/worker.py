@@ -38,6 +38,7 @@ from orchestration.engine.events import (
     Cancel,
     ChildFinished,
     Event,
+    MessageReceived,
     StepFailed,
     StepSucceeded,
     TimerFired,
@@ -548,4 +549,6 @@ def _timer_event(timer: Timer) -> Event:
         )
     if timer.kind == TimerKind.CANCEL:
         return Cancel(timer.payload.get("reason", ""))
+    if timer.kind == TimerKind.MESSAGE:
+        return MessageReceived(timer.payload["name"], timer.payload.get("payload", {}))
     return TimerFired(timer.token, timer.step, timer.kind, int(timer.payload.get("level", 0)))

@@ -2,6 +2,7 @@
 
 from orchestration.models.definitions import ProcessDefinition, ProcessEvent, ProcessVersion
 from orchestration.models.instances import (
+    BufferedMessage,
     HumanTask,
     LoopHeartbeat,
     ProcessInstance,
@@ -14,6 +15,7 @@ from orchestration.models.instances import (
 )
 
 __all__ = [
+    "BufferedMessage",
     "HumanTask",
     "LoopHeartbeat",
     "ProcessDefinition",

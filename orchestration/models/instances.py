@@ -351,3 +351,31 @@ class LoopHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class BufferedMessage(models.Model):
+    """A message that arrived for a business key before any instance waited
+    for it (POST /api/v1/messages with a ttl): the first wait for its name by an
+    instance with that business key takes it, until it expires."""
+
+    name = models.CharField(max_length=100)
+    business_key = models.CharField(max_length=200)
+    payload = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=clock.now)
+    expires_at = models.DateTimeField()
+    consumed_at = models.DateTimeField(null=True, blank=True)
+    consumed_by = models.ForeignKey(
+        ProcessInstance, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["name", "business_key", "id"],
+                condition=models.Q(consumed_at__isnull=True),
+                name="message_buffered",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} for {self.business_key}"

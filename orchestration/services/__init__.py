@@ -8,6 +8,7 @@ from orchestration.services.instances import (
     instance_start,
     task_complete,
 )
+from orchestration.services.messages import Correlated, message_correlate
 from orchestration.services.tasks import (
     absences_route_started,
     task_claim,
@@ -30,6 +31,7 @@ from orchestration.services.versions import (
 )
 
 __all__ = [
+    "Correlated",
     "DraftResult",
     "absences_route_started",
     "draft_errors",
@@ -38,6 +40,7 @@ __all__ = [
     "instance_retry",
     "instance_send_message",
     "instance_start",
+    "message_correlate",
     "task_claim",
     "task_comment",
     "task_complete",

@@ -24,8 +24,13 @@ def run(db) -> Iterator[ProcessTest]:
         yield running
 
 
-def key_for(username: str, *, scopes: list[str] | None = None,
-            definitions: list[str] | None = None, name: str = "") -> str:  # fmt: skip
+def key_for(
+    username: str,
+    *,
+    scopes: list[str] | None = None,
+    definitions: list[str] | None = None,
+    name: str = "",
+) -> str:
     """A token for a new key acting as `username` (every scope unless given)."""
     _, token = keys.issue(
         name=name or f"{username}-system",

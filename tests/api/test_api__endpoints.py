@@ -33,8 +33,11 @@ def test_definitions_show_what_the_caller_may_start_or_administer(run) -> None:
     schema = detail.json()["variables_schema"]
     assert schema["required"] == ["amount", "item"]
     assert schema["properties"]["amount"] == {"type": "number", "minimum": 0}
-    assert_problem(api(key_for("bob", name="b2")).get("/api/v1/definitions/purchase-approval"),
-                   404, "not_found")  # fmt: skip
+    assert_problem(
+        api(key_for("bob", name="b2")).get("/api/v1/definitions/purchase-approval"),
+        404,
+        "not_found",
+    )
 
 
 def test_deploy_and_publish_a_version(run) -> None:
@@ -58,18 +61,32 @@ def test_a_bad_definition_is_refused_with_errors_per_path(run) -> None:
     broken = PURCHASE_SOURCE.replace("next: route", "next: nowhere")
     body = assert_problem(post(client, url, {"source": broken}), 400, "definition_invalid")
     assert any("check_budget" in path for path in body["errors"])
-    body = assert_problem(post(client, "/api/v1/definitions/other/versions",
-                               {"source": PURCHASE_SOURCE}), 400, "definition_invalid")  # fmt: skip
+    body = assert_problem(
+        post(client, "/api/v1/definitions/other/versions", {"source": PURCHASE_SOURCE}),
+        400,
+        "definition_invalid",
+    )
     assert "key" in body["errors"]
-    body = assert_problem(post(client, url, {"source": "a: [", "definition": {}}), 400,
-                          "invalid_input")  # fmt: skip
+    body = assert_problem(
+        post(client, url, {"source": "a: [", "definition": {}}), 400, "invalid_input"
+    )
     assert_problem(post(client, url, {"source": "key: [unclosed"}), 400, "definition_invalid")
-    as_json = post(client, "/api/v1/definitions/tiny/versions", {"definition": {
-        "key": "tiny", "name": "Tiny", "start": "done",
-        "steps": {"done": {"type": "end", "result": "ok"}}}})  # fmt: skip
+    as_json = post(
+        client,
+        "/api/v1/definitions/tiny/versions",
+        {
+            "definition": {
+                "key": "tiny",
+                "name": "Tiny",
+                "start": "done",
+                "steps": {"done": {"type": "end", "result": "ok"}},
+            }
+        },
+    )
     assert as_json.status_code == 201
-    assert_problem(post(api(key_for("bob")), url, {"source": PURCHASE_SOURCE}), 403,
-                   "permission_denied")  # fmt: skip
+    assert_problem(
+        post(api(key_for("bob")), url, {"source": PURCHASE_SOURCE}), 403, "permission_denied"
+    )
 
 
 # -- instances -----------------------------------------------------------------------------
@@ -91,8 +108,9 @@ def test_start_read_and_list_instances(run) -> None:
     assert [i["id"] for i in listed.json()["results"]] == [body["id"]]
     assert client.get("/api/v1/instances", {"definition": "other"}).json()["results"] == []
     assert_problem(client.get("/api/v1/instances", {"status": "sleeping"}), 400, "invalid_input")
-    assert_problem(client.get("/api/v1/instances", {"started_after": "yesterday"}), 400,
-                   "invalid_input")  # fmt: skip
+    assert_problem(
+        client.get("/api/v1/instances", {"started_after": "yesterday"}), 400, "invalid_input"
+    )
     history = client.get(f"/api/v1/instances/{body['id']}/history").json()["results"]
     assert history[-1]["kind"] == "instance.started"
     assert history[-1]["client"] == "api:alice-system"
@@ -102,22 +120,30 @@ def test_instances_of_others_are_404_and_operators_see_all(run) -> None:
     pk, _ = start(run)
     for name in ("bob", "dave", "uma"):
         assert_problem(api(key_for(name)).get(f"/api/v1/instances/{pk}"), 404, "not_found")
-        assert_problem(post(api(key_for(name, name=f"{name}-2")), f"/api/v1/instances/{pk}/cancel"),
-                       404, "not_found")  # fmt: skip
+        assert_problem(
+            post(api(key_for(name, name=f"{name}-2")), f"/api/v1/instances/{pk}/cancel"),
+            404,
+            "not_found",
+        )
     for name in ("otto", "audrey", "admin"):
         assert api(key_for(name)).get(f"/api/v1/instances/{pk}").status_code == 200
-    assert_problem(post(api(key_for("alice")), f"/api/v1/instances/{pk}/cancel"), 403,
-                   "permission_denied")  # fmt: skip
-    assert_problem(post(api(key_for("audrey", name="aud")), f"/api/v1/instances/{pk}/cancel"),
-                   403, "permission_denied")  # fmt: skip
+    assert_problem(
+        post(api(key_for("alice")), f"/api/v1/instances/{pk}/cancel"), 403, "permission_denied"
+    )
+    assert_problem(
+        post(api(key_for("audrey", name="aud")), f"/api/v1/instances/{pk}/cancel"),
+        403,
+        "permission_denied",
+    )
 
 
 def test_operators_cancel_retry_and_signal(run) -> None:
     pk, task = start(run)
     otto = api(key_for("otto"))
     assert_problem(post(otto, f"/api/v1/instances/{pk}/retry"), 409, "not_failed")
-    assert_problem(post(otto, f"/api/v1/instances/{pk}/messages", {"name": "paid"}), 409,
-                   "no_subscriber")  # fmt: skip
+    assert_problem(
+        post(otto, f"/api/v1/instances/{pk}/messages", {"name": "paid"}), 409, "no_subscriber"
+    )
     cancelled = post(otto, f"/api/v1/instances/{pk}/cancel", {"reason": "duplicate"})
     assert cancelled.status_code == 200
     run.run()
@@ -142,20 +168,24 @@ def test_an_approver_lists_claims_and_completes_a_task(run) -> None:
     claimed = post(bob, f"/api/v1/tasks/{task.pk}/claim")
     assert claimed.status_code == 200 and claimed.json()["claimed_by"] == "bob"
     assert [t["id"] for t in bob.get("/api/v1/tasks", {"view": "mine"}).json()["results"]] == [
-        task.pk]  # fmt: skip
+        task.pk
+    ]
     # Carol (also a manager) cannot take it from bob.
-    assert_problem(post(api(key_for("carol")), f"/api/v1/tasks/{task.pk}/claim"), 403,
-                   "permission_denied")  # fmt: skip
+    assert_problem(
+        post(api(key_for("carol")), f"/api/v1/tasks/{task.pk}/claim"), 403, "permission_denied"
+    )
     refused = post(bob, f"/api/v1/tasks/{task.pk}/complete", {"outcome": "reject"})
     assert assert_problem(refused, 400, "invalid_input")["errors"] == {
         "comment": ["required to reject"]
     }
-    done = post(bob, f"/api/v1/tasks/{task.pk}/complete",
-                {"outcome": "approve", "comment": "fine by me"})  # fmt: skip
+    done = post(
+        bob, f"/api/v1/tasks/{task.pk}/complete", {"outcome": "approve", "comment": "fine by me"}
+    )
     assert done.status_code == 200, done.content
     assert done.json()["status"] == "completed" and done.json()["decided_by"] == "bob"
-    assert_problem(post(bob, f"/api/v1/tasks/{task.pk}/complete", {"outcome": "approve"}), 409,
-                   "task_closed")  # fmt: skip
+    assert_problem(
+        post(bob, f"/api/v1/tasks/{task.pk}/complete", {"outcome": "approve"}), 409, "task_closed"
+    )
     assert ProcessEvent.objects.filter(kind="task.commented", client="api:bob-system").exists()
 
 
@@ -163,8 +193,11 @@ def test_four_eyes_holds_through_the_api(run) -> None:
     _, task = start(run)
     alice = api(key_for("alice"))
     assert alice.get(f"/api/v1/tasks/{task.pk}").status_code == 200  # she started it
-    body = assert_problem(post(alice, f"/api/v1/tasks/{task.pk}/complete", {"outcome": "approve"}),
-                          403, "permission_denied")  # fmt: skip
+    body = assert_problem(
+        post(alice, f"/api/v1/tasks/{task.pk}/complete", {"outcome": "approve"}),
+        403,
+        "permission_denied",
+    )
     assert "four-eyes" in body["detail"]
     assert HumanTask.objects.get(pk=task.pk).status == "open"
 
@@ -175,8 +208,11 @@ def test_tasks_of_others_are_404(run) -> None:
         client = api(key_for(name))
         assert_problem(client.get(f"/api/v1/tasks/{task.pk}"), 404, "not_found")
         for action in ("claim", "release", "complete"):
-            assert_problem(post(client, f"/api/v1/tasks/{task.pk}/{action}",
-                                {"outcome": "approve"}), 404, "not_found")  # fmt: skip
+            assert_problem(
+                post(client, f"/api/v1/tasks/{task.pk}/{action}", {"outcome": "approve"}),
+                404,
+                "not_found",
+            )
         assert client.get("/api/v1/tasks").json()["results"] == []
     assert_problem(api(key_for("bob")).get("/api/v1/tasks/999999"), 404, "not_found")
 
@@ -184,14 +220,16 @@ def test_tasks_of_others_are_404(run) -> None:
 def test_delegation_through_the_api(run) -> None:
     _, task = start(run)
     bob = api(key_for("bob"))
-    body = assert_problem(post(bob, f"/api/v1/tasks/{task.pk}/delegate", {"user": "nobody"}),
-                          400, "invalid_input")  # fmt: skip
+    body = assert_problem(
+        post(bob, f"/api/v1/tasks/{task.pk}/delegate", {"user": "nobody"}), 400, "invalid_input"
+    )
     assert "user" in body["errors"]
     given = post(bob, f"/api/v1/tasks/{task.pk}/delegate", {"user": "uma", "note": "yours"})
     assert given.status_code == 200 and given.json()["delegate"] == "uma"
     uma = api(key_for("uma"))
     assert [t["id"] for t in uma.get("/api/v1/tasks", {"view": "mine"}).json()["results"]] == [
-        task.pk]  # fmt: skip
+        task.pk
+    ]
     assert post(uma, f"/api/v1/tasks/{task.pk}/complete", {"outcome": "approve"}).status_code == 200
 
 

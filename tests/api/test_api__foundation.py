@@ -25,8 +25,9 @@ def assert_problem(response, status: int, code: str) -> dict:
 
 def test_no_key_bad_key_and_revoked_key_are_401_problems(run) -> None:
     assert_problem(api().get("/api/v1/instances"), 401, "not_authenticated")
-    assert_problem(api("pe_000000000000_nope").get("/api/v1/instances"), 401,
-                   "authentication_failed")  # fmt: skip
+    assert_problem(
+        api("pe_000000000000_nope").get("/api/v1/instances"), 401, "authentication_failed"
+    )
     token = key_for("alice")
     assert api(token).get("/api/v1/instances").status_code == 200
     wrong_secret = token[:-4] + "AAAA"
@@ -47,12 +48,12 @@ def test_keys_are_stored_hashed_and_record_their_last_use(run) -> None:
 
 def test_a_key_acts_within_its_scopes_and_definitions(run) -> None:
     reader = key_for("alice", scopes=["instances:read"], name="reader")
-    refused = assert_problem(post(api(reader), "/api/v1/instances", START), 403,
-                             "permission_denied")  # fmt: skip
+    refused = assert_problem(
+        post(api(reader), "/api/v1/instances", START), 403, "permission_denied"
+    )
     assert "not scoped to 'instances:start'" in refused["detail"]
     other = key_for("alice", definitions=["loan-approval"], name="loans-only")
-    refused = assert_problem(post(api(other), "/api/v1/instances", START), 403,
-                             "permission_denied")  # fmt: skip
+    refused = assert_problem(post(api(other), "/api/v1/instances", START), 403, "permission_denied")
     assert "not scoped to the definition 'purchase-approval'" in refused["detail"]
     assert not ProcessInstance.objects.exists()
 
@@ -67,23 +68,33 @@ def test_the_audit_log_names_the_key(run) -> None:
 
 def test_bad_input_names_the_field_and_changes_nothing(run) -> None:
     token = key_for("alice")
-    body = assert_problem(post(api(token), "/api/v1/instances", {
-        "definition": "purchase-approval", "variables": {"item": "desk", "amount": "lots"}}),
-        400, "invalid_input")  # fmt: skip
+    body = assert_problem(
+        post(
+            api(token),
+            "/api/v1/instances",
+            {"definition": "purchase-approval", "variables": {"item": "desk", "amount": "lots"}},
+        ),
+        400,
+        "invalid_input",
+    )
     assert "amount" in body["errors"]
-    body = assert_problem(post(api(token), "/api/v1/instances", {"variables": []}), 400,
-                          "invalid_input")  # fmt: skip
+    body = assert_problem(
+        post(api(token), "/api/v1/instances", {"variables": []}), 400, "invalid_input"
+    )
     assert set(body["errors"]) == {"definition", "variables"}
     raw = api(token).post("/api/v1/instances", "{not json", content_type="application/json")
     assert_problem(raw, 400, "malformed_request")
-    nan = api(token).post("/api/v1/instances", '{"definition": NaN}',
-                          content_type="application/json")  # fmt: skip
+    nan = api(token).post(
+        "/api/v1/instances", '{"definition": NaN}', content_type="application/json"
+    )
     assert_problem(nan, 400, "malformed_request")
-    deep = api(token).post("/api/v1/instances", "[" * 100_000 + "]" * 100_000,
-                           content_type="application/json")  # fmt: skip
+    deep = api(token).post(
+        "/api/v1/instances", "[" * 100_000 + "]" * 100_000, content_type="application/json"
+    )
     assert deep.status_code in {400, 413}
-    form = api(token).post("/api/v1/instances", "a=b",
-                           content_type="application/x-www-form-urlencoded")  # fmt: skip
+    form = api(token).post(
+        "/api/v1/instances", "a=b", content_type="application/x-www-form-urlencoded"
+    )
     assert_problem(form, 415, "unsupported_media_type")
     assert not ProcessInstance.objects.exists()
 
@@ -103,16 +114,20 @@ def test_idempotency_key_replays_the_first_answer_without_acting_again(run) -> N
     assert again.json() == first.json() and again["Idempotent-Replayed"] == "true"
     assert ProcessInstance.objects.count() == 1
     changed = {**START, "business_key": "other"}
-    assert_problem(post(client, "/api/v1/instances", changed, **{"Idempotency-Key": "order-1"}),
-                   422, "idempotency_key_reused")  # fmt: skip
+    assert_problem(
+        post(client, "/api/v1/instances", changed, **{"Idempotency-Key": "order-1"}),
+        422,
+        "idempotency_key_reused",
+    )
     # A refusal is an answer too: replayed as it was.
     bad = {"definition": "purchase-approval", "variables": {"amount": "x"}}
     one = post(client, "/api/v1/instances", bad, **{"Idempotency-Key": "order-2"})
     two = post(client, "/api/v1/instances", bad, **{"Idempotency-Key": "order-2"})
     assert one.status_code == two.status_code == 400 and one.json() == two.json()
     # Another caller's key of the same name is theirs alone.
-    other = post(api(key_for("carol")), "/api/v1/instances", START,
-                 **{"Idempotency-Key": "order-1"})  # fmt: skip
+    other = post(
+        api(key_for("carol")), "/api/v1/instances", START, **{"Idempotency-Key": "order-1"}
+    )
     assert other.status_code == 403  # carol may not start purchases; not alice's answer
     assert ProcessInstance.objects.count() == 1
 

@@ -20,8 +20,12 @@ def test_a_superuser_makes_a_key_sees_it_once_and_revokes_it(run, client) -> Non
     root = User.objects.create_superuser("root", "root@example.com", "pw")
     client.force_login(root)
     otto = User.objects.get(username="otto")
-    form = {"name": "payments", "user": otto.pk, "scopes": ["instances:read", "messages:send"],
-            "definitions": ["purchase-approval"]}  # fmt: skip
+    form = {
+        "name": "payments",
+        "user": otto.pk,
+        "scopes": ["instances:read", "messages:send"],
+        "definitions": ["purchase-approval"],
+    }
     made = client.post("/admin/api/apikey/add/", form)
     assert made.status_code == 302, made.content[:500]
     shown = " ".join(str(m) for m in get_messages(made.wsgi_request))
@@ -39,8 +43,11 @@ def test_a_superuser_makes_a_key_sees_it_once_and_revokes_it(run, client) -> Non
     key.refresh_from_db()
     assert key.revoked_at is not None
     assert api(token).get("/api/v1/instances").status_code == 401
-    kinds = list(ProcessEvent.objects.filter(kind__startswith="api_key.").values_list(
-        "kind", "actor__username"))  # fmt: skip
+    kinds = list(
+        ProcessEvent.objects.filter(kind__startswith="api_key.").values_list(
+            "kind", "actor__username"
+        )
+    )
     assert kinds == [("api_key.created", "root"), ("api_key.revoked", "root")]
 
 

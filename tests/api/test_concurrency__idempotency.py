@@ -31,8 +31,9 @@ def test_racing_replays_start_one_instance_and_all_get_its_answer(run) -> None:
     connections.close_all()  # children must not share the parent's socket
     ctx = multiprocessing.get_context("fork")
     barrier, queue = ctx.Barrier(PROCESSES), ctx.Queue()
-    procs = [ctx.Process(target=_replay, args=(barrier, queue, token, START))
-             for _ in range(PROCESSES)]  # fmt: skip
+    procs = [
+        ctx.Process(target=_replay, args=(barrier, queue, token, START)) for _ in range(PROCESSES)
+    ]
     for proc in procs:
         proc.start()
     for proc in procs:

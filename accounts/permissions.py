@@ -340,6 +340,13 @@ def group_ids_of(user: AnyUser) -> set[int]:
     return cached
 
 
+def external_work_refusal(user: AnyUser | None) -> str | None:
+    """Who fetches, completes and fails external tasks: operators (a worker's
+    key acts as a service account in the operators' role, narrowed by the
+    key's scopes and definitions)."""
+    return _lacks(user, "orchestration.operate_processinstance", "operator")
+
+
 def api_key_refusal(user: AnyUser | None) -> str | None:
     """Who makes and revokes API keys: superusers, or whoever holds the
     api.add_apikey permission (no role grants it by default)."""

@@ -1,7 +1,7 @@
 from django.urls import URLPattern, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from api.views import definitions, instances, messages, tasks
+from api.views import definitions, external, instances, messages, tasks
 
 app_name = "api"
 
@@ -35,6 +35,20 @@ urlpatterns: list[URLPattern] = [
         "v1/instances/<int:pk>/messages",
         instances.InstanceMessage.as_view(),
         name="instance-messages",
+    ),
+    path(
+        "v1/external-tasks/fetch-and-lock", external.FetchAndLock.as_view(), name="external-fetch"
+    ),
+    path(
+        "v1/external-tasks/<int:pk>/complete",
+        external.CompleteExternal.as_view(),
+        name="external-complete",
+    ),
+    path("v1/external-tasks/<int:pk>/fail", external.FailExternal.as_view(), name="external-fail"),
+    path(
+        "v1/external-tasks/<int:pk>/extend-lock",
+        external.ExtendLock.as_view(),
+        name="external-extend-lock",
     ),
     path("v1/messages", messages.MessageCorrelate.as_view(), name="messages"),
     path("v1/tasks", tasks.TaskCollection.as_view(), name="tasks"),

@@ -440,6 +440,13 @@ def _step_errors(
 ) -> Iterable[DefinitionError]:
     kind = step["type"]
     if kind == "service":
+        if ("handler" in step) == ("external" in step):
+            yield DefinitionError(
+                path,
+                "a service step names either a handler or an external topic, not both"
+                if "handler" in step
+                else "a service step needs a handler or an external topic",
+            )
         for field_name in ("handler", "compensate"):
             name = step.get(field_name)
             if name is not None and name not in ctx.handlers:

@@ -103,6 +103,14 @@ def lease(run: StepRun, instance: ProcessInstance, worker: str, now: datetime) -
     run.lease_until = now + step_timeout(step) + LEASE_GRACE
 
 
+def external_topic(instance: ProcessInstance, effect: RunStep) -> str:
+    """The topic external workers fetch a run by; "" for the engine's own runs
+    (a compensation is always a handler)."""
+    if effect.compensation:
+        return ""
+    return str(definition_of(instance.version).step(effect.step).get("external", ""))
+
+
 def snapshot_of(instance: ProcessInstance) -> state.Snapshot:
     return state.Snapshot(
         status=instance.status,
@@ -511,8 +519,9 @@ class Writer(TaskWrites):
                 instance.pk, effect.step, effect.execution, effect.compensation
             ),
             created_at=self.now,
+            topic=external_topic(instance, effect),
         )
-        if self.worker and effect.due_at <= self.now:
+        if self.worker and effect.due_at <= self.now and not run.topic:
             # Chain: the worker that applied this transition runs the next step itself,
             # without a round trip through the queue.
             lease(run, instance, self.worker, self.now)

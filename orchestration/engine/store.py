@@ -107,8 +107,9 @@ def claim_ready_runs(*, due_by: datetime, limit: int) -> list[StepRun]:
     worker's claim is left to it), each with its instance and version."""
     runs = sql.select(
         StepRun,
-        f"WHERE {sql.table(StepRun)}.status = %s AND due_at <= %s ORDER BY due_at LIMIT %s",
-        [RunStatus.READY, due_by, limit],
+        f"WHERE {sql.table(StepRun)}.status = %s AND topic = %s AND due_at <= %s"
+        " ORDER BY due_at LIMIT %s",
+        [RunStatus.READY, "", due_by, limit],
         lock=True,
         skip_locked=True,
         related="instance",

@@ -36,8 +36,10 @@ def seconds_until_next_due(cap: float = 1.0) -> float:
     now = clock.now()
     candidates = [
         Timer.objects.filter(status=TimerStatus.PENDING).aggregate(t=Min("due_at"))["t"],
-        StepRun.objects.filter(status=RunStatus.READY).aggregate(t=Min("due_at"))["t"],
-        StepRun.objects.filter(status=RunStatus.RUNNING).aggregate(t=Min("lease_until"))["t"],
+        StepRun.objects.filter(status=RunStatus.READY, topic="").aggregate(t=Min("due_at"))["t"],
+        StepRun.objects.filter(status=RunStatus.RUNNING, topic="").aggregate(t=Min("lease_until"))[
+            "t"
+        ],
     ]
     due = [c for c in candidates if c is not None]
     if not due:

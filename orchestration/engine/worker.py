@@ -387,7 +387,8 @@ class Worker:
             with transaction.atomic():
                 runs = list(
                     StepRun.objects.select_for_update(skip_locked=True, of=("self",))
-                    .filter(status=RunStatus.RUNNING, lease_until__lt=now)
+                    # An external task's expired lock only makes it fetchable again.
+                    .filter(status=RunStatus.RUNNING, topic="", lease_until__lt=now)
                     .order_by("lease_until")[: self.batch]
                 )
                 picked = [(run.pk, run.instance_id) for run in runs]

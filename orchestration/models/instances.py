@@ -83,6 +83,10 @@ class StepRun(models.Model):
     due_at = models.DateTimeField()
     lease_until = models.DateTimeField(null=True, blank=True)
     worker = models.CharField(max_length=64, blank=True)
+    # An external step's topic: the run waits for an external worker's
+    # fetch-and-lock (POST /api/v1/external-tasks/fetch-and-lock), never for
+    # the engine's workers. Empty for every other run.
+    topic = models.CharField(max_length=100, blank=True, default="")
     idempotency_key = models.CharField(max_length=200)
     error = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(default=clock.now)
@@ -106,10 +110,19 @@ class StepRun(models.Model):
         ]
         indexes = [
             models.Index(
-                fields=["due_at"], condition=models.Q(status="ready"), name="steprun_ready"
+                fields=["due_at"],
+                condition=models.Q(status="ready", topic=""),
+                name="steprun_ready",
             ),
             models.Index(
-                fields=["lease_until"], condition=models.Q(status="running"), name="steprun_leased"
+                fields=["lease_until"],
+                condition=models.Q(status="running", topic=""),
+                name="steprun_leased",
+            ),
+            models.Index(
+                fields=["topic", "due_at"],
+                condition=models.Q(status__in=["ready", "running"]) & ~models.Q(topic=""),
+                name="steprun_external",
             ),
         ]
 

@@ -1,0 +1,157 @@
+"""External tasks: runs of `service` steps that name `external: TOPIC`, done by
+workers outside the engine (behind a firewall, in another language) through
+the API. They fetch and lock work by topic, then complete it, fail it or
+extend their lock. The engine's own workers never take these runs.
+
+A lock is a lease: while it holds, only its worker may report; once it
+expires the run may be fetched again (by anyone), and a report from the worker
+that lost it is refused and recorded. Results go through the same path as the
+engine's own workers (the fence, the core, retries, incidents)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+
+from orchestration import limits
+from orchestration.audit import AuditKind
+from orchestration.engine.worker import Outcome, Worker
+from orchestration.exceptions import InstanceConflict, InvalidInput
+from orchestration.models import ProcessEvent, StepRun
+from orchestration.states import InstanceStatus, RunStatus
+
+MAX_TASKS = 100
+MAX_LOCK = timedelta(hours=1)
+_WORKER_ID = 50  # characters; "ext:" is put before it in StepRun.worker
+
+
+def worker_name(worker_id: str) -> str:
+    return f"ext:{worker_id}"
+
+
+def _check_worker(worker_id: str) -> None:
+    if not worker_id or len(worker_id) > _WORKER_ID:
+        raise InvalidInput({"worker_id": [f"1 to {_WORKER_ID} characters"]})
+
+
+def _check_lock(lock: timedelta) -> None:
+    if not timedelta(seconds=1) <= lock <= MAX_LOCK:
+        raise InvalidInput({"lock_duration": ["between 1 second and 1 hour"]})
+
+
+def fetch_and_lock(
+    *, worker_id: str, topics: Sequence[str], max_tasks: int, lock: timedelta, now: datetime,
+    within: Q | None = None,
+) -> list[StepRun]:  # fmt: skip
+    """Lock up to `max_tasks` runs of these topics for the worker: ready ones
+    that are due, and ones whose previous lock expired; oldest first. Runs of
+    instances in incident wait for the operator. `within` narrows the
+    instances (an API key's definitions)."""
+    _check_worker(worker_id)
+    _check_lock(lock)
+    if not topics:
+        raise InvalidInput({"topics": ["name at least one topic"]})
+    if not 1 <= max_tasks <= MAX_TASKS:
+        raise InvalidInput({"max_tasks": [f"between 1 and {MAX_TASKS}"]})
+    with transaction.atomic():
+        runs = list(
+            StepRun.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("instance__definition")
+            .filter(topic__in=list(topics))
+            .filter(
+                Q(status=RunStatus.READY, due_at__lte=now)
+                | Q(status=RunStatus.RUNNING, lease_until__lt=now)
+            )
+            .exclude(instance__status=InstanceStatus.INCIDENT)
+            .filter(within or Q())
+            .order_by("due_at", "pk")[:max_tasks]
+        )
+        for run in runs:
+            run.status, run.worker = RunStatus.RUNNING, worker_name(worker_id)
+            run.started_at, run.lease_until = now, now + lock
+        StepRun.objects.bulk_update(runs, ["status", "worker", "started_at", "lease_until"])
+    return runs
+
+
+def _held(run_id: int, worker_id: str, now: datetime, action: str) -> StepRun:
+    """The run, when this worker's lock on it holds; otherwise the attempt is
+    recorded and refused (InstanceConflict lock_expired / not_locked)."""
+    _check_worker(worker_id)
+    run = StepRun.objects.select_related("instance").exclude(topic="").get(pk=run_id)
+    mine = run.status == RunStatus.RUNNING and run.worker == worker_name(worker_id)
+    if mine and run.lease_until is not None and run.lease_until >= now:
+        return run
+    code = "lock_expired" if mine else "not_locked"
+    ProcessEvent.objects.create(
+        kind=AuditKind.STEP_RESULT_DISCARDED, instance_id=run.instance_id,
+        definition_id=run.instance.definition_id, version_id=run.instance.version_id,
+        step=run.step, created_at=now,
+        payload={"run": run.pk, "attempt": run.attempt, "worker": worker_id, "action": action,
+                 "why": code, "run_status": run.status},
+    )  # fmt: skip
+    if code == "lock_expired":
+        raise InstanceConflict(code, f"the lock of worker {worker_id!r} on task {run.pk} expired")
+    raise InstanceConflict(code, f"task {run.pk} is not locked by worker {worker_id!r}")
+
+
+def _report(run: StepRun, worker_id: str, outcome: Outcome, now: datetime) -> StepRun:
+    reporter = Worker(worker_name(worker_id), threads=1, clock=lambda: now)
+    try:
+        chained = reporter.report([outcome])
+        if chained:  # the engine's workers run the next steps, not this request
+            reporter.release(chained)
+    finally:
+        reporter.close()
+    done = StepRun.objects.get(pk=run.pk)
+    if done.worker != worker_name(worker_id) or done.status == RunStatus.RUNNING:
+        # Lost the fence between the check and the report (recorded by it).
+        raise InstanceConflict("not_locked", f"task {run.pk} is not locked by {worker_id!r}")
+    return done
+
+
+def complete(*, run_id: int, worker_id: str, variables: dict[str, Any] | None,
+             now: datetime) -> StepRun:  # fmt: skip
+    """Finish the run with these outputs (merged into the instance's variables
+    as the step's `outputs` allow)."""
+    outputs = {} if variables is None else variables
+    if not isinstance(outputs, dict):
+        raise InvalidInput({"variables": ["must be a JSON object"]})
+    problem = limits.json_problem(outputs, "variables")
+    if problem:
+        raise InvalidInput({"variables": [problem]})
+    run = _held(run_id, worker_id, now, "complete")
+    return _report(run, worker_id, Outcome(run, True, outputs), now)
+
+
+def fail(
+    *, run_id: int, worker_id: str, message: str, code: str = "", retryable: bool = True,
+    retry_in: float | None = None, now: datetime,
+) -> StepRun:  # fmt: skip
+    """End the attempt as failed: retried by the step's policy (after
+    `retry_in` seconds when given) when retryable, else the step's error
+    handling (`on_error`) or the instance fails."""
+    if retry_in is not None and not 0 <= retry_in <= 7 * 24 * 3600:
+        raise InvalidInput({"retry_in": ["between 0 seconds and 7 days"]})
+    run = _held(run_id, worker_id, now, "fail")
+    outcome = Outcome(
+        run, False, code=code or "EXTERNAL_FAILURE", message=message,
+        retryable=retryable, retry_after=retry_in,
+    )  # fmt: skip
+    return _report(run, worker_id, outcome, now)
+
+
+def extend_lock(*, run_id: int, worker_id: str, lock: timedelta, now: datetime) -> StepRun:
+    """Hold the lock `lock` longer from now (a worker still busy with it)."""
+    _check_lock(lock)
+    run = _held(run_id, worker_id, now, "extend-lock")
+    # Conditional, so a lock that expired (and was taken) meanwhile stays lost.
+    if not StepRun.objects.filter(
+        pk=run.pk, status=RunStatus.RUNNING, worker=worker_name(worker_id), lease_until__gte=now
+    ).update(lease_until=now + lock):
+        raise InstanceConflict("not_locked", f"task {run.pk} is not locked by {worker_id!r}")
+    run.lease_until = now + lock
+    return run

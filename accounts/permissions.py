@@ -347,6 +347,12 @@ def external_work_refusal(user: AnyUser | None) -> str | None:
     return _lacks(user, "orchestration.operate_processinstance", "operator")
 
 
+def webhook_refusal(user: AnyUser | None) -> str | None:
+    """Who subscribes systems to events: superusers, or whoever holds
+    orchestration.add_webhooksubscription (no role grants it by default)."""
+    return _lacks(user, "orchestration.add_webhooksubscription", "webhook administrator")
+
+
 def api_key_refusal(user: AnyUser | None) -> str | None:
     """Who makes and revokes API keys: superusers, or whoever holds the
     api.add_apikey permission (no role grants it by default)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
@@ -15,17 +16,22 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from accounts import permissions
-from orchestration import selectors, services
+from orchestration import selectors, services, webhooks
+from orchestration.definitions.allowlist import host_allowed
 from orchestration.definitions.diagram import render_svg
 from orchestration.definitions.diff import source_diff_html
 from orchestration.engine.state import current_steps
 from orchestration.models import (
+    WEBHOOK_EVENTS,
     HumanTask,
     ProcessDefinition,
     ProcessEvent,
     ProcessInstance,
     ProcessVersion,
     StepRun,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookSubscription,
 )
 from orchestration.problems import problem_for
 from orchestration.states import InstanceStatus
@@ -489,3 +495,103 @@ class ProcessInstanceAdmin(ReadOnlyAdmin):
     )
     def retry_selected(self, request: HttpRequest, queryset: QuerySet[ProcessInstance]) -> None:
         self._each(request, queryset, "retried", services.instance_retry)
+
+
+# ---- webhooks --------------------------------------------------------------------------
+class WebhookSubscriptionForm(forms.ModelForm):  # type: ignore[type-arg]
+    url = forms.URLField(max_length=500, assume_scheme="https")
+    events = forms.MultipleChoiceField(
+        choices=list(WEBHOOK_EVENTS.items()), widget=forms.CheckboxSelectMultiple
+    )
+
+    class Meta:
+        model = WebhookSubscription
+        fields = ["name", "url", "events", "active"]
+
+    def clean_url(self) -> str:
+        url = str(self.cleaned_data["url"])
+        if not host_allowed(url, settings.ORCHESTRATION_HTTP_ALLOWED_HOSTS):
+            raise ValidationError(
+                "Its host is not in ORCHESTRATION_HTTP_ALLOWED_HOSTS (the same list as http steps)."
+            )
+        return url
+
+
+@admin.register(WebhookSubscription)
+class WebhookSubscriptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Made through the service (the secret is shown once, after saving);
+    afterwards only the URL, the events and `active` change."""
+
+    form = WebhookSubscriptionForm
+    list_display = ("name", "url", "active", "created_at")
+    readonly_fields = ("created_by", "created_at")
+
+    def save_model(
+        self, request: HttpRequest, obj: WebhookSubscription, form: Any, change: bool
+    ) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        given = form.cleaned_data
+        made, secret = webhooks.subscription_create(
+            actor=request.user, name=given["name"], url=given["url"], events=given["events"]
+        )
+        obj.pk = made.pk
+        messages.warning(
+            request,
+            f"The signing secret of {made.name!r} is {secret} — copy it now: "
+            "it is shown only this once.",
+        )
+
+
+class WebhookAttemptInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = WebhookAttempt
+    fields = ("at", "status_code", "error", "milliseconds")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "event_type",
+        "subscription",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "last_error",
+    )
+    list_filter = ("status", "event_type", "subscription")
+    readonly_fields = (
+        "subscription",
+        "event",
+        "event_type",
+        "body",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "replay_of",
+        "created_at",
+        "delivered_at",
+        "last_error",
+    )
+    inlines = [WebhookAttemptInline]
+    actions = ["replay"]
+
+    @admin.action(description="Send the selected deliveries again")
+    def replay(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
+        for delivery in queryset:
+            try:
+                again = webhooks.delivery_replay(actor=request.user, delivery_id=delivery.pk)
+                self.message_user(
+                    request,
+                    f"Delivery {delivery.pk} will be sent again as {again.pk}.",
+                    messages.SUCCESS,
+                )
+            except Exception as exc:
+                report_problem(self, request, f"Delivery {delivery.pk}", exc)

@@ -60,3 +60,5 @@ class AuditKind(StrEnum):
     VERSION_RETIRED = "version.retired"
     API_KEY_CREATED = "api_key.created"
     API_KEY_REVOKED = "api_key.revoked"
+    WEBHOOK_SUBSCRIBED = "webhook.subscribed"
+    WEBHOOK_REPLAYED = "webhook.replayed"

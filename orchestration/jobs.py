@@ -108,10 +108,25 @@ class _Signals:
 
 
 def ensure_loops() -> int:
-    """Scheduled every minute: start engine loops until ORCHESTRATION_LOOPS are alive."""
+    """Scheduled every minute: start engine loops until ORCHESTRATION_LOOPS are
+    alive, and a webhook sender when deliveries are due (retries come due
+    between the engine's nudges too)."""
     from django_q.tasks import async_task
+
+    from orchestration import webhooks
 
     missing = max(0, settings.ORCHESTRATION_LOOPS - wakeup.loops_alive())
     for _ in range(missing):
         async_task("orchestration.jobs.engine_loop", group="engine")
+    webhooks.start_sender()
     return missing
+
+
+def deliver_webhooks(seconds: float = 50.0) -> int:
+    """Send due webhook deliveries for up to `seconds` (orchestration/webhooks.py)."""
+    from orchestration import webhooks
+
+    try:
+        return webhooks.deliver_due(seconds=seconds)
+    finally:
+        webhooks.sender_done()

@@ -293,3 +293,5 @@ ORCHESTRATION_EMAIL_LINK_HOURS = env_int("ORCHESTRATION_EMAIL_LINK_HOURS", 72)
 # How often an open inbox asks whether its list changed (a cheap check; the
 # list is re-rendered only when something changed).
 ORCHESTRATION_INBOX_POLL_SECONDS = env_int("ORCHESTRATION_INBOX_POLL_SECONDS", 15)
+# Seconds a webhook target has to answer one delivery attempt.
+ORCHESTRATION_WEBHOOK_TIMEOUT = env_int("ORCHESTRATION_WEBHOOK_TIMEOUT", 5)

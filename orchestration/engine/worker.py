@@ -156,6 +156,7 @@ class Worker:
             done += timers + leases + (notifications.send_pending() if people else 0)
             if people:
                 _seal_audit()
+                _webhooks()
             if self.sweep_interval:
                 # Sleep through quiet periods: sweep again when the next timer,
                 # retry or lease comes due, at least every second; at once when a
@@ -530,6 +531,15 @@ def _seal_audit() -> None:
     for _ in range(10):  # a burst larger than 10 x 2,000 rows waits for the next sweep
         if audit_chain.seal_pending() < 2000:
             return
+
+
+def _webhooks() -> None:
+    """Turn newly sealed events into deliveries, and start the sending job when
+    some are due and it is not running. Sending never happens in this loop."""
+    from orchestration import webhooks
+
+    webhooks.fan_out()
+    webhooks.start_sender()
 
 
 def _route_absences() -> int:

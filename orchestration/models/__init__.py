@@ -13,9 +13,19 @@ from orchestration.models.instances import (
     TaskVote,
     Timer,
 )
+from orchestration.models.webhooks import (
+    WEBHOOK_EVENTS,
+    DeliveryStatus,
+    WebhookAttempt,
+    WebhookCursor,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 
 __all__ = [
+    "WEBHOOK_EVENTS",
     "BufferedMessage",
+    "DeliveryStatus",
     "HumanTask",
     "LoopHeartbeat",
     "ProcessDefinition",
@@ -28,4 +38,8 @@ __all__ = [
     "TaskExclusion",
     "TaskVote",
     "Timer",
+    "WebhookAttempt",
+    "WebhookCursor",
+    "WebhookDelivery",
+    "WebhookSubscription",
 ]

@@ -145,6 +145,8 @@ def reset() -> None:
             "orchestration_humantask",
             "orchestration_timer", "orchestration_steprun", "orchestration_loopheartbeat",
             "bench_floor_item", "bench_floor_log",
+            "orchestration_webhookattempt", "orchestration_webhookdelivery",
+            "orchestration_webhookcursor", "orchestration_bufferedmessage",
             # The audit table refuses DELETE (a trigger); the bench empties it whole.
             "orchestration_processevent", "orchestration_processinstance",
         ]  # fmt: skip

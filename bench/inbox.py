@@ -85,6 +85,8 @@ def build(tasks: int, open_: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "TRUNCATE orchestration_taskvote, orchestration_taskassignee, orchestration_humantask,"
+            " orchestration_webhookattempt, orchestration_webhookdelivery,"
+            " orchestration_bufferedmessage,"
             " orchestration_processevent, orchestration_processinstance,"
             " orchestration_processversion, orchestration_processdefinition,"
             " tasks_ui_savedfilter, accounts_user_groups, auth_group_permissions, auth_group,"

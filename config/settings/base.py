@@ -204,6 +204,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.problem_responses",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "InstanceStatusEnum": "orchestration.states.InstanceStatus",
         "TaskStatusEnum": "orchestration.states.TaskStatus",

@@ -62,6 +62,7 @@ def api_key_revoke(*, actor: User | None, key_id: int) -> ApiKey:
             raise InstanceConflict("already_revoked", f"the key {key.name!r} is already revoked")
         key.revoked_at = clock.now()
         key.save(update_fields=["revoked_at"])
+        keys.forget(key.prefix)
         ProcessEvent.objects.create(
             kind=AuditKind.API_KEY_REVOKED,
             actor=actor,

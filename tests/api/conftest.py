@@ -50,3 +50,11 @@ def api(token: str | None = None) -> APIClient:
 
 def post(client: APIClient, url: str, body: dict[str, Any] | None = None, **headers: str) -> Any:
     return client.post(url, body or {}, format="json", headers=headers)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_key_cache() -> Iterator[None]:
+    """Each test reads its keys from its own database (keys.CACHE_SECONDS)."""
+    keys._recent.clear()
+    yield
+    keys._recent.clear()

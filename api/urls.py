@@ -40,6 +40,11 @@ urlpatterns: list[URLPattern] = [
         "v1/external-tasks/fetch-and-lock", external.FetchAndLock.as_view(), name="external-fetch"
     ),
     path(
+        "v1/external-tasks/complete",
+        external.CompleteExternalBatch.as_view(),
+        name="external-complete-many",
+    ),
+    path(
         "v1/external-tasks/<int:pk>/complete",
         external.CompleteExternal.as_view(),
         name="external-complete",

@@ -19,6 +19,7 @@ from api.serializers import ProblemSerializer
 from orchestration import clock
 from orchestration.engine import external
 from orchestration.models import StepRun
+from orchestration.problems import problem_for
 
 ERRORS = {code: OpenApiResponse(ProblemSerializer) for code in (400, 401, 403, 404, 409, 429)}
 _WORKER = serializers.CharField(max_length=50, help_text="Names the worker; its locks are its own.")
@@ -73,6 +74,24 @@ class LockedTaskSerializer(serializers.Serializer):  # type: ignore[type-arg]
 class CompleteExternalSerializer(serializers.Serializer):  # type: ignore[type-arg]
     worker_id = _WORKER
     variables = serializers.DictField(required=False, default=dict)
+
+
+class BatchItemSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    id = serializers.IntegerField()
+    variables = serializers.DictField(required=False, default=dict)
+
+
+class CompleteBatchSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    worker_id = _WORKER
+    tasks = serializers.ListField(
+        child=BatchItemSerializer(), min_length=1, max_length=external.MAX_BATCH
+    )
+
+
+class BatchResultSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    id = serializers.IntegerField()
+    status = serializers.CharField(help_text="succeeded, or the problem's code")
+    detail = serializers.CharField(required=False)
 
 
 class FailExternalSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -163,6 +182,35 @@ class CompleteExternal(APIView):
             now=clock.now(),
         )
         return Response(_state(run))
+
+
+class CompleteExternalBatch(APIView):
+    @extend_schema(
+        request=CompleteBatchSerializer,
+        responses={200: BatchResultSerializer(many=True), **ERRORS},
+        summary="Complete many locked tasks in one request; each succeeds or fails alone",
+    )
+    def post(self, request: Request) -> Response:
+        _allowed(request)
+        body = CompleteBatchSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        given = body.validated_data
+        results = external.complete_many(
+            worker_id=given["worker_id"],
+            tasks=[(item["id"], item["variables"]) for item in given["tasks"]],
+            now=clock.now(),
+            within=_within(request),
+        )
+        answer = []
+        for pk, result in results:
+            if isinstance(result, StepRun):
+                answer.append({"id": pk, "status": result.status})
+                continue
+            problem = problem_for(result)
+            if problem is None:
+                raise result
+            answer.append({"id": pk, "status": problem.code, "detail": problem.text()})
+        return Response(answer)
 
 
 class FailExternal(APIView):

@@ -92,6 +92,7 @@ def work(client: Client, worker_id: str, topics: list[str], max_tasks: int, lock
         path = f"external-tasks/{task['id']}"
         # One key per report of this lock: a resent report is the same request.
         key = f"{worker_id}:{task['id']}:{task['lock_expires_at']}"
+        body: dict[str, Any]
         try:
             outputs = handler(task["variables"], task["idempotency_key"])
             report, body = "complete", {"variables": outputs}

@@ -44,9 +44,14 @@ def _check_lock(lock: timedelta) -> None:
 
 
 def fetch_and_lock(
-    *, worker_id: str, topics: Sequence[str], max_tasks: int, lock: timedelta, now: datetime,
+    *,
+    worker_id: str,
+    topics: Sequence[str],
+    max_tasks: int,
+    lock: timedelta,
+    now: datetime,
     within: Q | None = None,
-) -> list[StepRun]:  # fmt: skip
+) -> list[StepRun]:
     """Lock up to `max_tasks` runs of these topics for the worker: ready ones
     that are due, and ones whose previous lock expired; oldest first. Runs of
     instances in incident wait for the operator. `within` narrows the
@@ -77,60 +82,163 @@ def fetch_and_lock(
     return runs
 
 
-def _held(run_id: int, worker_id: str, now: datetime, action: str) -> StepRun:
-    """The run, when this worker's lock on it holds; otherwise the attempt is
-    recorded and refused (InstanceConflict lock_expired / not_locked)."""
+Result = StepRun | Exception  # per task of a batch: the ended run, or why not
+
+
+def _held_many(
+    ids: Sequence[int], worker_id: str, now: datetime, action: str, within: Q | None = None
+) -> dict[int, Result]:
+    """Each run when this worker's lock on it holds; otherwise why not
+    (StepRun.DoesNotExist, or InstanceConflict lock_expired / not_locked, the
+    attempt recorded in the audit log)."""
     _check_worker(worker_id)
-    run = StepRun.objects.select_related("instance").exclude(topic="").get(pk=run_id)
-    mine = run.status == RunStatus.RUNNING and run.worker == worker_name(worker_id)
-    if mine and run.lease_until is not None and run.lease_until >= now:
-        return run
-    code = "lock_expired" if mine else "not_locked"
-    ProcessEvent.objects.create(
-        kind=AuditKind.STEP_RESULT_DISCARDED, instance_id=run.instance_id,
-        definition_id=run.instance.definition_id, version_id=run.instance.version_id,
-        step=run.step, created_at=now,
-        payload={"run": run.pk, "attempt": run.attempt, "worker": worker_id, "action": action,
-                 "why": code, "run_status": run.status},
-    )  # fmt: skip
-    if code == "lock_expired":
-        raise InstanceConflict(code, f"the lock of worker {worker_id!r} on task {run.pk} expired")
-    raise InstanceConflict(code, f"task {run.pk} is not locked by worker {worker_id!r}")
+    runs = (
+        StepRun.objects.select_related("instance")
+        .exclude(topic="")
+        .filter(within or Q())
+        .in_bulk(list(ids))
+    )
+    found: dict[int, Result] = {}
+    refused = []
+    for pk in ids:
+        run = runs.get(pk)
+        if run is None:
+            found[pk] = StepRun.DoesNotExist(f"no external task {pk}")
+            continue
+        mine = run.status == RunStatus.RUNNING and run.worker == worker_name(worker_id)
+        if mine and run.lease_until is not None and run.lease_until >= now:
+            found[pk] = run
+            continue
+        code = "lock_expired" if mine else "not_locked"
+        refused.append(
+            ProcessEvent(
+                kind=AuditKind.STEP_RESULT_DISCARDED,
+                instance_id=run.instance_id,
+                definition_id=run.instance.definition_id,
+                version_id=run.instance.version_id,
+                step=run.step,
+                created_at=now,
+                payload={
+                    "run": run.pk,
+                    "attempt": run.attempt,
+                    "worker": worker_id,
+                    "action": action,
+                    "why": code,
+                    "run_status": run.status,
+                },
+            )
+        )
+        found[pk] = InstanceConflict(
+            code,
+            f"the lock of worker {worker_id!r} on task {pk} expired"
+            if mine
+            else f"task {pk} is not locked by worker {worker_id!r}",
+        )
+    ProcessEvent.objects.bulk_create(refused)
+    return found
 
 
-def _report(run: StepRun, worker_id: str, outcome: Outcome, now: datetime) -> StepRun:
+def _held(run_id: int, worker_id: str, now: datetime, action: str) -> StepRun:
+    found = _held_many([run_id], worker_id, now, action)[run_id]
+    if isinstance(found, Exception):
+        raise found
+    return found
+
+
+def _report_many(outcomes: list[Outcome], worker_id: str, now: datetime) -> dict[int, Result]:
+    """Report the outcomes in one round (as an engine worker reports its
+    batch: one transaction, each instance isolated); each run as it ended."""
     reporter = Worker(worker_name(worker_id), threads=1, clock=lambda: now)
     try:
-        chained = reporter.report([outcome])
+        chained = reporter.report(outcomes)
         if chained:  # the engine's workers run the next steps, not this request
             reporter.release(chained)
     finally:
         reporter.close()
-    done = StepRun.objects.get(pk=run.pk)
-    if done.worker != worker_name(worker_id) or done.status == RunStatus.RUNNING:
-        # Lost the fence between the check and the report (recorded by it).
-        raise InstanceConflict("not_locked", f"task {run.pk} is not locked by {worker_id!r}")
-    return done
+    ended = StepRun.objects.in_bulk([o.run.pk for o in outcomes])
+    results: dict[int, Result] = {}
+    for outcome in outcomes:
+        done = ended[outcome.run.pk]
+        if done.worker != worker_name(worker_id) or done.status == RunStatus.RUNNING:
+            # Lost the fence between the check and the report (recorded by it).
+            results[done.pk] = InstanceConflict(
+                "not_locked", f"task {done.pk} is not locked by {worker_id!r}"
+            )
+        else:
+            results[done.pk] = done
+    return results
 
 
-def complete(*, run_id: int, worker_id: str, variables: dict[str, Any] | None,
-             now: datetime) -> StepRun:  # fmt: skip
-    """Finish the run with these outputs (merged into the instance's variables
-    as the step's `outputs` allow)."""
+def _report(run: StepRun, worker_id: str, outcome: Outcome, now: datetime) -> StepRun:
+    result = _report_many([outcome], worker_id, now)[run.pk]
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+def _outputs(variables: Any) -> dict[str, Any]:
     outputs = {} if variables is None else variables
     if not isinstance(outputs, dict):
         raise InvalidInput({"variables": ["must be a JSON object"]})
     problem = limits.json_problem(outputs, "variables")
     if problem:
         raise InvalidInput({"variables": [problem]})
+    return outputs
+
+
+def complete(
+    *, run_id: int, worker_id: str, variables: dict[str, Any] | None, now: datetime
+) -> StepRun:
+    """Finish the run with these outputs (merged into the instance's variables
+    as the step's `outputs` allow)."""
+    outputs = _outputs(variables)
     run = _held(run_id, worker_id, now, "complete")
     return _report(run, worker_id, Outcome(run, True, outputs), now)
 
 
+MAX_BATCH = 100
+
+
+def complete_many(
+    *, worker_id: str, tasks: Sequence[tuple[int, Any]], now: datetime, within: Q | None = None
+) -> list[tuple[int, Result]]:
+    """Complete many locked runs in one round: (run id, outputs) each, in
+    order; every task succeeds or fails alone (its result says why)."""
+    _check_worker(worker_id)
+    if not 1 <= len(tasks) <= MAX_BATCH:
+        raise InvalidInput({"tasks": [f"between 1 and {MAX_BATCH} tasks"]})
+    results: dict[int, Result] = {}
+    outputs: dict[int, dict[str, Any]] = {}
+    for pk, variables in tasks:
+        if pk in outputs or pk in results:
+            results[pk] = InvalidInput({"id": [f"task {pk} is listed twice"]})
+            continue
+        try:
+            outputs[pk] = _outputs(variables)
+        except InvalidInput as exc:
+            results[pk] = exc
+    held = _held_many(list(outputs), worker_id, now, "complete", within)
+    ready = []
+    for pk, found in held.items():
+        if isinstance(found, Exception):
+            results[pk] = found
+        else:
+            ready.append(Outcome(found, True, outputs[pk]))
+    if ready:
+        results.update(_report_many(ready, worker_id, now))
+    return [(pk, results[pk]) for pk, _ in tasks]
+
+
 def fail(
-    *, run_id: int, worker_id: str, message: str, code: str = "", retryable: bool = True,
-    retry_in: float | None = None, now: datetime,
-) -> StepRun:  # fmt: skip
+    *,
+    run_id: int,
+    worker_id: str,
+    message: str,
+    code: str = "",
+    retryable: bool = True,
+    retry_in: float | None = None,
+    now: datetime,
+) -> StepRun:
     """End the attempt as failed: retried by the step's policy (after
     `retry_in` seconds when given) when retryable, else the step's error
     handling (`on_error`) or the instance fails."""
@@ -138,9 +246,13 @@ def fail(
         raise InvalidInput({"retry_in": ["between 0 seconds and 7 days"]})
     run = _held(run_id, worker_id, now, "fail")
     outcome = Outcome(
-        run, False, code=code or "EXTERNAL_FAILURE", message=message,
-        retryable=retryable, retry_after=retry_in,
-    )  # fmt: skip
+        run,
+        False,
+        code=code or "EXTERNAL_FAILURE",
+        message=message,
+        retryable=retryable,
+        retry_after=retry_in,
+    )
     return _report(run, worker_id, outcome, now)
 
 

@@ -204,3 +204,41 @@ def test_a_service_step_names_a_handler_or_a_topic(run, step) -> None:
     with pytest.raises(DefinitionInvalid) as caught:
         services.version_save_draft(source=source, actor=None)
     assert [e.path for e in caught.value.errors] == ["steps.s"]
+
+
+def test_many_tasks_complete_in_one_request_each_alone(shipping) -> None:
+    for number in ("B-1", "B-2", "B-3"):
+        order(shipping, number)
+    worker = api(key_for("otto"))
+    first, second = fetch(worker, "w1", max_tasks=2, lock_duration=30).json()
+    (other,) = fetch(worker, "w2", lock_duration=30).json()
+    answer = post(
+        worker,
+        "/api/v1/external-tasks/complete",
+        {
+            "worker_id": "w1",
+            "tasks": [
+                {"id": first["id"], "variables": {"slot": 1}},
+                {"id": other["id"]},
+                {"id": second["id"]},
+                {"id": 999999},
+            ],
+        },
+    )
+    assert answer.status_code == 200, answer.content
+    got = [(row["id"], row["status"]) for row in answer.json()]
+    assert got == [
+        (first["id"], "succeeded"),
+        (other["id"], "not_locked"),
+        (second["id"], "succeeded"),
+        (999999, "not_found"),
+    ]
+    shipping.run()
+    assert len(fetch(worker, "w1", topics=["carrier"], max_tasks=5).json()) == 2
+    assert StepRun.objects.get(pk=other["id"]).worker == "ext:w2"  # still w2's
+    body = assert_problem(
+        post(worker, "/api/v1/external-tasks/complete", {"worker_id": "w1", "tasks": []}),
+        400,
+        "invalid_input",
+    )
+    assert "tasks" in body["errors"]

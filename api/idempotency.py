@@ -48,8 +48,8 @@ def _replay(row: IdempotentRequest) -> HttpResponse:
     return response
 
 
-def prune(*, now: object = None, limit: int = 5000) -> int:
-    """Forget keys older than a day (the worker's sweep calls this)."""
+def prune(*, limit: int = 5000) -> int:
+    """Forget up to `limit` keys older than a day (api.jobs.housekeeping, hourly)."""
     cutoff = clock.now() - KEEP
     old = IdempotentRequest.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True)
     return IdempotentRequest.objects.filter(pk__in=list(old[:limit])).delete()[0]

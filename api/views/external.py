@@ -186,6 +186,7 @@ class CompleteExternal(APIView):
 
 class CompleteExternalBatch(APIView):
     @extend_schema(
+        operation_id="v1_external_tasks_complete_many",
         request=CompleteBatchSerializer,
         responses={200: BatchResultSerializer(many=True), **ERRORS},
         summary="Complete many locked tasks in one request; each succeeds or fails alone",

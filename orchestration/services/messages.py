@@ -124,3 +124,13 @@ def message_correlate(
         )
         return Correlated([late[0].pk])
     return Correlated([], kept)
+
+
+def prune_expired(*, limit: int = 5000) -> int:
+    """Forget up to `limit` kept messages that expired (untaken) or were taken
+    more than a day ago."""
+    cutoff = clock.now() - timedelta(days=1)
+    old = BufferedMessage.objects.filter(
+        Q(expires_at__lt=cutoff) | Q(consumed_at__lt=cutoff)
+    ).values_list("pk", flat=True)
+    return BufferedMessage.objects.filter(pk__in=list(old[:limit])).delete()[0]

@@ -204,3 +204,21 @@ def test_the_schema_and_its_docs_are_served_without_a_cdn(client, tmp_path) -> N
     html = docs.content.decode()
     assert docs.status_code == 200 and "cdn" not in html.lower()
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "s.yaml"))
+
+
+def test_housekeeping_forgets_old_keys_and_kept_messages(run) -> None:
+    from django_q.models import Schedule
+
+    from api.jobs import housekeeping
+    from orchestration.models import BufferedMessage
+
+    client = api(key_for("alice"))
+    post(client, "/api/v1/instances", START, **{"Idempotency-Key": "old"})
+    BufferedMessage.objects.create(name="paid", business_key="X", expires_at=run.now)
+    run.advance(hours=23)
+    post(client, "/api/v1/instances", START, **{"Idempotency-Key": "new"})
+    assert housekeeping() == {"idempotency_keys": 0, "buffered_messages": 0}
+    run.advance(hours=2)
+    assert housekeeping() == {"idempotency_keys": 1, "buffered_messages": 1}
+    assert list(IdempotentRequest.objects.values_list("key", flat=True)) == ["new"]
+    assert Schedule.objects.filter(name="api.housekeeping", func="api.jobs.housekeeping").exists()

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import permissions
-from api.common import actor, etagged, require_scope
+from api.common import actor, etagged, require_scope, valid
 from api.serializers import (
     DefinitionDetailSerializer,
     DefinitionSerializer,
@@ -110,11 +110,10 @@ class VersionDeploy(APIView):
     )
     def post(self, request: Request, key: str) -> Response:
         require_scope(request, "definitions:deploy", key)
-        body = DeploySerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        source = body.validated_data.get("source")
+        body = valid(DeploySerializer, request.data)
+        source = body.get("source")
         if source is None:
-            source = json.dumps(body.validated_data["definition"], indent=2)
+            source = json.dumps(body["definition"], indent=2)
         result = services.version_save_draft(source=source, actor=actor(request), expected_key=key)
         data = {**_version(result.version), "definition": key, "changed": result.changed}
         return Response(data, status=201 if result.changed else 200)
@@ -128,8 +127,7 @@ class VersionPublish(APIView):
     )
     def post(self, request: Request, key: str, number: int) -> Response:
         require_scope(request, "definitions:publish", key)
-        body = PublishSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        body = valid(PublishSerializer, request.data)
         version = (
             ProcessVersion.objects.select_related("definition")
             .filter(definition__key=key, number=number)
@@ -138,6 +136,6 @@ class VersionPublish(APIView):
         if version is None or not permissions.can_view_definitions(request.user):
             raise Http404
         published = services.version_publish(
-            version=version, actor=actor(request), reason=body.validated_data["reason"]
+            version=version, actor=actor(request), reason=body["reason"]
         )
         return Response(_version(published))

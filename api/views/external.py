@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import permissions
-from api.common import actor, require_scope
+from api.common import actor, require_scope, valid
 from api.serializers import ProblemSerializer
 from orchestration import clock
 from orchestration.engine import external
@@ -25,11 +25,15 @@ ERRORS = {code: OpenApiResponse(ProblemSerializer) for code in (400, 401, 403, 4
 _WORKER = serializers.CharField(max_length=50, help_text="Names the worker; its locks are its own.")
 
 
-def _allowed(request: Request) -> None:
+def _allowed(request: Request, pk: int | None = None) -> None:
+    """The key's scope and the account's role for external work; and, for one
+    task, that it is an external task of a definition the key may touch (404)."""
     require_scope(request, "external-tasks:work")
     refusal = permissions.external_work_refusal(actor(request))
     if refusal is not None:
         raise PermissionDenied(refusal)
+    if pk is not None:
+        _visible(request, pk)
 
 
 def _within(request: Request) -> Any:
@@ -150,9 +154,7 @@ class FetchAndLock(APIView):
     )
     def post(self, request: Request) -> Response:
         _allowed(request)
-        body = FetchSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        given = body.validated_data
+        given = valid(FetchSerializer, request.data)
         runs = external.fetch_and_lock(
             worker_id=given["worker_id"],
             topics=given["topics"],
@@ -171,14 +173,12 @@ class CompleteExternal(APIView):
         summary="Complete a locked task with output variables",
     )
     def post(self, request: Request, pk: int) -> Response:
-        _allowed(request)
-        _visible(request, pk)
-        body = CompleteExternalSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        _allowed(request, pk)
+        body = valid(CompleteExternalSerializer, request.data)
         run = external.complete(
             run_id=pk,
-            worker_id=body.validated_data["worker_id"],
-            variables=body.validated_data["variables"],
+            worker_id=body["worker_id"],
+            variables=body["variables"],
             now=clock.now(),
         )
         return Response(_state(run))
@@ -193,9 +193,7 @@ class CompleteExternalBatch(APIView):
     )
     def post(self, request: Request) -> Response:
         _allowed(request)
-        body = CompleteBatchSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        given = body.validated_data
+        given = valid(CompleteBatchSerializer, request.data)
         results = external.complete_many(
             worker_id=given["worker_id"],
             tasks=[(item["id"], item["variables"]) for item in given["tasks"]],
@@ -221,11 +219,8 @@ class FailExternal(APIView):
         summary="Report a locked task failed (retried if retryable)",
     )
     def post(self, request: Request, pk: int) -> Response:
-        _allowed(request)
-        _visible(request, pk)
-        body = FailExternalSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        given = body.validated_data
+        _allowed(request, pk)
+        given = valid(FailExternalSerializer, request.data)
         run = external.fail(
             run_id=pk,
             worker_id=given["worker_id"],
@@ -245,14 +240,12 @@ class ExtendLock(APIView):
         summary="Keep a task locked longer",
     )
     def post(self, request: Request, pk: int) -> Response:
-        _allowed(request)
-        _visible(request, pk)
-        body = ExtendLockSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        _allowed(request, pk)
+        body = valid(ExtendLockSerializer, request.data)
         run = external.extend_lock(
             run_id=pk,
-            worker_id=body.validated_data["worker_id"],
-            lock=timedelta(seconds=body.validated_data["lock_duration"]),
+            worker_id=body["worker_id"],
+            lock=timedelta(seconds=body["lock_duration"]),
             now=clock.now(),
         )
         return Response(_state(run))

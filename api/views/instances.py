@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import permissions
-from api.common import CursorPage, actor, etagged, require_scope
+from api.common import CursorPage, actor, etagged, require_scope, valid
 from api.serializers import (
     CancelSerializer,
     EventSerializer,
@@ -76,9 +76,7 @@ class InstanceCollection(GenericAPIView):  # type: ignore[type-arg]
     )
     def get(self, request: Request) -> Response:
         require_scope(request, "instances:read")
-        query = InstanceFilter(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        given = query.validated_data
+        given = valid(InstanceFilter, request.query_params)
         rows = visible_instances(request)
         if "definition" in given:
             rows = rows.filter(definition__key=given["definition"])
@@ -99,9 +97,7 @@ class InstanceCollection(GenericAPIView):  # type: ignore[type-arg]
         summary="Start an instance of a published definition",
     )
     def post(self, request: Request) -> Response:
-        body = StartSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        given = body.validated_data
+        given = valid(StartSerializer, request.data)
         require_scope(request, "instances:start", given["definition"])
         instance = services.instance_start(
             key=given["definition"],
@@ -165,10 +161,9 @@ class InstanceCancel(APIView):
     def post(self, request: Request, pk: int) -> Response:
         instance = visible_instance(request, pk)
         require_scope(request, "instances:operate", instance.definition.key)
-        body = CancelSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        body = valid(CancelSerializer, request.data)
         done = services.instance_cancel(
-            instance_id=instance.pk, actor=actor(request), reason=body.validated_data["reason"]
+            instance_id=instance.pk, actor=actor(request), reason=body["reason"]
         )
         return Response(instance_data(visible_instance(request, done.pk)))
 
@@ -195,12 +190,11 @@ class InstanceMessage(APIView):
     def post(self, request: Request, pk: int) -> Response:
         instance = visible_instance(request, pk)
         require_scope(request, "messages:send", instance.definition.key)
-        body = MessageSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        body = valid(MessageSerializer, request.data)
         done = services.instance_send_message(
             instance_id=instance.pk,
-            name=body.validated_data["name"],
-            payload=body.validated_data["payload"],
+            name=body["name"],
+            payload=body["payload"],
             actor=actor(request),
         )
         return Response(instance_data(visible_instance(request, done.pk)))

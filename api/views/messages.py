@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import permissions
-from api.common import actor, require_scope
+from api.common import actor, require_scope, valid
 from api.serializers import ProblemSerializer
 from orchestration import services
 from orchestration.services.messages import MAX_TTL
@@ -55,9 +55,7 @@ class MessageCorrelate(APIView):
     )
     def post(self, request: Request) -> Response:
         require_scope(request, "messages:send")
-        body = CorrelateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        given = body.validated_data
+        given = valid(CorrelateSerializer, request.data)
         result = services.message_correlate(
             name=given["name"],
             business_key=given["business_key"],

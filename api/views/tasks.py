@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from accounts import permissions
 from accounts.models import User
-from api.common import CursorPage, actor, etagged, require_scope
+from api.common import CursorPage, actor, etagged, require_scope, valid
 from api.serializers import (
     CompleteSerializer,
     DelegateSerializer,
@@ -105,9 +105,7 @@ class TaskCollection(GenericAPIView):  # type: ignore[type-arg]
     )
     def get(self, request: Request) -> Response:
         require_scope(request, "tasks:read")
-        query = TaskFilter(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        given = query.validated_data
+        given = valid(TaskFilter, request.query_params)
         rows = _rows().filter(
             queues.view_q(request.user, given["view"], clock.now()),
             permissions.api_definitions_q(request.auth, "instance__definition__key"),
@@ -132,6 +130,14 @@ class TaskDetail(APIView):
         return etagged(request, _detail(visible_task(request, pk)))
 
 
+def actable_task(request: Request, pk: int) -> HumanTask:
+    """The task for an action: visible (else 404) and of a definition the
+    key may act on (else 403); the service then applies the policy's rules."""
+    task = visible_task(request, pk)
+    require_scope(request, "tasks:act", task.instance.definition.key)
+    return task
+
+
 def _acted(request: Request, pk: int) -> Response:
     return Response(_detail(visible_task(request, pk)))
 
@@ -143,8 +149,7 @@ class TaskClaim(APIView):
         summary="Claim a task offered to the caller",
     )
     def post(self, request: Request, pk: int) -> Response:
-        task = visible_task(request, pk)
-        require_scope(request, "tasks:act", task.instance.definition.key)
+        task = actable_task(request, pk)
         services.task_claim(task_id=task.pk, actor=actor(request))
         return _acted(request, pk)
 
@@ -156,8 +161,7 @@ class TaskRelease(APIView):
         summary="Give a claimed task back to its queue",
     )
     def post(self, request: Request, pk: int) -> Response:
-        task = visible_task(request, pk)
-        require_scope(request, "tasks:act", task.instance.definition.key)
+        task = actable_task(request, pk)
         services.task_release(task_id=task.pk, actor=actor(request))
         return _acted(request, pk)
 
@@ -169,16 +173,12 @@ class TaskDelegate(APIView):
         summary="Delegate a task to another user, who decides for its owner",
     )
     def post(self, request: Request, pk: int) -> Response:
-        task = visible_task(request, pk)
-        require_scope(request, "tasks:act", task.instance.definition.key)
-        body = DelegateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        to = User.objects.filter(username=body.validated_data["user"], is_active=True).first()
+        task = actable_task(request, pk)
+        body = valid(DelegateSerializer, request.data)
+        to = User.objects.filter(username=body["user"], is_active=True).first()
         if to is None:
             raise serializers.ValidationError({"user": ["no active user by that name"]})
-        services.task_delegate(
-            task_id=task.pk, actor=actor(request), to=to, note=body.validated_data["note"]
-        )
+        services.task_delegate(task_id=task.pk, actor=actor(request), to=to, note=body["note"])
         return _acted(request, pk)
 
 
@@ -189,11 +189,8 @@ class TaskComplete(APIView):
         summary="Decide a task: outcome, form data and an optional comment",
     )
     def post(self, request: Request, pk: int) -> Response:
-        task = visible_task(request, pk)
-        require_scope(request, "tasks:act", task.instance.definition.key)
-        body = CompleteSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        given = body.validated_data
+        task = actable_task(request, pk)
+        given = valid(CompleteSerializer, request.data)
         with transaction.atomic():  # the comment stands only with the decision
             if given["comment"].strip():
                 services.task_comment(task_id=task.pk, actor=actor(request), text=given["comment"])

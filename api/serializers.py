@@ -79,7 +79,9 @@ class PublishSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 class StartSerializer(serializers.Serializer):  # type: ignore[type-arg]
     definition = serializers.SlugField(max_length=100)
-    version = serializers.IntegerField(required=False, min_value=1, allow_null=True)
+    version = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**31 - 1, allow_null=True
+    )
     business_key = serializers.CharField(
         required=False, default="", max_length=200, allow_blank=True
     )

@@ -81,7 +81,7 @@ class CompleteExternalSerializer(serializers.Serializer):  # type: ignore[type-a
 
 
 class BatchItemSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    id = serializers.IntegerField()
+    id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
     variables = serializers.DictField(required=False, default=dict)
 
 

@@ -99,9 +99,11 @@ def parse_source(text: str) -> dict[str, Any]:
                 f"{size} bytes, more than {max_bytes} (ORCHESTRATION_MAX_DEFINITION_BYTES)",
             )]
         )  # fmt: skip
-    loader = _UniqueKeyLoader(text)
-    loader.max_depth = _limit("ORCHESTRATION_MAX_DEFINITION_DEPTH", DEFAULT_MAX_DEPTH)
+    loader = None
     try:
+        # The reader refuses control characters while it is made, not while it reads.
+        loader = _UniqueKeyLoader(text)
+        loader.max_depth = _limit("ORCHESTRATION_MAX_DEFINITION_DEPTH", DEFAULT_MAX_DEPTH)
         data = loader.get_single_data()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -115,7 +117,8 @@ def parse_source(text: str) -> dict[str, Any]:
             [DefinitionError("definition", f"YAML does not parse: {exc}")]
         ) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if isinstance(data, dict):
         not_json = _not_json(data, [])
         if not_json:

@@ -74,6 +74,12 @@ def test_yaml_that_is_not_plain_json_data_is_refused(source: str, expected: str)
     assert refused(source) == [expected]
 
 
+def test_control_characters_are_refused_not_a_crash() -> None:
+    # Found by schemathesis: the YAML reader refuses them while it is built.
+    (error,) = refused("\u00bf\u0018\u00d9")
+    assert error.startswith("definition: YAML does not parse: unacceptable character #x0018")
+
+
 def test_a_billion_laughs_is_refused_at_its_first_anchor() -> None:
     lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     for n in range(1, 9):

@@ -10,9 +10,10 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from accounts import permissions
 from accounts.models import User
 from api import services
-from api.models import SCOPES, ApiKey
+from api.models import SCOPES, ApiCall, ApiKey
 from orchestration.models import ProcessDefinition
 from orchestration.problems import problem_for
 
@@ -91,3 +92,39 @@ class ApiKeyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 if problem is None:
                     raise
                 self.message_user(request, f"{key.name}: {problem.message}", messages.ERROR)
+
+
+@admin.register(ApiCall)
+class ApiCallAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """The API's access log, for auditors (the policy's can_read_audit)."""
+
+    list_display = ("at", "key", "user", "method", "path", "status", "milliseconds")
+    list_filter = ("method", "status", "key")
+    search_fields = ("path", "request_id", "key__name", "user__username")
+    date_hierarchy = "at"
+    readonly_fields = (
+        "at",
+        "key",
+        "user",
+        "method",
+        "path",
+        "status",
+        "request_id",
+        "ip",
+        "milliseconds",
+    )
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return permissions.can_read_audit(request.user)
+
+    def has_view_permission(self, request: HttpRequest, obj: ApiCall | None = None) -> bool:
+        return permissions.can_read_audit(request.user)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ApiCall | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: ApiCall | None = None) -> bool:
+        return False

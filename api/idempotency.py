@@ -35,7 +35,10 @@ def _owner(request: HttpRequest) -> str | None:
         # Only a valid key owns answers: a caller who knows a key's prefix and
         # an idempotency key must not read another's answer.
         key = keys.find(token)
-        return f"key:{key.prefix}" if key is not None else None
+        if key is None:
+            return None
+        request.api_key = key  # type: ignore[attr-defined]  # a replay is logged with it
+        return f"key:{key.prefix}"
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         return f"user:{user.pk}"

@@ -102,6 +102,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             ).update(last_used_at=now)
             key.last_used_at = now  # the cached copy too
         audit_context.set_client(f"api:{key.name}")
+        request._request.api_key = key  # type: ignore[attr-defined]  # api/access_log.py
         return key.user, key
 
     def authenticate_header(self, request: Request) -> str:

@@ -83,3 +83,35 @@ class IdempotentRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.owner} {self.key}"
+
+
+class ApiCall(models.Model):
+    """One request under /api/v1/: who (key, account), what (method, path),
+    the answer's status, and when. The access log of the API: every call,
+    reads included, kept API_CALL_LOG_DAYS days. Changes are in the audit log
+    too (hash-chained, with the key as client); this says who read what."""
+
+    at = models.DateTimeField(default=clock.now)
+    key = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=300)
+    status = models.PositiveSmallIntegerField()
+    request_id = models.CharField(max_length=64, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    milliseconds = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = "API call"
+        indexes = [
+            models.Index(fields=["at"], name="apicall_at"),
+            models.Index(fields=["key", "at"], name="apicall_key_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} {self.status}"

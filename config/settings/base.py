@@ -50,6 +50,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Every API call, replays included, in the API's access log.
+    "api.access_log.ApiCallLogMiddleware",
     # After authentication: a replayed answer belongs to the key or person that got it.
     "api.idempotency.IdempotencyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -192,6 +194,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+# How long the API's access log keeps each call (api.jobs.housekeeping prunes).
+API_CALL_LOG_DAYS = env_int("API_CALL_LOG_DAYS", 30)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Process engine API",
     "DESCRIPTION": "Start, signal and decide processes; see docs/api.md.",

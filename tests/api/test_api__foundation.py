@@ -217,8 +217,37 @@ def test_housekeeping_forgets_old_keys_and_kept_messages(run) -> None:
     BufferedMessage.objects.create(name="paid", business_key="X", expires_at=run.now)
     run.advance(hours=23)
     post(client, "/api/v1/instances", START, **{"Idempotency-Key": "new"})
-    assert housekeeping() == {"idempotency_keys": 0, "buffered_messages": 0}
+    assert housekeeping() == {"idempotency_keys": 0, "buffered_messages": 0, "api_calls": 0}
     run.advance(hours=2)
-    assert housekeeping() == {"idempotency_keys": 1, "buffered_messages": 1}
+    assert housekeeping() == {"idempotency_keys": 1, "buffered_messages": 1, "api_calls": 0}
     assert list(IdempotentRequest.objects.values_list("key", flat=True)) == ["new"]
     assert Schedule.objects.filter(name="api.housekeeping", func="api.jobs.housekeeping").exists()
+
+
+def test_every_call_is_in_the_access_log(run, client) -> None:
+    from accounts.models import User
+    from api.models import ApiCall
+
+    token = key_for("alice", name="shop")
+    shop = api(token)
+    shop.get("/api/v1/instances")
+    post(shop, "/api/v1/instances", START, **{"Idempotency-Key": "a"})
+    post(shop, "/api/v1/instances", START, **{"Idempotency-Key": "a"})  # a replay
+    api("pe_000000000000_nope").get("/api/v1/tasks")
+    calls = list(
+        ApiCall.objects.order_by("pk").values_list(
+            "key__name", "user__username", "method", "path", "status"
+        )
+    )
+    assert calls == [
+        ("shop", "alice", "GET", "/api/v1/instances", 200),
+        ("shop", "alice", "POST", "/api/v1/instances", 201),
+        ("shop", "alice", "POST", "/api/v1/instances", 201),
+        (None, None, "GET", "/api/v1/tasks", 401),
+    ]
+    assert ApiCall.objects.exclude(request_id="").count() == 4
+    # Auditors read it in the admin; others do not see it.
+    client.force_login(User.objects.get(username="audrey"))
+    assert client.get("/admin/api/apicall/").status_code == 200
+    client.force_login(User.objects.get(username="otto"))
+    assert client.get("/admin/api/apicall/").status_code in {302, 403}

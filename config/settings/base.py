@@ -188,6 +188,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["api.parsers.BoundedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    # ASCII JSON: an error that quotes bad input (a lone surrogate) still renders.
+    "UNICODE_JSON": False,
     "DEFAULT_THROTTLE_CLASSES": ["api.common.PerKeyThrottle"],
     # Per API key (per person for browser sessions); DRF's "number/period".
     "DEFAULT_THROTTLE_RATES": {"api": env_str("API_THROTTLE_RATE", "6000/min")},

@@ -101,6 +101,16 @@ def test_bad_input_names_the_field_and_changes_nothing(run) -> None:
         "/api/v1/instances", "[" * 100_000 + "]" * 100_000, content_type="application/json"
     )
     assert deep.status_code in {400, 413}
+    # Found by schemathesis: JSON's \\ud800 escapes carry text UTF-8 cannot hold.
+    lone = api(token).post(
+        "/api/v1/instances",
+        '{"definition": "x", "variables": {"a": "\\ud800"}}',
+        content_type="application/json",
+    )
+    assert (
+        "variables.a: text with a lone surrogate"
+        in assert_problem(lone, 400, "malformed_request")["detail"]
+    )
     form = api(token).post(
         "/api/v1/instances", "a=b", content_type="application/x-www-form-urlencoded"
     )

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse
 
 from api.models import ApiCall
@@ -34,19 +35,50 @@ class ApiCallLogMiddleware:
         if key is not None:
             user = key.user  # also for a replay, answered before authentication
         try:
-            ApiCall.objects.create(
-                key=key,
-                user=user if user is not None and user.is_authenticated else None,
-                method=(request.method or "")[:8],
-                path=request.path[:300],
-                status=response.status_code,
-                request_id=audit_context.request_id(),
-                ip=audit_context.ip(),
-                milliseconds=int((time.perf_counter() - began) * 1000),
+            _write(
+                ApiCall(
+                    key=key,
+                    user=user if user is not None and user.is_authenticated else None,
+                    method=(request.method or "")[:8],
+                    path=request.path[:300],
+                    status=response.status_code,
+                    request_id=audit_context.request_id(),
+                    ip=audit_context.ip(),
+                    milliseconds=int((time.perf_counter() - began) * 1000),
+                )
             )
         except Exception:  # the access log must not turn an answer into a 500
             log.exception("API call not logged: %s %s", request.method, request.path)
         return response
+
+
+_COLUMNS = (
+    "at",
+    "key_id",
+    "user_id",
+    "method",
+    "path",
+    "status",
+    "request_id",
+    "ip",
+    "milliseconds",
+)
+_INSERT = (
+    f"INSERT INTO {ApiCall._meta.db_table} ({', '.join(_COLUMNS)})"  # noqa: S608 - our table
+    f" VALUES ({', '.join(['%s'] * len(_COLUMNS))})"
+)
+
+
+def _write(call: ApiCall) -> None:
+    """One plain INSERT (the ORM's own took a tenth of a start's time), and on
+    PostgreSQL without waiting for the disk (asynchronous commit): a crash may
+    lose the last fraction of a second of access-log rows, never corrupt
+    them; the call's own changes were committed durably before."""
+    values = [getattr(call, column) for column in _COLUMNS]
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        cursor.execute(_INSERT, values)
 
 
 def prune(*, limit: int = 5000) -> int:

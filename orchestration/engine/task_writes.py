@@ -63,6 +63,8 @@ class TaskWrites:
         """A task opening for someone away goes to whoever decides for them."""
         from accounts.absences import away, route
 
+        if not people:  # offered to groups only: nobody to route
+            return people
         if self._away is None:  # one look per batch
             self._away = away(self.now)
         if not self._away or not set(people) & set(self._away):

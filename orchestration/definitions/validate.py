@@ -447,6 +447,12 @@ def _step_errors(
                 if "handler" in step
                 else "a service step needs a handler or an external topic",
             )
+        if "external" in step and "timeout" in step:
+            yield DefinitionError(
+                f"{path}.timeout",
+                "does not apply to an external step: each attempt lasts as long as its "
+                "worker's lock (lock_duration, extend-lock)",
+            )
         for field_name in ("handler", "compensate"):
             name = step.get(field_name)
             if name is not None and name not in ctx.handlers:

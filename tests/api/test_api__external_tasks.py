@@ -193,17 +193,62 @@ def test_who_may_work_and_bad_requests(shipping) -> None:
 
 
 @pytest.mark.parametrize(
-    "step",
+    ("step", "path"),
     [
-        "{type: service, handler: demo.check_budget, external: warehouse, next: done}",
-        "{type: service, next: done}",
+        ("{type: service, handler: demo.check_budget, external: warehouse, next: done}", "steps.s"),
+        ("{type: service, next: done}", "steps.s"),
+        ("{type: service, external: warehouse, timeout: 30s, next: done}", "steps.s.timeout"),
     ],
 )
-def test_a_service_step_names_a_handler_or_a_topic(run, step) -> None:
+def test_a_service_step_names_a_handler_or_a_topic(run, step, path) -> None:
     source = f"key: bad\nname: Bad\nstart: s\nsteps:\n  s: {step}\n  done: {{type: end}}\n"
     with pytest.raises(DefinitionInvalid) as caught:
         services.version_save_draft(source=source, actor=None)
-    assert [e.path for e in caught.value.errors] == ["steps.s"]
+    assert [e.path for e in caught.value.errors] == [path]
+
+
+ROUTED = """
+key: routed
+name: Routed
+start: reserve
+steps:
+  reserve:
+    type: service
+    external: warehouse
+    compensate: demo.cancel_order
+    on_error: {OUT_OF_STOCK: sorry}
+    next: ship
+  ship: {type: service, external: carrier, next: done}
+  done: {type: end, result: shipped}
+  sorry: {type: end, result: out_of_stock}
+"""
+
+
+def test_on_error_routes_a_business_failure_and_compensate_undoes_an_external_step(run) -> None:
+    run.publish(ROUTED)
+    worker = api(key_for("otto"))
+    first = services.instance_start(key="routed", variables={}, actor=None)
+    run.run()
+    (task,) = fetch(worker).json()
+    post(
+        worker,
+        f"/api/v1/external-tasks/{task['id']}/fail",
+        {"worker_id": "w1", "error": "none left", "code": "OUT_OF_STOCK", "retryable": False},
+    )
+    run.run()
+    first.refresh_from_db()
+    assert (first.status, first.result) == ("completed", "out_of_stock")
+    second = services.instance_start(key="routed", variables={}, actor=None)
+    run.run()
+    (task,) = fetch(worker).json()
+    post(worker, f"/api/v1/external-tasks/{task['id']}/complete", {"worker_id": "w1"})
+    run.run()
+    services.instance_cancel(instance_id=second.pk, actor=None, reason="changed mind")
+    run.run()
+    second.refresh_from_db()
+    assert second.status == "compensated"
+    undo = StepRun.objects.get(instance=second, compensation=True)
+    assert (undo.step, undo.topic, undo.status) == ("reserve", "", "succeeded")
 
 
 def test_many_tasks_complete_in_one_request_each_alone(shipping) -> None:

@@ -57,6 +57,15 @@ def can_view_definitions(user: AnyUser | None) -> bool:
     )
 
 
+def can_read_definition(user: AnyUser | None, published: ProcessVersion | None) -> bool:
+    """A definition, given its published version (None: none is): every one
+    for process admins, operators and auditors; for anyone else, those whose
+    published version they may start."""
+    if can_view_definitions(user):
+        return True
+    return published is not None and can_start(user, published.spec)
+
+
 def edit_refusal(user: AnyUser | None, version: ProcessVersion | None = None) -> str | None:
     """Create drafts, or change one; a version that is not a draft is never editable."""
     if version is not None and not version.is_draft:

@@ -119,17 +119,27 @@ def _body(
     }
 
 
+def _locked_cursor(name: str, **more: Any) -> WebhookCursor | None:
+    """The cursor row, locked (None while another holds it, or when `more`
+    does not match); made on first use."""
+
+    def find() -> WebhookCursor | None:
+        rows = WebhookCursor.objects.select_for_update(skip_locked=True)
+        return rows.filter(name=name, **more).first()
+
+    found = find()
+    if found is None and not WebhookCursor.objects.filter(name=name).exists():
+        WebhookCursor.objects.get_or_create(name=name)
+        found = find()
+    return found
+
+
 def fan_out(*, now: datetime | None = None) -> int:
     """Make deliveries for sealed audit rows past the cursor; return how many.
     One sweep at a time (the cursor row is locked, others skip)."""
     now = now or clock.now()
     with transaction.atomic():
-        WebhookCursor.objects.get_or_create(name="webhooks")
-        cursor = (
-            WebhookCursor.objects.select_for_update(skip_locked=True)
-            .filter(name="webhooks")
-            .first()
-        )
+        cursor = _locked_cursor("webhooks")
         if cursor is None:
             return 0
         subscriptions = list(WebhookSubscription.objects.filter(active=True))
@@ -195,12 +205,7 @@ def start_sender(now: datetime | None = None) -> bool:
     if not any_due(now):
         return False
     with transaction.atomic():
-        WebhookCursor.objects.get_or_create(name="sender")
-        lease = (
-            WebhookCursor.objects.select_for_update(skip_locked=True)
-            .filter(name="sender", position__lt=int(now.timestamp()))
-            .first()
-        )
+        lease = _locked_cursor("sender", position__lt=int(now.timestamp()))
         if lease is None:
             return False
         lease.position = int(now.timestamp()) + _SENDER_LEASE

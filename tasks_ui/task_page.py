@@ -96,15 +96,14 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         if errors:
             raise InvalidInput(errors)
-        services.task_complete(task_id=task.pk, outcome=outcome, data=data, actor=person(request))
+        services.task_complete(task_id=task.pk, outcome=outcome, data=data, comment=comment,
+                               actor=person(request))  # fmt: skip
     except InvalidInput as exc:
         # Stay on the form with the answers kept and each error by its field.
         context = _page_context(request, task, errors=dict(exc.errors), posted=request.POST)
         return render(request, "tasks_ui/task.html", context, status=400)
     except Exception as exc:
         return refused(request, exc, fallback=reverse("tasks_ui:task", args=[pk]))
-    if comment:
-        services.task_comment(task_id=task.pk, actor=person(request), text=comment)
     text = f"Decided {outcome}: {task.title}"
     if request.htmx and request.POST.get("from") == "row":  # type: ignore[attr-defined]
         return _row_notice(request, text)

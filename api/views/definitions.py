@@ -55,14 +55,13 @@ def _visible(request: Request) -> list[ProcessDefinition]:
         .prefetch_related(Prefetch("versions", queryset=ProcessVersion.objects.order_by("number")))
         .order_by("key")
     )
-    if permissions.can_view_definitions(request.user):
-        return list(rows)
-    shown = []
-    for definition in rows:
-        live = _published(list(definition.versions.all()))
-        if live is not None and permissions.can_start(request.user, live.spec):
-            shown.append(definition)
-    return shown
+    return [
+        definition
+        for definition in rows
+        if permissions.can_read_definition(
+            request.user, _published(list(definition.versions.all()))
+        )
+    ]
 
 
 def _definition(definition: ProcessDefinition, *, detail: bool) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from django.db import transaction
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -191,10 +190,11 @@ class TaskComplete(APIView):
     def post(self, request: Request, pk: int) -> Response:
         task = actable_task(request, pk)
         given = valid(CompleteSerializer, request.data)
-        with transaction.atomic():  # the comment stands only with the decision
-            if given["comment"].strip():
-                services.task_comment(task_id=task.pk, actor=actor(request), text=given["comment"])
-            services.task_complete(
-                task_id=task.pk, outcome=given["outcome"], data=given["data"], actor=actor(request)
-            )
+        services.task_complete(
+            task_id=task.pk,
+            outcome=given["outcome"],
+            data=given["data"],
+            comment=given["comment"],
+            actor=actor(request),
+        )
         return _acted(request, pk)

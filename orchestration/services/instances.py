@@ -46,6 +46,7 @@ from orchestration.models import (
     StepRun,
     Timer,
 )
+from orchestration.services.tasks import task_comment
 from orchestration.states import InstanceStatus, TaskStatus
 
 if TYPE_CHECKING:
@@ -321,15 +322,21 @@ def _check_form(task: HumanTask, outcome: str, data: dict[str, Any]) -> dict[str
 
 def task_complete(
     *, task_id: int, outcome: str, data: dict[str, Any] | None, actor: User | None,
-    now: datetime | None = None,
+    comment: str = "", now: datetime | None = None,
 ) -> HumanTask:  # fmt: skip
     """Decide a human task. The decision commits with the transition it causes and
-    the automated work after it is handed to the workers after commit.
+    the automated work after it is handed to the workers after commit. A
+    `comment` joins the task's thread with the decision, or not at all.
 
     Raises HumanTask.DoesNotExist, PermissionDenied (not an assignee, or
     excluded), InstanceConflict("task_closed") for a second decision, or
-    InvalidInput for a bad outcome or form data; nothing changes then.
+    InvalidInput for a bad outcome, form data or comment; nothing changes then.
     """
+    if comment.strip() and actor is not None:
+        with transaction.atomic():
+            task_comment(task_id=task_id, actor=actor, text=comment, now=now)
+            return task_complete(task_id=task_id, outcome=outcome, data=data, actor=actor,
+                                 now=now)  # fmt: skip
     data = {} if data is None else data
     if not isinstance(data, dict):
         raise InvalidInput({"data": ["must be a JSON object"]})

@@ -202,3 +202,143 @@ def test_named_exclusions_are_checked_when_saved(exclude, message) -> None:
     with pytest.raises(DefinitionInvalid) as raised:
         publish(CHAIN.replace("exclude: [previous_approvers]", f"exclude: {exclude}"))
     assert message in raised.value.messages
+
+
+# ---- rules a wrong implementation would also pass with friendlier examples -------------------
+OVERLAP = """
+key: overlap
+name: Overlap
+start: vote
+steps:
+  vote:
+    type: approval
+    assignees: {users: [both], groups: [legal, finance]}
+    quorum: %s
+    outcomes: {approve: yes, reject: no}
+  yes: {type: end, result: approved}
+  no: {type: end, result: rejected}
+"""
+
+
+@pytest.fixture
+def overlapping(roles):
+    """Three people behind four assignee rows and five memberships: `both` is
+    named and in both groups, `lee` is in both groups, `fay` in one."""
+    both = make_user("both", "legal", "finance")
+    lee = make_user("lee", "legal", "finance")
+    fay = make_user("fay", "finance")
+    return both, lee, fay
+
+
+@pytest.mark.parametrize(
+    ("quorum", "closes_after"),
+    [("all", 3), ("3", 3), ('"100%"', 3), ('"67%"', 3), ('"66%"', 2)],
+)
+def test_eligibility_counts_people_not_assignee_rows(overlapping, quorum, closes_after) -> None:
+    # 67 % of 3 people is 2.01 -> 3 votes; of 4 rows (or 5 memberships) it would differ.
+    publish(OVERLAP % quorum)
+    instance = services.instance_start(key="overlap", variables={}, actor=None)
+    task = HumanTask.objects.get(instance=instance)
+    for n, person in enumerate(overlapping[:closes_after], start=1):
+        vote(task, person)
+        expected = ("completed", "approved") if n == closes_after else ("waiting", "")
+        assert result(instance) == expected, (quorum, n)
+
+
+def test_all_rejects_once_a_single_eligible_person_said_no(overlapping) -> None:
+    # Counting rows (4) instead of people (3) would leave `all` reachable after one no.
+    publish(OVERLAP % "all")
+    instance = services.instance_start(key="overlap", variables={}, actor=None)
+    task = HumanTask.objects.get(instance=instance)
+    vote(task, overlapping[0])
+    vote(task, overlapping[1], "reject")
+    assert result(instance) == ("completed", "rejected")
+
+
+def test_a_second_vote_with_another_outcome_is_refused_and_changes_nothing(board) -> None:
+    _, members = board
+    instance, task = run_board("3")
+    vote(task, members[0], "approve")
+    with pytest.raises(InstanceConflict) as refused:
+        vote(task, members[0], "reject")
+    assert refused.value.code == "already_voted"
+    assert str(refused.value).startswith("m0 already voted approve on task")
+    assert list(TaskVote.objects.filter(task=task).values_list("outcome", flat=True)) == [
+        "approve"
+    ]
+    assert result(instance) == ("waiting", "")
+
+
+def test_a_veto_decides_at_once_though_the_quorum_is_still_reachable(board) -> None:
+    # required 2 of 5: after one reject, four people could still bring two approvals.
+    _, members = board
+    instance, task = run_board("{required: 2, veto: [reject]}")
+    vote(task, members[0], "reject")
+    assert result(instance) == ("completed", "rejected")
+    instance.refresh_from_db()
+    assert instance.variables["vote"]["decided_by"] == "m0"
+
+
+def test_without_a_veto_one_reject_leaves_a_reachable_quorum_open(board) -> None:
+    _, members = board
+    instance, task = run_board("2")
+    vote(task, members[0], "reject")
+    assert result(instance) == ("waiting", "")
+    vote(task, members[1])
+    vote(task, members[2])
+    assert result(instance) == ("completed", "approved")
+
+
+def test_a_percentage_rounds_up(board) -> None:
+    # 50 % of 5 is 2.5: three approvals are needed, not two.
+    _, members = board
+    instance, task = run_board('"50%"')
+    vote(task, members[0])
+    vote(task, members[1])
+    assert result(instance) == ("waiting", "")
+    vote(task, members[2])
+    assert result(instance) == ("completed", "approved")
+
+
+def test_a_percentage_rejects_only_once_out_of_reach(board) -> None:
+    # 50 % of 5 needs 3: after two rejects three people are left, still enough.
+    _, members = board
+    instance, task = run_board('"50%"')
+    vote(task, members[0], "reject")
+    vote(task, members[1], "reject")
+    assert result(instance) == ("waiting", "")
+    vote(task, members[2], "reject")
+    assert result(instance) == ("completed", "rejected")
+
+
+def test_a_named_exclusion_leaves_deciders_of_other_steps_eligible(roles) -> None:
+    Group.objects.create(name="signers")
+    ann, bob, cat = (make_user(n, "signers") for n in ("ann", "bob", "cat"))
+    publish("""
+key: named2
+name: Named two
+start: first
+steps:
+  first: {type: approval, assignees: {groups: [signers]}, outcomes: {approve: second}}
+  second: {type: approval, assignees: {groups: [signers]}, outcomes: {approve: third}}
+  third:
+    type: approval
+    assignees: {groups: [signers]}
+    exclude: [{step: second}]
+    quorum: all
+    outcomes: {approve: done, reject: done}
+  done: {type: end, result: ok}
+""")
+    instance = services.instance_start(key="named2", variables={}, actor=None)
+    vote(HumanTask.objects.get(instance=instance, step="first"), ann)
+    vote(HumanTask.objects.get(instance=instance, step="second"), bob)
+    third = HumanTask.objects.get(instance=instance, step="third")
+    with pytest.raises(PermissionDenied) as refused:
+        vote(third, bob)
+    assert "bob decided second earlier in this instance" in str(refused.value)
+    # ann decided `first`, which `third` does not exclude: she votes, and `all`
+    # counts two people (ann, cat), not three.
+    vote(third, ann)
+    assert result(instance) == ("waiting", "")
+    vote(third, cat)
+    assert result(instance) == ("completed", "ok")

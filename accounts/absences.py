@@ -3,12 +3,13 @@
 `route()` follows delegates through their own absences: ann away -> bob, bob
 away -> cy gives cy. A cycle (ann -> bob -> ann), or an absent user without a
 delegate, routes nowhere: the task stays with its group (if any) and its
-escalation path, and the reason is recorded. Pure apart from one query.
+escalation path, and the reason is recorded. `resolve()` is the rule, pure;
+`route()` reads who is away and applies it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,8 +32,14 @@ def away(now: datetime) -> dict[int, int | None]:
 
 
 def route(user_ids: Iterable[int], now: datetime) -> list[Route]:
-    """Where each absent user among `user_ids` routes to (present users: nothing)."""
-    absent = away(now)
+    """Where each absent user among `user_ids` routes to at `now`."""
+    return resolve(user_ids, away(now))
+
+
+def resolve(user_ids: Iterable[int], absent: Mapping[int, int | None]) -> list[Route]:
+    """Where each absent user among `user_ids` routes to (present users:
+    nothing), given who is away -> their delegate. A cycle is found wherever
+    it closes (ann -> bob -> cy -> bob as much as ann -> bob -> ann)."""
     routes = []
     for user in user_ids:
         if user not in absent:

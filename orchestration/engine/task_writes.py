@@ -61,7 +61,7 @@ class TaskWrites:
 
     def _route_absent(self, instance: ProcessInstance, step: str, people: list[int]) -> list[int]:
         """A task opening for someone away goes to whoever decides for them."""
-        from accounts.absences import away, route
+        from accounts.absences import away, resolve
 
         if not people:  # offered to groups only: nobody to route
             return people
@@ -70,7 +70,7 @@ class TaskWrites:
         if not self._away or not set(people) & set(self._away):
             return people
         routed = list(people)
-        for found in route(people, self.now):
+        for found in resolve(people, self._away):
             # Nobody to route to: the task stays with them (and its groups and
             # escalation), and the audit row says why.
             if found.to is not None:

@@ -105,6 +105,45 @@ def test_a_decision_withdraws_the_escalation(org, worker, clock) -> None:
     assert sent() == [] and escalations(instance) == []
 
 
+NO_DUE = """
+key: no-due
+name: No due
+start: ask
+steps:
+  ask:
+    type: approval
+    title: Approve the desk
+    assignees: {groups: [managers]}
+    escalation:
+      - {after: 1d, action: notify, to: {groups: [owners]}}
+      - {after: 2d, action: decide, outcome: reject}
+    outcomes: {approve: sign, reject: no}
+  sign:
+    type: approval
+    title: Sign for the desk
+    assignees: {groups: [managers]}
+    outcomes: {approve: yes}
+  yes: {type: end, result: approved}
+  no: {type: end, result: rejected}
+"""
+
+
+def test_a_decision_withdraws_the_escalation_of_a_step_without_due(org, worker, clock) -> None:
+    # Escalation levels are timers whether or not the step has a due date.
+    publish(NO_DUE)
+    instance = services.instance_start(key="no-due", variables={}, actor=None)
+    task = HumanTask.objects.get(instance=instance)
+    assert Timer.objects.filter(instance=instance, kind="escalation").count() == 2
+    services.task_complete(task_id=task.pk, outcome="approve", data={}, actor=org["manager"])
+    assert not Timer.objects.filter(instance=instance, status="pending").exists()
+    clock.advance(days=5)
+    worker.run_until_idle()
+    instance.refresh_from_db()
+    assert instance.status == "waiting"
+    assert [t.step for t in HumanTask.objects.filter(instance=instance, status="open")] == ["sign"]
+    assert sent() == [] and escalations(instance) == []
+
+
 def test_add_keeps_the_original_approvers_and_notify_tells_the_owner(org, worker, clock) -> None:
     instance, task = start(
         "      - {after: 1d, action: add, to: {users: [dora]}}\n"

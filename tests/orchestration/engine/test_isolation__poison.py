@@ -84,6 +84,12 @@ steps:
     # The operator fixes the directory and retries: the timer fires at once.
     h.DIRECTORY["down"] = False
     services.instance_retry(instance_id=poison.pk, actor=None)
+    # Back at once to the status it had (waiting for its timer, not running),
+    # before any worker round, and the audit row says the same.
+    poison.refresh_from_db()
+    assert (poison.status, poison.error) == ("waiting", None)
+    retried = ProcessEvent.objects.get(instance=poison, kind="instance.incident_retried")
+    assert (retried.from_status, retried.to_status) == ("incident", "waiting")
     worker.run_until_idle()
     poison.refresh_from_db()
     assert poison.status == "waiting" and poison.error is None

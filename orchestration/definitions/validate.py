@@ -201,6 +201,7 @@ def _pattern_errors(path: str, decl: Mapping[str, Any]) -> Iterable[DefinitionEr
         yield from _pattern_errors(f"{path}.items", decl["items"])
 
 
+TEXT_FIELDS = frozenset({"text", "textarea"})
 _DURATION_KEYS = frozenset({"timeout", "due", "timer", "backoff", "max_backoff", "after"})
 
 
@@ -518,6 +519,11 @@ def _approval_errors(
             yield from outcome_error(f"{path}.form[{i}].required_for[{j}]", name)
         if form_field["type"] == "choice" and not form_field.get("choices"):
             yield DefinitionError(f"{path}.form[{i}].choices", "is required for a choice field")
+        if "pattern" in form_field and form_field["type"] not in TEXT_FIELDS:
+            where = f"{path}.form[{i}].pattern"
+            yield DefinitionError(where, "applies to text and textarea fields only")
+        elif "pattern" in form_field:
+            yield from _pattern_errors(f"{path}.form[{i}]", form_field)
     for i, level in enumerate(step.get("escalation") or []):
         where = f"{path}.escalation[{i}]"
         if "to" in level:

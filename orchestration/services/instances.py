@@ -17,6 +17,7 @@ from django.db import transaction
 from accounts import permissions
 from orchestration import clock, limits, selectors
 from orchestration.audit import AuditKind
+from orchestration.definitions.patterns import full_match
 from orchestration.engine import core, incidents, quorum, state, store, wakeup
 from orchestration.engine.events import (
     Cancel,
@@ -305,6 +306,8 @@ def _check_form(task: HumanTask, outcome: str, data: dict[str, Any]) -> dict[str
                 errors[name] = ["expected text"]
             elif len(value) > limit:
                 errors[name] = [f"at most {limit} characters (ORCHESTRATION_MAX_TEXT_LENGTH)"]
+            elif "pattern" in spec and not full_match(spec["pattern"], value):
+                errors[name] = [f"must match {spec['pattern']}"]
             continue
         if spec["type"] == "date":
             if not isinstance(value, str) or not _iso_date(value):

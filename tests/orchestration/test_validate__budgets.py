@@ -99,6 +99,25 @@ def test_a_source_over_the_size_cap_is_refused_before_parsing(settings) -> None:
     ]
 
 
+def test_the_size_cap_counts_utf8_bytes_not_characters(settings) -> None:
+    # 900 characters, 1,800 bytes: a cap on characters would let it through.
+    settings.ORCHESTRATION_MAX_DEFINITION_BYTES = 1000
+    source = "key: k\nname: " + "é" * 890 + "\n"
+    assert len(source) < 1000 < len(source.encode())
+    assert refused(source) == [
+        f"definition: {len(source.encode())} bytes, more than 1000"
+        " (ORCHESTRATION_MAX_DEFINITION_BYTES)"
+    ]
+
+
+def test_a_source_of_exactly_the_cap_is_read(settings) -> None:
+    source = "key: k\nname: " + "é" * 10 + "\n"
+    settings.ORCHESTRATION_MAX_DEFINITION_BYTES = len(source.encode())
+    assert parse_source(source)["name"] == "é" * 10
+    settings.ORCHESTRATION_MAX_DEFINITION_BYTES = len(source.encode()) - 1
+    assert refused(source)[0].startswith(f"definition: {len(source.encode())} bytes")
+
+
 def test_the_depth_cap_is_a_setting(settings) -> None:
     settings.ORCHESTRATION_MAX_DEFINITION_DEPTH = 3
     assert refused("a: {b: {c: {d: 1}}}") == [
@@ -114,6 +133,10 @@ def test_the_depth_cap_is_a_setting(settings) -> None:
         (["steps", "check_budget", "retry", "backoff"], "522w"),
         (["steps", "check_budget", "retry", "max_backoff"], "P3651D"),
         (["steps", "manager_approval", "due"], "99999999999999w"),
+        # Just over the cap: a rule that compared whole days would let these through.
+        (["steps", "manager_approval", "due"], "P3650DT1H"),
+        (["steps", "check_budget", "timeout"], "87601h"),
+        (["steps", "check_budget", "retry", "backoff"], "315360001s"),
     ],
 )
 def test_every_duration_field_is_capped(path: list[str], value: str) -> None:
@@ -185,3 +208,23 @@ def test_rendering_a_value_too_large_for_text_is_an_expression_error() -> None:
     with pytest.raises(expressions.ExpressionError, match="an integer larger than 1024 bits"):
         expressions.render("{{ 10**400 }}", {})
     assert expressions.render("{{ 2**10 }} items", {}) == "1024 items"
+
+
+@pytest.mark.parametrize("value", ["3650d", "87600h", "P3650D", "P521WT72H", "315360000s"])
+def test_a_duration_of_exactly_the_cap_is_accepted(value: str) -> None:
+    spec = purchase_spec()
+    spec["steps"]["manager_approval"]["due"] = value
+    assert [str(e) for e in validate(spec, CTX)] == []
+
+
+def test_a_form_pattern_is_re2_and_only_for_text() -> None:
+    spec = purchase_spec()
+    spec["steps"]["manager_approval"]["form"] = [
+        {"name": "ref", "type": "text", "pattern": "(?=a)b"},
+        {"name": "n", "type": "number", "pattern": "[0-9]+"},
+    ]
+    assert [str(e) for e in validate(spec, CTX)] == [
+        "steps.manager_approval.form[0].pattern: not a pattern this engine accepts"
+        " (RE2 syntax): invalid perl operator: (?=",
+        "steps.manager_approval.form[1].pattern: applies to text and textarea fields only",
+    ]

@@ -263,9 +263,7 @@ def test_a_second_vote_with_another_outcome_is_refused_and_changes_nothing(board
         vote(task, members[0], "reject")
     assert refused.value.code == "already_voted"
     assert str(refused.value).startswith("m0 already voted approve on task")
-    assert list(TaskVote.objects.filter(task=task).values_list("outcome", flat=True)) == [
-        "approve"
-    ]
+    assert list(TaskVote.objects.filter(task=task).values_list("outcome", flat=True)) == ["approve"]
     assert result(instance) == ("waiting", "")
 
 

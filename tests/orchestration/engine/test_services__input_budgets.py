@@ -113,3 +113,50 @@ def test_form_data_within_budget(form, settings) -> None:
         actor=None,
     )
     assert done.status == "completed"
+
+
+WHOLE = """
+key: whole
+name: Whole
+variables:
+  code: {type: string, pattern: "[a-z]+"}
+  codes: {type: array, items: {type: string, pattern: "[a-z]+"}}
+start: ask
+steps:
+  ask:
+    type: approval
+    assignees: {users: [boss]}
+    form:
+      - {name: ref, type: text, pattern: "[A-Z]{2}-[0-9]+"}
+    outcomes: {ok: done}
+  done: {type: end, result: ok}
+"""
+
+
+@pytest.mark.parametrize("value", ["abc1", "1abc", "ab c", "abc\n"])
+def test_a_variable_pattern_must_match_the_whole_value(roles, value) -> None:
+    # Each of these has a match inside it (search) or at its start (match).
+    make_user("boss")
+    publish(WHOLE)
+    with pytest.raises(InvalidInput) as raised:
+        services.instance_start(key="whole", variables={"code": value}, actor=None)
+    assert raised.value.errors == {"code": ["must match [a-z]+"]}
+    with pytest.raises(InvalidInput) as raised:
+        services.instance_start(key="whole", variables={"codes": ["ok", value]}, actor=None)
+    assert raised.value.errors == {"codes": ["[1]: must match [a-z]+"]}
+    assert not ProcessInstance.objects.exists()
+    started = services.instance_start(
+        key="whole", variables={"code": "abc", "codes": ["x", "yz"]}, actor=None
+    )
+    assert started.variables["codes"] == ["x", "yz"]
+
+
+def test_a_form_pattern_must_match_the_whole_answer(roles) -> None:
+    make_user("boss")
+    publish(WHOLE)
+    services.instance_start(key="whole", variables={}, actor=None)
+    task = HumanTask.objects.get()
+    for answer in ("XX-12 and more", "see XX-12", "xx-12"):
+        assert decide_errors(task, ref=answer) == {"ref": ["must match [A-Z]{2}-[0-9]+"]}
+    done = services.task_complete(task_id=task.pk, outcome="ok", data={"ref": "XX-12"}, actor=None)
+    assert done.status == "completed"

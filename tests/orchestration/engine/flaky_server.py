@@ -42,6 +42,17 @@ class FlakyServer:
                     return self.reply(403, None)
                 if kind == "big":
                     return self.reply(200, {"blob": "x" * int(arg)})
+                if kind == "pieces":  # JSON in pieces of 300 bytes, 20 ms apart, no length
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.end_headers()
+                    data = json.dumps({"blob": "x" * int(arg)}).encode()
+                    for start in range(0, len(data), 300):
+                        if outer.released.wait(0.02):
+                            return None
+                        self.wfile.write(data[start : start + 300])
+                        self.wfile.flush()
+                    return None
                 if kind == "trickle":  # headers at once, then a byte every 0.2 s
                     self.send_response(200)
                     self.send_header("Content-Length", "50")

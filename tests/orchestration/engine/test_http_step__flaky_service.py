@@ -165,6 +165,21 @@ def test_a_response_over_the_size_cap_is_an_error_not_a_truncation(
     assert ok.variables["reply"] == {"blob": "x" * 500}
 
 
+def test_the_size_cap_counts_the_whole_streamed_body_not_each_piece(
+    server, worker, clock, settings
+) -> None:
+    # Ten pieces of 300 bytes with no Content-Length: each under the cap, together over.
+    settings.ORCHESTRATION_HTTP_MAX_RESPONSE_BYTES = 1000
+    instance = run_http(server, "/pieces/3000")
+    settle(worker, clock, rounds=1)
+    instance.refresh_from_db()
+    assert (instance.status, instance.error["code"]) == ("failed", "RESPONSE_TOO_LARGE")
+    ok = run_http(server, "/pieces/900")  # four pieces, 913 bytes in all
+    settle(worker, clock, rounds=1)
+    ok.refresh_from_db()
+    assert ok.variables["reply"] == {"blob": "x" * 900}
+
+
 def test_the_timeout_is_a_deadline_for_the_whole_exchange(server, worker, clock) -> None:
     started = time.monotonic()
     instance = run_http(server, "/trickle", timeout="1s", retry="{max_attempts: 1}")

@@ -22,38 +22,18 @@ outbox stamp (migration 0016), so tampering needs to go around the database.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection, transaction
 
+from orchestration.hashchain import CONTENT, GENESIS, chain, digest, seal_rows, walk
 from orchestration.models import ProcessEvent
 
-GENESIS = "0" * 64
-# What a seal covers: every column but the outbox stamp and the seal itself.
-CONTENT = ("id", "created_at", "kind", "actor_id", "client", "definition_id", "version_id",
-           "instance_id", "step", "from_status", "to_status", "reason", "payload",
-           "request_id", "ip")  # fmt: skip
+__all__ = ["CONTENT", "GENESIS", "Verdict", "chain", "digest", "seal_pending", "verify"]
+
 _LOCK_KEY = 7_250_311  # pg advisory lock: "the audit sealer"
-
-
-def digest(row: dict[str, Any]) -> str:
-    """sha256 of the row's content in a canonical JSON form."""
-    values = dict(row)
-    created = values["created_at"]
-    if isinstance(created, datetime):
-        values["created_at"] = created.astimezone(UTC).isoformat()
-    text = json.dumps({k: values[k] for k in CONTENT}, sort_keys=True,
-                      separators=(",", ":"), ensure_ascii=False, default=str)  # fmt: skip
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def chain(previous: str, row_digest: str) -> str:
-    return hashlib.sha256(f"{previous}{row_digest}".encode()).hexdigest()
 
 
 def seal_pending(*, limit: int = 2000) -> int:
@@ -79,11 +59,10 @@ def seal_pending(*, limit: int = 2000) -> int:
             .first()
         )
         seq, previous = (int(last[0] or 0), str(last[1])) if last else (0, GENESIS)
-        sealed = []
-        for row in rows:
-            seq += 1
-            previous = chain(previous, digest(row))
-            sealed.append(ProcessEvent(pk=row["id"], seal_seq=seq, seal=previous))
+        sealed = [
+            ProcessEvent(pk=pk, seal_seq=number, seal=seal)
+            for pk, number, seal in seal_rows(rows, seq=seq, previous=previous)
+        ]
         from orchestration.engine import store
 
         store.save_seals(sealed)
@@ -107,23 +86,9 @@ def _sealed_rows() -> Iterator[dict[str, Any]]:
 
 
 def verify() -> Verdict:
-    """Walk the chain in sequence order: the first row whose content changed,
-    whose place changed (reordered), or that is missing (a gap in the
-    sequence), breaks it. Constant memory."""
-    previous, expected, count = GENESIS, 1, 0
-    for row in _sealed_rows():
-        if row["seal_seq"] != expected:
-            return Verdict(count, _unsealed(), (
-                f"seal #{expected} is missing (the row sealed after row sealed #"
-                f"{expected - 1} was deleted, or its seal removed); next is row {row['id']} "
-                f"with seal #{row['seal_seq']}"))  # fmt: skip
-        recomputed = chain(previous, digest(row))
-        if recomputed != row["seal"]:
-            why = "its content was changed, or rows were reordered or removed before it"
-            where = f"row {row['id']} (seal #{row['seal_seq']})"
-            return Verdict(count, _unsealed(), f"{where} does not match its seal: {why}")
-        previous, expected, count = row["seal"], expected + 1, count + 1
-    return Verdict(count, _unsealed(), "")
+    """Walk the chain in sequence order (see walk()); constant memory."""
+    count, broken = walk(_sealed_rows())
+    return Verdict(count, _unsealed(), broken)
 
 
 def _unsealed() -> int:

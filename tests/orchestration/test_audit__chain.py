@@ -55,6 +55,13 @@ def test_a_row_committed_late_with_a_lower_id_is_sealed_later_and_breaks_nothing
     late.refresh_from_db()
     assert late.seal_seq == 4
     assert audit_chain.verify() == audit_chain.Verdict(4, 0, "")
+    # The chain goes on from the late row (the highest seal), not the highest id.
+    after = write(2)
+    assert audit_chain.seal_pending() == 2
+    assert [r.seal_seq for r in ProcessEvent.objects.filter(pk__in=[r.pk for r in after])] == [
+        5, 6,
+    ]  # fmt: skip
+    assert audit_chain.verify() == audit_chain.Verdict(6, 0, "")
 
 
 @pytest.mark.parametrize("tamper", ["change", "delete", "reorder", "reseal"])
@@ -86,6 +93,68 @@ def test_verify_names_the_first_changed_deleted_or_reordered_row(tamper) -> None
     assert not verdict.ok and verdict.broken.startswith(expected), verdict.broken
     with pytest.raises(CommandError, match="audit chain broken"):
         call_command("verify_audit", stdout=StringIO())
+
+
+# One change per sealed column, each to a value of the column's own type.
+TAMPER = {
+    "id": "id = id + 100000",
+    "created_at": "created_at = %s",
+    "kind": "kind = 'test.other'",
+    "actor_id": "actor_id = %s",
+    "client": "client = 'api:stolen'",
+    "definition_id": "definition_id = %s",
+    "version_id": "version_id = %s",
+    "instance_id": "instance_id = %s",
+    "step": "step = 'other'",
+    "from_status": "from_status = 'running'",
+    "to_status": "to_status = 'completed'",
+    "reason": "reason = 'x'",
+    "payload": "payload = %s",
+    "request_id": "request_id = 'r-2'",
+    "ip": "ip = '10.0.0.9'",
+}
+
+
+def test_every_sealed_column_is_tamper_tested() -> None:
+    assert set(TAMPER) == set(audit_chain.CONTENT)
+
+
+@pytest.mark.parametrize("column", sorted(TAMPER))
+def test_a_change_to_any_sealed_column_is_named_by_verify_audit(column) -> None:
+    from datetime import timedelta
+
+    from accounts.models import User
+    from orchestration import services
+    from tests.orchestration.factories import PURCHASE_SOURCE
+
+    # Real rows to point the foreign keys at (the database checks them).
+    draft = services.version_save_draft(source=PURCHASE_SOURCE, actor=None).version
+    version = services.version_publish(version=draft, actor=None)
+    instance = services.instance_start(
+        key=version.definition.key, variables={"item": "desk", "amount": 10}, actor=None
+    )
+    audit_chain.seal_pending()
+    rows = write(5)
+    audit_chain.seal_pending()
+    sealed_before = ProcessEvent.objects.filter(pk__lt=rows[0].pk).count()
+    third = rows[2]
+    params = {
+        "created_at": [third.created_at + timedelta(microseconds=1)],
+        "actor_id": [User.objects.create(username="someone").pk],
+        "definition_id": [version.definition_id],
+        "version_id": [version.pk],
+        "instance_id": [instance.pk],
+        "payload": ['{"n": 2, "text": "e"}'],  # was {"n": 2, "text": "é"}
+    }.get(column, [])
+    raw(f"UPDATE orchestration_processevent SET {TAMPER[column]} WHERE id = %s",
+        [*params, third.pk])  # fmt: skip
+    pk = third.pk + 100000 if column == "id" else third.pk
+    good = sealed_before + 2
+    expected = f"row {pk} (seal #{good + 1}) does not match its seal"
+    assert audit_chain.verify().broken.startswith(expected)
+    with pytest.raises(CommandError) as broken:
+        call_command("verify_audit", stdout=StringIO())
+    assert f"audit chain broken after {good} good row(s): {expected}" in str(broken.value)
 
 
 def test_verify_audit_reports_the_backlog_and_can_seal_it() -> None:
@@ -149,3 +218,8 @@ def test_postgres_a_transaction_that_commits_after_a_sweep_is_sealed_by_the_next
     fast.refresh_from_db()
     assert (fast.seal_seq, slow.seal_seq) == (1, 2)
     assert audit_chain.verify() == audit_chain.Verdict(2, 0, "")
+    later = ProcessEvent.objects.create(kind="later")
+    assert audit_chain.seal_pending() == 1
+    later.refresh_from_db()
+    assert later.seal_seq == 3
+    assert audit_chain.verify() == audit_chain.Verdict(3, 0, "")

@@ -44,19 +44,19 @@ def test_rows_are_sealed_in_order_and_the_chain_verifies() -> None:
 
 
 def test_a_row_committed_late_with_a_lower_id_is_sealed_later_and_breaks_nothing() -> None:
-    first = write(1)[0]
-    write(2)
+    for pk in (1001, 1002, 1003):
+        ProcessEvent.objects.create(pk=pk, kind="test.event")
     audit_chain.seal_pending()
     # A row whose transaction began before the others and committed after the
     # sweep: its id is lower than theirs, its seal comes after theirs.
-    late = ProcessEvent.objects.create(pk=first.pk - 1 if first.pk > 1 else 10_000, kind="late")
+    late = ProcessEvent.objects.create(pk=1000, kind="late")
     assert audit_chain.verify().unsealed == 1
     audit_chain.seal_pending()
     late.refresh_from_db()
     assert late.seal_seq == 4
     assert audit_chain.verify() == audit_chain.Verdict(4, 0, "")
     # The chain goes on from the late row (the highest seal), not the highest id.
-    after = write(2)
+    after = [ProcessEvent.objects.create(pk=pk, kind="test.event") for pk in (1004, 1005)]
     assert audit_chain.seal_pending() == 2
     assert [r.seal_seq for r in ProcessEvent.objects.filter(pk__in=[r.pk for r in after])] == [
         5, 6,

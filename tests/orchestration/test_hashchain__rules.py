@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 from orchestration.hashchain import CONTENT, GENESIS, chain, digest, seal_rows, walk
 
+PARIS_WINTER = timezone(timedelta(hours=1))
 ROW = {
-    "id": 7, "created_at": datetime(2030, 1, 2, 3, 4, 5, 600000, tzinfo=timezone(timedelta(hours=1))),
+    "id": 7, "created_at": datetime(2030, 1, 2, 3, 4, 5, 600000, tzinfo=PARIS_WINTER),
     "kind": "task.completed", "actor_id": 3, "client": "api:ops", "definition_id": 1,
     "version_id": 2, "instance_id": 9, "step": "review", "from_status": "waiting",
     "to_status": "completed", "reason": "ok", "payload": {"b": [1, 2.5, None], "a": "é"},

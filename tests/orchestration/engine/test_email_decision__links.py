@@ -98,3 +98,45 @@ def test_tampered_expired_and_no_longer_allowed_links_change_nothing(client, tas
     assert not TaskVote.objects.exists()
     task.refresh_from_db()
     assert task.status == "open"
+
+
+def test_on_a_quorum_task_each_persons_link_decides_until_the_task_closes(
+    client, roles, worker, clock
+) -> None:
+    people = {n: make_user(n, "board", email=f"{n}@example.com") for n in ("ana", "ben", "cid")}
+    publish("""
+key: board
+name: Board
+start: vote
+steps:
+  vote:
+    type: approval
+    title: Approve the budget
+    assignees: {groups: [board]}
+    quorum: 2
+    outcomes: {approve: done, reject: done}
+  done: {type: end, result: ok}
+""")
+    instance = services.instance_start(key="board", variables={}, actor=None)
+    worker.run_until_idle()
+    task = HumanTask.objects.get(instance=instance)
+    links = {
+        n: link_in(next(m for m in mail.outbox if m.to == [f"{n}@example.com"]), "approve")
+        for n in people
+    }
+    assert client.post(links["ana"]).status_code == 200
+    task.refresh_from_db()
+    assert task.status == "open"  # one of two votes
+    # ana's own link is spent; ben's still asks and decides.
+    assert "already decided" in client.get(links["ana"]).content.decode()
+    page = client.get(links["ben"])
+    assert page.status_code == 200 and "Confirm: approve" in page.content.decode()
+    assert client.post(links["ben"]).status_code == 200
+    task.refresh_from_db()
+    assert task.status == "completed"
+    assert sorted(TaskVote.objects.values_list("voter__username", flat=True)) == ["ana", "ben"]
+    # Closed: every link says so, cid's (who never voted) included, and changes nothing.
+    for name in people:
+        for answer in (client.get(links[name]), client.post(links[name])):
+            assert "already decided" in answer.content.decode(), name
+    assert TaskVote.objects.count() == 2

@@ -9,6 +9,7 @@ from orchestration.models import HumanTask, ProcessEvent, ProcessInstance
 from tests.api.conftest import api, key_for, post
 from tests.api.test_api__foundation import START, assert_problem
 from tests.orchestration.factories import PURCHASE_SOURCE
+from tests.tasks_ui.conftest import starter_in_the_group
 
 pytestmark = pytest.mark.django_db
 
@@ -200,6 +201,19 @@ def test_four_eyes_holds_through_the_api(run) -> None:
     )
     assert "four-eyes" in body["detail"]
     assert HumanTask.objects.get(pk=task.pk).status == "open"
+
+
+def test_a_starters_four_eyes_task_is_in_none_of_the_starters_actionable_lists(run) -> None:
+    named, offered = starter_in_the_group(run)
+    bob = api(key_for("bob"))
+    for view in ("mine", "offered"):
+        assert bob.get("/api/v1/tasks", {"view": view}).json()["results"] == [], view
+    # He sees them (he started both), he just cannot act on them.
+    seen = bob.get("/api/v1/tasks", {"view": "all"}).json()["results"]
+    assert sorted(t["id"] for t in seen) == sorted([named.pk, offered.pk])
+    carol = api(key_for("carol"))
+    listed = carol.get("/api/v1/tasks", {"view": "offered"}).json()["results"]
+    assert sorted(t["id"] for t in listed) == sorted([named.pk, offered.pk])
 
 
 def test_tasks_of_others_are_404(run) -> None:

@@ -8,7 +8,6 @@ from urllib.parse import parse_qsl
 import pytest
 from django.urls import reverse
 
-from accounts.models import User
 from orchestration import services
 from orchestration.models import HumanTask
 from tasks_ui.models import SavedFilter
@@ -184,44 +183,10 @@ def test_assignee_rows_close_with_their_task(run) -> None:
     assert (is_open[decided.pk], is_open[cancelled.pk], is_open[still.pk]) == (False, False, True)
 
 
-SELF_REVIEW = """
-key: self-review
-name: Self review
-start: review
-steps:
-  review:
-    type: approval
-    title: "Review {{ item }}"
-    assignees: {users: [bob], groups: [managers]}
-    exclude: [starter]
-    due: 1h
-    outcomes: {approve: done}
-  done: {type: end, result: ok}
-"""
-
-
-def starter_in_the_group(run):
-    """bob, a manager, may also start processes; he starts one task he is named
-    for and offered through his group, and a purchase offered to managers."""
-    from django.contrib.auth.models import Group
-
-    from accounts.roles import Role
-
-    bob = User.objects.get(username="bob")
-    bob.groups.add(*(Group.objects.get(name=name) for name in (Role.REQUESTER, "requesters")))
-    run.publish(SELF_REVIEW.replace("{{ item }}", "bob's desk"))
-    named = run.open_tasks(run.start("self-review", {}, as_="bob"))[0]
-    offered = purchase(run, "bob's chair", as_="bob")
-    run.advance(hours=2)  # the review is overdue
-    return named, offered
-
-
 ACTIONABLE = ["mine", "group", "delegated", "overdue"]
 
 
-def test_a_starters_four_eyes_task_is_in_none_of_the_starters_actionable_tabs(
-    client, run
-) -> None:
+def test_a_starters_four_eyes_task_is_in_none_of_the_starters_actionable_tabs(client, run) -> None:
     named, offered = starter_in_the_group(run)
     login(client, "bob")
     page = client.get(INBOX)

@@ -11,7 +11,7 @@ from django.urls import reverse
 from orchestration import services
 from orchestration.models import HumanTask
 from tasks_ui.models import SavedFilter
-from tests.tasks_ui.conftest import login, purchase
+from tests.tasks_ui.conftest import login, purchase, starter_in_the_group
 
 pytestmark = pytest.mark.django_db
 INBOX = reverse("tasks_ui:inbox")

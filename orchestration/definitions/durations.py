@@ -11,9 +11,11 @@ import re
 from datetime import timedelta
 
 # Keep in step with $defs.duration.pattern in definition.schema.json (tested).
-_SHORT = re.compile(r"^(\d+)(s|m|h|d|w)$")
+# ASCII digits only: `\d` alone would also read "١d" (an Arabic-Indic one) as a day.
+_SHORT = re.compile(r"^(\d+)(s|m|h|d|w)$", re.ASCII)
 _ISO = re.compile(
-    r"^P(?!$)(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$"
+    r"^P(?!$)(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$",
+    re.ASCII,
 )
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 DEFAULT_MAX_DAYS = 3650

@@ -35,7 +35,9 @@ def test_durations_parse(text: str, expected: timedelta) -> None:
     assert re.match(schema()["$defs"]["duration"]["pattern"], text)
 
 
-@pytest.mark.parametrize("text", ["", "30", "30 s", "s", "P", "PT", "P1M", "P1Y", "1.5h", "-1s"])
+@pytest.mark.parametrize(
+    "text", ["", "30", "30 s", "s", "P", "PT", "P1M", "P1Y", "1.5h", "-1s", "\u0661d", "PT\u0662H"]
+)
 def test_bad_durations_are_refused_by_parser_and_schema_alike(text: str) -> None:
     with pytest.raises(ValueError, match="invalid duration"):
         parse_duration(text)

@@ -1,6 +1,7 @@
 """`Idempotency-Key` on POSTs under /api/: a replay with the same key and body
 gets the first answer again without acting again; the same key with another
-body is refused (422). Keys are kept for a day.
+request (api.fingerprints: the same JSON spelled differently is the same) is
+refused (422). Keys are kept for a day.
 
 The key's row is written in the same transaction as the work it guards, before
 the work: a concurrent replay's insert waits on the unique index until the
@@ -9,7 +10,6 @@ both back, so the key can be used again."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse
 
 from api import keys
 from api.errors import API_PREFIX, problem_response
+from api.fingerprints import request_fingerprint
 from api.models import IdempotentRequest
 from orchestration import clock
 from orchestration.problems import Problem
@@ -79,9 +80,7 @@ class IdempotencyMiddleware:
         owner = _owner(request)
         if owner is None:  # unauthenticated: the view refuses it; nothing to keep
             return self.get_response(request)
-        fingerprint = hashlib.sha256(
-            b"\0".join([request.method.encode(), request.path.encode(), request.body])
-        ).hexdigest()
+        fingerprint = request_fingerprint(request.method, request.path, request.body)
         now = clock.now()
         IdempotentRequest.objects.filter(owner=owner, key=key, created_at__lt=now - KEEP).delete()
         with transaction.atomic():

@@ -5,8 +5,9 @@ it cannot be altered) and expiring ORCHESTRATION_EMAIL_LINK_HOURS after it was
 made, on the engine's clock. Following it shows a confirmation page (a GET
 changes nothing); confirming posts the decision through task_complete, the
 same service and policy check as every other entry point. A link is used up
-once its user has decided the task (or the task is closed); a used, expired,
-tampered or no longer allowed link gets a page saying so and changes nothing.
+once its user has decided the task or the task is closed (selectors.link_spent);
+a used, expired, tampered or no longer allowed link gets a page saying so and
+changes nothing.
 Only outcomes that need no form input get links.
 """
 
@@ -14,12 +15,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core import signing
 
 from orchestration import clock
-from orchestration.models import HumanTask
+
+if TYPE_CHECKING:
+    from orchestration.models import HumanTask
 
 SALT = "orchestration.email-decision"
 
@@ -54,13 +58,6 @@ def read(token: str, *, now: datetime | None = None) -> Link:
     if (now or clock.now()).timestamp() > float(payload["e"]):
         raise LinkRefused("This link has expired. Open your task list to decide the task.")
     return Link(int(payload["t"]), int(payload["u"]), str(payload["o"]))
-
-
-def used_up(task: HumanTask, user_id: int) -> bool:
-    """A link is spent once its user decided the task, or the task closed."""
-    from orchestration.models import TaskVote
-
-    return task.status != "open" or TaskVote.objects.filter(task=task, voter_id=user_id).exists()
 
 
 def outcomes_without_input(task: HumanTask) -> list[str]:

@@ -268,3 +268,11 @@ def instance_list(
     if search:
         rows = rows.filter(business_key__icontains=search)
     return rows.order_by("-pk")
+
+
+def link_spent(task: HumanTask, user_id: int) -> bool:
+    """Whether a decision link of `user_id` for `task` is used up (see
+    email_links): its user decided the task, or the task closed."""
+    from orchestration.models import TaskVote
+
+    return task.status != "open" or TaskVote.objects.filter(task=task, voter_id=user_id).exists()

@@ -8,7 +8,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from accounts.timezones import local_text
-from orchestration import email_links, services
+from orchestration import email_links, selectors, services
 from orchestration.models import HumanTask
 from orchestration.problems import problem_for
 
@@ -24,7 +24,7 @@ def decide_from_email(request: HttpRequest, token: str) -> HttpResponse:
         return _refused(request, str(exc))
     except (HumanTask.DoesNotExist, get_user_model().DoesNotExist):
         return _refused(request, "This link no longer leads anywhere.")
-    if email_links.used_up(task, user.pk):
+    if selectors.link_spent(task, user.pk):
         return _refused(request, "This link has been used, or the task is already decided.")
     if request.method == "GET":
         return render(

@@ -11,7 +11,7 @@ import re
 from datetime import timedelta
 
 # Keep in step with $defs.duration.pattern in definition.schema.json (tested).
-# ASCII digits only: `\d` alone would also read "١d" (an Arabic-Indic one) as a day.
+# ASCII digits only: `\d` alone would also read "\u0661d" (an Arabic-Indic one) as a day.
 _SHORT = re.compile(r"^(\d+)(s|m|h|d|w)$", re.ASCII)
 _ISO = re.compile(
     r"^P(?!$)(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$",

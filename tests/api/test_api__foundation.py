@@ -3,6 +3,8 @@ ETags, cursor pages, throttling, the schema."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.core.management import call_command
 
@@ -131,6 +133,12 @@ def test_idempotency_key_replays_the_first_answer_without_acting_again(run) -> N
     again = post(client, "/api/v1/instances", START, **{"Idempotency-Key": "order-1"})
     assert first.status_code == again.status_code == 201
     assert again.json() == first.json() and again["Idempotent-Replayed"] == "true"
+    assert ProcessInstance.objects.count() == 1
+    # The same JSON spelled otherwise (key order, spaces) is the same request.
+    respelled = json.dumps(dict(reversed(list(START.items()))), indent=2)
+    replayed = client.post("/api/v1/instances", respelled, content_type="application/json",
+                           headers={"Idempotency-Key": "order-1"})  # fmt: skip
+    assert replayed.status_code == 201 and replayed["Idempotent-Replayed"] == "true"
     assert ProcessInstance.objects.count() == 1
     changed = {**START, "business_key": "other"}
     assert_problem(

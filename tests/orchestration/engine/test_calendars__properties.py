@@ -58,9 +58,7 @@ def in_working_time(moment: datetime, calendar: dict) -> bool:
 
 
 def working_days_between(a: date, b: date, calendar: dict) -> int:
-    return sum(
-        is_working_day(a + timedelta(days=n), calendar) for n in range(1, (b - a).days + 1)
-    )
+    return sum(is_working_day(a + timedelta(days=n), calendar) for n in range(1, (b - a).days + 1))
 
 
 @given(st.sampled_from(CALENDARS), STARTS, HOURS)

@@ -35,7 +35,8 @@ def test_the_rule_reads_required_outcome_and_veto() -> None:
 @pytest.mark.parametrize(
     ("required", "eligible", "needed"),
     [("all", 5, 5), ("all", 0, 1), (3, 5, 3), ("50%", 5, 3), ("60%", 5, 3), ("61%", 5, 4),
-     ("1%", 5, 1), ("100%", 7, 7), ("34%", 3, 2), ("33%", 3, 1), ("10%", 0, 1)],
+     ("1%", 5, 1), ("100%", 7, 7), ("34%", 3, 2), ("33%", 3, 1), ("10%", 0, 1),
+     ("1%", 101, 2), ("50%", 201, 101), ("100%", 101, 101)],
 )  # fmt: skip
 def test_needed_rounds_a_percentage_up_and_never_below_one(required, eligible, needed) -> None:
     assert quorum.needed(required, eligible) == needed
@@ -60,6 +61,11 @@ def test_more_votes_than_eligible_people_count_the_votes() -> None:
     # Someone joined the group after the count: the votes are people too.
     assert quorum.decide(step("all"), ["approve", "approve", "approve"], 2, "approve") == "approve"
     assert quorum.decide(step("all"), ["approve", "approve", "reject"], 2, "reject") == "reject"
+
+
+def test_a_single_outcome_out_of_reach_closes_with_that_outcome() -> None:
+    # Three approvals needed of two people: nothing else to close with.
+    assert quorum.decide(step(3, {"approve": "x"}), ["approve"], 2, "approve") == "approve"
 
 
 def test_a_step_without_a_counted_outcome_falls_back_to_the_last_vote() -> None:
@@ -97,8 +103,8 @@ def model(required, veto, eligible, votes):
     return None
 
 
-RULES = st.sampled_from(["any", "all"]) | st.integers(1, 6) | st.integers(1, 100).map(
-    lambda p: f"{p}%"
+RULES = (
+    st.sampled_from(["any", "all"]) | st.integers(1, 6) | st.integers(1, 100).map(lambda p: f"{p}%")
 )
 
 

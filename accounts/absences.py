@@ -1,19 +1,16 @@
 """Out of office: who decides for someone who is away.
 
-`route()` follows delegates through their own absences: ann away -> bob, bob
+Routing follows delegates through their own absences: ann away -> bob, bob
 away -> cy gives cy. A cycle (ann -> bob -> ann), or an absent user without a
 delegate, routes nowhere: the task stays with its group (if any) and its
 escalation path, and the reason is recorded. `resolve()` is the rule, pure;
-`route()` reads who is away and applies it.
+who is away comes from accounts.selectors.absent_at().
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
-
-from accounts.models import Absence
 
 
 @dataclass(frozen=True)
@@ -21,19 +18,6 @@ class Route:
     user: int  # the absent user
     to: int | None  # who decides instead (None: nobody could be found)
     why: str  # for the audit log, by user id
-
-
-def away(now: datetime) -> dict[int, int | None]:
-    """Users absent at `now` -> their delegate (None when they named nobody)."""
-    rows = Absence.objects.filter(starts_at__lte=now, ends_at__gt=now).values_list(
-        "user_id", "delegate_id"
-    )
-    return dict(rows)
-
-
-def route(user_ids: Iterable[int], now: datetime) -> list[Route]:
-    """Where each absent user among `user_ids` routes to at `now`."""
-    return resolve(user_ids, away(now))
 
 
 def resolve(user_ids: Iterable[int], absent: Mapping[int, int | None]) -> list[Route]:

@@ -73,9 +73,9 @@ DECIDING = {"assigned", "remind", "escalation", "delegated"}
 def _addresses(rows: list[ProcessEvent]) -> dict[tuple[str, int], set[Recipient]]:
     """Who every user and group the rows name reaches (id, address, zone), in
     three queries for the whole batch; people who are away are left out."""
-    from accounts.absences import away
+    from accounts.selectors import absent_at
 
-    absent = set(away(clock.now()))
+    absent = set(absent_at(clock.now()))
     user_ids = {u for row in rows for u in row.payload.get("users") or []}
     group_ids = {g for row in rows for g in row.payload.get("groups") or []}
     people = get_user_model().objects.filter(is_active=True).exclude(pk__in=absent)

@@ -61,12 +61,13 @@ class TaskWrites:
 
     def _route_absent(self, instance: ProcessInstance, step: str, people: list[int]) -> list[int]:
         """A task opening for someone away goes to whoever decides for them."""
-        from accounts.absences import away, resolve
+        from accounts.absences import resolve
+        from accounts.selectors import absent_at
 
         if not people:  # offered to groups only: nobody to route
             return people
         if self._away is None:  # one look per batch
-            self._away = away(self.now)
+            self._away = absent_at(self.now)
         if not self._away or not set(people) & set(self._away):
             return people
         routed = list(people)

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 
 from accounts import permissions
-from accounts.absences import route
+from accounts.absences import resolve
 from accounts.models import Absence
+from accounts.selectors import absent_at
 from orchestration import clock
 from orchestration.audit import AuditKind
 from orchestration.engine import store
@@ -185,7 +186,7 @@ def absences_route_started(*, now: datetime | None = None, limit: int = 50) -> i
 
 
 def _route_tasks_of(user_id: int, now: datetime) -> None:
-    found = next(iter(route([user_id], now)), None)
+    found = next(iter(resolve([user_id], absent_at(now))), None)
     if found is None:
         return
     tasks = list(HumanTask.objects.filter(status="open", assignees__user_id=user_id).distinct())

@@ -7,8 +7,9 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 
-from accounts.absences import route
+from accounts.absences import resolve
 from accounts.models import Absence
+from accounts.selectors import absent_at
 from orchestration import services
 from orchestration.models import HumanTask, ProcessEvent
 from tests.conftest import make_user
@@ -54,10 +55,10 @@ def test_chains_of_delegates_are_followed_and_cycles_found(people, clock) -> Non
     ann, bob, cy = people["ann"], people["bob"], people["cy"]
     away(ann, clock, delegate=bob)
     away(bob, clock, delegate=cy)
-    (found,) = route([ann.pk, cy.pk], clock())
+    (found,) = resolve([ann.pk, cy.pk], absent_at(clock()))
     assert (found.user, found.to) == (ann.pk, cy.pk)
     Absence.objects.filter(user=bob).update(delegate=ann)
-    (found,) = route([ann.pk], clock())
+    (found,) = resolve([ann.pk], absent_at(clock()))
     assert found.to is None and found.why == f"delegation cycle {ann.pk} -> {bob.pk} -> {ann.pk}"
 
 

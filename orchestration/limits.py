@@ -16,24 +16,20 @@ from typing import Any
 
 from django.conf import settings
 
-DEFAULT_MAX_JSON_BYTES = 256 * 1024
-DEFAULT_MAX_JSON_DEPTH = 32
+# The settings and their defaults are config/settings/base.py's (one place).
 
 
 def max_json_bytes() -> int:
-    return int(getattr(settings, "ORCHESTRATION_MAX_JSON_BYTES", DEFAULT_MAX_JSON_BYTES))
+    return int(settings.ORCHESTRATION_MAX_JSON_BYTES)
 
 
 def max_json_depth() -> int:
-    return int(getattr(settings, "ORCHESTRATION_MAX_JSON_DEPTH", DEFAULT_MAX_JSON_DEPTH))
-
-
-DEFAULT_MAX_TEXT_LENGTH = 10_000
+    return int(settings.ORCHESTRATION_MAX_JSON_DEPTH)
 
 
 def max_text_length() -> int:
     """The longest answer to a `text` or `textarea` form field."""
-    return int(getattr(settings, "ORCHESTRATION_MAX_TEXT_LENGTH", DEFAULT_MAX_TEXT_LENGTH))
+    return int(settings.ORCHESTRATION_MAX_TEXT_LENGTH)
 
 
 def json_problem(value: Any, path: str = "") -> str | None:
@@ -42,10 +38,8 @@ def json_problem(value: Any, path: str = "") -> str | None:
     found = _walk(value, path, 0, max_json_depth())
     if found:
         return found
-    try:
-        size = len(json.dumps(value, ensure_ascii=False, allow_nan=False).encode())
-    except (TypeError, ValueError) as exc:  # pragma: no cover - _walk covers these
-        return _at(path, str(exc))
+    # _walk refused everything json.dumps could not write.
+    size = len(json.dumps(value, ensure_ascii=False, allow_nan=False).encode())
     limit = max_json_bytes()
     if size > limit:
         return _at(path, f"{size} bytes as JSON, more than {limit} (ORCHESTRATION_MAX_JSON_BYTES)")

@@ -18,7 +18,6 @@ _ISO = re.compile(
     re.ASCII,
 )
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-DEFAULT_MAX_DAYS = 3650
 
 
 class DurationError(ValueError):
@@ -28,7 +27,7 @@ class DurationError(ValueError):
 def max_days() -> int:
     from django.conf import settings
 
-    return int(getattr(settings, "ORCHESTRATION_MAX_DURATION_DAYS", DEFAULT_MAX_DAYS))
+    return int(settings.ORCHESTRATION_MAX_DURATION_DAYS)
 
 
 def parse_duration(text: str) -> timedelta:
@@ -51,7 +50,7 @@ def _parse(text: str) -> timedelta:
     if short:
         return timedelta(**{_UNITS[short.group(2)]: int(short.group(1))})
     iso = _ISO.match(text)
-    if iso and text not in {"PT"}:
+    if iso:  # "P" and "PT" alone do not match: P needs a part, T a digit after it
         weeks, days, hours, minutes, seconds = (float(g) if g else 0.0 for g in iso.groups())
         return timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
     raise DurationError(f"invalid duration {text!r}")

@@ -31,6 +31,7 @@ def test_plain_json_passes(value) -> None:
     [
         ({"a": "x\x00y"}, "a: text with a NUL character"),
         ({"a\x00": 1}, "a key with a NUL character"),
+        ({"a": [{"b\x00": 1}]}, "a[0]: a key with a NUL character"),
         ({"a": ["ok", "\ud800"]}, "a[1]: text with a lone surrogate (not valid Unicode)"),
         ({"\udfff": 1}, "a key with a lone surrogate (not valid Unicode)"),
         ({"a": {1: "x"}}, "a: key 1 is not text"),

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from orchestration.engine.calendars import add_working_time, deadline
+from orchestration.engine.calendars import add_working_time, calendar_of, deadline
 
 PARIS = ZoneInfo("Europe/Paris")
 FR = {"timezone": "Europe/Paris", "hours": "09:00-17:00", "holidays": "FR"}
@@ -69,3 +69,28 @@ def test_a_calendar_of_every_hour_of_every_day_is_plain_time(duration) -> None:
               "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]}  # fmt: skip
     start = datetime(2030, 12, 27, 21, 15, tzinfo=UTC)  # a Friday, before New Year
     assert deadline(start, duration, always) == start + parse_duration(duration)
+
+
+def test_a_calendar_without_hours_works_nine_to_five() -> None:
+    plain = {"timezone": "Europe/Paris"}
+    assert add_working_time(at(2026, 12, 1, 16), timedelta(hours=2), plain) == at(2026, 12, 2, 10)
+
+
+def test_a_calendar_with_no_working_day_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"^the calendar has no working time$"):
+        add_working_time(at(2026, 12, 1, 16), timedelta(hours=1),
+                         {"timezone": "UTC", "days": []})  # fmt: skip
+
+
+def test_the_result_is_in_the_zone_the_start_was_given_in() -> None:
+    end = add_working_time(at(2026, 11, 27, 16), timedelta(hours=2), FR)
+    assert end.tzinfo is PARIS and end.hour == 10
+
+
+def test_a_definitions_own_calendar_wins_over_the_sites(settings) -> None:
+    settings.ORCHESTRATION_CALENDAR = {"timezone": "UTC"}
+    assert calendar_of({"calendar": FR}) is FR
+    assert calendar_of({}) == {"timezone": "UTC"}
+    assert calendar_of({"calendar": None}) == {"timezone": "UTC"}
+    settings.ORCHESTRATION_CALENDAR = None
+    assert calendar_of({}) is None

@@ -216,6 +216,30 @@ def test_a_starters_four_eyes_task_is_in_none_of_the_starters_actionable_lists(r
     assert sorted(t["id"] for t in listed) == sorted([named.pk, offered.pk])
 
 
+def test_a_second_vote_by_the_same_person_is_409_already_voted(run) -> None:
+    run.publish("""
+key: board
+name: Board
+start: vote
+steps:
+  vote:
+    type: approval
+    assignees: {groups: [managers]}
+    quorum: all
+    outcomes: {approve: done, reject: done}
+  done: {type: end, result: ok}
+""")
+    instance = run.start("board", {})
+    (task,) = run.open_tasks(instance)
+    bob = api(key_for("bob"))
+    assert post(bob, f"/api/v1/tasks/{task.pk}/complete", {"outcome": "approve"}).status_code == 200
+    body = assert_problem(
+        post(bob, f"/api/v1/tasks/{task.pk}/complete", {"outcome": "reject"}), 409, "already_voted"
+    )
+    assert body["detail"].startswith("bob already voted approve on task")
+    assert HumanTask.objects.get(pk=task.pk).status == "open"
+
+
 def test_tasks_of_others_are_404(run) -> None:
     _, task = start(run)
     for name in ("dave", "uma"):

@@ -33,6 +33,7 @@ CAPABILITIES: dict[Role, frozenset[str]] = {
             "orchestration.view_processinstance",
             "orchestration.operate_processinstance",
             "orchestration.start_processinstance",
+            "orchestration.view_sweepfailure",
         }
     ),
     Role.OPERATOR: frozenset(
@@ -41,6 +42,7 @@ CAPABILITIES: dict[Role, frozenset[str]] = {
             "orchestration.view_processversion",
             "orchestration.view_processinstance",
             "orchestration.operate_processinstance",
+            "orchestration.view_sweepfailure",  # what the side sweeps could not do
         }
     ),
     Role.AUDITOR: frozenset(

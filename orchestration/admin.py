@@ -29,6 +29,7 @@ from orchestration.models import (
     ProcessInstance,
     ProcessVersion,
     StepRun,
+    SweepFailure,
     WebhookAttempt,
     WebhookDelivery,
     WebhookSubscription,
@@ -595,3 +596,15 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
                 )
             except Exception as exc:
                 report_problem(self, request, f"Delivery {delivery.pk}", exc)
+
+
+@admin.register(SweepFailure)
+class SweepFailureAdmin(ReadOnlyAdmin):
+    """Rows a sweep (mail, sealing, fan-out, routing, housekeeping) could not
+    handle: what failed, how often, and when it is tried again (or given up)."""
+
+    list_display = ("sweep", "row_id", "attempts", "given_up", "retry_at", "last_failed_at",
+                    "error")  # fmt: skip
+    list_filter = ("sweep", "given_up")
+    search_fields = ("error",)
+    readonly_fields = (*list_display, "first_failed_at")

@@ -28,12 +28,14 @@ from typing import Any
 
 from django.db import connection, transaction
 
+from orchestration import clock, sweeps
 from orchestration.hashchain import CONTENT, GENESIS, chain, digest, seal_rows, walk
 from orchestration.models import ProcessEvent
 
 __all__ = ["CONTENT", "GENESIS", "Verdict", "chain", "digest", "seal_pending", "verify"]
 
 _LOCK_KEY = 7_250_311  # pg advisory lock: "the audit sealer"
+SEALING = "audit sealing"
 
 
 def seal_pending(*, limit: int = 2000) -> int:
@@ -45,12 +47,19 @@ def seal_pending(*, limit: int = 2000) -> int:
                 cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_LOCK_KEY])
                 if not cursor.fetchone()[0]:
                     return 0
+        unsealed = ProcessEvent.objects.filter(seal_seq__isnull=True)
         rows = list(
-            ProcessEvent.objects.filter(seal_seq__isnull=True)
-            .order_by("pk")
-            .values(*CONTENT)[:limit]
+            sweeps.skip_held(unsealed, SEALING, clock.now()).order_by("pk").values(*CONTENT)[:limit]
         )
         if not rows:
+            return 0
+        # A row whose content cannot be digested stays unsealed (verify_audit
+        # counts it) and is given up at once: it would fail the same way again.
+        digests = sweeps.each(
+            SEALING, rows, lambda row: (row["id"], digest(row)), row_id=lambda row: row["id"],
+            now=clock.now(), retry=False, savepoint=False,
+        )  # fmt: skip
+        if not digests:
             return 0
         last = (
             ProcessEvent.objects.filter(seal_seq__isnull=False)
@@ -61,7 +70,7 @@ def seal_pending(*, limit: int = 2000) -> int:
         seq, previous = (int(last[0] or 0), str(last[1])) if last else (0, GENESIS)
         sealed = [
             ProcessEvent(pk=pk, seal_seq=number, seal=seal)
-            for pk, number, seal in seal_rows(rows, seq=seq, previous=previous)
+            for pk, number, seal in seal_rows(digests, seq=seq, previous=previous)
         ]
         from orchestration.engine import store
 

@@ -35,15 +35,15 @@ def chain(previous: str, row_digest: str) -> str:
 
 
 def seal_rows(
-    rows: Iterable[dict[str, Any]], *, seq: int, previous: str
+    digests: Iterable[tuple[int, str]], *, seq: int, previous: str
 ) -> list[tuple[int, int, str]]:
-    """(id, sequence, seal) for `rows` in the order given, continuing a chain
-    whose last link is sequence `seq` with seal `previous`."""
+    """(id, sequence, seal) for rows given as (id, digest) in sealing order,
+    continuing a chain whose last link is sequence `seq` with seal `previous`."""
     sealed = []
-    for row in rows:
+    for pk, row_digest in digests:
         seq += 1
-        previous = chain(previous, digest(row))
-        sealed.append((row["id"], seq, previous))
+        previous = chain(previous, row_digest)
+        sealed.append((pk, seq, previous))
     return sealed
 
 

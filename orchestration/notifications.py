@@ -11,6 +11,7 @@ again: nothing is lost and nothing is sent inside a request.
 from __future__ import annotations
 
 import logging
+import smtplib
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -20,9 +21,10 @@ from django.urls import reverse
 from django.utils.html import format_html_join
 
 from accounts.timezones import local_text
-from orchestration import clock, email_links
+from orchestration import clock, email_links, sweeps
 from orchestration.audit import AuditKind
 from orchestration.models import HumanTask, ProcessEvent
+from orchestration.safe_text import one_line
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +38,20 @@ SUBJECTS = {
 
 
 def send_pending(*, limit: int = 50) -> int:
-    """Send up to `limit` pending notifications; return how many were sent."""
+    """Send up to `limit` pending notifications; return how many were handled.
+
+    Each row alone (orchestration/sweeps.py): a row whose mail cannot be made
+    is recorded, tried again later and given up after a few attempts, and the
+    rows behind it go out; a message the server refuses for good (a 5xx,
+    refused recipients) is noted and not tried again. A server that is down
+    (any other OSError) leaves the rest pending for the next sweep."""
+    now = clock.now()
     with transaction.atomic():
+        pending = ProcessEvent.objects.select_for_update(skip_locked=True, of=("self",)).filter(
+            kind=AuditKind.NOTIFICATION, dispatched_at__isnull=True
+        )
         rows = list(
-            ProcessEvent.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(kind=AuditKind.NOTIFICATION, dispatched_at__isnull=True)
+            sweeps.skip_held(pending, MAIL, now)
             .select_related("instance", "definition")
             .order_by("id")[:limit]
         )
@@ -53,16 +64,45 @@ def send_pending(*, limit: int = 50) -> int:
                 pk__in=[row.payload.get("task") for row in rows if row.payload.get("task")]
             ).prefetch_related("exclusions")
         }
-        messages = [m for row in rows for m in _messages(row, addresses, tasks)]
+        connection = get_connection()
+        sent: list[int] = []
+
+        def send(row: ProcessEvent) -> None:
+            for message in _messages(row, addresses, tasks):
+                try:
+                    connection.send_messages([message])
+                except smtplib.SMTPException as exc:  # an OSError: the server's, unless...
+                    if not _refused(exc):
+                        raise
+                    # This recipient will not take it, now or later: noted for
+                    # operators, and the row's other messages still go out.
+                    sweeps.give_up(MAIL, row.pk, exc, now)
+            sent.append(row.pk)
+
         try:
-            get_connection().send_messages(messages)
-        except OSError:  # smtplib's errors are OSErrors: leave them pending
-            log.exception("sending %d notifications failed; they stay queued", len(messages))
-            return 0
-        ProcessEvent.objects.filter(pk__in=[row.pk for row in rows]).update(
-            dispatched_at=clock.now()
-        )
-    return len(rows)
+            with connection:
+                sweeps.each(
+                    MAIL, rows, send, row_id=lambda row: row.pk, now=now, passes=(OSError,),
+                    # Given up: out of the outbox (the failure stays for operators).
+                    given_up=lambda row: sent.append(row.pk),
+                )  # fmt: skip
+        except OSError:
+            log.exception("the mail server failed; %d notification(s) stay queued",
+                          len(rows) - len(sent))  # fmt: skip
+        if sent:
+            ProcessEvent.objects.filter(pk__in=sent).update(dispatched_at=now)
+    return len(sent)
+
+
+MAIL = "mail"
+
+
+def _refused(exc: smtplib.SMTPException) -> bool:
+    """Refused recipients, or a permanent (5xx) answer to this message: the
+    message's fault, not the server's trouble."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return True
+    return isinstance(exc, smtplib.SMTPResponseException) and 500 <= exc.smtp_code < 600
 
 
 Recipient = tuple[int, str, str]  # user id, email address, time zone
@@ -103,7 +143,8 @@ def _messages(
     if not found:
         return []  # nobody with an address: recorded, nothing to send
     title = payload.get("title", "")
-    subject = SUBJECTS.get(payload.get("reason", ""), "{title}").format(title=title)
+    # A title comes from a template over the requester's data: one line in a header.
+    subject = one_line(SUBJECTS.get(payload.get("reason", ""), "{title}").format(title=title), 250)
     definition = row.definition.key if row.definition else ""
     task = tasks.get(payload.get("task") or 0)
     due = task.due_at if task is not None else None

@@ -32,7 +32,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from accounts import permissions
-from orchestration import clock, limits
+from orchestration import clock, limits, sweeps
 from orchestration.audit import AuditKind
 from orchestration.definitions.allowlist import host_allowed
 from orchestration.exceptions import InstanceConflict, InvalidInput
@@ -54,6 +54,7 @@ SIGNATURE_HEADER = "X-Webhook-Signature"
 BACKOFF = [10, 30, 60, 300, 900, 1800, 3600, 7200, 14400, 28800]
 GIVE_UP_AFTER = timedelta(days=1)
 FAN_OUT_BATCH = 1000
+FAN_OUT = "webhook fan-out"
 SEND_BATCH = 10
 
 
@@ -161,28 +162,27 @@ def fan_out(*, now: datetime | None = None) -> int:
         )
         if not rows:
             return 0
-        made = []
-        if subscriptions:
-            instances = ProcessInstance.objects.select_related("definition", "version").in_bulk(
-                {r.instance_id for r in rows if r.instance_id}
-            )
-            for row in rows:
-                for kind, data in events_of(row):
-                    wanted = [s for s in subscriptions if kind in s.events]
-                    if not wanted:
-                        continue
+        instances = ProcessInstance.objects.select_related("definition", "version").in_bulk(
+            {r.instance_id for r in rows if r.instance_id}
+        )
+
+        def deliveries(row: ProcessEvent) -> list[WebhookDelivery]:
+            out = []
+            for kind, data in events_of(row):
+                wanted = [s for s in subscriptions if kind in s.events]
+                if wanted:
                     body = _body(row, kind, data, instances.get(row.instance_id))
-                    made += [
-                        WebhookDelivery(
-                            subscription=s,
-                            event=row,
-                            event_type=kind,
-                            body=body,
-                            next_attempt_at=now,
-                            created_at=now,
-                        )
-                        for s in wanted
-                    ]
+                    out += [WebhookDelivery(subscription=s, event=row, event_type=kind, body=body,
+                                            next_attempt_at=now, created_at=now)
+                            for s in wanted]  # fmt: skip
+            return out
+
+        # A row whose events cannot be made is recorded and passed (the cursor
+        # moves on in seal order): it would fail the same way again.
+        made = [d for found in sweeps.each(
+            FAN_OUT, rows, deliveries, row_id=lambda row: row.pk, now=now, retry=False,
+            savepoint=False,
+        ) for d in found]  # fmt: skip
         WebhookDelivery.objects.bulk_create(made, batch_size=500)
         cursor.position = rows[-1].seal_seq or cursor.position
         cursor.save(update_fields=["position"])

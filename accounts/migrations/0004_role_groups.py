@@ -25,9 +25,11 @@ def create_roles(apps, schema_editor):
         wanted = []
         for dotted in sorted(capabilities):
             app_label, codename = dotted.split(".", 1)
-            wanted.append(
-                Permission.objects.get(content_type__app_label=app_label, codename=codename)
-            )
+            found = Permission.objects.filter(
+                content_type__app_label=app_label, codename=codename
+            ).first()
+            if found is not None:  # a model added later: its migration grants it
+                wanted.append(found)
         group.permissions.set(wanted)
 
 

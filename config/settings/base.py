@@ -248,7 +248,13 @@ ORCHESTRATION_SECRETS = env_list("ORCHESTRATION_SECRETS", [])
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {
+            # A message on one line, whatever values it quotes (orchestration/safe_text.py).
+            "()": "orchestration.safe_text.OneLineFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        }
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }

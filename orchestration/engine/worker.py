@@ -151,12 +151,12 @@ class Worker:
             people = self._next_people is None or moment >= self._next_people
             if people:
                 self._next_people = moment + timedelta(seconds=1)
-                done += _route_absences()
+                done += _side(_route_absences)
             timers, leases = self.fire_timers(), self.expire_leases()
-            done += timers + leases + (notifications.send_pending() if people else 0)
+            done += timers + leases + (_side(notifications.send_pending) if people else 0)
             if people:
-                _seal_audit()
-                _webhooks()
+                _side(_seal_audit)
+                _side(_webhooks)
             if self.sweep_interval:
                 # Sleep through quiet periods: sweep again when the next timer,
                 # retry or lease comes due, at least every second; at once when a
@@ -521,6 +521,19 @@ class Worker:
             writer.incident(instances[pk], exc, step=failed_step(exc, step), source="timer")
         writer.flush()
         return []
+
+
+def _side(sweep: Callable[[], int | None]) -> int:
+    """Run one side sweep of the round. Each isolates its rows
+    (orchestration/sweeps.py); should one still raise, the round goes on to
+    the due transitions all the same, and the next round runs it again."""
+    try:
+        return sweep() or 0
+    except incidents.NOT_ISOLATED:
+        raise
+    except Exception:
+        log.exception("the side sweep %s failed; the engine goes on", sweep.__name__)
+        return 0
 
 
 def _seal_audit() -> None:

@@ -13,6 +13,7 @@ from orchestration.models.instances import (
     TaskVote,
     Timer,
 )
+from orchestration.models.sweeps import SweepFailure
 from orchestration.models.webhooks import (
     WEBHOOK_EVENTS,
     DeliveryStatus,
@@ -33,6 +34,7 @@ __all__ = [
     "ProcessInstance",
     "ProcessVersion",
     "StepRun",
+    "SweepFailure",
     "TaskAssignee",
     "TaskComment",
     "TaskExclusion",

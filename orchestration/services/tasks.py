@@ -18,7 +18,7 @@ from accounts import permissions
 from accounts.absences import resolve
 from accounts.models import Absence
 from accounts.selectors import absent_at
-from orchestration import clock
+from orchestration import clock, sweeps
 from orchestration.audit import AuditKind
 from orchestration.engine import store
 from orchestration.engine.runtime import Writer
@@ -173,16 +173,26 @@ def absences_route_started(*, now: datetime | None = None, limit: int = 50) -> i
     were handled. Run by the worker's sweep; each absence once."""
     now = now or clock.now()
     with transaction.atomic():
-        absences = list(
-            Absence.objects.select_for_update(skip_locked=True)
-            .filter(routed_at__isnull=True, starts_at__lte=now)
-            .order_by("starts_at")[:limit]
+        started = Absence.objects.select_for_update(skip_locked=True).filter(
+            routed_at__isnull=True, starts_at__lte=now
         )
-        for absence in absences:
+        absences = list(sweeps.skip_held(started, ROUTING, now).order_by("starts_at")[:limit])
+        done: list[int] = []
+
+        def route(absence: Absence) -> None:
             if absence.ends_at > now:
                 _route_tasks_of(absence.user_id, now)
-        Absence.objects.filter(pk__in=[a.pk for a in absences]).update(routed_at=now)
-    return len(absences)
+            done.append(absence.pk)
+
+        # One absence that cannot be routed is tried again later, then left
+        # (its tasks keep their groups and escalation); the others go on.
+        sweeps.each(ROUTING, absences, route, row_id=lambda a: a.pk, now=now,
+                    given_up=lambda a: done.append(a.pk))  # fmt: skip
+        Absence.objects.filter(pk__in=done).update(routed_at=now)
+    return len(done)
+
+
+ROUTING = "absence routing"
 
 
 def _route_tasks_of(user_id: int, now: datetime) -> None:

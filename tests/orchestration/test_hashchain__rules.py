@@ -38,7 +38,8 @@ def sha(text: str) -> str:
 def test_the_seal_format_is_fixed() -> None:
     assert digest(ROW) == sha(CANONICAL)
     assert chain(GENESIS, digest(ROW)) == sha(GENESIS + sha(CANONICAL))
-    assert seal_rows([ROW], seq=41, previous="f" * 64) == [(7, 42, sha("f" * 64 + sha(CANONICAL)))]
+    sealed = seal_rows([(7, digest(ROW))], seq=41, previous="f" * 64)
+    assert sealed == [(7, 42, sha("f" * 64 + sha(CANONICAL)))]
 
 
 def test_the_same_moment_in_another_zone_digests_alike(monkeypatch) -> None:
@@ -76,7 +77,7 @@ def logs(draw: st.DrawFn) -> list[dict[str, Any]]:
     """Rows with distinct ids, sealed one after another from the genesis."""
     ids = draw(st.lists(st.integers(1, 10**9), min_size=1, max_size=8, unique=True))
     rows = [{name: draw(VALUES.get(name, TEXT)) for name in CONTENT} | {"id": i} for i in ids]
-    for pk, seq, seal in seal_rows(rows, seq=0, previous=GENESIS):
+    for pk, seq, seal in seal_rows([(r["id"], digest(r)) for r in rows], seq=0, previous=GENESIS):
         row = next(r for r in rows if r["id"] == pk)
         row.update(seal_seq=seq, seal=seal)
     return rows

@@ -9,6 +9,7 @@ from orchestration import services
 from orchestration.engine.worker import Worker
 from orchestration.models import ProcessVersion
 from tests.conftest import Clock, make_user
+from tests.orchestration.engine import email_backends
 from tests.orchestration.engine import handlers as test_handlers
 from tests.orchestration.factories import DEMO_DIR
 
@@ -25,8 +26,12 @@ def _reset_handlers() -> Iterator[None]:
     # Before and after: a failing test must not leave a plan, a gate or a
     # ledger path behind for the next one.
     test_handlers.reset()
+    email_backends.DOWN["down"] = False
+    email_backends.REFUSE.clear()
     yield
     test_handlers.reset()
+    email_backends.DOWN["down"] = False
+    email_backends.REFUSE.clear()
 
 
 @pytest.fixture

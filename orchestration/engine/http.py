@@ -101,6 +101,11 @@ def call(
         body = render_value(request["body"], variables) if "body" in request else None
     except expressions.ExpressionError as exc:
         raise BusinessError("TEMPLATE_ERROR", str(exc)) from None
+    for name, value in headers.items():
+        if "\r" in value or "\n" in value:  # would start another header: refused, not folded
+            raise BusinessError(
+                "INVALID_REQUEST", f"header {name}: a line break is not allowed in a header value"
+            )
     if not host_allowed(url, allowed_hosts):
         raise BusinessError("HOST_NOT_ALLOWED", f"{url} is not in ORCHESTRATION_HTTP_ALLOWED_HOSTS")
     headers.update(_auth_headers(request.get("auth") or {}))

@@ -399,8 +399,10 @@ class Writer(TaskWrites):
                     instance, AuditKind.TASK_UNKNOWN_ASSIGNEES, step=effect.step,
                     payload={"missing": missing},
                 )  # fmt: skip
+            excluded = self._excluded(instance, effect.exclude)
             people = self._route_absent(
-                instance, effect.step, [users[u] for u in effect.users if u in users] + resolved
+                instance, effect.step, [users[u] for u in effect.users if u in users] + resolved,
+                excluded,
             )
             group_ids = [groups[g] for g in effect.groups if g in groups]
             self._new_tasks.append((task, effect, instance, (people, group_ids)))
@@ -412,7 +414,7 @@ class Writer(TaskWrites):
             )  # fmt: skip
             self._events[-1].dispatched_at = None
             self._announce.append((self._events[-1], task))
-            self._exclusions.append((task, self._excluded(instance, effect.exclude)))
+            self._exclusions.append((task, excluded))
         elif isinstance(effect, CloseTask):
             task = self._tasks_at_hand.get(effect.task) or self._open_task(instance, effect.token)
             states.move(task, TaskStatus.COMPLETED)

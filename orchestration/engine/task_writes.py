@@ -59,8 +59,11 @@ class TaskWrites:
             self._group_ids.update(found_groups)
         return self._user_ids, self._group_ids
 
-    def _route_absent(self, instance: ProcessInstance, step: str, people: list[int]) -> list[int]:
-        """A task opening for someone away goes to whoever decides for them."""
+    def _route_absent(
+        self, instance: ProcessInstance, step: str, people: list[int], excluded: dict[int, str]
+    ) -> list[int]:
+        """A task opening for someone away goes to whoever decides for them,
+        unless the task excludes that person (then it stays, and says why)."""
         from accounts.absences import resolve
         from accounts.selectors import absent_at
 
@@ -71,7 +74,7 @@ class TaskWrites:
         if not self._away or not set(people) & set(self._away):
             return people
         routed = list(people)
-        for found in resolve(people, self._away):
+        for found in resolve(people, self._away, excluded):
             # Nobody to route to: the task stays with them (and its groups and
             # escalation), and the audit row says why.
             if found.to is not None:

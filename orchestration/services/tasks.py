@@ -196,10 +196,14 @@ ROUTING = "absence routing"
 
 
 def _route_tasks_of(user_id: int, now: datetime) -> None:
-    found = next(iter(resolve([user_id], absent_at(now))), None)
-    if found is None:
+    absent = absent_at(now)
+    if user_id not in absent:
         return
-    tasks = list(HumanTask.objects.filter(status="open", assignees__user_id=user_id).distinct())
+    tasks = list(
+        HumanTask.objects.filter(status="open", assignees__user_id=user_id)
+        .distinct()
+        .prefetch_related("exclusions")
+    )
     instances = store.lock_instances(task.instance_id for task in tasks)
     # Read again under the locks: a task decided meanwhile stays as it is.
     still_open = set(
@@ -209,6 +213,9 @@ def _route_tasks_of(user_id: int, now: datetime) -> None:
     )
     writer = Writer(now)
     for task in (t for t in tasks if t.pk in still_open):
+        # Per task: a delegate one task excludes (four-eyes) may decide another.
+        excluded = {e.user_id: e.reason for e in task.exclusions.all()}
+        (found,) = resolve([user_id], absent, excluded)
         if found.to is not None:
             store.route_assignee(task.pk, user_id, found.to)
         writer.record(

@@ -72,3 +72,24 @@ def test_routing_never_lands_on_someone_away_and_reports_every_cycle(absent, use
         else:
             assert found.to == chain[-1] and found.to not in absent
             assert found.why == f"user {found.user} is away"
+
+
+def test_a_delegate_the_task_excludes_is_never_routed_to() -> None:
+    assert resolve([ANN], {ANN: BOB}, {BOB: "started this instance"}) == [
+        Route(ANN, None, "user 1 is away; delegate 2 started this instance and may not decide")
+    ]
+    # Passing through an excluded person who is away themselves is fine.
+    assert resolve([ANN], {ANN: BOB, BOB: CY}, {BOB: "decided x"}) == [
+        Route(ANN, CY, "user 1 is away")
+    ]
+
+
+@given(ABSENCES, st.lists(PEOPLE, max_size=7), st.sets(PEOPLE, max_size=3))
+def test_routing_never_lands_on_an_excluded_person(absent, users, excluded) -> None:
+    why = dict.fromkeys(excluded, "is excluded")
+    plain = resolve(users, absent)
+    for found, without in zip(resolve(users, absent, why), plain, strict=True):
+        if without.to in excluded:
+            assert found.to is None and "may not decide" in found.why
+        else:
+            assert found == without

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core import mail
 
 from accounts.absences import resolve
@@ -34,7 +35,10 @@ steps:
 
 @pytest.fixture
 def people(roles):
-    return {n: make_user(n, email=f"{n}@example.com") for n in ("ann", "bob", "cy")}
+    found = {n: make_user(n, email=f"{n}@example.com") for n in ("ann", "bob", "cy")}
+    found["bob"].groups.add(Group.objects.get(name="requester"))  # he may start processes
+    Group.objects.create(name="signers")
+    return found
 
 
 def away(user, clock, *, delegate=None, starts=0, days=7):
@@ -116,3 +120,52 @@ def test_an_absence_cannot_delegate_to_oneself_or_end_before_it_starts(people, c
     with pytest.raises(IntegrityError), transaction.atomic():
         away(ann, clock, days=-1)
     assert not Absence.objects.exists()
+
+
+FOUR_EYES = """
+key: four-eyes
+name: Four eyes
+start: ask
+steps:
+  ask:
+    type: approval
+    title: Sign it
+    assignees: {users: [ann, cy], groups: [signers]}
+    exclude: [starter]
+    outcomes: {approve: done}
+  done: {type: end, result: ok}
+"""
+
+
+def test_a_task_opening_never_goes_to_a_delegate_it_excludes(people, clock) -> None:
+    # Found: ann's delegate bob started the instance; the task went to him
+    # (excluded, four-eyes) and nobody named could decide it.
+    ann, bob = people["ann"], people["bob"]
+    away(ann, clock, delegate=bob)
+    publish(FOUR_EYES)
+    instance = services.instance_start(key="four-eyes", variables={}, actor=bob)
+    task = HumanTask.objects.get(instance=instance)
+    assert sorted(str(a) for a in task.assignees.all()) == ["ann", "cy", "signers"]
+    assert routed(instance) == [{
+        "from": ann.pk, "to": None,
+        "why": f"user {ann.pk} is away; delegate {bob.pk} started this instance and may not decide",
+    }]  # fmt: skip
+
+
+def test_open_tasks_are_not_routed_to_a_delegate_they_exclude(people, clock, worker) -> None:
+    ann, bob = people["ann"], people["bob"]
+    publish(FOUR_EYES)
+    theirs = services.instance_start(key="four-eyes", variables={}, actor=bob)
+    other = services.instance_start(key="four-eyes", variables={}, actor=None)
+    away(ann, clock, delegate=bob, starts=1)
+    clock.advance(days=1, seconds=1)
+    worker.run_until_idle()
+    # bob started one of them: that one stays with ann; the other goes to bob.
+    assert sorted(str(a) for a in HumanTask.objects.get(instance=theirs).assignees.all()) == [
+        "ann", "cy", "signers",
+    ]  # fmt: skip
+    assert sorted(str(a) for a in HumanTask.objects.get(instance=other).assignees.all()) == [
+        "bob", "cy", "signers",
+    ]  # fmt: skip
+    assert [r["to"] for r in routed(theirs)] == [None]
+    assert [r["to"] for r in routed(other)] == [bob.pk]

@@ -38,6 +38,7 @@ class AuditKind(StrEnum):
     TASK_REASSIGNED = "task.reassigned"
     TASK_SNOOZED = "task.snoozed"
     TASK_ROUTED = "task.routed"
+    TASK_STRANDED = "task.stranded"
     TASK_COMMENTED = "task.commented"
     TASK_COMPLETED = "task.completed"
     TASK_UNKNOWN_ASSIGNEES = "task.unknown_assignees"

@@ -276,3 +276,45 @@ def link_spent(task: HumanTask, user_id: int) -> bool:
     from orchestration.models import TaskVote
 
     return task.status != "open" or TaskVote.objects.filter(task=task, voter_id=user_id).exists()
+
+
+def stranded_tasks(*, chunk: int = 500) -> list[tuple[HumanTask, str]]:
+    """Open tasks nobody may decide, with why: no active person among their
+    assignees (named, or in an assignee group) outside their exclusions, and
+    no delegate who may. The engine must never leave one behind (`manage.py
+    stranded_tasks`, and orchestration.testing.ProcessTest.stranded in tests)."""
+    from django.contrib.auth import get_user_model
+
+    people = get_user_model().objects.filter(is_active=True)
+    found: list[tuple[HumanTask, str]] = []
+    open_tasks = HumanTask.objects.filter(status="open").order_by("pk")
+    last = 0
+    while True:
+        tasks = list(
+            open_tasks.filter(pk__gt=last).prefetch_related("assignees", "exclusions")[:chunk]
+        )
+        if not tasks:
+            return found
+        last = tasks[-1].pk
+        rows = [a for task in tasks for a in task.assignees.all()]
+        named = {a.user_id for a in rows if a.user_id}
+        named |= {t.delegate_id for t in tasks if t.delegate_id}
+        active = set(people.filter(pk__in=named).values_list("pk", flat=True))
+        members: dict[int, set[int]] = {}
+        groups = {a.group_id for a in rows if a.group_id}
+        for group, user in people.filter(groups__in=groups).values_list("groups", "pk"):
+            members.setdefault(group, set()).add(user)
+        for task in tasks:
+            excluded = {e.user_id for e in task.exclusions.all()}
+            eligible: set[int] = set()
+            for a in task.assignees.all():
+                if a.user_id in active:
+                    eligible.add(a.user_id)
+                elif a.group_id:
+                    eligible |= members.get(a.group_id, set())
+            if task.delegate_id in active:
+                eligible.add(task.delegate_id)
+            if not eligible - excluded:
+                who = ", ".join(sorted(str(a) for a in task.assignees.all())) or "nobody"
+                found.append((task, f"nobody may decide it (offered to {who}; "
+                                    f"{len(excluded)} excluded)"))  # fmt: skip

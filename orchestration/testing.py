@@ -24,7 +24,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 
-from orchestration import clock, services
+from orchestration import clock, selectors, services
 from orchestration.engine.worker import Worker
 from orchestration.models import HumanTask, ProcessEvent, ProcessInstance, ProcessVersion
 
@@ -99,6 +99,11 @@ class ProcessTest:
                 if note.get("kind") == "task.escalated":
                     fired.append((note["level"], note["action"]))
         return fired
+
+    def stranded(self) -> list[tuple[int, str]]:
+        """(task id, why) of every open task nobody may decide: a test of a
+        process asserts this stays empty."""
+        return [(task.pk, why) for task, why in selectors.stranded_tasks()]
 
     @staticmethod
     def _user(username: str | None) -> Any:

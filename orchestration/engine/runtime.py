@@ -401,10 +401,20 @@ class Writer(TaskWrites):
                 )  # fmt: skip
             excluded = self._excluded(instance, effect.exclude)
             people = self._route_absent(
-                instance, effect.step, [users[u] for u in effect.users if u in users] + resolved,
+                instance,
+                effect.step,
+                [users[u] for u in effect.users if u in users] + resolved,
                 excluded,
             )
             group_ids = [groups[g] for g in effect.groups if g in groups]
+            if not group_ids and not set(people) - set(excluded):
+                # Nobody named may decide it (the starter alone, under four-eyes):
+                # said out loud; its escalation, or an operator, can move it.
+                self.record(
+                    instance, AuditKind.TASK_STRANDED, step=effect.step,
+                    payload={"why": "every person it is offered to is excluded from deciding it"
+                             if people else "it is offered to nobody"},
+                )  # fmt: skip
             self._new_tasks.append((task, effect, instance, (people, group_ids)))
             # Tell the assignees (the task's id is filled in when it is written).
             self.record(

@@ -11,7 +11,7 @@ from django.core import mail
 from accounts.absences import resolve
 from accounts.models import Absence
 from accounts.selectors import absent_at
-from orchestration import services
+from orchestration import selectors, services
 from orchestration.models import HumanTask, ProcessEvent
 from tests.conftest import make_user
 from tests.orchestration.engine.conftest import publish
@@ -169,3 +169,48 @@ def test_open_tasks_are_not_routed_to_a_delegate_they_exclude(people, clock, wor
     ]  # fmt: skip
     assert [r["to"] for r in routed(theirs)] == [None]
     assert [r["to"] for r in routed(other)] == [bob.pk]
+
+
+def test_a_task_nobody_may_decide_is_found_and_said_out_loud(people, clock) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from orchestration.testing import ProcessTest
+
+    ann, bob, cy = people["ann"], people["bob"], people["cy"]
+    publish(FOUR_EYES.replace("{users: [ann, cy], groups: [signers]}", "{users: [bob]}"))
+    with ProcessTest(start=clock()) as run:
+        assert run.stranded() == []
+        instance = services.instance_start(key="four-eyes", variables={}, actor=bob)
+        task = HumanTask.objects.get(instance=instance)
+        assert run.stranded() == [(task.pk, "nobody may decide it (offered to bob; 1 excluded)")]
+    # Not silently: the engine said so when it opened the task.
+    (said,) = ProcessEvent.objects.filter(instance=instance, kind="task.stranded")
+    assert said.payload == {"why": "every person it is offered to is excluded from deciding it"}
+    with pytest.raises(CommandError, match=r"^1 open task\(s\) nobody may decide$"):
+        call_command("stranded_tasks", stdout=StringIO())
+    # Someone else who may decide it: no longer stranded.
+    task.assignees.create(user=cy)
+    out = StringIO()
+    call_command("stranded_tasks", stdout=out)
+    assert out.getvalue().strip() == "every open task has someone who may decide it"
+    ann.is_active = False
+    ann.save()
+    task.assignees.filter(user=cy).delete()
+    task.assignees.create(user=ann)  # inactive people decide nothing either
+    assert len(selectors.stranded_tasks()) == 1
+
+
+def test_a_group_whose_only_members_are_excluded_strands_its_task(people, clock) -> None:
+    bob = people["bob"]
+    bob.groups.add(Group.objects.get(name="signers"))
+    publish(FOUR_EYES.replace("{users: [ann, cy], groups: [signers]}", "{groups: [signers]}"))
+    instance = services.instance_start(key="four-eyes", variables={}, actor=bob)
+    task = HumanTask.objects.get(instance=instance)
+    assert [(t.pk, why) for t, why in selectors.stranded_tasks()] == [
+        (task.pk, "nobody may decide it (offered to signers; 1 excluded)")
+    ]
+    people["cy"].groups.add(Group.objects.get(name="signers"))
+    assert selectors.stranded_tasks() == []

@@ -115,16 +115,20 @@ def _csv_lines(rows: QuerySet[ProcessEvent]) -> Iterator[str]:
     for (pk, at, actor, client, kind, key, instance, step, before, after, reason, rid, ip,
          seq, payload) in values.iterator(chunk_size=2000):  # fmt: skip
         acting_for = (payload or {}).get("acting_for", "") if isinstance(payload, dict) else ""
-        yield writer.writerow([
+        yield writer.writerow([_cell(value) for value in (
             pk, at.isoformat(), actor or ("" if client else "system"), client, acting_for, kind,
-            key or "", instance or "", step, before, after, _cell(reason), rid, ip or "",
-            seq or "", _cell(json.dumps(payload, sort_keys=True, default=str)),
-        ])  # fmt: skip
+            key or "", instance or "", step, before, after, reason, rid, ip or "",
+            seq or "", json.dumps(payload, sort_keys=True, default=str),
+        )])  # fmt: skip
 
 
-def _cell(text: str) -> str:
-    """No cell starts a formula when the file is opened in a spreadsheet."""
-    return "'" + text if text[:1] in {"=", "+", "-", "@", "\t", "\r"} else text
+def _cell(value: object) -> object:
+    """No cell starts a formula when the file is opened in a spreadsheet: every
+    text cell, whoever chose its content (a username, an API key's name, a
+    step id, a reason). Numbers stay numbers."""
+    if isinstance(value, str) and value[:1] in {"=", "+", "-", "@", "\t", "\r"}:
+        return "'" + value
+    return value
 
 
 @require_GET

@@ -8,7 +8,7 @@ import io
 import pytest
 from django.urls import reverse
 
-from orchestration import audit_chain
+from orchestration import audit_chain, services
 from orchestration.models import ProcessEvent
 from tests.tasks_ui.conftest import login, purchase
 
@@ -62,3 +62,23 @@ def test_the_csv_export_streams_every_matching_row_without_formulas(client, run)
     started = next(row for row in rows if row[5] == "instance.started")
     assert started[2] == "alice"
     assert not any(cell.startswith("=") for row in rows for cell in row)
+
+
+def test_every_csv_cell_is_neutralised_whoever_chose_it(client, run) -> None:
+    # Found: a user named "-2+3" reached the actor and acting_for cells as a formula.
+    from accounts.models import User
+
+    bob = User.objects.get(username="bob")
+    bob.username = "-2+3"
+    bob.save()
+    task = purchase(run, "desk")
+    uma = User.objects.get(username="uma")
+    services.task_delegate(task_id=task.pk, actor=bob, to=uma, note="@SUM(A1)")
+    audit_chain.seal_pending()
+    login(client, "audrey")
+    response = client.get(reverse("tasks_ui:audit-csv"))
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    delegated = next(row for row in rows if row[5] == "task.delegated")
+    assert (delegated[2], delegated[4]) == ("'-2+3", "'-2+3")
+    formula = {"=", "+", "-", "@", "\t", "\r"}
+    assert not any(cell[:1] in formula for row in rows[1:] for cell in row)

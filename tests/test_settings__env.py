@@ -42,3 +42,29 @@ def test_sqlite_gets_wal_busy_timeout_and_immediate_transactions() -> None:
     }
     pg = database_from_url("postgres://u@db:5432/app")
     assert pg["ENGINE"] == "django.db.backends.postgresql" and pg["CONN_HEALTH_CHECKS"]
+
+
+def test_check_deploy_passes_with_the_documented_production_environment(tmp_path) -> None:
+    # Found: W004 and W008 with the documented settings, and no setting for
+    # HSTS includeSubDomains or preload. The block is read from the docs.
+    import os
+    import re
+    import secrets
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    docs = (root / "docs" / "operations.md").read_text()
+    block = docs.split("## A production environment that `check --deploy` passes")[1]
+    env = dict(re.findall(r"^    ([A-Z_]+)=(\S+)$", block.split("## Environment")[0], re.M))
+    assert env["DJANGO_HSTS_PRELOAD"] == "1" and env["DJANGO_SECURE_SSL_REDIRECT"] == "1"
+    env["DJANGO_SECRET_KEY"] = secrets.token_urlsafe(50)
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'deploy.sqlite3'}"  # nothing to reach here
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=root, env={"PATH": os.environ["PATH"], "PROCESS_ENGINE_NO_BOOTSTRAP": "1", **env},
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "System check identified no issues" in done.stdout

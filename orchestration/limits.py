@@ -50,7 +50,7 @@ def _at(path: str, message: str) -> str:
     return f"{path}: {message}" if path else message
 
 
-def _text_problem(text: str) -> str | None:
+def text_problem(text: str) -> str | None:
     """What no database stores as text: NUL, and halves of surrogate pairs
     (which JSON's \\ud800 escapes can carry, but UTF-8 cannot)."""
     if "\x00" in text:
@@ -70,13 +70,13 @@ def _walk(value: Any, path: str, depth: int, max_depth: int) -> str | None:
     if isinstance(value, float):
         return None if math.isfinite(value) else _at(path, f"{value} is not a finite number")
     if isinstance(value, str):
-        problem = _text_problem(value)
+        problem = text_problem(value)
         return _at(path, f"text with {problem}") if problem else None
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
                 return _at(path, f"key {key!r} is not text")
-            problem = _text_problem(key)
+            problem = text_problem(key)
             if problem:
                 return _at(path, f"a key with {problem}")
             found = _walk(item, f"{path}.{key}" if path else key, depth + 1, max_depth)

@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from orchestration import limits
 from orchestration.definitions.errors import DefinitionError, DefinitionInvalid
 
 DEFAULT_MAX_BYTES = 1024 * 1024
@@ -55,10 +56,22 @@ class _UniqueKeyLoader(yaml.SafeLoader):
             self._depth = depth
 
 
+# Sizes checked on the text of a scalar, before it becomes a value anything
+# hashes, compares or stores: Python turns a 5,000-digit number into an int
+# only with an error, and a key may not be a list or a mapping (unhashable).
+MAX_NUMBER_CHARS = 100
+MAX_TEXT_CHARS = 100_000
+
+
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
     loader.flatten_mapping(node)
     mapping: dict[Any, Any] = {}
     for key_node, value_node in node.value:
+        if not isinstance(key_node, yaml.ScalarNode):
+            kind = "a list" if isinstance(key_node, yaml.SequenceNode) else "a mapping"
+            raise yaml.constructor.ConstructorError(
+                None, None, f"a key must be text, not {kind}", key_node.start_mark
+            )
         key = loader.construct_object(key_node, deep=True)
         if key in mapping:
             mark = key_node.start_mark
@@ -68,6 +81,24 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict
 
 
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _sized(tag: str, limit: int, what: str) -> None:
+    build = yaml.SafeLoader.yaml_constructors[tag]
+
+    def construct(loader: _UniqueKeyLoader, node: yaml.ScalarNode) -> Any:
+        if len(node.value) > limit:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{what} longer than {limit} characters", node.start_mark
+            )
+        return build(loader, node)
+
+    _UniqueKeyLoader.add_constructor(tag, construct)
+
+
+_sized("tag:yaml.org,2002:int", MAX_NUMBER_CHARS, "a number")
+_sized("tag:yaml.org,2002:float", MAX_NUMBER_CHARS, "a number")
+_sized("tag:yaml.org,2002:str", MAX_TEXT_CHARS, "a text")
 # YAML 1.2 scalars, not YAML 1.1: dates stay strings (a definition has no date type,
 # and `until: 2026-12-01` must not become a datetime.date), and only true/false are
 # booleans, so a step or outcome named yes, no, on or off stays a string.
@@ -145,7 +176,10 @@ def _not_json(value: Any, path: list[Any]) -> DefinitionError | None:
     explicit `!!timestamp`, `.nan`/`.inf`, a key that is not a string."""
     from orchestration.definitions.validate import render_path
 
-    if value is None or isinstance(value, str | bool | int):
+    if isinstance(value, str):
+        problem = limits.text_problem(value)
+        return DefinitionError(render_path(path), f"text with {problem}") if problem else None
+    if value is None or isinstance(value, bool | int):
         return None
     if isinstance(value, float):
         if math.isfinite(value):
@@ -157,6 +191,9 @@ def _not_json(value: Any, path: list[Any]) -> DefinitionError | None:
                 return DefinitionError(
                     render_path(path), f"key {key!r} is not a string (keys are strings in JSON)"
                 )
+            problem = limits.text_problem(key)
+            if problem:
+                return DefinitionError(render_path(path), f"a key with {problem}")
             found = _not_json(item, [*path, key])
             if found:
                 return found

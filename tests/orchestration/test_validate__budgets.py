@@ -228,3 +228,33 @@ def test_a_form_pattern_is_re2_and_only_for_text() -> None:
         " (RE2 syntax): invalid perl operator: (?=",
         "steps.manager_approval.form[1].pattern: applies to text and textarea fields only",
     ]
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        # Found: each of these answered 500 (API and admin) instead of an error.
+        ("key: k\nname: N\n[a, b]: 1\n",
+         "definition: YAML does not parse: a key must be text, not a list (line 3, column 1)"),
+        ("key: k\nname: N\n? {a: 1}\n: 2\n",
+         "definition: YAML does not parse: a key must be text, not a mapping (line 3, column 3)"),
+        ("key: k\nsteps: {a: {timeout: " + "9" * 5000 + "}}\n",
+         "definition: YAML does not parse: a number longer than 100 characters"
+         " (line 2, column 22)"),
+        ('{"key": "k", "name": "\\ud800"}',
+         "name: text with a lone surrogate (not valid Unicode)"),
+        ('{"key": "k", "name": "a\\u0000b"}', "name: text with a NUL character"),
+        ('{"key": "k", "steps": {"a\\u0000": {}}}', "steps: a key with a NUL character"),
+        ('{"key": "k", "steps": {"\\udfff": {}}}',
+         "steps: a key with a lone surrogate (not valid Unicode)"),
+        ("key: k\nx: 1.0e+400\n", "x: inf is not a finite number"),
+    ],
+)  # fmt: skip
+def test_sources_that_are_no_json_data_are_refused_at_their_path(source, expected) -> None:
+    assert refused(source) == [expected]
+
+
+def test_a_text_over_its_cap_is_refused_before_it_is_read(settings) -> None:
+    assert refused("key: k\nname: " + "x" * 100_001 + "\n") == [
+        "definition: YAML does not parse: a text longer than 100000 characters (line 2, column 7)"
+    ]

@@ -219,14 +219,54 @@ def owner_refusal(user: AnyUser | None, task: HumanTask) -> str | None:
     return None
 
 
-def recipient_refusal(user: AnyUser, task: HumanTask) -> str | None:
-    """Someone a task may move to (delegate, reassign): an active user whom the
-    task does not exclude (work never moves to the excluded)."""
+def recipient_refusal(
+    user: AnyUser, task: HumanTask, *, mover: AnyUser | None = None, reassign: bool = False
+) -> str | None:
+    """Someone a task may move to: an active user whom the task does not
+    exclude (work never moves to the excluded). Reassigning moves it only to
+    its candidates (named, or in an assignee group), and so does anyone who
+    moves work only as an operator (not its holder or a candidate): operating
+    the flow is not deciding in it, so an operator cannot hand a task to
+    themself or to anyone else outside it (task_force_decide is the operator's
+    own, recorded way through). A holder or candidate may delegate to anyone
+    not excluded, to decide for them."""
     if not user.is_active:
         return f"{_name(user)} is not active"
     why = {e.user_id: e.reason for e in task.exclusions.all()}.get(user.pk)
     if why is not None:
         return f"{_name(user)} {why} and is excluded from deciding it"
+    operator_only = mover is not None and decide_refusal(mover, task) is not None
+    if (reassign or operator_only) and not (_candidate(user, task) or _offered(user, task)):
+        return (
+            f"{_name(user)} is not a candidate for task {task.pk} (named or in a group its"
+            " step offers it to, or escalates it to)"
+        )
+    return None
+
+
+def _offered(user: AnyUser, task: HumanTask) -> bool:
+    """Named, or in a group named, by the task's step: its assignees or an
+    escalation level's `to` (who the process itself gives it to, though a
+    reassignment may have narrowed its rows since)."""
+    from orchestration.engine.versions import definition_of
+
+    step = definition_of(task.instance.version).step(task.step)
+    offers = [step.get("assignees") or {}] + [
+        level.get("to") or {} for level in step.get("escalation") or []
+    ]
+    users = {name for offer in offers for name in offer.get("users") or []}
+    groups = {name for offer in offers for name in offer.get("groups") or []}
+    return user.get_username() in users or bool(groups & group_names_of(user))
+
+
+def force_refusal(user: AnyUser | None, task: HumanTask) -> str | None:
+    """Push a task through with an outcome nobody chose: operators only, on an
+    open task (recorded as forced, with the operator's reason)."""
+    refusal = operate_refusal(user)
+    if refusal is not None:
+        return refusal
+    if task.status != "open":
+        return f"task {task.pk} is {task.status}"
     return None
 
 

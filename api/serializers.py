@@ -183,6 +183,11 @@ class DelegateSerializer(serializers.Serializer):  # type: ignore[type-arg]
     note = serializers.CharField(required=False, default="", max_length=500, allow_blank=True)
 
 
+class ForceSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    outcome = serializers.CharField(max_length=100)
+    reason = serializers.CharField(max_length=1000, help_text="why it is pushed through")
+
+
 class CompleteSerializer(serializers.Serializer):  # type: ignore[type-arg]
     outcome = serializers.CharField(max_length=100)
     data = serializers.DictField(required=False, default=dict)  # type: ignore[assignment]

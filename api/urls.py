@@ -71,4 +71,5 @@ urlpatterns: list[URLPattern] = [
     path("v1/tasks/<int:pk>/release", tasks.TaskRelease.as_view(), name="task-release"),
     path("v1/tasks/<int:pk>/delegate", tasks.TaskDelegate.as_view(), name="task-delegate"),
     path("v1/tasks/<int:pk>/complete", tasks.TaskComplete.as_view(), name="task-complete"),
+    path("v1/tasks/<int:pk>/force", tasks.TaskForce.as_view(), name="task-force"),
 ]

@@ -41,6 +41,7 @@ class AuditKind(StrEnum):
     TASK_STRANDED = "task.stranded"
     TASK_COMMENTED = "task.commented"
     TASK_COMPLETED = "task.completed"
+    TASK_FORCED = "task.forced"
     TASK_UNKNOWN_ASSIGNEES = "task.unknown_assignees"
     TIMER_FIRED = "timer.fired"
     MESSAGE_RECEIVED = "message.received"

@@ -168,6 +168,8 @@ def task_queue_for_user(user: Any, *, now: datetime) -> QuerySet[HumanTask]:
 # What each kind of task event says in a task's history ({by}: the actor).
 _TASK_WORDS = {
     "task.completed": "{by} decided {outcome}",
+    "task.forced": "{by} pushed it through as {outcome} (operator): {reason}",
+    "task.stranded": "nobody may decide it: {why}",
     "task.claimed": "{by} claimed it",
     "task.released": "{by} released it to the group",
     "task.delegated": "{by} delegated it to {to}",

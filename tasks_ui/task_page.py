@@ -65,6 +65,7 @@ def _page_context(request: HttpRequest, task: HumanTask, **extra: Any) -> dict[s
         and permissions.owner_refusal(user, task) is None
         and task.delegate_id is None,
         "can_move": task.status == "open" and permissions.owner_refusal(user, task) is None,
+        "can_force": permissions.force_refusal(user, task) is None,
         "can_comment": permissions.comment_refusal(user, task) is None,
         "can_hand_back": task.status == "open"
         and permissions.hand_back_refusal(user, task) is None,
@@ -187,6 +188,18 @@ def reassign(request: HttpRequest, pk: int) -> HttpResponse:
         )
 
     return _act(request, pk, call, "Reassigned")
+
+
+@require_POST
+@login_required
+def force(request: HttpRequest, pk: int) -> HttpResponse:
+    def call(task: HumanTask) -> Any:
+        return services.task_force_decide(
+            task_id=task.pk, actor=person(request), outcome=request.POST.get("outcome", ""),
+            reason=request.POST.get("reason", ""),
+        )  # fmt: skip
+
+    return _act(request, pk, call, "Pushed through")
 
 
 @require_POST

@@ -19,6 +19,7 @@ from api.common import CursorPage, actor, etagged, require_scope, valid
 from api.serializers import (
     CompleteSerializer,
     DelegateSerializer,
+    ForceSerializer,
     ProblemSerializer,
     TaskDetailSerializer,
     TaskSerializer,
@@ -197,4 +198,20 @@ class TaskComplete(APIView):
             comment=given["comment"],
             actor=actor(request),
         )
+        return _acted(request, pk)
+
+
+class TaskForce(APIView):
+    @extend_schema(
+        request=ForceSerializer,
+        responses={200: TaskDetailSerializer, **ERRORS},
+        summary="Operators: push a task through with an outcome and a required reason",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        task = actable_task(request, pk)
+        given = valid(ForceSerializer, request.data)
+        services.task_force_decide(
+            task_id=task.pk, actor=actor(request), outcome=given["outcome"],
+            reason=given["reason"],
+        )  # fmt: skip
         return _acted(request, pk)

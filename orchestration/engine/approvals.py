@@ -131,7 +131,10 @@ class ApprovalRules:
             self._on_chain_vote(event, tok)
             return
         votes = event.votes or [event.outcome]
-        decided = quorum.decide(step, votes, event.eligible, event.outcome)
+        decided = (
+            event.outcome if event.forced else quorum.decide(step, votes, event.eligible,
+                                                             event.outcome)
+        )  # fmt: skip
         if decided is None:
             self.effects.append(
                 Audit(AuditKind.TASK_VOTE_RECORDED, event.step,

@@ -52,6 +52,7 @@ class TaskVoted:
     votes: list[str] = field(default_factory=list)  # every vote's outcome so far, this one too
     eligible: int | None = None  # people who may vote (for quorum all / N / %)
     entry: int | None = None  # which entry of a for_each chain the task is for
+    forced: bool = False  # an operator's forced decision: closes the task, whatever the quorum
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from orchestration.services.instances import (
     instance_send_message,
     instance_start,
     task_complete,
+    task_force_decide,
 )
 from orchestration.services.messages import Correlated, message_correlate
 from orchestration.services.tasks import (
@@ -45,6 +46,7 @@ __all__ = [
     "task_comment",
     "task_complete",
     "task_delegate",
+    "task_force_decide",
     "task_hand_back",
     "task_reassign",
     "task_release",

@@ -383,6 +383,60 @@ def task_complete(
     return task
 
 
+def task_force_decide(
+    *, task_id: int, actor: User, outcome: str, reason: str, now: datetime | None = None
+) -> HumanTask:
+    """An operator pushes an open task through with `outcome`, whatever its
+    assignees, exclusions and quorum: a separate action from deciding, with a
+    required reason, recorded as `task.forced` (the task's decider is the
+    operator). Raises PermissionDenied (not an operator), InvalidInput (no
+    reason, unknown outcome), InstanceConflict (the task is closed)."""
+    reason = reason.strip() if isinstance(reason, str) else ""
+    if not reason:
+        raise InvalidInput({"reason": ["required: say why the task is pushed through"]})
+    if len(reason) > 1000 or limits.text_problem(reason):
+        raise InvalidInput({"reason": ["at most 1000 characters of text"]})
+    now = now or clock.now()
+    loaded: dict[str, Any] = {}
+
+    def lock() -> ProcessInstance:
+        found = store.lock_for_decision(task_id)
+        if found is None:
+            raise HumanTask.DoesNotExist(f"no task {task_id}")
+        instance, task = found
+        if task.status != TaskStatus.OPEN:
+            raise InstanceConflict("task_closed", f"task {task.pk} is already {task.status}")
+        permissions.require(actor, permissions.force_refusal(actor, task))
+        if outcome not in task.outcomes:
+            raise InvalidInput({"outcome": [f"must be one of {', '.join(task.outcomes)}"]})
+        earlier = list(task.votes.all())
+        voted = any(v.voter_id == actor.pk for v in earlier)
+        event = TaskVoted(
+            task.token, task.step, outcome, {}, actor.get_username(), task.pk, actor.pk,
+            [v.outcome for v in earlier] + [outcome], None, task.entry, forced=True,
+        )  # fmt: skip
+        loaded["task"] = (task, event, voted)
+        return instance
+
+    def apply(instance: ProcessInstance, writer: Writer) -> None:
+        task, event, voted = loaded["task"]
+        _refuse_incident(instance, event)
+        if not voted:
+            writer.vote(task, voter=actor, outcome=outcome, data={})
+        _transition(writer, instance, event, actor=actor, kind=AuditKind.TASK_FORCED,
+                    payload={"task": task.pk, "outcome": outcome, "reason": reason})  # fmt: skip
+
+    def held(instance: ProcessInstance, writer: Writer) -> list[Event]:
+        task, event, voted = loaded["task"]
+        if not voted:
+            writer.vote(task, voter=actor, outcome=outcome, data={})
+        return [event]
+
+    _guarded(lock, apply, held, actor=actor, now=now)
+    task: HumanTask = loaded["task"][0]
+    return task
+
+
 def _decision(
     task: HumanTask, outcome: str, data: dict[str, Any], actor: User | None
 ) -> tuple[HumanTask, TaskVoted]:

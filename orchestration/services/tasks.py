@@ -98,7 +98,7 @@ def task_delegate(
 
     def change(task: HumanTask) -> tuple[AuditKind, dict[str, Any]]:
         permissions.require(actor, permissions.owner_refusal(actor, task))
-        _eligible(to, task)
+        _eligible(to, task, mover=actor)
         owner = task.claimed_by or actor
         task.claimed_by, task.delegate, task.delegate_note = owner, to, note
         announce.append(
@@ -125,12 +125,12 @@ def task_hand_back(*, task_id: int, actor: User, now: datetime | None = None) ->
 
 def task_reassign(*, task_id: int, actor: User, to: User, now: datetime | None = None) -> HumanTask:
     """Ownership moves to `to`: the task is assigned to them alone (claimed by
-    them). Its holder or a candidate may, when `to` could decide it; an operator
-    may give it to anyone not excluded."""
+    them). Its holder, a candidate or an operator may, and only to one of its
+    candidates who is not excluded (permissions.recipient_refusal)."""
 
     def change(task: HumanTask) -> tuple[AuditKind, dict[str, Any]]:
         permissions.require(actor, permissions.owner_refusal(actor, task))
-        _eligible(to, task)
+        _eligible(to, task, mover=actor, reassign=True)
         was = task.claimed_by
         store.change_assignees(task.pk, [to.pk], [], replace=True)
         task.claimed_by, task.delegate, task.delegate_note = to, None, ""
@@ -160,9 +160,9 @@ def task_snooze(
     return _move(task_id, actor, now, change)
 
 
-def _eligible(user: User, task: HumanTask) -> None:
+def _eligible(user: User, task: HumanTask, *, mover: User, reassign: bool = False) -> None:
     """Work moves only to whom the policy allows; the recipient is input."""
-    refusal = permissions.recipient_refusal(user, task)
+    refusal = permissions.recipient_refusal(user, task, mover=mover, reassign=reassign)
     if refusal is not None:
         raise InvalidInput({"to": [refusal]})
 

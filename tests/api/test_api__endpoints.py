@@ -240,6 +240,21 @@ steps:
     assert HumanTask.objects.get(pk=task.pk).status == "open"
 
 
+def test_operators_push_a_task_through_with_a_reason(run) -> None:
+    _, task = start(run)
+    url = f"/api/v1/tasks/{task.pk}/force"
+    assert_problem(post(api(key_for("bob")), url, {"outcome": "approve", "reason": "x"}), 403,
+                   "permission_denied")  # fmt: skip
+    otto = api(key_for("otto"))
+    body = assert_problem(post(otto, url, {"outcome": "approve"}), 400, "invalid_input")
+    assert "reason" in body["errors"]
+    done = post(otto, url, {"outcome": "approve", "reason": "approved by phone"})
+    assert done.status_code == 200, done.content
+    assert (done.json()["status"], done.json()["decided_by"]) == ("completed", "otto")
+    forced = ProcessEvent.objects.get(kind="task.forced", payload__task=task.pk)
+    assert forced.payload["reason"] == "approved by phone" and forced.client == "api:otto-system"
+
+
 def test_tasks_of_others_are_404(run) -> None:
     _, task = start(run)
     for name in ("dave", "uma"):

@@ -209,3 +209,25 @@ def test_due_times_read_in_the_persons_time_zone(client, run) -> None:
     html = client.get(url("task", desk)).content.decode()
     assert f'title="{local:%a} {local.day} {local:%b %Y %H:%M} JST"' in html
     assert ">in 2 days</time>" in html
+
+
+def test_operators_push_a_task_through_from_its_page(client, run) -> None:
+    task = purchase(run, "desk")
+    login(client, "bob")
+    page = client.get(reverse("tasks_ui:task", args=[task.pk]))
+    assert "Push through" not in page.content.decode()
+    refused = client.post(reverse("tasks_ui:force", args=[task.pk]),
+                          {"outcome": "approve", "reason": "x"}, follow=True)  # fmt: skip
+    assert "bob lacks the operator role" in refused.content.decode()
+    task.refresh_from_db()
+    assert task.status == "open"
+    login(client, "otto")
+    page = client.get(reverse("tasks_ui:task", args=[task.pk]))
+    assert "Push through (operator)" in page.content.decode()
+    done = client.post(reverse("tasks_ui:force", args=[task.pk]),
+                       {"outcome": "approve", "reason": "approved on the phone"})  # fmt: skip
+    assert done.status_code == 302
+    task.refresh_from_db()
+    assert (task.status, task.outcome) == ("completed", "approve")
+    history = client.get(reverse("tasks_ui:task", args=[task.pk])).content.decode()
+    assert "otto pushed it through as approve (operator): approved on the phone" in history

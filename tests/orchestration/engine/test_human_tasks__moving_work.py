@@ -130,9 +130,32 @@ def test_reassign_by_a_candidate_and_by_an_operator(desk) -> None:
     assert decidable(people["ann"]) == [] and decidable(people["bob"]) == [task.pk]
     with pytest.raises(PermissionDenied, match=f"ann is not an assignee of task {task.pk}"):
         services.task_reassign(task_id=task.pk, actor=people["ann"], to=people["cy"])
-    services.task_reassign(task_id=task.pk, actor=people["opal"], to=people["out"])
-    assert decidable(people["out"]) == [task.pk]
+    # An operator moves it only to someone the step offers it to: cy is a clerk
+    # (though the reassignment left bob alone on it); out and opal are not.
+    services.task_reassign(task_id=task.pk, actor=people["opal"], to=people["cy"])
+    assert decidable(people["cy"]) == [task.pk]
     assert history(task)[-2:] == [("task.reassigned", "ann"), ("task.reassigned", "opal")]
+    for outsider in ("out", "opal"):
+        with pytest.raises(InvalidInput) as refused:
+            services.task_reassign(task_id=task.pk, actor=people["opal"], to=people[outsider])
+        assert refused.value.errors == {"to": [
+            f"{outsider} is not a candidate for task {task.pk} (named or in a group its step"
+            " offers it to, or escalates it to)"
+        ]}  # fmt: skip
+    assert decidable(people["opal"]) == [] and decidable(people["out"]) == []
+
+
+def test_an_operator_cannot_decide_by_moving_work_to_themself(desk) -> None:
+    # Found: opal (an operator, no clerk) reassigned a task to herself and decided it.
+    people, task = desk
+    for move in (services.task_reassign, services.task_delegate):
+        with pytest.raises(InvalidInput, match="opal is not a candidate"):
+            move(task_id=task.pk, actor=people["opal"], to=people["opal"])
+    with pytest.raises(PermissionDenied, match="opal is not an assignee"):
+        services.task_complete(task_id=task.pk, outcome="approve", data={}, actor=people["opal"])
+    # A clerk may still hand it to a deputy outside the group, to decide for them.
+    services.task_delegate(task_id=task.pk, actor=people["ann"], to=people["out"])
+    assert decidable(people["out"]) == [task.pk]
 
 
 def test_closed_tasks_do_not_move(desk) -> None:
@@ -198,3 +221,51 @@ def test_a_comment_thread_for_whoever_may_see_the_task(desk) -> None:
     thread = [(c.author.username, c.text) for c in TaskComment.objects.filter(task=task)]
     assert thread == [("ann", "Which budget line?"), ("sam", "Line 4.")]
     assert history(task)[-2:] == [("task.commented", "ann"), ("task.commented", "sam")]
+
+
+QUORUM = """
+key: board
+name: Board
+start: ask
+steps:
+  ask:
+    type: approval
+    assignees: {groups: [clerks]}
+    quorum: all
+    outcomes: {approve: yes, reject: no}
+  yes: {type: end, result: approved}
+  no: {type: end, result: rejected}
+"""
+
+
+def test_an_operator_pushes_a_task_through_with_a_reason_recorded_as_forced(desk) -> None:
+    people, _ = desk
+    publish(QUORUM)
+    instance = services.instance_start(key="board", variables={}, actor=None)
+    task = HumanTask.objects.get(instance=instance)
+    services.task_complete(task_id=task.pk, outcome="approve", data={}, actor=people["ann"])
+    for actor, error in ((people["ann"], PermissionDenied), (people["out"], PermissionDenied)):
+        with pytest.raises(error, match="lacks the operator role"):
+            services.task_force_decide(task_id=task.pk, actor=actor, outcome="approve",
+                                       reason="stuck")  # fmt: skip
+    with pytest.raises(InvalidInput) as refused:
+        services.task_force_decide(task_id=task.pk, actor=people["opal"], outcome="approve",
+                                   reason="  ")  # fmt: skip
+    assert refused.value.errors == {"reason": ["required: say why the task is pushed through"]}
+    with pytest.raises(InvalidInput, match="must be one of approve, reject"):
+        services.task_force_decide(task_id=task.pk, actor=people["opal"], outcome="maybe",
+                                   reason="stuck")  # fmt: skip
+    # One of four clerks voted; `all` would wait for the others: forced, it closes now.
+    services.task_force_decide(task_id=task.pk, actor=people["opal"], outcome="approve",
+                               reason="the board approved it on paper")  # fmt: skip
+    task.refresh_from_db()
+    instance.refresh_from_db()
+    assert (task.status, task.outcome, task.decided_by) == ("completed", "approve", people["opal"])
+    assert (instance.status, instance.result) == ("completed", "approved")
+    (forced,) = ProcessEvent.objects.filter(instance=instance, kind="task.forced")
+    assert forced.actor == people["opal"]
+    assert forced.payload["reason"] == "the board approved it on paper"
+    assert forced.payload["outcome"] == "approve"
+    with pytest.raises(InstanceConflict, match="already completed"):
+        services.task_force_decide(task_id=task.pk, actor=people["opal"], outcome="reject",
+                                   reason="again")  # fmt: skip

@@ -375,8 +375,16 @@ def _expression_errors(path: str, text: str, known: set[str]) -> Iterable[Defini
     except expressions.ExpressionError as exc:
         yield DefinitionError(path, f"expression does not parse: {exc}")
         return
-    for name in sorted(expressions.names(node) - known):
+    unknown = sorted(expressions.names(node) - known)
+    for name in unknown:
         yield DefinitionError(path, f"unknown variable {name!r}")
+    if not expressions.names(node):
+        # A constant gives the same answer at every run: an error (a value
+        # over the budget, a division by zero) is refused now, not at run time.
+        try:
+            expressions.evaluate(text, {})
+        except expressions.ExpressionError as exc:
+            yield DefinitionError(path, f"expression cannot be evaluated: {exc}")
 
 
 def _template_errors(path: str, text: str, known: set[str]) -> Iterable[DefinitionError]:

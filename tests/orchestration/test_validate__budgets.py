@@ -194,14 +194,54 @@ def test_expressions_over_budget_are_refused_when_saved(text: str, expected: str
         ("1 << 100000", "an integer larger than 1024 bits"),
         ("int('9' * 400)", "an integer larger than 1024 bits"),
         ("'%0999999d' % 1", "% formatting is not allowed"),
-        ("'x' * 10**6", "Sorry, I will not evaluate something that long."),
-        ("[1, 2] * 60000", "Sorry, I will not evaluate something that long."),
+        ("'x' * 10**6", "a value larger than 100000 (its size written out: 1000001)"),
+        ("[1, 2] * 60000", "a value larger than 100000 (its size written out: 120001)"),
+        # Found: each level within the cap, the whole 10^10: a start hung on it.
+        ("[[1] * 100000] * 100000", "a value larger than 100000 (its size written out: 100001)"),
+        ("[[1] * 1000] * 1000", "a value larger than 100000 (its size written out: 1001001)"),
+        ("[['ab'] * 300] * 300", "a value larger than 100000 (its size written out: 180301)"),
+        ("str([[1] * 999] * 999)", "a value larger than 100000 (its size written out: 999001)"),
+        ("f'{[[1] * 999] * 999}'", "a value larger than 100000 (its size written out: 999001)"),
+        ("[1] * 99000 + [2] * 9000", "a value larger than 100000 (its size written out: 108002)"),
+        (
+            "{'a': [1] * 60000, 'b': [1] * 60000}",
+            "a value larger than 100000 (its size written out: 120005)",
+        ),
+        (
+            "len([1] * 99000) + len([1] * 99000) + len([1] * 99000) + len([1] * 99000)"
+            " + len([1] * 99000) + len([1] * 99000) + len([1] * 99000) + len([1] * 99000)"
+            " + len([1] * 99000) + len([1] * 99000) + len([1] * 99000)",
+            "more than 1000000 units of work in one expression",
+        ),
     ],
 )
 def test_evaluation_has_a_budget(text: str, expected: str) -> None:
     with pytest.raises(expressions.ExpressionError) as raised:
         expressions.evaluate(text, {})
     assert str(raised.value) == expected
+
+
+def test_a_large_but_allowed_value_still_evaluates() -> None:
+    assert len(expressions.evaluate("[[1] * 99] * 999", {})) == 999
+    assert expressions.evaluate("len(x * 2)", {"x": [1] * 40000}) == 80000
+
+
+def test_rendering_shares_one_cap() -> None:
+    with pytest.raises(expressions.ExpressionError, match="longer than 100000 characters"):
+        expressions.render("{{ a }}{{ a }}", {"a": "x" * 60000})
+    assert expressions.render("{{ a }}-{{ a }}", {"a": "x" * 40}) == "x" * 40 + "-" + "x" * 40
+
+
+def test_a_constant_expression_over_budget_is_refused_when_saved() -> None:
+    spec = purchase_spec()
+    spec["steps"]["route"]["branches"][0]["when"] = "len([[1] * 1000] * 1000) > 0"
+    spec["steps"]["manager_approval"]["title"] = "{{ str([0] * 200000) }}"
+    assert [str(e) for e in validate(spec, CTX)] == [
+        "steps.manager_approval.title: expression cannot be evaluated: a value larger than"
+        " 100000 (its size written out: 200001)",
+        "steps.route.branches[0].when: expression cannot be evaluated: a value larger than"
+        " 100000 (its size written out: 1001001)",
+    ]
 
 
 def test_rendering_a_value_too_large_for_text_is_an_expression_error() -> None:

@@ -236,10 +236,11 @@ def test_a_title_that_cannot_be_rendered_is_an_evaluation_error_of_its_instance(
     publish("""
 key: big
 name: Big
+variables: {n: {type: integer, default: 5000}}
 start: a
 steps:
   a: {type: service, handler: test.a, next: ask}
-  ask: {type: approval, title: "{{ 10**5000 }}", assignees: {users: [nobody]},
+  ask: {type: approval, title: "{{ 10**n }}", assignees: {users: [nobody]},
         outcomes: {ok: done}}
   done: {type: end, result: ok}
 """)
@@ -250,6 +251,13 @@ steps:
     poison.refresh_from_db()
     assert poison.status == "failed" and poison.error["code"] == "EVALUATION"
     assert poison.error["step"] == "ask"
+    # The same as a constant never runs: refused when published.
+    with pytest.raises(DefinitionInvalid, match="expression cannot be evaluated: an integer"):
+        publish(
+            'key: big2\nname: B\nstart: ask\nsteps:\n  ask: {type: approval,'
+            ' title: "{{ 10**5000 }}", assignees: {users: [nobody]}, outcomes: {ok: done}}\n'
+            "  done: {type: end, result: ok}"
+        )
 
 
 def test_a_run_whose_lease_cannot_be_computed_fails_only_its_instance(worker, clock) -> None:

@@ -160,3 +160,31 @@ def test_a_form_pattern_must_match_the_whole_answer(roles) -> None:
         assert decide_errors(task, ref=answer) == {"ref": ["must match [A-Z]{2}-[0-9]+"]}
     done = services.task_complete(task_id=task.pk, outcome="ok", data={"ref": "XX-12"}, actor=None)
     assert done.status == "completed"
+
+
+def test_an_expression_that_would_build_too_much_fails_its_instance_at_once(roles) -> None:
+    # Found: a start request hung on a title like this one (each level within
+    # the old cap, the whole 10^10), and a worker retried it for ever.
+    make_user("boss")
+    publish("""
+key: bomb
+name: Bomb
+variables:
+  item: {type: string}
+  count: {type: integer}
+start: ask
+steps:
+  ask:
+    type: approval
+    title: "{{ [[item] * count] * count }}"
+    assignees: {users: [boss]}
+    outcomes: {ok: done}
+  done: {type: end, result: ok}
+""")
+    instance = services.instance_start(
+        key="bomb", variables={"item": "x", "count": 100000}, actor=None
+    )
+    instance.refresh_from_db()
+    assert instance.status in {"failed", "incident"}, instance.status
+    assert "a value larger than 100000" in str(instance.error)
+    assert not HumanTask.objects.filter(instance=instance).exists()

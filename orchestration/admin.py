@@ -524,8 +524,8 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     afterwards only the URL, the events and `active` change."""
 
     form = WebhookSubscriptionForm
-    list_display = ("name", "url", "active", "created_at")
-    readonly_fields = ("created_by", "created_at")
+    list_display = ("name", "url", "active", "failures_in_a_row", "paused_until", "created_at")
+    readonly_fields = ("created_by", "created_at", "failures_in_a_row", "paused_until")
 
     def save_model(
         self, request: HttpRequest, obj: WebhookSubscription, form: Any, change: bool

@@ -6,7 +6,9 @@ with its body fixed then. Sending (`deliver_due`, a django-q2 job the sweep
 and the minute schedule start) posts each due delivery, signed, and retries
 failures with backoff for a day; every attempt is logged. A target that hangs
 delays only its own deliveries: sends run in their own job, in parallel, each
-within ORCHESTRATION_WEBHOOK_TIMEOUT seconds.
+exchange within one deadline (ORCHESTRATION_WEBHOOK_TIMEOUT seconds) reading at
+most MAX_ANSWER_BYTES of the answer; targets take turns in a batch, and one
+that keeps failing is paused (a circuit breaker).
 
 Signature: header `X-Webhook-Signature: t=<unix seconds>,v1=<hex>`, where hex
 is HMAC-SHA256 with the subscription's secret over "<t>.<raw body>"
@@ -56,6 +58,15 @@ GIVE_UP_AFTER = timedelta(days=1)
 FAN_OUT_BATCH = 1000
 FAN_OUT = "webhook fan-out"
 SEND_BATCH = 10
+# The answer's body is not needed: at most this much is read, then the
+# connection is closed.
+MAX_ANSWER_BYTES = 4096
+# The circuit breaker: after this many failed attempts in a row a target is
+# left alone for PAUSE (doubling with every further failure, up to PAUSE_CAP);
+# then one delivery goes to try it, and a success closes the circuit.
+BREAK_AFTER = 5
+PAUSE = timedelta(minutes=1)
+PAUSE_CAP = timedelta(hours=1)
 
 
 def timeout_seconds() -> float:
@@ -224,7 +235,7 @@ def _due(now: datetime) -> Any:
     return WebhookDelivery.objects.filter(
         Q(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
         | Q(status=DeliveryStatus.SENDING, lease_until__lt=now)
-    )
+    ).exclude(subscription__paused_until__gt=now)
 
 
 # ---- sending -----------------------------------------------------------------------------
@@ -236,7 +247,10 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
 def _send(
     delivery: WebhookDelivery, transport: httpx.BaseTransport | None
 ) -> tuple[int | None, str, int]:
-    """(status code or None, error, milliseconds) of one POST; never raises."""
+    """(status code or None, error, milliseconds) of one POST; never raises.
+    The whole exchange (connect, send, the answer) has one deadline, and at
+    most MAX_ANSWER_BYTES of the answer are read: a target that trickles or
+    answers megabytes costs its own delivery a few seconds, nothing more."""
     raw = json.dumps(delivery.body, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
     url = delivery.subscription.url
     if not host_allowed(url, settings.ORCHESTRATION_HTTP_ALLOWED_HOSTS):
@@ -248,26 +262,56 @@ def _send(
         "X-Webhook-Event": delivery.event_type,
         SIGNATURE_HEADER: sign(delivery.subscription.secret, int(time.time()), raw),
     }
+    seconds = timeout_seconds()
     started = time.monotonic()
+    deadline = started + seconds
     try:
-        with httpx.Client(
-            timeout=timeout_seconds(), transport=transport, follow_redirects=False
-        ) as client:
-            answer = client.post(url, content=raw, headers=headers)
-        return answer.status_code, "", int((time.monotonic() - started) * 1000)
+        with (
+            httpx.Client(timeout=seconds, transport=transport, follow_redirects=False) as client,
+            client.stream("POST", url, content=raw, headers=headers) as answer,
+        ):
+            read = 0
+            for chunk in answer.iter_raw():
+                read += len(chunk)
+                if read >= MAX_ANSWER_BYTES:
+                    break  # enough: the status is what counts
+                if time.monotonic() > deadline:
+                    raise httpx.ReadTimeout(f"no complete answer within {seconds:g}s")
+            code = answer.status_code
+        return code, "", int((time.monotonic() - started) * 1000)
     except httpx.HTTPError as exc:
         return None, type(exc).__name__, int((time.monotonic() - started) * 1000)
 
 
 def _claim(now: datetime) -> list[WebhookDelivery]:
+    """The next batch: due deliveries, oldest first, taken from the targets in
+    turn (a slow or failing target gets its share of a batch, never the
+    whole of it), leased for longer than a batch can take."""
+    candidates = _due(now).order_by("next_attempt_at", "pk").values_list(
+        "pk", "subscription_id", "subscription__failures_in_a_row"
+    )
+    queues: dict[int, list[int]] = {}
+    for pk, subscription, failures in candidates[: SEND_BATCH * 20]:
+        waiting = queues.setdefault(subscription, [])
+        if failures < BREAK_AFTER or not waiting:  # a rested target: one try first
+            waiting.append(pk)
+    chosen: list[int] = []
+    while len(chosen) < SEND_BATCH and any(queues.values()):
+        for waiting in queues.values():
+            if waiting and len(chosen) < SEND_BATCH:
+                chosen.append(waiting.pop(0))
     with transaction.atomic():
         batch = list(
             _due(now)
+            .filter(pk__in=chosen)
             .select_for_update(skip_locked=True, of=("self",))
             .select_related("subscription")
-            .order_by("next_attempt_at", "pk")[:SEND_BATCH]
+            .order_by("next_attempt_at", "pk")
         )
-        lease = now + timedelta(seconds=2 * timeout_seconds() + 5)
+        # Sends run in parallel, each within its deadline; the lease outlasts
+        # the slowest of them with room to record it, so no lapsed lease lets a
+        # second sender post the same delivery again.
+        lease = now + timedelta(seconds=3 * timeout_seconds() + 30)
         for delivery in batch:
             delivery.status, delivery.lease_until = DeliveryStatus.SENDING, lease
         WebhookDelivery.objects.bulk_update(batch, ["status", "lease_until"])
@@ -311,6 +355,22 @@ def _record(delivery: WebhookDelivery, result: tuple[int | None, str, int], now:
                 "next_attempt_at",
             ]
         )
+        _breaker(delivery.subscription_id, ok, now)
+
+
+def _breaker(subscription_id: int, ok: bool, now: datetime) -> None:
+    """Count the target's failures in a row; pause it after BREAK_AFTER."""
+    target = WebhookSubscription.objects.select_for_update().get(pk=subscription_id)
+    if ok:
+        target.failures_in_a_row, target.paused_until = 0, None
+    else:
+        target.failures_in_a_row += 1
+        over = target.failures_in_a_row - BREAK_AFTER
+        if over >= 0:
+            target.paused_until = now + min(PAUSE_CAP, PAUSE * 2 ** min(over, 20))
+            log.warning("webhook target %s failed %d times in a row; paused until %s",
+                        target.name, target.failures_in_a_row, target.paused_until)  # fmt: skip
+    target.save(update_fields=["failures_in_a_row", "paused_until"])
 
 
 def deliver_due(

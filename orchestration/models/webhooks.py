@@ -38,6 +38,10 @@ class WebhookSubscription(models.Model):
         related_name="+",
     )
     created_at = models.DateTimeField(default=clock.now, editable=False)
+    # The circuit breaker (orchestration/webhooks.py): failed attempts in a
+    # row, and until when the target is left alone after too many.
+    failures_in_a_row = models.PositiveIntegerField(default=0, editable=False)
+    paused_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["name"]

@@ -254,7 +254,7 @@ steps:
     # The same as a constant never runs: refused when published.
     with pytest.raises(DefinitionInvalid, match="expression cannot be evaluated: an integer"):
         publish(
-            'key: big2\nname: B\nstart: ask\nsteps:\n  ask: {type: approval,'
+            "key: big2\nname: B\nstart: ask\nsteps:\n  ask: {type: approval,"
             ' title: "{{ 10**5000 }}", assignees: {users: [nobody]}, outcomes: {ok: done}}\n'
             "  done: {type: end, result: ok}"
         )

@@ -57,6 +57,7 @@ BACKOFF = [10, 30, 60, 300, 900, 1800, 3600, 7200, 14400, 28800]
 GIVE_UP_AFTER = timedelta(days=1)
 FAN_OUT_BATCH = 1000
 FAN_OUT = "webhook fan-out"
+SENDING = "webhook sending"
 SEND_BATCH = 10
 # The answer's body is not needed: at most this much is read, then the
 # connection is closed.
@@ -287,8 +288,10 @@ def _claim(now: datetime) -> list[WebhookDelivery]:
     """The next batch: due deliveries, oldest first, taken from the targets in
     turn (a slow or failing target gets its share of a batch, never the
     whole of it), leased for longer than a batch can take."""
-    candidates = _due(now).order_by("next_attempt_at", "pk").values_list(
-        "pk", "subscription_id", "subscription__failures_in_a_row"
+    candidates = (
+        _due(now)
+        .order_by("next_attempt_at", "pk")
+        .values_list("pk", "subscription_id", "subscription__failures_in_a_row")
     )
     queues: dict[int, list[int]] = {}
     for pk, subscription, failures in candidates[: SEND_BATCH * 20]:
@@ -388,11 +391,13 @@ def deliver_due(
                 break
             results = list(pool.map(lambda d: _send(d, transport), batch))
             moment = now() if callable(now) else clock.now()
-            for delivery, result in zip(batch, results, strict=True):
-                try:
-                    _record(delivery, result, moment)
-                except Exception:  # one row's bad write must not stop the others
-                    log.exception("webhook delivery %s: result not recorded", delivery.pk)
+            # One row's bad write must not stop the others: a delivery whose
+            # result cannot be recorded stays leased and is sent again later.
+            sweeps.each(
+                SENDING, zip(batch, results, strict=True),
+                lambda pair, moment=moment: _record(*pair, moment),
+                row_id=lambda pair: pair[0].pk, now=moment,
+            )  # fmt: skip
             tries += len(batch)
     return tries
 

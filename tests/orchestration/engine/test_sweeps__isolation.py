@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.utils import timezone
 
 from accounts.models import Absence
 from orchestration import audit_chain, notifications, services, sweeps, webhooks
@@ -265,3 +266,35 @@ def test_operators_read_the_failures_in_the_admin(roles, client, clock) -> None:
     assert page.status_code == 200 and "no such mailbox" in page.content.decode()
     client.force_login(approver)
     assert client.get("/admin/orchestration/sweepfailure/").status_code == 403
+
+
+def test_sending_a_delivery_whose_result_cannot_be_recorded_does_not_stop_the_others(
+    db, monkeypatch, settings
+) -> None:
+    from orchestration.models import WebhookSubscription
+    from tests.orchestration.test_webhooks__sender import Target
+
+    target = Target()
+    try:
+        settings.ORCHESTRATION_HTTP_ALLOWED_HOSTS = [f"127.0.0.1:{target.port}"]
+        subscription = WebhookSubscription.objects.create(
+            name="erp", url=f"http://127.0.0.1:{target.port}/ok", events=[], secret="s"
+        )
+        now = timezone.now()
+        made = [Delivery.objects.create(subscription=subscription, event_type="x", body={"n": n},
+                                        next_attempt_at=now, created_at=now)
+                for n in range(3)]  # fmt: skip
+        real = webhooks._record
+
+        def record(delivery, result, moment):
+            if delivery.pk == made[1].pk:
+                raise ValueError("cannot write this one")
+            return real(delivery, result, moment)
+
+        monkeypatch.setattr(webhooks, "_record", record)
+        webhooks.deliver_due(seconds=2)
+    finally:
+        target.close()
+    statuses = dict(Delivery.objects.values_list("pk", "status"))
+    assert statuses == {made[0].pk: "delivered", made[1].pk: "sending", made[2].pk: "delivered"}
+    assert failures(webhooks.SENDING) == [(made[1].pk, 1, False)]

@@ -391,13 +391,16 @@ def deliver_due(
                 break
             results = list(pool.map(lambda d: _send(d, transport), batch))
             moment = now() if callable(now) else clock.now()
+
             # One row's bad write must not stop the others: a delivery whose
             # result cannot be recorded stays leased and is sent again later.
-            sweeps.each(
-                SENDING, zip(batch, results, strict=True),
-                lambda pair, moment=moment: _record(*pair, moment),
-                row_id=lambda pair: pair[0].pk, now=moment,
-            )  # fmt: skip
+            def record(
+                pair: tuple[WebhookDelivery, tuple[int | None, str, int]], at: datetime = moment
+            ) -> None:
+                _record(pair[0], pair[1], at)
+
+            sweeps.each(SENDING, list(zip(batch, results, strict=True)), record,
+                        row_id=lambda pair: pair[0].pk, now=moment)  # fmt: skip
             tries += len(batch)
     return tries
 

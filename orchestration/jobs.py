@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections
 
+from orchestration.cluster import Membership
 from orchestration.engine import wakeup
 from orchestration.engine.worker import Worker
 
@@ -29,6 +30,7 @@ def engine_loop(seconds: float | None = None, *, stop: Callable[[], bool] = lamb
     budget = seconds if seconds is not None else settings.ORCHESTRATION_LOOP_SECONDS
     deadline = time.monotonic() + budget
     stopping = _Signals()
+    cluster = Membership()
     worker = Worker(batch=64, sweep_interval=0.2)
     listener = wakeup.Listener()
     handled = 0
@@ -36,6 +38,9 @@ def engine_loop(seconds: float | None = None, *, stop: Callable[[], bool] = lamb
     try:
         while time.monotonic() < deadline and not stop() and not stopping():
             if time.monotonic() - last_beat > 2.0:
+                if cluster.orphaned():  # qcluster was killed outright: no orphans
+                    listener.close()
+                    cluster.disband()
                 wakeup.beat(worker.name)
                 last_beat = time.monotonic()
             try:

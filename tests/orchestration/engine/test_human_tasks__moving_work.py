@@ -252,7 +252,7 @@ def test_an_operator_pushes_a_task_through_with_a_reason_recorded_as_forced(desk
         services.task_force_decide(task_id=task.pk, actor=people["opal"], outcome="approve",
                                    reason="  ")  # fmt: skip
     assert refused.value.errors == {"reason": ["required: say why the task is pushed through"]}
-    with pytest.raises(InvalidInput, match="must be one of (approve, reject|reject, approve)"):
+    with pytest.raises(InvalidInput, match=r"must be one of (approve, reject|reject, approve)"):
         services.task_force_decide(task_id=task.pk, actor=people["opal"], outcome="maybe",
                                    reason="stuck")  # fmt: skip
     # One of four clerks voted; `all` would wait for the others: forced, it closes now.

@@ -178,7 +178,9 @@ class ApprovalRules:
                        groups if named else [], message)
             )  # fmt: skip
         elif action == "decide":
+            # The process's own decision: it closes the task whatever the
+            # quorum (counted as one vote of `required: 2`, it used to lose).
             self._on_vote(
                 TaskVoted(event.token, event.step, level["outcome"], {}, "system",
-                          votes=[level["outcome"]])
+                          votes=[level["outcome"]], forced=True)
             )  # fmt: skip

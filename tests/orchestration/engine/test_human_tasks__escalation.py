@@ -312,3 +312,15 @@ def test_a_time_zone_must_be_one_the_system_knows(org) -> None:
         org["manager"].full_clean()
     assert zone("Mars/Olympus") == zone("") == zone(None)  # rows from before: the site's zone
     assert local_text(org["manager"].date_joined, "Mars/Olympus").endswith("(UTC)")
+
+
+def test_an_escalation_decides_its_outcome_whatever_the_quorum(org, worker, clock) -> None:
+    # Found: counted as one vote of `quorum: 2`, the approve it decided lost
+    # (out of reach with one vote) and the task closed as rejected.
+    publish(VACATION.format(levels="      - {after: 1d, action: decide, outcome: approve}")
+            .replace("    due: 2d\n", "    due: 2d\n    quorum: 2\n"))  # fmt: skip
+    instance = services.instance_start(key="vacation", variables={}, actor=None)
+    clock.advance(days=1)
+    worker.run_until_idle()
+    instance.refresh_from_db()
+    assert (instance.status, instance.result) == ("completed", "approved")

@@ -347,11 +347,7 @@ def task_complete(
     loaded: dict[str, Any] = {}
 
     def lock() -> ProcessInstance:
-        # Instance first, then the task: the one lock order.
-        found = store.lock_for_decision(task_id)
-        if found is None:
-            raise HumanTask.DoesNotExist(f"no task {task_id}")
-        instance, task = found
+        instance, task = _locked_task(task_id)
         loaded["task"] = _decision(task, outcome, data, actor)
         return instance
 
@@ -400,10 +396,7 @@ def task_force_decide(
     loaded: dict[str, Any] = {}
 
     def lock() -> ProcessInstance:
-        found = store.lock_for_decision(task_id)
-        if found is None:
-            raise HumanTask.DoesNotExist(f"no task {task_id}")
-        instance, task = found
+        instance, task = _locked_task(task_id)
         if task.status != TaskStatus.OPEN:
             raise InstanceConflict("task_closed", f"task {task.pk} is already {task.status}")
         permissions.require(actor, permissions.force_refusal(actor, task))
@@ -435,6 +428,15 @@ def task_force_decide(
     _guarded(lock, apply, held, actor=actor, now=now)
     task: HumanTask = loaded["task"][0]
     return task
+
+
+def _locked_task(task_id: int) -> tuple[ProcessInstance, HumanTask]:
+    """The task and its instance, locked: the instance first, then the task
+    (the one lock order). HumanTask.DoesNotExist when there is no such task."""
+    found = store.lock_for_decision(task_id)
+    if found is None:
+        raise HumanTask.DoesNotExist(f"no task {task_id}")
+    return found
 
 
 def _decision(

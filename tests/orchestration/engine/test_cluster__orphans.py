@@ -23,7 +23,7 @@ pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="ne
 
 def _worker(ready) -> None:
     membership = cluster.Membership()
-    ready.put(os.getpid())
+    ready.put(("worker", os.getpid()))
     while True:  # an engine loop's rounds, each asking between them
         if membership.orphaned():
             membership.disband()
@@ -41,7 +41,7 @@ def _sentinel(ready) -> None:
     children.append(ctx.Process(target=_idle))
     for child in children:
         child.start()
-    ready.put(os.getpid())
+    ready.put(("sentinel", os.getpid()))
     while True:
         time.sleep(0.05)
 
@@ -63,8 +63,9 @@ def test_killing_the_main_process_leaves_no_orphans() -> None:
     ready = ctx.Queue()
     main = ctx.Process(target=_main, args=(ready,))
     main.start()
-    pids = [ready.get(timeout=10) for _ in range(3)]  # two workers and the sentinel
-    tree = [*pids, *cluster._children_of(pids[-1])]
+    started = dict(ready.get(timeout=10) for _ in range(3))  # two workers and the sentinel
+    sentinel = started["sentinel"]
+    tree = [sentinel, *cluster._children_of(sentinel)]  # the workers and an idle child
     assert len(set(tree)) == 4 and all(alive(p) for p in tree)
     time.sleep(0.3)
     assert all(alive(p) for p in tree)  # all well while the main process lives

@@ -5,6 +5,7 @@ fails alone, and the audit chain verifies."""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import random
@@ -118,7 +119,8 @@ def test_people_timers_and_a_poison_mail_under_sigkill(ledger, settings, monkeyp
                 continue
         time.sleep(rng.uniform(0.1, 0.3))
         victim = rng.randrange(WORKERS)
-        os.kill(procs[victim].pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # it may have finished and been reaped
+            os.kill(procs[victim].pid, signal.SIGKILL)
         procs[victim].join()
         kills += procs[victim].exitcode == -signal.SIGKILL
         procs[victim] = spawn()

@@ -65,7 +65,7 @@ def send_pending(*, limit: int = 50) -> int:
             ).prefetch_related("exclusions")
         }
         connection = get_connection()
-        sent: list[int] = []
+        done: list[int] = []  # sent, or given up
 
         def send(row: ProcessEvent) -> None:
             for message in _messages(row, addresses, tasks):
@@ -77,21 +77,21 @@ def send_pending(*, limit: int = 50) -> int:
                     # This recipient will not take it, now or later: noted for
                     # operators, and the row's other messages still go out.
                     sweeps.give_up(MAIL, row.pk, exc, now)
-            sent.append(row.pk)
+            done.append(row.pk)
 
         try:
             with connection:
                 sweeps.each(
                     MAIL, rows, send, row_id=lambda row: row.pk, now=now, passes=(OSError,),
                     # Given up: out of the outbox (the failure stays for operators).
-                    given_up=lambda row: sent.append(row.pk),
+                    given_up=lambda row: done.append(row.pk),
                 )  # fmt: skip
         except OSError:
             log.exception("the mail server failed; %d notification(s) stay queued",
-                          len(rows) - len(sent))  # fmt: skip
-        if sent:
-            ProcessEvent.objects.filter(pk__in=sent).update(dispatched_at=now)
-    return len(sent)
+                          len(rows) - len(done))  # fmt: skip
+        if done:
+            ProcessEvent.objects.filter(pk__in=done).update(dispatched_at=now)
+    return len(done)
 
 
 MAIL = "mail"

@@ -15,7 +15,8 @@ from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse
 
 from api.models import ApiCall
-from orchestration import audit_context, clock
+from orchestration import clock
+from orchestration.audit import context as audit_context
 
 log = logging.getLogger(__name__)
 PREFIX = "/api/v1/"

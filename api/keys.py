@@ -14,7 +14,8 @@ from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from api.models import ApiKey
-from orchestration import audit_context, clock
+from orchestration import clock
+from orchestration.audit import context as audit_context
 
 # pe_<prefix>_<secret>: the prefix finds the row (and is safe to show), the
 # secret proves the caller holds the key.

@@ -42,7 +42,8 @@ from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
-from orchestration import audit_chain, services  # noqa: E402
+from orchestration import services  # noqa: E402
+from orchestration.audit import chain as audit_chain  # noqa: E402
 
 USERS, GROUPS, PER_USER = 5000, 50, 3
 SOURCE = """

@@ -16,7 +16,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from accounts import permissions
-from orchestration import selectors, services, webhooks
+from orchestration import selectors, services
 from orchestration.definitions.allowlist import host_allowed
 from orchestration.definitions.diagram import render_svg
 from orchestration.definitions.diff import source_diff_html
@@ -35,6 +35,7 @@ from orchestration.models import (
     WebhookSubscription,
 )
 from orchestration.problems import problem_for
+from orchestration.side_effects import webhooks
 from orchestration.states import InstanceStatus
 
 

@@ -118,7 +118,7 @@ def ensure_loops() -> int:
     between the engine's nudges too)."""
     from django_q.tasks import async_task
 
-    from orchestration import webhooks
+    from orchestration.side_effects import webhooks
 
     missing = max(0, settings.ORCHESTRATION_LOOPS - wakeup.loops_alive())
     for _ in range(missing):
@@ -128,8 +128,8 @@ def ensure_loops() -> int:
 
 
 def deliver_webhooks(seconds: float = 50.0) -> int:
-    """Send due webhook deliveries for up to `seconds` (orchestration/webhooks.py)."""
-    from orchestration import webhooks
+    """Send due webhook deliveries for up to `seconds` (orchestration/side_effects/webhooks.py)."""
+    from orchestration.side_effects import webhooks
 
     try:
         return webhooks.deliver_due(seconds=seconds)

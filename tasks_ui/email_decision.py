@@ -1,4 +1,4 @@
-"""The page behind an email decision link (see orchestration/email_links.py)."""
+"""The page behind an email decision link (see orchestration/side_effects/decision_links.py)."""
 
 from __future__ import annotations
 
@@ -8,19 +8,20 @@ from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from accounts.timezones import local_text
-from orchestration import email_links, selectors, services
+from orchestration import selectors, services
 from orchestration.models import HumanTask
 from orchestration.problems import problem_for
+from orchestration.side_effects import decision_links
 
 
 @require_http_methods(["GET", "POST"])
 def decide_from_email(request: HttpRequest, token: str) -> HttpResponse:
     """GET: what the link would do, and a button. POST: do it, once."""
     try:
-        link = email_links.read(token)
+        link = decision_links.read(token)
         task = HumanTask.objects.select_related("instance__definition").get(pk=link.task)
         user = get_user_model().objects.get(pk=link.user, is_active=True)
-    except email_links.LinkRefused as exc:
+    except decision_links.LinkRefused as exc:
         return _refused(request, str(exc))
     except (HumanTask.DoesNotExist, get_user_model().DoesNotExist):
         return _refused(request, "This link no longer leads anywhere.")

@@ -13,9 +13,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from orchestration import clock, queues, services
-from orchestration.email_links import outcomes_without_input
 from orchestration.models import HumanTask, ProcessDefinition
 from orchestration.problems import problem_for
+from orchestration.side_effects.decision_links import outcomes_without_input
 from tasks_ui.forms import InboxFilterForm, SavedFilterForm
 from tasks_ui.models import SavedFilter
 from tasks_ui.responses import back, error_page, person

@@ -26,10 +26,10 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts import permissions
 from orchestration import clock, selectors, services
 from orchestration.definitions.diagram import render_svg
-from orchestration.email_links import outcomes_without_input
 from orchestration.engine.state import current_steps
 from orchestration.exceptions import InvalidInput
 from orchestration.models import HumanTask
+from orchestration.side_effects.decision_links import outcomes_without_input
 from tasks_ui.forms import decision_data
 from tasks_ui.responses import back, person, refused, visible_task
 

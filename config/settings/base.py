@@ -43,7 +43,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "orchestration.audit_context.AuditContextMiddleware",
+    "orchestration.audit.context.AuditContextMiddleware",
     # Under /api/: every error a problem document, never an HTML page.
     "api.errors.ApiProblemMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

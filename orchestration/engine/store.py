@@ -189,7 +189,7 @@ def insert_events(events: Sequence[ProcessEvent]) -> None:
 
 
 def save_seals(events: Sequence[ProcessEvent]) -> None:
-    """Set each audit row's seal (orchestration/audit_chain.py), once."""
+    """Set each audit row's seal (orchestration/audit/chain.py), once."""
     sql.update(ProcessEvent, events, ["seal_seq", "seal"])
 
 

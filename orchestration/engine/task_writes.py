@@ -95,7 +95,7 @@ class TaskWrites:
 
     def _notify(self, instance: ProcessInstance, effect: Notify) -> None:
         """An email to send after commit: an outbox row (ProcessEvent, not yet
-        dispatched) that orchestration.notifications sends from the worker."""
+        dispatched) that orchestration.side_effects.mail sends from the worker."""
         task = self._open_task(instance, effect.token)
         if effect.users or effect.groups:
             users, groups = self._assignee_ids(effect.users, effect.groups)

@@ -29,7 +29,7 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections, transaction
 
-from orchestration import limits, notifications
+from orchestration import limits
 from orchestration.audit import AuditKind
 from orchestration.clock import now as clock_now
 from orchestration.engine import core, incidents, store
@@ -55,6 +55,7 @@ from orchestration.engine.versions import definition_of
 from orchestration.exceptions import BusinessError, RetryableError
 from orchestration.handlers import StepContext, get_handler
 from orchestration.models import ProcessInstance, StepRun, Timer
+from orchestration.side_effects import mail
 from orchestration.states import InstanceStatus, RunStatus, TimerStatus
 
 log = logging.getLogger(__name__)
@@ -153,7 +154,7 @@ class Worker:
                 self._next_people = moment + timedelta(seconds=1)
                 done += _side(_route_absences)
             timers, leases = self.fire_timers(), self.expire_leases()
-            done += timers + leases + (_side(notifications.send_pending) if people else 0)
+            done += timers + leases + (_side(mail.send_pending) if people else 0)
             if people:
                 _side(_seal_audit)
                 _side(_webhooks)
@@ -539,7 +540,7 @@ def _side(sweep: Callable[[], int | None]) -> int:
 def _seal_audit() -> None:
     """Seal what committed since the last sweep (not counted as work done: a
     loop with nothing else to do need not stay awake for it)."""
-    from orchestration import audit_chain
+    from orchestration.audit import chain as audit_chain
 
     for _ in range(10):  # a burst larger than 10 x 2,000 rows waits for the next sweep
         if audit_chain.seal_pending() < 2000:
@@ -549,7 +550,7 @@ def _seal_audit() -> None:
 def _webhooks() -> None:
     """Turn newly sealed events into deliveries, and start the sending job when
     some are due and it is not running. Sending never happens in this loop."""
-    from orchestration import webhooks
+    from orchestration.side_effects import webhooks
 
     webhooks.fan_out()
     webhooks.start_sender()

@@ -1,7 +1,7 @@
 """On PostgreSQL the audit table refuses UPDATE and DELETE, whoever asks
 (a psql session included), except the two writes the product makes: stamping
 an outbox row sent (dispatched_at, once) and sealing a row (seal_seq and
-seal, once). See orchestration/audit_chain.py."""
+seal, once). See orchestration/audit/chain.py."""
 
 from django.db import migrations
 

@@ -7,7 +7,8 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 
-from orchestration import audit_context, clock
+from orchestration import clock
+from orchestration.audit import context as audit_context
 from orchestration.exceptions import AppendOnly, ImmutableVersion
 from orchestration.states import VersionStatus
 
@@ -188,7 +189,7 @@ class ProcessEvent(models.Model):
     request_id = models.CharField(max_length=64, blank=True, default=audit_context.request_id)
     ip = models.GenericIPAddressField(null=True, blank=True, default=audit_context.ip)
     client = models.CharField(max_length=150, blank=True, default=audit_context.client)
-    # The hash chain (orchestration/audit_chain.py): set once, after commit.
+    # The hash chain (orchestration/audit/chain.py): set once, after commit.
     seal_seq = models.BigIntegerField(null=True, blank=True, unique=True)
     seal = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 - NULL: not yet
 

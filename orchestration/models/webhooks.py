@@ -8,7 +8,7 @@ from django.db import models
 from orchestration import clock
 from orchestration.models.definitions import ProcessEvent
 
-# What a subscription may ask for (orchestration/webhooks.py says what each is).
+# What a subscription may ask for (orchestration/side_effects/webhooks.py says what each is).
 WEBHOOK_EVENTS = {
     "instance.started": "An instance started",
     "instance.completed": "An instance completed",
@@ -38,7 +38,7 @@ class WebhookSubscription(models.Model):
         related_name="+",
     )
     created_at = models.DateTimeField(default=clock.now, editable=False)
-    # The circuit breaker (orchestration/webhooks.py): failed attempts in a
+    # The circuit breaker (orchestration/side_effects/webhooks.py): failed attempts in a
     # row, and until when the target is left alone after too many.
     failures_in_a_row = models.PositiveIntegerField(default=0, editable=False)
     paused_until = models.DateTimeField(null=True, blank=True, editable=False)

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, connections, transaction
 
-from orchestration import audit_chain
+from orchestration.audit import chain as audit_chain
 from orchestration.models import ProcessEvent
 
 pytestmark = pytest.mark.django_db

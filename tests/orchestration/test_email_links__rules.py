@@ -1,4 +1,4 @@
-"""Decision links as rules (orchestration.email_links), without a database:
+"""Decision links as rules (orchestration.side_effects.decision_links), without a database:
 signed, expiring on the engine's clock, and only for outcomes without input."""
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ from types import SimpleNamespace
 import pytest
 from django.core import signing
 
-from orchestration import clock, email_links
-from orchestration.email_links import Link, LinkRefused
+from orchestration import clock
+from orchestration.side_effects import decision_links as email_links
+from orchestration.side_effects.decision_links import Link, LinkRefused
 
 NOW = datetime(2031, 3, 4, 9, 0, tzinfo=UTC)
 TASK = SimpleNamespace(pk=41)

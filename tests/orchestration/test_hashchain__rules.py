@@ -1,4 +1,4 @@
-"""The audit chain's rules (orchestration.hashchain), without a database: the
+"""The audit chain's rules (orchestration.audit.hashchain), without a database: the
 seal format is fixed, and a walk finds any single change, deletion or swap."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orchestration.hashchain import CONTENT, GENESIS, chain, digest, seal_rows, walk
+from orchestration.audit.hashchain import CONTENT, GENESIS, chain, digest, seal_rows, walk
 
 PARIS_WINTER = timezone(timedelta(hours=1))
 ROW = {

@@ -12,10 +12,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from orchestration import webhooks
 from orchestration.demo import seed
 from orchestration.exceptions import InvalidInput
 from orchestration.models import ProcessEvent, WebhookAttempt, WebhookDelivery
+from orchestration.side_effects import webhooks
 from orchestration.testing import ProcessTest
 from tests.orchestration.factories import PURCHASE_SOURCE
 

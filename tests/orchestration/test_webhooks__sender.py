@@ -13,8 +13,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from orchestration import clock, webhooks
+from orchestration import clock
 from orchestration.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
+from orchestration.side_effects import webhooks
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,8 @@ import io
 import pytest
 from django.urls import reverse
 
-from orchestration import audit_chain, services
+from orchestration import services
+from orchestration.audit import chain as audit_chain
 from orchestration.models import ProcessEvent
 from tests.tasks_ui.conftest import login, purchase
 

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from orchestration import audit_chain
+from orchestration.audit import chain as audit_chain
 
 
 class Command(BaseCommand):

@@ -17,7 +17,8 @@ import pytest
 from django.core import mail
 from django.db import connections
 
-from orchestration import audit_chain, notifications, services
+from orchestration import services
+from orchestration.audit import chain as audit_chain
 from orchestration.models import (
     HumanTask,
     ProcessEvent,
@@ -26,6 +27,7 @@ from orchestration.models import (
     TaskVote,
     Timer,
 )
+from orchestration.side_effects import mail as notifications
 from tests.conftest import make_user
 from tests.orchestration.engine.conftest import publish
 

@@ -9,8 +9,9 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from orchestration import email_links, services
+from orchestration import services
 from orchestration.models import HumanTask, TaskVote
+from orchestration.side_effects import decision_links as email_links
 from tests.conftest import make_user
 from tests.orchestration.engine.conftest import publish
 

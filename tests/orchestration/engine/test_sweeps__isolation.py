@@ -10,9 +10,12 @@ from django.core import mail
 from django.utils import timezone
 
 from accounts.models import Absence
-from orchestration import audit_chain, notifications, services, sweeps, webhooks
+from orchestration import services, sweeps
+from orchestration.audit import chain as audit_chain
 from orchestration.models import HumanTask, ProcessEvent, ProcessInstance, SweepFailure
 from orchestration.models import WebhookDelivery as Delivery
+from orchestration.side_effects import mail as notifications
+from orchestration.side_effects import webhooks
 from tests.conftest import make_user
 from tests.orchestration.engine import email_backends
 from tests.orchestration.engine.conftest import ONE_STEP, publish

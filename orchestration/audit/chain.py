@@ -29,7 +29,7 @@ from typing import Any
 from django.db import connection, transaction
 
 from orchestration import clock, sweeps
-from orchestration.hashchain import CONTENT, GENESIS, chain, digest, seal_rows, walk
+from orchestration.audit.hashchain import CONTENT, GENESIS, chain, digest, seal_rows, walk
 from orchestration.models import ProcessEvent
 
 __all__ = ["CONTENT", "GENESIS", "Verdict", "chain", "digest", "seal_pending", "verify"]

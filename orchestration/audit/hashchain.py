@@ -1,6 +1,6 @@
 """The audit log's hash chain as rules: what a seal covers, how links are
 made, and how a walk over sealed rows finds the first one that no longer
-matches. Pure (no database); orchestration.audit_chain reads and writes the
+matches. Pure (no database); orchestration.audit.chain reads and writes the
 rows. Imports only the standard library.
 """
 

@@ -21,10 +21,11 @@ from django.urls import reverse
 from django.utils.html import format_html_join
 
 from accounts.timezones import local_text
-from orchestration import clock, email_links, sweeps
+from orchestration import clock, sweeps
 from orchestration.audit import AuditKind
 from orchestration.models import HumanTask, ProcessEvent
 from orchestration.safe_text import one_line
+from orchestration.side_effects import decision_links
 
 log = logging.getLogger(__name__)
 
@@ -185,9 +186,11 @@ def _links(task: HumanTask, user: int) -> list[tuple[str, str]]:
         (
             outcome,
             base
-            + reverse("tasks_ui:decide-from-email", args=[email_links.make(task, user, outcome)]),
+            + reverse(
+                "tasks_ui:decide-from-email", args=[decision_links.make(task, user, outcome)]
+            ),
         )
-        for outcome in email_links.outcomes_without_input(task)
+        for outcome in decision_links.outcomes_without_input(task)
     ]
 
 

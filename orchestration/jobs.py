@@ -10,11 +10,12 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connection, connections
 
+from orchestration import sweeps
 from orchestration.cluster import Membership
 from orchestration.engine import wakeup
-from orchestration.engine.worker import Worker
+from orchestration.engine.worker import SideSweeps, Worker
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,13 @@ def engine_loop(seconds: float | None = None, *, stop: Callable[[], bool] = lamb
     deadline = time.monotonic() + budget
     stopping = _Signals()
     cluster = Membership()
-    worker = Worker(batch=64, sweep_interval=0.2)
+    # On PostgreSQL the side sweeps run on a thread of their own; SQLite has
+    # one writer at a time, so there they take turns with the rounds instead.
+    inline = connection.vendor == "sqlite"
+    worker = Worker(batch=64, sweep_interval=0.2, side=SIDE if inline else ((), ()))
+    side = _SideLoop()
+    if not inline:
+        side.start()
     listener = wakeup.Listener()
     handled = 0
     last_beat = 0.0
@@ -66,6 +73,8 @@ def engine_loop(seconds: float | None = None, *, stop: Callable[[], bool] = lamb
                 # that web processes deciding tasks needed; bench/engine.py).
                 listener.wait(max(worker.seconds_until_sweep(), 0.005))
     finally:
+        if side.is_alive():
+            side.stop()
         listener.close()
         worker.close()
         from orchestration.models import LoopHeartbeat
@@ -74,6 +83,75 @@ def engine_loop(seconds: float | None = None, *, stop: Callable[[], bool] = lamb
         close_old_connections()
         stopping.restore()
     return handled
+
+
+# ---- the side sweeps ----------------------------------------------------------------------
+def route_absences() -> int:
+    """Tasks of people whose absence started go to whoever decides for them."""
+    from orchestration import services
+
+    return services.absences_route_started()
+
+
+def seal_audit() -> int:
+    """Seal what committed since the last sweep (not counted as work done: a
+    loop with nothing else to do need not stay awake for it)."""
+    from orchestration.audit import chain
+
+    for _ in range(10):  # a burst larger than 10 x 2,000 rows waits for the next sweep
+        if chain.seal_pending() < 2000:
+            break
+    return 0
+
+
+def send_mail() -> int:
+    """Notifications sealed since the last sweep (after sealing: mail reads the sealed log)."""
+    from orchestration.side_effects import mail
+
+    return mail.send_pending()
+
+
+def fan_out_webhooks() -> int:
+    """Newly sealed events become deliveries, and the sending job starts when
+    some are due and it is not running (sending never happens here)."""
+    from orchestration.side_effects import webhooks
+
+    webhooks.fan_out()
+    webhooks.start_sender()
+    return 0
+
+
+# Before the timers fire (a reminder due now goes to whoever decides now), and after.
+SIDE: SideSweeps = ((route_absences,), (seal_audit, send_mail, fan_out_webhooks))
+
+
+class _SideLoop(threading.Thread):
+    """The side sweeps once a second, on a thread (and database connection) of
+    their own beside the engine loop's rounds: a slow mail server, a burst to
+    seal or a routing sweep never delays a due transition."""
+
+    def __init__(self, interval: float = 1.0) -> None:
+        super().__init__(name="side-sweeps", daemon=True)
+        self.interval = interval
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.stopping.is_set():
+                started = time.monotonic()
+                try:
+                    for sweep in (*SIDE[0], *SIDE[1]):
+                        sweeps.guarded(sweep)
+                except Exception:  # the database's trouble: a fresh connection next time
+                    log.exception("side sweeps: round failed")
+                    close_old_connections()
+                self.stopping.wait(max(0.05, self.interval - (time.monotonic() - started)))
+        finally:
+            connections.close_all()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(timeout=60)
 
 
 class _Signals:

@@ -83,6 +83,19 @@ def each(
     return results
 
 
+def guarded(sweep: Callable[[], int | None]) -> int:
+    """Run one whole sweep, returning what it handled. Each sweep isolates its
+    rows; should one still raise, it is logged and whoever runs it goes on (the
+    engine's due transitions first of all), and the next round runs it again."""
+    try:
+        return sweep() or 0
+    except NOT_ISOLATED:
+        raise
+    except Exception:
+        log.exception("the side sweep %s failed; the engine goes on", sweep.__name__)
+        return 0
+
+
 def skip_held(rows: QuerySet[Row], sweep: str, now: datetime, field: str = "pk") -> QuerySet[Row]:  # type: ignore[type-var]
     """`rows` without those of `sweep` that are backing off or given up."""
     held = SweepFailure.objects.filter(sweep=sweep).filter(Q(given_up=True) | Q(retry_at__gt=now))

@@ -26,6 +26,7 @@ from django.contrib.auth import get_user_model
 
 from orchestration import clock, selectors, services
 from orchestration.engine.worker import Worker
+from orchestration.jobs import SIDE
 from orchestration.models import HumanTask, ProcessEvent, ProcessInstance, ProcessVersion
 
 
@@ -33,7 +34,7 @@ class ProcessTest:
     def __init__(self, *, start: datetime | None = None) -> None:
         self.now = start or clock.now()
         self._clock = clock.use(lambda: self.now)
-        self.worker = Worker("process-test", clock=lambda: self.now)
+        self.worker = Worker("process-test", clock=lambda: self.now, side=SIDE)
 
     def __enter__(self) -> ProcessTest:
         self._clock.__enter__()

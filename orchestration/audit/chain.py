@@ -1,81 +1,156 @@
-"""The audit log's hash chain: tamper-evident without serialising the engine.
+"""The audit log's hash chain: tamper-evident without serialising the engine,
+and without rewriting a row.
 
 Writers only insert rows (the hot path takes no chain lock). A background
-sweep seals committed rows afterwards: it takes the unsealed rows it can see,
-in id order, and gives each the next sequence number and
+sweep seals committed rows afterwards into an AuditSeal: it takes the rows it
+has not sealed yet, in id order, and links each to the one before,
 
-    seal = sha256(previous seal + sha256(canonical content of the row))
+    link = sha256(previous link + sha256(canonical content of the row))
 
-so each seal covers the row's content and everything sealed before it. The
-chain's order is the seal sequence, not the id: a row committed late with a
-lower id (its transaction began first and ended last) is simply unsealed
-until the next sweep, which seals it then, after rows with higher ids. It is
-neither skipped (the sweep takes every unsealed row it sees) nor a break in the
-chain (nothing is ever inserted into the sealed part). One sweep at a time:
-on PostgreSQL an advisory lock (others skip), on SQLite the write lock.
+so each link covers the row's content and everything sealed before it. The
+seal keeps each row's id with the start of its link, and the last link whole.
 
-`verify()` walks the chain by sequence and names the first row whose content,
-place or presence no longer matches; a trigger on PostgreSQL refuses UPDATE
-and DELETE of the table except the one-time setting of the seal and of the
-outbox stamp (migration 0016), so tampering needs to go around the database.
+Which rows are new: those above the last seal's `high_water`, and those in
+its `holes`, ids below it that were not visible when it was sealed (their
+transaction began first and committed last, or rolled back). A late row is
+sealed by the next sweep after it commits, after rows with higher ids: never
+skipped, never a break (nothing is inserted into the sealed part). A hole is
+dropped once no transaction that was open when it was noticed is still open
+(PostgreSQL's pg_stat_activity; the audit writers' role must see each other's
+sessions there, as the same role does): its row then either is visible or
+never will be. SQLite commits ids in order, so it has none.
+
+One sweep at a time: on PostgreSQL an advisory lock (others skip), on SQLite
+the write lock. `verify()` walks the seals in order and names the first row
+whose content, place or presence no longer matches; on PostgreSQL triggers
+refuse UPDATE and DELETE of audit rows and seals (migration 0025), so
+tampering needs to go around the database.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Q
 
 from orchestration import clock, sweeps
-from orchestration.audit.hashchain import CONTENT, GENESIS, chain, digest, seal_rows, walk
-from orchestration.models import ProcessEvent
+from orchestration.audit.hashchain import (
+    CONTENT,
+    GENESIS,
+    chain,
+    digest,
+    entries_of,
+    link_rows,
+    walk,
+)
+from orchestration.models import AuditSeal, ProcessEvent
 
-__all__ = ["CONTENT", "GENESIS", "Verdict", "chain", "digest", "seal_pending", "verify"]
+__all__ = [
+    "CONTENT", "GENESIS", "Verdict", "chain", "digest", "seal_pending", "seals_of", "unsealed",
+    "verify",
+]  # fmt: skip
 
 _LOCK_KEY = 7_250_311  # pg advisory lock: "the audit sealer"
 SEALING = "audit sealing"
+_NOW = "SELECT extract(epoch FROM clock_timestamp())::float8"
+Hole = list[Any]  # [first id, last id, noticed (Unix seconds, the database's clock)]
 
 
 def seal_pending(*, limit: int = 2000) -> int:
-    """Seal up to `limit` committed unsealed rows; return how many. Returns 0
-    at once while another sweep is sealing."""
+    """Seal up to `limit` committed rows not sealed yet; return how many.
+    Returns 0 at once while another sweep is sealing."""
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_LOCK_KEY])
-                if not cursor.fetchone()[0]:
-                    return 0
-        unsealed = ProcessEvent.objects.filter(seal_seq__isnull=True)
-        rows = list(
-            sweeps.skip_held(unsealed, SEALING, clock.now()).order_by("pk").values(*CONTENT)[:limit]
-        )
-        if not rows:
+        postgres = connection.vendor == "postgresql"
+        if postgres and not _scalar("SELECT pg_try_advisory_xact_lock(%s)", [_LOCK_KEY]):
             return 0
+        last = AuditSeal.objects.order_by("-seq").defer("entries").first()
+        seq, previous, high, holes = (
+            (last.seq, last.link, last.high_water, last.holes) if last else (0, GENESIS, 0, [])
+        )
+        # Before the rows are read: a hole noticed before the oldest transaction
+        # open now began cannot fill any more once this read does not see it.
+        horizon = _oldest_open_transaction() if postgres else None
+        candidates = ProcessEvent.objects.filter(_beyond(high, holes))
+        rows = list(
+            sweeps.skip_held(candidates, SEALING, clock.now())
+            .order_by("pk")
+            .values(*CONTENT)[:limit]
+        )
+        noticed = (
+            _scalar("SELECT extract(epoch FROM clock_timestamp())::float8") if postgres else 0.0
+        )
         # A row whose content cannot be digested stays unsealed (verify_audit
         # counts it) and is given up at once: it would fail the same way again.
         digests = sweeps.each(
             SEALING, rows, lambda row: (row["id"], digest(row)), row_id=lambda row: row["id"],
             now=clock.now(), retry=False, savepoint=False,
         )  # fmt: skip
-        if not digests:
-            return 0
-        last = (
-            ProcessEvent.objects.filter(seal_seq__isnull=False)
-            .order_by("-seal_seq")
-            .values_list("seal_seq", "seal")
-            .first()
-        )
-        seq, previous = (int(last[0] or 0), str(last[1])) if last else (0, GENESIS)
-        sealed = [
-            ProcessEvent(pk=pk, seal_seq=number, seal=seal)
-            for pk, number, seal in seal_rows(digests, seq=seq, previous=previous)
+        seen = [row["id"] for row in rows]
+        complete = len(rows) < limit
+        top = max([high, *seen])
+        kept = [
+            hole
+            for hole in _without(holes, set(seen))
+            if not (complete and (horizon is None or hole[2] < horizon))
         ]
-        from orchestration.engine import store
+        # Ids passed over: a transaction still open may commit them (a row that
+        # was given up lands here too, and goes with its hole).
+        gaps = _without([[high + 1, top, noticed]], set(seen))
+        if not digests and top == high and kept == holes:
+            return 0
+        entries, link = link_rows(previous, digests)
+        ids = [pk for pk, _ in digests]
+        AuditSeal.objects.create(
+            seq=seq + 1, count=len(ids), first_id=min(ids, default=top),
+            last_id=max(ids, default=top), entries=entries, previous=previous, link=link,
+            high_water=top, holes=kept + gaps,
+        )  # fmt: skip
+    return len(ids)
 
-        store.save_seals(sealed)
-    return len(sealed)
+
+def unsealed() -> Q:
+    """The audit rows not sealed yet (or given up by the sealer), as a filter."""
+    last = AuditSeal.objects.order_by("-seq").values("high_water", "holes").first()
+    return _beyond(last["high_water"], last["holes"]) if last else Q()
+
+
+def _beyond(high: int, holes: list[Hole]) -> Q:
+    found = Q(pk__gt=high)
+    for first, last, _ in holes:
+        found |= Q(pk__range=(first, last))
+    return found
+
+
+def _without(holes: Iterable[Hole], taken: set[int]) -> list[Hole]:
+    """The hole ranges less the ids in `taken`, split where needed."""
+    out: list[Hole] = []
+    for first, last, noticed in holes:
+        start = first
+        for pk in sorted(i for i in taken if first <= i <= last):
+            if pk > start:
+                out.append([start, pk - 1, noticed])
+            start = pk + 1
+        if start <= last:
+            out.append([start, last, noticed])
+    return out
+
+
+def _oldest_open_transaction() -> float | None:
+    oldest: float | None = _scalar(
+        "SELECT extract(epoch FROM min(xact_start))::float8 FROM pg_stat_activity "
+        "WHERE pid <> pg_backend_pid() AND datname = current_database() "
+        "AND backend_type = 'client backend' AND xact_start IS NOT NULL"
+    )
+    return oldest
+
+
+def _scalar(sql: str, params: list[Any] | None = None) -> Any:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params or [])
+        return cursor.fetchone()[0]
 
 
 @dataclass(frozen=True)
@@ -89,16 +164,33 @@ class Verdict:
         return not self.broken
 
 
-def _sealed_rows() -> Iterator[dict[str, Any]]:
-    rows = ProcessEvent.objects.filter(seal_seq__isnull=False).order_by("seal_seq")
-    yield from rows.values(*CONTENT, "seal_seq", "seal").iterator(chunk_size=5000)
+def _seals() -> Iterator[dict[str, Any]]:
+    rows = AuditSeal.objects.order_by("seq").values("seq", "previous", "link", "entries")
+    for seal in rows.iterator(chunk_size=20):
+        yield dict(seal)
+
+
+def _rows_of(ids: list[int]) -> dict[int, dict[str, Any]]:
+    found = ProcessEvent.objects.filter(pk__in=ids).values(*CONTENT)
+    return {row["id"]: row for row in found.iterator(chunk_size=2000)}
 
 
 def verify() -> Verdict:
-    """Walk the chain in sequence order (see walk()); constant memory."""
-    count, broken = walk(_sealed_rows())
-    return Verdict(count, _unsealed(), broken)
+    """Walk the chain seal by seal (see hashchain.walk); memory for one seal."""
+    count, broken = walk(_seals(), _rows_of)
+    return Verdict(count, max(0, ProcessEvent.objects.count() - count), broken)
 
 
-def _unsealed() -> int:
-    return ProcessEvent.objects.filter(seal_seq__isnull=True).count()
+def seals_of(ids: Iterable[int]) -> dict[int, int]:
+    """The number of the seal that holds each of these rows (rows not sealed
+    yet are left out); for the audit page and its export."""
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    found: dict[int, int] = {}
+    seals = AuditSeal.objects.filter(first_id__lte=max(wanted), last_id__gte=min(wanted))
+    for seq, entries in seals.values_list("seq", "entries").iterator(chunk_size=20):
+        for pk, _ in entries_of(bytes(entries)):
+            if pk in wanted:
+                found[pk] = seq
+    return found

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+import struct
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 GENESIS = "0" * 64
-# What a seal covers: every column but the outbox stamp and the seal itself.
+# What a seal covers: every column of the row but the legacy outbox stamp.
 CONTENT = ("id", "created_at", "kind", "actor_id", "client", "definition_id", "version_id",
            "instance_id", "step", "from_status", "to_status", "reason", "payload",
            "request_id", "ip")  # fmt: skip
@@ -34,34 +35,61 @@ def chain(previous: str, row_digest: str) -> str:
     return hashlib.sha256(f"{previous}{row_digest}".encode()).hexdigest()
 
 
-def seal_rows(
-    digests: Iterable[tuple[int, str]], *, seq: int, previous: str
-) -> list[tuple[int, int, str]]:
-    """(id, sequence, seal) for rows given as (id, digest) in sealing order,
-    continuing a chain whose last link is sequence `seq` with seal `previous`."""
-    sealed = []
+ENTRY = struct.Struct(">q8s")  # a row's id, then the first 8 bytes of its link
+
+
+def link_rows(previous: str, digests: Iterable[tuple[int, str]]) -> tuple[bytes, str]:
+    """Seal rows given as (id, digest) in chain order after the link `previous`:
+    (the entries, the last link). Each row's link is chain(link before, digest);
+    an entry keeps the row's id and the start of its link, so a walk can name the
+    first row that no longer matches, and the seal keeps the whole last link."""
+    entries = bytearray()
     for pk, row_digest in digests:
-        seq += 1
         previous = chain(previous, row_digest)
-        sealed.append((pk, seq, previous))
-    return sealed
+        entries += ENTRY.pack(pk, bytes.fromhex(previous[:16]))
+    return bytes(entries), previous
 
 
-def walk(rows: Iterable[dict[str, Any]]) -> tuple[int, str]:
-    """(rows that hold, what breaks the chain or "") over sealed rows read in
-    sequence order, each with its content, `seal_seq` and `seal`: the first row
-    whose content changed or whose place changed (reordered), or a missing
-    sequence number (a deleted row), breaks it."""
+def entries_of(entries: bytes) -> list[tuple[int, str]]:
+    """(id, start of its link in hex) of every entry, in chain order."""
+    return [(pk, short.hex()) for pk, short in ENTRY.iter_unpack(entries)]
+
+
+def walk(
+    seals: Iterable[dict[str, Any]], rows_of: Callable[[list[int]], dict[int, dict[str, Any]]]
+) -> tuple[int, str]:
+    """(rows that hold, what breaks the chain or "") over the seals read in
+    sequence order (`seq`, `previous`, `link`, `entries`), with `rows_of(ids)`
+    giving the content of the audit rows that still exist. Names the first
+    missing seal, the first row whose content or place changed (a reorder
+    changes the links of the rows after it), the first deleted row, or a seal
+    whose own links were altered."""
     previous, expected, count = GENESIS, 1, 0
-    for row in rows:
-        if row["seal_seq"] != expected:
+    for seal in seals:
+        number = seal["seq"]
+        if number != expected:
             return count, (
-                f"seal #{expected} is missing (the row sealed after row sealed #"
-                f"{expected - 1} was deleted, or its seal removed); next is row {row['id']} "
-                f"with seal #{row['seal_seq']}")  # fmt: skip
-        if chain(previous, digest(row)) != row["seal"]:
-            why = "its content was changed, or rows were reordered or removed before it"
-            where = f"row {row['id']} (seal #{row['seal_seq']})"
-            return count, f"{where} does not match its seal: {why}"
-        previous, expected, count = row["seal"], expected + 1, count + 1
+                f"seal #{expected} is missing (deleted, or renumbered); the next one is seal "
+                f"#{number}")  # fmt: skip
+        if seal["previous"] != previous:
+            return count, f"seal #{number} does not follow seal #{number - 1}: the seal was altered"
+        entries = entries_of(bytes(seal["entries"]))
+        rows = rows_of([pk for pk, _ in entries])
+        for pk, short in entries:
+            row = rows.get(pk)
+            if row is None:
+                return count, (
+                    f"row {pk} (seal #{number}) is missing: it was deleted, or its id changed"
+                )
+            previous = chain(previous, digest(row))
+            if previous[:16] != short:
+                why = "its content was changed, or rows were reordered or removed before it"
+                return count, f"row {pk} (seal #{number}) does not match its seal: {why}"
+            count += 1
+        if previous != seal["link"]:
+            return (
+                count,
+                f"seal #{number} does not match its rows' links: the seal was altered",
+            )
+        expected += 1
     return count, ""

@@ -345,10 +345,6 @@ class Writer(TaskWrites):
         run.due_at, run.error = self.now + delay, {"code": code, "times": times}
         self._deferred_runs.append(run)
 
-    def outbox_last(self) -> None:
-        """The last recorded row is to be sent after commit (notifications)."""
-        self._events[-1].dispatched_at = None
-
     def hold(self, instance: ProcessInstance, event: Event, *, step: str) -> None:
         """Keep an event for an instance in incident, to be applied when it is retried."""
         error = dict(instance.error or {})
@@ -422,7 +418,6 @@ class Writer(TaskWrites):
                 payload={"reason": "assigned", "title": task.title, "users": people,
                          "groups": group_ids, "message": ""},
             )  # fmt: skip
-            self._events[-1].dispatched_at = None
             self._announce.append((self._events[-1], task))
             self._exclusions.append((task, excluded))
         elif isinstance(effect, CloseTask):

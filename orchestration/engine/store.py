@@ -188,11 +188,6 @@ def insert_events(events: Sequence[ProcessEvent]) -> None:
     sql.insert(ProcessEvent, events, returning=False)
 
 
-def save_seals(events: Sequence[ProcessEvent]) -> None:
-    """Set each audit row's seal (orchestration/audit/chain.py), once."""
-    sql.update(ProcessEvent, events, ["seal_seq", "seal"])
-
-
 def insert_votes(votes: Sequence[TaskVote]) -> None:
     sql.insert(TaskVote, votes, returning=False)
 

@@ -110,7 +110,6 @@ class TaskWrites:
             payload={"reason": effect.reason, "task": task.pk, "title": task.title,
                      "users": user_ids, "groups": group_ids, "message": effect.message},
         )  # fmt: skip
-        self._events[-1].dispatched_at = None  # the outbox: sent after commit
 
     def _excluded(self, instance: ProcessInstance, rules: list[Any]) -> dict[int, str]:
         """Who may not decide a task opening now, by the step's `exclude` rules:

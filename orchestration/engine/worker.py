@@ -19,7 +19,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -29,7 +29,7 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections, transaction
 
-from orchestration import limits
+from orchestration import limits, sweeps
 from orchestration.audit import AuditKind
 from orchestration.clock import now as clock_now
 from orchestration.engine import core, incidents, store
@@ -55,12 +55,13 @@ from orchestration.engine.versions import definition_of
 from orchestration.exceptions import BusinessError, RetryableError
 from orchestration.handlers import StepContext, get_handler
 from orchestration.models import ProcessInstance, StepRun, Timer
-from orchestration.side_effects import mail
 from orchestration.states import InstanceStatus, RunStatus, TimerStatus
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+# Side sweeps to run before the timers fire, and after (see Worker.__init__).
+SideSweeps = tuple[Sequence[Callable[[], int | None]], Sequence[Callable[[], int | None]]]
 
 
 @dataclass
@@ -124,6 +125,7 @@ class Worker:
     def __init__(
         self, name: str | None = None, *, batch: int = 32, threads: int = 8,
         clock: Clock = clock_now, sweep_interval: float = 0.0,
+        side: SideSweeps = ((), ()),
     ) -> None:  # fmt: skip
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.batch = batch
@@ -134,6 +136,11 @@ class Worker:
         self.sweep_interval = sweep_interval
         self._next_sweep = 0.0
         self._next_people: datetime | None = None
+        # The people's side (absences before the timers, then sealing, mail
+        # and webhooks), at most once a second, when this worker is to run it
+        # in its own rounds (tests, commands); the engine loop runs it beside
+        # the rounds instead (orchestration/jobs.py), so it never delays one.
+        self.side_before, self.side_after = side
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
@@ -145,19 +152,16 @@ class Worker:
         (a helping loop takes what the leading loop has not got to)."""
         done = 0
         if time.monotonic() >= self._next_sweep:
-            # People's side, at most once a second: absences first (a reminder
-            # due now goes to whoever decides now), mail after the timers.
             # (On the engine's clock, so a test that moves its clock moves this too.)
             moment = self.clock()
             people = self._next_people is None or moment >= self._next_people
             if people:
                 self._next_people = moment + timedelta(seconds=1)
-                done += _side(_route_absences)
+                done += sum(sweeps.guarded(sweep) for sweep in self.side_before)
             timers, leases = self.fire_timers(), self.expire_leases()
-            done += timers + leases + (_side(mail.send_pending) if people else 0)
+            done += timers + leases
             if people:
-                _side(_seal_audit)
-                _side(_webhooks)
+                done += sum(sweeps.guarded(sweep) for sweep in self.side_after)
             if self.sweep_interval:
                 # Sleep through quiet periods: sweep again when the next timer,
                 # retry or lease comes due, at least every second; at once when a
@@ -522,44 +526,6 @@ class Worker:
             writer.incident(instances[pk], exc, step=failed_step(exc, step), source="timer")
         writer.flush()
         return []
-
-
-def _side(sweep: Callable[[], int | None]) -> int:
-    """Run one side sweep of the round. Each isolates its rows
-    (orchestration/sweeps.py); should one still raise, the round goes on to
-    the due transitions all the same, and the next round runs it again."""
-    try:
-        return sweep() or 0
-    except incidents.NOT_ISOLATED:
-        raise
-    except Exception:
-        log.exception("the side sweep %s failed; the engine goes on", sweep.__name__)
-        return 0
-
-
-def _seal_audit() -> None:
-    """Seal what committed since the last sweep (not counted as work done: a
-    loop with nothing else to do need not stay awake for it)."""
-    from orchestration.audit import chain as audit_chain
-
-    for _ in range(10):  # a burst larger than 10 x 2,000 rows waits for the next sweep
-        if audit_chain.seal_pending() < 2000:
-            return
-
-
-def _webhooks() -> None:
-    """Turn newly sealed events into deliveries, and start the sending job when
-    some are due and it is not running. Sending never happens in this loop."""
-    from orchestration.side_effects import webhooks
-
-    webhooks.fan_out()
-    webhooks.start_sender()
-
-
-def _route_absences() -> int:
-    from orchestration.services.tasks import absences_route_started
-
-    return absences_route_started()
 
 
 def _push_forward(writer: Writer, timer: Timer) -> None:

@@ -13,22 +13,25 @@ from orchestration.models.instances import (
     TaskVote,
     Timer,
 )
+from orchestration.models.seals import AuditSeal
 from orchestration.models.sweeps import SweepFailure
 from orchestration.models.webhooks import (
     WEBHOOK_EVENTS,
     DeliveryStatus,
+    OutboxCursor,
     WebhookAttempt,
-    WebhookCursor,
     WebhookDelivery,
     WebhookSubscription,
 )
 
 __all__ = [
     "WEBHOOK_EVENTS",
+    "AuditSeal",
     "BufferedMessage",
     "DeliveryStatus",
     "HumanTask",
     "LoopHeartbeat",
+    "OutboxCursor",
     "ProcessDefinition",
     "ProcessEvent",
     "ProcessInstance",
@@ -41,7 +44,6 @@ __all__ = [
     "TaskVote",
     "Timer",
     "WebhookAttempt",
-    "WebhookCursor",
     "WebhookDelivery",
     "WebhookSubscription",
 ]

@@ -134,33 +134,25 @@ class ProcessVersion(models.Model):
         return self.status == VersionStatus.DRAFT
 
 
-_SEAL = {"seal_seq", "seal"}
-
-
 class ProcessEventQuerySet(models.QuerySet["ProcessEvent"]):
-    """The audit log is append-only in bulk too: only the outbox stamp and the
-    seal are ever set (the sealer sets the seal once; PostgreSQL's trigger
-    refuses anything else, whoever asks)."""
+    """The audit log is append-only in bulk too (PostgreSQL's trigger refuses
+    any change, whoever asks)."""
 
     def update(self, **kwargs: Any) -> int:
-        if not kwargs or not (set(kwargs) <= {"dispatched_at"} or set(kwargs) <= _SEAL):
-            raise AppendOnly(
-                "process events are append-only (only dispatched_at and the seal are set)"
-            )
-        return super().update(**kwargs)
+        raise AppendOnly("process events are append-only")
 
     def delete(self) -> tuple[int, dict[str, int]]:
         raise AppendOnly("process events are append-only")
 
 
 class ProcessEvent(models.Model):
-    """Append-only: every state change writes one row, in the same transaction.
+    """Append-only: every state change writes one row, in the same transaction,
+    and it is never updated.
 
-    It is the audit log, and (through `dispatched_at`) the outbox for side
-    effects that must happen after commit: a row that something must still be
-    sent for (a webhook) is written with dispatched_at NULL and stamped once
-    sent. Rows nobody needs sent are born dispatched, so the outbox index holds
-    only pending work instead of every row of the log.
+    It is the audit log, and the outbox for side effects that must happen
+    after commit: mail and the webhooks read the sealed log by a cursor each
+    (orchestration/side_effects), so nothing is stamped on the row. The chain
+    that seals the rows lives beside them (AuditSeal).
     """
 
     created_at = models.DateTimeField(default=clock.now, db_index=True)
@@ -183,26 +175,23 @@ class ProcessEvent(models.Model):
     to_status = models.CharField(max_length=32, blank=True)
     reason = models.TextField(blank=True)
     payload = models.JSONField(default=dict, blank=True)
-    dispatched_at = models.DateTimeField(null=True, blank=True, default=clock.now)
+    # Set only on rows written before the outbox read the log by cursor (sent
+    # or not meant to be sent then); the mail cursor skips those. Never written now.
+    dispatched_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Where it came from: the request (id, client address) and, for the API,
     # the key's name; empty for the system (workers, commands).
     request_id = models.CharField(max_length=64, blank=True, default=audit_context.request_id)
     ip = models.GenericIPAddressField(null=True, blank=True, default=audit_context.ip)
     client = models.CharField(max_length=150, blank=True, default=audit_context.client)
-    # The hash chain (orchestration/audit/chain.py): set once, after commit.
-    seal_seq = models.BigIntegerField(null=True, blank=True, unique=True)
-    seal = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 - NULL: not yet
 
     objects = ProcessEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]
         indexes = [
+            # The mail sweep finds the notifications among the rows it reads.
             models.Index(
-                fields=["id"], condition=models.Q(dispatched_at__isnull=True), name="event_outbox"
-            ),
-            models.Index(
-                fields=["id"], condition=models.Q(seal_seq__isnull=True), name="event_unsealed"
+                fields=["id"], condition=models.Q(kind="notification"), name="event_notifications"
             ),
         ]
 
@@ -210,7 +199,7 @@ class ProcessEvent(models.Model):
         return f"#{self.pk} {self.kind}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding and kwargs.get("update_fields") != ["dispatched_at"]:
+        if not self._state.adding:
             raise AppendOnly("process events are append-only")
         super().save(*args, **kwargs)
 

@@ -112,13 +112,17 @@ class WebhookAttempt(models.Model):
         return f"{self.delivery_id} at {self.at}: {self.status_code or self.error}"
 
 
-class WebhookCursor(models.Model):
-    """How far (in the audit log's seal order) events were turned into
-    deliveries: sealed rows have a gap-free order that a late commit cannot
-    jump, so none is skipped."""
+class OutboxCursor(models.Model):
+    """How far a consumer of the sealed audit log got ("webhooks": fan-out,
+    "mail"): the seal it reads (`position`) and how many of that seal's
+    entries it handled (`offset`). The chain's order is gap-free and a late
+    commit cannot jump it, so nothing is skipped, and sending marks this one
+    row instead of every row sent. ("sender" is the webhook sending job's
+    lease: `position` is when it lapses, in Unix seconds.)"""
 
     name = models.CharField(max_length=20, unique=True)
     position = models.BigIntegerField(default=0)
+    offset = models.PositiveIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"{self.name}: {self.position}"

@@ -50,7 +50,6 @@ def _move(
         )  # fmt: skip
         for notification in announce or []:  # email after commit, from the outbox
             writer.record(instance, AuditKind.NOTIFICATION, step=task.step, payload=notification)
-            writer.outbox_last()
         writer.flush()
     return task
 

@@ -1,10 +1,11 @@
 """Email about tasks, sent after commit from the outbox.
 
-The engine writes a notification as an audit row whose `dispatched_at` is NULL
-(in the transaction that decided to notify, so a rollback sends nothing). The
-worker's sweep sends pending rows with Django's email framework and stamps
-them; a row is claimed with SKIP LOCKED, so one worker sends it. When sending
-fails (the SMTP server is down), the rows stay pending and the next sweep tries
+The engine writes a notification as an audit row (in the transaction that
+decided to notify, so a rollback sends nothing). The side sweep reads the
+sealed log past the mail cursor (side_effects/cursor.py) and sends what it
+finds with Django's email framework; the cursor row is locked, so one sweep
+sends at a time, and moving it is the only write. When sending fails (the SMTP
+server is down), the cursor stays before the row and the next sweep tries
 again: nothing is lost and nothing is sent inside a request.
 """
 
@@ -17,14 +18,16 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
 from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils.html import format_html_join
 
 from accounts.timezones import local_text
 from orchestration import clock, sweeps
 from orchestration.audit import AuditKind
-from orchestration.models import HumanTask, ProcessEvent
+from orchestration.models import HumanTask, OutboxCursor, ProcessEvent, SweepFailure
 from orchestration.safe_text import one_line
+from orchestration.side_effects import cursor as outbox
 from orchestration.side_effects import decision_links
 
 log = logging.getLogger(__name__)
@@ -39,25 +42,35 @@ SUBJECTS = {
 
 
 def send_pending(*, limit: int = 50) -> int:
-    """Send up to `limit` pending notifications; return how many were handled.
+    """Send up to `limit` notifications; return how many were handled.
 
-    Each row alone (orchestration/sweeps.py): a row whose mail cannot be made
-    is recorded, tried again later and given up after a few attempts, and the
+    New ones come from the sealed log past the mail cursor (chain order), and
+    rows that failed before come back when their backoff is over. Each row
+    alone (orchestration/sweeps.py): a row whose mail cannot be made is
+    recorded, tried again later and given up after a few attempts, and the
     rows behind it go out; a message the server refuses for good (a 5xx,
     refused recipients) is noted and not tried again. A server that is down
-    (any other OSError) leaves the rest pending for the next sweep."""
+    (any other OSError) leaves the cursor before the row it failed on."""
     now = clock.now()
     with transaction.atomic():
-        pending = ProcessEvent.objects.select_for_update(skip_locked=True, of=("self",)).filter(
-            kind=AuditKind.NOTIFICATION, dispatched_at__isnull=True
-        )
-        rows = list(
-            sweeps.skip_held(pending, MAIL, now)
-            .select_related("instance", "definition")
-            .order_by("id")[:limit]
-        )
-        if not rows:
+        position = outbox.locked(MAIL)
+        if position is None:  # another sweep is sending
             return 0
+        again = list(
+            SweepFailure.objects.filter(sweep=MAIL, given_up=False, retry_at__lte=now)
+            .order_by("row_id")
+            .values_list("row_id", flat=True)[:limit]
+        )
+        entries = outbox.read(position, READ_BATCH)
+        new = _notifications(entries)[: limit - len(again)]
+        if len(new) == limit - len(again) and new:
+            entries = entries[: entries.index(new[-1]) + 1]  # the rest waits for the next sweep
+        pending = (
+            ProcessEvent.objects.filter(pk__in=[*again, *(e.row_id for e in new)])
+            .select_related("instance", "definition")
+            .in_bulk()
+        )
+        rows = [pending[pk] for pk in [*again, *(e.row_id for e in new)] if pk in pending]
         addresses = _addresses(rows)
         tasks = {
             t.pk: t
@@ -66,9 +79,10 @@ def send_pending(*, limit: int = 50) -> int:
             ).prefetch_related("exclusions")
         }
         connection = get_connection()
-        done: list[int] = []  # sent, or given up
+        tried: list[int] = []
 
         def send(row: ProcessEvent) -> None:
+            tried.append(row.pk)
             for message in _messages(row, addresses, tasks):
                 try:
                     connection.send_messages([message])
@@ -78,21 +92,51 @@ def send_pending(*, limit: int = 50) -> int:
                     # This recipient will not take it, now or later: noted for
                     # operators, and the row's other messages still go out.
                     sweeps.give_up(MAIL, row.pk, exc, now)
-            done.append(row.pk)
 
         try:
             with connection:
-                sweeps.each(
-                    MAIL, rows, send, row_id=lambda row: row.pk, now=now, passes=(OSError,),
-                    # Given up: out of the outbox (the failure stays for operators).
-                    given_up=lambda row: done.append(row.pk),
-                )  # fmt: skip
+                sweeps.each(MAIL, rows, send, row_id=lambda row: row.pk, now=now, passes=(OSError,))
         except OSError:
-            log.exception("the mail server failed; %d notification(s) stay queued",
-                          len(rows) - len(done))  # fmt: skip
-        if done:
-            ProcessEvent.objects.filter(pk__in=done).update(dispatched_at=now)
-    return len(done)
+            # The server's trouble, not the row's: the row it failed on and those
+            # behind it stay where they are (a retried row keeps its backoff).
+            failed = tried.pop() if tried else None
+            log.exception("the mail server failed at row %s; the rest stays queued", failed)
+            at = [i for i, e in enumerate(entries) if e.row_id == failed]
+            entries = entries[: at[0]] if at else []
+        if entries:
+            outbox.advance(position, entries[-1])
+    return len(tried)
+
+
+def waiting() -> QuerySet[ProcessEvent]:
+    """The notifications not sent yet: not sealed yet, past the mail cursor, or
+    failed and to be tried again (operators, tests). Read it again to see it change."""
+    from orchestration.audit.chain import unsealed
+
+    position = OutboxCursor.objects.filter(name=MAIL).first() or OutboxCursor(position=1)
+    after = [e.row_id for e in outbox.read(position, 100_000)]
+    retrying = SweepFailure.objects.filter(sweep=MAIL, given_up=False).values("row_id")
+    return ProcessEvent.objects.filter(
+        kind=AuditKind.NOTIFICATION, dispatched_at__isnull=True
+    ).filter(Q(pk__in=after) | unsealed() | Q(pk__in=retrying))
+
+
+READ_BATCH = 2000  # audit entries looked at per sweep, for the notifications among them
+
+
+def _notifications(entries: list[outbox.Entry]) -> list[outbox.Entry]:
+    """The entries that are notifications to send, in chain order (rows stamped
+    by the outbox of an earlier release were sent then)."""
+    if not entries:
+        return []
+    ids = [e.row_id for e in entries]
+    found = set(
+        ProcessEvent.objects.filter(
+            kind=AuditKind.NOTIFICATION, pk__gte=min(ids), pk__lte=max(ids),
+            dispatched_at__isnull=True,
+        ).values_list("pk", flat=True)
+    )  # fmt: skip
+    return [e for e in entries if e.row_id in found]
 
 
 MAIL = "mail"

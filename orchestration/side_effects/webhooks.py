@@ -1,14 +1,15 @@
 """Webhooks: events from the audit log, sent signed to subscribers.
 
-Fan-out (the engine loop's sweep, once a second) reads sealed audit rows past
-a cursor, in seal order, and makes one delivery per matching subscription,
-with its body fixed then. Sending (`deliver_due`, a django-q2 job the sweep
-and the minute schedule start) posts each due delivery, signed, and retries
-failures with backoff for a day; every attempt is logged. A target that hangs
-delays only its own deliveries: sends run in their own job, in parallel, each
-exchange within one deadline (ORCHESTRATION_WEBHOOK_TIMEOUT seconds) reading at
-most MAX_ANSWER_BYTES of the answer; targets take turns in a batch, and one
-that keeps failing is paused (a circuit breaker).
+Fan-out (the engine loop's side sweep, once a second) reads sealed audit rows
+past its cursor, in chain order (side_effects/cursor.py), and makes one
+delivery per matching subscription, with its body fixed then. Sending
+(`deliver_due`, a django-q2 job the sweep and the minute schedule start)
+posts each due delivery, signed, and retries failures with backoff for a
+day; every attempt is logged. A target that hangs delays only its own
+deliveries: sends run in their own job, in parallel, each exchange within one
+deadline (ORCHESTRATION_WEBHOOK_TIMEOUT seconds) reading at most
+MAX_ANSWER_BYTES of the answer; targets take turns in a batch, and one that
+keeps failing is paused (a circuit breaker).
 
 Signature: header `X-Webhook-Signature: t=<unix seconds>,v1=<hex>`, where hex
 is HMAC-SHA256 with the subscription's secret over "<t>.<raw body>"
@@ -41,13 +42,14 @@ from orchestration.exceptions import InstanceConflict, InvalidInput
 from orchestration.models import (
     WEBHOOK_EVENTS,
     DeliveryStatus,
+    OutboxCursor,
     ProcessEvent,
     ProcessInstance,
     WebhookAttempt,
-    WebhookCursor,
     WebhookDelivery,
     WebhookSubscription,
 )
+from orchestration.side_effects import cursor as outbox
 
 log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Webhook-Signature"
@@ -132,48 +134,23 @@ def _body(
     }
 
 
-def _locked_cursor(name: str, **more: Any) -> WebhookCursor | None:
-    """The cursor row, locked (None while another holds it, or when `more`
-    does not match); made on first use."""
-
-    def find() -> WebhookCursor | None:
-        rows = WebhookCursor.objects.select_for_update(skip_locked=True)
-        return rows.filter(name=name, **more).first()
-
-    found = find()
-    if found is None and not WebhookCursor.objects.filter(name=name).exists():
-        WebhookCursor.objects.get_or_create(name=name)
-        found = find()
-    return found
-
-
 def fan_out(*, now: datetime | None = None) -> int:
-    """Make deliveries for sealed audit rows past the cursor; return how many.
-    One sweep at a time (the cursor row is locked, others skip)."""
+    """Make deliveries for sealed audit rows past the cursor, in chain order;
+    return how many. One sweep at a time (the cursor row is locked, others skip)."""
     now = now or clock.now()
     with transaction.atomic():
-        cursor = _locked_cursor("webhooks")
-        if cursor is None:
+        position = outbox.locked("webhooks")
+        if position is None:
             return 0
         subscriptions = list(WebhookSubscription.objects.filter(active=True))
         if not subscriptions:  # nobody listens: skip what was sealed meanwhile
-            newest = (
-                ProcessEvent.objects.filter(seal_seq__gt=cursor.position)
-                .order_by("-seal_seq")
-                .values_list("seal_seq", flat=True)
-                .first()
-            )
-            if newest:
-                cursor.position = newest
-                cursor.save(update_fields=["position"])
+            outbox.skip_to_end(position)
             return 0
-        rows = list(
-            ProcessEvent.objects.filter(seal_seq__gt=cursor.position).order_by("seal_seq")[
-                :FAN_OUT_BATCH
-            ]
-        )
-        if not rows:
+        entries = outbox.read(position, FAN_OUT_BATCH)
+        if not entries:
             return 0
+        found = ProcessEvent.objects.in_bulk([e.row_id for e in entries])
+        rows = [found[e.row_id] for e in entries if e.row_id in found]
         instances = ProcessInstance.objects.select_related("definition", "version").in_bulk(
             {r.instance_id for r in rows if r.instance_id}
         )
@@ -190,14 +167,13 @@ def fan_out(*, now: datetime | None = None) -> int:
             return out
 
         # A row whose events cannot be made is recorded and passed (the cursor
-        # moves on in seal order): it would fail the same way again.
+        # moves on in chain order): it would fail the same way again.
         made = [d for found in sweeps.each(
             FAN_OUT, rows, deliveries, row_id=lambda row: row.pk, now=now, retry=False,
             savepoint=False,
         ) for d in found]  # fmt: skip
         WebhookDelivery.objects.bulk_create(made, batch_size=500)
-        cursor.position = rows[-1].seal_seq or cursor.position
-        cursor.save(update_fields=["position"])
+        outbox.advance(position, entries[-1])
     return len(made)
 
 
@@ -205,7 +181,7 @@ def any_due(now: datetime | None = None) -> bool:
     return bool(_due(now or clock.now()).exists())
 
 
-# The sending job's lease (WebhookCursor "sender": position is when it lapses,
+# The sending job's lease (OutboxCursor "sender": position is when it lapses,
 # in Unix seconds): one job at a time, so senders never crowd out the engine's
 # loops on the django-q2 workers; a job that died frees it after this long.
 _SENDER_LEASE = 90
@@ -217,7 +193,7 @@ def start_sender(now: datetime | None = None) -> bool:
     if not any_due(now):
         return False
     with transaction.atomic():
-        lease = _locked_cursor("sender", position__lt=int(now.timestamp()))
+        lease = outbox.locked("sender", position__lt=int(now.timestamp()))
         if lease is None:
             return False
         lease.position = int(now.timestamp()) + _SENDER_LEASE
@@ -229,7 +205,7 @@ def start_sender(now: datetime | None = None) -> bool:
 
 
 def sender_done() -> None:
-    WebhookCursor.objects.filter(name="sender").update(position=0)
+    OutboxCursor.objects.filter(name="sender").update(position=0)
 
 
 def _due(now: datetime) -> Any:

@@ -10,9 +10,11 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
 
 from orchestration.audit import chain as audit_chain
-from orchestration.models import ProcessEvent
+from orchestration.audit.hashchain import ENTRY, entries_of
+from orchestration.models import AuditSeal, ProcessEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -33,14 +35,44 @@ def raw(sql: str, params: list) -> None:
             cursor.execute("SET LOCAL session_replication_role = origin")
 
 
+def seal(number: int) -> dict:
+    return AuditSeal.objects.values("count", "entries", "previous", "link").get(seq=number)
+
+
+def order(number: int) -> list[int]:
+    return [pk for pk, _ in entries_of(bytes(seal(number)["entries"]))]
+
+
+def set_entries(number: int, entries: list[tuple[int, str]]) -> None:
+    packed = b"".join(ENTRY.pack(pk, bytes.fromhex(short)) for pk, short in entries)
+    raw("UPDATE orchestration_auditseal SET entries = %s WHERE seq = %s", [packed, number])
+
+
 def test_rows_are_sealed_in_order_and_the_chain_verifies() -> None:
     rows = write(5)
     assert audit_chain.verify() == audit_chain.Verdict(0, 5, "")
     assert audit_chain.seal_pending(limit=3) == 3
     assert audit_chain.seal_pending() == 2 and audit_chain.seal_pending() == 0
-    seqs = list(ProcessEvent.objects.order_by("pk").values_list("seal_seq", flat=True))
-    assert seqs == [1, 2, 3, 4, 5] and [r.pk for r in rows] == sorted(r.pk for r in rows)
+    assert order(1) == [r.pk for r in rows[:3]] and order(2) == [r.pk for r in rows[3:]]
+    assert seal(2)["previous"] == seal(1)["link"] and seal(2)["count"] == 2
+    assert audit_chain.seals_of(r.pk for r in rows) == {
+        r.pk: 1 + (i > 2) for i, r in enumerate(rows)
+    }
     assert audit_chain.verify() == audit_chain.Verdict(5, 0, "")
+
+
+def test_sealing_never_writes_to_an_audit_row() -> None:
+    rows = write(3)
+    before = list(ProcessEvent.objects.order_by("pk").values())
+    with CaptureQueriesContext(connection) as queries:
+        audit_chain.seal_pending()
+    writes = [
+        q["sql"]
+        for q in queries
+        if q["sql"].lstrip().upper().startswith(("UPDATE", "INSERT", "DELETE"))
+    ]
+    assert writes and all("orchestration_auditseal" in sql for sql in writes), writes
+    assert list(ProcessEvent.objects.order_by("pk").values()) == before and len(rows) == 3
 
 
 def test_a_row_committed_late_with_a_lower_id_is_sealed_later_and_breaks_nothing() -> None:
@@ -49,48 +81,51 @@ def test_a_row_committed_late_with_a_lower_id_is_sealed_later_and_breaks_nothing
     audit_chain.seal_pending()
     # A row whose transaction began before the others and committed after the
     # sweep: its id is lower than theirs, its seal comes after theirs.
-    late = ProcessEvent.objects.create(pk=1000, kind="late")
+    ProcessEvent.objects.create(pk=1000, kind="late")
     assert audit_chain.verify().unsealed == 1
-    audit_chain.seal_pending()
-    late.refresh_from_db()
-    assert late.seal_seq == 4
+    assert audit_chain.seal_pending() == 1
+    assert order(2) == [1000] and audit_chain.seals_of([1000, 1003]) == {1000: 2, 1003: 1}
     assert audit_chain.verify() == audit_chain.Verdict(4, 0, "")
-    # The chain goes on from the late row (the highest seal), not the highest id.
-    after = [ProcessEvent.objects.create(pk=pk, kind="test.event") for pk in (1004, 1005)]
+    # The chain goes on from the late row's seal, not from the highest id.
+    for pk in (1004, 1005):
+        ProcessEvent.objects.create(pk=pk, kind="test.event")
     assert audit_chain.seal_pending() == 2
-    assert [r.seal_seq for r in ProcessEvent.objects.filter(pk__in=[r.pk for r in after])] == [
-        5, 6,
-    ]  # fmt: skip
+    assert order(3) == [1004, 1005] and seal(3)["previous"] == seal(2)["link"]
     assert audit_chain.verify() == audit_chain.Verdict(6, 0, "")
 
 
-@pytest.mark.parametrize("tamper", ["change", "delete", "reorder", "reseal"])
+@pytest.mark.parametrize("tamper", ["change", "delete", "reorder", "reseal", "drop_seal", "relink"])
 def test_verify_names_the_first_changed_deleted_or_reordered_row(tamper) -> None:
     rows = write(6)
+    audit_chain.seal_pending(limit=3)
     audit_chain.seal_pending()
-    third, fourth = rows[2], rows[3]
+    fourth, fifth = rows[3], rows[4]
     if tamper == "change":
-        raw("UPDATE orchestration_processevent SET reason = %s WHERE id = %s", ["x", third.pk])
-        expected = f"row {third.pk} (seal #3) does not match its seal"
+        raw("UPDATE orchestration_processevent SET reason = %s WHERE id = %s", ["x", fourth.pk])
+        expected = f"row {fourth.pk} (seal #2) does not match its seal"
     elif tamper == "delete":
-        raw("DELETE FROM orchestration_processevent WHERE id = %s", [third.pk])
-        expected = "seal #3 is missing"
-    elif tamper == "reorder":
-        raw("UPDATE orchestration_processevent SET seal_seq = -seal_seq WHERE id IN (%s, %s)",
-            [third.pk, fourth.pk])  # fmt: skip
-        raw("UPDATE orchestration_processevent SET seal_seq = CASE WHEN id = %s THEN 4 ELSE 3 END "
-            "WHERE id IN (%s, %s)", [third.pk, third.pk, fourth.pk])  # fmt: skip
-        expected = f"row {fourth.pk} (seal #3) does not match its seal"
-    else:  # a changed row whose own seal was recomputed: the next one breaks
-        raw("UPDATE orchestration_processevent SET reason = %s WHERE id = %s", ["x", third.pk])
-        third.refresh_from_db()
-        row = ProcessEvent.objects.filter(pk=third.pk).values(*audit_chain.CONTENT).get()
-        previous = ProcessEvent.objects.get(seal_seq=2).seal
-        raw("UPDATE orchestration_processevent SET seal = %s WHERE id = %s",
-            [audit_chain.chain(previous, audit_chain.digest(row)), third.pk])  # fmt: skip
-        expected = f"row {fourth.pk} (seal #4) does not match its seal"
+        raw("DELETE FROM orchestration_processevent WHERE id = %s", [fourth.pk])
+        expected = f"row {fourth.pk} (seal #2) is missing"
+    elif tamper == "reorder":  # two rows trade places in the chain
+        entries = entries_of(bytes(seal(2)["entries"]))
+        set_entries(2, [entries[1], entries[0], entries[2]])
+        expected = f"row {fifth.pk} (seal #2) does not match its seal"
+    elif tamper == "reseal":  # a changed row whose own link was recomputed: the next one breaks
+        raw("UPDATE orchestration_processevent SET reason = %s WHERE id = %s", ["x", fourth.pk])
+        row = ProcessEvent.objects.filter(pk=fourth.pk).values(*audit_chain.CONTENT).get()
+        link = audit_chain.chain(seal(1)["link"], audit_chain.digest(row))
+        entries = entries_of(bytes(seal(2)["entries"]))
+        set_entries(2, [(fourth.pk, link[:16]), *entries[1:]])
+        expected = f"row {fifth.pk} (seal #2) does not match its seal"
+    elif tamper == "drop_seal":
+        raw("DELETE FROM orchestration_auditseal WHERE seq = %s", [1])
+        expected = "seal #1 is missing"
+    else:  # a seal's last link replaced: the seal itself is named
+        raw("UPDATE orchestration_auditseal SET link = %s WHERE seq = %s", ["f" * 64, 1])
+        expected = "seal #1 does not match its rows' links"
     verdict = audit_chain.verify()
     assert not verdict.ok and verdict.broken.startswith(expected), verdict.broken
+    assert verdict.sealed == {"drop_seal": 0, "reseal": 4}.get(tamper, 3)
     with pytest.raises(CommandError, match="audit chain broken"):
         call_command("verify_audit", stdout=StringIO())
 
@@ -148,9 +183,10 @@ def test_a_change_to_any_sealed_column_is_named_by_verify_audit(column) -> None:
     }.get(column, [])
     raw(f"UPDATE orchestration_processevent SET {TAMPER[column]} WHERE id = %s",
         [*params, third.pk])  # fmt: skip
-    pk = third.pk + 100000 if column == "id" else third.pk
     good = sealed_before + 2
-    expected = f"row {pk} (seal #{good + 1}) does not match its seal"
+    number = audit_chain.seals_of([rows[0].pk])[rows[0].pk]
+    what = "is missing" if column == "id" else "does not match its seal"
+    expected = f"row {third.pk} (seal #{number}) {what}"
     assert audit_chain.verify().broken.startswith(expected)
     with pytest.raises(CommandError) as broken:
         call_command("verify_audit", stdout=StringIO())
@@ -177,16 +213,15 @@ def refuses(sql: str, pk: int) -> None:
 
 
 @pytest.mark.postgres
-def test_postgres_refuses_update_and_delete_except_the_seal_and_the_outbox_stamp() -> None:
+def test_postgres_refuses_any_update_and_delete_of_audit_rows_and_seals() -> None:
     (row,) = write(1)
+    audit_chain.seal_pending()
     for sql in ("UPDATE orchestration_processevent SET kind = 'x' WHERE id = %s",
                 "DELETE FROM orchestration_processevent WHERE id = %s",
-                "UPDATE orchestration_processevent SET payload = '{}' WHERE id = %s"):  # fmt: skip
-        refuses(sql, row.pk)
-    audit_chain.seal_pending()  # the seal may be set once, and never again:
-    refuses("UPDATE orchestration_processevent SET seal = 'f' WHERE id = %s", row.pk)
-    # a stamped outbox row stays stamped
-    refuses("UPDATE orchestration_processevent SET dispatched_at = now() WHERE id = %s", row.pk)
+                "UPDATE orchestration_processevent SET dispatched_at = now() WHERE id = %s",
+                "UPDATE orchestration_auditseal SET link = 'f' WHERE seq = %s",
+                "DELETE FROM orchestration_auditseal WHERE seq = %s"):  # fmt: skip
+        refuses(sql, row.pk if "processevent" in sql else 1)
     assert audit_chain.verify().ok
 
 
@@ -209,17 +244,33 @@ def test_postgres_a_transaction_that_commits_after_a_sweep_is_sealed_by_the_next
     assert inserted.wait(10)
     fast = ProcessEvent.objects.create(kind="fast")  # a higher id, committed first
     assert audit_chain.seal_pending() == 1  # the slow row is not visible yet
+    assert audit_chain.seal_pending() == 0  # its hole stays while its transaction is open
     release.set()
     thread.join(10)
     slow = ProcessEvent.objects.get(kind="slow")
-    assert slow.pk < fast.pk and slow.seal_seq is None
+    assert slow.pk < fast.pk and audit_chain.seals_of([slow.pk]) == {}
     assert audit_chain.seal_pending() == 1
-    slow.refresh_from_db()
-    fast.refresh_from_db()
-    assert (fast.seal_seq, slow.seal_seq) == (1, 2)
+    assert audit_chain.seals_of([fast.pk, slow.pk]) == {fast.pk: 1, slow.pk: 2}
     assert audit_chain.verify() == audit_chain.Verdict(2, 0, "")
     later = ProcessEvent.objects.create(kind="later")
     assert audit_chain.seal_pending() == 1
-    later.refresh_from_db()
-    assert later.seal_seq == 3
+    assert audit_chain.seals_of([later.pk]) == {later.pk: 3}
     assert audit_chain.verify() == audit_chain.Verdict(3, 0, "")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_postgres_a_rolled_back_id_is_forgotten_once_no_older_transaction_is_open() -> None:
+    with transaction.atomic():
+        gone = ProcessEvent.objects.create(kind="rolled back")
+        transaction.set_rollback(True)
+    kept = ProcessEvent.objects.create(kind="kept")
+    assert audit_chain.seal_pending() == 1
+    last = AuditSeal.objects.get(seq=1)
+    assert any(first <= gone.pk <= last_id for first, last_id, _ in last.holes)
+    # Nothing that was open then is open now: the hole cannot fill, it goes.
+    assert audit_chain.seal_pending() == 0
+    assert AuditSeal.objects.order_by("-seq").first().holes == []
+    count = AuditSeal.objects.count()
+    assert audit_chain.seal_pending() == 0 and AuditSeal.objects.count() == count  # no empty seals
+    assert audit_chain.verify() == audit_chain.Verdict(1, 0, "") and kept.pk > gone.pk

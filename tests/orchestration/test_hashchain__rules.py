@@ -11,7 +11,16 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orchestration.audit.hashchain import CONTENT, GENESIS, chain, digest, seal_rows, walk
+from orchestration.audit.hashchain import (
+    CONTENT,
+    ENTRY,
+    GENESIS,
+    chain,
+    digest,
+    entries_of,
+    link_rows,
+    walk,
+)
 
 PARIS_WINTER = timezone(timedelta(hours=1))
 ROW = {
@@ -38,8 +47,12 @@ def sha(text: str) -> str:
 def test_the_seal_format_is_fixed() -> None:
     assert digest(ROW) == sha(CANONICAL)
     assert chain(GENESIS, digest(ROW)) == sha(GENESIS + sha(CANONICAL))
-    sealed = seal_rows([(7, digest(ROW))], seq=41, previous="f" * 64)
-    assert sealed == [(7, 42, sha("f" * 64 + sha(CANONICAL)))]
+    link = sha("f" * 64 + sha(CANONICAL))
+    entries, last = link_rows("f" * 64, [(7, digest(ROW))])
+    assert (entries, last) == (ENTRY.pack(7, bytes.fromhex(link[:16])), link)
+    assert entries.hex() == "0000000000000007" + link[:16] and entries_of(entries) == [
+        (7, link[:16])
+    ]
 
 
 def test_the_same_moment_in_another_zone_digests_alike(monkeypatch) -> None:
@@ -72,58 +85,105 @@ VALUES: dict[str, st.SearchStrategy[Any]] = {
 }  # fmt: skip
 
 
+Log = tuple[list[dict[str, Any]], list[dict[str, Any]]]  # rows in chain order, seals
+
+
+def seals_of(rows: list[dict[str, Any]], sizes: list[int]) -> list[dict[str, Any]]:
+    seals, previous, start = [], GENESIS, 0
+    for number, size in enumerate(sizes, 1):
+        batch = rows[start : start + size]
+        entries, link = link_rows(previous, [(r["id"], digest(r)) for r in batch])
+        seals.append({"seq": number, "previous": previous, "link": link, "entries": entries})
+        previous, start = link, start + size
+    return seals
+
+
 @st.composite
-def logs(draw: st.DrawFn) -> list[dict[str, Any]]:
-    """Rows with distinct ids, sealed one after another from the genesis."""
+def logs(draw: st.DrawFn) -> Log:
+    """Rows with distinct ids, sealed in batches one after another from the genesis."""
     ids = draw(st.lists(st.integers(1, 10**9), min_size=1, max_size=8, unique=True))
     rows = [{name: draw(VALUES.get(name, TEXT)) for name in CONTENT} | {"id": i} for i in ids]
-    for pk, seq, seal in seal_rows([(r["id"], digest(r)) for r in rows], seq=0, previous=GENESIS):
-        row = next(r for r in rows if r["id"] == pk)
-        row.update(seal_seq=seq, seal=seal)
-    return rows
+    sizes, left = [], len(rows)
+    while left:
+        sizes.append(draw(st.integers(1, left)))
+        left -= sizes[-1]
+    return rows, seals_of(rows, sizes)
+
+
+def reader(rows: list[dict[str, Any]]) -> Any:
+    by_id = {r["id"]: r for r in rows}
+    return lambda ids: {pk: by_id[pk] for pk in ids if pk in by_id}
+
+
+def where(seals: list[dict[str, Any]], at: int) -> int:
+    """The number of the seal that holds the row at place `at` of the chain."""
+    for seal in seals:
+        at -= len(entries_of(seal["entries"]))
+        if at < 0:
+            return int(seal["seq"])
+    raise AssertionError("no such place")
 
 
 @given(logs())
-def test_an_untouched_chain_holds(rows) -> None:
-    assert walk(rows) == (len(rows), "")
+def test_an_untouched_chain_holds(log: Log) -> None:
+    rows, seals = log
+    assert walk(seals, reader(rows)) == (len(rows), "")
 
 
 @given(logs(), st.data())
-def test_any_single_change_is_found_at_its_row(rows, data) -> None:
+def test_any_single_change_is_found_at_its_row(log: Log, data) -> None:
+    rows, seals = log
     at = data.draw(st.integers(0, len(rows) - 1))
-    column = data.draw(st.sampled_from(CONTENT))
+    column = data.draw(st.sampled_from([c for c in CONTENT if c != "id"]))
     new = data.draw(VALUES.get(column, TEXT).filter(lambda v: v != rows[at][column]))
-    if column == "id":
-        new = data.draw(st.integers(1, 10**9).filter(lambda v: v != rows[at]["id"]))
     tampered = [dict(r) for r in rows]
     tampered[at][column] = new
-    assert walk(tampered) == (
+    assert walk(seals, reader(tampered)) == (
         at,
-        f"row {tampered[at]['id']} (seal #{at + 1}) does not match its seal: its content"
+        f"row {rows[at]['id']} (seal #{where(seals, at)}) does not match its seal: its content"
         " was changed, or rows were reordered or removed before it",
     )
 
 
-@given(logs().filter(lambda rows: len(rows) > 1), st.data())
-def test_a_deleted_row_is_found_where_it_was(rows, data) -> None:
-    # Any row but the newest: a cut tail leaves a shorter chain that holds (see
-    # docs/security.md: record the head elsewhere to notice a truncation).
-    at = data.draw(st.integers(0, len(rows) - 2))
-    count, broken = walk(rows[:at] + rows[at + 1 :])
-    assert count == at
-    assert broken == (
-        f"seal #{at + 1} is missing (the row sealed after row sealed #{at} was deleted, or its"
-        f" seal removed); next is row {rows[at + 1]['id']} with seal #{at + 2}"
+@given(logs(), st.data())
+def test_a_deleted_or_renumbered_row_is_found_where_it_was(log: Log, data) -> None:
+    # The newest row too: its seal still names it.
+    rows, seals = log
+    at = data.draw(st.integers(0, len(rows) - 1))
+    left = rows[:at] + rows[at + 1 :]
+    if data.draw(st.booleans()):  # its id changed instead
+        left = [*left, {**rows[at], "id": -rows[at]["id"]}]
+    assert walk(seals, reader(left)) == (
+        at,
+        f"row {rows[at]['id']} (seal #{where(seals, at)}) is missing: it was deleted, or its id"
+        " changed",
     )
 
 
-@given(logs().filter(lambda rows: len(rows) > 1), st.data())
-def test_two_rows_swapped_are_found_at_the_first(rows, data) -> None:
-    # Their content trades places; the sequence numbers and seals stay put.
+@given(logs().filter(lambda log: len(log[0]) > 1), st.data())
+def test_two_rows_swapped_in_the_chain_are_found_at_the_first(log: Log, data) -> None:
+    rows, _ = log
     at = data.draw(st.integers(0, len(rows) - 2))
-    swapped = [dict(r) for r in rows]
-    for name in CONTENT:
-        swapped[at][name], swapped[at + 1][name] = rows[at + 1][name], rows[at][name]
-    count, broken = walk(swapped)
+    swapped = [*rows[:at], rows[at + 1], rows[at], *rows[at + 2 :]]
+    # The seals keep their links, but list the two rows the other way round.
+    seals = seals_of(rows, [len(rows)])
+    entries = entries_of(seals[0]["entries"])
+    entries[at], entries[at + 1] = entries[at + 1], entries[at]
+    seals[0]["entries"] = b"".join(ENTRY.pack(pk, bytes.fromhex(s)) for pk, s in entries)
+    count, broken = walk(seals, reader(rows))
     assert count == at
-    assert broken.startswith(f"row {swapped[at]['id']} (seal #{at + 1}) does not match")
+    assert broken.startswith(f"row {swapped[at]['id']} (seal #1) does not match")
+
+
+@given(logs().filter(lambda log: len(log[1]) > 1), st.data())
+def test_a_missing_or_altered_seal_is_named(log: Log, data) -> None:
+    rows, seals = log
+    at = data.draw(st.integers(0, len(seals) - 2))
+    before = sum(len(entries_of(s["entries"])) for s in seals[:at])
+    missing = f"seal #{at + 1} is missing (deleted, or renumbered); the next one is seal #{at + 2}"
+    assert walk(seals[:at] + seals[at + 1 :], reader(rows)) == (before, missing)
+    altered = [dict(s) for s in seals]
+    altered[at]["link"] = "f" * 64
+    count, broken = walk(altered, reader(rows))
+    assert broken == f"seal #{at + 1} does not match its rows' links: the seal was altered"
+    assert count == before + len(entries_of(seals[at]["entries"]))

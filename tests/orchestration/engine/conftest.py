@@ -7,6 +7,7 @@ import pytest
 
 from orchestration import services
 from orchestration.engine.worker import Worker
+from orchestration.jobs import SIDE
 from orchestration.models import ProcessVersion
 from tests.conftest import Clock, make_user
 from tests.orchestration.engine import email_backends
@@ -16,7 +17,7 @@ from tests.orchestration.factories import DEMO_DIR
 
 @pytest.fixture
 def worker(clock: Clock) -> Iterator[Worker]:
-    w = Worker("test-worker", clock=clock)
+    w = Worker("test-worker", clock=clock, side=SIDE)
     yield w
     w.close()
 

@@ -62,14 +62,15 @@ steps:
 
 def _worker_main(deadline: float) -> None:
     from orchestration.engine.worker import Worker
+    from orchestration.jobs import SIDE
 
-    worker = Worker(batch=16)
+    worker = Worker(batch=16, side=SIDE)
     while time.monotonic() < deadline:
         if not worker.work_once():
             open_work = ProcessInstance.objects.filter(ended_at__isnull=True).exists()
-            unsent = ProcessEvent.objects.filter(
-                kind="notification", dispatched_at__isnull=True
-            ).exclude(pk__in=SweepFailure.objects.values("row_id"))  # the poison waits its turn
+            unsent = notifications.waiting().exclude(
+                pk__in=SweepFailure.objects.values("row_id")
+            )  # the poison waits its turn
             if not open_work and not unsent.exists():
                 break
             time.sleep(0.05)
@@ -149,7 +150,7 @@ def test_people_timers_and_a_poison_mail_under_sigkill(ledger, settings, monkeyp
     poison = set(ProcessEvent.objects.filter(kind="notification", instance=instances[-1])
                  .values_list("pk", flat=True))  # fmt: skip
     assert failed and failed <= {(notifications.MAIL, pk) for pk in poison}, failed
-    unsent = ProcessEvent.objects.filter(kind="notification", dispatched_at__isnull=True)
+    unsent = notifications.waiting()
     assert set(unsent.values_list("pk", flat=True)) <= poison
     while audit_chain.seal_pending():
         pass

@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 
 from orchestration import services
 from orchestration.models import HumanTask, ProcessEvent, Timer
+from orchestration.side_effects.mail import waiting
 from tests.conftest import make_user
 from tests.orchestration.engine import email_backends
 from tests.orchestration.engine.conftest import publish
@@ -167,13 +168,12 @@ def test_notifications_wait_for_a_working_mail_server(org, worker, clock, settin
         start()
         clock.advance(days=1)
         worker.run_until_idle()
-        pending = ProcessEvent.objects.filter(kind="notification", dispatched_at__isnull=True)
         # The announcement of the task and the reminder, both still queued.
-        assert pending.count() == 2 and mail.outbox == []
+        assert waiting().count() == 2 and mail.outbox == []
         email_backends.DOWN["down"] = False
         clock.advance(seconds=1)  # the mail sweep runs at most once a second
         worker.run_until_idle()
-        assert not pending.exists()
+        assert not waiting().exists()
         assert [m.to for m in sent()] == [["mia@example.com"]]
         assert len(mail.outbox) == 2
     finally:

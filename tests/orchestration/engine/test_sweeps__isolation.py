@@ -94,7 +94,7 @@ def test_mail_a_row_that_raises_fails_alone_is_retried_then_given_up(
     purchase("chair")
     settle(worker, clock)
     assert sorted(m.subject for m in mail.outbox) == ["New task: Approve chair for 5000"] * 2
-    (row,) = ProcessEvent.objects.filter(kind="notification", dispatched_at__isnull=True)
+    (row,) = notifications.waiting()
     assert failures(notifications.MAIL) == [(row.pk, 1, False)]
     failure = SweepFailure.objects.get(row_id=row.pk)
     assert failure.error == "ValueError: cannot make this mail"
@@ -104,8 +104,7 @@ def test_mail_a_row_that_raises_fails_alone_is_retried_then_given_up(
         clock.advance(seconds=wait)
         settle(worker, clock)
     assert failures(notifications.MAIL) == [(row.pk, sweeps.MAX_ATTEMPTS, True)]
-    row.refresh_from_db()
-    assert row.dispatched_at is not None  # given up: out of the outbox
+    assert not notifications.waiting().exists()  # given up: out of the outbox
     clock.advance(days=1)
     settle(worker, clock)
     assert SweepFailure.objects.get(row_id=row.pk).attempts == sweeps.MAX_ATTEMPTS
@@ -143,7 +142,7 @@ def test_mail_refused_for_one_recipient_does_not_hold_the_others(
     assert [m.to for m in mail.outbox] == [["max@example.com"]]
     (failure,) = SweepFailure.objects.filter(sweep=notifications.MAIL)
     assert "SMTPRecipientsRefused" in failure.error and failure.given_up
-    assert not ProcessEvent.objects.filter(kind="notification", dispatched_at__isnull=True)
+    assert not notifications.waiting().exists()
 
 
 def test_mail_a_server_that_is_down_fails_no_row(managers, worker, settings, clock) -> None:
@@ -177,8 +176,8 @@ def test_sealing_a_row_that_raises_is_left_unsealed_and_the_rest_sealed(
     verdict = audit_chain.verify()
     assert verdict.ok and verdict.unsealed == 1
     assert failures(audit_chain.SEALING) == [(poison.pk, 1, True)]  # it would fail again
-    poison.refresh_from_db()
-    assert poison.seal_seq is None
+    assert audit_chain.seals_of([poison.pk]) == {}
+    assert set(audit_chain.seals_of(r.pk for r in rows)) == {rows[0].pk, rows[2].pk, rows[3].pk}
 
 
 def test_fan_out_a_row_that_raises_makes_no_delivery_and_the_rest_do(

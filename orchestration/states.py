@@ -70,11 +70,6 @@ def transition_version(
     ProcessVersion.objects.filter(pk=version.pk).update_status(**fields)
     for name, value in fields.items():
         setattr(version, name, value)
-    from orchestration.engine.versions import forget_started_versions
-
-    # This process starts on the new status at once, others within a second.
-    # (Clearing early is harmless if the transaction rolls back: it refills.)
-    forget_started_versions()
     ProcessEvent.objects.create(
         kind=AuditKind(f"version.{to}"),
         actor=actor,

@@ -21,6 +21,7 @@ from orchestration import limits, states
 from orchestration.audit import AuditKind
 from orchestration.definitions.durations import parse_duration
 from orchestration.engine import core, state, store
+from orchestration.engine.child_writes import ChildWrites
 from orchestration.engine.events import (
     Audit,
     AwaitMessage,
@@ -34,16 +35,14 @@ from orchestration.engine.events import (
     OpenTask,
     RunStep,
     StartChild,
-    Started,
     StartTimer,
     event_to_json,
 )
 from orchestration.engine.state import TimerKind, Wait
 from orchestration.engine.task_writes import TaskWrites
-from orchestration.engine.versions import definition_of, version_for_start
+from orchestration.engine.versions import definition_of
 from orchestration.handlers import get_resolver
 from orchestration.models import (
-    BufferedMessage,
     HumanTask,
     ProcessEvent,
     ProcessInstance,
@@ -133,21 +132,13 @@ def _storable(data: dict[str, Any]) -> dict[str, Any]:
 TASK_ONLY = "task-only"
 
 
-class SubprocessDepthExceeded(Exception):
-    """A chain of sub-processes deeper than ORCHESTRATION_SUBPROCESS_DEPTH (a runaway)."""
-
-    def __init__(self, message: str, *, step: str) -> None:
-        super().__init__(message)
-        self.step = step
-
-
 def failed_step(exc: BaseException, default: str = "") -> str:
     """The step an unexpected error happened at, where the engine knows it."""
     return str(getattr(exc, "step", "") or getattr(exc, "engine_step", "") or default)
 
 
 @dataclass
-class Writer(TaskWrites):
+class Writer(TaskWrites, ChildWrites):
     now: datetime
     worker: str = ""  # when set, automated steps due now are claimed for this worker
     _instances: dict[int, ProcessInstance] = field(default_factory=dict)
@@ -479,40 +470,6 @@ class Writer(TaskWrites):
                 },
             )
 
-    def _take_buffered(self, instance: ProcessInstance, effect: AwaitMessage) -> None:
-        """Deliver the oldest live message buffered for this wait's name and the
-        instance's business key, through a timer due now (the event is applied
-        in its own transition, like every other)."""
-        if not instance.business_key:
-            return
-        buffered = (
-            BufferedMessage.objects.select_for_update(skip_locked=True)
-            .filter(
-                name=effect.name,
-                business_key=instance.business_key,
-                consumed_at__isnull=True,
-                expires_at__gt=self.now,
-            )
-            .order_by("pk")
-            .first()
-        )
-        if buffered is None:
-            return
-        buffered.consumed_at, buffered.consumed_by = self.now, instance
-        buffered.save(update_fields=["consumed_at", "consumed_by"])
-        self._new_timers.append(
-            Timer(
-                instance=instance,
-                token=effect.token,
-                step=effect.step,
-                kind=TimerKind.MESSAGE,
-                due_at=self.now,
-                created_at=self.now,
-                payload={"name": effect.name, "payload": buffered.payload, "buffered": buffered.pk},
-            )
-        )
-        self.notify = True
-
     def _run_step(self, instance: ProcessInstance, effect: RunStep) -> None:
         run = StepRun(
             instance=instance,
@@ -536,65 +493,6 @@ class Writer(TaskWrites):
         else:
             self.notify = True
         self._new_runs.append(run)
-
-    def _start_child(self, parent: ProcessInstance, effect: StartChild, actor: User | None) -> None:
-        from orchestration.engine.variables import validate_variables
-        from orchestration.exceptions import VersionNotFound
-
-        depth = state.depth(parent.state) + 1
-        limit = settings.ORCHESTRATION_SUBPROCESS_DEPTH
-        if depth > limit:
-            raise SubprocessDepthExceeded(
-                f"sub-process depth limit {limit} reached (ORCHESTRATION_SUBPROCESS_DEPTH)",
-                step=effect.step,
-            )
-        try:
-            version = version_for_start(key=effect.definition, number=effect.version)
-        except VersionNotFound as exc:
-            self._child_failed(parent, effect, str(exc))
-            return
-        variables, errors = validate_variables(version.spec, effect.variables)
-        if errors:
-            self._child_failed(parent, effect, f"invalid input: {errors}")
-            return
-        child = ProcessInstance(
-            definition=version.definition,
-            version=version,
-            status=InstanceStatus.RUNNING,
-            variables=variables,
-            state=state.new_state(depth=depth),
-            started_by=parent.started_by,
-            parent=parent,
-            parent_token=effect.token,
-            parent_step=effect.step,
-            business_key=parent.business_key,
-            created_at=self.now,
-            updated_at=self.now,
-        )
-        self.apply(child, Started(), actor=actor, payload={"parent": parent.pk})
-
-    def _child_failed(self, parent: ProcessInstance, effect: StartChild, why: str) -> None:
-        self._tell_parent(
-            parent.pk,
-            effect.token,
-            effect.step,
-            {"status": "failed", "result": "", "variables": {}, "error": why},
-        )
-
-    def _tell_parent(self, parent_id: int, token: str, step: str, payload: dict[str, Any]) -> None:
-        """A child's outcome reaches its parent as a timer due now."""
-        self._new_timers.append(
-            Timer(
-                instance_id=parent_id,
-                token=token,
-                step=step,
-                kind=TimerKind.CHILD_FINISHED,
-                due_at=self.now,
-                created_at=self.now,
-                payload=payload,
-            )
-        )
-        self.notify = True
 
     def _cancel_token(self, instance: ProcessInstance, token: str, wait: str = "") -> None:
         # Rows queued earlier in this same batch are simply dropped.

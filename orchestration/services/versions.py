@@ -173,6 +173,7 @@ def version_publish(
         if errors:
             raise DefinitionInvalid(errors)
         transition_version(locked, VersionStatus.PUBLISHED, actor=actor, reason=reason)
+        _forget_started_versions()
     return locked
 
 
@@ -183,7 +184,16 @@ def _move(
     with transaction.atomic():
         locked = _locked(version)
         transition_version(locked, to, actor=actor, reason=reason)
+        _forget_started_versions()
     return locked
+
+
+def _forget_started_versions() -> None:
+    """This process starts on the new status at once, others within a second.
+    (Clearing early is harmless if the transaction rolls back: it refills.)"""
+    from orchestration.engine.versions import forget_started_versions
+
+    forget_started_versions()
 
 
 def version_deprecate(

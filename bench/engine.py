@@ -34,6 +34,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import benchdb
 
@@ -146,9 +147,11 @@ def reset() -> None:
             "orchestration_timer", "orchestration_steprun", "orchestration_loopheartbeat",
             "bench_floor_item", "bench_floor_log",
             "orchestration_webhookattempt", "orchestration_webhookdelivery",
-            "orchestration_webhookcursor", "orchestration_bufferedmessage",
-            # The audit table refuses DELETE (a trigger); the bench empties it whole.
-            "orchestration_processevent", "orchestration_processinstance",
+            "orchestration_webhookcursor", "orchestration_outboxcursor",
+            "orchestration_bufferedmessage", "orchestration_sweepfailure",
+            # The audit tables refuse DELETE (a trigger); the bench empties them whole.
+            "orchestration_auditseal", "orchestration_processevent",
+            "orchestration_processinstance",
         ]  # fmt: skip
         cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
         present = {row[0] for row in cursor.fetchall()}
@@ -156,6 +159,7 @@ def reset() -> None:
         # Autovacuum is off on these machines: without this, later scenarios
         # would wade through the dead rows of earlier ones.
         cursor.execute("VACUUM ANALYZE")
+        cursor.execute("SELECT pg_stat_reset()")  # per-table counts from here on
 
 
 APPROVERS, GROUPS = 200, 20
@@ -172,10 +176,16 @@ DROP TRIGGER IF EXISTS bench_rt_completed ON orchestration_processinstance;
 CREATE TRIGGER bench_rt_completed AFTER UPDATE ON orchestration_processinstance FOR EACH ROW
   WHEN (OLD.status <> 'completed' AND NEW.status = 'completed')
   EXECUTE FUNCTION bench_rt_completed();
+CREATE OR REPLACE FUNCTION bench_task_opened() RETURNS trigger AS $$
+BEGIN PERFORM pg_notify('bench_task', NEW.id::text); RETURN NULL; END $$ LANGUAGE plpgsql;
+DROP TRIGGER IF EXISTS bench_task_opened ON orchestration_humantask;
+CREATE TRIGGER bench_task_opened AFTER INSERT ON orchestration_humantask FOR EACH ROW
+  EXECUTE FUNCTION bench_task_opened();
 """
 DROP_RT_TRIGGERS = """
 DROP TRIGGER IF EXISTS bench_rt_decided ON orchestration_humantask;
 DROP TRIGGER IF EXISTS bench_rt_completed ON orchestration_processinstance;
+DROP TRIGGER IF EXISTS bench_task_opened ON orchestration_humantask;
 """
 
 
@@ -201,6 +211,26 @@ def setup() -> None:
     for n in range(APPROVERS):
         user, _ = User.objects.get_or_create(username=f"bench-approver-{n}")
         user.groups.add(groups[n % GROUPS])
+
+
+# ---- what each table did ---------------------------------------------------------------
+# Per table: rows inserted, updated (of which HOT), deleted, read (by sequential
+# and index scans), and sequential scans.
+STATS = ("ins", "upd", "hot", "del", "read", "seq")
+_STATS_SQL = (
+    "SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del,"
+    " coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0), coalesce(seq_scan, 0)"
+    " FROM {view} WHERE schemaname = 'public' AND relname LIKE 'orchestration_%%'"
+)
+Stats = dict[str, list[int]]
+# The harness reads no table while a scenario runs (only PostgreSQL's
+# notifications, the newest audit row and seal), so these counts are the product's.
+
+
+def table_stats(view: str = "pg_stat_user_tables") -> Stats:
+    with connection.cursor() as cursor:
+        cursor.execute(_STATS_SQL.format(view=view))
+        return {row[0].removeprefix("orchestration_"): list(row[1:]) for row in cursor.fetchall()}
 
 
 # ---- processes ---------------------------------------------------------------------------
@@ -246,9 +276,11 @@ def _postgres_cpu() -> float:
 
 
 def _decider(
-    me: int, out: multiprocessing.Queue, stop: multiprocessing.synchronize.Event,
+    me: int, ready: multiprocessing.synchronize.Event, stop: multiprocessing.synchronize.Event,
     cpu: multiprocessing.Queue,
 ) -> None:  # fmt: skip
+    import psycopg
+
     from accounts.models import User
     from orchestration.exceptions import InstanceConflict
 
@@ -256,35 +288,32 @@ def _decider(
         User.objects.filter(username__startswith="bench-approver-").values_list("pk", flat=True)
     )
     decisions = 0
-    while not stop.is_set():
-        # Each decider takes the tasks of its parity, as two users would split a
-        # queue. Polling is harness, not product: plain SQL, so the CPU it costs
-        # does not crowd out what is measured.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT id, instance_id FROM orchestration_humantask "
-                "WHERE status = 'open' AND id %% %s = %s ORDER BY id LIMIT 200",
-                [CLIENTS, me],
-            )
-            open_tasks = cursor.fetchall()
-        if not open_tasks:
-            time.sleep(0.002)
-            continue
-        for task_id, _ in open_tasks:
-            # As a request would: a user from the pool, loaded for this decision.
-            actor = User.objects.get(pk=pool[decisions % len(pool)])
-            decisions += 1
-            try:
-                services.task_complete(task_id=task_id, outcome="approve", data={}, actor=actor)
-            except InstanceConflict:
-                continue
+    with psycopg.connect(URL, autocommit=True) as conn:
+        conn.execute("LISTEN bench_task")
+        ready.set()
+        while not stop.is_set():
+            # Each decider takes the tasks of its parity, as two users would split
+            # a queue; it learns of them from a NOTIFY at commit, not by polling
+            # (so the harness reads no table and the counts are the product's).
+            for note in conn.notifies(timeout=0.05, stop_after=200):
+                task_id = int(note.payload)
+                if task_id % CLIENTS != me:
+                    continue
+                # As a request would: a user from the pool, loaded for this decision.
+                actor = User.objects.get(pk=pool[decisions % len(pool)])
+                decisions += 1
+                try:
+                    services.task_complete(task_id=task_id, outcome="approve", data={}, actor=actor)
+                except InstanceConflict:
+                    continue
     cpu.put(("deciders", time.process_time()))
     connections.close_all()
 
 
 def _monitor(ready: multiprocessing.synchronize.Event, stop: multiprocessing.synchronize.Event,
-             out: multiprocessing.Queue) -> None:  # fmt: skip
-    """Stamps when decisions and completions commit: the triggers NOTIFY at commit."""
+             out: multiprocessing.Queue, completed: Any) -> None:  # fmt: skip
+    """Stamps when decisions and completions commit (the triggers NOTIFY at
+    commit), and counts the completions."""
     import psycopg
 
     seen: dict[str, float] = {}
@@ -294,13 +323,43 @@ def _monitor(ready: multiprocessing.synchronize.Event, stop: multiprocessing.syn
         while not stop.is_set():
             for note in conn.notifies(timeout=0.2):
                 seen.setdefault(note.payload, time.time())
-    out.put(seen)
+                if note.payload.startswith("c"):
+                    with completed.get_lock():
+                        completed.value += 1
+    out.put(("seen", seen))
 
 
 # Client processes of each kind (starters; deciders for the approval process),
 # standing in for the web processes and API callers of a deployment.
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "2"))
 ROLES = ("starters", "workers", "deciders", "postgres")
+
+
+def _analyzer(stop: multiprocessing.synchronize.Event) -> None:
+    """What autovacuum does in production (it is off on these machines): keep
+    the planner's idea of each table's size current. Without it every backend
+    keeps the plans it made while the tables were empty (the foreign-key
+    checks' plans above all: a sequential scan of the instance and task tables
+    per inserted row, for the rest of the scenario)."""
+    import psycopg
+
+    with psycopg.connect(URL, autocommit=True) as conn:
+        while not stop.wait(1.0):
+            for table in ("processinstance", "humantask", "steprun", "processevent",
+                          "taskassignee", "taskvote", "timer"):  # fmt: skip
+                conn.execute(f"ANALYZE orchestration_{table}")
+
+
+def unsealed_count() -> int:
+    """About how many audit rows wait for a seal: ids past the newest seal's
+    high-water mark (two rows read, so that the harness costs nothing to speak of)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce((SELECT max(id) FROM orchestration_processevent), 0) -"
+            " coalesce((SELECT high_water FROM orchestration_auditseal ORDER BY seq DESC"
+            " LIMIT 1), 0)"
+        )
+        return max(0, int(cursor.fetchone()[0]))
 
 
 def _rss_kb(pid: int) -> int:
@@ -315,16 +374,22 @@ def _rss_kb(pid: int) -> int:
 
 def run_scenario(
     key: str, instances: int, workers: int, *, approvals: bool, pending: int = 0
-) -> dict[str, float]:
+) -> dict[str, Any]:
     reset()
     if pending:
         pending_timers(pending)
-    if approvals:
-        with connection.cursor() as cursor:
-            cursor.execute(RT_TRIGGERS)
+    with connection.cursor() as cursor:
+        cursor.execute(RT_TRIGGERS)
     connections.close_all()  # children must not share the parent's socket
     ctx = multiprocessing.get_context("fork")
-    stop, go, cpu = ctx.Event(), ctx.Event(), ctx.Queue()
+    stop, go, cpu, out = ctx.Event(), ctx.Event(), ctx.Queue(), ctx.Queue()
+    completed = ctx.Value("i", 0)
+    ready = ctx.Event()
+    monitors = [ctx.Process(target=_monitor, args=(ready, stop, out, completed)),
+                ctx.Process(target=_analyzer, args=(stop,))]  # fmt: skip
+    for proc in monitors:
+        proc.start()
+    ready.wait(30)
     procs = [ctx.Process(target=_worker, args=(stop, cpu)) for _ in range(workers)]
     for proc in procs:
         proc.start()
@@ -334,18 +399,17 @@ def run_scenario(
     ]
     for proc in starters:
         proc.start()
-    out = ctx.Queue()
-    deciders, monitors = [], []
-    if approvals:  # two "web processes" deciding, each taking the tasks it sees
-        ready = ctx.Event()
-        monitors = [ctx.Process(target=_monitor, args=(ready, stop, out))]
-        monitors[0].start()
-        ready.wait(30)
-        deciders = [ctx.Process(target=_decider, args=(i, out, stop, cpu)) for i in range(CLIENTS)]
-        for proc in deciders:
-            proc.start()
+    deciders = []
+    if approvals:  # two "web processes" deciding, each taking the tasks it is told of
+        for i in range(CLIENTS):
+            listening = ctx.Event()
+            deciders.append(ctx.Process(target=_decider, args=(i, listening, stop, cpu)))
+            deciders[-1].start()
+            listening.wait(30)
     time.sleep(1.0)  # let everything connect
     total = instances // CLIENTS * CLIENTS
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_reset()")  # per-table counts from here on
     pg_before = _postgres_cpu()
     go.set()
     begun = time.time()
@@ -354,29 +418,30 @@ def run_scenario(
     while True:
         time.sleep(0.25)
         peak_rss = max([peak_rss, *(_rss_kb(p.pid) for p in procs)])
-        backlog = max(backlog, ProcessEvent.objects.filter(seal_seq__isnull=True).count())
-        done = ProcessInstance.objects.filter(ended_at__isnull=False, definition__key=key).count()
-        if done >= total or time.time() - begun > 600:
+        backlog = max(backlog, unsealed_count())
+        if completed.value >= total or time.time() - begun > 600:
             break
         if any(p.exitcode not in (None, 0) for p in [*procs, *starters]):
             sys.exit("a benchmark process died; see its traceback above")
     pg_cpu = _postgres_cpu() - pg_before
     # The workers keep sealing: how long until every audit row is sealed.
-    ended = time.time()
-    while ProcessEvent.objects.filter(seal_seq__isnull=True).exists() and time.time() - ended < 30:
+    finished = time.time()
+    while unsealed_count() and time.time() - finished < 30:
         time.sleep(0.1)
-    drained = time.time() - ended
+    drained = time.time() - finished
     stop.set()
-    seen: dict[str, float] = out.get(timeout=30) if monitors else {}
+    _, seen = out.get(timeout=30)
     used = {"postgres": pg_cpu}
     for _ in [*procs, *starters, *deciders]:
         role, seconds = cpu.get(timeout=30)
         used[role] = used.get(role, 0.0) + seconds
     for proc in [*procs, *starters, *deciders, *monitors]:
         proc.join(timeout=30)
-    if approvals:
-        with connection.cursor() as cursor:
-            cursor.execute(DROP_RT_TRIGGERS)
+    connections.close_all()
+    time.sleep(1.0)  # the backends that ended have handed in their counts
+    tables = table_stats()
+    with connection.cursor() as cursor:
+        cursor.execute(DROP_RT_TRIGGERS)
     rows = list(
         ProcessInstance.objects.filter(definition__key=key).values_list(
             "pk", "created_at", "ended_at"
@@ -397,6 +462,11 @@ def run_scenario(
         "seal_drained_s": drained,
         # CPU milliseconds per completed instance, by role.
         "cpu": {role: 1000 * seconds / len(latencies) for role, seconds in used.items()},
+        "tables": {
+            table: [value / len(latencies) for value in values]
+            for table, values in sorted(tables.items())
+            if any(values)
+        },
     }
     lateness = sorted(
         float(p["lateness_s"]) * 1000
@@ -504,6 +574,7 @@ def main() -> None:
     )
     cpu_lines: list[str] = []
     seal_lines: list[str] = []
+    table_lines: list[str] = []
     for workers in args.workers:
         for label, key, count, approvals in (
             ("3 service steps", "bench-three", args.instances, False),
@@ -522,6 +593,11 @@ def main() -> None:
                 f"{label:<34}{workers:>8}"
                 + "".join(f"{r['cpu'].get(role, 0):>10.2f}" for role in ROLES)
             )
+            table_lines += [
+                f"{label:<34}{workers:>8}  {table:<18}"
+                + "".join(f"{value:>9.2f}" for value in values)
+                for table, values in r["tables"].items()
+            ]
             seal_lines.append(
                 f"{label:<34}{workers:>8}{r['audit_rate']:>12.0f}{r['seal_backlog']:>10}"
                 f"{r['seal_drained_s']:>12.1f}"
@@ -529,6 +605,11 @@ def main() -> None:
     print(f"\nCPU ms per completed instance\n{'scenario':<34}{'workers':>8}", end="")
     print("".join(f"{role:>10}" for role in ROLES))
     print("\n".join(cpu_lines))
+    print(f"\nRows per completed instance, by table (PostgreSQL's counts: the harness"
+          f" reads none)\n{'scenario':<34}{'workers':>8}  {'table':<18}"
+          + "".join(f"{name:>9}" for name in ("inserted", "updated", "of: HOT", "deleted",
+                                               "read", "seq scans")))  # fmt: skip
+    print("\n".join(table_lines))
     print(f"\nAudit sealing by the workers\n{'scenario':<34}{'workers':>8}"
           f"{'rows/s':>12}{'max unsealed':>14}{'drained, s':>12}")  # fmt: skip
     print("\n".join(seal_lines))

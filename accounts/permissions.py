@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.db.models import Exists, OuterRef, Q
 
+from accounts import access
+
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
@@ -372,21 +374,13 @@ def tasks_visible_q(user: AnyUser | None) -> Q:
 
 
 def group_names_of(user: AnyUser) -> set[str]:
-    """The user's group names, read once per user object (per request)."""
-    cached: set[str] | None = getattr(user, "_group_names_cache", None)
-    if cached is None:
-        cached = set(user.groups.values_list("name", flat=True))  # type: ignore[union-attr]
-        user._group_names_cache = cached  # type: ignore[union-attr]
-    return cached
+    """The user's group names (accounts/access.py keeps them a few seconds)."""
+    return set(access.of(user).group_names) if _active(user) else set()
 
 
 def group_ids_of(user: AnyUser) -> set[int]:
-    """The user's group ids, read once per user object (that is, once per request)."""
-    cached: set[int] | None = getattr(user, "_group_ids_cache", None)
-    if cached is None:
-        cached = set(user.groups.values_list("pk", flat=True))  # type: ignore[union-attr]
-        user._group_ids_cache = cached  # type: ignore[union-attr]
-    return cached
+    """The user's group ids (accounts/access.py keeps them a few seconds)."""
+    return set(access.of(user).group_ids) if _active(user) else set()
 
 
 def external_work_refusal(user: AnyUser | None) -> str | None:

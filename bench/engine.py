@@ -548,6 +548,67 @@ def floor(processes: int = 2, count: int = 3000) -> float:
     return processes * count / elapsed
 
 
+def idle_round_trip(workers: int, count: int) -> dict[str, float]:
+    """Decisions one at a time on an otherwise idle engine: from the decision's
+    commit to the commit of the next service step's result, split into the
+    wait until a worker claimed the step, the step itself, and the report."""
+    import psycopg
+
+    from accounts.models import User
+    from orchestration.models import HumanTask, StepRun
+
+    reset()
+    with connection.cursor() as cursor:
+        cursor.execute(RT_TRIGGERS)
+    requester = User.objects.get(username="bench-requester")
+    for _ in range(count):
+        services.instance_start(key="bench-approval", variables={}, actor=requester)
+    connections.close_all()
+    ctx = multiprocessing.get_context("fork")
+    stop, cpu = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_worker, args=(stop, cpu)) for _ in range(workers)]
+    for proc in procs:
+        proc.start()
+    deadline = time.time() + 60
+    while HumanTask.objects.filter(status="open").count() < count and time.time() < deadline:
+        time.sleep(0.1)
+    time.sleep(2.0)  # the loops settle: nothing is due but the decisions to come
+    approvers = list(User.objects.filter(username__startswith="bench-approver-"))
+    trips, parts = [], []
+    with psycopg.connect(URL, autocommit=True) as conn:
+        conn.execute("LISTEN bench_rt")
+        for n, task in enumerate(HumanTask.objects.filter(status="open").order_by("pk")):
+            services.task_complete(task_id=task.pk, outcome="approve", data={},
+                                   actor=approvers[n % len(approvers)])  # fmt: skip
+            seen: dict[str, float] = {}
+            for note in conn.notifies(timeout=5.0):
+                seen[note.payload[0]] = time.time()
+                if "c" in seen:
+                    break
+            decided = seen["d"]
+            trips.append((seen["c"] - decided) * 1000)
+            run = StepRun.objects.get(instance_id=task.instance_id, step="after")
+            claimed, ran = run.started_at.timestamp(), run.ended_at.timestamp()
+            parts.append(((claimed - decided) * 1000, (ran - claimed) * 1000,
+                          (seen["c"] - ran) * 1000))  # fmt: skip
+            time.sleep(0.1)
+    stop.set()
+    for proc in procs:
+        proc.join(timeout=30)
+    with connection.cursor() as cursor:
+        cursor.execute(DROP_RT_TRIGGERS)
+    trips.sort()
+
+    def p50(values: list[float]) -> float:
+        return statistics.median(values)
+
+    return {
+        "p50": p50(trips), "p99": trips[int(len(trips) * 0.99) - 1],
+        "claim": p50([p[0] for p in parts]), "run": p50([p[1] for p in parts]),
+        "report": p50([p[2] for p in parts]),
+    }  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -564,6 +625,9 @@ def main() -> None:
         help="escalations that decide after 2 s, among --pending-timers other timers (0: skip)",
     )
     parser.add_argument("--pending-timers", type=int, default=100_000)
+    parser.add_argument(
+        "--idle", type=int, default=200, help="decisions one at a time on an idle engine (0: skip)"
+    )
     args = parser.parse_args()
     setup()
     base = floor()
@@ -613,6 +677,15 @@ def main() -> None:
     print(f"\nAudit sealing by the workers\n{'scenario':<34}{'workers':>8}"
           f"{'rows/s':>12}{'max unsealed':>14}{'drained, s':>12}")  # fmt: skip
     print("\n".join(seal_lines))
+    if args.idle:
+        print(f"\nApproval round trip on an idle engine, {args.idle} decisions one at a time (ms)")
+        print(
+            f"{'workers':>8}{'p50':>8}{'p99':>8}   p50 of: {'claimed':>8}{'step':>8}{'report':>8}"
+        )
+        for workers in args.workers:
+            r = idle_round_trip(workers, args.idle)
+            print(f"{workers:>8}{r['p50']:>8.1f}{r['p99']:>8.1f}   {'':>8}"
+                  f"{r['claim']:>8.1f}{r['run']:>8.1f}{r['report']:>8.1f}")  # fmt: skip
     if args.timers:
         r = run_scenario("bench-timer", args.timers, 2, approvals=False)
         print(

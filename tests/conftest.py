@@ -102,6 +102,8 @@ def on_postgres() -> bool:
 @pytest.fixture(autouse=True)
 def _fresh_engine_caches() -> None:
     # Versions are cached per process by id; a rolled-back test reuses ids.
+    from accounts.access import forget
     from orchestration.engine.versions import clear_caches
 
     clear_caches()
+    forget()  # users' permissions, by id too

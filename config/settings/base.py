@@ -129,8 +129,10 @@ LOGOUT_REDIRECT_URL = "login"
 # AXES_FAILURE_LIMIT failures in a row, for AXES_COOLOFF_MINUTES.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "accounts.access.CachedModelBackend",
 ]
+# Seconds a process keeps a user's permissions and groups (accounts/access.py).
+ORCHESTRATION_ACCESS_CACHE_SECONDS = env_int("ORCHESTRATION_ACCESS_CACHE_SECONDS", 10)
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]

@@ -3,7 +3,8 @@ prints a table.
 
     .venv/bin/python bench/api.py [--seconds 10] [--clients 12] [--instances 2000]
 
-Uses the inbox benchmark's database (BENCH_DATABASE_URL, default
+Prints the machine's floor (bench/floor.py) beside the results. Uses the
+inbox benchmark's database (BENCH_DATABASE_URL, default
 postgres://postgres@127.0.0.1:5432/orchestration_inbox; run bench/inbox.py
 first to build its 1,000,000 tasks). Starts gunicorn (4 gthread workers x 2 threads, the
 production setup of docs/operations.md) on 127.0.0.1, then measures from a
@@ -274,6 +275,9 @@ def main() -> None:
     parser.add_argument("--instances", type=int, default=2000)
     args = parser.parse_args()
     system, person = setup()
+    from floor import floor
+
+    base = floor()
     server = serve()
     try:
         # Reads first: the starts below add thousands of newer tasks of group g0
@@ -287,7 +291,7 @@ def main() -> None:
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
-    print()
+    print(f"\nbare floor (2 processes): {base:,.0f} transactions/s")
     print(
         f"| API under gunicorn ({WORKERS} gthread workers x {THREADS} threads), PostgreSQL"
         " | result | target |"

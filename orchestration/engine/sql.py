@@ -314,24 +314,32 @@ def _write(model: type[Model], fields: tuple[str, ...], connection: Any) -> _Wri
 
 def insert(model: type[Model], objs: Sequence[Model], *, returning: bool = True) -> None:
     """INSERT objects and set their primary keys (as bulk_create does), without
-    the ORM's per-call compilation. With returning=False (audit rows, whose ids
-    nobody reads) the rows go in one pipelined executemany."""
+    the ORM's per-call compilation. On PostgreSQL one multi-row statement per
+    batch (twenty assignee rows are one statement, not twenty); with
+    returning=False (audit rows, whose ids nobody reads) no ids come back."""
     if not objs:
         return
     connection = _db()
     plan = _write(model, (), connection)
     row = "(" + ", ".join(["%s"] * len(plan.fields)) + ")"
+    ids: list[Any] = []
     with _cursor(connection) as cursor:
-        if not returning:
+        if connection.vendor == "postgresql":
+            # PostgreSQL returns the ids in VALUES order; at most 65,535 parameters.
+            per = max(1, 65_535 // len(plan.fields))
+            for start in range(0, len(objs), per):
+                batch = objs[start : start + per]
+                params = [value for obj in batch for value in plan.values(obj, connection)]
+                rows = ", ".join([row] * len(batch))
+                if returning:
+                    cursor.execute(f"{plan.sql}{rows} RETURNING id", params)
+                    ids += [r[0] for r in cursor.fetchall()]
+                else:
+                    cursor.execute(f"{plan.sql}{rows}", params)
+        elif not returning:
             cursor.executemany(plan.sql + row, [plan.values(obj, connection) for obj in objs])
-        elif connection.vendor == "postgresql":
-            # One statement; PostgreSQL returns the ids in VALUES order.
-            params = [value for obj in objs for value in plan.values(obj, connection)]
-            cursor.execute(f"{plan.sql}{', '.join([row] * len(objs))} RETURNING id", params)
-            ids = [r[0] for r in cursor.fetchall()]
         else:
             # SQLite leaves the order of RETURNING rows undefined: one row each.
-            ids = []
             for obj in objs:
                 cursor.execute(plan.sql + row, plan.values(obj, connection))
                 ids.append(cursor.lastrowid)

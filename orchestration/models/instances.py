@@ -290,13 +290,16 @@ class TaskAssignee(models.Model):
     """Who may decide a task: one user or one group per row (indexed, not a JSON blob)."""
 
     task = models.ForeignKey(HumanTask, on_delete=models.CASCADE, related_name="assignees")
+    # Each row names a user or a group: the indexes hold only the rows that
+    # name one (a task offered to twenty groups adds no NULLs to the user index).
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=protect_open_tasks,
-        related_name="+",
+        related_name="+", db_index=False,
     )  # fmt: skip
     group = models.ForeignKey(
-        "auth.Group", null=True, blank=True, on_delete=protect_open_tasks, related_name="+"
-    )
+        "auth.Group", null=True, blank=True, on_delete=protect_open_tasks, related_name="+",
+        db_index=False,
+    )  # fmt: skip
     # The task's status, copied: False once the task closes. People's task
     # lists start from the open rows of their name and groups (partial
     # indexes), not from every open task (orchestration/queues.py).
@@ -310,10 +313,15 @@ class TaskAssignee(models.Model):
             )
         ]
         indexes = [
-            models.Index(fields=["group", "task"], condition=models.Q(open=True),
+            models.Index(fields=["group", "task"],
+                         condition=models.Q(open=True, group__isnull=False),
                          name="assignee_open_group"),
-            models.Index(fields=["user", "task"], condition=models.Q(open=True),
+            models.Index(fields=["user", "task"], condition=models.Q(open=True, user__isnull=False),
                          name="assignee_open_user"),
+            models.Index(fields=["group"], condition=models.Q(group__isnull=False),
+                         name="assignee_group"),
+            models.Index(fields=["user"], condition=models.Q(user__isnull=False),
+                         name="assignee_user"),
         ]  # fmt: skip
 
     def __str__(self) -> str:

@@ -21,6 +21,7 @@ class Entry:
     seal: int
     index: int  # its place in the seal
     row_id: int
+    last: bool = False  # the seal's last entry
 
 
 def locked(name: str, **more: Any) -> OutboxCursor | None:
@@ -50,8 +51,10 @@ def read(cursor: OutboxCursor, limit: int) -> list[Entry]:
         )
         for seq, entries in seals:
             start = offset if seq == position else 0
-            rows = entries_of(bytes(entries))[start : start + limit - len(out)]
-            out += [Entry(seq, start + i, pk) for i, (pk, _) in enumerate(rows)]
+            every = entries_of(bytes(entries))
+            rows = every[start : start + limit - len(out)]
+            out += [Entry(seq, start + i, pk, start + i == len(every) - 1)
+                    for i, (pk, _) in enumerate(rows)]  # fmt: skip
             if len(out) >= limit:
                 break
         if len(seals) < 16 or len(out) >= limit:
@@ -61,8 +64,12 @@ def read(cursor: OutboxCursor, limit: int) -> list[Entry]:
 
 
 def advance(cursor: OutboxCursor, past: Entry) -> None:
-    """Move the cursor past `past` (handled, or given up)."""
-    cursor.position, cursor.offset = past.seal, past.index + 1
+    """Move the cursor past `past` (handled, or given up); past its seal when it
+    was the last entry, so that the next read starts at the next seal."""
+    if past.last:
+        cursor.position, cursor.offset = past.seal + 1, 0
+    else:
+        cursor.position, cursor.offset = past.seal, past.index + 1
     cursor.save(update_fields=["position", "offset"])
 
 

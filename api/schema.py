@@ -1,10 +1,15 @@
-"""What drf-spectacular needs to describe the API key scheme."""
+"""What drf-spectacular needs to describe the API (the key scheme, problem
+answers) and the view that serves the document."""
 
 from __future__ import annotations
 
-from typing import Any
+import threading
+from typing import Any, ClassVar
 
+from django.utils import translation
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.response import Response
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
@@ -40,3 +45,34 @@ def problem_responses(result: dict[str, Any], generator: Any, request: Any, publ
                 },
             )
     return result
+
+
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI document, built once per process (per version and language)
+    under a lock. drf-spectacular keeps process-wide state while it builds the
+    document that is not safe across threads (tfranzel/drf-spectacular#1368):
+    the first concurrent requests under gunicorn's threads answered 500. The
+    document changes only with a deploy, so it is served from memory after."""
+
+    _lock = threading.Lock()
+    _built: ClassVar[dict[tuple[Any, str], Any]] = {}
+
+    def _get_schema_response(self, request: Any) -> Response:
+        view: Any = self  # drf-spectacular's own helpers are untyped
+        version = self.api_version or request.version or view._get_version_parameter(request)
+        try:  # kept per language the site speaks; any other is built each time
+            language = translation.get_supported_language_variant(translation.get_language() or "")
+            known = True
+        except LookupError:
+            language, known = "", False
+        with SchemaView._lock:
+            data = SchemaView._built.get((version, language)) if known else None
+            if data is None:
+                generator: Any = self.generator_class(
+                    urlconf=self.urlconf, api_version=version, patterns=self.patterns
+                )
+                data = generator.get_schema(request=request, public=self.serve_public)
+                if known:
+                    SchemaView._built[(version, language)] = data
+        disposition = f'inline; filename="{view._get_filename(request, version)}"'
+        return Response(data=data, headers={"Content-Disposition": disposition})

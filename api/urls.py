@@ -1,13 +1,14 @@
 from csp.decorators import csp_update
 from django.urls import URLPattern, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularSwaggerSplitView
 
+from api.schema import SchemaView
 from api.views import definitions, external, instances, messages, tasks
 
 app_name = "api"
 
 urlpatterns: list[URLPattern] = [
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("schema/", SchemaView.as_view(), name="schema"),
     # Swagger UI sets inline styles on its elements; its scripts stay files of
     # this site (the split view serves its start-up script as a file too).
     path(

@@ -224,6 +224,43 @@ def test_the_schema_and_its_docs_are_served_without_a_cdn(client, tmp_path) -> N
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "s.yaml"))
 
 
+def test_the_schema_is_built_once_by_concurrent_first_requests(db, monkeypatch) -> None:
+    """drf-spectacular's build is not thread-safe (gunicorn's threads answered
+    500 to concurrent first requests): one build under a lock, then memory."""
+    import threading
+
+    from django.test import Client
+    from drf_spectacular.generators import SchemaGenerator
+
+    from api.schema import SchemaView
+
+    monkeypatch.setattr(SchemaView, "_built", {})
+    built, real = [], SchemaGenerator.get_schema
+
+    def counted(self, *args, **kwargs):
+        built.append(threading.get_ident())
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(SchemaGenerator, "get_schema", counted)
+    answers: list[tuple[int, bytes]] = []
+    go = threading.Barrier(6)
+
+    def fetch() -> None:
+        go.wait()
+        response = Client().get(
+            "/api/schema/", headers={"Accept": "application/vnd.oai.openapi+json"}
+        )
+        answers.append((response.status_code, response.content))
+
+    threads = [threading.Thread(target=fetch) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert [status for status, _ in answers] == [200] * 6
+    assert len({body for _, body in answers}) == 1 and len(built) == 1
+
+
 def test_housekeeping_forgets_old_keys_and_kept_messages(run) -> None:
     from django_q.models import Schedule
 

@@ -187,3 +187,14 @@ def test_a_missing_or_altered_seal_is_named(log: Log, data) -> None:
     count, broken = walk(altered, reader(rows))
     assert broken == f"seal #{at + 1} does not match its rows' links: the seal was altered"
     assert count == before + len(entries_of(seals[at]["entries"]))
+
+
+@given(logs().filter(lambda log: len(log[1]) > 1), st.data())
+def test_a_seal_that_does_not_follow_the_one_before_is_named(log: Log, data) -> None:
+    rows, seals = log
+    at = data.draw(st.integers(1, len(seals) - 1))
+    relinked = [dict(s) for s in seals]
+    relinked[at]["previous"] = "e" * 64
+    count, broken = walk(relinked, reader(rows))
+    assert broken == f"seal #{at + 1} does not follow seal #{at}: the seal was altered"
+    assert count == sum(len(entries_of(s["entries"])) for s in seals[:at])

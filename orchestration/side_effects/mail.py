@@ -62,9 +62,10 @@ def send_pending(*, limit: int = 50) -> int:
             .values_list("row_id", flat=True)[:limit]
         )
         entries = outbox.read(position, READ_BATCH)
-        new = _notifications(entries)[: limit - len(again)]
-        if len(new) == limit - len(again) and new:
-            entries = entries[: entries.index(new[-1]) + 1]  # the rest waits for the next sweep
+        found, room = _notifications(entries), limit - len(again)
+        new = found[:room]
+        if len(found) > len(new):  # the rest waits for the next sweep
+            entries = entries[: entries.index(new[-1]) + 1] if new else []
         pending = (
             ProcessEvent.objects.filter(pk__in=[*again, *(e.row_id for e in new)])
             .select_related("instance", "definition")

@@ -131,6 +131,39 @@ def test_mail_a_row_handled_on_retry_forgets_its_failure(
     assert len(mail.outbox) == 2 and failures(notifications.MAIL) == []
 
 
+def test_mail_rows_being_retried_never_push_new_ones_past_the_cursor(
+    managers, clock, monkeypatch
+) -> None:
+    from orchestration.engine.worker import Worker
+
+    publish(PURCHASE_SOURCE)
+    engine = Worker("engine only", clock=clock)  # no side sweeps: this test runs them
+    made, broken = notifications._messages, {"on": True}
+
+    def flaky(row, addresses, tasks):
+        if broken["on"]:
+            raise ValueError("not yet")
+        return made(row, addresses, tasks)
+
+    monkeypatch.setattr(notifications, "_messages", flaky)
+    purchase("desk")
+    purchase("chair")
+    engine.run_until_idle()
+    audit_chain.seal_pending()
+    assert notifications.send_pending(limit=2) == 2 and len(failures(notifications.MAIL)) == 2
+    broken["on"] = False
+    purchase("lamp")
+    engine.run_until_idle()
+    audit_chain.seal_pending()
+    clock.advance(seconds=61)
+    # The two retries due fill the batch: the new row waits, it is not passed.
+    assert notifications.send_pending(limit=2) == 2
+    assert [r.payload["title"] for r in notifications.waiting()] == ["Approve lamp for 5000"]
+    assert notifications.send_pending(limit=2) == 1
+    assert not notifications.waiting().exists() and len(mail.outbox) == 6
+    engine.close()
+
+
 def test_mail_refused_for_one_recipient_does_not_hold_the_others(
     managers, worker, settings, clock
 ) -> None:

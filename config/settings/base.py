@@ -131,6 +131,10 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "accounts.access.CachedModelBackend",
 ]
+# The engine's own statements are prepared once per connection (orchestration/
+# engine/sql.py). Off for a connection pooler that cannot carry prepared
+# statements across transactions (PgBouncer before 1.21 in transaction mode).
+ORCHESTRATION_PREPARED_STATEMENTS = env_bool("ORCHESTRATION_PREPARED_STATEMENTS", True)
 # Seconds a process keeps a user's permissions and groups (accounts/access.py).
 ORCHESTRATION_ACCESS_CACHE_SECONDS = env_int("ORCHESTRATION_ACCESS_CACHE_SECONDS", 10)
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)

@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.db.models import Model, QuerySet
 
@@ -46,7 +47,12 @@ def _cursor(connection: Any) -> Any:
     if connection.vendor != "postgresql":
         return connection.cursor()
     connection.ensure_connection()
-    return _Wrapped(psycopg.Cursor(connection.connection), connection)
+    raw = connection.connection
+    if raw.prepare_threshold is None and settings.ORCHESTRATION_PREPARED_STATEMENTS:
+        # Django leaves preparing off; the engine's statements ask for it one
+        # by one (prepare=True), so nothing is prepared behind their back.
+        raw.prepare_threshold = 1_000_000
+    return _Wrapped(psycopg.Cursor(raw), connection)
 
 
 class _Wrapped:
@@ -55,13 +61,15 @@ class _Wrapped:
     def __init__(self, cursor: Any, connection: Any) -> None:
         self.cursor, self.connection = cursor, connection
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self._run(sql, params, many=False)
+    def execute(self, sql: str, params: Sequence[Any] = (), *, prepare: bool = True) -> None:
+        """`prepare`: keep the statement prepared on this connection (its text is
+        one of a few; a multi-row INSERT's text varies with its rows: no)."""
+        self._run(sql, params, many=False, prepare=prepare)
 
     def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> None:
         self._run(sql, params, many=True)
 
-    def _run(self, sql: str, params: Any, *, many: bool) -> None:
+    def _run(self, sql: str, params: Any, *, many: bool, prepare: bool = False) -> None:
         """As Django's cursor does: through connection.execute_wrappers (tracing,
         query counting), recorded in connection.queries when queries are logged
         (DEBUG, or a test's django_assert_num_queries)."""
@@ -71,7 +79,10 @@ class _Wrapped:
                 if many:
                     self.cursor.executemany(sql, params)
                 else:
-                    self.cursor.execute(sql, params)
+                    # Prepared once per connection: PostgreSQL parses and plans
+                    # the engine's statements once instead of every time.
+                    keep = prepare and settings.ORCHESTRATION_PREPARED_STATEMENTS
+                    self.cursor.execute(sql, params, prepare=True if keep else None)
 
         executor: Any = run
         for wrapper in reversed(self.connection.execute_wrappers):
@@ -331,11 +342,12 @@ def insert(model: type[Model], objs: Sequence[Model], *, returning: bool = True)
                 batch = objs[start : start + per]
                 params = [value for obj in batch for value in plan.values(obj, connection)]
                 rows = ", ".join([row] * len(batch))
+                once = len(batch) == 1
                 if returning:
-                    cursor.execute(f"{plan.sql}{rows} RETURNING id", params)
+                    cursor.execute(f"{plan.sql}{rows} RETURNING id", params, prepare=once)
                     ids += [r[0] for r in cursor.fetchall()]
                 else:
-                    cursor.execute(f"{plan.sql}{rows}", params)
+                    cursor.execute(f"{plan.sql}{rows}", params, prepare=once)
         elif not returning:
             cursor.executemany(plan.sql + row, [plan.values(obj, connection) for obj in objs])
         else:

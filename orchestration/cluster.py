@@ -14,10 +14,12 @@ the documented systemd unit (KillMode=control-group) does the same job.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import multiprocessing
 import os
 import signal
+import tempfile
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,15 @@ class Membership:
         this one (the loop's work is durable: nothing is lost)."""
         assert self.sentinel is not None
         me = os.getpid()
+        # One loop of the cluster stops it: two that both killed the other
+        # first left the sentinel and its other children running (seen in CI).
+        # The lock goes with its holder, so a loop that dies holding it frees it.
+        lock = Path(tempfile.gettempdir()) / f"orchestration-disband-{self.sentinel}.lock"
+        handle = lock.open("w")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os._exit(0)  # another loop of this cluster is stopping it, this one too
         log.error("cluster main process %s is gone: stopping its orphans", self.main)
         for pid in [*(p for p in _children_of(self.sentinel) if p != me), self.sentinel]:
             with contextlib.suppress(ProcessLookupError):

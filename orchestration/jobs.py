@@ -36,8 +36,8 @@ def engine_loop(seconds: float | None = None, *, stop: Callable[[], bool] = lamb
     # one writer at a time, so there they take turns with the rounds instead.
     inline = connection.vendor == "sqlite"
     worker = Worker(batch=64, sweep_interval=0.2, side=SIDE if inline else ((), ()))
-    side = _SideLoop()
-    if not inline:
+    side = None if inline else _SideLoop()
+    if side is not None:
         side.start()
     listener = wakeup.Listener()
     handled = 0
@@ -73,7 +73,7 @@ def engine_loop(seconds: float | None = None, *, stop: Callable[[], bool] = lamb
                 # that web processes deciding tasks needed; bench/engine.py).
                 listener.wait(max(worker.seconds_until_sweep(), 0.005))
     finally:
-        if side.is_alive():
+        if side is not None:
             side.stop()
         listener.close()
         worker.close()

@@ -79,10 +79,9 @@ class _Wrapped:
                 if many:
                     self.cursor.executemany(sql, params)
                 else:
-                    # Prepared once per connection: PostgreSQL parses and plans
-                    # the engine's statements once instead of every time.
-                    keep = prepare and settings.ORCHESTRATION_PREPARED_STATEMENTS
-                    self.cursor.execute(sql, params, prepare=True if keep else None)
+                    # Prepared once per connection (when _cursor() allowed it):
+                    # PostgreSQL parses and plans the engine's statements once.
+                    self.cursor.execute(sql, params, prepare=True if prepare else None)
 
         executor: Any = run
         for wrapper in reversed(self.connection.execute_wrappers):

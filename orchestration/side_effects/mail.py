@@ -25,6 +25,7 @@ from django.utils.html import format_html_join
 from accounts.timezones import local_text
 from orchestration import clock, sweeps
 from orchestration.audit import AuditKind
+from orchestration.audit.chain import unsealed
 from orchestration.models import HumanTask, OutboxCursor, ProcessEvent, SweepFailure
 from orchestration.safe_text import one_line
 from orchestration.side_effects import cursor as outbox
@@ -112,8 +113,6 @@ def send_pending(*, limit: int = 50) -> int:
 def waiting() -> QuerySet[ProcessEvent]:
     """The notifications not sent yet: not sealed yet, past the mail cursor, or
     failed and to be tried again (operators, tests). Read it again to see it change."""
-    from orchestration.audit.chain import unsealed
-
     position = OutboxCursor.objects.filter(name=MAIL).first() or OutboxCursor(position=1)
     after = [e.row_id for e in outbox.read(position, 100_000)]
     retrying = SweepFailure.objects.filter(sweep=MAIL, given_up=False).values("row_id")

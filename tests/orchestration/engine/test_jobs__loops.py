@@ -60,3 +60,30 @@ def test_sigterm_ends_the_loop_cleanly_then_the_process_as_it_would_have(setting
     proc.join(timeout=10)
     assert proc.exitcode == -signal.SIGTERM
     assert not LoopHeartbeat.objects.exists()  # it finished its round and cleaned up first
+
+
+def test_the_side_thread_goes_on_when_a_sweep_raises(monkeypatch) -> None:
+    """The thread that runs the side sweeps beside the engine's rounds: one
+    sweep that raises every time is logged, and the others still run, round
+    after round."""
+    calls = {"broken": 0, "fine": 0}
+
+    def broken() -> int:
+        calls["broken"] += 1
+        raise RuntimeError("a bug in the sweep itself")
+
+    def fine() -> int:
+        calls["fine"] += 1
+        return 0
+
+    monkeypatch.setattr(jobs, "SIDE", ((broken,), (fine,)))
+    side = jobs._SideLoop(interval=0.01)
+    side.start()
+    try:
+        for _ in range(500):
+            if calls["fine"] >= 3:
+                break
+            side.stopping.wait(0.01)
+    finally:
+        side.stop()
+    assert calls["fine"] >= 3 and calls["broken"] >= 3 and not side.is_alive()

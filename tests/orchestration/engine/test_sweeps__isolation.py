@@ -110,10 +110,8 @@ def test_mail_a_row_that_raises_fails_alone_is_retried_then_given_up(
     assert SweepFailure.objects.get(row_id=row.pk).attempts == sweeps.MAX_ATTEMPTS
 
 
-def test_mail_a_row_handled_on_retry_forgets_its_failure(
-    managers, worker, clock, monkeypatch
-) -> None:
-    publish(PURCHASE_SOURCE)
+def mail_breaks_until_mended(monkeypatch) -> dict[str, bool]:
+    """Every mail fails to be made while {"on": True}; set it False to mend."""
     made, broken = notifications._messages, {"on": True}
 
     def flaky(row, addresses, tasks):
@@ -122,6 +120,14 @@ def test_mail_a_row_handled_on_retry_forgets_its_failure(
         return made(row, addresses, tasks)
 
     monkeypatch.setattr(notifications, "_messages", flaky)
+    return broken
+
+
+def test_mail_a_row_handled_on_retry_forgets_its_failure(
+    managers, worker, clock, monkeypatch
+) -> None:
+    publish(PURCHASE_SOURCE)
+    broken = mail_breaks_until_mended(monkeypatch)
     purchase("desk")
     settle(worker, clock)
     assert len(failures(notifications.MAIL)) == 1 and mail.outbox == []
@@ -138,14 +144,7 @@ def test_mail_rows_being_retried_never_push_new_ones_past_the_cursor(
 
     publish(PURCHASE_SOURCE)
     engine = Worker("engine only", clock=clock)  # no side sweeps: this test runs them
-    made, broken = notifications._messages, {"on": True}
-
-    def flaky(row, addresses, tasks):
-        if broken["on"]:
-            raise ValueError("not yet")
-        return made(row, addresses, tasks)
-
-    monkeypatch.setattr(notifications, "_messages", flaky)
+    broken = mail_breaks_until_mended(monkeypatch)
     purchase("desk")
     purchase("chair")
     engine.run_until_idle()

@@ -25,45 +25,63 @@ _MAX_ENTRIES = 10_000
 
 
 @dataclass(frozen=True)
-class Access:
-    permissions: frozenset[str]
-    group_ids: frozenset[int]
-    group_names: frozenset[str]
+class Groups:
+    ids: frozenset[int]
+    names: frozenset[str]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    value: Any
     until: datetime
 
 
-_kept: dict[tuple[int, bool], Access] = {}
+# Groups and permissions are read apart: deciding a task asks for the groups
+# only (one query), most pages and API views for the permissions only (two).
+_groups: dict[int, _Entry] = {}
+_permissions: dict[tuple[int, bool], _Entry] = {}
 
 
-def of(user: Any) -> Access:
-    """The user's permissions and groups (an active, signed-in user)."""
-    now = clock.now()
-    mine: Access | None = getattr(user, "_access", None)
-    if mine is not None:  # read for this user object (this request) already
-        return mine
+def groups_of(user: Any) -> Groups:
+    """The groups of an active, signed-in user."""
+
+    def read() -> Groups:
+        rows = list(user.groups.values_list("pk", "name"))
+        return Groups(ids=frozenset(pk for pk, _ in rows), names=frozenset(n for _, n in rows))
+
+    return _kept(user, "_access_groups", _groups, user.pk, read)
+
+
+def permissions_of(user: Any) -> frozenset[str]:
+    """The permissions of an active, signed-in user ("app_label.codename")."""
     key = (user.pk, bool(user.is_superuser))
-    found = _kept.get(key)
-    if found is not None and found.until > now:
-        user._access = found
-        return found
-    groups = list(user.groups.values_list("pk", "name"))
-    found = Access(
-        permissions=frozenset(ModelBackend().get_all_permissions(user)),
-        group_ids=frozenset(pk for pk, _ in groups),
-        group_names=frozenset(name for _, name in groups),
-        until=now + timedelta(seconds=settings.ORCHESTRATION_ACCESS_CACHE_SECONDS),
-    )
-    user._access = found
-    if settings.ORCHESTRATION_ACCESS_CACHE_SECONDS > 0:
-        if len(_kept) >= _MAX_ENTRIES:
-            _kept.clear()
-        _kept[key] = found
-    return found
+    return _kept(
+        user, "_access_permissions", _permissions, key,
+        lambda: frozenset(ModelBackend().get_all_permissions(user)),
+    )  # fmt: skip
+
+
+def _kept(user: Any, attribute: str, kept: dict[Any, _Entry], key: Any, read: Any) -> Any:
+    """Read once per user object (a request), and per process for a few seconds."""
+    mine = getattr(user, attribute, None)
+    if mine is not None:
+        return mine
+    now = clock.now()
+    found = kept.get(key)
+    if found is None or found.until <= now:
+        found = _Entry(read(), now + timedelta(seconds=settings.ORCHESTRATION_ACCESS_CACHE_SECONDS))
+        if settings.ORCHESTRATION_ACCESS_CACHE_SECONDS > 0:
+            if len(kept) >= _MAX_ENTRIES:
+                kept.clear()
+            kept[key] = found
+    setattr(user, attribute, found.value)
+    return found.value
 
 
 def forget(**kwargs: Any) -> None:
     """Roles changed somewhere: read everyone afresh (a signal receiver)."""
-    _kept.clear()
+    _groups.clear()
+    _permissions.clear()
 
 
 class CachedModelBackend(ModelBackend):
@@ -72,4 +90,4 @@ class CachedModelBackend(ModelBackend):
     def get_all_permissions(self, user_obj: Any, obj: Any = None) -> set[str]:
         if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
             return set()
-        return set(of(user_obj).permissions)
+        return set(permissions_of(user_obj))

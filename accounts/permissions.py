@@ -375,12 +375,12 @@ def tasks_visible_q(user: AnyUser | None) -> Q:
 
 def group_names_of(user: AnyUser) -> set[str]:
     """The user's group names (accounts/access.py keeps them a few seconds)."""
-    return set(access.of(user).group_names) if _active(user) else set()
+    return set(access.groups_of(user).names) if _active(user) else set()
 
 
 def group_ids_of(user: AnyUser) -> set[int]:
     """The user's group ids (accounts/access.py keeps them a few seconds)."""
-    return set(access.of(user).group_ids) if _active(user) else set()
+    return set(access.groups_of(user).ids) if _active(user) else set()
 
 
 def external_work_refusal(user: AnyUser | None) -> str | None:

@@ -331,6 +331,10 @@ CLIENTS = int(os.environ.get("BENCH_CLIENTS", "2"))
 ROLES = ("starters", "workers", "deciders", "postgres")
 
 
+ANALYZED = ("processinstance", "humantask", "steprun", "processevent", "taskassignee",
+            "taskvote", "timer")  # fmt: skip
+
+
 def _analyzer(stop: multiprocessing.synchronize.Event) -> None:
     """What autovacuum does in production (it is off on these machines): keep
     the planner's idea of each table's size current. Without it every backend
@@ -341,8 +345,7 @@ def _analyzer(stop: multiprocessing.synchronize.Event) -> None:
 
     with psycopg.connect(URL, autocommit=True) as conn:
         while not stop.wait(1.0):
-            for table in ("processinstance", "humantask", "steprun", "processevent",
-                          "taskassignee", "taskvote", "timer"):  # fmt: skip
+            for table in ANALYZED:
                 conn.execute(f"ANALYZE orchestration_{table}")
 
 

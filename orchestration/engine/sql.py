@@ -39,6 +39,12 @@ def _db() -> Any:
     return connections[DEFAULT_DB_ALIAS]
 
 
+def vendor() -> str:
+    """The database's vendor ("postgresql", "sqlite"), for the few statements
+    written apart for each."""
+    return str(_db().vendor)
+
+
 def _cursor(connection: Any) -> Any:
     """A cursor for the statements here. On PostgreSQL the values travel apart
     from the statement (server-side binding) instead of being quoted into its

@@ -258,15 +258,7 @@ def withdraw(
     the run cancelled)."""
     mine = "instance_id = %s AND token = %s AND status"
     if tasks:
-        sql.execute(
-            f"UPDATE {sql.table(TaskAssignee)} SET open = %s WHERE task_id IN"  # noqa: S608
-            f" (SELECT id FROM {sql.table(HumanTask)} WHERE {mine} = %s)",
-            [False, instance_id, token, TaskStatus.OPEN],
-        )
-        sql.update_where(
-            HumanTask, {"status": TaskStatus.CANCELLED, "decided_at": now},
-            f"{mine} = %s", [instance_id, token, TaskStatus.OPEN],
-        )  # fmt: skip
+        _withdraw_tasks(instance_id, token, now)
     if timers:
         sql.update_where(
             Timer, {"status": TimerStatus.CANCELLED, "fired_at": now},
@@ -283,3 +275,26 @@ def notify_workers() -> None:
     """Wake the engine loops; PostgreSQL delivers it at commit, and only then."""
     if connection.vendor == "postgresql":
         sql.execute("SELECT pg_notify(%s, '')", [NOTIFY_CHANNEL])
+
+
+def _withdraw_tasks(instance_id: int, token: str, now: datetime) -> None:
+    """A token's open tasks close as cancelled, and leave people's lists. On
+    PostgreSQL one statement (a decision sends it for its token, which mostly
+    holds no other task); SQLite has no UPDATE inside WITH: two."""
+    mine = "instance_id = %s AND token = %s AND status = %s"
+    params = [instance_id, token, TaskStatus.OPEN]
+    if sql.vendor() == "postgresql":
+        sql.execute(
+            f"WITH closed AS (UPDATE {sql.table(HumanTask)} SET status = %s, decided_at = %s"  # noqa: S608
+            f" WHERE {mine} RETURNING id)"
+            f" UPDATE {sql.table(TaskAssignee)} SET open = %s"
+            " WHERE task_id IN (SELECT id FROM closed)",
+            [TaskStatus.CANCELLED, now, *params, False],
+        )
+        return
+    sql.execute(
+        f"UPDATE {sql.table(TaskAssignee)} SET open = %s WHERE task_id IN"  # noqa: S608
+        f" (SELECT id FROM {sql.table(HumanTask)} WHERE {mine})",
+        [False, *params],
+    )
+    sql.update_where(HumanTask, {"status": TaskStatus.CANCELLED, "decided_at": now}, mine, params)

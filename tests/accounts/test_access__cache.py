@@ -39,6 +39,24 @@ def test_a_second_request_reads_no_permission_or_group(roles) -> None:
     }
 
 
+def test_groups_and_permissions_are_read_apart(roles) -> None:
+    """Deciding a task needs the groups only: one query, not three."""
+    alice, bob = make_user("alice", "requester"), make_user("bob", "requester")
+    request = fresh(alice)
+    with CaptureQueriesContext(connection) as queries:
+        permissions.group_ids_of(request)
+    assert len(queries) == 1 and "auth_permission" not in queries[0]["sql"]
+    request = fresh(bob)
+    with CaptureQueriesContext(connection) as queries:
+        assert request.has_perm(PERM)
+    assert len(queries) == 2  # Django's two permission queries; no groups
+    request = fresh(bob)
+    with CaptureQueriesContext(connection) as queries:
+        permissions.group_ids_of(request)
+        assert request.has_perm(PERM)
+    assert len(queries) == 1  # the permissions are kept; the groups were not read yet
+
+
 def test_a_role_taken_away_in_this_process_counts_at_once(roles) -> None:
     alice = make_user("alice", "requester")
     assert fresh(alice).has_perm(PERM)

@@ -98,11 +98,13 @@ def test_statements_go_through_execute_wrappers_and_are_counted(clock) -> None:
     with CaptureQueriesContext(connection) as queries, connection.execute_wrapper(spy):
         store.lock_instances([instance.pk])
         store.withdraw(instance.pk, "nope", tasks=True, timers=True, runs=True, now=clock())
-    # the lock, then assignees closed, tasks, timers and runs withdrawn
-    assert len(seen) == 5 and "FROM" in seen[0] and "UPDATE" in seen[1]
+    # the lock, then tasks and their assignees (one statement on PostgreSQL),
+    # timers and runs withdrawn
+    expected = 4 if connection.vendor == "postgresql" else 5
+    assert len(seen) == expected and "FROM" in seen[0] and "UPDATE" in seen[1]
     if connection.vendor == "postgresql":
         assert "FOR UPDATE" in seen[0]
-    assert len(queries) == 5
+    assert len(queries) == expected
 
 
 def test_update_where_stores_values_as_the_orm_does(clock) -> None:

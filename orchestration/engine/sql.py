@@ -255,6 +255,12 @@ def select_all(*queries: Query) -> list[list[Any]]:
                 cursor.close()
 
 
+def rows_of(query: Query, text: str, params: Sequence[Any]) -> list[Any]:
+    """Model instances, as `query` builds them, from a statement made of it (a
+    UNION of queries of the same model, say)."""
+    return query.objects(fetch(text, params))
+
+
 def prefetched(obj: Model, name: str, rows: list[Any]) -> None:
     """Fill a reverse relation's prefetch cache (`obj.<name>.all()` then reads no
     rows), as prefetch_related would."""

@@ -103,17 +103,25 @@ def lock_for_decision(task_id: int) -> tuple[ProcessInstance, HumanTask] | None:
 
 
 def claim_ready_runs(*, due_by: datetime, limit: int) -> list[StepRun]:
-    """Ready runs due by `due_by`, oldest first, locked (SKIP LOCKED: another
-    worker's claim is left to it), each with its instance and version."""
-    runs = sql.select(
-        StepRun,
-        f"WHERE {sql.table(StepRun)}.status = %s AND topic = %s AND due_at <= %s"
-        " ORDER BY due_at LIMIT %s",
-        [RunStatus.READY, "", due_by, limit],
-        lock=True,
-        skip_locked=True,
-        related="instance",
-    )
+    """Ready runs due by `due_by`, locked (SKIP LOCKED: another worker's claim is
+    left to it), each with its instance and version: the in-flight lane oldest
+    first, then new instances' first steps oldest first (StepRun.lane). One
+    statement: the second lane is read, and its rows locked, only as far as
+    the first leaves room under `limit`."""
+    lanes = [
+        sql.Query(
+            StepRun,
+            f"WHERE {sql.table(StepRun)}.status = %s AND topic = %s AND lane = %s"
+            " AND due_at <= %s ORDER BY due_at LIMIT %s",
+            [RunStatus.READY, "", lane, due_by, limit],
+            lock=True,
+            skip_locked=True,
+            related="instance",
+        )
+        for lane in (StepRun.IN_FLIGHT, StepRun.NEW)
+    ]
+    text = " UNION ALL ".join(f"SELECT * FROM ({q.sql}) AS lane{n}" for n, q in enumerate(lanes))  # noqa: S608
+    runs = sql.rows_of(lanes[0], f"{text} LIMIT %s", [*lanes[0].params, *lanes[1].params, limit])
     attach_versions(run.instance for run in runs)
     return runs
 

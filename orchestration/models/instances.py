@@ -87,6 +87,13 @@ class StepRun(models.Model):
     # fetch-and-lock (POST /api/v1/external-tasks/fetch-and-lock), never for
     # the engine's workers. Empty for every other run.
     topic = models.CharField(max_length=100, blank=True, default="")
+    # Which queue the run waits in: IN_FLIGHT for an instance already under way
+    # (after a person's decision, a message, a timer, a retry, a sub-process's
+    # start), NEW for a new instance's first step. Workers take the first lane
+    # before the second: under more starts than they can run, work people
+    # already decided goes on at once instead of behind the backlog.
+    IN_FLIGHT, NEW = 0, 1
+    lane = models.PositiveSmallIntegerField(default=IN_FLIGHT)
     idempotency_key = models.CharField(max_length=200)
     error = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(default=clock.now)
@@ -110,7 +117,7 @@ class StepRun(models.Model):
         ]
         indexes = [
             models.Index(
-                fields=["due_at"],
+                fields=["lane", "due_at"],
                 condition=models.Q(status="ready", topic=""),
                 name="steprun_ready",
             ),

@@ -141,8 +141,8 @@ def test_engine_models_keep_the_shape_the_fast_path_relies_on() -> None:
     from django.db import models
 
     plain = {models.BooleanField, models.CharField, models.TextField, models.IntegerField,
-             models.PositiveIntegerField, models.BigIntegerField, models.ForeignKey,
-             models.DateTimeField}  # fmt: skip
+             models.PositiveIntegerField, models.PositiveSmallIntegerField,
+             models.BigIntegerField, models.ForeignKey, models.DateTimeField}  # fmt: skip
     for name in ENGINE_MODELS:
         model = apps.get_model("orchestration", name)
         pk = model._meta.pk

@@ -12,9 +12,10 @@ is active or a superuser is read with the user on every request, never kept.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
@@ -22,6 +23,7 @@ from django.contrib.auth.backends import ModelBackend
 from orchestration import clock
 
 _MAX_ENTRIES = 10_000
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -61,9 +63,9 @@ def permissions_of(user: Any) -> frozenset[str]:
     )  # fmt: skip
 
 
-def _kept(user: Any, attribute: str, kept: dict[Any, _Entry], key: Any, read: Any) -> Any:
+def _kept(user: Any, attribute: str, kept: dict[Any, _Entry], key: Any, read: Callable[[], T]) -> T:
     """Read once per user object (a request), and per process for a few seconds."""
-    mine = getattr(user, attribute, None)
+    mine: T | None = getattr(user, attribute, None)
     if mine is not None:
         return mine
     now = clock.now()
@@ -74,8 +76,9 @@ def _kept(user: Any, attribute: str, kept: dict[Any, _Entry], key: Any, read: An
             if len(kept) >= _MAX_ENTRIES:
                 kept.clear()
             kept[key] = found
-    setattr(user, attribute, found.value)
-    return found.value
+    value: T = found.value
+    setattr(user, attribute, value)
+    return value
 
 
 def forget(**kwargs: Any) -> None:

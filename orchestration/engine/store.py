@@ -221,12 +221,18 @@ def insert_tasks_and_assignees(
     """Insert tasks (their ids are set), then their assignees: for each task (by
     index in `tasks`), the user ids and group ids that may decide it."""
     sql.insert(HumanTask, tasks)
-    rows: list[TaskAssignee] = []
+    rows: list[tuple[int, int | None, int | None]] = []
     for index, users, groups in assignees:
         task_id = tasks[index].pk
-        rows += [TaskAssignee(task_id=task_id, user_id=user) for user in users]
-        rows += [TaskAssignee(task_id=task_id, group_id=group) for group in groups]
-    sql.insert(TaskAssignee, rows, returning=False)
+        rows += [(task_id, user, None) for user in users]
+        rows += [(task_id, None, group) for group in groups]
+    _insert_assignees(rows)
+
+
+def _insert_assignees(rows: Sequence[tuple[int, int | None, int | None]]) -> None:
+    """Assignee rows (task, user, group), open."""
+    sql.insert_values(TaskAssignee, ("task", "user", "group", "open"),
+                      [(*row, True) for row in rows])  # fmt: skip
 
 
 def change_assignees(
@@ -235,9 +241,9 @@ def change_assignees(
     """Who may decide a task: replaced by, or widened with, these users and groups."""
     if replace:
         sql.execute(f"DELETE FROM {sql.table(TaskAssignee)} WHERE task_id = %s", [task_id])  # noqa: S608
-    rows = [TaskAssignee(task_id=task_id, user_id=u) for u in user_ids]
-    rows += [TaskAssignee(task_id=task_id, group_id=g) for g in group_ids]
-    sql.insert(TaskAssignee, rows, returning=False)
+    _insert_assignees(
+        [(task_id, u, None) for u in user_ids] + [(task_id, None, g) for g in group_ids]
+    )
 
 
 def save_task_holders(task: HumanTask) -> None:
@@ -251,7 +257,7 @@ def route_assignee(task_id: int, from_user: int, to_user: int) -> None:
         f"DELETE FROM {sql.table(TaskAssignee)} WHERE task_id = %s AND user_id = %s",  # noqa: S608
         [task_id, from_user],
     )
-    sql.insert(TaskAssignee, [TaskAssignee(task_id=task_id, user_id=to_user)], returning=False)
+    _insert_assignees([(task_id, to_user, None)])
 
 
 def insert_exclusions(rows: Sequence[TaskExclusion]) -> None:

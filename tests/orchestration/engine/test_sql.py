@@ -53,19 +53,42 @@ def test_select_returns_what_the_orm_returns(worker, clock, people) -> None:
 def test_insert_and_update_store_what_the_orm_reads_back(clock) -> None:
     publish(ASK)
     instance = services.instance_start(key="ask", variables={}, actor=None, now=clock())
-    run = StepRun(
-        instance=instance, step="check", token="t9", execution=7, attempt=1,
-        compensation=True, due_at=clock(), idempotency_key="k",
-        error={"code": "X", "nested": [1, None, "ü"]}, created_at=clock(),
-    )  # fmt: skip
-    sql.insert(StepRun, [run])
-    assert run.pk is not None and not run._state.adding
-    stored = StepRun.objects.get(pk=run.pk)
-    assert model_to_dict(stored) == model_to_dict(run)
+    errors = [{"code": "X", "nested": [1, None, "ü"]}, None, {"empty": [], "text": "日本"}]
+    runs = [
+        StepRun(
+            instance=instance, step=f"check{n}", token="t9", execution=7 + n, attempt=1,
+            compensation=n == 0, due_at=clock() + timedelta(seconds=n), idempotency_key=f"k{n}",
+            error=error, created_at=clock(), lane=n % 2,
+        )
+        for n, error in enumerate(errors)
+    ]  # fmt: skip
+    sql.insert(StepRun, runs)
+    assert all(run.pk is not None and not run._state.adding for run in runs)
+    # Each object got its own row's id (the rows are told apart by step).
+    for run in runs:
+        assert model_to_dict(StepRun.objects.get(pk=run.pk)) == model_to_dict(run)
+    run = runs[0]
     run.status, run.lease_until, run.error = "running", clock() + timedelta(seconds=30), None
     sql.update(StepRun, [run], ["status", "lease_until", "error"])
     stored = StepRun.objects.get(pk=run.pk)
     assert (stored.status, stored.lease_until, stored.error) == ("running", run.lease_until, None)
+
+
+def test_insert_values_stores_plain_rows(worker, clock, people) -> None:
+    from django.contrib.auth.models import Group
+
+    publish(ASK)
+    services.instance_start(key="ask", variables={}, actor=None, now=clock())
+    worker.run_until_idle()
+    task = HumanTask.objects.get()
+    directors = Group.objects.get(name="directors")
+    dirk = people["director"]
+    rows = [(task.pk, None, directors.pk, False), (task.pk, dirk.pk, None, True)]
+    sql.insert_values(TaskAssignee, ("task", "user", "group", "open"), rows)
+    stored = TaskAssignee.objects.filter(task=task).exclude(group__name="managers")
+    assert sorted(stored.values_list("task_id", "user_id", "group_id", "open"), key=str) == sorted(
+        rows, key=str
+    )
 
 
 def test_constraint_violations_are_djangos_errors(clock) -> None:

@@ -337,8 +337,8 @@ def _write(model: type[Model], fields: tuple[str, ...], connection: Any) -> _Wri
 
 def insert(model: type[Model], objs: Sequence[Model], *, returning: bool = True) -> None:
     """INSERT objects and set their primary keys (as bulk_create does), without
-    the ORM's per-call compilation. On PostgreSQL one multi-row statement per
-    batch (twenty assignee rows are one statement, not twenty); with
+    the ORM's per-call compilation. On PostgreSQL one statement whatever the
+    number of rows (several rows travel as one array per column); with
     returning=False (audit rows, whose ids nobody reads) no ids come back."""
     if not objs:
         return
@@ -348,18 +348,23 @@ def insert(model: type[Model], objs: Sequence[Model], *, returning: bool = True)
     ids: list[Any] = []
     with _cursor(connection) as cursor:
         if connection.vendor == "postgresql":
-            # One statement whatever the number of rows: each column travels as
-            # one array (unnest). A VALUES list of %s per row made psycopg parse
-            # a new statement text for every batch, which cost a quarter of a
-            # worker's CPU for 64 tasks of 20 assignee rows each (profiled);
-            # this text is always the same, so it is prepared once.
-            columns = list(zip(*(plan.values(obj, connection) for obj in objs), strict=True))
-            text = _unnest_insert(model, plan, connection)
+            # Several rows travel as one array per column (unnest). A VALUES
+            # list of %s per row made psycopg parse a new statement text for
+            # every batch, which cost a quarter of a worker's CPU for 64 tasks
+            # of 20 assignee rows each (profiled); this text is always the
+            # same, so it is prepared once.
+            # One row (most inserts): plain VALUES, cheaper to send than arrays.
+            if len(objs) == 1:
+                text, params = plan.sql + row, plan.values(objs[0], connection)
+            else:
+                text = _unnest_insert(model, plan, connection)
+                values = (plan.values(obj, connection) for obj in objs)
+                params = [list(c) for c in zip(*values, strict=True)]
             if returning:
-                cursor.execute(f"{text} RETURNING id", [list(c) for c in columns])
+                cursor.execute(f"{text} RETURNING id", params)
                 ids = [r[0] for r in cursor.fetchall()]
             else:
-                cursor.execute(text, [list(c) for c in columns])
+                cursor.execute(text, params)
         elif not returning:
             cursor.executemany(plan.sql + row, [plan.values(obj, connection) for obj in objs])
         else:

@@ -72,6 +72,14 @@ def test_insert_and_update_store_what_the_orm_reads_back(clock) -> None:
     sql.update(StepRun, [run], ["status", "lease_until", "error"])
     stored = StepRun.objects.get(pk=run.pk)
     assert (stored.status, stored.lease_until, stored.error) == ("running", run.lease_until, None)
+    # Several rows in one statement: each row gets its own object's values, and
+    # an object listed twice is written once.
+    for n, run in enumerate(runs):
+        run.status, run.lease_until = ["done", "failed", "running"][n], clock() + timedelta(hours=n)
+        run.error = [None, {"code": "ü", "at": [n]}, {"deep": {"x": None}}][n]
+    sql.update(StepRun, [*runs, runs[1]], ["status", "lease_until", "error"])
+    for run in runs:
+        assert model_to_dict(StepRun.objects.get(pk=run.pk)) == model_to_dict(run)
 
 
 def test_insert_values_stores_plain_rows(worker, clock, people) -> None:

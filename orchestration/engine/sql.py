@@ -413,7 +413,9 @@ def _array_of(field: Any, connection: Any) -> str:
     where the INSERT's assignment refuses it (a step id stored before ids were
     capped must fail its instance, not be truncated)."""
     plain = _TYPMOD.sub("", field.db_type(connection))
-    return f"%s::{plain}[]"
+    # %b: sent in binary, so psycopg does not escape each text element of the
+    # array with a regular expression (the largest cost of a batch's arrays).
+    return f"%b::{plain}[]"
 
 
 _unnests: dict[type[Model], str] = {}

@@ -167,7 +167,6 @@ class Writer(TaskWrites, ChildWrites):
     _user_ids: dict[str, int] = field(default_factory=dict)
     _group_ids: dict[str, int] = field(default_factory=dict)
     _away: dict[int, int | None] | None = None  # who is absent now (read once)
-    _lane: int = 0  # StepRun.lane of the runs the transition being applied queues
     notify: bool = False
 
     # ---- applying events ----------------------------------------------------------------
@@ -217,11 +216,6 @@ class Writer(TaskWrites, ChildWrites):
         instance.updated_at = self.now
         if state.is_final(snap) and instance.ended_at is None:
             instance.ended_at = self.now
-        # A new top-level instance's steps wait in the second lane (StepRun.lane);
-        # a sub-process carries on its parent's work.
-        lane = (
-            StepRun.NEW if instance.pk is None and instance.parent_id is None else StepRun.IN_FLIGHT
-        )
         if instance.pk is None:
             # A new instance is inserted once, already carrying its first transition.
             store.insert_instance(instance)
@@ -229,17 +223,13 @@ class Writer(TaskWrites, ChildWrites):
             self._instances[instance.pk] = instance
         audit.instance_id = instance.pk
         self._events.append(audit)
-        outer, self._lane = self._lane, lane  # a child started here applies its own
-        try:
-            for effect in result.effects:
-                try:
-                    self._effect(instance, effect, actor)
-                except Exception as exc:
-                    if not hasattr(exc, "engine_step"):  # where it happened, for the incident
-                        exc.engine_step = getattr(effect, "step", "")  # type: ignore[attr-defined]
-                    raise
-        finally:
-            self._lane = outer
+        for effect in result.effects:
+            try:
+                self._effect(instance, effect, actor)
+            except Exception as exc:
+                if not hasattr(exc, "engine_step"):  # where it happened, for the incident
+                    exc.engine_step = getattr(effect, "step", "")  # type: ignore[attr-defined]
+                raise
         return result
 
     def record(
@@ -480,6 +470,14 @@ class Writer(TaskWrites, ChildWrites):
                 },
             )
 
+    def _lane_of(self, instance: ProcessInstance) -> int:
+        """StepRun.lane: NEW for a top-level instance this writer is creating (it
+        was inserted, not kept in _instances like every instance already under
+        way); a sub-process carries on its parent's work."""
+        if instance.parent_id is None and instance.pk not in self._instances:
+            return StepRun.NEW
+        return StepRun.IN_FLIGHT
+
     def _run_step(self, instance: ProcessInstance, effect: RunStep) -> None:
         run = StepRun(
             instance=instance,
@@ -494,7 +492,7 @@ class Writer(TaskWrites, ChildWrites):
             ),
             created_at=self.now,
             topic=external_topic(instance, effect),
-            lane=self._lane,
+            lane=self._lane_of(instance),
         )
         if self.worker and effect.due_at <= self.now and not run.topic:
             # Chain: the worker that applied this transition runs the next step itself,

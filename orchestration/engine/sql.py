@@ -357,7 +357,7 @@ def insert(model: type[Model], objs: Sequence[Model], *, returning: bool = True)
             if len(objs) == 1:
                 text, params = plan.sql + row, plan.values(objs[0], connection)
             else:
-                text = _unnest_insert(model, plan, connection)
+                text = _unnest_insert(model, plan.fields, connection, ordered=returning)
                 values = (plan.values(obj, connection) for obj in objs)
                 params = [list(c) for c in zip(*values, strict=True)]
             if returning:
@@ -389,19 +389,19 @@ def insert_values(
     if not rows:
         return
     connection = _db()
-    fields = [model._meta.get_field(name) for name in names]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)  # type: ignore[union-attr]
-    head = f"INSERT INTO {table(model)} ({columns})"
+    fields = tuple(model._meta.get_field(name) for name in names)
     with _cursor(connection) as cursor:
         if connection.vendor == "postgresql":
-            arrays = ", ".join(_array_of(f, connection) for f in fields)
-            cursor.execute(
-                f"{head} SELECT * FROM unnest({arrays})",  # noqa: S608
-                [list(c) for c in zip(*rows, strict=True)],
-            )
+            text = _unnest_insert(model, fields, connection, ordered=False)
+            cursor.execute(text, [list(c) for c in zip(*rows, strict=True)])
         else:
+            quote = connection.ops.quote_name
+            columns = ", ".join(quote(f.column) for f in fields)  # type: ignore[union-attr]
             marks = ", ".join(["%s"] * len(fields))
-            cursor.executemany(f"{head} VALUES ({marks})", [list(r) for r in rows])
+            cursor.executemany(
+                f"INSERT INTO {table(model)} ({columns}) VALUES ({marks})",  # noqa: S608
+                [list(r) for r in rows],
+            )
 
 
 _TYPMOD = re.compile(r"\(.*\)")
@@ -418,21 +418,30 @@ def _array_of(field: Any, connection: Any) -> str:
     return f"%b::{plain}[]"
 
 
-_unnests: dict[type[Model], str] = {}
+_unnests: dict[tuple[type[Model], tuple[Any, ...], bool], str] = {}
 
 
-def _unnest_insert(model: type[Model], plan: _Write, connection: Any) -> str:
-    """INSERT INTO <table> (<columns>) SELECT from one array per column, in the
-    arrays' order (WITH ORDINALITY), so that RETURNING gives the ids in the
-    order of the objects."""
-    text = _unnests.get(model)
+def _unnest_insert(
+    model: type[Model], fields: tuple[Any, ...], connection: Any, *, ordered: bool
+) -> str:
+    """INSERT INTO <table> (<columns>) SELECT from one array per column, built
+    once per model and columns. `ordered`: in the arrays' order (WITH
+    ORDINALITY), so that RETURNING gives the ids in the order of the objects."""
+    key = (model, fields, ordered)
+    text = _unnests.get(key)
     if text is None:
-        arrays = ", ".join(_array_of(f, connection) for f in plan.fields)
-        names = ", ".join(f"c{n}" for n in range(len(plan.fields)))
-        text = _unnests[model] = (
-            f"{plan.sql.removesuffix(' VALUES ')} SELECT {names} FROM unnest({arrays})"  # noqa: S608
-            f" WITH ORDINALITY AS rows({names}, n) ORDER BY n"
-        )
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(f.column) for f in fields)
+        arrays = ", ".join(_array_of(f, connection) for f in fields)
+        if ordered:
+            names = ", ".join(f"c{n}" for n in range(len(fields)))
+            rows = (
+                f"SELECT {names} FROM unnest({arrays})"  # noqa: S608
+                f" WITH ORDINALITY AS rows({names}, n) ORDER BY n"
+            )
+        else:
+            rows = f"SELECT * FROM unnest({arrays})"  # noqa: S608
+        text = _unnests[key] = f"INSERT INTO {table(model)} ({columns}) {rows}"
     return text
 
 

@@ -1,17 +1,44 @@
+from typing import Any
+
 from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.models import Group
+from django.http import HttpRequest
 
 from accounts.models import Absence, User
 
 
+class _ProtectsCandidates:
+    """The delete confirmation lists the open tasks that still name the user or
+    group as a candidate: deleting it is refused (orchestration/candidates.py)."""
+
+    model: Any
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        from orchestration.candidates import open_tasks_naming
+
+        to_delete, counts, perms_needed, protected = super().get_deleted_objects(objs, request)  # type: ignore[misc]
+        tasks = open_tasks_naming(self.model, [obj.pk for obj in objs])
+        return to_delete, counts, perms_needed, [*protected, *(str(t) for t in tasks)]
+
+
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):  # type: ignore[type-arg]
+class UserAdmin(_ProtectsCandidates, BaseUserAdmin):  # type: ignore[type-arg]
     fieldsets = (
         *(BaseUserAdmin.fieldsets or ()),
         ("Process engine", {"fields": ("manager", "timezone")}),
     )
     list_display = ("username", "email", "first_name", "last_name", "manager", "is_staff")
     autocomplete_fields = ("manager",)
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(_ProtectsCandidates, BaseGroupAdmin):
+    pass
 
 
 @admin.register(Absence)

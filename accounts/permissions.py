@@ -190,11 +190,10 @@ def _is_delegate(user: AnyUser | None, task: HumanTask) -> bool:
 
 
 def _candidate(user: AnyUser, task: HumanTask) -> bool:
-    """A direct assignee, or a member of an assignee group."""
-    assignees = list(task.assignees.all())
-    if any(a.user_id == user.pk for a in assignees):
+    """Named as a candidate, or a member of a candidate group."""
+    if user.pk in task.candidate_users:
         return True
-    return bool({a.group_id for a in assignees if a.group_id} & group_ids_of(user))
+    return bool(set(task.candidate_groups) & group_ids_of(user))
 
 
 def claim_refusal(user: AnyUser | None, task: HumanTask) -> str | None:
@@ -249,7 +248,7 @@ def recipient_refusal(
 def _offered(user: AnyUser, task: HumanTask) -> bool:
     """Named, or in a group named, by the task's step: its assignees or an
     escalation level's `to` (who the process itself gives it to, though a
-    reassignment may have narrowed its rows since)."""
+    reassignment may have narrowed its candidates since)."""
     from orchestration.engine.versions import definition_of
 
     step = definition_of(task.instance.version).step(task.step)
@@ -305,9 +304,7 @@ def eligible_count(task: HumanTask) -> int:
     its users and the members of its groups, less those excluded."""
     from django.contrib.auth import get_user_model
 
-    assignees = list(task.assignees.all())
-    users = [a.user_id for a in assignees if a.user_id]
-    groups = [a.group_id for a in assignees if a.group_id]
+    users, groups = task.candidate_users, task.candidate_groups
     excluded = [e.user_id for e in task.exclusions.all()]
     return (
         get_user_model()
@@ -332,19 +329,12 @@ def can_see_task(user: AnyUser | None, task: HumanTask) -> bool:
     return _candidate(user, task)  # type: ignore[arg-type]
 
 
-def _assigned_q(user: AnyUser, *, open_only: bool = False) -> Q:
-    """A row of the task's assignees names the user or one of their groups.
-    `open_only` reads only the rows of open tasks (TaskAssignee.open, through
-    its partial indexes): the same answer for open tasks, at the cost of the
-    user's open work instead of everything they were ever offered."""
-    from orchestration.models import TaskAssignee
-
-    mine = TaskAssignee.objects.filter(task=OuterRef("pk")).filter(
-        Q(user_id=user.pk) | Q(group_id__in=list(group_ids_of(user)))
+def _assigned_q(user: AnyUser) -> Q:
+    """The task names the user, or one of their groups, as a candidate (on
+    PostgreSQL through GIN indexes: one over open tasks, one over all)."""
+    return Q(candidate_users__overlaps=[user.pk]) | Q(
+        candidate_groups__overlaps=sorted(group_ids_of(user))
     )
-    if open_only:
-        mine = mine.filter(open=True)
-    return Q(Exists(mine))
 
 
 def tasks_decidable_q(user: AnyUser | None) -> Q:
@@ -359,7 +349,7 @@ def tasks_decidable_q(user: AnyUser | None) -> Q:
     return (
         Q(status="open")
         & ~Q(Exists(excluded))
-        & (Q(delegate_id=user.pk) | (_assigned_q(user, open_only=True) & free))
+        & (Q(delegate_id=user.pk) | (_assigned_q(user) & free))
     )
 
 

@@ -142,7 +142,7 @@ def reset() -> None:
     with connection.cursor() as cursor:
         tables = [
             "orchestration_taskvote", "orchestration_taskexclusion", "orchestration_taskcomment",
-            "orchestration_taskassignee",
+            "orchestration_taskassignee",  # a task's candidates before migration 0028
             "orchestration_humantask",
             "orchestration_timer", "orchestration_steprun", "orchestration_loopheartbeat",
             "orchestration_webhookattempt", "orchestration_webhookdelivery",
@@ -331,6 +331,7 @@ CLIENTS = int(os.environ.get("BENCH_CLIENTS", "2"))
 ROLES = ("starters", "workers", "deciders", "postgres")
 
 
+# taskassignee: for the commits before migration 0028 (bench/alternate.py).
 ANALYZED = ("processinstance", "humantask", "steprun", "processevent", "taskassignee",
             "taskvote", "timer")  # fmt: skip
 

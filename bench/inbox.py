@@ -84,9 +84,14 @@ def build(tasks: int, open_: int) -> None:
         return
     started = time.monotonic()
     with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass('orchestration_taskassignee') IS NOT NULL")
+        # Before migration 0028 (an earlier commit, by bench/alternate.py) a
+        # task's candidates were rows of their own.
+        rows = cursor.fetchone()[0]
         cursor.execute(
-            "TRUNCATE orchestration_taskvote, orchestration_taskassignee, orchestration_humantask,"
-            " orchestration_webhookattempt, orchestration_webhookdelivery,"
+            "TRUNCATE orchestration_taskvote, orchestration_humantask,"
+            + (" orchestration_taskassignee," if rows else "")
+            + " orchestration_webhookattempt, orchestration_webhookdelivery,"
             " orchestration_bufferedmessage,"
             " orchestration_processevent, orchestration_processinstance,"
             " orchestration_processversion, orchestration_processdefinition,"
@@ -144,12 +149,19 @@ def build(tasks: int, open_: int) -> None:
             " FROM generate_series(1, %s) t",
             [first, per_instance, tasks - open_, tasks - open_, tasks - open_, tasks],
         )
-        cursor.execute(
-            "INSERT INTO orchestration_taskassignee (task_id, group_id, open)"
-            " SELECT h.id, g.id, h.status = 'open' FROM orchestration_humantask h"
-            " JOIN auth_group g ON g.name = 'g' || (h.id %% %s)",
-            [GROUPS],
-        )
+        if rows:
+            cursor.execute(
+                "INSERT INTO orchestration_taskassignee (task_id, group_id, open)"
+                " SELECT h.id, g.id, h.status = 'open' FROM orchestration_humantask h"
+                " JOIN auth_group g ON g.name = 'g' || (h.id %% %s)",
+                [GROUPS],
+            )
+        else:
+            cursor.execute(
+                "UPDATE orchestration_humantask h SET candidate_groups = ARRAY[g.id]"
+                " FROM auth_group g WHERE g.name = 'g' || (h.id %% %s)",
+                [GROUPS],
+            )
         cursor.execute(
             "INSERT INTO orchestration_taskvote (task_id, voter_id, outcome, data, created_at)"
             " SELECT h.id, (SELECT min(id) FROM accounts_user) + (h.id * 7919) %% %s,"

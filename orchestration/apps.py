@@ -9,3 +9,7 @@ class OrchestrationConfig(AppConfig):
         from orchestration import checks, handlers  # noqa: F401 - registers system checks
 
         handlers.autodiscover()
+        # Deleting a user or group that open tasks name is refused.
+        from orchestration import candidates
+
+        candidates.connect()

@@ -15,11 +15,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import connections
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
-from django.db.models.expressions import RawSQL
+from django.db.models import F, Q, QuerySet
 
 from accounts import permissions
-from orchestration.models import HumanTask, TaskAssignee, TaskVote
+from orchestration.models import HumanTask, TaskVote
 
 TABS = {
     "mine": "My tasks",
@@ -50,47 +49,26 @@ class BadCursor(ValueError):
     pass
 
 
-def _reachable(user: Any) -> RawSQL:
-    """Ids of the open tasks the user is offered (by name or through a group) or
-    delegated, read through partial indexes on open rows only. The policy's
-    rules still apply on top (`tasks_decidable_q`)."""
+def _offered(user: Any) -> Q:
+    """Open tasks that name the user, or one of their groups, as a candidate:
+    on PostgreSQL read through the open tasks' GIN indexes (migration 0028),
+    whatever the history of closed tasks."""
     groups = sorted(permissions.group_ids_of(user))
-    assignee, task = TaskAssignee._meta.db_table, HumanTask._meta.db_table
-    in_groups = f" OR group_id IN ({', '.join(['%s'] * len(groups))})" if groups else ""
-    return RawSQL(  # noqa: S611 - table names from the models; values are parameters
-        f"SELECT task_id FROM {assignee} WHERE open = %s AND (user_id = %s{in_groups})"  # noqa: S608
-        f" UNION SELECT id FROM {task} WHERE delegate_id = %s AND status = %s",
-        (True, user.pk, *groups, user.pk, "open"),
+    return Q(status="open") & (
+        Q(candidate_users__overlaps=[user.pk]) | Q(candidate_groups__overlaps=groups)
     )
 
 
-def _mine(user: Any) -> RawSQL:
-    """Ids of the open tasks assigned to the user by name or claimed by them:
-    few, whatever their groups' backlog."""
-    assignee, task = TaskAssignee._meta.db_table, HumanTask._meta.db_table
-    return RawSQL(  # noqa: S611 - table names from the models; values are parameters
-        f"SELECT task_id FROM {assignee} WHERE open = %s AND user_id = %s"  # noqa: S608
-        f" UNION SELECT id FROM {task} WHERE claimed_by_id = %s AND status = %s",
-        (True, user.pk, user.pk, "open"),
-    )
+def _reachable(user: Any) -> Q:
+    """The open tasks the user is offered (by name or through a group) or
+    delegated. The policy's rules still apply on top (`tasks_decidable_q`)."""
+    return _offered(user) | Q(delegate_id=user.pk, status="open")
 
 
-# A group queue with more open tasks than this is read by walking the open
-# tasks in the list's order (an index) and keeping the user's, which stops after
-# a page; a smaller one is read from the user's open assignee rows and sorted.
-WALK_FROM = 2000
-
-
-def _big_backlog(user: Any) -> bool:
-    """Whether the user's groups hold at least WALK_FROM open tasks (one query
-    of at most WALK_FROM index entries, once per user object)."""
-    cached: bool | None = getattr(user, "_big_backlog_cache", None)
-    if cached is None:
-        groups = permissions.group_ids_of(user)
-        rows = TaskAssignee.objects.filter(open=True, group_id__in=groups).values("pk")
-        cached = bool(groups) and rows[:WALK_FROM].count() >= WALK_FROM
-        user._big_backlog_cache = cached
-    return cached
+def _mine(user: Any) -> Q:
+    """The open tasks assigned to the user by name or claimed by them: few,
+    whatever their groups' backlog."""
+    return Q(status="open") & (Q(candidate_users__overlaps=[user.pk]) | Q(claimed_by_id=user.pk))
 
 
 def _tab_q(user: Any, tab: str, now: datetime) -> Q:
@@ -100,16 +78,15 @@ def _tab_q(user: Any, tab: str, now: datetime) -> Q:
     if tab == "done":
         return Q(pk__in=TaskVote.objects.filter(voter_id=user.pk).values("task_id"))
     policy = permissions.tasks_decidable_q(user)
-    named = Q(Exists(TaskAssignee.objects.filter(task=OuterRef("pk"), user_id=user.pk)))
+    named = Q(candidate_users__overlaps=[user.pk])
     if tab == "mine":
-        return Q(pk__in=_mine(user)) & policy & ~Q(delegate_id=user.pk)
+        return _mine(user) & policy & ~Q(delegate_id=user.pk)
     if tab == "group":
-        offered = policy & Q(claimed_by__isnull=True) & ~named & ~Q(delegate_id=user.pk)
-        return offered if _big_backlog(user) else Q(pk__in=_reachable(user)) & offered
+        return policy & Q(claimed_by__isnull=True) & ~named & ~Q(delegate_id=user.pk)
     if tab == "delegated":
         return Q(delegate_id=user.pk, status="open") & policy
     if tab == "overdue":
-        return Q(status="open", due_at__lt=now) & Q(pk__in=_reachable(user)) & policy
+        return Q(status="open", due_at__lt=now) & _reachable(user) & policy
     raise ValueError(f"unknown tab {tab!r}")
 
 
@@ -121,16 +98,8 @@ VIEWS = {"mine": "claimed by, named for or delegated to me", "offered": "claimab
 def view_q(user: Any, view: str, now: datetime) -> Q:
     """The API's task lists, from the same rules as the inbox's tabs."""
     if view == "mine":
-        # One driver for both (the union of two small id sets): an OR of the
-        # two tabs' filters would make the database read every task.
-        assignee, task = TaskAssignee._meta.db_table, HumanTask._meta.db_table
-        held = RawSQL(  # noqa: S611 - table names from the models; values are parameters
-            f"SELECT task_id FROM {assignee} WHERE open = %s AND user_id = %s"  # noqa: S608
-            f" UNION SELECT id FROM {task} WHERE status = %s"
-            " AND (claimed_by_id = %s OR delegate_id = %s)",
-            (True, user.pk, "open", user.pk, user.pk),
-        )
-        return Q(pk__in=held) & permissions.tasks_decidable_q(user)
+        held = _mine(user) | Q(delegate_id=user.pk, status="open")
+        return held & permissions.tasks_decidable_q(user)
     if view == "offered":
         return _tab_q(user, "group", now)
     if view == "all":
@@ -156,10 +125,6 @@ def tab_counts(user: Any, *, now: datetime) -> dict[str, int]:
     params: list[Any] = []
     for tab in TABS:
         counted = _tab_q(user, tab, now) & _snooze_q(False, now)
-        if tab == "group" and _big_backlog(user):
-            # Unordered, the user's open assignee rows reach the cap sooner than
-            # a walk of every open task in due order does.
-            counted &= Q(pk__in=_reachable(user))
         rows = HumanTask.objects.filter(counted).order_by().values("pk")[:COUNT_CAP]
         sql, more = rows.query.get_compiler(using=rows.db).as_sql()
         parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS {tab}_rows)")  # noqa: S608 - compiled by the ORM; values are parameters

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from orchestration import clock
+from orchestration import candidates, clock
 from orchestration.audit import AuditKind
 from orchestration.engine.state import current_steps
 from orchestration.engine.versions import forget_started_versions, version_for_start
@@ -44,11 +44,8 @@ def instance_status_data(instance_id: int) -> dict[str, Any]:
     )
     if instance is None:
         raise ProcessInstance.DoesNotExist(f"no instance {instance_id}")
-    tasks = (
-        HumanTask.objects.filter(instance=instance, status=TaskStatus.OPEN)
-        .prefetch_related("assignees__user", "assignees__group")
-        .order_by("pk")
-    )
+    tasks = list(HumanTask.objects.filter(instance=instance, status=TaskStatus.OPEN).order_by("pk"))
+    named = candidates.names_of(tasks)
     runs = StepRun.objects.filter(instance=instance).order_by("pk")
     return {
         "id": instance.pk,
@@ -65,12 +62,8 @@ def instance_status_data(instance_id: int) -> dict[str, Any]:
                 "id": task.pk,
                 "step": task.step,
                 "title": task.title,
-                "assignees": [
-                    {"user": a.user.get_username()}
-                    if a.user
-                    else {"group": a.group.name if a.group else ""}
-                    for a in task.assignees.all()
-                ],
+                "assignees": [{"user": name} for name in named[task.pk][0]]
+                + [{"group": name} for name in named[task.pk][1]],
                 "due_at": task.due_at.isoformat() if task.due_at else None,
             }
             for task in tasks
@@ -292,31 +285,27 @@ def stranded_tasks(*, chunk: int = 500) -> list[tuple[HumanTask, str]]:
     open_tasks = HumanTask.objects.filter(status="open").order_by("pk")
     last = 0
     while True:
-        tasks = list(
-            open_tasks.filter(pk__gt=last).prefetch_related("assignees", "exclusions")[:chunk]
-        )
+        tasks = list(open_tasks.filter(pk__gt=last).prefetch_related("exclusions")[:chunk])
         if not tasks:
             return found
         last = tasks[-1].pk
-        rows = [a for task in tasks for a in task.assignees.all()]
-        named = {a.user_id for a in rows if a.user_id}
+        named = {u for t in tasks for u in t.candidate_users}
         named |= {t.delegate_id for t in tasks if t.delegate_id}
         active = set(people.filter(pk__in=named).values_list("pk", flat=True))
         members: dict[int, set[int]] = {}
-        groups = {a.group_id for a in rows if a.group_id}
+        groups = {g for t in tasks for g in t.candidate_groups}
         for group, user in people.filter(groups__in=groups).values_list("groups", "pk"):
             members.setdefault(group, set()).add(user)
+        names = candidates.names_of(tasks)
         for task in tasks:
             excluded = {e.user_id for e in task.exclusions.all()}
-            eligible: set[int] = set()
-            for a in task.assignees.all():
-                if a.user_id in active:
-                    eligible.add(a.user_id)
-                elif a.group_id:
-                    eligible |= members.get(a.group_id, set())
+            eligible = {u for u in task.candidate_users if u in active}
+            for group in task.candidate_groups:
+                eligible |= members.get(group, set())
             if task.delegate_id in active:
                 eligible.add(task.delegate_id)
             if not eligible - excluded:
-                who = ", ".join(sorted(str(a) for a in task.assignees.all())) or "nobody"
+                users, group_names = names[task.pk]
+                who = ", ".join(sorted([*users, *group_names])) or "nobody"
                 found.append((task, f"nobody may decide it (offered to {who}; "
                                     f"{len(excluded)} excluded)"))  # fmt: skip

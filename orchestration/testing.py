@@ -24,7 +24,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 
-from orchestration import clock, selectors, services
+from orchestration import candidates, clock, selectors, services
 from orchestration.engine.worker import Worker
 from orchestration.jobs import SIDE
 from orchestration.models import HumanTask, ProcessEvent, ProcessInstance, ProcessVersion
@@ -87,10 +87,9 @@ class ProcessTest:
 
     def assignees(self, task: HumanTask) -> list[str]:
         """Usernames, and groups as `group:<name>`."""
-        return sorted(
-            a.user.get_username() if a.user else f"group:{a.group.name if a.group else ''}"
-            for a in task.assignees.select_related("user", "group")
-        )
+        task.refresh_from_db(fields=["candidate_users", "candidate_groups"])
+        users, groups = candidates.names_of([task])[task.pk]
+        return sorted([*users, *(f"group:{name}" for name in groups)])
 
     def escalations(self, instance: ProcessInstance) -> list[tuple[int, str]]:
         """(level, action) of every escalation that fired, in order."""

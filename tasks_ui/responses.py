@@ -26,11 +26,11 @@ def person(request: HttpRequest) -> User:
 def visible_task(request: HttpRequest, pk: int) -> HumanTask:
     """The task, when the user may see it; 404 otherwise (whether it exists
     or not, so ids cannot be probed)."""
-    # Its assignees and exclusions are read once here: the policy asks about
-    # them for every button the page shows.
+    # Its exclusions are read once here (its candidates are in its row): the
+    # policy asks about them for every button the page shows.
     task = (
         HumanTask.objects.select_related("instance__definition", "instance__version")
-        .prefetch_related("assignees", "exclusions")
+        .prefetch_related("exclusions")
         .filter(pk=pk)
         .first()
     )

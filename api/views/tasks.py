@@ -75,7 +75,7 @@ def visible_task(request: Request, pk: int) -> HumanTask:
     """The task when the caller may see it; 404 whether it exists or not."""
     task = (
         _rows()
-        .prefetch_related("assignees", "exclusions")
+        .prefetch_related("exclusions")
         .filter(pk=pk)
         .filter(permissions.api_definitions_q(request.auth, "instance__definition__key"))
         .first()

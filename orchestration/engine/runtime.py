@@ -149,18 +149,17 @@ class Writer(TaskWrites, ChildWrites):
     _votes: list[TaskVote] = field(default_factory=list)
     # Tasks a service holds in memory: closing one updates that object too.
     _tasks_at_hand: dict[int, HumanTask] = field(default_factory=dict)
-    # (task, what opened it, its instance, (user ids, group ids) who may decide it)
-    _new_tasks: list[tuple[HumanTask, OpenTask, ProcessInstance, tuple[list[int], list[int]]]] = (
-        field(default_factory=list)
-    )
+    _new_tasks: list[HumanTask] = field(default_factory=list)
     _new_timers: list[Timer] = field(default_factory=list)
     _cancelled: list[tuple[int, str, dict[str, bool]]] = field(default_factory=list)
     _events: list[ProcessEvent] = field(default_factory=list)
     _fired: list[Timer] = field(default_factory=list)
     _exclusions: list[tuple[HumanTask, dict[int, str]]] = field(default_factory=list)
     _announce: list[tuple[ProcessEvent, HumanTask]] = field(default_factory=list)
-    # (task id, user ids, group ids, replace the current ones?)
-    _assignee_changes: list[tuple[int, list[int], list[int], bool]] = field(default_factory=list)
+    # (task, user ids, group ids, replace the current ones?)
+    _candidate_changes: list[tuple[HumanTask, list[int], list[int], bool]] = field(
+        default_factory=list
+    )
     _deferred_timers: list[Timer] = field(default_factory=list)
     _deferred_runs: list[StepRun] = field(default_factory=list)
     # Users and groups named as assignees, by name, resolved once per writer.
@@ -402,7 +401,8 @@ class Writer(TaskWrites, ChildWrites):
                     payload={"why": "every person it is offered to is excluded from deciding it"
                              if people else "it is offered to nobody"},
                 )  # fmt: skip
-            self._new_tasks.append((task, effect, instance, (people, group_ids)))
+            task.candidate_users, task.candidate_groups = people, group_ids
+            self._new_tasks.append(task)
             # Tell the assignees (the task's id is filled in when it is written).
             self.record(
                 instance, AuditKind.NOTIFICATION, step=effect.step,
@@ -435,8 +435,8 @@ class Writer(TaskWrites, ChildWrites):
         elif isinstance(effect, ChangeAssignees):
             task = self._open_task(instance, effect.token)
             users, groups = self._assignee_ids(effect.users, effect.groups)
-            self._assignee_changes.append(
-                (task.pk, [users[u] for u in effect.users if u in users],
+            self._candidate_changes.append(
+                (task, [users[u] for u in effect.users if u in users],
                  [groups[g] for g in effect.groups if g in groups], effect.replace)
             )  # fmt: skip
             self.record(
@@ -513,7 +513,7 @@ class Writer(TaskWrites, ChildWrites):
         self._new_timers = [
             t for t in self._new_timers if keep(t) or t.kind == TimerKind.CHILD_FINISHED
         ]
-        self._new_tasks = [t for t in self._new_tasks if keep(t[0])]
+        self._new_tasks = [t for t in self._new_tasks if keep(t)]
         everything = wait not in {*Wait, TASK_ONLY} - {Wait.COMPENSATING, Wait.FAILED}
         parts = {
             "tasks": everything or wait in {Wait.TASK, TASK_ONLY},
@@ -555,18 +555,15 @@ class Writer(TaskWrites, ChildWrites):
                 [r for r in self._new_runs if r.status == RunStatus.READY], with_ids=False
             )
             if self._new_tasks:
-                store.insert_tasks_and_assignees(
-                    [task for task, _, _, _ in self._new_tasks],
-                    [(i, *ids) for i, (_, _, _, ids) in enumerate(self._new_tasks)],
-                )
+                store.insert_tasks(self._new_tasks)
                 for event, task in self._announce:
                     event.payload["task"] = task.pk
                 store.insert_exclusions(
                     [TaskExclusion(task_id=task.pk, user_id=user, reason=why)
                      for task, excluded in self._exclusions for user, why in excluded.items()]
                 )  # fmt: skip
-            for task_id, user_ids, group_ids, replace in self._assignee_changes:
-                store.change_assignees(task_id, user_ids, group_ids, replace=replace)
+            for task, user_ids, group_ids, replace in self._candidate_changes:
+                store.change_candidates(task, user_ids, group_ids, replace=replace)
             store.save_fired_timers(self._fired)
             store.save_deferred_timers(self._deferred_timers)
             store.insert_timers(self._new_timers)
@@ -574,7 +571,7 @@ class Writer(TaskWrites, ChildWrites):
             if self.notify:
                 store.notify_workers()
         for queued in (
-            self._announce, self._assignee_changes, self._exclusions, self._cancelled,
+            self._announce, self._candidate_changes, self._exclusions, self._cancelled,
             self._changed_runs,
             self._new_runs, self._decided, self._votes, self._new_tasks, self._new_timers,
             self._events, self._fired, self._deferred_timers, self._deferred_runs,

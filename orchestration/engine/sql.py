@@ -28,6 +28,8 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.db.models import Model, QuerySet
 
+from orchestration.models.fields import IdListField, array_literal
+
 # (vendor, model) -> (column list, [(index, converters, column expression)], fields)
 _SelectPlan = tuple[str, list[tuple[int, list[Any], Any]], list[Any]]
 _selects: dict[tuple[str, type[Model]], _SelectPlan] = {}
@@ -358,8 +360,7 @@ def insert(model: type[Model], objs: Sequence[Model], *, returning: bool = True)
                 text, params = plan.sql + row, plan.values(objs[0], connection)
             else:
                 text = _unnest_insert(model, plan.fields, connection, ordered=returning)
-                values = (plan.values(obj, connection) for obj in objs)
-                params = [list(c) for c in zip(*values, strict=True)]
+                params = _columns(plan.fields, (plan.values(obj, connection) for obj in objs))
             if returning:
                 cursor.execute(f"{text} RETURNING id", params)
                 ids = [r[0] for r in cursor.fetchall()]
@@ -379,31 +380,6 @@ def insert(model: type[Model], objs: Sequence[Model], *, returning: bool = True)
             obj._state.db = connection.alias
 
 
-def insert_values(
-    model: type[Model], names: tuple[str, ...], rows: Sequence[Sequence[Any]]
-) -> None:
-    """INSERT rows given as values of the named fields, in the form the database
-    stores (ints, strings, booleans, None), without building a model object per
-    row: twenty assignee rows per task made Model.__init__ a worker's largest
-    Python cost. The other columns take their database defaults."""
-    if not rows:
-        return
-    connection = _db()
-    fields = tuple(model._meta.get_field(name) for name in names)
-    with _cursor(connection) as cursor:
-        if connection.vendor == "postgresql":
-            text = _unnest_insert(model, fields, connection, ordered=False)
-            cursor.execute(text, [list(c) for c in zip(*rows, strict=True)])
-        else:
-            quote = connection.ops.quote_name
-            columns = ", ".join(quote(f.column) for f in fields)  # type: ignore[union-attr]
-            marks = ", ".join(["%s"] * len(fields))
-            cursor.executemany(
-                f"INSERT INTO {table(model)} ({columns}) VALUES ({marks})",  # noqa: S608
-                [list(r) for r in rows],
-            )
-
-
 _TYPMOD = re.compile(r"\(.*\)")
 
 
@@ -412,10 +388,28 @@ def _array_of(field: Any, connection: Any) -> str:
     length: an explicit cast to varchar(100) would cut a longer text short,
     where the INSERT's assignment refuses it (a step id stored before ids were
     capped must fail its instance, not be truncated)."""
+    if isinstance(field, IdListField):
+        return "%b::text[]"  # each row's list as its text form (_list_column)
     plain = _TYPMOD.sub("", field.db_type(connection))
     # %b: sent in binary, so psycopg does not escape each text element of the
     # array with a regular expression (the largest cost of a batch's arrays).
     return f"%b::{plain}[]"
+
+
+def _element(field: Any, name: str) -> str:
+    """An unnested column as the value to store: lists of ids arrive as text."""
+    return f"{name}::bigint[]" if isinstance(field, IdListField) else name
+
+
+def _columns(fields: Sequence[Any], rows: Iterable[Sequence[Any]]) -> list[list[Any]]:
+    """Rows of values as one list per column, for unnest. Arrays of arrays
+    must be rectangular in PostgreSQL: a column of id lists travels as their
+    text forms ('{1,2}'), cast back per row (_element)."""
+    columns = [list(c) for c in zip(*rows, strict=True)]
+    for index, f in enumerate(fields):
+        if isinstance(f, IdListField):
+            columns[index] = [v if v is None else array_literal(v) for v in columns[index]]
+    return columns
 
 
 _unnests: dict[tuple[type[Model], tuple[Any, ...], bool], str] = {}
@@ -433,14 +427,15 @@ def _unnest_insert(
         quote = connection.ops.quote_name
         columns = ", ".join(quote(f.column) for f in fields)
         arrays = ", ".join(_array_of(f, connection) for f in fields)
+        names = [f"c{n}" for n in range(len(fields))]
+        values = ", ".join(_element(f, n) for f, n in zip(fields, names, strict=True))
         if ordered:
-            names = ", ".join(f"c{n}" for n in range(len(fields)))
             rows = (
-                f"SELECT {names} FROM unnest({arrays})"  # noqa: S608
-                f" WITH ORDINALITY AS rows({names}, n) ORDER BY n"
+                f"SELECT {values} FROM unnest({arrays})"  # noqa: S608
+                f" WITH ORDINALITY AS rows({', '.join(names)}, n) ORDER BY n"
             )
         else:
-            rows = f"SELECT * FROM unnest({arrays})"  # noqa: S608
+            rows = f"SELECT {values} FROM unnest({arrays}) AS rows({', '.join(names)})"  # noqa: S608
         text = _unnests[key] = f"INSERT INTO {table(model)} ({columns}) {rows}"
     return text
 
@@ -466,7 +461,7 @@ def update(model: type[Model], objs: Iterable[Model], fields: list[str]) -> None
         if len(params) == 1:
             cursor.execute(plan.sql, params[0])
         elif connection.vendor == "postgresql":
-            columns = [list(c) for c in zip(*params, strict=True)]
+            columns = _columns([*plan.fields, model._meta.pk], params)
             cursor.execute(_unnest_update(model, plan, connection), columns)
         else:
             cursor.executemany(plan.sql, params)
@@ -484,7 +479,7 @@ def _unnest_update(model: type[Model], plan: _Write, connection: Any) -> str:
         quote = connection.ops.quote_name
         names = [f"c{n}" for n in range(len(plan.fields))]
         pairs = zip(plan.fields, names, strict=True)
-        sets = ", ".join(f"{quote(f.column)} = v.{n}" for f, n in pairs)
+        sets = ", ".join(f"{quote(f.column)} = {_element(f, 'v.' + n)}" for f, n in pairs)
         arrays = ", ".join(_array_of(f, connection) for f in plan.fields)
         pk = model._meta.pk
         text = _unnest_updates[key] = (

@@ -25,7 +25,6 @@ from orchestration.models import (
     ProcessEvent,
     ProcessInstance,
     StepRun,
-    TaskAssignee,
     TaskExclusion,
     TaskVote,
     Timer,
@@ -75,11 +74,11 @@ def lock_instances_and_runs(
 
 
 def lock_for_decision(task_id: int) -> tuple[ProcessInstance, HumanTask] | None:
-    """Lock the instance of a task, then read the task with its assignees,
-    exclusions and votes so far (one round trip). The task is read by a second
-    statement, so it shows a decision committed while we waited for the lock.
-    None when there is no such task."""
-    found, tasks, assignees, exclusions, votes = sql.select_all(
+    """Lock the instance of a task, then read the task (its candidates are in
+    its row) with its exclusions and votes so far (one round trip). The task
+    is read by a second statement, so it shows a decision committed while we
+    waited for the lock. None when there is no such task."""
+    found, tasks, exclusions, votes = sql.select_all(
         sql.Query(
             ProcessInstance,
             f"WHERE id = (SELECT instance_id FROM {sql.table(HumanTask)} WHERE id = %s)",  # noqa: S608
@@ -87,7 +86,6 @@ def lock_for_decision(task_id: int) -> tuple[ProcessInstance, HumanTask] | None:
             lock=True,
         ),
         sql.Query(HumanTask, "WHERE id = %s", [task_id]),
-        sql.Query(TaskAssignee, "WHERE task_id = %s", [task_id]),
         sql.Query(TaskExclusion, "WHERE task_id = %s", [task_id]),
         sql.Query(TaskVote, "WHERE task_id = %s ORDER BY id", [task_id]),
     )
@@ -95,7 +93,6 @@ def lock_for_decision(task_id: int) -> tuple[ProcessInstance, HumanTask] | None:
         return None
     attach_versions(found)
     task = tasks[0]
-    sql.prefetched(task, "assignees", assignees)
     sql.prefetched(task, "exclusions", exclusions)
     sql.prefetched(task, "votes", votes)
     task.instance = found[0]
@@ -202,48 +199,28 @@ def insert_votes(votes: Sequence[TaskVote]) -> None:
 
 def save_decided_tasks(tasks: Sequence[HumanTask]) -> None:
     sql.update(HumanTask, tasks, ["status", "outcome", "data", "decided_by", "decided_at"])
-    _close_assignees([t.pk for t in tasks])
 
 
-def _close_assignees(task_ids: list[int]) -> None:
-    """Closed tasks leave people's lists: their assignee rows stop being open."""
-    if task_ids:
-        marks = ", ".join(["%s"] * len(task_ids))
-        sql.execute(
-            f"UPDATE {sql.table(TaskAssignee)} SET open = %s WHERE task_id IN ({marks})",  # noqa: S608
-            [False, *task_ids],
-        )
-
-
-def insert_tasks_and_assignees(
-    tasks: Sequence[HumanTask], assignees: Sequence[tuple[int, list[int], list[int]]]
-) -> None:
-    """Insert tasks (their ids are set), then their assignees: for each task (by
-    index in `tasks`), the user ids and group ids that may decide it."""
+def insert_tasks(tasks: Sequence[HumanTask]) -> None:
+    """Insert tasks (their ids are set), candidates included."""
     sql.insert(HumanTask, tasks)
-    rows: list[tuple[int, int | None, int | None]] = []
-    for index, users, groups in assignees:
-        task_id = tasks[index].pk
-        rows += [(task_id, user, None) for user in users]
-        rows += [(task_id, None, group) for group in groups]
-    _insert_assignees(rows)
 
 
-def _insert_assignees(rows: Sequence[tuple[int, int | None, int | None]]) -> None:
-    """Assignee rows (task, user, group), open."""
-    sql.insert_values(TaskAssignee, ("task", "user", "group", "open"),
-                      [(*row, True) for row in rows])  # fmt: skip
-
-
-def change_assignees(
-    task_id: int, user_ids: Sequence[int], group_ids: Sequence[int], *, replace: bool
+def change_candidates(
+    task: HumanTask, user_ids: Sequence[int], group_ids: Sequence[int], *, replace: bool
 ) -> None:
-    """Who may decide a task: replaced by, or widened with, these users and groups."""
+    """Who may decide a task: replaced by, or widened with, these users and
+    groups (the task object is changed too)."""
     if replace:
-        sql.execute(f"DELETE FROM {sql.table(TaskAssignee)} WHERE task_id = %s", [task_id])  # noqa: S608
-    _insert_assignees(
-        [(task_id, u, None) for u in user_ids] + [(task_id, None, g) for g in group_ids]
-    )
+        task.candidate_users, task.candidate_groups = list(user_ids), list(group_ids)
+    else:
+        task.candidate_users = _union(task.candidate_users, user_ids)
+        task.candidate_groups = _union(task.candidate_groups, group_ids)
+    sql.update(HumanTask, [task], ["candidate_users", "candidate_groups"])
+
+
+def _union(ids: Sequence[int], more: Sequence[int]) -> list[int]:
+    return list(dict.fromkeys([*ids, *more]))
 
 
 def save_task_holders(task: HumanTask) -> None:
@@ -251,13 +228,10 @@ def save_task_holders(task: HumanTask) -> None:
     sql.update(HumanTask, [task], ["claimed_by", "delegate", "delegate_note", "snoozed_until"])
 
 
-def route_assignee(task_id: int, from_user: int, to_user: int) -> None:
-    """A task assigned to `from_user` by name now goes to `to_user` instead."""
-    sql.execute(
-        f"DELETE FROM {sql.table(TaskAssignee)} WHERE task_id = %s AND user_id = %s",  # noqa: S608
-        [task_id, from_user],
-    )
-    _insert_assignees([(task_id, to_user, None)])
+def route_candidate(task: HumanTask, from_user: int, to_user: int) -> None:
+    """A task offered to `from_user` by name goes to `to_user` instead."""
+    task.candidate_users = _union([u for u in task.candidate_users if u != from_user], [to_user])
+    sql.update(HumanTask, [task], ["candidate_users"])
 
 
 def insert_exclusions(rows: Sequence[TaskExclusion]) -> None:
@@ -292,23 +266,9 @@ def notify_workers() -> None:
 
 
 def _withdraw_tasks(instance_id: int, token: str, now: datetime) -> None:
-    """A token's open tasks close as cancelled, and leave people's lists. On
-    PostgreSQL one statement (a decision sends it for its token, which mostly
-    holds no other task); SQLite has no UPDATE inside WITH: two."""
-    mine = "instance_id = %s AND token = %s AND status = %s"
-    params = [instance_id, token, TaskStatus.OPEN]
-    if sql.vendor() == "postgresql":
-        sql.execute(
-            f"WITH closed AS (UPDATE {sql.table(HumanTask)} SET status = %s, decided_at = %s"  # noqa: S608
-            f" WHERE {mine} RETURNING id)"
-            f" UPDATE {sql.table(TaskAssignee)} SET open = %s"
-            " WHERE task_id IN (SELECT id FROM closed)",
-            [TaskStatus.CANCELLED, now, *params, False],
-        )
-        return
-    sql.execute(
-        f"UPDATE {sql.table(TaskAssignee)} SET open = %s WHERE task_id IN"  # noqa: S608
-        f" (SELECT id FROM {sql.table(HumanTask)} WHERE {mine})",
-        [False, *params],
-    )
-    sql.update_where(HumanTask, {"status": TaskStatus.CANCELLED, "decided_at": now}, mine, params)
+    """A token's open tasks close as cancelled (and so leave people's lists)."""
+    sql.update_where(
+        HumanTask, {"status": TaskStatus.CANCELLED, "decided_at": now},
+        "instance_id = %s AND token = %s AND status = %s",
+        [instance_id, token, TaskStatus.OPEN],
+    )  # fmt: skip

@@ -101,10 +101,8 @@ class TaskWrites:
             users, groups = self._assignee_ids(effect.users, effect.groups)
             user_ids = [users[u] for u in effect.users if u in users]
             group_ids = [groups[g] for g in effect.groups if g in groups]
-        else:  # its current assignees
-            assignees = list(task.assignees.values_list("user_id", "group_id"))
-            user_ids = [u for u, _ in assignees if u]
-            group_ids = [g for _, g in assignees if g]
+        else:  # its current candidates
+            user_ids, group_ids = list(task.candidate_users), list(task.candidate_groups)
         self.record(
             instance, AuditKind.NOTIFICATION, step=effect.step,
             payload={"reason": effect.reason, "task": task.pk, "title": task.title,

@@ -8,12 +8,11 @@ loops that pick them up; losing a queued job loses nothing.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from django.db import models
 
 from orchestration import clock
+from orchestration.models.fields import IdListField
 from orchestration.states import InstanceStatus, RunStatus, TaskStatus, TimerStatus
 
 
@@ -178,6 +177,12 @@ class HumanTask(models.Model):
     delegate_note = models.CharField(max_length=500, blank=True)
     # Which entry of a `for_each` chain this task is for (None: not a chain).
     entry = models.PositiveIntegerField(null=True, blank=True)
+    # Who may decide it: these users by name and the members of these groups
+    # (ids; see models/fields.py). Kept after the task closes: its candidates
+    # still see it. People's lists read the open tasks' GIN indexes on
+    # PostgreSQL (migration 0028).
+    candidate_users = IdListField(default=list)
+    candidate_groups = IdListField(default=list)
 
     class Meta:
         ordering = ["id"]
@@ -270,69 +275,11 @@ class TaskExclusion(models.Model):
         return f"user {self.user_id} excluded from task #{self.task_id} ({self.reason})"
 
 
-def protect_open_tasks(collector: Any, field: Any, sub_objs: Any, using: str) -> None:
-    """on_delete for a task's assignee: deleting a user or group who may still
-    decide open tasks is refused, naming the tasks (reassign or cancel them
-    first); assignments of closed tasks go with them."""
-    ids = [row.pk for row in sub_objs]
-    open_tasks = sorted(
-        set(
-            TaskAssignee.objects.using(using)
-            .filter(pk__in=ids, task__status=TaskStatus.OPEN)
-            .values_list("task_id", flat=True)
-        )
-    )
-    if open_tasks:
-        who = field.name
-        raise models.ProtectedError(
-            f"this {who} may still decide open tasks "
-            + ", ".join(f"#{pk}" for pk in open_tasks)
-            + ": reassign or cancel them first",
-            set(HumanTask.objects.using(using).filter(pk__in=open_tasks)),
-        )
-    models.CASCADE(collector, field, sub_objs, using)
-
-
-class TaskAssignee(models.Model):
-    """Who may decide a task: one user or one group per row (indexed, not a JSON blob)."""
-
-    task = models.ForeignKey(HumanTask, on_delete=models.CASCADE, related_name="assignees")
-    # Each row names a user or a group: the indexes hold only the rows that
-    # name one (a task offered to twenty groups adds no NULLs to the user index).
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=protect_open_tasks,
-        related_name="+", db_index=False,
-    )  # fmt: skip
-    group = models.ForeignKey(
-        "auth.Group", null=True, blank=True, on_delete=protect_open_tasks, related_name="+",
-        db_index=False,
-    )  # fmt: skip
-    # The task's status, copied: False once the task closes. People's task
-    # lists start from the open rows of their name and groups (partial
-    # indexes), not from every open task (orchestration/queues.py).
-    open = models.BooleanField(default=True)
-
-    class Meta:
-        constraints = [
-            models.CheckConstraint(
-                condition=models.Q(user__isnull=True) ^ models.Q(group__isnull=True),
-                name="assignee_user_xor_group",
-            )
-        ]
-        indexes = [
-            models.Index(fields=["group", "task"],
-                         condition=models.Q(open=True, group__isnull=False),
-                         name="assignee_open_group"),
-            models.Index(fields=["user", "task"], condition=models.Q(open=True, user__isnull=False),
-                         name="assignee_open_user"),
-            models.Index(fields=["group"], condition=models.Q(group__isnull=False),
-                         name="assignee_group"),
-            models.Index(fields=["user"], condition=models.Q(user__isnull=False),
-                         name="assignee_user"),
-        ]  # fmt: skip
-
-    def __str__(self) -> str:
-        return f"{self.user or self.group}"
+# Migrations 0007 and 0026 name this as the on_delete of the assignee rows
+# that migration 0028 folded into HumanTask.candidate_users/candidate_groups:
+# it stays importable. Deleting a candidate of an open task is refused by
+# orchestration/candidates.py.
+protect_open_tasks = models.CASCADE
 
 
 class Timer(models.Model):

@@ -131,7 +131,7 @@ def task_reassign(*, task_id: int, actor: User, to: User, now: datetime | None =
         permissions.require(actor, permissions.owner_refusal(actor, task))
         _eligible(to, task, mover=actor, reassign=True)
         was = task.claimed_by
-        store.change_assignees(task.pk, [to.pk], [], replace=True)
+        store.change_candidates(task, [to.pk], [], replace=True)
         task.claimed_by, task.delegate, task.delegate_note = to, None, ""
         return AuditKind.TASK_REASSIGNED, {"to": _name(to), "from": _name(was)}
 
@@ -198,25 +198,18 @@ def _route_tasks_of(user_id: int, now: datetime) -> None:
     absent = absent_at(now)
     if user_id not in absent:
         return
-    tasks = list(
-        HumanTask.objects.filter(status="open", assignees__user_id=user_id)
-        .distinct()
-        .prefetch_related("exclusions")
-    )
-    instances = store.lock_instances(task.instance_id for task in tasks)
-    # Read again under the locks: a task decided meanwhile stays as it is.
-    still_open = set(
-        HumanTask.objects.filter(pk__in=[t.pk for t in tasks], status="open").values_list(
-            "pk", flat=True
-        )
-    )
+    offered = HumanTask.objects.filter(status="open", candidate_users__overlaps=[user_id])
+    instances = store.lock_instances(offered.values_list("instance_id", flat=True))
+    # Read again under the locks: a task decided or moved meanwhile is read as
+    # it is now.
+    tasks = list(offered.filter(instance_id__in=list(instances)).prefetch_related("exclusions"))
     writer = Writer(now)
-    for task in (t for t in tasks if t.pk in still_open):
+    for task in tasks:
         # Per task: a delegate one task excludes (four-eyes) may decide another.
         excluded = {e.user_id: e.reason for e in task.exclusions.all()}
         (found,) = resolve([user_id], absent, excluded)
         if found.to is not None:
-            store.route_assignee(task.pk, user_id, found.to)
+            store.route_candidate(task, user_id, found.to)
         writer.record(
             instances[task.instance_id], AuditKind.TASK_ROUTED, step=task.step,
             payload={"task": task.pk, "from": user_id, "to": found.to, "why": found.why},

@@ -83,3 +83,13 @@ def people(roles):
     starter = make_user("sam", "requester", "requesters")
     operator = make_user("opal", "operator")
     return {"manager": manager, "director": director, "starter": starter, "operator": operator}
+
+
+def candidates(task) -> list[str]:
+    """A task's candidates as stored now: usernames, then group names, each in
+    the task's order."""
+    from orchestration.candidates import names_of
+
+    task.refresh_from_db(fields=["candidate_users", "candidate_groups"])
+    users, groups = names_of([task])[task.pk]
+    return [*users, *groups]

@@ -7,7 +7,7 @@ import pytest
 from orchestration import services
 from orchestration.models import HumanTask
 from tests.conftest import make_user
-from tests.orchestration.engine.conftest import publish
+from tests.orchestration.engine.conftest import candidates, publish
 
 pytestmark = pytest.mark.django_db
 
@@ -42,13 +42,15 @@ def start(mode: str, approvers: list[str], quorum: str = ""):
 
 def open_tasks(instance) -> list[tuple[str, str]]:
     return [
-        (t.title, str(t.assignees.get()))
+        (t.title, *candidates(t))
         for t in HumanTask.objects.filter(instance=instance, status="open").order_by("pk")
     ]
 
 
 def decide(instance, user, outcome="approve") -> None:
-    task = HumanTask.objects.get(instance=instance, status="open", assignees__user=user)
+    task = HumanTask.objects.get(
+        instance=instance, status="open", candidate_users__overlaps=[user.pk]
+    )
     services.task_complete(task_id=task.pk, outcome=outcome, data={}, actor=user)
 
 

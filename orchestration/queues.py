@@ -49,44 +49,32 @@ class BadCursor(ValueError):
     pass
 
 
-def _offered(user: Any) -> Q:
-    """Open tasks that name the user, or one of their groups, as a candidate:
-    on PostgreSQL read through the open tasks' GIN indexes (migration 0028),
-    whatever the history of closed tasks."""
-    groups = sorted(permissions.group_ids_of(user))
-    return Q(status="open") & (
-        Q(candidate_users__overlaps=[user.pk]) | Q(candidate_groups__overlaps=groups)
-    )
-
-
-def _reachable(user: Any) -> Q:
-    """The open tasks the user is offered (by name or through a group) or
-    delegated. The policy's rules still apply on top (`tasks_decidable_q`)."""
-    return _offered(user) | Q(delegate_id=user.pk, status="open")
+def _named(user: Any) -> Q:
+    """Tasks that name the user as a candidate (not through a group)."""
+    return Q(candidate_users__overlaps=[user.pk])
 
 
 def _mine(user: Any) -> Q:
     """The open tasks assigned to the user by name or claimed by them: few,
     whatever their groups' backlog."""
-    return Q(status="open") & (Q(candidate_users__overlaps=[user.pk]) | Q(claimed_by_id=user.pk))
+    return Q(status="open") & (_named(user) | Q(claimed_by_id=user.pk))
 
 
 def _tab_q(user: Any, tab: str, now: datetime) -> Q:
-    """Each tab starts from the smallest set that holds it (the user's named or
-    claimed tasks, their delegations, the overdue ones, or everything offered
-    to them) and the policy's query applies on top."""
+    """Each tab is the policy's query (what the user may decide) narrowed: to
+    their named or claimed tasks, the offered ones nobody holds, their
+    delegations, or the overdue ones."""
     if tab == "done":
         return Q(pk__in=TaskVote.objects.filter(voter_id=user.pk).values("task_id"))
     policy = permissions.tasks_decidable_q(user)
-    named = Q(candidate_users__overlaps=[user.pk])
     if tab == "mine":
         return _mine(user) & policy & ~Q(delegate_id=user.pk)
     if tab == "group":
-        return policy & Q(claimed_by__isnull=True) & ~named & ~Q(delegate_id=user.pk)
+        return policy & Q(claimed_by__isnull=True) & ~_named(user) & ~Q(delegate_id=user.pk)
     if tab == "delegated":
         return Q(delegate_id=user.pk, status="open") & policy
     if tab == "overdue":
-        return Q(status="open", due_at__lt=now) & _reachable(user) & policy
+        return Q(status="open", due_at__lt=now) & policy
     raise ValueError(f"unknown tab {tab!r}")
 
 

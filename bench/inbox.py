@@ -46,6 +46,8 @@ from orchestration import services  # noqa: E402
 from orchestration.audit import chain as audit_chain  # noqa: E402
 
 USERS, GROUPS, PER_USER = 5000, 50, 3
+# A task's candidates (after migration 0028): the group t % GROUPS.
+OFFERED = ", '{}', ARRAY[(SELECT id FROM auth_group WHERE name = 'g' || (t %% %s))]"
 SOURCE = """
 key: bench-inbox
 name: Bench inbox
@@ -136,30 +138,28 @@ def build(tasks: int, open_: int) -> None:
         first = cursor.fetchone()[0]
         # Task t: instance first + t / 5; open for the last `open_` ids; group t % 50.
         cursor.execute(
-            "INSERT INTO orchestration_humantask (instance_id, step, token, execution, title,"
+            "INSERT INTO orchestration_humantask (instance_id, step, token, execution, title,"  # noqa: S608
             " status, priority, due_at, form, outcomes, exclude, outcome, data, created_at,"
-            " delegate_note, decided_at)"
-            " SELECT %s + (t - 1) / %s, 'ask', 't' || t, 1, 'Approve ' || t,"
+            " delegate_note, decided_at"
+            + ("" if rows else ", candidate_users, candidate_groups")
+            + ") SELECT %s + (t - 1) / %s, 'ask', 't' || t, 1, 'Approve ' || t,"
             " CASE WHEN t > %s THEN 'open' ELSE 'completed' END, 50 + t %% 7,"
             " now() + (((t::bigint * 7919) %% 1799999) || ' seconds')::interval, '[]',"
             ' \'["approve", "reject"]\','
             " '[]', CASE WHEN t > %s THEN '' ELSE 'approve' END, '{}',"
             " now() - (t || ' seconds')::interval, '',"
             " CASE WHEN t > %s THEN NULL ELSE now() END"
-            " FROM generate_series(1, %s) t",
-            [first, per_instance, tasks - open_, tasks - open_, tasks - open_, tasks],
-        )
+            # Each task offered to one group, t % 50.
+            + ("" if rows else OFFERED)
+            + " FROM generate_series(1, %s) t",
+            [first, per_instance, tasks - open_, tasks - open_, tasks - open_,
+             *([] if rows else [GROUPS]), tasks],
+        )  # fmt: skip
         if rows:
             cursor.execute(
                 "INSERT INTO orchestration_taskassignee (task_id, group_id, open)"
                 " SELECT h.id, g.id, h.status = 'open' FROM orchestration_humantask h"
                 " JOIN auth_group g ON g.name = 'g' || (h.id %% %s)",
-                [GROUPS],
-            )
-        else:
-            cursor.execute(
-                "UPDATE orchestration_humantask h SET candidate_groups = ARRAY[g.id]"
-                " FROM auth_group g WHERE g.name = 'g' || (h.id %% %s)",
                 [GROUPS],
             )
         cursor.execute(

@@ -115,6 +115,20 @@ class ApprovalRules:
         self.effects.append(CancelToken(event.token, Wait.TASK, event.step))
         self._advance(event.token, step["outcomes"][decided])
 
+    def _decide_chain(self, token: str, step_id: str, outcome: str) -> None:
+        """The process decides a `for_each` step whatever its entries (an
+        escalation's `decide`): every open entry's task closes with the outcome
+        (task 0: all of the token's), entries not yet opened never open, and
+        `entries` keeps what people decided before."""
+        step = self.d.step(step_id)
+        chain = self.tokens[token].pop("chain")
+        self.snap.variables[step_id] = {
+            "outcome": outcome, "decided_by": "system", "entries": chain["results"],
+        }  # fmt: skip
+        self.effects.append(CloseTask(token, step_id, 0, outcome, {}, None))
+        self.effects.append(CancelToken(token, Wait.TASK, step_id))
+        self._advance(token, step["outcomes"][outcome])
+
     def _on_vote(self, event: TaskVoted) -> None:
         """A vote closes the task when the step's quorum is reached. The single
         rule so far is `any`: the first vote decides (quorum and chains come with
@@ -177,6 +191,8 @@ class ApprovalRules:
                 Notify(event.token, event.step, action, users if named else [],
                        groups if named else [], message)
             )  # fmt: skip
+        elif action == "decide" and "chain" in self.tokens[event.token]:
+            self._decide_chain(event.token, event.step, level["outcome"])
         elif action == "decide":
             # The process's own decision: it closes the task whatever the
             # quorum (counted as one vote of `required: 2`, it used to lose).

@@ -412,11 +412,14 @@ class Writer(TaskWrites, ChildWrites):
             self._announce.append((self._events[-1], task))
             self._exclusions.append((task, excluded))
         elif isinstance(effect, CloseTask):
-            task = self._tasks_at_hand.get(effect.task) or self._open_task(instance, effect.token)
-            states.move(task, TaskStatus.COMPLETED)
-            task.outcome, task.data = effect.outcome, effect.data
-            task.decided_by_id, task.decided_at = effect.voter_id, self.now
-            self._decided.append(task)
+            # A vote names its task; the process's own decision (task 0: an
+            # escalation's `decide`) closes every open task of the token.
+            held = self._tasks_at_hand.get(effect.task)
+            for task in [held] if held else self._open_tasks(instance, effect.token):
+                states.move(task, TaskStatus.COMPLETED)
+                task.outcome, task.data = effect.outcome, effect.data
+                task.decided_by_id, task.decided_at = effect.voter_id, self.now
+                self._decided.append(task)
         elif isinstance(effect, StartTimer):
             self._new_timers.append(
                 Timer(
@@ -433,17 +436,17 @@ class Writer(TaskWrites, ChildWrites):
         elif isinstance(effect, AwaitMessage):
             self._take_buffered(instance, effect)
         elif isinstance(effect, ChangeAssignees):
-            task = self._open_task(instance, effect.token)
             users, groups = self._assignee_ids(effect.users, effect.groups)
-            self._candidate_changes.append(
-                (task, [users[u] for u in effect.users if u in users],
-                 [groups[g] for g in effect.groups if g in groups], effect.replace)
-            )  # fmt: skip
-            self.record(
-                instance, AuditKind.TASK_ASSIGNEES_CHANGED, step=effect.step,
-                payload={"task": task.pk, "users": effect.users, "groups": effect.groups,
-                         "replace": effect.replace},
-            )  # fmt: skip
+            for task in self._open_tasks(instance, effect.token):
+                self._candidate_changes.append(
+                    (task, [users[u] for u in effect.users if u in users],
+                     [groups[g] for g in effect.groups if g in groups], effect.replace)
+                )  # fmt: skip
+                self.record(
+                    instance, AuditKind.TASK_ASSIGNEES_CHANGED, step=effect.step,
+                    payload={"task": task.pk, "users": effect.users, "groups": effect.groups,
+                             "replace": effect.replace},
+                )  # fmt: skip
         elif isinstance(effect, Notify):
             self._notify(instance, effect)
         elif isinstance(effect, StartChild):

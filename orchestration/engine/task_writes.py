@@ -87,27 +87,35 @@ class TaskWrites:
             )  # fmt: skip
         return routed
 
-    def _open_task(self, instance: ProcessInstance, token: str) -> HumanTask:
-        """The open task a token waits on (an escalation acts on it)."""
-        task = HumanTask.objects.get(instance_id=instance.pk, token=token, status=TaskStatus.OPEN)
-        self._tasks_at_hand[task.pk] = task
-        return task
+    def _open_tasks(self, instance: ProcessInstance, token: str) -> list[HumanTask]:
+        """The open tasks a token waits on, in the order they opened: one, or
+        one per open entry of a `for_each` chain (an escalation acts on each)."""
+        tasks = list(
+            HumanTask.objects.filter(
+                instance_id=instance.pk, token=token, status=TaskStatus.OPEN
+            ).order_by("pk")
+        )
+        for task in tasks:
+            self._tasks_at_hand.setdefault(task.pk, task)
+        return [self._tasks_at_hand[task.pk] for task in tasks]
 
     def _notify(self, instance: ProcessInstance, effect: Notify) -> None:
-        """An email to send after commit: an outbox row (ProcessEvent, not yet
-        dispatched) that orchestration.side_effects.mail sends from the worker."""
-        task = self._open_task(instance, effect.token)
-        if effect.users or effect.groups:
+        """Emails to send after commit, one per open task of the token: outbox
+        rows (ProcessEvent, not yet dispatched) that
+        orchestration.side_effects.mail sends from the worker."""
+        named = effect.users or effect.groups
+        if named:
             users, groups = self._assignee_ids(effect.users, effect.groups)
             user_ids = [users[u] for u in effect.users if u in users]
             group_ids = [groups[g] for g in effect.groups if g in groups]
-        else:  # its current candidates
-            user_ids, group_ids = list(task.candidate_users), list(task.candidate_groups)
-        self.record(
-            instance, AuditKind.NOTIFICATION, step=effect.step,
-            payload={"reason": effect.reason, "task": task.pk, "title": task.title,
-                     "users": user_ids, "groups": group_ids, "message": effect.message},
-        )  # fmt: skip
+        for task in self._open_tasks(instance, effect.token):
+            if not named:  # its current candidates
+                user_ids, group_ids = list(task.candidate_users), list(task.candidate_groups)
+            self.record(
+                instance, AuditKind.NOTIFICATION, step=effect.step,
+                payload={"reason": effect.reason, "task": task.pk, "title": task.title,
+                         "users": user_ids, "groups": group_ids, "message": effect.message},
+            )  # fmt: skip
 
     def _excluded(self, instance: ProcessInstance, rules: list[Any]) -> dict[int, str]:
         """Who may not decide a task opening now, by the step's `exclude` rules:

@@ -367,3 +367,33 @@ def test_moving_to_another_version_renames_steps() -> None:
     assert run.snap.state["tokens"]["1"]["step"] == "boss_approval"
     run.send(TaskVoted("1", "boss_approval", "reject", {}, "bob"))
     assert run.snap.result == "rejected"
+
+
+def test_an_escalation_decides_a_parallel_chain_as_a_whole() -> None:
+    # Its `decide` closes every open entry's task (task 0: all of the token's)
+    # instead of counting as one entry's vote.
+    source = {
+        "key": "signs", "name": "Signs", "start": "sign",
+        "steps": {
+            "sign": {
+                "type": "approval", "assignees": {"users": ["{{ who }}"]},
+                "for_each": {"items": "people", "as": "who", "mode": "parallel"},
+                "quorum": 2,
+                "escalation": [{"after": "1d", "action": "decide", "outcome": "reject"}],
+                "outcomes": {"approve": "ok", "reject": "no"},
+            },
+            "ok": {"type": "end", "result": "ok"}, "no": {"type": "end", "result": "no"},
+        },
+    }  # fmt: skip
+    run = Run(core.Definition(source), people=["ann", "bob"])
+    first, second = run.only(OpenTask)
+    assert (first.entry, second.entry) == (0, 1)
+    run.send(TaskVoted(first.token, "sign", "approve", {}, "ann", 11, 1, entry=0))
+    assert run.snap.status == "waiting"  # one of two
+    run.send(TimerFired(first.token, "sign", "escalation", 0))
+    assert run.only(CloseTask) == [CloseTask(first.token, "sign", 0, "reject", {}, None)]
+    assert run.snap.result == "no"
+    assert run.snap.variables["sign"] == {
+        "outcome": "reject", "decided_by": "system",
+        "entries": [{"entry": "ann", "outcome": "approve", "by": "ann"}],
+    }  # fmt: skip

@@ -109,3 +109,69 @@ def test_a_quorum_on_a_sequential_chain_is_refused() -> None:
         "steps.sign.quorum: a sequential chain decides entry by entry;"
         " quorum applies to parallel chains"
     ]
+
+
+ESCALATING = CHAIN.replace(
+    "    outcomes: {{approve: signed, reject: refused}}\n",
+    "    outcomes: {{approve: signed, reject: refused}}\n"
+    "    escalation:\n"
+    "      - {{after: 1d, action: remind}}\n"
+    "      - {{after: 2d, action: add, to: {{users: [dora]}}}}\n"
+    "      - {{after: 3d, action: decide, outcome: reject}}\n",
+)
+
+
+def test_escalations_act_on_every_open_entry_of_a_parallel_chain(signers, worker, clock) -> None:
+    # Found: a `decide` level on a parallel chain made the instance an incident
+    # (one task looked up by token, several open); `remind` and `add` too.
+    from orchestration.models import ProcessEvent
+
+    dora = make_user("dora")
+    publish(ESCALATING.format(mode="parallel", quorum="quorum: 3"))
+    instance = services.instance_start(
+        key="chain", variables={"approvers": ["ann", "bob", "cy"]}, actor=None
+    )
+    decide(instance, signers["bob"])
+    clock.advance(days=1)
+    worker.run_until_idle()
+    reminded = ProcessEvent.objects.filter(instance=instance, kind="notification")
+    reminders = [e.payload for e in reminded if e.payload.get("reason") == "remind"]
+    ann_task, cy_task = (HumanTask.objects.get(instance=instance, entry=n) for n in (0, 2))
+    assert sorted((p["task"], p["users"]) for p in reminders) == [
+        (ann_task.pk, [signers["ann"].pk]), (cy_task.pk, [signers["cy"].pk]),
+    ]  # fmt: skip
+    clock.advance(days=1)
+    worker.run_until_idle()
+    assert open_tasks(instance) == [
+        ("Signature of ann", "ann", "dora"), ("Signature of cy", "cy", "dora"),
+    ]  # fmt: skip
+    clock.advance(days=1)
+    worker.run_until_idle()
+    assert result(instance) == ("completed", "refused")
+    assert open_tasks(instance) == []
+    closed = HumanTask.objects.filter(instance=instance).order_by("entry")
+    assert [(t.status, t.outcome, t.decided_by_id) for t in closed] == [
+        ("completed", "reject", None), ("completed", "approve", signers["bob"].pk),
+        ("completed", "reject", None),
+    ]  # fmt: skip
+    decided = instance.variables["sign"]
+    assert (decided["outcome"], decided["decided_by"]) == ("reject", "system")
+    assert [(e["entry"], e["by"]) for e in decided["entries"]] == [("bob", "bob")]
+    assert dora.pk  # offered both open entries, never decided
+
+
+def test_an_escalation_decides_a_sequential_chain_where_it_stands(signers, worker, clock) -> None:
+    make_user("dora")
+    publish(ESCALATING.format(mode="sequential", quorum=""))
+    instance = services.instance_start(
+        key="chain", variables={"approvers": ["ann", "bob", "cy"]}, actor=None
+    )
+    decide(instance, signers["ann"])
+    clock.advance(days=3)
+    worker.run_until_idle()
+    assert result(instance) == ("completed", "refused")
+    statuses = HumanTask.objects.filter(instance=instance).order_by("entry")
+    assert [(t.entry, t.status, t.outcome) for t in statuses] == [
+        (0, "completed", "approve"),
+        (1, "completed", "reject"),
+    ]  # cy was never asked

@@ -71,6 +71,17 @@ class ProcessTest:
         self.run()
         return decided
 
+    def message(
+        self, instance: ProcessInstance, name: str, payload: dict[str, Any] | None = None
+    ) -> ProcessInstance:
+        """Send a named message to an instance (as the system), then run the engine."""
+        services.instance_send_message(
+            instance_id=instance.pk, name=name, payload=payload, actor=None, now=self.now
+        )
+        self.run()
+        instance.refresh_from_db()
+        return instance
+
     def advance(self, **delta: float) -> datetime:
         """Move the clock (e.g. `days=2`) and run whatever came due."""
         self.now += timedelta(**delta)

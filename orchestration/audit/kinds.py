@@ -48,6 +48,7 @@ class AuditKind(StrEnum):
     MESSAGE_BUFFERED = "message.buffered"
     CHILD_FINISHED = "child.finished"
     WAIT_TIMED_OUT = "wait.timed_out"
+    WAIT_FIRST = "wait.first"  # a first_of wait: which event came first
     COMPENSATION_STARTED = "compensation.started"
     COMPENSATION_FINISHED = "compensation.finished"
     EVENT_IGNORED = "event.ignored"

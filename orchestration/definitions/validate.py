@@ -556,9 +556,14 @@ def _approval_errors(
 
 
 def _wait_errors(path: str, step: Mapping[str, Any], known: set[str]) -> Iterable[DefinitionError]:
+    if "first_of" in step:
+        yield from _first_of_errors(path, step, known)
+        return
     given = [name for name in ("timer", "until", "message") if name in step]
     if len(given) != 1:
-        yield DefinitionError(path, "needs exactly one of timer, until, message")
+        yield DefinitionError(path, "needs exactly one of timer, until, message, first_of")
+    if "next" not in step:
+        yield DefinitionError(f"{path}.next", "is required")
     if "until" in step:
         yield from _expression_errors(f"{path}.until", step["until"], known)
     if "timeout" in step and "message" not in step:
@@ -567,3 +572,29 @@ def _wait_errors(path: str, step: Mapping[str, Any], known: set[str]) -> Iterabl
         yield DefinitionError(f"{path}.on_timeout", "is required with timeout")
     if "on_timeout" in step and "timeout" not in step:
         yield DefinitionError(f"{path}.timeout", "is required with on_timeout")
+
+
+def _first_of_errors(
+    path: str, step: Mapping[str, Any], known: set[str]
+) -> Iterable[DefinitionError]:
+    """A wait for whichever of several events comes first: each branch is one
+    message, timer or until with its own next; the step has none of its own."""
+    own = [name for name in ("timer", "until", "message", "timeout", "on_timeout", "next")
+           if name in step]  # fmt: skip
+    if own:
+        yield DefinitionError(
+            path, f"a first_of wait takes each event and next in its branches, not {', '.join(own)}"
+        )
+    seen: set[str] = set()
+    for i, branch in enumerate(step["first_of"]):
+        where = f"{path}.first_of[{i}]"
+        given = [name for name in ("timer", "until", "message") if name in branch]
+        if len(given) != 1:
+            yield DefinitionError(where, "needs exactly one of timer, until, message")
+        if "until" in branch:
+            yield from _expression_errors(f"{where}.until", branch["until"], known)
+        name = branch.get("message")
+        if name is not None and name in seen:
+            yield DefinitionError(f"{where}.message", f"{name!r} is already a branch of this wait")
+        if name is not None:
+            seen.add(name)

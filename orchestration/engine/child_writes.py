@@ -41,15 +41,16 @@ class ChildWrites:
     apply: Callable[..., Any]  # runtime.Writer's
 
     def _take_buffered(self, instance: ProcessInstance, effect: AwaitMessage) -> None:
-        """Deliver the oldest live message buffered for this wait's name and the
-        instance's business key, through a timer due now (the event is applied
-        in its own transition, like every other)."""
+        """Deliver the oldest live message buffered for one of this wait's names
+        and the instance's business key, through a timer due now (the event
+        is applied in its own transition, like every other). One at most: of
+        a `first_of` wait's messages the oldest comes first."""
         if not instance.business_key:
             return
         buffered = (
             BufferedMessage.objects.select_for_update(skip_locked=True)
             .filter(
-                name=effect.name,
+                name__in=effect.names,
                 business_key=instance.business_key,
                 consumed_at__isnull=True,
                 expires_at__gt=self.now,
@@ -69,7 +70,11 @@ class ChildWrites:
                 kind=TimerKind.MESSAGE,
                 due_at=self.now,
                 created_at=self.now,
-                payload={"name": effect.name, "payload": buffered.payload, "buffered": buffered.pk},
+                payload={
+                    "name": buffered.name,
+                    "payload": buffered.payload,
+                    "buffered": buffered.pk,
+                },
             )
         )
         self.notify = True

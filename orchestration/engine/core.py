@@ -65,6 +65,7 @@ from orchestration.engine.state import (
     Snapshot,
     TimerKind,
     Wait,
+    awaited,
     is_final,
     rename_steps,
 )
@@ -295,10 +296,13 @@ class _Machine(ApprovalRules):
     def _enter_wait(
         self, token: str, tok: dict[str, Any], step_id: str, step: Mapping[str, Any]
     ) -> None:
+        if "first_of" in step:
+            self._enter_first_of(token, tok, step_id, step)
+            return None
         if "message" in step:
             tok["wait"] = Wait.MESSAGE
             tok["message"] = step["message"]
-            self.effects.append(AwaitMessage(token, step_id, step["message"]))
+            self.effects.append(AwaitMessage(token, step_id, (step["message"],)))
             if "timeout" in step:
                 due = self.now + parse_duration(step["timeout"])
                 self.effects.append(StartTimer(token, step_id, TimerKind.MESSAGE_TIMEOUT, due))
@@ -310,6 +314,38 @@ class _Machine(ApprovalRules):
             due = as_datetime(evaluate(step["until"], self.snap.variables))
         self.effects.append(StartTimer(token, step_id, TimerKind.WAIT, max(due, self.now)))
         return None
+
+    def _enter_first_of(
+        self, token: str, tok: dict[str, Any], step_id: str, step: Mapping[str, Any]
+    ) -> None:
+        """Wait for whichever of several events comes first (a deferred choice):
+        the token waits for every message branch at once and each timer branch
+        has a timer whose `level` is the branch's index."""
+        tok["wait"] = Wait.MESSAGE
+        names = [branch["message"] for branch in step["first_of"] if "message" in branch]
+        tok["messages"] = names
+        if names:
+            self.effects.append(AwaitMessage(token, step_id, tuple(names)))
+        for index, branch in enumerate(step["first_of"]):
+            if "timer" in branch:
+                due = self.now + parse_duration(branch["timer"])
+            elif "until" in branch:
+                due = max(as_datetime(evaluate(branch["until"], self.snap.variables)), self.now)
+            else:
+                continue
+            self.effects.append(StartTimer(token, step_id, TimerKind.FIRST_OF, due, level=index))
+
+    def _first_came(self, token: str, step_id: str, index: int, payload: dict[str, Any]) -> None:
+        """A `first_of` wait's branch `index` came first: its payload (a
+        message's) and which branch it was land under the step id, the other
+        branches are withdrawn (their timers cancelled; the token no longer
+        waits for their messages), and the flow takes the branch's `next`."""
+        branch = self.d.step(step_id)["first_of"][index]
+        first = branch.get("message") or ("timer" if "timer" in branch else "until")
+        self.snap.variables[step_id] = {**payload, "first": first, "branch": index}
+        self.effects.append(Audit(AuditKind.WAIT_FIRST, step_id, {"first": first, "branch": index}))
+        self.effects.append(CancelToken(token, Wait.MESSAGE))
+        self._advance(token, branch["next"])
 
     def _split(
         self, token: str, tok: dict[str, Any], step_id: str, step: Mapping[str, Any]
@@ -458,6 +494,9 @@ class _Machine(ApprovalRules):
             self._advance(event.token, self.d.step(event.step)["next"])
         elif event.kind == TimerKind.ESCALATION:
             self._escalate(event)
+        elif event.kind == TimerKind.FIRST_OF:
+            self._token_at(event.token, event.step, Wait.MESSAGE)
+            self._first_came(event.token, event.step, event.level, {})
         elif event.kind == TimerKind.MESSAGE_TIMEOUT:
             self._token_at(event.token, event.step, Wait.MESSAGE)
             self.effects.append(Audit(AuditKind.WAIT_TIMED_OUT, event.step))
@@ -466,15 +505,16 @@ class _Machine(ApprovalRules):
             raise EngineError("unknown_timer", f"unknown timer kind {event.kind!r}")
 
     def _on_message(self, event: MessageReceived) -> None:
-        waiting = [
-            (token, tok)
-            for token, tok in self.tokens.items()
-            if tok["wait"] == Wait.MESSAGE and tok.get("message") == event.name
-        ]
+        waiting = [(token, tok) for token, tok in self.tokens.items() if event.name in awaited(tok)]
         if not waiting:
             raise EngineError("no_subscriber", f"nothing is waiting for message {event.name!r}")
         for token, tok in waiting:
             step_id = tok["step"]
+            branches = self.d.step(step_id).get("first_of")
+            if branches:
+                index = next(i for i, b in enumerate(branches) if b.get("message") == event.name)
+                self._first_came(token, step_id, index, dict(event.payload))
+                continue
             self.snap.variables[step_id] = dict(event.payload)
             self.effects.append(CancelToken(token, Wait.MESSAGE))
             self._advance(token, self.d.step(step_id)["next"])

@@ -170,12 +170,14 @@ class CloseTask:
 
 @dataclass(frozen=True)
 class AwaitMessage:
-    """A token began waiting for message `name`: one buffered for the
-    instance's business key (POST /api/v1/messages with a ttl) is delivered."""
+    """A token began waiting for one of these messages (a message wait names
+    one; a `first_of` wait each of its message branches): the oldest buffered
+    for the instance's business key (POST /api/v1/messages with a ttl) is
+    delivered."""
 
     token: str
     step: str
-    name: str
+    names: tuple[str, ...]
 
 
 @dataclass(frozen=True)

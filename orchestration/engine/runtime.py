@@ -63,6 +63,9 @@ if TYPE_CHECKING:
     from accounts.models import User
 
 log = logging.getLogger(__name__)
+# Timers whose `level` says which part of their step they are for: an
+# escalation level, a `first_of` wait's branch.
+_LEVELLED = frozenset({TimerKind.ESCALATION, TimerKind.FIRST_OF})
 
 LEASE_GRACE = timedelta(seconds=5)
 
@@ -429,7 +432,7 @@ class Writer(TaskWrites, ChildWrites):
                     kind=effect.kind,
                     due_at=effect.due_at,
                     created_at=self.now,
-                    payload={"level": effect.level} if effect.kind == TimerKind.ESCALATION else {},
+                    payload={"level": effect.level} if effect.kind in _LEVELLED else {},
                 )
             )
             self.notify = True

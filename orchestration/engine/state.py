@@ -37,6 +37,14 @@ class Wait(StrEnum):
     FAILED = "failed"  # an error an operator must retry
 
 
+def awaited(token: Mapping[str, Any]) -> list[str]:
+    """The message names a token parked at a wait is waiting for: one for a
+    message wait, every message branch of a `first_of` wait."""
+    if token.get("wait") != Wait.MESSAGE:
+        return []
+    return list(token.get("messages") or ([token["message"]] if token.get("message") else []))
+
+
 class TimerKind(StrEnum):
     WAIT = "wait"
     MESSAGE_TIMEOUT = "message_timeout"
@@ -44,6 +52,7 @@ class TimerKind(StrEnum):
     CANCEL = "cancel"  # a parent's cancellation, delivered to its child
     ESCALATION = "escalation"  # a level of an approval's `escalation`
     MESSAGE = "message"  # a buffered message, delivered to the wait that takes it
+    FIRST_OF = "first_of"  # a timer branch of a `first_of` wait (payload: its index)
 
 
 # Statuses after which nothing more happens (a `failed` instance that still

@@ -15,7 +15,7 @@ from accounts import permissions
 from accounts.models import User
 from orchestration import clock, limits
 from orchestration.audit import AuditKind
-from orchestration.engine.state import Wait
+from orchestration.engine.state import awaited
 from orchestration.exceptions import InstanceConflict, InvalidInput, NoMatch
 from orchestration.models import BufferedMessage, ProcessEvent, ProcessInstance
 from orchestration.services.instances import instance_send_message
@@ -33,7 +33,7 @@ class Correlated:
 
 def _waiting_for(instance: ProcessInstance, name: str) -> bool:
     tokens = (instance.state or {}).get("tokens") or {}
-    return any(t.get("wait") == Wait.MESSAGE and t.get("message") == name for t in tokens.values())
+    return any(name in awaited(t) for t in tokens.values())
 
 
 def message_correlate(

@@ -441,14 +441,14 @@ def wait_spec(**wait: Any) -> dict[str, Any]:
         (
             {},
             [
-                "steps.hold: needs exactly one of timer, until, message",
+                "steps.hold: needs exactly one of timer, until, message, first_of",
                 "steps.late: unreachable from start",
             ],
         ),
         (
             {"timer": "1h", "message": "paid"},
             [
-                "steps.hold: needs exactly one of timer, until, message",
+                "steps.hold: needs exactly one of timer, until, message, first_of",
                 "steps.late: unreachable from start",
             ],
         ),

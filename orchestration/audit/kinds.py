@@ -49,6 +49,7 @@ class AuditKind(StrEnum):
     CHILD_FINISHED = "child.finished"
     WAIT_TIMED_OUT = "wait.timed_out"
     WAIT_FIRST = "wait.first"  # a first_of wait: which event came first
+    STEP_INTERRUPTED = "step.interrupted"  # an event attached to the step withdrew it
     COMPENSATION_STARTED = "compensation.started"
     COMPENSATION_FINISHED = "compensation.finished"
     EVENT_IGNORED = "event.ignored"

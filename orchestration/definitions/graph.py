@@ -40,12 +40,12 @@ def edges(steps: Mapping[str, Mapping[str, Any]]) -> Iterator[Edge]:
         elif kind == "parallel":
             for i, target in enumerate(step.get("branches") or []):
                 yield Edge(step_id, target, "", f"{base}.branches[{i}]")
-        elif kind == "wait":
-            for i, branch in enumerate(step.get("first_of") or []):
+        for field in ("first_of", "events"):
+            for i, branch in enumerate(step.get(field) or []):
                 if isinstance(branch, Mapping) and "next" in branch:
                     label = next((f"{k} {branch[k]}" for k in ("message", "timer", "until")
                                   if k in branch), "")  # fmt: skip
-                    yield Edge(step_id, branch["next"], label, f"{base}.first_of[{i}].next")
+                    yield Edge(step_id, branch["next"], label, f"{base}.{field}[{i}].next")
         if "next" in step and kind not in {"decision", "approval", "parallel", "end"}:
             yield Edge(step_id, step["next"], "", f"{base}.next")
         for code, target in (step.get("on_error") or {}).items():

@@ -448,6 +448,8 @@ def _step_errors(
     path: str, step: Mapping[str, Any], known: set[str], ctx: Context, *, own: str
 ) -> Iterable[DefinitionError]:
     kind = step["type"]
+    if "events" in step:
+        yield from _event_list_errors(f"{path}.events", step["events"], known)
     if kind == "service":
         if ("handler" in step) == ("external" in step):
             yield DefinitionError(
@@ -585,16 +587,24 @@ def _first_of_errors(
         yield DefinitionError(
             path, f"a first_of wait takes each event and next in its branches, not {', '.join(own)}"
         )
+    yield from _event_list_errors(f"{path}.first_of", step["first_of"], known)
+
+
+def _event_list_errors(
+    path: str, events: list[Mapping[str, Any]], known: set[str]
+) -> Iterable[DefinitionError]:
+    """A `first_of` wait's branches or a step's attached `events`: each exactly
+    one message, timer or until (with its own next); a message once."""
     seen: set[str] = set()
-    for i, branch in enumerate(step["first_of"]):
-        where = f"{path}.first_of[{i}]"
-        given = [name for name in ("timer", "until", "message") if name in branch]
+    for i, event in enumerate(events):
+        where = f"{path}[{i}]"
+        given = [name for name in ("timer", "until", "message") if name in event]
         if len(given) != 1:
             yield DefinitionError(where, "needs exactly one of timer, until, message")
-        if "until" in branch:
-            yield from _expression_errors(f"{where}.until", branch["until"], known)
-        name = branch.get("message")
+        if "until" in event:
+            yield from _expression_errors(f"{where}.until", event["until"], known)
+        name = event.get("message")
         if name is not None and name in seen:
-            yield DefinitionError(f"{where}.message", f"{name!r} is already a branch of this wait")
+            yield DefinitionError(f"{where}.message", f"{name!r} is already an event of this step")
         if name is not None:
             seen.add(name)

@@ -73,6 +73,8 @@ from orchestration.engine.state import (
 __all__ = ["Definition", "EngineError", "Transition", "transition"]
 
 RUNNING, WAITING, COMPLETED, FAILED = "running", "waiting", "completed", "failed"
+# What a token may be parked on while events attached to its step wait too.
+ATTACHABLE = frozenset({Wait.TASK, Wait.STEP, Wait.CHILD})
 CANCELLED, COMPENSATING, COMPENSATED = "cancelled", "compensating", "compensated"
 # A transition that passes more instantaneous steps than this is a loop of decisions.
 MAX_INSTANT_STEPS = 1000
@@ -218,6 +220,9 @@ class _Machine(ApprovalRules):
                 self._fail(token, step_id, "LOOP", "too many instantaneous steps in one transition")
                 return
             tok = self.tokens[token]
+            if tok.pop("events", None) is not None:
+                # Leaving a step with attached events: their timers go.
+                self.effects.append(CancelToken(token, Wait.TIMER))
             step = self.d.step(step_id)
             kind = step["type"]
             execution = self.state["runs"].get(step_id, 0) + 1
@@ -237,8 +242,53 @@ class _Machine(ApprovalRules):
                     exc.engine_step = step_id  # type: ignore[attr-defined]
                 raise
             if nxt is None:
+                if "events" in step and tok.get("wait") in ATTACHABLE and token in self.tokens:
+                    self._attach(token, tok, step_id, step)
                 return
             token, step_id = nxt
+
+    def _attach(
+        self, token: str, tok: dict[str, Any], step_id: str, step: Mapping[str, Any]
+    ) -> None:
+        """A token parked at a step with `events` also waits for them: their
+        messages (by name, or by business key through the API) and a timer
+        per timer event (its `level` is the event's index)."""
+        names = [event["message"] for event in step["events"] if "message" in event]
+        tok["events"] = names
+        if names:
+            self.effects.append(AwaitMessage(token, step_id, tuple(names)))
+        for index, event in enumerate(step["events"]):
+            due = self._event_due(event)
+            if due is not None:
+                self.effects.append(StartTimer(token, step_id, TimerKind.ATTACHED, due,
+                                               level=index))  # fmt: skip
+
+    def _event_due(self, event: Mapping[str, Any]) -> datetime | None:
+        """When a `timer` or `until` event fires (None for a message)."""
+        if "timer" in event:
+            return self.now + parse_duration(event["timer"])
+        if "until" in event:
+            return max(as_datetime(evaluate(event["until"], self.snap.variables)), self.now)
+        return None
+
+    def _interrupt(self, token: str, step_id: str, index: int, payload: dict[str, Any]) -> None:
+        """An event attached to the step a token is parked at came: the step is
+        withdrawn (its tasks closed as cancelled, a running attempt fenced off,
+        queued attempts, timers and children cancelled) and the flow goes on
+        from the event's `next`. Its payload, with `interrupted_by` (the
+        message name, `timer` or `until`) and `branch` (its index), lands
+        under the step id."""
+        event = self.d.step(step_id)["events"][index]
+        label = event.get("message") or ("timer" if "timer" in event else "until")
+        tok = self.tokens[token]
+        tok.pop("events", None)
+        tok.pop("chain", None)
+        self.snap.variables[step_id] = {**payload, "interrupted_by": label, "branch": index}
+        self.effects.append(
+            Audit(AuditKind.STEP_INTERRUPTED, step_id, {"by": label, "branch": index})
+        )
+        self.effects.append(CancelToken(token, "", step_id))
+        self._advance(token, event["next"])
 
     def _enter(
         self, token: str, tok: dict[str, Any], step_id: str, step: Mapping[str, Any], kind: str,
@@ -327,13 +377,10 @@ class _Machine(ApprovalRules):
         if names:
             self.effects.append(AwaitMessage(token, step_id, tuple(names)))
         for index, branch in enumerate(step["first_of"]):
-            if "timer" in branch:
-                due = self.now + parse_duration(branch["timer"])
-            elif "until" in branch:
-                due = max(as_datetime(evaluate(branch["until"], self.snap.variables)), self.now)
-            else:
-                continue
-            self.effects.append(StartTimer(token, step_id, TimerKind.FIRST_OF, due, level=index))
+            due = self._event_due(branch)
+            if due is not None:
+                self.effects.append(StartTimer(token, step_id, TimerKind.FIRST_OF, due,
+                                               level=index))  # fmt: skip
 
     def _first_came(self, token: str, step_id: str, index: int, payload: dict[str, Any]) -> None:
         """A `first_of` wait's branch `index` came first: its payload (a
@@ -494,6 +541,11 @@ class _Machine(ApprovalRules):
             self._advance(event.token, self.d.step(event.step)["next"])
         elif event.kind == TimerKind.ESCALATION:
             self._escalate(event)
+        elif event.kind == TimerKind.ATTACHED:
+            found = self.tokens.get(event.token)
+            if found is None or found["step"] != event.step or "events" not in found:
+                raise EngineError("stale", f"no token {event.token} at {event.step} with events")
+            self._interrupt(event.token, event.step, event.level, {})
         elif event.kind == TimerKind.FIRST_OF:
             self._token_at(event.token, event.step, Wait.MESSAGE)
             self._first_came(event.token, event.step, event.level, {})
@@ -510,6 +562,11 @@ class _Machine(ApprovalRules):
             raise EngineError("no_subscriber", f"nothing is waiting for message {event.name!r}")
         for token, tok in waiting:
             step_id = tok["step"]
+            if event.name in (tok.get("events") or []):
+                events = self.d.step(step_id)["events"]
+                index = next(i for i, e in enumerate(events) if e.get("message") == event.name)
+                self._interrupt(token, step_id, index, dict(event.payload))
+                continue
             branches = self.d.step(step_id).get("first_of")
             if branches:
                 index = next(i for i, b in enumerate(branches) if b.get("message") == event.name)

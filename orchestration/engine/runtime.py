@@ -64,8 +64,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 # Timers whose `level` says which part of their step they are for: an
-# escalation level, a `first_of` wait's branch.
-_LEVELLED = frozenset({TimerKind.ESCALATION, TimerKind.FIRST_OF})
+# escalation level, a `first_of` wait's branch, an attached event.
+_LEVELLED = frozenset({TimerKind.ESCALATION, TimerKind.FIRST_OF, TimerKind.ATTACHED})
 
 LEASE_GRACE = timedelta(seconds=5)
 

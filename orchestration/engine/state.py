@@ -38,11 +38,13 @@ class Wait(StrEnum):
 
 
 def awaited(token: Mapping[str, Any]) -> list[str]:
-    """The message names a token parked at a wait is waiting for: one for a
-    message wait, every message branch of a `first_of` wait."""
-    if token.get("wait") != Wait.MESSAGE:
-        return []
-    return list(token.get("messages") or ([token["message"]] if token.get("message") else []))
+    """The message names a token is waiting for: one for a message wait, every
+    message branch of a `first_of` wait, and the messages attached to the step
+    it is parked at (`events`)."""
+    names = list(token.get("events") or [])
+    if token.get("wait") == Wait.MESSAGE:
+        names += token.get("messages") or ([token["message"]] if token.get("message") else [])
+    return names
 
 
 class TimerKind(StrEnum):
@@ -53,6 +55,7 @@ class TimerKind(StrEnum):
     ESCALATION = "escalation"  # a level of an approval's `escalation`
     MESSAGE = "message"  # a buffered message, delivered to the wait that takes it
     FIRST_OF = "first_of"  # a timer branch of a `first_of` wait (payload: its index)
+    ATTACHED = "attached"  # a timer event attached to a step (payload: its index)
 
 
 # Statuses after which nothing more happens (a `failed` instance that still

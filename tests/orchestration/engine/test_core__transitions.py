@@ -397,3 +397,31 @@ def test_an_escalation_decides_a_parallel_chain_as_a_whole() -> None:
         "outcome": "reject", "decided_by": "system",
         "entries": [{"entry": "ann", "outcome": "approve", "by": "ann"}],
     }  # fmt: skip
+
+
+def test_an_event_attached_to_a_step_withdraws_it_and_leaving_it_drops_the_events() -> None:
+    source = {
+        "key": "req", "name": "Req", "start": "ask",
+        "steps": {
+            "ask": {
+                "type": "approval", "assignees": {"groups": ["managers"]},
+                "events": [{"message": "withdrawn", "next": "gone"},
+                           {"timer": "5d", "next": "late"}],
+                "outcomes": {"approve": "ok"},
+            },
+            "ok": {"type": "end", "result": "ok"}, "gone": {"type": "end", "result": "gone"},
+            "late": {"type": "end", "result": "late"},
+        },
+    }  # fmt: skip
+    run = Run(core.Definition(source))
+    (task,) = run.only(OpenTask)
+    (timer,) = run.only(StartTimer)
+    assert (timer.kind, timer.level, timer.due_at) == ("attached", 1, NOW + timedelta(days=5))
+    run.send(MessageReceived("withdrawn", {"n": 1}))
+    assert run.only(CancelToken)[0] == CancelToken(task.token, "", "ask")
+    assert run.snap.result == "gone"
+    assert run.snap.variables["ask"] == {"n": 1, "interrupted_by": "withdrawn", "branch": 0}
+    decided = Run(core.Definition(source))
+    decided.send(TaskVoted(task.token, "ask", "approve", {}, "bob", 1, 1))
+    assert CancelToken(task.token, "timer") in decided.only(CancelToken)  # the 5-day event goes
+    assert decided.snap.result == "ok"

@@ -93,7 +93,7 @@ def test_wcp16_deferred_choice_of_messages_kept_before_the_wait_the_oldest_wins(
     ("branches", "error"),
     [
         ("[{message: a, next: e}, {message: a, next: e}]",
-         "steps.w.first_of[1].message: 'a' is already a branch of this wait"),
+         "steps.w.first_of[1].message: 'a' is already an event of this step"),
         ("[{message: a, timer: 1d, next: e}, {timer: 2d, next: e}]",
          "steps.w.first_of[0]: needs exactly one of timer, until, message"),
         ("[{message: a, next: e}, {until: 'nope(', next: e}]",

@@ -504,6 +504,8 @@ def _approval_errors(
         local.add(step["for_each"]["as"])
     if "title" in step:
         yield from _template_errors(f"{path}.title", step["title"], local)
+    if isinstance(step.get("priority"), str) and "{{" in step["priority"]:
+        yield from _template_errors(f"{path}.priority", step["priority"], local)
     yield from _assignee_errors(f"{path}.assignees", step["assignees"], local, ctx)
     outcomes = set(step["outcomes"])
 

@@ -53,7 +53,22 @@ DEFAULT_PRIORITY = 50
 PRIORITY_NAMES = {"low": 25, "normal": 50, "high": 75, "urgent": 100}
 
 
-def priority(value: int | str) -> int:
+def priority(value: int | str, variables: Mapping[str, Any]) -> int:
+    """A step's `priority`: a number, a name, or a template over the case's
+    variables that renders to one of them (else StepError)."""
+    if isinstance(value, str) and "{{" in value:
+        text = render(value, variables).strip()
+        if text in PRIORITY_NAMES:
+            return PRIORITY_NAMES[text]
+        try:
+            number = int(text)
+        except ValueError:
+            number = -1
+        if not 0 <= number <= 100:
+            raise StepError(
+                f"priority {value!r} gave {text[:40]!r}: not 0-100, low, normal, high or urgent"
+            )
+        return number
     return PRIORITY_NAMES[value] if isinstance(value, str) else int(value)
 
 
@@ -75,7 +90,7 @@ def open_task(
         groups=[render(g, variables) for g in assignees.get("groups") or []],
         resolver=assignees.get("resolver"),
         exclude=list(step.get("exclude") or []),
-        priority=priority(step.get("priority", DEFAULT_PRIORITY)),
+        priority=priority(step.get("priority", DEFAULT_PRIORITY), variables),
         due_at=due,
         form=list(step.get("form") or []),
         outcomes=list(step["outcomes"]),

@@ -203,8 +203,50 @@ def test_priorities_outside_the_range_are_refused() -> None:
     with pytest.raises(DefinitionInvalid) as raised:
         publish(OFFERED.replace("exclude: [starter]", "priority: 101"))
     assert raised.value.messages == [
-        "steps.ask.priority: 101 is not a priority (0-100, or low, normal, high, urgent)"
+        "steps.ask.priority: 101 is not a priority (0-100, low, normal, high, urgent, or a"
+        " template such as '{{ 90 if amount > 10000 else 50 }}')"
     ]
+
+
+PRICED = """
+key: priced
+name: Priced
+variables:
+  amount: {type: number, required: true}
+start: ask
+steps:
+  ask:
+    type: approval
+    priority: "{{ 'urgent' if amount > 10000 else (40 if amount > 100 else amount) }}"
+    assignees: {groups: [clerks]}
+    outcomes: {ok: done}
+  done: {type: end, result: ok}
+"""
+
+
+def test_a_priority_template_reads_the_case_data(roles) -> None:
+    from orchestration.models import HumanTask, ProcessInstance
+
+    Group.objects.create(name="clerks")
+    publish(PRICED)
+    for amount in (20000, 500, 7):
+        services.instance_start(key="priced", variables={"amount": amount}, actor=None)
+    assert list(HumanTask.objects.order_by("pk").values_list("priority", flat=True)) == [
+        100, 40, 7,
+    ]  # fmt: skip
+    # Out of range: that instance's step fails with the value named; nothing opens.
+    bad = services.instance_start(key="priced", variables={"amount": -3}, actor=None)
+    bad = ProcessInstance.objects.get(pk=bad.pk)
+    assert bad.status == "failed" and "gave '-3'" in bad.error["message"]
+    assert HumanTask.objects.count() == 3
+
+
+def test_a_priority_template_is_checked_when_saved() -> None:
+    from orchestration.definitions.errors import DefinitionInvalid
+
+    with pytest.raises(DefinitionInvalid) as raised:
+        publish(PRICED.replace("amount > 10000", "amount >"))
+    assert [m.split(":")[0] for m in raised.value.messages] == ["steps.ask.priority"]
 
 
 def test_a_comment_thread_for_whoever_may_see_the_task(desk) -> None:

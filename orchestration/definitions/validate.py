@@ -223,7 +223,8 @@ def _duration_errors(node: Any, path: list[Any]) -> Iterable[DefinitionError]:
 
 def _cycle_errors(spec: Mapping[str, Any], ctx: Context) -> Iterable[DefinitionError]:
     """A sub-process chain that leads back to this definition would start itself
-    for ever: refused with the cycle spelled out."""
+    for ever: refused with the cycle spelled out, unless the step bounds it
+    (`max_depth`); a bound on a step that cannot recurse is refused too."""
     if ctx.subprocess_calls is None:
         return
     own = spec["key"]
@@ -234,9 +235,17 @@ def _cycle_errors(spec: Mapping[str, Any], ctx: Context) -> Iterable[DefinitionE
         if step["type"] != "subprocess":
             continue
         path = _path_back(step["definition"], own, calls)
-        if path is not None:
+        if path is not None and "max_depth" not in step:
             cycle = " -> ".join([own, *path])
-            yield DefinitionError(f"steps.{step_id}.definition", f"sub-process cycle {cycle}")
+            yield DefinitionError(
+                f"steps.{step_id}.definition",
+                f"sub-process cycle {cycle} (bound it with max_depth to recurse)",
+            )
+        if path is None and "max_depth" in step:
+            yield DefinitionError(
+                f"steps.{step_id}.max_depth",
+                f"{step['definition']!r} does not lead back to {own!r}: nothing to bound",
+            )
 
 
 def _path_back(start: str, target: str, calls: Mapping[str, set[str]]) -> list[str] | None:

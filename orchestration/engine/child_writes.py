@@ -17,7 +17,7 @@ from django.conf import settings
 from orchestration.engine import state
 from orchestration.engine.events import AwaitMessage, StartChild, Started
 from orchestration.engine.state import TimerKind
-from orchestration.engine.versions import version_for_start
+from orchestration.engine.versions import definition_of, version_for_start
 from orchestration.models import BufferedMessage, ProcessInstance, Timer
 from orchestration.states import InstanceStatus
 
@@ -90,6 +90,12 @@ class ChildWrites:
                 f"sub-process depth limit {limit} reached (ORCHESTRATION_SUBPROCESS_DEPTH)",
                 step=effect.step,
             )
+        bound = definition_of(parent.version).step(effect.step).get("max_depth")
+        if bound is not None and depth > bound:
+            # A recursion's own bound (the step's max_depth, counted from the
+            # top-level instance): the step fails, as an unknown version does.
+            self._child_failed(parent, effect, f"max_depth {bound} reached (depth {depth})")
+            return
         try:
             version = version_for_start(key=effect.definition, number=effect.version)
         except VersionNotFound as exc:

@@ -590,7 +590,7 @@ class _Machine(ApprovalRules):
                 event.token,
                 event.step,
                 "CHILD_" + event.status.upper(),
-                f"sub-process ended {event.status}",
+                f"sub-process ended {event.status}" + (f": {event.error}" if event.error else ""),
             )
             return
         self._advance(event.token, step["next"])

@@ -76,6 +76,7 @@ class ChildFinished:
     status: str
     result: str
     variables: dict[str, Any]
+    error: str = ""  # why the child could not start (unknown version, bad input, max_depth)
 
 
 @dataclass(frozen=True)

@@ -536,8 +536,9 @@ def _timer_event(timer: Timer) -> Event:
     if timer.kind == TimerKind.CHILD_FINISHED:
         p = timer.payload
         return ChildFinished(
-            timer.token, timer.step, p["status"], p.get("result", ""), p.get("variables", {})
-        )
+            timer.token, timer.step, p["status"], p.get("result", ""), p.get("variables", {}),
+            str(p.get("error", "")),
+        )  # fmt: skip
     if timer.kind == TimerKind.CANCEL:
         return Cancel(timer.payload.get("reason", ""))
     if timer.kind == TimerKind.MESSAGE:

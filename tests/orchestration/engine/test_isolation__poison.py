@@ -292,7 +292,10 @@ steps:
   again: {type: subprocess, definition: loop, next: done}
   done: {type: end, result: ok}
 """)
-    assert raised.value.messages == ["steps.again.definition: sub-process cycle loop -> loop"]
+    assert raised.value.messages == [
+        "steps.again.definition: sub-process cycle loop -> loop"
+        " (bound it with max_depth to recurse)"
+    ]
 
 
 def test_a_sub_process_cycle_through_another_definition_is_refused_at_publish() -> None:
@@ -320,7 +323,9 @@ steps:
   call: {type: subprocess, definition: b, next: done}
   done: {type: end, result: ok}
 """)
-    assert raised.value.messages == ["steps.call.definition: sub-process cycle a -> b -> a"]
+    assert raised.value.messages == [
+        "steps.call.definition: sub-process cycle a -> b -> a (bound it with max_depth to recurse)"
+    ]
 
 
 def test_a_runaway_chain_of_sub_processes_ends_as_an_incident(worker, settings) -> None:

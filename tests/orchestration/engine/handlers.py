@@ -12,6 +12,7 @@ from orchestration.exceptions import BusinessError, RetryableError
 from orchestration.handlers import StepContext, handler, resolver
 
 CALLS: dict[str, list[tuple[str, int]]] = defaultdict(list)  # handler -> [(key, attempt)]
+ORDER: list[str] = []  # every call's handler, in the order of the calls
 PLAN: dict[
     str, list[str]
 ] = {}  # handler -> outcomes to play: "ok", "retry", "error:<code>", "hang"
@@ -20,6 +21,7 @@ RELEASE = threading.Event()
 
 def reset() -> None:
     CALLS.clear()
+    ORDER.clear()
     PLAN.clear()
     RELEASE.clear()
     LEDGER["path"] = ""
@@ -29,6 +31,7 @@ def reset() -> None:
 
 def _play(name: str, variables: Mapping[str, Any], context: StepContext) -> dict[str, Any]:
     CALLS[name].append((context.idempotency_key, context.attempt))
+    ORDER.append(name)
     plan = PLAN.get(name)
     action = plan.pop(0) if plan else "ok"
     if action == "retry":

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from orchestration.testing import ProcessTest
+from tests.conftest import make_user
+from tests.orchestration.engine import handlers as test_handlers
+
+
+@pytest.fixture
+def process(roles) -> Iterator[ProcessTest]:
+    """A ProcessTest (controllable clock, the real services) with the engine
+    tests' recording handlers (test.a, test.b, test.c) cleared, and ria, who
+    is in the group `reviewers`."""
+    test_handlers.reset()
+    make_user("ria", "reviewers")  # decides the patterns' approvals
+    with ProcessTest() as running:
+        yield running
+    test_handlers.reset()
+
+
+def calls() -> list[str]:
+    """The recording handlers called so far, in order (test.a -> "a")."""
+    return [name.removeprefix("test.") for name in test_handlers.ORDER]

@@ -103,6 +103,16 @@ APPROVAL_ESCALATING = APPROVAL.replace("key: bench-approval", "key: bench-approv
     "      - {after: 2d, action: reassign, to: {groups: [bench0]}}\n"
     "    outcomes: {approve: after}",
 )
+# Two events attached to the approval (a withdrawal message and a 30-day
+# timer) that never come: what waiting for them costs (--events; commits
+# before attached events cannot publish it).
+APPROVAL_EVENTS = APPROVAL.replace("key: bench-approval", "key: bench-approval-events").replace(
+    "    outcomes: {approve: after}",
+    "    events:\n"
+    "      - {message: withdrawn, next: done}\n"
+    "      - {timer: 30d, next: done}\n"
+    "    outcomes: {approve: after}",
+)
 ESCALATE = """
 key: bench-escalate
 name: An approval nobody decides, decided by its escalation after two seconds
@@ -188,9 +198,10 @@ DROP TRIGGER IF EXISTS bench_task_opened ON orchestration_humantask;
 """
 
 
-def setup() -> None:
+def setup(*, events: bool = False) -> None:
     call_command("migrate", verbosity=0)
-    for source in (THREE, APPROVAL, TIMER, APPROVAL_ESCALATING, ESCALATE):
+    for source in (THREE, APPROVAL, TIMER, APPROVAL_ESCALATING, ESCALATE,
+                   *([APPROVAL_EVENTS] if events else [])):  # fmt: skip
         draft = services.version_save_draft(source=source, actor=None).version
         if draft.status == "draft":
             services.version_publish(version=draft, actor=None)
@@ -574,6 +585,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--skip-three", action="store_true")
     parser.add_argument(
+        "--events", action="store_true",
+        help="also the approval flow with two attached events that never come",
+    )  # fmt: skip
+    parser.add_argument(
         "--escalations",
         type=int,
         default=1000,
@@ -584,7 +599,7 @@ def main() -> None:
         "--idle", type=int, default=200, help="decisions one at a time on an idle engine (0: skip)"
     )
     args = parser.parse_args()
-    setup()
+    setup(events=args.events)
     base = floor()
     print(f"bare floor (2 processes): {base:,.0f} transactions/s\n")
     print(
@@ -599,6 +614,11 @@ def main() -> None:
             ("3 service steps", "bench-three", args.instances, False),
             ("service, approval, service", "bench-approval", args.approvals, True),
             ("same, with due + 2 escalations", "bench-approval-esc", args.approvals, True),
+            *(
+                [("same, with 2 attached events", "bench-approval-events", args.approvals, True)]
+                if args.events
+                else []
+            ),
         ):
             if args.skip_three and not approvals:
                 continue

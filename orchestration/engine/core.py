@@ -250,18 +250,24 @@ class _Machine(ApprovalRules):
     def _attach(
         self, token: str, tok: dict[str, Any], step_id: str, step: Mapping[str, Any]
     ) -> None:
-        """A token parked at a step with `events` also waits for them: their
-        messages (by name, or by business key through the API) and a timer
-        per timer event (its `level` is the event's index)."""
-        names = [event["message"] for event in step["events"] if "message" in event]
-        tok["events"] = names
+        """A token parked at a step with `events` also waits for them (by
+        name, or by business key through the API)."""
+        tok["events"] = self._await_events(token, step_id, step["events"], TimerKind.ATTACHED)
+
+    def _await_events(
+        self, token: str, step_id: str, events: list[Mapping[str, Any]], kind: str
+    ) -> list[str]:
+        """Wait for a list of events (a step's attached `events`, a `first_of`
+        wait's branches): their messages at once, and a timer of `kind` per
+        timer event whose `level` is the event's index. The message names."""
+        names = [event["message"] for event in events if "message" in event]
         if names:
             self.effects.append(AwaitMessage(token, step_id, tuple(names)))
-        for index, event in enumerate(step["events"]):
+        for index, event in enumerate(events):
             due = self._event_due(event)
             if due is not None:
-                self.effects.append(StartTimer(token, step_id, TimerKind.ATTACHED, due,
-                                               level=index))  # fmt: skip
+                self.effects.append(StartTimer(token, step_id, kind, due, level=index))
+        return names
 
     def _event_due(self, event: Mapping[str, Any]) -> datetime | None:
         """When a `timer` or `until` event fires (None for a message)."""
@@ -372,15 +378,7 @@ class _Machine(ApprovalRules):
         the token waits for every message branch at once and each timer branch
         has a timer whose `level` is the branch's index."""
         tok["wait"] = Wait.MESSAGE
-        names = [branch["message"] for branch in step["first_of"] if "message" in branch]
-        tok["messages"] = names
-        if names:
-            self.effects.append(AwaitMessage(token, step_id, tuple(names)))
-        for index, branch in enumerate(step["first_of"]):
-            due = self._event_due(branch)
-            if due is not None:
-                self.effects.append(StartTimer(token, step_id, TimerKind.FIRST_OF, due,
-                                               level=index))  # fmt: skip
+        tok["messages"] = self._await_events(token, step_id, step["first_of"], TimerKind.FIRST_OF)
 
     def _first_came(self, token: str, step_id: str, index: int, payload: dict[str, Any]) -> None:
         """A `first_of` wait's branch `index` came first: its payload (a

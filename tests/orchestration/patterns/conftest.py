@@ -24,3 +24,14 @@ def process(roles) -> Iterator[ProcessTest]:
 def calls() -> list[str]:
     """The recording handlers called so far, in order (test.a -> "a")."""
     return [name.removeprefix("test.") for name in test_handlers.ORDER]
+
+
+def refused(source: str) -> list[str]:
+    """The messages saving `source` as a draft is refused with (fails the test
+    when it is accepted)."""
+    from orchestration import services
+    from orchestration.definitions.errors import DefinitionInvalid
+
+    with pytest.raises(DefinitionInvalid) as raised:
+        services.version_save_draft(source=source, actor=None)
+    return raised.value.messages

@@ -147,6 +147,8 @@ class TaskStatus(models.TextChoices):
     OPEN = "open", "Open"
     COMPLETED = "completed", "Completed"
     CANCELLED = "cancelled", "Cancelled"
+    # Closed by an event attached to its step (the request was withdrawn).
+    WITHDRAWN = "withdrawn", "Withdrawn"
 
 
 class TimerStatus(models.TextChoices):
@@ -176,7 +178,7 @@ RUN_TRANSITIONS: dict[str, frozenset[str]] = {
     RunStatus.CANCELLED: frozenset(),
 }
 TASK_TRANSITIONS: dict[str, frozenset[str]] = {
-    TaskStatus.OPEN: frozenset({TaskStatus.COMPLETED, TaskStatus.CANCELLED}),
+    TaskStatus.OPEN: frozenset({TaskStatus.COMPLETED, TaskStatus.CANCELLED, TaskStatus.WITHDRAWN}),
     TaskStatus.COMPLETED: frozenset(),
     TaskStatus.CANCELLED: frozenset(),
 }

@@ -279,7 +279,7 @@ class _Machine(ApprovalRules):
 
     def _interrupt(self, token: str, step_id: str, index: int, payload: dict[str, Any]) -> None:
         """An event attached to the step a token is parked at came: the step is
-        withdrawn (its tasks closed as cancelled, a running attempt fenced off,
+        withdrawn (its tasks closed as withdrawn, a running attempt fenced off,
         queued attempts, timers and children cancelled) and the flow goes on
         from the event's `next`. Its payload, with `interrupted_by` (the
         message name, `timer` or `until`) and `branch` (its index), lands
@@ -293,7 +293,7 @@ class _Machine(ApprovalRules):
         self.effects.append(
             Audit(AuditKind.STEP_INTERRUPTED, step_id, {"by": label, "branch": index})
         )
-        self.effects.append(CancelToken(token, "", step_id))
+        self.effects.append(CancelToken(token, "", step_id, withdrawn=True))
         self._advance(token, event["next"])
 
     def _enter(

@@ -234,6 +234,8 @@ class CancelToken:
     wait: str = ""
     step: str = ""  # where the token was parked (for "task": only steps with `due` or
     # `escalation` can have timers to withdraw)
+    # An event attached to the step withdrew it: its tasks close as withdrawn.
+    withdrawn: bool = False
 
 
 @dataclass(frozen=True)

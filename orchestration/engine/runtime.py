@@ -460,7 +460,7 @@ class Writer(TaskWrites, ChildWrites):
                 step = definition_of(instance.version).step(effect.step)
                 if "due" not in step and "escalation" not in step:
                     wait = TASK_ONLY  # no timer can exist for it
-            self._cancel_token(instance, effect.token, wait)
+            self._cancel_token(instance, effect.token, wait, withdrawn=effect.withdrawn)
         elif isinstance(effect, Finished) and instance.parent_id:
             # The parent learns through a timer due now, so this transaction never
             # locks the parent (child-then-parent would invert the parent's lock order).
@@ -509,7 +509,9 @@ class Writer(TaskWrites, ChildWrites):
             self.notify = True
         self._new_runs.append(run)
 
-    def _cancel_token(self, instance: ProcessInstance, token: str, wait: str = "") -> None:
+    def _cancel_token(
+        self, instance: ProcessInstance, token: str, wait: str = "", *, withdrawn: bool = False
+    ) -> None:
         # Rows queued earlier in this same batch are simply dropped.
         def keep(row: Any) -> bool:
             return not (row.instance_id == instance.pk and row.token == token)
@@ -525,6 +527,7 @@ class Writer(TaskWrites, ChildWrites):
             "tasks": everything or wait in {Wait.TASK, TASK_ONLY},
             "timers": everything or wait in {Wait.TASK, Wait.TIMER, Wait.MESSAGE},
             "runs": everything or wait == Wait.STEP,
+            "withdrawn": withdrawn,
         }
         self._cancelled.append((instance.pk, token, parts))
         if everything or wait == Wait.CHILD:

@@ -239,14 +239,18 @@ def insert_exclusions(rows: Sequence[TaskExclusion]) -> None:
 
 
 def withdraw(
-    instance_id: int, token: str, *, tasks: bool, timers: bool, runs: bool, now: datetime
-) -> None:
-    """Cancel what a token waited on: its open tasks, pending timers and queued or
-    running attempts (a running attempt is fenced off: its result will find
-    the run cancelled)."""
+    instance_id: int, token: str, *, tasks: bool, timers: bool, runs: bool, now: datetime,
+    withdrawn: bool = False,
+) -> None:  # fmt: skip
+    """Cancel what a token waited on: its open tasks (as withdrawn when an event
+    attached to the step withdrew it), pending timers and queued or running
+    attempts (a running attempt is fenced off: its result will find the run
+    cancelled)."""
     mine = "instance_id = %s AND token = %s AND status"
     if tasks:
-        _withdraw_tasks(instance_id, token, now)
+        _withdraw_tasks(
+            instance_id, token, now, TaskStatus.WITHDRAWN if withdrawn else TaskStatus.CANCELLED
+        )
     if timers:
         sql.update_where(
             Timer, {"status": TimerStatus.CANCELLED, "fired_at": now},
@@ -265,10 +269,10 @@ def notify_workers() -> None:
         sql.execute("SELECT pg_notify(%s, '')", [NOTIFY_CHANNEL])
 
 
-def _withdraw_tasks(instance_id: int, token: str, now: datetime) -> None:
-    """A token's open tasks close as cancelled (and so leave people's lists)."""
+def _withdraw_tasks(instance_id: int, token: str, now: datetime, status: str) -> None:
+    """A token's open tasks close (and so leave people's lists)."""
     sql.update_where(
-        HumanTask, {"status": TaskStatus.CANCELLED, "decided_at": now},
+        HumanTask, {"status": status, "decided_at": now},
         "instance_id = %s AND token = %s AND status = %s",
         [instance_id, token, TaskStatus.OPEN],
     )  # fmt: skip

@@ -418,7 +418,7 @@ def test_an_event_attached_to_a_step_withdraws_it_and_leaving_it_drops_the_event
     (timer,) = run.only(StartTimer)
     assert (timer.kind, timer.level, timer.due_at) == ("attached", 1, NOW + timedelta(days=5))
     run.send(MessageReceived("withdrawn", {"n": 1}))
-    assert run.only(CancelToken)[0] == CancelToken(task.token, "", "ask")
+    assert run.only(CancelToken)[0] == CancelToken(task.token, "", "ask", withdrawn=True)
     assert run.snap.result == "gone"
     assert run.snap.variables["ask"] == {"n": 1, "interrupted_by": "withdrawn", "branch": 0}
     decided = Run(core.Definition(source))

@@ -181,6 +181,7 @@ TASK_TRANSITIONS: dict[str, frozenset[str]] = {
     TaskStatus.OPEN: frozenset({TaskStatus.COMPLETED, TaskStatus.CANCELLED, TaskStatus.WITHDRAWN}),
     TaskStatus.COMPLETED: frozenset(),
     TaskStatus.CANCELLED: frozenset(),
+    TaskStatus.WITHDRAWN: frozenset(),
 }
 TIMER_TRANSITIONS: dict[str, frozenset[str]] = {
     TimerStatus.PENDING: frozenset({TimerStatus.FIRED, TimerStatus.CANCELLED}),

@@ -541,7 +541,9 @@ class _Machine(ApprovalRules):
             self._escalate(event)
         elif event.kind == TimerKind.ATTACHED:
             found = self.tokens.get(event.token)
-            if found is None or found["step"] != event.step or "events" not in found:
+            # A failed step waits for an operator, not for its events.
+            if (found is None or found["step"] != event.step or "events" not in found
+                    or found["wait"] not in ATTACHABLE):  # fmt: skip
                 raise EngineError("stale", f"no token {event.token} at {event.step} with events")
             self._interrupt(event.token, event.step, event.level, {})
         elif event.kind == TimerKind.FIRST_OF:
@@ -555,7 +557,11 @@ class _Machine(ApprovalRules):
             raise EngineError("unknown_timer", f"unknown timer kind {event.kind!r}")
 
     def _on_message(self, event: MessageReceived) -> None:
-        waiting = [(token, tok) for token, tok in self.tokens.items() if event.name in awaited(tok)]
+        waiting = [
+            (token, tok)
+            for token, tok in self.tokens.items()
+            if event.name in awaited(tok) and tok["wait"] != Wait.FAILED
+        ]
         if not waiting:
             raise EngineError("no_subscriber", f"nothing is waiting for message {event.name!r}")
         for token, tok in waiting:

@@ -169,3 +169,31 @@ def test_a_wait_takes_first_of_not_events(db) -> None:
     )
     messages = refused(source)
     assert any(m.startswith("steps.w") for m in messages), messages
+
+
+def test_a_failed_step_waits_for_its_operator_not_for_its_events(process) -> None:
+    from orchestration.models import ProcessInstance
+    from tests.orchestration.engine import handlers as test_handlers
+
+    process.publish("""
+key: charge
+name: Charge
+start: charge
+steps:
+  charge:
+    type: service
+    handler: test.a
+    events: [{timer: 1d, next: gave_up}, {message: stop, next: gave_up}]
+    next: done
+  gave_up: {type: end, result: gave_up}
+  done: {type: end, result: ok}
+""")
+    test_handlers.PLAN["test.a"] = ["error:DECLINED"]
+    instance = process.start("charge")
+    assert instance.status == "failed"
+    process.advance(days=2)
+    with pytest.raises(InstanceConflict):
+        services.instance_send_message(instance_id=instance.pk, name="stop", payload={},
+                                       actor=None)  # fmt: skip
+    instance = ProcessInstance.objects.get(pk=instance.pk)
+    assert (instance.status, instance.result) == ("failed", "")

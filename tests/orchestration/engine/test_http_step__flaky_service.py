@@ -260,3 +260,25 @@ def test_secrets_must_be_listed_and_credentials_never_written_in_a_definition(
         "steps.call.request.headers.Authorization: credentials do not belong in a definition:"
         " use auth: {bearer_secret: NAME}"
     ]
+
+
+def test_an_event_attached_to_an_http_step_withdraws_it_between_attempts(
+    settings, worker, clock
+) -> None:
+    from orchestration.models import StepRun
+
+    with FlakyServer() as gone:
+        pass  # nothing listens: every attempt fails and waits for its retry
+    settings.ORCHESTRATION_HTTP_ALLOWED_HOSTS = [f"127.0.0.1:{gone.port}"]
+    instance = run_http(
+        gone, "/ok", retry="{max_attempts: 5, backoff: 60s}",
+        extra="events: [{timer: 30s, next: refused}]",
+    )  # fmt: skip
+    worker.run_until_idle()
+    clock.advance(seconds=30)
+    worker.run_until_idle()
+    instance.refresh_from_db()
+    assert (instance.status, instance.result) == ("completed", "refused")
+    assert instance.variables["call"] == {"interrupted_by": "timer", "branch": 0}
+    waiting = StepRun.objects.filter(instance=instance, step="call", status="ready")
+    assert not waiting.exists()  # the retry went with the step

@@ -197,3 +197,35 @@ steps:
                                        actor=None)  # fmt: skip
     instance = ProcessInstance.objects.get(pk=instance.pk)
     assert (instance.status, instance.result) == ("failed", "")
+
+
+def test_wcp19_cancel_task_a_message_withdraws_a_running_sub_process(process) -> None:
+    from orchestration.models import ProcessInstance
+
+    process.publish("""
+key: inner
+name: Inner
+start: hold
+steps:
+  hold: {type: wait, message: go, next: done}
+  done: {type: end, result: ok}
+""")
+    process.publish("""
+key: outer
+name: Outer
+start: call
+steps:
+  call:
+    type: subprocess
+    definition: inner
+    events: [{message: stop, next: stopped}]
+    next: done
+  stopped: {type: end, result: stopped}
+  done: {type: end, result: ok}
+""")
+    instance = process.start("outer")
+    (child,) = ProcessInstance.objects.filter(parent=instance)
+    instance = process.message(instance, "stop")
+    child.refresh_from_db()
+    assert (instance.status, instance.result) == ("completed", "stopped")
+    assert child.status == "cancelled"

@@ -50,6 +50,8 @@ class AuditKind(StrEnum):
     WAIT_TIMED_OUT = "wait.timed_out"
     WAIT_FIRST = "wait.first"  # a first_of wait: which event came first
     STEP_INTERRUPTED = "step.interrupted"  # an event attached to the step withdrew it
+    JOIN_PASSED = "join.passed"  # a partial join had enough branches: what became of the rest
+    JOIN_IGNORED = "join.ignored"  # a branch arrived after its partial join had passed
     COMPENSATION_STARTED = "compensation.started"
     COMPENSATION_FINISHED = "compensation.finished"
     EVENT_IGNORED = "event.ignored"

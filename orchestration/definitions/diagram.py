@@ -178,6 +178,8 @@ def render_svg(
         subtitle = kind
         if kind == "end" and "result" in step:
             subtitle += " → " + escape(_short(str(step["result"]), 14))
+        if kind == "join" and "wait_for" in step:  # a partial join: how many it waits for
+            subtitle += f" · first {escape(str(step['wait_for']))}"
         if now:
             subtitle = "▶ now · " + subtitle
         elif passed:

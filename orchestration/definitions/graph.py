@@ -38,8 +38,12 @@ def edges(steps: Mapping[str, Mapping[str, Any]]) -> Iterator[Edge]:
             for outcome, target in (step.get("outcomes") or {}).items():
                 yield Edge(step_id, target, str(outcome), f"{base}.outcomes.{outcome}")
         elif kind == "parallel":
-            for i, target in enumerate(step.get("branches") or []):
-                yield Edge(step_id, target, "", f"{base}.branches[{i}]")
+            for i, branch in enumerate(step.get("branches") or []):
+                if isinstance(branch, str):
+                    yield Edge(step_id, branch, "", f"{base}.branches[{i}]")
+                elif isinstance(branch, Mapping) and "next" in branch:
+                    label = str(branch.get("when", ""))
+                    yield Edge(step_id, branch["next"], label, f"{base}.branches[{i}].next")
         for field in ("first_of", "events"):
             for i, branch in enumerate(step.get(field) or []):
                 if isinstance(branch, Mapping) and "next" in branch:
@@ -52,6 +56,12 @@ def edges(steps: Mapping[str, Mapping[str, Any]]) -> Iterator[Edge]:
             yield Edge(step_id, target, f"error {code}", f"{base}.on_error.{code}")
         if "on_timeout" in step:
             yield Edge(step_id, step["on_timeout"], "timeout", f"{base}.on_timeout")
+
+
+def branch_targets(step: Mapping[str, Any]) -> list[str]:
+    """Where a parallel step's branches start: each is a step id, or
+    `{next, when}` for a branch that starts only when its condition holds."""
+    return [b if isinstance(b, str) else b["next"] for b in step["branches"]]
 
 
 def successors(steps: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:

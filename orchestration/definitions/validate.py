@@ -23,7 +23,7 @@ from orchestration.definitions import expressions
 from orchestration.definitions.allowlist import host_allowed, literal_origin
 from orchestration.definitions.durations import DurationError, parse_duration
 from orchestration.definitions.errors import DefinitionError, DefinitionInvalid
-from orchestration.definitions.graph import edges, reachable, successors
+from orchestration.definitions.graph import branch_targets, edges, reachable, successors
 from orchestration.definitions.parse import parse_source
 from orchestration.definitions.patterns import PatternError, compile_pattern
 
@@ -303,7 +303,7 @@ def parallel_joins(steps: Mapping[str, Mapping[str, Any]]) -> dict[str, str | No
         if step["type"] != "parallel":
             continue
         common: dict[str, int] | None = None
-        for branch in step["branches"]:
+        for branch in branch_targets(step):
             depths = {
                 s: d
                 for s, d in reachable(branch, succ).items()
@@ -321,14 +321,27 @@ def parallel_joins(steps: Mapping[str, Mapping[str, Any]]) -> dict[str, str | No
 def _join_errors(steps: Mapping[str, Mapping[str, Any]]) -> Iterable[DefinitionError]:
     joins = parallel_joins(steps)
     for parallel_id, join_id in joins.items():
+        targets = branch_targets(steps[parallel_id])
+        for i, target in enumerate(targets):
+            if target in targets[:i]:
+                yield DefinitionError(
+                    f"steps.{parallel_id}.branches[{i}]", f"a branch already starts at {target!r}"
+                )
         if join_id is None:
             yield DefinitionError(f"steps.{parallel_id}.branches", "branches never meet at a join")
+            continue
+        wait_for = steps[join_id].get("wait_for")
+        if isinstance(wait_for, int) and wait_for > len(targets):
+            yield DefinitionError(
+                f"steps.{join_id}.wait_for",
+                f"waits for {wait_for} branches; {parallel_id!r} has {len(targets)}",
+            )
     succ = successors(steps)
     matched = {
         join_id
         for step in steps.values()
         if step["type"] == "parallel"
-        for branch in step["branches"]
+        for branch in branch_targets(step)
         for join_id in reachable(branch, succ)
     }
     for step_id, step in steps.items():
@@ -484,6 +497,12 @@ def _step_errors(
     elif kind == "decision":
         for i, branch in enumerate(step["branches"]):
             yield from _expression_errors(f"{path}.branches[{i}].when", branch["when"], known)
+    elif kind == "parallel":
+        for i, branch in enumerate(step["branches"]):
+            if isinstance(branch, Mapping) and "when" in branch:
+                yield from _expression_errors(f"{path}.branches[{i}].when", branch["when"], known)
+    elif kind == "join" and "rest" in step and "wait_for" not in step:
+        yield DefinitionError(f"{path}.rest", "applies to a partial join: give wait_for too")
     elif kind == "approval":
         yield from _approval_errors(path, step, known, ctx)
     elif kind == "wait":

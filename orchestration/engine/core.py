@@ -395,14 +395,23 @@ class _Machine(ApprovalRules):
     def _split(
         self, token: str, tok: dict[str, Any], step_id: str, step: Mapping[str, Any]
     ) -> tuple[str, str] | None:
+        """Start every branch (a `{next, when}` branch only when its condition
+        holds: an inclusive split); the join waits for the branches that started,
+        or for its `wait_for` of them."""
+        branches = [
+            b if isinstance(b, str) else b["next"]
+            for b in step["branches"]
+            if isinstance(b, str) or "when" not in b or truthy(b["when"], self.snap.variables)
+        ]
+        if not branches:
+            raise StepError(f"no branch of {step_id} has a condition that holds")
         group = self._new_id()
-        branches = list(step["branches"])
-        self.state["joins"][group] = {
-            "join": self.d.joins.get(step_id),
-            "arrived": 0,
-            "expected": len(branches),
-            "frames": tok["frames"],
-        }
+        join = self.d.joins.get(step_id)
+        record = {"join": join, "arrived": 0, "expected": len(branches), "frames": tok["frames"]}
+        wait_for = self.d.step(join).get("wait_for") if join else None
+        if wait_for is not None and wait_for < len(branches):
+            record["needed"] = wait_for
+        self.state["joins"][group] = record
         del self.tokens[token]
         children = []
         for branch in branches:
@@ -419,13 +428,23 @@ class _Machine(ApprovalRules):
         frames = tok["frames"]
         group = frames[-1] if frames else None
         record = self.state["joins"].get(group) if group else None
-        if record is None or record["join"] != step_id:
+        if group is None or record is None or record["join"] != step_id:
             return token, step["next"]  # not inside that parallel: pass through
         record["arrived"] += 1
         del self.tokens[token]
-        if record["arrived"] < record["expected"]:
+        if record.get("passed"):
+            # A partial join let the rest finish: this one is ignored.
+            self.effects.append(Audit(AuditKind.JOIN_IGNORED, step_id, {"token": token}))
+            if record["arrived"] >= record["expected"]:
+                del self.state["joins"][group]
             return None
-        del self.state["joins"][group]
+        needed = record.get("needed", record["expected"])
+        if record["arrived"] < needed:
+            return None
+        if needed < record["expected"]:
+            self._pass_partial_join(group, record, step_id, step.get("rest", "cancel"))
+        else:
+            del self.state["joins"][group]
         merged = self._new_id()
         self.tokens[merged] = {
             "step": step_id,
@@ -434,6 +453,35 @@ class _Machine(ApprovalRules):
             "execution": tok.get("execution", 1),
         }
         return merged, step["next"]
+
+    def _pass_partial_join(
+        self, group: str, record: dict[str, Any], step_id: str, rest: str
+    ) -> None:
+        """`wait_for` of the branches arrived: the others are withdrawn (their
+        tasks closed as withdrawn, runs fenced, timers and children cancelled),
+        or (`rest: finish`) left to finish and ignored when they arrive."""
+        still = [t for t, tok in self.tokens.items() if group in tok["frames"]]
+        self.effects.append(Audit(
+            AuditKind.JOIN_PASSED, step_id,
+            {"arrived": record["arrived"], "started": record["expected"], "rest": rest,
+             "running": len(still)},
+        ))  # fmt: skip
+        if rest == "finish" and still:
+            record["passed"] = True
+            return
+        del self.state["joins"][group]
+        for other in still:
+            self._withdraw_token(other)
+        for key in [k for k, r in self.state["joins"].items() if group in r["frames"]]:
+            del self.state["joins"][key]  # parallels nested inside a withdrawn branch
+
+    def _withdraw_token(self, token: str) -> None:
+        """A token's work is withdrawn from outside its step (a partial join
+        passed without it): tasks close as withdrawn, the token is gone."""
+        tok = self.tokens.pop(token)
+        if tok["wait"] == Wait.COMPENSATING:
+            return  # its compensations run to the end, then nothing follows them
+        self.effects.append(CancelToken(token, "", tok.get("step") or "", withdrawn=True))
 
     def _finish(self, status: str, result: str, *, keep: str | None = None) -> None:
         for other in list(self.tokens):
@@ -623,6 +671,8 @@ class _Machine(ApprovalRules):
         self.effects.append(Audit(AuditKind.COMPENSATION_FINISHED))
         if comp["cancel"]:
             self._finish(COMPENSATED, self.snap.result or "cancelled")
+        elif comp["token"] not in self.tokens:
+            return  # its branch was withdrawn (a partial join passed) while it compensated
         else:
             self.snap.status = RUNNING
             self._advance(comp["token"], comp["then"])

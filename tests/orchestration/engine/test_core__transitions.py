@@ -425,3 +425,68 @@ def test_an_event_attached_to_a_step_withdraws_it_and_leaving_it_drops_the_event
     decided.send(TaskVoted(task.token, "ask", "approve", {}, "bob", 1, 1))
     assert CancelToken(task.token, "timer") in decided.only(CancelToken)  # the 5-day event goes
     assert decided.snap.result == "ok"
+
+
+def partial_join(rest: str, **steps: dict[str, Any]) -> core.Definition:
+    """Three branches (a, b: services; c: an approval) of which the join waits for two."""
+    return core.Definition({
+        "key": "pj", "name": "PJ", "start": "split",
+        "steps": {
+            "split": {"type": "parallel", "branches": ["a", "b", "c"]},
+            "a": {"type": "service", "handler": "x.a", "next": "meet"},
+            "b": {"type": "service", "handler": "x.b", "next": "meet"},
+            "c": {"type": "approval", "assignees": {"groups": ["g"]},
+                  "outcomes": {"ok": "meet"}},
+            "meet": {"type": "join", "wait_for": 2, "rest": rest, "next": "after"},
+            "after": {"type": "service", "handler": "x.after", "next": "done"},
+            "done": {"type": "end", "result": "ok"},
+            **steps,
+        },
+    })  # fmt: skip
+
+
+def test_a_partial_join_withdraws_the_rest_once_enough_arrived() -> None:
+    run = Run(partial_join("cancel"))
+    (task,) = run.only(OpenTask)
+    runs = {r.step: r for r in run.only(RunStep)}
+    run.succeed("a")
+    assert run.only(RunStep) == [] and len(run.snap.state["tokens"]) == 2
+    run.send(StepSucceeded(runs["b"].token, "b", 1))
+    assert run.only(CancelToken) == [CancelToken(task.token, "", "c", withdrawn=True)]
+    assert [r.step for r in run.only(RunStep)] == ["after"]
+    assert run.snap.state["joins"] == {} and len(run.snap.state["tokens"]) == 1
+
+
+def test_a_partial_join_that_lets_the_rest_finish_passes_once() -> None:
+    run = Run(partial_join("finish"))
+    (task,) = run.only(OpenTask)
+    runs = {r.step: r for r in run.only(RunStep)}
+    run.succeed("a")
+    run.send(StepSucceeded(runs["b"].token, "b", 1))
+    assert run.only(CancelToken) == [] and [r.step for r in run.only(RunStep)] == ["after"]
+    run.send(TaskVoted(task.token, "c", "ok", {}, "bob", task=1))
+    assert run.only(RunStep) == []  # ignored: `after` does not run again
+    assert run.snap.state["joins"] == {} and len(run.snap.state["tokens"]) == 1
+
+
+def test_a_compensating_branch_left_behind_by_a_partial_join_finishes_its_undo() -> None:
+    run = Run(partial_join(
+        "cancel",
+        a={"type": "service", "handler": "x.a", "next": "undo"},
+        undo={"type": "compensate", "next": "meet"},
+        b={"type": "service", "handler": "x.b", "compensate": "x.unb", "next": "meet"},
+    ))  # fmt: skip
+    (task,) = run.only(OpenTask)
+    runs = {r.step: r for r in run.only(RunStep)}
+    run.succeed("b")  # arrives first, with something to undo
+    run.send(StepSucceeded(runs["a"].token, "a", 1))  # a's branch starts undoing b
+    undo = run.run_of("b")
+    assert undo.compensation and run.snap.status == "compensating"
+    run.send(TaskVoted(task.token, "c", "ok", {}, "bob", task=1))  # the second arrival
+    # The compensating branch is not cancelled (its undo must finish) ...
+    assert CancelToken(undo.token, "", "undo", withdrawn=True) not in run.only(CancelToken)
+    assert [r.step for r in run.only(RunStep)] == ["after"]
+    run.send(StepSucceeded(undo.token, "b", undo.execution, {}, True))
+    # ... and nothing follows it.
+    assert run.only(RunStep) == [] and run.snap.status == "running"
+    assert [t["step"] for t in run.snap.state["tokens"].values()] == ["after"]

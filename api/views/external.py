@@ -18,6 +18,7 @@ from api.common import actor, require_scope, valid
 from api.serializers import ProblemSerializer
 from orchestration import clock
 from orchestration.engine import external
+from orchestration.engine.state import step_variables
 from orchestration.models import StepRun
 from orchestration.problems import problem_for
 
@@ -136,7 +137,8 @@ def _locked(run: StepRun) -> dict[str, Any]:
         "instance": instance.pk,
         "definition": instance.definition.key,
         "business_key": instance.business_key,
-        "variables": instance.variables,
+        # An entry of a for_each step sees its item under the step's `as` name.
+        "variables": step_variables(instance.variables, instance.state, run.step, run.execution),
         "idempotency_key": run.idempotency_key,
         "lock_expires_at": run.lease_until,
     }

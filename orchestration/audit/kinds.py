@@ -52,6 +52,9 @@ class AuditKind(StrEnum):
     STEP_INTERRUPTED = "step.interrupted"  # an event attached to the step withdrew it
     JOIN_PASSED = "join.passed"  # a partial join had enough branches: what became of the rest
     JOIN_IGNORED = "join.ignored"  # a branch arrived after its partial join had passed
+    ENTRIES_COMPLETED = "step.entries_completed"  # a for_each step: how many of how many
+    ENTRY_ADDED = "step.entry_added"  # a message added an entry to a running for_each step
+    ENTRY_IGNORED = "step.entry_ignored"  # an entry finished after its step had completed
     COMPENSATION_STARTED = "compensation.started"
     COMPENSATION_FINISHED = "compensation.finished"
     EVENT_IGNORED = "event.ignored"

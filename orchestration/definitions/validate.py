@@ -472,6 +472,9 @@ def _step_errors(
     kind = step["type"]
     if "events" in step:
         yield from _event_list_errors(f"{path}.events", step["events"], known)
+    if "for_each" in step and kind != "approval":
+        yield from _each_errors(path, step, known)
+        known = known | {step["for_each"]["as"]}  # what each entry's request or input sees
     if kind == "service":
         if ("handler" in step) == ("external" in step):
             yield DefinitionError(
@@ -521,6 +524,30 @@ def _step_errors(
             )
         for name, expr in (step.get("input") or {}).items():
             yield from _expression_errors(f"{path}.input.{name}", expr, known)
+        if step.get("wait") is False:
+            for name in ("result", "events"):
+                if name in step:
+                    yield DefinitionError(f"{path}.{name}", NOT_WAITING)
+
+
+# What `for_each.complete_when` sees beside the variables.
+EACH_NAMES = frozenset({"completed", "total", "results"})
+NOT_WAITING = "does not apply: the step does not wait for its sub-processes (wait: false)"
+
+
+def _each_errors(path: str, step: Mapping[str, Any], known: set[str]) -> Iterable[DefinitionError]:
+    spec = step["for_each"]
+    where = f"{path}.for_each"
+    yield from _expression_errors(f"{where}.items", spec["items"], known)
+    if "complete_when" in spec:
+        yield from _expression_errors(f"{where}.complete_when", spec["complete_when"],
+                                      known | EACH_NAMES)  # fmt: skip
+    elif "rest" in spec:
+        yield DefinitionError(f"{where}.rest", "applies with complete_when")
+    if step.get("wait") is False:
+        for name in ("mode", "complete_when", "rest", "add_on"):
+            if name in spec:
+                yield DefinitionError(f"{where}.{name}", NOT_WAITING)
 
 
 def _approval_errors(

@@ -30,6 +30,7 @@ from orchestration.definitions.durations import parse_duration
 from orchestration.definitions.validate import parallel_joins
 from orchestration.engine.approvals import ApprovalRules
 from orchestration.engine.calendars import calendar_of, deadline
+from orchestration.engine.each import EachRules
 from orchestration.engine.evaluation import (
     StepError,
     as_datetime,
@@ -74,7 +75,7 @@ __all__ = ["Definition", "EngineError", "Transition", "transition"]
 
 RUNNING, WAITING, COMPLETED, FAILED = "running", "waiting", "completed", "failed"
 # What a token may be parked on while events attached to its step wait too.
-ATTACHABLE = frozenset({Wait.TASK, Wait.STEP, Wait.CHILD})
+ATTACHABLE = frozenset({Wait.TASK, Wait.STEP, Wait.CHILD, Wait.ENTRIES})
 CANCELLED, COMPENSATING, COMPENSATED = "cancelled", "compensating", "compensated"
 # A transition that passes more instantaneous steps than this is a loop of decisions.
 MAX_INSTANT_STEPS = 1000
@@ -128,7 +129,7 @@ def _copy_json(value: Any) -> Any:
     return value
 
 
-class _Machine(ApprovalRules):
+class _Machine(ApprovalRules, EachRules):
     def __init__(self, definition: Definition, snap: Snapshot, now: datetime, key: str) -> None:
         self.d, self.snap, self.now, self.key = definition, snap, now, key
         self.effects: list[Effect] = []
@@ -290,6 +291,7 @@ class _Machine(ApprovalRules):
         tok.pop("events", None)
         tok.pop("chain", None)
         self.snap.variables[step_id] = {**payload, "interrupted_by": label, "branch": index}
+        self._withdraw_entries(tok, step_id, self.d.step(step_id))
         self.effects.append(
             Audit(AuditKind.STEP_INTERRUPTED, step_id, {"by": label, "branch": index})
         )
@@ -302,6 +304,8 @@ class _Machine(ApprovalRules):
     ) -> tuple[str, str] | None:  # fmt: skip
         """Act on entering a step; return the (token, step) to continue with, if any."""
         if kind in {"service", "http"}:
+            if "for_each" in step:
+                return self._enter_each(token, tok, step_id, step)
             tok["wait"] = Wait.STEP
             self.effects.append(RunStep(token, step_id, execution, 1, self.now))
             return None
@@ -328,6 +332,11 @@ class _Machine(ApprovalRules):
             self._enter_wait(token, tok, step_id, step)
             return None
         if kind == "subprocess":
+            if step.get("wait") is False:
+                self._start_unawaited(step_id, step)
+                return token, step["next"]
+            if "for_each" in step:
+                return self._enter_each(token, tok, step_id, step)
             tok["wait"] = Wait.CHILD
             child_vars = {
                 name: evaluate(expr, self.snap.variables)
@@ -479,6 +488,8 @@ class _Machine(ApprovalRules):
         """A token's work is withdrawn from outside its step (a partial join
         passed without it): tasks close as withdrawn, the token is gone."""
         tok = self.tokens.pop(token)
+        if "of" in tok:
+            self._unbind(tok["step"], tok["execution"])
         if tok["wait"] == Wait.COMPENSATING:
             return  # its compensations run to the end, then nothing follows them
         self.effects.append(CancelToken(token, "", tok.get("step") or "", withdrawn=True))
@@ -489,6 +500,7 @@ class _Machine(ApprovalRules):
                 self.effects.append(CancelToken(other, self.tokens[other].get("wait") or ""))
         self.tokens.clear()
         self.state["joins"].clear()
+        self.state.pop("binds", None)
         self.snap.status = status
         self.snap.result = result
         self.effects.append(Audit(AuditKind(f"instance.{status}"), "", {"result": result}))
@@ -499,8 +511,13 @@ class _Machine(ApprovalRules):
         if event.compensation:
             self._compensation_done(event)
             return
-        self._token_at(event.token, event.step, Wait.STEP)
+        tok = self._token_at(event.token, event.step, Wait.STEP)
         step = self.d.step(event.step)
+        if "of" in tok:  # an entry of a for_each step
+            if "compensate" in step:
+                self.state["done"].append([event.step, event.execution])
+            self._entry_done(event.token, self._entry_result(step, event.outputs))
+            return
         if step["type"] == "service":
             for name in step.get("outputs") or []:
                 if name in event.outputs:
@@ -569,6 +586,9 @@ class _Machine(ApprovalRules):
             self.effects.append(
                 Audit(AuditKind.STEP_ERROR_ROUTED, event.step, {"code": event.code})
             )
+            if "of" in self.tokens[event.token]:
+                self._entry_failed_to_route(event.token, route)
+                return
             self._advance(event.token, route)
             return
         self._fail(
@@ -619,6 +639,9 @@ class _Machine(ApprovalRules):
                 index = next(i for i, e in enumerate(events) if e.get("message") == event.name)
                 self._interrupt(token, step_id, index, dict(event.payload))
                 continue
+            if event.name == tok.get("adds"):
+                self._add_entry(token, tok, event.payload)
+                continue
             branches = self.d.step(step_id).get("first_of")
             if branches:
                 index = next(i for i, b in enumerate(branches) if b.get("message") == event.name)
@@ -629,14 +652,18 @@ class _Machine(ApprovalRules):
             self._advance(token, self.d.step(step_id)["next"])
 
     def _on_child(self, event: ChildFinished) -> None:
-        self._token_at(event.token, event.step, Wait.CHILD)
+        if not event.token:  # a child started without waiting for it could not start
+            self.effects.append(Audit(AuditKind.CHILD_FINISHED, event.step,
+                                      {"status": event.status, "error": event.error}))  # fmt: skip
+            return
+        tok = self._token_at(event.token, event.step, Wait.CHILD)
         step = self.d.step(event.step)
-        if step.get("result"):
-            self.snap.variables[step["result"]] = {
-                "result": event.result,
-                "status": event.status,
-                "variables": event.variables,
-            }
+        outcome = {"result": event.result, "status": event.status, "variables": event.variables}
+        if "of" in tok and event.status == COMPLETED:
+            self._entry_done(event.token, outcome)
+            return
+        if step.get("result") and "of" not in tok:
+            self.snap.variables[step["result"]] = outcome
         if event.status != COMPLETED:
             self._fail(
                 event.token,
@@ -654,6 +681,8 @@ class _Machine(ApprovalRules):
         if token is not None:
             self.tokens[token]["wait"] = Wait.COMPENSATING
         self.state["comp"] = {"pending": pending, "token": token, "then": then, "cancel": cancel}
+        # (Cancelling a failed instance: it is compensating now, not failed.)
+        self.snap.status = COMPENSATING
         self.effects.append(
             Audit(AuditKind.COMPENSATION_STARTED, "", {"steps": [p[0] for p in pending]})
         )
@@ -682,6 +711,7 @@ class _Machine(ApprovalRules):
         if not comp or not comp["pending"] or comp["pending"][0] != [event.step, event.execution]:
             raise EngineError("stale", f"no compensation of {event.step} is awaited")
         comp["pending"].pop(0)
+        self._unbind(event.step, event.execution)
         self._next_compensation()
 
     def _on_cancel(self, event: Cancel) -> None:
@@ -727,6 +757,8 @@ class _Machine(ApprovalRules):
             tok["wait"] = Wait.STEP
             attempt = int(error.get("attempt", 0)) + 1
             self.effects.append(RunStep(token, step_id, tok["execution"], attempt, self.now))
+        elif "of" in tok:  # a for_each entry's child: start it again
+            self._run_entry(token, tok, step_id, self.d.step(step_id))
         else:  # a failed evaluation or child: enter the step afresh
             self.state["runs"][step_id] = tok["execution"] - 1
             self._advance(token, step_id)

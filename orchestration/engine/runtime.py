@@ -461,9 +461,10 @@ class Writer(TaskWrites, ChildWrites):
                 if "due" not in step and "escalation" not in step:
                     wait = TASK_ONLY  # no timer can exist for it
             self._cancel_token(instance, effect.token, wait, withdrawn=effect.withdrawn)
-        elif isinstance(effect, Finished) and instance.parent_id:
+        elif isinstance(effect, Finished) and instance.parent_id and instance.parent_token:
             # The parent learns through a timer due now, so this transaction never
             # locks the parent (child-then-parent would invert the parent's lock order).
+            # A child started with `wait: false` has no token to report to.
             self._tell_parent(
                 instance.parent_id,
                 instance.parent_token,

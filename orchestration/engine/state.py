@@ -34,6 +34,7 @@ class Wait(StrEnum):
     MESSAGE = "message"  # a named message, maybe with a timeout
     CHILD = "child"  # a sub-process
     COMPENSATING = "compensating"  # compensations to finish (compensate step)
+    ENTRIES = "entries"  # the entries of a for_each step (each a token of its own)
     FAILED = "failed"  # an error an operator must retry
 
 
@@ -42,6 +43,8 @@ def awaited(token: Mapping[str, Any]) -> list[str]:
     message branch of a `first_of` wait, and the messages attached to the step
     it is parked at (`events`)."""
     names = list(token.get("events") or [])
+    if token.get("adds"):  # a for_each step that takes entries by message
+        names.append(token["adds"])
     if token.get("wait") == Wait.MESSAGE:
         names += token.get("messages") or ([token["message"]] if token.get("message") else [])
     return names
@@ -79,6 +82,19 @@ def new_state(*, depth: int = 0) -> dict[str, Any]:
     if depth:
         state["depth"] = depth
     return state
+
+
+def bind_key(step: str, execution: int) -> str:
+    return f"{step}:{execution}"
+
+
+def step_variables(
+    variables: Mapping[str, Any], state: Mapping[str, Any] | None, step: str, execution: int
+) -> dict[str, Any]:
+    """What one run of a step sees: the instance's variables and, for an
+    entry of a `for_each` step, its item under the `as` name."""
+    bind = ((state or {}).get("binds") or {}).get(bind_key(step, execution))
+    return {**variables, **bind} if bind else dict(variables)
 
 
 def is_final(snap: Snapshot) -> bool:
@@ -124,6 +140,11 @@ def rename_steps(snap: Snapshot, mapping: Mapping[str, str]) -> None:
     state["done"] = [[rename(step), execution] for step, execution in state["done"]]
     for record in state["joins"].values():
         record["join"] = rename(record["join"]) if record["join"] else None
+    if "binds" in state:
+        state["binds"] = {
+            bind_key(rename(key.rsplit(":", 1)[0]), int(key.rsplit(":", 1)[1])): bind
+            for key, bind in state["binds"].items()
+        }
     comp = state["comp"]
     if comp:
         comp["pending"] = [[rename(s), n] for s, n in comp["pending"]]

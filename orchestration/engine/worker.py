@@ -49,7 +49,7 @@ from orchestration.engine.runtime import (
     lease,
     step_timeout,
 )
-from orchestration.engine.state import TimerKind
+from orchestration.engine.state import TimerKind, step_variables
 from orchestration.engine.store import lock_instances
 from orchestration.engine.versions import definition_of
 from orchestration.exceptions import BusinessError, RetryableError
@@ -79,7 +79,7 @@ def execute(run: StepRun, instance: ProcessInstance) -> Outcome:
     """Run one attempt: a registered handler or an HTTP request. Never raises."""
     step = definition_of(instance.version).step(run.step)
     context = StepContext(instance.pk, run.step, run.attempt, run.idempotency_key)
-    variables = dict(instance.variables)
+    variables = step_variables(instance.variables, instance.state, run.step, run.execution)
     try:
         if step["type"] == "service":
             name = step["compensate"] if run.compensation else step["handler"]

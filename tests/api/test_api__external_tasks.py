@@ -287,3 +287,37 @@ def test_many_tasks_complete_in_one_request_each_alone(shipping) -> None:
         "invalid_input",
     )
     assert "tasks" in body["errors"]
+
+
+def test_each_entry_of_a_for_each_step_reaches_a_worker_with_its_item(run) -> None:
+    run.publish("""
+key: parcels
+name: Parcels
+variables:
+  parcels: {type: array, required: true}
+start: ship
+steps:
+  ship:
+    type: service
+    external: carrier
+    for_each: {items: parcels, as: parcel, mode: parallel}
+    outputs: [label]
+    next: done
+  done: {type: end, result: shipped}
+""")
+    instance = services.instance_start(
+        key="parcels", variables={"parcels": ["small", "large"]}, actor=None
+    )
+    run.run()
+    worker = api(key_for("otto"))
+    locked = fetch(worker, topics=["carrier"], max_tasks=5).json()
+    assert sorted(t["variables"]["parcel"] for t in locked) == ["large", "small"]
+    assert len({t["idempotency_key"] for t in locked}) == 2
+    for task in locked:
+        label = f"label-{task['variables']['parcel']}"
+        post(worker, f"/api/v1/external-tasks/{task['id']}/complete",
+             {"worker_id": "w1", "variables": {"label": label}})  # fmt: skip
+    run.run()
+    instance.refresh_from_db()
+    assert instance.status == "completed"
+    assert instance.variables["label"] == ["label-small", "label-large"]

@@ -13,6 +13,7 @@ from orchestration.handlers import StepContext, handler, resolver
 
 CALLS: dict[str, list[tuple[str, int]]] = defaultdict(list)  # handler -> [(key, attempt)]
 ORDER: list[str] = []  # every call's handler, in the order of the calls
+SEEN: list[tuple[str, Any]] = []  # (handler, its `item` variable) of calls that had one
 PLAN: dict[
     str, list[str]
 ] = {}  # handler -> outcomes to play: "ok", "retry", "error:<code>", "hang"
@@ -22,6 +23,7 @@ RELEASE = threading.Event()
 def reset() -> None:
     CALLS.clear()
     ORDER.clear()
+    SEEN.clear()
     PLAN.clear()
     RELEASE.clear()
     LEDGER["path"] = ""
@@ -32,6 +34,8 @@ def reset() -> None:
 def _play(name: str, variables: Mapping[str, Any], context: StepContext) -> dict[str, Any]:
     CALLS[name].append((context.idempotency_key, context.attempt))
     ORDER.append(name)
+    if "item" in variables:
+        SEEN.append((name.removeprefix("test."), variables["item"]))
     plan = PLAN.get(name)
     action = plan.pop(0) if plan else "ok"
     if action == "retry":
@@ -44,7 +48,9 @@ def _play(name: str, variables: Mapping[str, Any], context: StepContext) -> dict
         raise ZeroDivisionError("bug")
     if action == "nul":  # text PostgreSQL's jsonb refuses
         return {"doubled": "nul \x00 byte"}
-    return {"seen": context.attempt, "doubled": variables.get("n", 0) * 2}
+    item = variables.get("item")
+    n = item if isinstance(item, int | float) else variables.get("n", 0)
+    return {"seen": context.attempt, "doubled": n * 2}
 
 
 for _name in ("a", "b", "c", "undo_a", "undo_b", "slow"):

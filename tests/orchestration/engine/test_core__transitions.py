@@ -274,6 +274,19 @@ def test_cancellation_mid_flight_compensates_and_ends_compensated() -> None:
         run.send(Cancel())
 
 
+def test_cancelling_a_failed_instance_compensates_what_it_did() -> None:
+    run = Run(demo("order-fulfillment"), order_id="o1", card="4242", quantity=1, country="US")
+    fulfil_until_join(run)
+    run.fail("send_invoice", "mail_down")  # no route for it: the instance fails
+    assert run.snap.status == "failed"
+    run.send(Cancel("give up"))
+    # It compensates (it was failed: the status says what happens now) and ends compensated.
+    assert run.snap.status == "compensating" and run.run_of("reserve_inventory").compensation
+    run.succeed("reserve_inventory")
+    run.succeed("charge_payment")
+    assert run.snap.status == "compensated"
+
+
 def test_cancellation_with_nothing_to_undo_ends_cancelled() -> None:
     run = Run(demo("purchase-approval"), item="desk", amount=5000)
     run.send(Cancel())

@@ -282,3 +282,36 @@ def test_an_event_attached_to_an_http_step_withdraws_it_between_attempts(
     assert instance.variables["call"] == {"interrupted_by": "timer", "branch": 0}
     waiting = StepRun.objects.filter(instance=instance, step="call", status="ready")
     assert not waiting.exists()  # the retry went with the step
+
+
+def test_a_for_each_http_step_calls_once_per_entry_with_its_item(server, worker, clock) -> None:
+    publish(f"""
+key: each-call
+name: Each call
+variables:
+  payees: {{type: array, required: true}}
+start: call
+steps:
+  call:
+    type: http
+    for_each: {{items: payees, as: payee, mode: parallel}}
+    request:
+      method: POST
+      url: "{server.url("/echo/")}{{{{ payee }}}}"
+      body: {{to: "{{{{ payee }}}}"}}
+    result: replies
+    next: done
+  done: {{type: end, result: ok}}
+""")
+    instance = services.instance_start(
+        key="each-call", variables={"payees": ["ann", "bob"]}, actor=None
+    )
+    settle(worker, clock, rounds=2)
+    assert sorted(call["path"] for call in server.calls) == ["/echo/ann", "/echo/bob"]
+    assert len({call["key"] for call in server.calls}) == 2  # an idempotency key per entry
+    instance.refresh_from_db()
+    assert instance.status == "completed"
+    assert [reply["echo"] for reply in instance.variables["replies"]] == [
+        {"to": "ann"},
+        {"to": "bob"},
+    ]

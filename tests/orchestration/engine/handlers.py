@@ -59,6 +59,13 @@ for _name in ("a", "b", "c", "undo_a", "undo_b", "slow"):
     )
 
 
+@handler("test.count")
+def _count(variables: Mapping[str, Any], context: StepContext) -> dict[str, Any]:
+    """One more than the variable `count`: a loop's counter."""
+    ORDER.append("test.count")
+    return {"count": int(variables.get("count") or 0) + 1}
+
+
 LEDGER = {"path": ""}
 
 

@@ -11,7 +11,6 @@ import pytest
 from orchestration import services
 from orchestration.exceptions import NoMatch
 from orchestration.models import HumanTask
-from tests.orchestration.engine import handlers as test_handlers
 from tests.orchestration.patterns.conftest import calls
 
 pytestmark = pytest.mark.django_db

@@ -96,8 +96,10 @@ def test_wcp24_persistent_trigger_is_kept_until_the_wait_takes_it(process) -> No
     process.publish(WAITS)
     instance = services.instance_start(key="waits", variables={}, actor=None, business_key="K2")
     process.run()
-    kept = services.message_correlate(name="go", business_key="K2", payload={"n": 1},
-                                      actor=None, ttl=timedelta(days=1), now=process.now)  # fmt: skip
+    kept = services.message_correlate(
+        name="go", business_key="K2", payload={"n": 1}, actor=None, ttl=timedelta(days=1),
+        now=process.now,
+    )  # fmt: skip
     assert kept.delivered == [] and kept.buffered is not None
     process.decide(process.open_tasks(instance)[0], "ok", as_="ria")
     instance.refresh_from_db()

@@ -36,6 +36,7 @@ def check_published_handlers(
     Runs with `check --deploy --database default`; like Django's own database
     checks it does nothing unless a database is named.
     """
+    from orchestration.definitions.graph import all_steps
     from orchestration.handlers import handler_names, resolver_names
     from orchestration.models import ProcessVersion
     from orchestration.states import VersionStatus
@@ -53,7 +54,7 @@ def check_published_handlers(
     except DatabaseError:
         return []  # not migrated yet: nothing is published
     for version in versions:
-        for step_id, step in version.spec["steps"].items():
+        for step_id, step in all_steps(version.spec).items():
             for field_name in ("handler", "compensate"):
                 name = step.get(field_name) if step["type"] == "service" else None
                 if name and name not in registered:

@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping
 from html import escape
 from typing import Any
 
-from orchestration.definitions.graph import edges, successors
+from orchestration.definitions.graph import all_steps, edges, regions_of, successors
 
 NODE_W, NODE_H, GAP_X, GAP_Y, MARGIN = 170, 46, 40, 64, 24
 
@@ -27,6 +27,18 @@ _STYLE = {
     "compensate": ("#fce8e6", "#c5221f"),
     "end": ("#f1f3f4", "#3c4043"),
 }
+
+
+def _outermost_regions(spec: Mapping[str, Any]) -> dict[str, str]:
+    """For each step inside a region, the top-level region it is (deep) inside."""
+    direct = regions_of(spec)
+
+    def top(step_id: str) -> str:
+        while step_id in direct:
+            step_id = direct[step_id]
+        return step_id
+
+    return {step_id: top(step_id) for step_id in direct}
 
 
 def _short(text: str, limit: int = 24) -> str:
@@ -72,6 +84,10 @@ def render_svg(
     says so."""
     steps: Mapping[str, Mapping[str, Any]] = spec.get("steps") or {}
     start = spec.get("start")
+    # Steps inside a region are drawn as their (outermost) region.
+    outer = _outermost_regions(spec)
+    highlight = {outer.get(s, s) for s in highlight}
+    done = {outer.get(s, s) for s in done}
     depth = _layers(start, successors(steps)) if isinstance(start, str) and start in steps else {}
     bottom = max(depth.values(), default=-1) + 1
     for step_id in steps:  # unreachable steps go on a last row of their own
@@ -178,6 +194,8 @@ def render_svg(
         subtitle = kind
         if kind == "end" and "result" in step:
             subtitle += " → " + escape(_short(str(step["result"]), 14))
+        if kind == "region":
+            subtitle += f" · {len(all_steps({'steps': step.get('steps') or {}}))} steps"
         if kind == "join" and "wait_for" in step:  # a partial join: how many it waits for
             subtitle += f" · first {escape(str(step['wait_for']))}"
         if now:

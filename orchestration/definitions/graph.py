@@ -16,12 +16,14 @@ class Edge:
     path: str  # where the reference is written, for error messages
 
 
-def edges(steps: Mapping[str, Mapping[str, Any]]) -> Iterator[Edge]:
-    """Every step reference in the definition, in a stable order."""
+def edges(steps: Mapping[str, Mapping[str, Any]], prefix: str = "steps") -> Iterator[Edge]:
+    """Every step reference among these steps (one level: a region's own
+    steps are another level), in a stable order. `prefix` is where the
+    steps are written (`steps`, or `steps.review.steps` inside a region)."""
     for step_id, step in steps.items():
         if not isinstance(step, Mapping):
             continue
-        base = f"steps.{step_id}"
+        base = f"{prefix}.{step_id}"
         kind = step.get("type")
         if kind == "decision":
             for i, branch in enumerate(step.get("branches") or []):
@@ -62,6 +64,55 @@ def branch_targets(step: Mapping[str, Any]) -> list[str]:
     """Where a parallel step's branches start: each is a step id, or
     `{next, when}` for a branch that starts only when its condition holds."""
     return [b if isinstance(b, str) else b["next"] for b in step["branches"]]
+
+
+@dataclass(frozen=True)
+class Level:
+    """The steps of the definition's top level, or of one region: each level
+    is a graph of its own, with its own start and ends."""
+
+    prefix: str  # where its steps are written: steps, steps.review.steps
+    start: Any
+    steps: Mapping[str, Mapping[str, Any]]
+    region: str | None  # the region step holding it (None: the top level)
+
+    @property
+    def start_path(self) -> str:
+        return "start" if self.region is None else self.prefix.removesuffix(".steps") + ".start"
+
+
+def levels(spec: Mapping[str, Any]) -> list[Level]:
+    """The top level and every region (regions nest), outermost first."""
+    found = [Level("steps", spec.get("start"), spec.get("steps") or {}, None)]
+    for level in found:  # grows while it is walked: nested regions come after
+        for step_id, step in level.steps.items():
+            if isinstance(step, Mapping) and step.get("type") == "region":
+                inner = step.get("steps")
+                if isinstance(inner, Mapping):
+                    found.append(
+                        Level(f"{level.prefix}.{step_id}.steps", step.get("start"), inner, step_id)
+                    )
+    return found
+
+
+def all_steps(spec: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """Every step of the definition by id, regions' steps too (ids are
+    unique across levels; with duplicates, the outermost wins)."""
+    flat: dict[str, Mapping[str, Any]] = {}
+    for level in levels(spec):
+        for step_id, step in level.steps.items():
+            flat.setdefault(step_id, step)
+    return flat
+
+
+def regions_of(spec: Mapping[str, Any]) -> dict[str, str]:
+    """For each step inside a region, the region that holds it directly."""
+    return {
+        step_id: level.region
+        for level in levels(spec)
+        if level.region is not None
+        for step_id in level.steps
+    }
 
 
 def successors(steps: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:

@@ -23,7 +23,15 @@ from orchestration.definitions import expressions
 from orchestration.definitions.allowlist import host_allowed, literal_origin
 from orchestration.definitions.durations import DurationError, parse_duration
 from orchestration.definitions.errors import DefinitionError, DefinitionInvalid
-from orchestration.definitions.graph import branch_targets, edges, reachable, successors
+from orchestration.definitions.graph import (
+    Level,
+    all_steps,
+    branch_targets,
+    edges,
+    levels,
+    reachable,
+    successors,
+)
 from orchestration.definitions.parse import parse_source
 from orchestration.definitions.patterns import PatternError, compile_pattern
 
@@ -141,40 +149,86 @@ def _translate(error: jsonschema.ValidationError) -> Iterable[DefinitionError]:
 
 
 def _graph_errors(spec: Mapping[str, Any], ctx: Context) -> Iterable[DefinitionError]:
-    steps: Mapping[str, Mapping[str, Any]] = spec["steps"]
     variables: Mapping[str, Any] = spec.get("variables") or {}
-
-    if spec["start"] not in steps:
-        yield DefinitionError("start", f"unknown step {spec['start']!r}")
-    for edge in edges(steps):
-        if edge.target not in steps:
-            yield DefinitionError(edge.path, f"unknown step {edge.target!r}")
-
-    dangling = any(edge.target not in steps for edge in edges(steps))
-    yield from _reachability_errors(spec, steps, check_ends=not dangling)
-    yield from _join_errors(steps)
+    flat = all_steps(spec)
+    where = {step_id: f"{level.prefix}.{step_id}" for level in reversed(levels(spec))
+             for step_id in level.steps}  # fmt: skip
+    yield from _duplicate_id_errors(spec)
+    for level in levels(spec):
+        yield from _level_errors(level, flat, where)
     yield from _calendar_errors(spec.get("calendar"))
 
-    known = set(variables) | set(steps)
-    for step in steps.values():
+    known = set(variables) | set(flat)
+    for step in flat.values():
         known.update(step.get("outputs") or [])
         if step.get("result") and step["type"] in {"http", "subprocess"}:
             known.add(step["result"])
 
-    for step_id, step in steps.items():
-        if step_id in variables:
-            yield DefinitionError(
-                f"steps.{step_id}", f"step id {step_id!r} is also a variable name"
-            )
-        yield from _step_errors(f"steps.{step_id}", step, known, ctx, own=spec["key"])
-    yield from _cycle_errors(spec, ctx)
+    for level in levels(spec):
+        for step_id, step in level.steps.items():
+            path = f"{level.prefix}.{step_id}"
+            if step_id in variables:
+                yield DefinitionError(path, f"step id {step_id!r} is also a variable name")
+            yield from _step_errors(path, step, known, ctx, own=spec["key"])
+    yield from _cycle_errors(spec, ctx, where)
     yield from _duration_errors(spec, [])
-    yield from _exclusion_errors(steps)
+    yield from _exclusion_errors(flat, where)
     for name, decl in variables.items():
         yield from _pattern_errors(f"variables.{name}", decl)
 
 
-def _exclusion_errors(steps: Mapping[str, Mapping[str, Any]]) -> Iterable[DefinitionError]:
+def _duplicate_id_errors(spec: Mapping[str, Any]) -> Iterable[DefinitionError]:
+    """Step ids are unique across the definition, regions included: tokens,
+    tasks and the audit name steps by id alone."""
+    first: dict[str, str] = {}
+    for level in levels(spec):
+        for step_id in level.steps:
+            path = f"{level.prefix}.{step_id}"
+            if step_id in first:
+                yield DefinitionError(
+                    path, f"step id {step_id!r} is already used at {first[step_id]}"
+                )
+            else:
+                first[step_id] = path
+
+
+def _level_errors(
+    level: Level, flat: Mapping[str, Any], where: Mapping[str, str]
+) -> Iterable[DefinitionError]:
+    """References, reachability and joins within one level (the top, or a
+    region: a region's steps reach only each other and end at its ends)."""
+    steps = level.steps
+
+    def unknown(target: str) -> str:
+        if target in flat:
+            if level.region is None:
+                return (f"step {target!r} is inside a region ({where[target]}):"
+                        " a region is entered at its start")  # fmt: skip
+            return (f"step {target!r} is outside region {level.region!r}: a region's"
+                    " steps reach only each other, and leave it through an end")  # fmt: skip
+        return f"unknown step {target!r}"
+
+    if level.start not in steps:
+        yield DefinitionError(level.start_path, unknown(str(level.start)))
+    dangling = False
+    for edge in edges(steps, level.prefix):
+        if edge.target not in steps:
+            dangling = True
+            yield DefinitionError(edge.path, unknown(edge.target))
+    yield from _reachability_errors(level, check_ends=not dangling)
+    yield from _join_errors(steps, level.prefix)
+    if level.region is not None:
+        for step_id, step in steps.items():
+            if step["type"] == "end" and "status" in step:
+                yield DefinitionError(
+                    f"{level.prefix}.{step_id}.status",
+                    "an end inside a region ends the region, not the instance",
+                )
+
+
+def _exclusion_errors(
+    steps: Mapping[str, Mapping[str, Any]], where: Mapping[str, str]
+) -> Iterable[DefinitionError]:
     """`exclude: [{step: x}]` names an approval step whose deciders may not decide."""
     for step_id, step in steps.items():
         if step["type"] != "approval":
@@ -182,13 +236,13 @@ def _exclusion_errors(steps: Mapping[str, Mapping[str, Any]]) -> Iterable[Defini
         for i, item in enumerate(step.get("exclude") or []):
             if not isinstance(item, Mapping):
                 continue
-            where, named = f"steps.{step_id}.exclude[{i}].step", item["step"]
+            path, named = f"{where[step_id]}.exclude[{i}].step", item["step"]
             if named not in steps:
-                yield DefinitionError(where, f"unknown step {named!r}")
+                yield DefinitionError(path, f"unknown step {named!r}")
             elif steps[named]["type"] != "approval":
-                yield DefinitionError(where, f"{named!r} is not an approval step")
+                yield DefinitionError(path, f"{named!r} is not an approval step")
             elif named == step_id:
-                yield DefinitionError(where, "a step cannot exclude its own deciders")
+                yield DefinitionError(path, "a step cannot exclude its own deciders")
 
 
 def _pattern_errors(path: str, decl: Mapping[str, Any]) -> Iterable[DefinitionError]:
@@ -221,7 +275,9 @@ def _duration_errors(node: Any, path: list[Any]) -> Iterable[DefinitionError]:
             yield from _duration_errors(value, [*path, i])
 
 
-def _cycle_errors(spec: Mapping[str, Any], ctx: Context) -> Iterable[DefinitionError]:
+def _cycle_errors(
+    spec: Mapping[str, Any], ctx: Context, where: Mapping[str, str]
+) -> Iterable[DefinitionError]:
     """A sub-process chain that leads back to this definition would start itself
     for ever: refused with the cycle spelled out, unless the step bounds it
     (`max_depth`); a bound on a step that cannot recurse is refused too."""
@@ -229,7 +285,7 @@ def _cycle_errors(spec: Mapping[str, Any], ctx: Context) -> Iterable[DefinitionE
         return
     own = spec["key"]
     calls = {key: set(callees) for key, callees in ctx.subprocess_calls.items()}
-    steps = spec["steps"]
+    steps = all_steps(spec)
     calls[own] = {s["definition"] for s in steps.values() if s["type"] == "subprocess"}
     for step_id, step in steps.items():
         if step["type"] != "subprocess":
@@ -238,12 +294,12 @@ def _cycle_errors(spec: Mapping[str, Any], ctx: Context) -> Iterable[DefinitionE
         if path is not None and "max_depth" not in step:
             cycle = " -> ".join([own, *path])
             yield DefinitionError(
-                f"steps.{step_id}.definition",
+                f"{where[step_id]}.definition",
                 f"sub-process cycle {cycle} (bound it with max_depth to recurse)",
             )
         if path is None and "max_depth" in step:
             yield DefinitionError(
-                f"steps.{step_id}.max_depth",
+                f"{where[step_id]}.max_depth",
                 f"{step['definition']!r} does not lead back to {own!r}: nothing to bound",
             )
 
@@ -265,16 +321,15 @@ def _path_back(start: str, target: str, calls: Mapping[str, set[str]]) -> list[s
     return None
 
 
-def _reachability_errors(
-    spec: Mapping[str, Any], steps: Mapping[str, Mapping[str, Any]], *, check_ends: bool
-) -> Iterable[DefinitionError]:
+def _reachability_errors(level: Level, *, check_ends: bool) -> Iterable[DefinitionError]:
+    steps = level.steps
     succ = successors(steps)
-    if spec["start"] not in steps:
+    if level.start not in steps:
         return
-    seen = reachable(spec["start"], succ)
+    seen = reachable(level.start, succ)
     for step_id in steps:
         if step_id not in seen:
-            yield DefinitionError(f"steps.{step_id}", "unreachable from start")
+            yield DefinitionError(f"{level.prefix}.{step_id}", "unreachable from start")
     if not check_ends:  # a dangling reference would make every step before it look stuck
         return
     predecessors: dict[str, list[str]] = {step_id: [] for step_id in steps}
@@ -291,7 +346,9 @@ def _reachability_errors(
                 todo.append(prev)
     for step_id in steps:
         if step_id in seen and step_id not in reaches_end:
-            yield DefinitionError(f"steps.{step_id}", "no path from here reaches an end step")
+            yield DefinitionError(
+                f"{level.prefix}.{step_id}", "no path from here reaches an end step"
+            )
 
 
 def parallel_joins(steps: Mapping[str, Mapping[str, Any]]) -> dict[str, str | None]:
@@ -318,22 +375,25 @@ def parallel_joins(steps: Mapping[str, Mapping[str, Any]]) -> dict[str, str | No
     return result
 
 
-def _join_errors(steps: Mapping[str, Mapping[str, Any]]) -> Iterable[DefinitionError]:
+def _join_errors(steps: Mapping[str, Mapping[str, Any]], prefix: str) -> Iterable[DefinitionError]:
     joins = parallel_joins(steps)
     for parallel_id, join_id in joins.items():
         targets = branch_targets(steps[parallel_id])
         for i, target in enumerate(targets):
             if target in targets[:i]:
                 yield DefinitionError(
-                    f"steps.{parallel_id}.branches[{i}]", f"a branch already starts at {target!r}"
+                    f"{prefix}.{parallel_id}.branches[{i}]",
+                    f"a branch already starts at {target!r}",
                 )
         if join_id is None:
-            yield DefinitionError(f"steps.{parallel_id}.branches", "branches never meet at a join")
+            yield DefinitionError(
+                f"{prefix}.{parallel_id}.branches", "branches never meet at a join"
+            )
             continue
         wait_for = steps[join_id].get("wait_for")
         if isinstance(wait_for, int) and wait_for > len(targets):
             yield DefinitionError(
-                f"steps.{join_id}.wait_for",
+                f"{prefix}.{join_id}.wait_for",
                 f"waits for {wait_for} branches; {parallel_id!r} has {len(targets)}",
             )
     succ = successors(steps)
@@ -346,7 +406,7 @@ def _join_errors(steps: Mapping[str, Mapping[str, Any]]) -> Iterable[DefinitionE
     }
     for step_id, step in steps.items():
         if step["type"] == "join" and step_id not in matched:
-            yield DefinitionError(f"steps.{step_id}", "join has no matching parallel")
+            yield DefinitionError(f"{prefix}.{step_id}", "join has no matching parallel")
 
 
 def calendar_errors(calendar: Any) -> list[DefinitionError]:

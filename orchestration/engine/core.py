@@ -27,6 +27,7 @@ from typing import Any
 
 from orchestration.audit import AuditKind
 from orchestration.definitions.durations import parse_duration
+from orchestration.definitions.graph import all_steps, regions_of
 from orchestration.definitions.validate import parallel_joins
 from orchestration.engine.approvals import ApprovalRules
 from orchestration.engine.calendars import calendar_of, deadline
@@ -59,6 +60,7 @@ from orchestration.engine.events import (
     TaskVoted,
     TimerFired,
 )
+from orchestration.engine.regions import RegionRules
 from orchestration.engine.retries import backoff_delay, retry_policy
 from orchestration.engine.state import (
     TERMINAL,
@@ -75,7 +77,7 @@ __all__ = ["Definition", "EngineError", "Transition", "transition"]
 
 RUNNING, WAITING, COMPLETED, FAILED = "running", "waiting", "completed", "failed"
 # What a token may be parked on while events attached to its step wait too.
-ATTACHABLE = frozenset({Wait.TASK, Wait.STEP, Wait.CHILD, Wait.ENTRIES})
+ATTACHABLE = frozenset({Wait.TASK, Wait.STEP, Wait.CHILD, Wait.ENTRIES, Wait.REGION})
 CANCELLED, COMPENSATING, COMPENSATED = "cancelled", "compensating", "compensated"
 # A transition that passes more instantaneous steps than this is a loop of decisions.
 MAX_INSTANT_STEPS = 1000
@@ -88,12 +90,21 @@ class Definition:
     spec: Mapping[str, Any]
 
     @cached_property
+    def steps(self) -> dict[str, Mapping[str, Any]]:
+        """Every step by id, the steps of regions too."""
+        return all_steps(self.spec)
+
+    @cached_property
     def joins(self) -> dict[str, str | None]:
-        return parallel_joins(self.spec["steps"])
+        return parallel_joins(self.steps)
+
+    @cached_property
+    def regions(self) -> dict[str, str]:
+        """The region holding each step that is inside one."""
+        return regions_of(self.spec)
 
     def step(self, step_id: str) -> Mapping[str, Any]:
-        step: Mapping[str, Any] = self.spec["steps"][step_id]
-        return step
+        return self.steps[step_id]
 
 
 @dataclass
@@ -129,7 +140,7 @@ def _copy_json(value: Any) -> Any:
     return value
 
 
-class _Machine(ApprovalRules, EachRules):
+class _Machine(ApprovalRules, EachRules, RegionRules):
     def __init__(self, definition: Definition, snap: Snapshot, now: datetime, key: str) -> None:
         self.d, self.snap, self.now, self.key = definition, snap, now, key
         self.effects: list[Effect] = []
@@ -292,10 +303,17 @@ class _Machine(ApprovalRules, EachRules):
         tok.pop("chain", None)
         self.snap.variables[step_id] = {**payload, "interrupted_by": label, "branch": index}
         self._withdraw_entries(tok, step_id, self.d.step(step_id))
+        if "region" in tok:
+            self._close_region(tok["region"])
         self.effects.append(
             Audit(AuditKind.STEP_INTERRUPTED, step_id, {"by": label, "branch": index})
         )
         self.effects.append(CancelToken(token, "", step_id, withdrawn=True))
+        if event.get("compensate"):
+            # Undo what completed inside the region, newest first, then go on.
+            self._begin_compensation(token, then=event["next"], cancel=False,
+                                     only=self._inside(step_id))  # fmt: skip
+            return
         self._advance(token, event["next"])
 
     def _enter(
@@ -353,7 +371,11 @@ class _Machine(ApprovalRules, EachRules):
         if kind == "compensate":
             self._begin_compensation(token, then=step["next"], cancel=False)
             return None
+        if kind == "region":
+            return self._enter_region(token, tok, step_id, step)
         if kind == "end":
+            if step_id in self.d.regions:
+                return self._end_region(token, tok, step_id, step)
             self._finish(step.get("status", COMPLETED), step.get("result", ""), keep=token)
             return None
         raise StepError(f"unknown step type {kind!r}")
@@ -487,9 +509,13 @@ class _Machine(ApprovalRules, EachRules):
     def _withdraw_token(self, token: str) -> None:
         """A token's work is withdrawn from outside its step (a partial join
         passed without it): tasks close as withdrawn, the token is gone."""
-        tok = self.tokens.pop(token)
+        tok = self.tokens.pop(token, None)
+        if tok is None:
+            return  # already withdrawn with the region it was in
         if "of" in tok:
             self._unbind(tok["step"], tok["execution"])
+        if "region" in tok:
+            self._close_region(tok["region"])
         if tok["wait"] == Wait.COMPENSATING:
             return  # its compensations run to the end, then nothing follows them
         self.effects.append(CancelToken(token, "", tok.get("step") or "", withdrawn=True))
@@ -501,6 +527,7 @@ class _Machine(ApprovalRules, EachRules):
         self.tokens.clear()
         self.state["joins"].clear()
         self.state.pop("binds", None)
+        self.state.pop("regions", None)
         self.snap.status = status
         self.snap.result = result
         self.effects.append(Audit(AuditKind(f"instance.{status}"), "", {"result": result}))
@@ -675,9 +702,17 @@ class _Machine(ApprovalRules, EachRules):
         self._advance(event.token, step["next"])
 
     # ---- compensation, cancellation, retry ------------------------------------------------
-    def _begin_compensation(self, token: str | None, *, then: str | None, cancel: bool) -> None:
-        pending = [list(item) for item in reversed(self.state["done"])]
-        self.state["done"] = []
+    def _begin_compensation(
+        self, token: str | None, *, then: str | None, cancel: bool,
+        only: set[str] | None = None,
+    ) -> None:  # fmt: skip
+        """Undo the completed steps with `compensate`, newest first (`only`
+        those among these steps: a region's), then go on at `then`, or end
+        compensated (`cancel`)."""
+        done = self.state["done"]
+        undo = [item for item in done if only is None or item[0] in only]
+        pending = [list(item) for item in reversed(undo)]
+        self.state["done"] = [item for item in done if item not in undo]
         if token is not None:
             self.tokens[token]["wait"] = Wait.COMPENSATING
         self.state["comp"] = {"pending": pending, "token": token, "then": then, "cancel": cancel}
@@ -722,6 +757,7 @@ class _Machine(ApprovalRules, EachRules):
             self.effects.append(CancelToken(token, tok.get("wait") or ""))
         self.tokens.clear()
         self.state["joins"].clear()
+        self.state.pop("regions", None)
         self.snap.error = None
         self.effects.append(
             Audit(AuditKind.INSTANCE_CANCEL_REQUESTED, "", {"reason": event.reason})

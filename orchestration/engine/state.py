@@ -35,6 +35,7 @@ class Wait(StrEnum):
     CHILD = "child"  # a sub-process
     COMPENSATING = "compensating"  # compensations to finish (compensate step)
     ENTRIES = "entries"  # the entries of a for_each step (each a token of its own)
+    REGION = "region"  # the steps inside a region (tokens of their own)
     FAILED = "failed"  # an error an operator must retry
 
 
@@ -140,6 +141,8 @@ def rename_steps(snap: Snapshot, mapping: Mapping[str, str]) -> None:
     state["done"] = [[rename(step), execution] for step, execution in state["done"]]
     for record in state["joins"].values():
         record["join"] = rename(record["join"]) if record["join"] else None
+    for record in (state.get("regions") or {}).values():
+        record["step"] = rename(record["step"])
     if "binds" in state:
         state["binds"] = {
             bind_key(rename(key.rsplit(":", 1)[0]), int(key.rsplit(":", 1)[1])): bind

@@ -17,6 +17,8 @@ from django.db import transaction
 from accounts import permissions
 from orchestration import clock, limits, selectors
 from orchestration.audit import AuditKind
+from orchestration.definitions.graph import all_steps
+from orchestration.definitions.migration import step_shape_problem
 from orchestration.definitions.patterns import full_match
 from orchestration.engine import core, incidents, quorum, state, store, wakeup
 from orchestration.engine.events import (
@@ -497,9 +499,10 @@ def instance_migrate(
         )
         instances = lock_instances(ids)
         problems: dict[int, str] = {}
-        target_steps = to_version.spec["steps"]
-        old_steps = versions[source].spec["steps"]
+        target_steps = all_steps(to_version.spec)
+        old_steps = all_steps(versions[source].spec)
         for instance in instances.values():
+            current = state.current_steps(instance.state)
             for step in sorted(state.places(instance.state)):
                 new = mapping.get(step, step)
                 if new not in target_steps:
@@ -510,6 +513,12 @@ def instance_migrate(
                     problems[instance.pk] = (
                         f"step {step!r} ({old_type}) maps to {new!r} ({new_type})"
                     )
+                    break
+                problem = step_shape_problem(
+                    versions[source].spec, to_version.spec, step, mapping
+                ) if step in current else None  # fmt: skip
+                if problem:
+                    problems[instance.pk] = problem
                     break
         open_tasks = HumanTask.objects.filter(
             instance__in=list(instances), status=TaskStatus.OPEN

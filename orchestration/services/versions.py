@@ -14,6 +14,7 @@ from accounts import permissions
 from orchestration import clock, handlers
 from orchestration.audit import AuditKind
 from orchestration.definitions.errors import DefinitionError, DefinitionInvalid
+from orchestration.definitions.graph import all_steps
 from orchestration.definitions.parse import content_hash, parse_source
 from orchestration.definitions.validate import Context, validate
 from orchestration.models import ProcessDefinition, ProcessEvent, ProcessVersion
@@ -59,7 +60,7 @@ def subprocess_calls() -> dict[str, set[str]]:
     ).values_list("definition__key", "spec")
     for key, spec in live:
         calls.setdefault(key, set()).update(
-            step["definition"] for step in spec["steps"].values() if step["type"] == "subprocess"
+            step["definition"] for step in all_steps(spec).values() if step["type"] == "subprocess"
         )
     return calls
 

@@ -11,6 +11,7 @@ from django.db import transaction
 
 from orchestration import services
 from orchestration.definitions.errors import DefinitionInvalid
+from orchestration.definitions.graph import all_steps
 from orchestration.definitions.parse import parse_source
 from orchestration.definitions.validate import validate
 from orchestration.states import VersionStatus
@@ -104,8 +105,8 @@ def _children_first(specs: dict[Path, dict[str, Any]]) -> list[Path]:
         if file in ordered or file in visiting:
             return
         visiting.add(file)
-        steps = specs[file].get("steps") or {}
-        for step in steps.values() if isinstance(steps, dict) else []:
+        steps = all_steps(specs[file]) if isinstance(specs[file].get("steps"), dict) else {}
+        for step in steps.values():
             if isinstance(step, dict) and step.get("type") == "subprocess":
                 child = by_key.get(step.get("definition"))
                 if child is not None and child != file:

@@ -365,3 +365,19 @@ def test_for_each_on_automated_steps_is_validated(process) -> None:
         "(wait: false)" in messages
     )
     assert any(m.startswith("steps.each.for_each.complete_when: does not apply") for m in messages)
+
+
+def test_migration_refuses_to_move_entries_to_a_step_without_them(process) -> None:
+    from orchestration import services
+    from orchestration.exceptions import MigrationRefused
+
+    process.publish(CHILD)
+    process.publish(invoice())
+    instance = process.start("invoice", {"lines": ["desk"]})
+    single = invoice().replace("    for_each: {items: lines, as: line, mode: parallel}\n", "")
+    process.publish(single.replace("input: {line: line}", "input: {line: \"lines[0]\"}"))
+    with pytest.raises(MigrationRefused) as refused_move:
+        services.instance_migrate(key="invoice", source=1, target=2, mapping={}, actor=None)
+    assert refused_move.value.problems == {
+        instance.pk: "step 'each' runs for_each entries as 'line'; 'each' as None"
+    }

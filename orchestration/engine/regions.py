@@ -1,0 +1,108 @@
+"""The core's rules for regions: a group of steps with its own start and ends.
+
+Entering a region parks the token at the region step (`Wait.REGION`, where
+the region's events wait with it) and starts one token inside, whose frames
+end with the region's frame (`state["regions"]`). Every token inside carries
+that frame, so the region is withdrawn as a whole by it: an end inside
+withdraws what else runs inside and the parked token goes on at the
+region's `next`; an event attached to the region withdraws everything inside
+(and may compensate what completed inside) before the flow takes its `next`.
+
+A mixin of the core's state machine (engine/core.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from orchestration.audit import AuditKind
+from orchestration.engine.evaluation import StepError
+from orchestration.engine.events import Audit, Effect
+from orchestration.engine.state import Snapshot, Wait
+
+if TYPE_CHECKING:
+    from orchestration.engine.core import Definition
+
+
+class RegionRules:
+    d: Definition
+    snap: Snapshot
+    effects: list[Effect]
+    now: datetime
+
+    @property
+    def tokens(self) -> dict[str, dict[str, Any]]:
+        raise NotImplementedError
+
+    @property
+    def state(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _new_id(self) -> str:
+        raise NotImplementedError
+
+    def _attach(
+        self, token: str, tok: dict[str, Any], step_id: str, step: Mapping[str, Any]
+    ) -> None:
+        raise NotImplementedError
+
+    def _withdraw_token(self, token: str) -> None:
+        raise NotImplementedError
+
+    def _enter_region(
+        self, token: str, tok: dict[str, Any], step_id: str, step: Mapping[str, Any]
+    ) -> tuple[str, str]:
+        """Park the token at the region (its events wait with it) and go on
+        with one token inside, from the region's start."""
+        frame = self._new_id()
+        tok["wait"] = Wait.REGION
+        tok["region"] = frame
+        self.state.setdefault("regions", {})[frame] = {"step": step_id, "token": token}
+        if "events" in step:
+            self._attach(token, tok, step_id, step)
+        inner = self._new_id()
+        self.tokens[inner] = {"step": None, "frames": [*tok["frames"], frame], "wait": None}
+        return inner, step["start"]
+
+    def _end_region(
+        self, token: str, tok: dict[str, Any], step_id: str, step: Mapping[str, Any]
+    ) -> tuple[str, str]:
+        """An end inside a region ends the region (not the instance): what
+        else runs inside is withdrawn, the end's `result` lands under the
+        region's id and the parked token goes on at the region's `next`."""
+        region_id = self.d.regions[step_id]
+        regions = self.state.get("regions") or {}
+        frame = next((f for f in reversed(tok["frames"])
+                      if regions.get(f, {}).get("step") == region_id), None)  # fmt: skip
+        if frame is None:
+            raise StepError(f"{step_id} ends region {region_id}, which this token is not in")
+        del self.tokens[token]
+        outer = regions[frame]["token"]
+        self._close_region(frame)
+        self.snap.variables[region_id] = {"result": step.get("result", ""), "end": step_id}
+        self.effects.append(Audit(AuditKind.REGION_ENDED, region_id, {"end": step_id}))
+        return outer, self.d.step(region_id)["next"]
+
+    def _close_region(self, frame: str) -> None:
+        """Withdraw every token still inside the region (tasks closed as
+        withdrawn, runs fenced, timers and children cancelled) and forget it."""
+        regions = self.state.get("regions") or {}
+        record = regions.pop(frame, None)
+        if not regions:
+            self.state.pop("regions", None)
+        if record is not None and record["token"] in self.tokens:
+            self.tokens[record["token"]].pop("region", None)
+        for other in [t for t, tok in self.tokens.items() if frame in tok["frames"]]:
+            self._withdraw_token(other)
+        for key in [k for k, r in self.state["joins"].items() if frame in r["frames"]]:
+            del self.state["joins"][key]
+
+    def _inside(self, region_id: str) -> set[str]:
+        """The steps of a region, those of regions nested in it too."""
+        inside = {s for s, r in self.d.regions.items() if r == region_id}
+        for step_id in list(inside):
+            if self.d.step(step_id)["type"] == "region":
+                inside |= self._inside(step_id)
+        return inside

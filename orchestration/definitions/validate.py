@@ -568,6 +568,11 @@ def _step_errors(
         yield DefinitionError(f"{path}.rest", "applies to a partial join: give wait_for too")
     elif kind == "approval":
         yield from _approval_errors(path, step, known, ctx)
+    elif kind == "notify":
+        yield from _assignee_errors(f"{path}.to", step["to"], known, ctx)
+        for name in ("subject", "message"):
+            if name in step:
+                yield from _template_errors(f"{path}.{name}", step[name], known)
     elif kind == "wait":
         yield from _wait_errors(path, step, known)
     elif kind == "subprocess":

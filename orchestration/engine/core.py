@@ -37,6 +37,7 @@ from orchestration.engine.evaluation import (
     as_datetime,
     evaluate,
     open_task,
+    render,
     truthy,
 )
 from orchestration.engine.events import (
@@ -58,6 +59,7 @@ from orchestration.engine.events import (
     StepFailed,
     StepSucceeded,
     TaskVoted,
+    Tell,
     TimerFired,
 )
 from orchestration.engine.regions import RegionRules
@@ -373,6 +375,14 @@ class _Machine(ApprovalRules, EachRules, RegionRules):
             return None
         if kind == "region":
             return self._enter_region(token, tok, step_id, step)
+        if kind == "notify":
+            to, variables = step["to"], self.snap.variables
+            self.effects.append(Tell(
+                step_id, [render(u, variables) for u in to.get("users") or []],
+                [render(g, variables) for g in to.get("groups") or []], to.get("resolver"),
+                render(step["subject"], variables), render(step.get("message", ""), variables),
+            ))  # fmt: skip
+            return token, step["next"]
         if kind == "end":
             if step_id in self.d.regions:
                 return self._end_region(token, tok, step_id, step)

@@ -215,6 +215,18 @@ class Notify:
 
 
 @dataclass(frozen=True)
+class Tell:
+    """A notify step: email these people (after commit, from the outbox)."""
+
+    step: str
+    users: list[str]
+    groups: list[str]
+    resolver: str | None
+    subject: str
+    message: str
+
+
+@dataclass(frozen=True)
 class StartChild:
     token: str
     step: str
@@ -259,6 +271,7 @@ Effect = (
     | CloseTask
     | ChangeAssignees
     | Notify
+    | Tell
     | StartTimer
     | AwaitMessage
     | StartChild

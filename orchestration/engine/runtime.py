@@ -36,6 +36,7 @@ from orchestration.engine.events import (
     RunStep,
     StartChild,
     StartTimer,
+    Tell,
     event_to_json,
 )
 from orchestration.engine.state import TimerKind, Wait
@@ -438,6 +439,8 @@ class Writer(TaskWrites, ChildWrites):
             self.notify = True
         elif isinstance(effect, AwaitMessage):
             self._take_buffered(instance, effect)
+        elif isinstance(effect, Tell):
+            self._tell(instance, effect)
         elif isinstance(effect, ChangeAssignees):
             users, groups = self._assignee_ids(effect.users, effect.groups)
             for task in self._open_tasks(instance, effect.token):

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from orchestration.audit import AuditKind
 from orchestration.engine import store
-from orchestration.engine.events import Notify
+from orchestration.engine.events import Notify, Tell
+from orchestration.handlers import get_resolver
 from orchestration.models import HumanTask, ProcessEvent, ProcessInstance, TaskVote
 from orchestration.states import TaskStatus
 
@@ -116,6 +117,24 @@ class TaskWrites:
                 payload={"reason": effect.reason, "task": task.pk, "title": task.title,
                          "users": user_ids, "groups": group_ids, "message": effect.message},
             )  # fmt: skip
+
+    def _tell(self, instance: ProcessInstance, effect: Tell) -> None:
+        """A notify step's email: an outbox row naming the people by id (the
+        resolver's too); names that match nobody are noted beside them."""
+        users, groups = self._assignee_ids(effect.users, effect.groups)
+        user_ids = [users[u] for u in effect.users if u in users]
+        if effect.resolver:
+            found = get_resolver(effect.resolver)(starter=instance.started_by, instance=instance)
+            user_ids += [user.pk for user in found if user.pk not in user_ids]
+        missing = [u for u in effect.users if u not in users] + [
+            g for g in effect.groups if g not in groups
+        ]
+        self.record(
+            instance, AuditKind.NOTIFICATION, step=effect.step,
+            payload={"reason": "told", "title": effect.subject[:500], "users": user_ids,
+                     "groups": [groups[g] for g in effect.groups if g in groups],
+                     "message": effect.message, **({"missing": missing} if missing else {})},
+        )  # fmt: skip
 
     def _excluded(self, instance: ProcessInstance, rules: list[Any]) -> dict[int, str]:
         """Who may not decide a task opening now, by the step's `exclude` rules:

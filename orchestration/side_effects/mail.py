@@ -39,6 +39,7 @@ SUBJECTS = {
     "remind": "Reminder: {title}",
     "escalation": "Escalated to you: {title}",
     "notify": "For your information: {title}",
+    "told": "{title}",  # a notify step's own subject
 }
 
 
@@ -200,7 +201,7 @@ def _messages(
             f"Process: {definition}, instance {row.instance_id}, step {row.step}.",
             f"Due: {local_text(due, zone)}." if due else "",
             payload.get("message") or "",
-            "Open your task list to decide it.",
+            "Open your task list to decide it." if payload.get("task") else "",
         ]
         return [line for line in out if line]
 

@@ -375,7 +375,7 @@ def test_migration_refuses_to_move_entries_to_a_step_without_them(process) -> No
     process.publish(invoice())
     instance = process.start("invoice", {"lines": ["desk"]})
     single = invoice().replace("    for_each: {items: lines, as: line, mode: parallel}\n", "")
-    process.publish(single.replace("input: {line: line}", "input: {line: \"lines[0]\"}"))
+    process.publish(single.replace("input: {line: line}", 'input: {line: "lines[0]"}'))
     with pytest.raises(MigrationRefused) as refused_move:
         services.instance_migrate(key="invoice", source=1, target=2, mapping={}, actor=None)
     assert refused_move.value.problems == {

@@ -163,6 +163,26 @@ def can_operate(user: AnyUser | None) -> bool:
     return operate_refusal(user) is None
 
 
+def starter_actions(user: AnyUser | None, instance: Any) -> list[Mapping[str, Any]]:
+    """The definition's `actions` this user may take on the instance as the
+    person who started it (operators may send any message anyway)."""
+    if not _active(user) or instance.started_by_id != user.pk:  # type: ignore[union-attr]
+        return []
+    actions: list[Mapping[str, Any]] = instance.version.spec.get("actions") or []
+    return [a for a in actions if a.get("by") == "starter"]
+
+
+def message_refusal(user: AnyUser | None, instance: Any, name: str) -> str | None:
+    """Send a message to an instance: operators any; the person who started
+    it those its definition lists under `actions` with `by: starter`."""
+    if operate_refusal(user) is None:
+        return None
+    if any(a["message"] == name for a in starter_actions(user, instance)):
+        return None
+    return (f"{_name(user)} may not send {name!r} to instance {instance.pk}: operators"
+            " may, and its starter what its process lists as actions")  # fmt: skip
+
+
 # ---- tasks ----------------------------------------------------------------------------
 def decide_refusal(user: AnyUser | None, task: HumanTask) -> str | None:
     """An assignee (directly or through a group) of an open task, unless excluded:

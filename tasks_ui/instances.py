@@ -17,7 +17,9 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts import permissions
 from orchestration import selectors, services
 from orchestration.definitions.diagram import render_svg
+from orchestration.engine.state import awaited as state_awaited
 from orchestration.engine.state import current_steps
+from orchestration.exceptions import InvalidInput
 from orchestration.models import HumanTask, ProcessDefinition, ProcessInstance, StepRun
 from orchestration.states import ENDED, RETRYABLE, InstanceStatus
 from tasks_ui.responses import back, person, refused
@@ -101,6 +103,10 @@ def instance_detail(request: HttpRequest, pk: int) -> HttpResponse:
     entered = selectors.completed_steps(instance)
     current = current_steps(instance.state)
     can_operate = permissions.can_operate(request.user)
+    awaited = {name for tok in (instance.state or {}).get("tokens", {}).values()
+               for name in state_awaited(tok)}  # fmt: skip
+    actions = (instance.version.spec.get("actions") or []) if can_operate else (
+        permissions.starter_actions(request.user, instance))  # fmt: skip
     return render(
         request, "tasks_ui/instance.html",
         {
@@ -111,6 +117,7 @@ def instance_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "diagram": render_svg(
                 instance.version.spec, highlight=current, done={s for s, _ in entered}
             ),
+            "actions": [a for a in actions if a["message"] in awaited],
             "can_retry": can_operate and instance.status in RETRYABLE,
             "can_cancel": can_operate and instance.status not in ENDED,
         },
@@ -126,6 +133,35 @@ def _operate(request: HttpRequest, pk: int, service: Any, done: str) -> HttpResp
     except Exception as exc:
         return refused(request, exc, fallback=here)
     messages.success(request, f"Instance {pk}: {done}.")
+    return back(request, here)
+
+
+class ActionForm(forms.Form):
+    reason = forms.CharField(max_length=500, required=False, label="Reason (optional)")
+
+
+@require_POST
+@login_required
+def instance_send(request: HttpRequest, pk: int, name: str) -> HttpResponse:
+    """One of the process's `actions` (e.g. the requester withdraws the
+    request): the message goes to the instance with who sent it and why."""
+    instance = _visible(request, pk)
+    here = reverse("tasks_ui:instance", args=[pk])
+    form = ActionForm(request.POST)
+    if not form.is_valid():
+        errors = {field: [str(e) for e in errs] for field, errs in form.errors.items()}
+        return refused(request, InvalidInput(errors), fallback=here)
+    reason = form.cleaned_data["reason"]
+    payload = {"by": request.user.get_username(), **({"reason": reason} if reason else {})}
+    try:
+        services.instance_send_message(
+            instance_id=instance.pk, name=name, payload=payload, actor=person(request)
+        )
+    except Exception as exc:
+        return refused(request, exc, fallback=here)
+    label = next((a["label"] for a in instance.version.spec.get("actions") or []
+                  if a["message"] == name), name)  # fmt: skip
+    messages.success(request, f"Instance {pk}: {label}: done.")
     return back(request, here)
 
 

@@ -28,6 +28,7 @@ urlpatterns = [
     path("instances/<int:pk>/", instances.instance_detail, name="instance"),
     path("instances/<int:pk>/retry/", instances.instance_retry, name="instance-retry"),
     path("instances/<int:pk>/cancel/", instances.instance_cancel, name="instance-cancel"),
+    path("instances/<int:pk>/send/<str:name>/", instances.instance_send, name="instance-send"),
     path("absences/", absences.absences, name="absences"),
     path("absences/<int:pk>/delete/", absences.absence_delete, name="absence-delete"),
     path("audit/", audit_log.audit_log, name="audit"),

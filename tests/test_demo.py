@@ -25,8 +25,9 @@ def test_demo_setup_is_repeatable_and_publishes_the_demo_definitions() -> None:
         "loan-approval",
         "order-fulfillment",
         "purchase-approval",
+        "purchase-request",
     ]
-    assert ProcessVersion.objects.count() == 4
+    assert ProcessVersion.objects.count() == 5
     text = out.getvalue()
     assert "Demo ready." in text and "http://127.0.0.1:8000/admin/" in text
     assert "alice" in text and "password 'demo'" in text

@@ -115,6 +115,22 @@ def regions_of(spec: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
+def message_names(spec: Mapping[str, Any]) -> set[str]:
+    """Every message some step of the definition can wait for: a message
+    wait, a `first_of` branch, an attached event, a `for_each.add_on`."""
+    names: set[str] = set()
+    for step in all_steps(spec).values():
+        if isinstance(step.get("message"), str):
+            names.add(step["message"])
+        for field in ("first_of", "events"):
+            names.update(e["message"] for e in step.get(field) or []
+                         if isinstance(e, Mapping) and "message" in e)  # fmt: skip
+        add_on = (step.get("for_each") or {}).get("add_on")
+        if add_on:
+            names.add(add_on)
+    return names
+
+
 def successors(steps: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:
     result: dict[str, list[str]] = {step_id: [] for step_id in steps}
     for edge in edges(steps):

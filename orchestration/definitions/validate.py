@@ -29,6 +29,7 @@ from orchestration.definitions.graph import (
     branch_targets,
     edges,
     levels,
+    message_names,
     reachable,
     successors,
 )
@@ -175,6 +176,19 @@ def _graph_errors(spec: Mapping[str, Any], ctx: Context) -> Iterable[DefinitionE
     yield from _exclusion_errors(flat, where)
     for name, decl in variables.items():
         yield from _pattern_errors(f"variables.{name}", decl)
+    yield from _action_errors(spec)
+
+
+def _action_errors(spec: Mapping[str, Any]) -> Iterable[DefinitionError]:
+    """An action sends a message: some step must be able to wait for it."""
+    awaited, seen = message_names(spec), set()
+    for i, action in enumerate(spec.get("actions") or []):
+        name = action["message"]
+        if name not in awaited:
+            yield DefinitionError(f"actions[{i}].message", f"no step waits for message {name!r}")
+        if name in seen:
+            yield DefinitionError(f"actions[{i}].message", f"{name!r} is already an action")
+        seen.add(name)
 
 
 def _duplicate_id_errors(spec: Mapping[str, Any]) -> Iterable[DefinitionError]:

@@ -23,6 +23,10 @@ USERS: dict[str, tuple[str, list[str], str | None]] = {
     "carol": ("Carol Director", [Role.APPROVER, "directors", "managers"], None),
     "dave": ("Dave Director", [Role.APPROVER, "directors"], None),
     "uma": ("Uma Underwriter", [Role.APPROVER, "underwriters"], "carol"),
+    # The purchase request's three reviews (two of three approve it).
+    "lena": ("Lena Legal", [Role.APPROVER, "legal"], "carol"),
+    "fred": ("Fred Finance", [Role.APPROVER, "finance"], "carol"),
+    "sami": ("Sami Security", [Role.APPROVER, "security"], "carol"),
     "otto": ("Otto Operator", [Role.OPERATOR, "operators"], None),
     "audrey": ("Audrey Auditor", [Role.AUDITOR], None),
 }

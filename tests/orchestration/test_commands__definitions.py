@@ -25,7 +25,7 @@ def load(*args: str, publish: bool = False) -> tuple[str, str]:
 def test_loading_a_folder_publishes_children_before_parents() -> None:
     out, _ = load(str(DEMO_DIR), publish=True)
     lines = out.splitlines()
-    assert len(lines) == 4
+    assert len(lines) == len(list(DEMO_DIR.glob("*.yaml"))) == 5
     keys = [line.split(": ")[1].split()[0] for line in lines]
     assert keys.index("identity-check") < keys.index("loan-approval")
     assert all(line.endswith("v1 new version -> published") for line in lines)
@@ -36,7 +36,7 @@ def test_loading_is_idempotent() -> None:
     load(str(DEMO_DIR), publish=True)
     out, _ = load(str(DEMO_DIR), publish=True)
     assert all(line.endswith("v1 unchanged (published)") for line in out.splitlines())
-    assert ProcessVersion.objects.count() == 4
+    assert ProcessVersion.objects.count() == 5
 
 
 def test_changed_file_makes_a_new_draft(tmp_path: Path) -> None:

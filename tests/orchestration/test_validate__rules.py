@@ -104,7 +104,7 @@ SHAPE_CASES: list[tuple[str, Callable[[dict[str, Any]], None], list[str]]] = [
         lambda s: s["steps"]["route"].update(type="gateway"),
         [
             "steps.route.type: must be one of service, http, decision, approval, parallel, "
-            "join, wait, subprocess, region, compensate, end (got 'gateway')"
+            "join, wait, subprocess, notify, region, compensate, end (got 'gateway')"
         ],
     ),
     (

@@ -55,6 +55,8 @@ class Command(BaseCommand):
         self.stdout.write(
             "  Try it: log in as alice and start a Purchase approval (amount over 1000);\n"
             "  log out, log in as bob (an approver) and approve it in the inbox's Group queue.\n"
+            "  Or start a Purchase request (withdrawable): lena, fred and sami review it, two\n"
+            "  approvals order it, and alice may withdraw it from its page (Withdraw request).\n"
         )
         if no_serve:
             return

@@ -145,6 +145,23 @@ class CancelSerializer(serializers.Serializer):  # type: ignore[type-arg]
     reason = serializers.CharField(required=False, default="", max_length=500, allow_blank=True)
 
 
+class ReasonSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    reason = serializers.CharField(max_length=1000, help_text="Why (kept in the audit log).")
+
+
+class MoveSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """Fields named `from` and `to` (a Python keyword cannot be an attribute)."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:  # type: ignore[type-arg]
+        return {
+            "from": serializers.CharField(max_length=100, help_text="The step the flow is at now."),
+            "to": serializers.CharField(
+                max_length=100, help_text="The step it goes to (an earlier one: a redo)."
+            ),
+            "reason": serializers.CharField(max_length=1000, help_text="Why (audited)."),
+        }
+
+
 class MessageSerializer(serializers.Serializer):  # type: ignore[type-arg]
     name = serializers.CharField(max_length=100)
     payload = serializers.DictField(required=False, default=dict)

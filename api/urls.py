@@ -42,6 +42,15 @@ urlpatterns: list[URLPattern] = [
     ),
     path("v1/instances/<int:pk>/retry", instances.InstanceRetry.as_view(), name="instance-retry"),
     path(
+        "v1/instances/<int:pk>/suspend",
+        instances.InstanceSuspend.as_view(),
+        name="instance-suspend",
+    ),
+    path(
+        "v1/instances/<int:pk>/resume", instances.InstanceResume.as_view(), name="instance-resume"
+    ),
+    path("v1/instances/<int:pk>/move", instances.InstanceMove.as_view(), name="instance-move"),
+    path(
         "v1/instances/<int:pk>/messages",
         instances.InstanceMessage.as_view(),
         name="instance-messages",

@@ -94,12 +94,19 @@ class InstanceStatus(models.TextChoices):
     # An unexpected error while applying an event to this instance: nothing of
     # that transition was written, work for it is held back, an operator retries.
     INCIDENT = "incident", "Incident"
+    # An operator put it on hold: work is held back as for an incident until resumed.
+    SUSPENDED = "suspended", "Suspended"
 
 
 # The one set of ended statuses (engine/state.py reads it from here).
 ENDED = frozenset({InstanceStatus.COMPLETED, InstanceStatus.CANCELLED, InstanceStatus.COMPENSATED})
 # What an operator's retry acts on (services.instance_retry).
 RETRYABLE = frozenset({InstanceStatus.FAILED, InstanceStatus.INCIDENT})
+# Statuses whose work (runs, timers, results, messages) is held back, not applied.
+HOLDING = frozenset({InstanceStatus.INCIDENT, InstanceStatus.SUSPENDED})
+# What an operator may suspend.
+SUSPENDABLE = frozenset({InstanceStatus.RUNNING, InstanceStatus.WAITING,
+                         InstanceStatus.COMPENSATING, InstanceStatus.FAILED})  # fmt: skip
 _S = InstanceStatus
 # The core computes the next status; the runtime refuses any pair not listed
 # here. What really happens: a cancellation with something to undo goes through
@@ -108,18 +115,44 @@ _S = InstanceStatus
 # instance can become an incident, and an incident returns to where it was.
 INSTANCE_TRANSITIONS: dict[str, frozenset[str]] = {
     _S.RUNNING: frozenset(
-        {_S.WAITING, _S.COMPENSATING, _S.COMPLETED, _S.FAILED, _S.CANCELLED, _S.INCIDENT}
+        {
+            _S.WAITING,
+            _S.COMPENSATING,
+            _S.COMPLETED,
+            _S.FAILED,
+            _S.CANCELLED,
+            _S.INCIDENT,
+            _S.SUSPENDED,
+        }
     ),
     _S.WAITING: frozenset(
-        {_S.RUNNING, _S.COMPENSATING, _S.COMPLETED, _S.FAILED, _S.CANCELLED, _S.INCIDENT}
+        {
+            _S.RUNNING,
+            _S.COMPENSATING,
+            _S.COMPLETED,
+            _S.FAILED,
+            _S.CANCELLED,
+            _S.INCIDENT,
+            _S.SUSPENDED,
+        }
     ),
     _S.COMPENSATING: frozenset(
-        {_S.RUNNING, _S.WAITING, _S.COMPLETED, _S.FAILED, _S.COMPENSATED, _S.INCIDENT}
+        {_S.RUNNING, _S.WAITING, _S.COMPLETED, _S.FAILED, _S.COMPENSATED, _S.INCIDENT, _S.SUSPENDED}
     ),
     # failed: a step failed for good; retry resumes it, cancel compensates or ends it
     _S.FAILED: frozenset(
-        {_S.RUNNING, _S.WAITING, _S.COMPENSATING, _S.COMPLETED, _S.CANCELLED, _S.INCIDENT}
+        {
+            _S.RUNNING,
+            _S.WAITING,
+            _S.COMPENSATING,
+            _S.COMPLETED,
+            _S.CANCELLED,
+            _S.INCIDENT,
+            _S.SUSPENDED,
+        }
     ),
+    # suspended: resume returns to where it was (cancel resumes it first)
+    _S.SUSPENDED: frozenset({_S.RUNNING, _S.WAITING, _S.COMPENSATING, _S.FAILED}),
     # incident: retry returns to where it was, cancel compensates or ends it
     _S.INCIDENT: frozenset({_S.RUNNING, _S.WAITING, _S.COMPENSATING, _S.FAILED, _S.CANCELLED}),
     _S.COMPLETED: frozenset(),

@@ -19,9 +19,10 @@ from orchestration import selectors, services
 from orchestration.definitions.diagram import render_svg
 from orchestration.engine.state import awaited as state_awaited
 from orchestration.engine.state import current_steps
+from orchestration.engine.versions import definition_of
 from orchestration.exceptions import InvalidInput
 from orchestration.models import HumanTask, ProcessDefinition, ProcessInstance, StepRun
-from orchestration.states import ENDED, RETRYABLE, InstanceStatus
+from orchestration.states import ENDED, RETRYABLE, SUSPENDABLE, InstanceStatus
 from tasks_ui.responses import back, person, refused
 
 PAGE_SIZE = 50
@@ -118,6 +119,11 @@ def instance_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 instance.version.spec, highlight=current, done={s for s, _ in entered}
             ),
             "actions": [a for a in actions if a["message"] in awaited],
+            "can_suspend": can_operate and instance.status in SUSPENDABLE,
+            "can_resume": can_operate and instance.status == InstanceStatus.SUSPENDED,
+            "move_from": sorted(current) if can_operate and instance.status not in ENDED
+            and instance.status != InstanceStatus.SUSPENDED else [],
+            "move_to": list(definition_of(instance.version).steps),
             "can_retry": can_operate and instance.status in RETRYABLE,
             "can_cancel": can_operate and instance.status not in ENDED,
         },
@@ -134,6 +140,63 @@ def _operate(request: HttpRequest, pk: int, service: Any, done: str) -> HttpResp
         return refused(request, exc, fallback=here)
     messages.success(request, f"Instance {pk}: {done}.")
     return back(request, here)
+
+
+class InterventionForm(forms.Form):
+    """What an operator's intervention says: why, and for a move, where."""
+
+    reason = forms.CharField(max_length=1000, label="Reason")
+    source = forms.CharField(max_length=100, required=False)
+    target = forms.CharField(max_length=100, required=False)
+
+
+def _intervene(request: HttpRequest, pk: int, act: Any, done: str) -> HttpResponse:
+    instance = _visible(request, pk)
+    here = reverse("tasks_ui:instance", args=[pk])
+    form = InterventionForm(request.POST)
+    try:
+        if not form.is_valid():
+            errors = {field: [str(e) for e in errs] for field, errs in form.errors.items()}
+            raise InvalidInput(errors)
+        act(instance, form.cleaned_data)
+    except Exception as exc:
+        return refused(request, exc, fallback=here)
+    messages.success(request, f"Instance {pk}: {done}.")
+    return back(request, here)
+
+
+@require_POST
+@login_required
+def instance_suspend(request: HttpRequest, pk: int) -> HttpResponse:
+    def act(instance: ProcessInstance, data: dict[str, Any]) -> None:
+        services.instance_suspend(
+            instance_id=instance.pk, reason=data["reason"], actor=person(request)
+        )
+
+    return _intervene(request, pk, act, "suspended")
+
+
+@require_POST
+@login_required
+def instance_resume(request: HttpRequest, pk: int) -> HttpResponse:
+    def act(instance: ProcessInstance, data: dict[str, Any]) -> None:
+        services.instance_resume(
+            instance_id=instance.pk, reason=data["reason"], actor=person(request)
+        )
+
+    return _intervene(request, pk, act, "resumed")
+
+
+@require_POST
+@login_required
+def instance_move(request: HttpRequest, pk: int) -> HttpResponse:
+    def act(instance: ProcessInstance, data: dict[str, Any]) -> None:
+        services.instance_move(
+            instance_id=instance.pk, source=data["source"], target=data["target"],
+            reason=data["reason"], actor=person(request),
+        )  # fmt: skip
+
+    return _intervene(request, pk, act, "moved")
 
 
 class ActionForm(forms.Form):

@@ -20,7 +20,9 @@ from api.serializers import (
     InstanceDetailSerializer,
     InstanceSerializer,
     MessageSerializer,
+    MoveSerializer,
     ProblemSerializer,
+    ReasonSerializer,
     StartSerializer,
 )
 from orchestration import selectors, services
@@ -178,6 +180,55 @@ class InstanceRetry(APIView):
         instance = visible_instance(request, pk)
         require_scope(request, "instances:operate", instance.definition.key)
         done = services.instance_retry(instance_id=instance.pk, actor=actor(request))
+        return Response(instance_data(visible_instance(request, done.pk)))
+
+
+class InstanceSuspend(APIView):
+    @extend_schema(
+        request=ReasonSerializer,
+        responses={200: InstanceSerializer, **ERRORS},
+        summary="Suspend: its runs and timers wait, results and messages are kept",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        instance = visible_instance(request, pk)
+        require_scope(request, "instances:operate", instance.definition.key)
+        body = valid(ReasonSerializer, request.data)
+        done = services.instance_suspend(
+            instance_id=instance.pk, reason=body["reason"], actor=actor(request)
+        )
+        return Response(instance_data(visible_instance(request, done.pk)))
+
+
+class InstanceResume(APIView):
+    @extend_schema(
+        request=ReasonSerializer,
+        responses={200: InstanceSerializer, **ERRORS},
+        summary="Resume a suspended instance (what it kept is applied, due timers fire)",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        instance = visible_instance(request, pk)
+        require_scope(request, "instances:operate", instance.definition.key)
+        body = valid(ReasonSerializer, request.data)
+        done = services.instance_resume(
+            instance_id=instance.pk, reason=body["reason"], actor=actor(request)
+        )
+        return Response(instance_data(visible_instance(request, done.pk)))
+
+
+class InstanceMove(APIView):
+    @extend_schema(
+        request=MoveSerializer,
+        responses={200: InstanceSerializer, **ERRORS},
+        summary="Move the flow from one step to another (back: redo; past a failed step)",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        instance = visible_instance(request, pk)
+        require_scope(request, "instances:operate", instance.definition.key)
+        body = valid(MoveSerializer, request.data)
+        done = services.instance_move(
+            instance_id=instance.pk, source=body["from"], target=body["to"],
+            reason=body["reason"], actor=actor(request),
+        )  # fmt: skip
         return Response(instance_data(visible_instance(request, done.pk)))
 
 

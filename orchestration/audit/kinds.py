@@ -20,6 +20,9 @@ class AuditKind(StrEnum):
     INSTANCE_CANCELLED_BY = "instance.cancelled_by"
     INSTANCE_CANCEL_REQUESTED = "instance.cancel_requested"
     INSTANCE_EVENT = "instance.event"
+    INSTANCE_SUSPENDED = "instance.suspended"  # an operator put it on hold (reason)
+    INSTANCE_RESUMED = "instance.resumed"  # ... and took it off hold (reason, events held)
+    INSTANCE_MOVED = "instance.moved"  # an operator moved a token from one step to another
     STEP_ENTERED = "step.entered"
     STEP_SUCCEEDED = "step.succeeded"
     STEP_FAILED = "step.failed"

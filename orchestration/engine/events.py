@@ -96,6 +96,16 @@ class Moved:
     mapping: dict[str, str]
 
 
+@dataclass(frozen=True)
+class Jumped:
+    """An operator moves the flow parked at `source` to `target` (a redo when
+    `target` is an earlier step): what waited there is withdrawn."""
+
+    source: str
+    target: str
+    reason: str = ""
+
+
 Event = (
     Started
     | StepSucceeded
@@ -107,12 +117,13 @@ Event = (
     | Cancel
     | RetryFailed
     | Moved
+    | Jumped
 )
 
 _EVENT_TYPES: dict[str, type[Any]] = {
     cls.__name__: cls
     for cls in (Started, StepSucceeded, StepFailed, TaskVoted, TimerFired, MessageReceived,
-                ChildFinished, Cancel, RetryFailed, Moved)
+                ChildFinished, Cancel, RetryFailed, Moved, Jumped)
 }  # fmt: skip
 
 

@@ -22,7 +22,7 @@ from orchestration.audit import AuditKind
 from orchestration.engine.worker import Outcome, Worker
 from orchestration.exceptions import InstanceConflict, InvalidInput
 from orchestration.models import ProcessEvent, StepRun
-from orchestration.states import InstanceStatus, RunStatus
+from orchestration.states import HOLDING, RunStatus
 
 MAX_TASKS = 100
 MAX_LOCK = timedelta(hours=1)
@@ -71,7 +71,7 @@ def fetch_and_lock(
                 Q(status=RunStatus.READY, due_at__lte=now)
                 | Q(status=RunStatus.RUNNING, lease_until__lt=now)
             )
-            .exclude(instance__status=InstanceStatus.INCIDENT)
+            .exclude(instance__status__in=HOLDING)
             .filter(within or Q())
             .order_by("due_at", "pk")[:max_tasks]
         )

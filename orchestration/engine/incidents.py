@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Hashable, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.db import InterfaceError, OperationalError, transaction
 
@@ -147,7 +147,20 @@ def incident_retry(writer: Writer, instance: ProcessInstance, *, actor: User | N
     instance.status, instance.error = previous["status"], previous["error"]
     instance.updated_at = writer.now
     writer.touch(instance)
-    for data in error.get("replay", []):
+    replay_held(writer, instance, error.get("replay", []), actor=actor)
+
+
+def replay_held(
+    writer: Writer,
+    instance: ProcessInstance,
+    replay: list[dict[str, Any]],
+    *,
+    actor: User | None,
+) -> None:
+    """Apply the events held for an instance (in incident, or suspended) in
+    order, and make its held-back timers and runs due now. An event that no
+    longer applies is recorded as ignored."""
+    for data in replay:
         if "dropped" in data:
             writer.record(instance, AuditKind.EVENT_IGNORED, payload={"event": data["event"],
                                                               "why": data["dropped"]})  # fmt: skip

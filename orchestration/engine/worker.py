@@ -55,7 +55,7 @@ from orchestration.engine.versions import definition_of
 from orchestration.exceptions import BusinessError, RetryableError
 from orchestration.handlers import StepContext, get_handler
 from orchestration.models import ProcessInstance, StepRun, Timer
-from orchestration.states import InstanceStatus, RunStatus, TimerStatus
+from orchestration.states import HOLDING, RunStatus, TimerStatus
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +208,7 @@ class Worker:
             leased: list[StepRun] = []
             bad: list[tuple[StepRun, Exception | None]] = []
             for run in runs:
-                if run.instance.status == InstanceStatus.INCIDENT:
+                if run.instance.status in HOLDING:
                     bad.append((run, None))  # held back until an operator retries
                     continue
                 try:
@@ -294,7 +294,7 @@ class Worker:
             # batch that failed after changing the claimed objects in memory.
             run = current[run.pk]
             event = self._finish_run(writer, run, outcome)
-            if instance.status == InstanceStatus.INCIDENT:
+            if instance.status in HOLDING:
                 writer.hold(instance, event, step=run.step)
             else:
                 self._apply(writer, instance, event, run.step)
@@ -439,7 +439,7 @@ class Worker:
             instance = instances[run.instance_id]
             if incident is not None:
                 held.setdefault(instance.pk, []).append(event)
-            elif instance.status == InstanceStatus.INCIDENT:
+            elif instance.status in HOLDING:
                 writer.hold(instance, event, step=run.step)
             else:
                 self._apply(writer, instance, event, run.step)
@@ -499,7 +499,7 @@ class Worker:
         held: list[Timer] = []
         for timer in timers:
             instance = instances[timer.instance_id]
-            if instance.status == InstanceStatus.INCIDENT:
+            if instance.status in HOLDING:
                 held.append(timer)
                 continue
             writer.fire(timer)

@@ -20,10 +20,11 @@ from orchestration.audit import AuditKind
 from orchestration.definitions.graph import all_steps
 from orchestration.definitions.migration import step_shape_problem
 from orchestration.definitions.patterns import full_match
-from orchestration.engine import core, incidents, quorum, state, store, wakeup
+from orchestration.engine import core, incidents, quorum, state, store, suspension, wakeup
 from orchestration.engine.events import (
     Cancel,
     Event,
+    Jumped,
     MessageReceived,
     Moved,
     RetryFailed,
@@ -50,7 +51,7 @@ from orchestration.models import (
     Timer,
 )
 from orchestration.services.tasks import task_comment
-from orchestration.states import InstanceStatus, TaskStatus
+from orchestration.states import SUSPENDABLE, InstanceStatus, TaskStatus
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -158,6 +159,15 @@ def _apply(
             writer.flush()
             transaction.on_commit(wakeup.nudge)
             return
+        if instance.status == InstanceStatus.SUSPENDED:
+            if isinstance(event, MessageReceived):
+                # Kept for the resume, like a step's result: a system that sent
+                # it is not asked to send it again.
+                writer.hold(instance, event, step="")
+                writer.flush()
+                return
+            if isinstance(event, Cancel):  # what it kept counts (a step that finished)
+                suspension.resume(writer, instance, reason="cancelled", actor=actor)
         _refuse_incident(instance, event)
         _transition(writer, instance, event, actor=actor, kind=kind, payload=payload)
 
@@ -175,7 +185,15 @@ def _locked(instance_id: int) -> ProcessInstance:
 
 
 def _refuse_incident(instance: ProcessInstance, event: Event) -> None:
-    """Nothing but a cancel or a retry reaches an instance in incident."""
+    """Nothing but a cancel or a retry reaches an instance in incident; a
+    suspended instance takes nothing from people until it is resumed."""
+    if instance.status == InstanceStatus.SUSPENDED:
+        held = (instance.error or {}).get("suspended") or {}
+        raise InstanceConflict(
+            "suspended",
+            f"instance {instance.pk} is suspended (by {held.get('by')}: {held.get('reason')});"
+            " an operator must resume it first",
+        )
     if instance.status == InstanceStatus.INCIDENT and not isinstance(event, Cancel | RetryFailed):
         error = instance.error or {}
         raise InstanceConflict(
@@ -245,6 +263,91 @@ def instance_retry(
     return _apply(
         instance_id, RetryFailed(), actor=actor, now=now, kind=AuditKind.INSTANCE_RETRY_REQUESTED
     )
+
+
+def _reason(reason: Any, why: str) -> str:
+    """An operator's intervention says why: required, one bounded text."""
+    text = reason.strip() if isinstance(reason, str) else ""
+    if not text:
+        raise InvalidInput({"reason": [f"required: {why}"]})
+    if len(text) > 1000 or limits.text_problem(text):
+        raise InvalidInput({"reason": ["at most 1000 characters of text"]})
+    return text
+
+
+def instance_suspend(
+    *, instance_id: int, reason: str, actor: User | None, now: datetime | None = None
+) -> ProcessInstance:
+    """Put a live (or failed) instance on hold: its runs and timers wait, step
+    results and messages that reach it are kept for the resume, people cannot
+    decide its tasks. InstanceConflict when it is not running, waiting,
+    compensating or failed."""
+    permissions.require(actor, permissions.operate_refusal(actor))
+    reason = _reason(reason, "say why the instance is put on hold")
+    with transaction.atomic():
+        instance = _locked(instance_id)
+        if instance.status not in SUSPENDABLE:
+            raise InstanceConflict(
+                "not_suspendable",
+                f"instance {instance.pk} is {instance.status}: only a running, waiting,"
+                " compensating or failed instance can be suspended",
+            )
+        writer = Writer(now or clock.now())
+        suspension.suspend(writer, instance, reason=reason, actor=actor)
+        writer.flush()
+    return instance
+
+
+def instance_resume(
+    *, instance_id: int, reason: str, actor: User | None, now: datetime | None = None
+) -> ProcessInstance:
+    """Take a suspended instance off hold: it returns to the status it had,
+    what it kept is applied in order, and timers that came due meanwhile
+    fire now. InstanceConflict unless it is suspended."""
+    permissions.require(actor, permissions.operate_refusal(actor))
+    reason = _reason(reason, "say why the instance goes on")
+
+    def lock() -> ProcessInstance:
+        instance = _locked(instance_id)
+        if instance.status != InstanceStatus.SUSPENDED:
+            raise InstanceConflict(
+                "not_suspended", f"instance {instance.pk} is {instance.status}, not suspended"
+            )
+        return instance
+
+    def apply(instance: ProcessInstance, writer: Writer) -> None:
+        suspension.resume(writer, instance, reason=reason, actor=actor)
+        writer.flush()
+        transaction.on_commit(wakeup.nudge)
+
+    return _guarded(lock, apply, lambda instance, writer: [], actor=actor,
+                    now=now or clock.now())  # fmt: skip
+
+
+def instance_move(
+    *, instance_id: int, source: str, target: str, reason: str, actor: User | None,
+    now: datetime | None = None,
+) -> ProcessInstance:  # fmt: skip
+    """Move the flow parked at step `source` to step `target`: what waited at
+    `source` is withdrawn and `target` is entered afresh. Moving back to an
+    earlier step is a redo (its task opens again); a failed step may be moved
+    past. Within one region and, inside a parallel, within its branches.
+    InvalidInput for an unknown step, InstanceConflict when the flow is not
+    at `source` or cannot go to `target` from there."""
+    permissions.require(actor, permissions.operate_refusal(actor))
+    reason = _reason(reason, "say why the flow is moved")
+    instance = ProcessInstance.objects.select_related("version").filter(pk=instance_id).first()
+    if instance is None:
+        raise ProcessInstance.DoesNotExist(f"no instance {instance_id}")
+    steps = definition_of(instance.version).steps
+    named = {"from": source, "to": target}
+    errors = {k: [f"unknown step {v!r}"] for k, v in named.items() if v not in steps}
+    if errors:
+        raise InvalidInput(errors)
+    return _apply(
+        instance_id, Jumped(source, target, reason), actor=actor, now=now,
+        kind=AuditKind.INSTANCE_MOVED, payload={"from": source, "to": target, "reason": reason},
+    )  # fmt: skip
 
 
 def instance_send_message(
@@ -394,11 +497,7 @@ def task_force_decide(
     required reason, recorded as `task.forced` (the task's decider is the
     operator). Raises PermissionDenied (not an operator), InvalidInput (no
     reason, unknown outcome), InstanceConflict (the task is closed)."""
-    reason = reason.strip() if isinstance(reason, str) else ""
-    if not reason:
-        raise InvalidInput({"reason": ["required: say why the task is pushed through"]})
-    if len(reason) > 1000 or limits.text_problem(reason):
-        raise InvalidInput({"reason": ["at most 1000 characters of text"]})
+    reason = _reason(reason, "say why the task is pushed through")
     now = now or clock.now()
     loaded: dict[str, Any] = {}
 

@@ -153,6 +153,40 @@ def test_operators_cancel_retry_and_signal(run) -> None:
     assert_problem(post(otto, f"/api/v1/instances/{pk}/cancel"), 409, "finished")
 
 
+def test_operators_suspend_resume_and_move_with_a_reason(run) -> None:
+    pk, task = start(run)
+    otto = api(key_for("otto"))
+    no_reason = post(otto, f"/api/v1/instances/{pk}/suspend", {})
+    assert assert_problem(no_reason, 400, "invalid_input")["errors"] == {
+        "reason": ["This field is required."]
+    }
+    suspended = post(otto, f"/api/v1/instances/{pk}/suspend", {"reason": "audit"})
+    assert suspended.status_code == 200 and suspended.json()["status"] == "suspended"
+    bob = api(key_for("bob"))
+    assert_problem(post(bob, f"/api/v1/tasks/{task.pk}/complete", {"outcome": "approve"}),
+                   409, "suspended")  # fmt: skip
+    assert_problem(post(otto, f"/api/v1/instances/{pk}/suspend", {"reason": "again"}),
+                   409, "not_suspendable")  # fmt: skip
+    resumed = post(otto, f"/api/v1/instances/{pk}/resume", {"reason": "audit passed"})
+    assert resumed.status_code == 200 and resumed.json()["status"] == "waiting"
+    unknown = post(otto, f"/api/v1/instances/{pk}/move",
+                   {"from": "manager_approval", "to": "nowhere", "reason": "x"})  # fmt: skip
+    assert assert_problem(unknown, 400, "invalid_input")["errors"] == {
+        "to": ["unknown step 'nowhere'"]
+    }
+    again = {"from": "manager_approval", "to": "manager_approval", "reason": "new form"}
+    redo = post(otto, f"/api/v1/instances/{pk}/move", again)
+    assert redo.status_code == 200, redo.content
+    assert list(HumanTask.objects.filter(instance_id=pk).values_list("status", flat=True)
+                .order_by("pk")) == ["withdrawn", "open"]  # fmt: skip
+    # Alice started it (she sees it) but is no operator.
+    alice = api(key_for("alice", name="alice-operate", scopes=["instances:operate"]))
+    assert_problem(post(alice, f"/api/v1/instances/{pk}/suspend", {"reason": "x"}),
+                   403, "permission_denied")  # fmt: skip
+    kinds = set(ProcessEvent.objects.filter(instance_id=pk).values_list("kind", flat=True))
+    assert {"instance.suspended", "instance.resumed", "instance.moved"} <= kinds
+
+
 # -- tasks ----------------------------------------------------------------------------------
 
 

@@ -78,6 +78,36 @@ def test_instances_operators_see_all_requesters_their_own(client, run) -> None:
     assert bad.status_code == 400
 
 
+def test_operators_suspend_resume_and_move_from_the_instance_page(client, run) -> None:
+    from orchestration.models import HumanTask
+
+    mine = purchase(run, "desk").instance
+    page = reverse("tasks_ui:instance", args=[mine.pk])
+    login(client, "alice")  # the requester sees no interventions
+    assert 'id="suspend"' not in client.get(page).content.decode()
+    refused = client.post(reverse("tasks_ui:instance-suspend", args=[mine.pk]),
+                          {"reason": "x"}, HTTP_HX_REQUEST="true")  # fmt: skip
+    assert refused.status_code == 403
+    login(client, "otto")
+    html = client.get(page).content.decode()
+    assert 'id="suspend"' in html and 'id="move"' in html and 'id="resume"' not in html
+    no_reason = client.post(reverse("tasks_ui:instance-suspend", args=[mine.pk]),
+                            {"reason": ""}, HTTP_HX_REQUEST="true")  # fmt: skip
+    assert no_reason.status_code == 400
+    client.post(reverse("tasks_ui:instance-suspend", args=[mine.pk]), {"reason": "audit"})
+    html = client.get(page).content.decode()
+    assert "by otto: audit" in html and 'id="resume"' in html and 'id="move"' not in html
+    client.post(reverse("tasks_ui:instance-resume", args=[mine.pk]), {"reason": "fine"})
+    moved = client.post(reverse("tasks_ui:instance-move", args=[mine.pk]),
+                        {"source": "manager_approval", "target": "manager_approval",
+                         "reason": "redo with the new budget"})  # fmt: skip
+    assert moved.status_code == 302
+    assert list(HumanTask.objects.filter(instance=mine).order_by("pk")
+                .values_list("status", flat=True)) == ["withdrawn", "open"]  # fmt: skip
+    kinds = [e.kind for e in ProcessEvent.objects.filter(instance=mine, actor__username="otto")]
+    assert {"instance.suspended", "instance.resumed", "instance.moved"} <= set(kinds)
+
+
 def test_out_of_office_is_each_persons_own(client, run) -> None:
     bob = login(client, "bob")
     page = reverse("tasks_ui:absences")

@@ -27,7 +27,7 @@ class _ProtectsCandidates:
 class UserAdmin(_ProtectsCandidates, BaseUserAdmin):  # type: ignore[type-arg]
     fieldsets = (
         *(BaseUserAdmin.fieldsets or ()),
-        ("Process engine", {"fields": ("manager", "timezone")}),
+        ("Process engine", {"fields": ("manager", "timezone", "attributes")}),
     )
     list_display = ("username", "email", "first_name", "last_name", "manager", "is_staff")
     autocomplete_fields = ("manager",)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 
+from accounts.attributes import validate_attributes
 from accounts.timezones import validate_timezone
 
 
@@ -17,6 +18,13 @@ class User(AbstractUser):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reports"
     )
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    # What allocation rules may ask of a person (`assignees.where`): an
+    # approval limit, skills, a region... names to numbers, text, true/false
+    # or lists of those.
+    attributes = models.JSONField(
+        default=dict, blank=True, validators=[validate_attributes],
+        help_text='For allocation rules, e.g. {"approval_limit": 5000, "skills": ["it"]}.',
+    )  # fmt: skip
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"

@@ -500,14 +500,28 @@ def _json_template_errors(path: str, value: Any, known: set[str]) -> Iterable[De
 
 
 def _assignee_errors(
-    path: str, assignees: Mapping[str, Any], known: set[str], ctx: Context
-) -> Iterable[DefinitionError]:
+    path: str, assignees: Mapping[str, Any], known: set[str], ctx: Context,
+    *, allocates: bool = False,
+) -> Iterable[DefinitionError]:  # fmt: skip
+    """Who a task or an email goes to. `where` and `policy` choose among the
+    people named, and only for an approval's own assignees (`allocates`)."""
     for kind in ("users", "groups"):
         for i, entry in enumerate(assignees.get(kind) or []):
             yield from _template_errors(f"{path}.{kind}[{i}]", entry, known)
     resolver = assignees.get("resolver")
     if resolver is not None and resolver not in ctx.resolvers:
         yield DefinitionError(f"{path}.resolver", f"resolver {resolver!r} is not registered")
+    for name in ("where", "policy"):
+        if name not in assignees:
+            continue
+        if not allocates:
+            yield DefinitionError(f"{path}.{name}", "applies to an approval's assignees only")
+        elif not any(assignees.get(k) for k in ("users", "groups", "resolver")):
+            yield DefinitionError(
+                f"{path}.{name}", "needs users, groups or a resolver to choose from"
+            )
+    if allocates and "where" in assignees:
+        yield from _expression_errors(f"{path}.where", assignees["where"], known | {"user"})
 
 
 def _request_errors(
@@ -640,7 +654,7 @@ def _approval_errors(
         yield from _template_errors(f"{path}.title", step["title"], local)
     if isinstance(step.get("priority"), str) and "{{" in step["priority"]:
         yield from _template_errors(f"{path}.priority", step["priority"], local)
-    yield from _assignee_errors(f"{path}.assignees", step["assignees"], local, ctx)
+    yield from _assignee_errors(f"{path}.assignees", step["assignees"], local, ctx, allocates=True)
     outcomes = set(step["outcomes"])
 
     def outcome_error(where: str, name: str) -> Iterable[DefinitionError]:

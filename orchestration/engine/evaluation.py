@@ -95,4 +95,6 @@ def open_task(
         form=list(step.get("form") or []),
         outcomes=list(step["outcomes"]),
         entry=entry,
+        where=assignees.get("where", ""),
+        policy=assignees.get("policy", ""),
     )

@@ -166,6 +166,8 @@ class OpenTask:
     form: list[dict[str, Any]]
     outcomes: list[str]
     entry: int | None = None  # the entry of a for_each chain
+    where: str = ""  # only people for whom this expression holds (over `user` too)
+    policy: str = ""  # allocate to one of them: round_robin, least_open, random
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from django.conf import settings
 from orchestration import limits, states
 from orchestration.audit import AuditKind
 from orchestration.definitions.durations import parse_duration
-from orchestration.engine import core, state, store
+from orchestration.engine import allocation, core, state, store
 from orchestration.engine.child_writes import ChildWrites
 from orchestration.engine.events import (
     Audit,
@@ -397,13 +397,18 @@ class Writer(TaskWrites, ChildWrites):
                 excluded,
             )
             group_ids = [groups[g] for g in effect.groups if g in groups]
+            why_stranded = "it is offered to nobody"
+            if effect.where or effect.policy:
+                people, group_ids = self._allocate(instance, effect, task, people, group_ids,
+                                                   excluded)  # fmt: skip
+                why_stranded = "nobody qualifies under its assignees' where rule"
             if not group_ids and not set(people) - set(excluded):
                 # Nobody named may decide it (the starter alone, under four-eyes):
                 # said out loud; its escalation, or an operator, can move it.
                 self.record(
                     instance, AuditKind.TASK_STRANDED, step=effect.step,
                     payload={"why": "every person it is offered to is excluded from deciding it"
-                             if people else "it is offered to nobody"},
+                             if people else why_stranded},
                 )  # fmt: skip
             task.candidate_users, task.candidate_groups = people, group_ids
             self._new_tasks.append(task)
@@ -479,6 +484,33 @@ class Writer(TaskWrites, ChildWrites):
                     "child": instance.pk,
                 },
             )
+
+    def _allocate(
+        self, instance: ProcessInstance, effect: OpenTask, task: HumanTask, people: list[int],
+        group_ids: list[int], excluded: dict[int, str],
+    ) -> tuple[list[int], list[int]]:  # fmt: skip
+        """`assignees.where` narrows the people (group members included) to those
+        who qualify; `policy` allocates the task to one of them. Neither offers
+        it to anyone away or excluded."""
+        from accounts.selectors import absent_at
+
+        if self._away is None:
+            self._away = absent_at(self.now)
+        found = allocation.allocate(
+            definition=definition_of(instance.version).spec["key"], step=effect.step,
+            token_key=f"{instance.pk}:{effect.step}:{effect.execution}:{effect.entry}",
+            variables=instance.variables, users=people, groups=group_ids,
+            leave_out={*excluded, *self._away}, where=effect.where, policy=effect.policy,
+        )  # fmt: skip
+        if found.chosen is not None:
+            task.claimed_by_id = found.chosen
+        self.record(
+            instance, AuditKind.TASK_ALLOCATED, step=effect.step,
+            payload={"policy": effect.policy, "where": effect.where,
+                     "qualified": len(found.qualified), "to": found.chosen,
+                     **({"unreadable": found.unreadable} if found.unreadable else {})},
+        )  # fmt: skip
+        return ([found.chosen] if found.chosen is not None else found.qualified), []
 
     def _lane_of(self, instance: ProcessInstance) -> int:
         """StepRun.lane: NEW for a top-level instance this writer is creating (it

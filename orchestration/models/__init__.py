@@ -2,6 +2,7 @@
 
 from orchestration.models.definitions import ProcessDefinition, ProcessEvent, ProcessVersion
 from orchestration.models.instances import (
+    AllocationTurn,
     BufferedMessage,
     HumanTask,
     LoopHeartbeat,
@@ -25,6 +26,7 @@ from orchestration.models.webhooks import (
 
 __all__ = [
     "WEBHOOK_EVENTS",
+    "AllocationTurn",
     "AuditSeal",
     "BufferedMessage",
     "DeliveryStatus",

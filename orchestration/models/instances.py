@@ -354,3 +354,21 @@ class BufferedMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} for {self.business_key}"
+
+
+class AllocationTurn(models.Model):
+    """Whose turn it is for a step allocated `round_robin`: the last person
+    given a task of this definition's step (locked while the next is chosen,
+    so two tasks opening at once go to two people)."""
+
+    definition = models.CharField(max_length=100)
+    step = models.CharField(max_length=100)
+    last_user_id = models.BigIntegerField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["definition", "step"], name="allocation_turn_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.definition}.{self.step}"

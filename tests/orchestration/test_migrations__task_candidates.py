@@ -6,9 +6,12 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.loader import MigrationLoader
 
-BEFORE = [("orchestration", "0027_step_run_lanes")]
-AFTER = [("orchestration", "0028_task_candidates_in_the_row")]
+# The accounts app stays where it is (its user model as the database has it).
+ACCOUNTS = MigrationLoader(None).graph.leaf_nodes("accounts")
+BEFORE = [("orchestration", "0027_step_run_lanes"), *ACCOUNTS]
+AFTER = [("orchestration", "0028_task_candidates_in_the_row"), *ACCOUNTS]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -380,6 +380,8 @@ def parallel_joins(steps: Mapping[str, Mapping[str, Any]]) -> dict[str, str | No
                 for s, d in reachable(branch, succ).items()
                 if steps.get(s, {}).get("type") == "join"
             }
+            if not depths:
+                continue  # a branch that only ends (terminate: false) on its own
             common = (
                 depths
                 if common is None
@@ -393,16 +395,31 @@ def _join_errors(steps: Mapping[str, Mapping[str, Any]], prefix: str) -> Iterabl
     joins = parallel_joins(steps)
     for parallel_id, join_id in joins.items():
         targets = branch_targets(steps[parallel_id])
+        succ = successors(steps)
         for i, target in enumerate(targets):
             if target in targets[:i]:
                 yield DefinitionError(
                     f"{prefix}.{parallel_id}.branches[{i}]",
                     f"a branch already starts at {target!r}",
                 )
-        if join_id is None:
+        alone = [
+            (i, target) for i, target in enumerate(targets)
+            if join_id is None or join_id not in reachable(target, succ)
+        ]  # fmt: skip
+        if join_id is None and not all(_ends_quietly(t, steps, succ) for _, t in alone):
             yield DefinitionError(
-                f"{prefix}.{parallel_id}.branches", "branches never meet at a join"
+                f"{prefix}.{parallel_id}.branches",
+                "branches never meet at a join (or end each with terminate: false)",
             )
+            continue
+        for i, target in alone:
+            if join_id is not None and not _ends_quietly(target, steps, succ):
+                yield DefinitionError(
+                    f"{prefix}.{parallel_id}.branches[{i}]",
+                    f"never reaches the join {join_id!r}: end it with terminate: false"
+                    " to let it finish on its own",
+                )
+        if join_id is None:
             continue
         wait_for = steps[join_id].get("wait_for")
         if isinstance(wait_for, int) and wait_for > len(targets):
@@ -421,6 +438,17 @@ def _join_errors(steps: Mapping[str, Mapping[str, Any]], prefix: str) -> Iterabl
     for step_id, step in steps.items():
         if step["type"] == "join" and step_id not in matched:
             yield DefinitionError(f"{prefix}.{step_id}", "join has no matching parallel")
+
+
+def _ends_quietly(
+    start: str, steps: Mapping[str, Mapping[str, Any]], succ: Mapping[str, list[str]]
+) -> bool:
+    """Every end reachable from `start` ends only its branch (terminate: false)."""
+    return all(
+        steps[s].get("terminate") is False
+        for s in reachable(start, succ)
+        if steps.get(s, {}).get("type") == "end"
+    )
 
 
 def calendar_errors(calendar: Any) -> list[DefinitionError]:
@@ -592,6 +620,10 @@ def _step_errors(
         for i, branch in enumerate(step["branches"]):
             if isinstance(branch, Mapping) and "when" in branch:
                 yield from _expression_errors(f"{path}.branches[{i}].when", branch["when"], known)
+    elif kind == "end" and step.get("terminate") is False and "status" in step:
+        yield DefinitionError(
+            f"{path}.terminate", "an end with a status ends the instance: it cannot be false"
+        )
     elif kind == "join" and "rest" in step and "wait_for" not in step:
         yield DefinitionError(f"{path}.rest", "applies to a partial join: give wait_for too")
     elif kind == "approval":

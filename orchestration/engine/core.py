@@ -388,6 +388,9 @@ class _Machine(ApprovalRules, EachRules, RegionRules):
             ))  # fmt: skip
             return token, step["next"]
         if kind == "end":
+            if step.get("terminate") is False:
+                del self.tokens[token]
+                return self._branch_ended(tok["frames"], step_id, step.get("result", ""))
             if step_id in self.d.regions:
                 return self._end_region(token, tok, step_id, step)
             self._finish(step.get("status", COMPLETED), step.get("result", ""), keep=token)
@@ -483,8 +486,17 @@ class _Machine(ApprovalRules, EachRules, RegionRules):
             if record["arrived"] >= record["expected"]:
                 del self.state["joins"][group]
             return None
-        needed = record.get("needed", record["expected"])
-        if record["arrived"] < needed:
+        return self._join_if_ready(group, record, tok.get("execution", 1))
+
+    def _join_if_ready(
+        self, group: str, record: dict[str, Any], execution: int
+    ) -> tuple[str, str] | None:
+        """The join goes on once the branches it waits for have arrived (all
+        that started and did not end on their own, or `wait_for` of them)."""
+        step_id = record["join"]
+        step = self.d.step(step_id)
+        needed = min(record.get("needed", record["expected"]), record["expected"])
+        if record["arrived"] < needed or record["arrived"] == 0:
             return None
         if needed < record["expected"]:
             self._pass_partial_join(group, record, step_id, step.get("rest", "cancel"))
@@ -495,9 +507,43 @@ class _Machine(ApprovalRules, EachRules, RegionRules):
             "step": step_id,
             "frames": record["frames"],
             "wait": None,
-            "execution": tok.get("execution", 1),
+            "execution": execution,
         }
         return merged, step["next"]
+
+    def _branch_ended(self, frames: list[str], end: str, result: str) -> tuple[str, str] | None:
+        """A token reached an end with `terminate: false`: its branch is over.
+        The parallel it belongs to waits for one branch fewer (and may join
+        now, or be over itself when no branch is left); a region with nothing
+        left inside ends; the instance completes when nothing is left at all.
+        Returns where the flow goes on, if anywhere."""
+        joins, regions = self.state["joins"], self.state.get("regions") or {}
+        if frames and frames[-1] in joins:
+            group = frames[-1]
+            record = joins[group]
+            record["expected"] -= 1
+            if record.get("passed"):
+                if record["arrived"] >= record["expected"]:
+                    del joins[group]
+                return None
+            if record["expected"] == 0:  # every branch ended on its own
+                del joins[group]
+                return self._branch_ended(record["frames"], end, result)
+            if record["join"] is None:
+                return None
+            return self._join_if_ready(group, record, 1)
+        if frames and frames[-1] in regions:
+            frame = frames[-1]
+            if any(frame in tok["frames"] for tok in self.tokens.values()):
+                return None  # something still runs inside
+            region_id, outer = regions[frame]["step"], regions[frame]["token"]
+            self._close_region(frame)
+            self.snap.variables[region_id] = {"result": result, "end": end}
+            self.effects.append(Audit(AuditKind.REGION_ENDED, region_id, {"end": end}))
+            return outer, self.d.step(region_id)["next"]
+        if not self.tokens and self.state["comp"] is None:
+            self._finish(COMPLETED, result)
+        return None
 
     def _pass_partial_join(
         self, group: str, record: dict[str, Any], step_id: str, rest: str

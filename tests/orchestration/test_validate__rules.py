@@ -400,7 +400,11 @@ def test_join_without_a_matching_parallel() -> None:
 
 def test_parallel_branches_that_never_meet() -> None:
     spec = parallel_spec(b={"type": "end"})
-    assert messages(spec) == ["steps.split.branches: branches never meet at a join"]
+    assert messages(spec) == [
+        "steps.split.branches[1]: never reaches the join 'meet': end it with terminate: false"
+        " to let it finish on its own"
+    ]
+    assert messages(parallel_spec(b={"type": "end", "terminate": False})) == []
 
 
 def test_nested_parallels_pair_with_the_nearest_join() -> None:

@@ -503,3 +503,14 @@ def test_a_compensating_branch_left_behind_by_a_partial_join_finishes_its_undo()
     # ... and nothing follows it.
     assert run.only(RunStep) == [] and run.snap.status == "running"
     assert [t["step"] for t in run.snap.state["tokens"].values()] == ["after"]
+
+
+def test_a_branch_that_ends_on_its_own_lets_its_join_go_on() -> None:
+    run = Run(partial_join("cancel", b={"type": "end", "terminate": False},
+                           meet={"type": "join", "next": "after"}))  # fmt: skip
+    (task,) = run.only(OpenTask)
+    assert run.snap.state["joins"]["2"]["expected"] == 2  # b ended at once
+    run.succeed("a")
+    assert run.only(RunStep) == []  # the join still waits for the approval
+    run.send(TaskVoted(task.token, "c", "ok", {}, "bob", task=1))
+    assert [r.step for r in run.only(RunStep)] == ["after"] and run.snap.state["joins"] == {}

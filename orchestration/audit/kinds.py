@@ -56,6 +56,7 @@ class AuditKind(StrEnum):
     STEP_INTERRUPTED = "step.interrupted"  # an event attached to the step withdrew it
     JOIN_PASSED = "join.passed"  # a partial join had enough branches: what became of the rest
     JOIN_IGNORED = "join.ignored"  # a branch arrived after its partial join had passed
+    REGION_QUEUED = "region.queued"  # an exclusive region waits for its turn
     REGION_ENDED = "region.ended"  # an end inside a region was reached: it goes on at its next
     ENTRIES_COMPLETED = "step.entries_completed"  # a for_each step: how many of how many
     ENTRY_ADDED = "step.entry_added"  # a message added an entry to a running for_each step

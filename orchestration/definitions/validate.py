@@ -31,6 +31,7 @@ from orchestration.definitions.graph import (
     levels,
     message_names,
     reachable,
+    regions_of,
     successors,
 )
 from orchestration.definitions.parse import parse_source
@@ -170,13 +171,38 @@ def _graph_errors(spec: Mapping[str, Any], ctx: Context) -> Iterable[DefinitionE
             path = f"{level.prefix}.{step_id}"
             if step_id in variables:
                 yield DefinitionError(path, f"step id {step_id!r} is also a variable name")
+            if step_id in CONDITION_NAMES:
+                yield DefinitionError(path, f"{step_id!r} is a reserved name")
             yield from _step_errors(path, step, known, ctx, own=spec["key"])
     yield from _cycle_errors(spec, ctx, where)
     yield from _duration_errors(spec, [])
     yield from _exclusion_errors(flat, where)
     for name, decl in variables.items():
         yield from _pattern_errors(f"variables.{name}", decl)
+        if name in CONDITION_NAMES:
+            yield DefinitionError(f"variables.{name}", f"{name!r} is a reserved name")
     yield from _action_errors(spec)
+    yield from _exclusive_errors(spec, where)
+
+
+def _exclusive_errors(
+    spec: Mapping[str, Any], where: Mapping[str, str]
+) -> Iterable[DefinitionError]:
+    """An exclusive region inside one that holds the same name would wait
+    for itself for ever."""
+    flat, parents = all_steps(spec), regions_of(spec)
+    for step_id, step in flat.items():
+        name = step.get("exclusive")
+        outer = parents.get(step_id)
+        while name and outer is not None:
+            if flat[outer].get("exclusive") == name:
+                yield DefinitionError(
+                    f"{where[step_id]}.exclusive",
+                    f"inside region {outer!r}, which holds {name!r} already: it would wait"
+                    " for itself",
+                )
+                break
+            outer = parents.get(outer)
 
 
 def _action_errors(spec: Mapping[str, Any]) -> Iterable[DefinitionError]:
@@ -615,11 +641,13 @@ def _step_errors(
             yield from _request_errors(f"{path}.compensate", step["compensate"], known, ctx)
     elif kind == "decision":
         for i, branch in enumerate(step["branches"]):
-            yield from _expression_errors(f"{path}.branches[{i}].when", branch["when"], known)
+            yield from _expression_errors(f"{path}.branches[{i}].when", branch["when"],
+                                          known | CONDITION_NAMES)  # fmt: skip
     elif kind == "parallel":
         for i, branch in enumerate(step["branches"]):
             if isinstance(branch, Mapping) and "when" in branch:
-                yield from _expression_errors(f"{path}.branches[{i}].when", branch["when"], known)
+                yield from _expression_errors(f"{path}.branches[{i}].when", branch["when"],
+                                              known | CONDITION_NAMES)  # fmt: skip
     elif kind == "end" and step.get("terminate") is False and "status" in step:
         yield DefinitionError(
             f"{path}.terminate", "an end with a status ends the instance: it cannot be false"
@@ -655,6 +683,8 @@ def _step_errors(
                     yield DefinitionError(f"{path}.{name}", NOT_WAITING)
 
 
+# What a branch condition sees beside the variables (core._with_active_steps).
+CONDITION_NAMES = frozenset({"active_steps"})
 # What `for_each.complete_when` sees beside the variables.
 EACH_NAMES = frozenset({"completed", "total", "results"})
 NOT_WAITING = "does not apply: the step does not wait for its sub-processes (wait: false)"

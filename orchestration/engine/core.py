@@ -311,6 +311,8 @@ class _Machine(ApprovalRules, EachRules, RegionRules):
         self._withdraw_entries(tok, step_id, self.d.step(step_id))
         if "region" in tok:
             self._close_region(tok["region"])
+        self._dequeue(token, tok)
+        tok.pop("queued", None)
         self.effects.append(
             Audit(AuditKind.STEP_INTERRUPTED, step_id, {"by": label, "branch": index})
         )
@@ -348,8 +350,9 @@ class _Machine(ApprovalRules, EachRules, RegionRules):
             )
             return None
         if kind == "decision":
+            seen = self._with_active_steps(token)
             for branch in step["branches"]:
-                if truthy(branch["when"], self.snap.variables):
+                if truthy(branch["when"], seen):
                     return token, branch["next"]
             return token, step["default"]
         if kind == "wait":
@@ -396,6 +399,13 @@ class _Machine(ApprovalRules, EachRules, RegionRules):
             self._finish(step.get("status", COMPLETED), step.get("result", ""), keep=token)
             return None
         raise StepError(f"unknown step type {kind!r}")
+
+    def _with_active_steps(self, token: str) -> dict[str, Any]:
+        """What a branch condition sees: the variables and `active_steps`, the
+        steps where the instance's other flows are parked now (a milestone:
+        "only while the order is still at `ship`")."""
+        active = sorted({t["step"] for k, t in self.tokens.items() if k != token and t["step"]})
+        return {**self.snap.variables, "active_steps": active}
 
     def _enter_wait(
         self, token: str, tok: dict[str, Any], step_id: str, step: Mapping[str, Any]
@@ -446,10 +456,11 @@ class _Machine(ApprovalRules, EachRules, RegionRules):
         """Start every branch (a `{next, when}` branch only when its condition
         holds: an inclusive split); the join waits for the branches that started,
         or for its `wait_for` of them."""
+        seen = self._with_active_steps(token)
         branches = [
             b if isinstance(b, str) else b["next"]
             for b in step["branches"]
-            if isinstance(b, str) or "when" not in b or truthy(b["when"], self.snap.variables)
+            if isinstance(b, str) or "when" not in b or truthy(b["when"], seen)
         ]
         if not branches:
             raise StepError(f"no branch of {step_id} has a condition that holds")
@@ -576,6 +587,7 @@ class _Machine(ApprovalRules, EachRules, RegionRules):
             self._unbind(tok["step"], tok["execution"])
         if "region" in tok:
             self._close_region(tok["region"])
+        self._dequeue(token, tok)
         if tok["wait"] == Wait.COMPENSATING:
             return  # its compensations run to the end, then nothing follows them
         self.effects.append(CancelToken(token, "", tok.get("step") or "", withdrawn=True))
@@ -588,6 +600,7 @@ class _Machine(ApprovalRules, EachRules, RegionRules):
         self.state["joins"].clear()
         self.state.pop("binds", None)
         self.state.pop("regions", None)
+        self.state.pop("locks", None)
         self.snap.status = status
         self.snap.result = result
         self.effects.append(Audit(AuditKind(f"instance.{status}"), "", {"result": result}))
@@ -818,6 +831,7 @@ class _Machine(ApprovalRules, EachRules, RegionRules):
         self.tokens.clear()
         self.state["joins"].clear()
         self.state.pop("regions", None)
+        self.state.pop("locks", None)
         self.snap.error = None
         self.effects.append(
             Audit(AuditKind.INSTANCE_CANCEL_REQUESTED, "", {"reason": event.reason})
@@ -883,7 +897,8 @@ class _Machine(ApprovalRules, EachRules, RegionRules):
         self._withdraw_entries(tok, event.source, step)
         if "region" in tok:
             self._close_region(tok["region"])
-        for key in ("events", "chain", "messages", "message", "adds"):
+        self._dequeue(token, tok)
+        for key in ("events", "chain", "messages", "message", "adds", "queued"):
             tok.pop(key, None)
         self.effects.append(CancelToken(token, "", event.source, withdrawn=True))
         if self.snap.status == FAILED and (self.snap.error or {}).get("token") == token:

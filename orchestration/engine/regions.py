@@ -51,17 +51,38 @@ class RegionRules:
     def _withdraw_token(self, token: str) -> None:
         raise NotImplementedError
 
+    def _advance(self, token: str, step_id: str) -> None:
+        raise NotImplementedError
+
     def _enter_region(
         self, token: str, tok: dict[str, Any], step_id: str, step: Mapping[str, Any]
-    ) -> tuple[str, str]:
+    ) -> tuple[str, str] | None:
         """Park the token at the region (its events wait with it) and go on
-        with one token inside, from the region's start."""
-        frame = self._new_id()
+        with one token inside, from the region's start. An `exclusive` region
+        whose name another running region holds is queued for its turn."""
         tok["wait"] = Wait.REGION
-        tok["region"] = frame
-        self.state.setdefault("regions", {})[frame] = {"step": step_id, "token": token}
+        name = step.get("exclusive")
+        if name:
+            lock = self.state.setdefault("locks", {}).setdefault(name, {"holder": None,
+                                                                         "queue": []})  # fmt: skip
+            if lock["holder"] is not None:
+                lock["queue"].append(token)
+                tok["queued"] = name
+                self.effects.append(Audit(AuditKind.REGION_QUEUED, step_id, {"exclusive": name}))
+                return None  # parked: the core attaches its events as for any step
         if "events" in step:
             self._attach(token, tok, step_id, step)
+        return self._open_region(token, tok, step_id, step)
+
+    def _open_region(
+        self, token: str, tok: dict[str, Any], step_id: str, step: Mapping[str, Any]
+    ) -> tuple[str, str]:
+        frame = self._new_id()
+        tok["region"] = frame
+        tok.pop("queued", None)
+        self.state.setdefault("regions", {})[frame] = {"step": step_id, "token": token}
+        if step.get("exclusive"):
+            self.state["locks"][step["exclusive"]]["holder"] = frame
         inner = self._new_id()
         self.tokens[inner] = {"step": None, "frames": [*tok["frames"], frame], "wait": None}
         return inner, step["start"]
@@ -98,6 +119,34 @@ class RegionRules:
             self._withdraw_token(other)
         for key in [k for k, r in self.state["joins"].items() if frame in r["frames"]]:
             del self.state["joins"][key]
+        if record is not None:
+            self._release(self.d.step(record["step"]).get("exclusive"), frame)
+
+    def _release(self, name: str | None, frame: str) -> None:
+        """An exclusive region closed: the next flow queued for its name enters."""
+        locks = self.state.get("locks") or {}
+        lock = locks.get(name) if name else None
+        if lock is None or lock["holder"] != frame:
+            return
+        lock["holder"] = None
+        while lock["queue"]:
+            token = lock["queue"].pop(0)
+            tok = self.tokens.get(token)
+            if tok is None or tok.get("queued") != name:
+                continue
+            step = self.d.step(tok["step"])
+            inner, start = self._open_region(token, tok, tok["step"], step)
+            self._advance(inner, start)
+            return
+        del locks[name]
+        if not locks:
+            self.state.pop("locks", None)
+
+    def _dequeue(self, token: str, tok: Mapping[str, Any]) -> None:
+        """A flow waiting for an exclusive region's turn goes elsewhere."""
+        lock = (self.state.get("locks") or {}).get(tok.get("queued") or "")
+        if lock is not None and token in lock["queue"]:
+            lock["queue"].remove(token)
 
     def _inside(self, region_id: str) -> set[str]:
         """The steps of a region, those of regions nested in it too."""

@@ -18,7 +18,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -108,8 +108,23 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
     text = f"Decided {outcome}: {task.title}"
     if request.htmx and request.POST.get("from") == "row":  # type: ignore[attr-defined]
         return _row_notice(request, text)
+    following = _next_in_case(request, task)
+    if following is not None:
+        # Chained execution: the case's next task for this person opens at once.
+        messages.success(request, f"{text}. Next in this case: {following.title}")
+        return redirect(reverse("tasks_ui:task", args=[following.pk]))
     messages.success(request, text)
     return back(request, reverse("tasks_ui:inbox"))
+
+
+def _next_in_case(request: HttpRequest, task: HumanTask) -> HumanTask | None:
+    """The oldest open task of the same instance this person may decide now."""
+    found: HumanTask | None = (
+        HumanTask.objects.filter(permissions.tasks_decidable_q(request.user),
+                                 instance_id=task.instance_id, status="open")
+        .order_by("pk").first()
+    )  # fmt: skip
+    return found
 
 
 def _row_notice(request: HttpRequest, text: str) -> HttpResponse:

@@ -372,3 +372,21 @@ def test_wrp43_additional_resources_a_task_needs_two_people(run) -> None:
     run.decide(open_task(instance), "approve", as_="ben")
     instance.refresh_from_db()
     assert instance.status == "completed"
+
+
+# ---- auto-start: chained execution --------------------------------------------------------
+def test_wrp39_chained_execution_the_next_task_of_the_case_opens_after_deciding(
+    run, client
+) -> None:
+    run.publish(FAMILIAR)
+    instance = run.start("familiar")
+    first = open_task(instance)
+    client.force_login(user("ann"))
+    done = client.post(f"/tasks/{first.pk}/decide/", {"outcome": "approve"})
+    second = open_task(instance)
+    # ann decided `first`; `second` is hers (retain familiar): it opens next.
+    assert done.status_code == 302 and done.url == f"/tasks/{second.pk}/"
+    run.publish(approval("solo", "{groups: [buyers]}"))
+    solo = run.start("solo")
+    finished = client.post(f"/tasks/{open_task(solo).pk}/decide/", {"outcome": "approve"})
+    assert finished.status_code == 302 and finished.url == "/inbox/"  # nothing more here

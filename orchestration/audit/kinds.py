@@ -54,6 +54,7 @@ class AuditKind(StrEnum):
     WAIT_TIMED_OUT = "wait.timed_out"
     WAIT_FIRST = "wait.first"  # a first_of wait: which event came first
     STEP_INTERRUPTED = "step.interrupted"  # an event attached to the step withdrew it
+    STEP_EVENT = "step.event"  # an event with interrupting: false started a path beside it
     JOIN_PASSED = "join.passed"  # a partial join had enough branches: what became of the rest
     JOIN_IGNORED = "join.ignored"  # a branch arrived after its partial join had passed
     REGION_QUEUED = "region.queued"  # an exclusive region waits for its turn

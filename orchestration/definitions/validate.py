@@ -257,6 +257,8 @@ def _level_errors(
             yield DefinitionError(edge.path, unknown(edge.target))
     yield from _reachability_errors(level, check_ends=not dangling)
     yield from _join_errors(steps, level.prefix)
+    if not dangling:
+        yield from _side_path_errors(steps, level.prefix)
     if level.region is not None:
         for step_id, step in steps.items():
             if step["type"] == "end" and "status" in step:
@@ -432,7 +434,9 @@ def _join_errors(steps: Mapping[str, Mapping[str, Any]], prefix: str) -> Iterabl
             (i, target) for i, target in enumerate(targets)
             if join_id is None or join_id not in reachable(target, succ)
         ]  # fmt: skip
-        if join_id is None and not all(_ends_quietly(t, steps, succ) for _, t in alone):
+        # Without a join, one branch at least must be able to end on its own:
+        # else the first to end ends them all (a join forgotten, most likely).
+        if join_id is None and not any(_may_end_quietly(t, steps, succ) for _, t in alone):
             yield DefinitionError(
                 f"{prefix}.{parallel_id}.branches",
                 "branches never meet at a join (or end each with terminate: false)",
@@ -464,6 +468,38 @@ def _join_errors(steps: Mapping[str, Mapping[str, Any]], prefix: str) -> Iterabl
     for step_id, step in steps.items():
         if step["type"] == "join" and step_id not in matched:
             yield DefinitionError(f"{prefix}.{step_id}", "join has no matching parallel")
+
+
+def _side_path_errors(
+    steps: Mapping[str, Mapping[str, Any]], prefix: str
+) -> Iterable[DefinitionError]:
+    """A path an event starts beside its step (`interrupting: false`) runs on
+    its own: it joins nothing and ends only itself (terminate: false)."""
+    succ = successors(steps)
+    for step_id, step in steps.items():
+        for i, event in enumerate(step.get("events") or []):
+            if not isinstance(event, Mapping) or event.get("interrupting") is not False:
+                continue
+            path = reachable(event["next"], succ)
+            if any(steps[s]["type"] == "join" for s in path):
+                yield DefinitionError(
+                    f"{prefix}.{step_id}.events[{i}].next",
+                    "a path beside the step (interrupting: false) joins nothing: it runs on"
+                    " its own",
+                )
+            elif not _ends_quietly(event["next"], steps, succ):
+                yield DefinitionError(
+                    f"{prefix}.{step_id}.events[{i}].next",
+                    "a path beside the step (interrupting: false) ends with terminate: false,"
+                    " or it would end the instance",
+                )
+
+
+def _may_end_quietly(
+    start: str, steps: Mapping[str, Mapping[str, Any]], succ: Mapping[str, list[str]]
+) -> bool:
+    return any(steps[s]["type"] == "end" and steps[s].get("terminate") is False
+               for s in reachable(start, succ))  # fmt: skip
 
 
 def _ends_quietly(
@@ -613,7 +649,8 @@ def _step_errors(
 ) -> Iterable[DefinitionError]:
     kind = step["type"]
     if "events" in step:
-        yield from _event_list_errors(f"{path}.events", step["events"], known)
+        yield from _event_list_errors(f"{path}.events", step["events"], known,
+                                      step_kind=kind)  # fmt: skip
     if "for_each" in step and kind != "approval":
         yield from _each_errors(path, step, known)
         known = known | {step["for_each"]["as"]}  # what each entry's request or input sees
@@ -802,19 +839,40 @@ def _first_of_errors(
     yield from _event_list_errors(f"{path}.first_of", step["first_of"], known)
 
 
+# What a step's attached event or a first_of branch waits for: exactly one.
+EVENT_TRIGGERS = ("timer", "until", "message", "condition", "error")
+# Steps that can end with a business error code (their `error` events).
+ERROR_STEPS = frozenset({"service", "http", "subprocess"})
+
+
 def _event_list_errors(
-    path: str, events: list[Mapping[str, Any]], known: set[str]
+    path: str, events: list[Mapping[str, Any]], known: set[str], *, step_kind: str = "wait"
 ) -> Iterable[DefinitionError]:
     """A `first_of` wait's branches or a step's attached `events`: each exactly
-    one message, timer or until (with its own next); a message once."""
+    one trigger (with its own next); a message once. `error` events belong to
+    steps that end with error codes; `interrupting: false` and `every` to
+    attached events (an error interrupts by nature)."""
     seen: set[str] = set()
+    offered = [t for t in EVENT_TRIGGERS if t != "error" or step_kind in ERROR_STEPS]
     for i, event in enumerate(events):
         where = f"{path}[{i}]"
-        given = [name for name in ("timer", "until", "message") if name in event]
+        given = [name for name in EVENT_TRIGGERS if name in event]
         if len(given) != 1:
-            yield DefinitionError(where, "needs exactly one of timer, until, message")
-        if "until" in event:
-            yield from _expression_errors(f"{where}.until", event["until"], known)
+            yield DefinitionError(where, f"needs exactly one of {', '.join(offered)}")
+        elif given[0] == "error" and step_kind not in ERROR_STEPS:
+            yield DefinitionError(
+                f"{where}.error", f"a {step_kind} step ends with no error code to catch"
+            )
+        quiet = event.get("interrupting") is False
+        if quiet and "error" in event:
+            yield DefinitionError(f"{where}.interrupting", "a step that failed cannot go on")
+        if "every" in event and not (quiet and "timer" in event):
+            yield DefinitionError(
+                f"{where}.every", "repeats a timer event with interrupting: false"
+            )
+        for field_name in ("until", "condition"):
+            if field_name in event:
+                yield from _expression_errors(f"{where}.{field_name}", event[field_name], known)
         name = event.get("message")
         if name is not None and name in seen:
             yield DefinitionError(f"{where}.message", f"{name!r} is already an event of this step")

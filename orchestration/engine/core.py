@@ -102,6 +102,13 @@ class Definition:
         return parallel_joins(self.steps)
 
     @cached_property
+    def has_conditions(self) -> bool:
+        """Some event or first_of branch fires on a condition (checked after
+        every transition only then)."""
+        return any("condition" in e for step in self.steps.values()
+                   for field in ("events", "first_of") for e in step.get(field) or [])  # fmt: skip
+
+    @cached_property
     def regions(self) -> dict[str, str]:
         """The region holding each step that is inside one."""
         return regions_of(self.spec)
@@ -131,6 +138,13 @@ def transition(
     machine = _Machine(definition, own, now, key)
     machine.handle(event)
     return Transition(machine.snap, machine.effects)
+
+
+def _label(event: Mapping[str, Any]) -> str:
+    """How an event is named where it fired: its message or error code, or
+    the kind of trigger (timer, until, condition)."""
+    return str(event.get("message") or event.get("error")
+               or next(k for k in ("timer", "until", "condition") if k in event))  # fmt: skip
 
 
 def _copy_json(value: Any) -> Any:
@@ -227,6 +241,8 @@ class _Machine(ApprovalRules, EachRules, RegionRules):
         elif isinstance(event, Jumped):
             self._require_live()
             self._on_jump(event)
+        if self.d.has_conditions:
+            self._check_conditions()
         self._settle()
 
     # ---- movement ----------------------------------------------------------------------
@@ -238,6 +254,7 @@ class _Machine(ApprovalRules, EachRules, RegionRules):
                 self._fail(token, step_id, "LOOP", "too many instantaneous steps in one transition")
                 return
             tok = self.tokens[token]
+            tok.pop("held", None)
             if tok.pop("events", None) is not None:
                 # Leaving a step with attached events: their timers go.
                 self.effects.append(CancelToken(token, Wait.TIMER))
@@ -303,7 +320,10 @@ class _Machine(ApprovalRules, EachRules, RegionRules):
         message name, `timer` or `until`) and `branch` (its index), lands
         under the step id."""
         event = self.d.step(step_id)["events"][index]
-        label = event.get("message") or ("timer" if "timer" in event else "until")
+        label = _label(event)
+        if event.get("interrupting") is False:
+            self._beside(token, step_id, index, event, payload)
+            return
         tok = self.tokens[token]
         tok.pop("events", None)
         tok.pop("chain", None)
@@ -323,6 +343,99 @@ class _Machine(ApprovalRules, EachRules, RegionRules):
                                      only=self._inside(step_id))  # fmt: skip
             return
         self._advance(token, event["next"])
+
+    def _beside(
+        self, token: str, step_id: str, index: int, event: Mapping[str, Any],
+        payload: dict[str, Any],
+    ) -> None:  # fmt: skip
+        """An event with `interrupting: false` came: the step goes on, and a
+        path starts beside it at the event's `next` (in a group of its own:
+        it joins nothing and ends only itself). A repeating timer (`every`)
+        is set again. Its payload, with `event` and `branch`, lands under the
+        step id."""
+        tok = self.tokens[token]
+        label = _label(event)
+        self.snap.variables[step_id] = {**payload, "event": label, "branch": index}
+        self.effects.append(Audit(AuditKind.STEP_EVENT, step_id, {"by": label, "branch": index}))
+        if "every" in event:
+            due = self.now + parse_duration(event["every"])
+            self.effects.append(StartTimer(token, step_id, TimerKind.ATTACHED, due, level=index))
+        group = self._new_id()
+        self.state["joins"][group] = {"join": None, "arrived": 0, "expected": 1,
+                                      "frames": tok["frames"], "side": True}  # fmt: skip
+        side = self._new_id()
+        self.tokens[side] = {"step": None, "frames": [*tok["frames"], group], "wait": None}
+        self._advance(side, event["next"])
+
+    def _catch(
+        self, token: str, step_id: str, code: str, message: str, extra: dict[str, Any]
+    ) -> bool:
+        """A step (or one of its for_each entries) ended with a business error
+        `code` that one of its `error` events catches: that event interrupts
+        the step. False when none does."""
+        events = self.d.step(step_id).get("events") or []
+        index = next((i for i, e in enumerate(events) if e.get("error") == code), None)
+        if index is None:
+            return False
+        tok = self.tokens[token]
+        if "of" in tok:  # an entry: the step as a whole is interrupted
+            parent = self._parent_of(tok)
+            self._unbind(step_id, tok["execution"])
+            del self.tokens[token]
+            if parent is None:
+                return True
+            each = self.tokens[parent]["each"]
+            each["running"].pop(token, None)
+            each["failed"] = tok["entry"]
+            token = parent
+        self._interrupt(token, step_id, index,
+                        {"error": {"code": code, "message": message}, **extra})  # fmt: skip
+        return True
+
+    def _check_conditions(self) -> None:
+        """Condition events and `first_of` condition branches fire when their
+        expression becomes true: checked after every transition, again after
+        each firing (which may change the variables), within the instant-step
+        budget."""
+        for _ in range(MAX_INSTANT_STEPS):
+            if self.snap.status in TERMINAL or not self._fire_a_condition():
+                return
+
+    def _fire_a_condition(self) -> bool:
+        variables = self.snap.variables
+        for token, tok in list(self.tokens.items()):
+            step_id = tok.get("step")
+            if not step_id or token not in self.tokens:
+                continue
+            step = self.d.step(step_id)
+            try:
+                if "events" in tok and tok["wait"] in ATTACHABLE:
+                    for index, event in enumerate(step.get("events") or []):
+                        if "condition" in event and self._rose(tok, index, event["condition"]):
+                            self._interrupt(token, step_id, index, {})
+                            return True
+                elif tok["wait"] == Wait.MESSAGE and "first_of" in step:
+                    for index, branch in enumerate(step["first_of"]):
+                        if "condition" in branch and truthy(branch["condition"], variables):
+                            self._first_came(token, step_id, index, {})
+                            return True
+            except StepError as exc:
+                self._fail(token, step_id, "EVALUATION", str(exc))
+                return False
+        return False
+
+    def _rose(self, tok: dict[str, Any], index: int, condition: str) -> bool:
+        """The condition holds now and did not at the last look (a condition that
+        stays true fires once; one that turns false and true again, again)."""
+        held: list[int] = tok.setdefault("held", [])
+        if truthy(condition, self.snap.variables):
+            if index in held:
+                return False
+            held.append(index)
+            return True
+        if index in held:
+            held.remove(index)
+        return False
 
     def _enter(
         self, token: str, tok: dict[str, Any], step_id: str, step: Mapping[str, Any], kind: str,
@@ -444,7 +557,7 @@ class _Machine(ApprovalRules, EachRules, RegionRules):
         branches are withdrawn (their timers cancelled; the token no longer
         waits for their messages), and the flow takes the branch's `next`."""
         branch = self.d.step(step_id)["first_of"][index]
-        first = branch.get("message") or ("timer" if "timer" in branch else "until")
+        first = _label(branch)
         self.snap.variables[step_id] = {**payload, "first": first, "branch": index}
         self.effects.append(Audit(AuditKind.WAIT_FIRST, step_id, {"first": first, "branch": index}))
         self.effects.append(CancelToken(token, Wait.MESSAGE))
@@ -532,6 +645,11 @@ class _Machine(ApprovalRules, EachRules, RegionRules):
         if frames and frames[-1] in joins:
             group = frames[-1]
             record = joins[group]
+            if record.get("side"):  # a path beside a step ended: nothing waits for it
+                del joins[group]
+                if not self.tokens and self.state["comp"] is None:
+                    self._finish(COMPLETED, result)
+                return None
             record["expected"] -= 1
             if record.get("passed"):
                 if record["arrived"] >= record["expected"]:
@@ -679,6 +797,12 @@ class _Machine(ApprovalRules, EachRules, RegionRules):
             )
             return
         route = (step.get("on_error") or {}).get(event.code) if not event.retryable else None
+        if (
+            route is None
+            and not event.retryable
+            and self._catch(event.token, event.step, event.code, event.message, {})
+        ):
+            return
         if route is not None:
             self.snap.variables[event.step] = {
                 "error": {"code": event.code, "message": event.message}
@@ -764,6 +888,14 @@ class _Machine(ApprovalRules, EachRules, RegionRules):
             return
         if step.get("result") and "of" not in tok:
             self.snap.variables[step["result"]] = outcome
+        if event.status == FAILED and self._catch(
+            event.token,
+            event.step,
+            event.result,
+            f"sub-process ended failed: {event.result}",
+            {"child": outcome},
+        ):
+            return
         if event.status != COMPLETED:
             self._fail(
                 event.token,

@@ -146,9 +146,15 @@ def test_wcp19_cancel_task_a_message_kept_before_the_step_withdraws_it_on_arriva
         ("[{message: a, next: e}, {message: a, next: e}]",
          "steps.s.events[1].message: 'a' is already an event of this step"),
         ("[{message: a, timer: 1d, next: e}]",
-         "steps.s.events[0]: needs exactly one of timer, until, message"),
+         "steps.s.events[0]: needs exactly one of timer, until, message, condition"),
         ("[{timer: 1d, next: nowhere}]", "steps.s.events[0].next: "),
-        ("[{message: a, next: e, interrupting: false}]", "steps.s.events[0]"),
+        ("[{message: a, next: e, interrupting: false}]",
+         "steps.s.events[0].next: a path beside the step (interrupting: false) ends with"
+         " terminate: false, or it would end the instance"),
+        ("[{error: X, next: e, interrupting: false}]",
+         "steps.s.events[0].interrupting: a step that failed cannot go on"),
+        ("[{timer: 1d, every: 1h, next: e}]",
+         "steps.s.events[0].every: repeats a timer event with interrupting: false"),
     ],
 )  # fmt: skip
 def test_attached_events_are_checked_one_by_one(db, events: str, error: str) -> None:

@@ -7,8 +7,7 @@ rules people are subject to read in one place.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from orchestration.audit import AuditKind
 from orchestration.engine import quorum
@@ -19,33 +18,15 @@ from orchestration.engine.events import (
     CancelToken,
     ChangeAssignees,
     CloseTask,
-    Effect,
     Notify,
     TaskVoted,
     TimerFired,
 )
-from orchestration.engine.state import EngineError, Snapshot, Wait
-
-if TYPE_CHECKING:
-    from orchestration.engine.core import Definition
+from orchestration.engine.machine import MachineParts
+from orchestration.engine.state import EngineError, Wait
 
 
-class ApprovalRules:
-    d: Definition
-    snap: Snapshot
-    effects: list[Effect]
-    now: datetime
-
-    @property
-    def tokens(self) -> dict[str, dict[str, Any]]:
-        raise NotImplementedError
-
-    def _token_at(self, token: str, step: str, wait: str) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def _advance(self, token: str, step_id: str) -> None:
-        raise NotImplementedError
-
+class ApprovalRules(MachineParts):
     # ---- for_each chains ------------------------------------------------------------------
     def _enter_chain(
         self, token: str, tok: dict[str, Any], step_id: str, step: Mapping[str, Any],

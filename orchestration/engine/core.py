@@ -30,6 +30,7 @@ from orchestration.definitions.durations import parse_duration
 from orchestration.definitions.graph import all_steps, regions_of
 from orchestration.definitions.validate import parallel_joins
 from orchestration.engine.approvals import ApprovalRules
+from orchestration.engine.attached import ATTACHABLE, MAX_INSTANT_STEPS, EventRules
 from orchestration.engine.calendars import calendar_of, deadline
 from orchestration.engine.each import EachRules
 from orchestration.engine.evaluation import (
@@ -63,6 +64,8 @@ from orchestration.engine.events import (
     Tell,
     TimerFired,
 )
+from orchestration.engine.interventions import InterventionRules
+from orchestration.engine.joins import JoinRules
 from orchestration.engine.regions import RegionRules
 from orchestration.engine.retries import backoff_delay, retry_policy
 from orchestration.engine.state import (
@@ -79,11 +82,7 @@ from orchestration.engine.state import (
 __all__ = ["Definition", "EngineError", "Transition", "transition"]
 
 RUNNING, WAITING, COMPLETED, FAILED = "running", "waiting", "completed", "failed"
-# What a token may be parked on while events attached to its step wait too.
-ATTACHABLE = frozenset({Wait.TASK, Wait.STEP, Wait.CHILD, Wait.ENTRIES, Wait.REGION})
 CANCELLED, COMPENSATING, COMPENSATED = "cancelled", "compensating", "compensated"
-# A transition that passes more instantaneous steps than this is a loop of decisions.
-MAX_INSTANT_STEPS = 1000
 
 
 @dataclass(frozen=True)
@@ -140,13 +139,6 @@ def transition(
     return Transition(machine.snap, machine.effects)
 
 
-def _label(event: Mapping[str, Any]) -> str:
-    """How an event is named where it fired: its message or error code, or
-    the kind of trigger (timer, until, condition)."""
-    return str(event.get("message") or event.get("error")
-               or next(k for k in ("timer", "until", "condition") if k in event))  # fmt: skip
-
-
 def _copy_json(value: Any) -> Any:
     """A copy of JSON data (what variables and state are): several times faster
     than copy.deepcopy, which a transition used to spend a tenth of its time in."""
@@ -157,7 +149,7 @@ def _copy_json(value: Any) -> Any:
     return value
 
 
-class _Machine(ApprovalRules, EachRules, RegionRules):
+class _Machine(ApprovalRules, EachRules, RegionRules, EventRules, JoinRules, InterventionRules):
     def __init__(self, definition: Definition, snap: Snapshot, now: datetime, key: str) -> None:
         self.d, self.snap, self.now, self.key = definition, snap, now, key
         self.effects: list[Effect] = []
@@ -282,161 +274,6 @@ class _Machine(ApprovalRules, EachRules, RegionRules):
                 return
             token, step_id = nxt
 
-    def _attach(
-        self, token: str, tok: dict[str, Any], step_id: str, step: Mapping[str, Any]
-    ) -> None:
-        """A token parked at a step with `events` also waits for them (by
-        name, or by business key through the API)."""
-        tok["events"] = self._await_events(token, step_id, step["events"], TimerKind.ATTACHED)
-
-    def _await_events(
-        self, token: str, step_id: str, events: list[Mapping[str, Any]], kind: str
-    ) -> list[str]:
-        """Wait for a list of events (a step's attached `events`, a `first_of`
-        wait's branches): their messages at once, and a timer of `kind` per
-        timer event whose `level` is the event's index. The message names."""
-        names = [event["message"] for event in events if "message" in event]
-        if names:
-            self.effects.append(AwaitMessage(token, step_id, tuple(names)))
-        for index, event in enumerate(events):
-            due = self._event_due(event)
-            if due is not None:
-                self.effects.append(StartTimer(token, step_id, kind, due, level=index))
-        return names
-
-    def _event_due(self, event: Mapping[str, Any]) -> datetime | None:
-        """When a `timer` or `until` event fires (None for a message)."""
-        if "timer" in event:
-            return self.now + parse_duration(event["timer"])
-        if "until" in event:
-            return max(as_datetime(evaluate(event["until"], self.snap.variables)), self.now)
-        return None
-
-    def _interrupt(self, token: str, step_id: str, index: int, payload: dict[str, Any]) -> None:
-        """An event attached to the step a token is parked at came: the step is
-        withdrawn (its tasks closed as withdrawn, a running attempt fenced off,
-        queued attempts, timers and children cancelled) and the flow goes on
-        from the event's `next`. Its payload, with `interrupted_by` (the
-        message name, `timer` or `until`) and `branch` (its index), lands
-        under the step id."""
-        event = self.d.step(step_id)["events"][index]
-        label = _label(event)
-        if event.get("interrupting") is False:
-            self._beside(token, step_id, index, event, payload)
-            return
-        tok = self.tokens[token]
-        tok.pop("events", None)
-        tok.pop("chain", None)
-        self.snap.variables[step_id] = {**payload, "interrupted_by": label, "branch": index}
-        self._withdraw_entries(tok, step_id, self.d.step(step_id))
-        if "region" in tok:
-            self._close_region(tok["region"])
-        self._dequeue(token, tok)
-        tok.pop("queued", None)
-        self.effects.append(
-            Audit(AuditKind.STEP_INTERRUPTED, step_id, {"by": label, "branch": index})
-        )
-        self.effects.append(CancelToken(token, "", step_id, withdrawn=True))
-        if event.get("compensate"):
-            # Undo what completed inside the region, newest first, then go on.
-            self._begin_compensation(token, then=event["next"], cancel=False,
-                                     only=self._inside(step_id))  # fmt: skip
-            return
-        self._advance(token, event["next"])
-
-    def _beside(
-        self, token: str, step_id: str, index: int, event: Mapping[str, Any],
-        payload: dict[str, Any],
-    ) -> None:  # fmt: skip
-        """An event with `interrupting: false` came: the step goes on, and a
-        path starts beside it at the event's `next` (in a group of its own:
-        it joins nothing and ends only itself). A repeating timer (`every`)
-        is set again. Its payload, with `event` and `branch`, lands under the
-        step id."""
-        tok = self.tokens[token]
-        label = _label(event)
-        self.snap.variables[step_id] = {**payload, "event": label, "branch": index}
-        self.effects.append(Audit(AuditKind.STEP_EVENT, step_id, {"by": label, "branch": index}))
-        if "every" in event:
-            due = self.now + parse_duration(event["every"])
-            self.effects.append(StartTimer(token, step_id, TimerKind.ATTACHED, due, level=index))
-        group = self._new_id()
-        self.state["joins"][group] = {"join": None, "arrived": 0, "expected": 1,
-                                      "frames": tok["frames"], "side": True}  # fmt: skip
-        side = self._new_id()
-        self.tokens[side] = {"step": None, "frames": [*tok["frames"], group], "wait": None}
-        self._advance(side, event["next"])
-
-    def _catch(
-        self, token: str, step_id: str, code: str, message: str, extra: dict[str, Any]
-    ) -> bool:
-        """A step (or one of its for_each entries) ended with a business error
-        `code` that one of its `error` events catches: that event interrupts
-        the step. False when none does."""
-        events = self.d.step(step_id).get("events") or []
-        index = next((i for i, e in enumerate(events) if e.get("error") == code), None)
-        if index is None:
-            return False
-        tok = self.tokens[token]
-        if "of" in tok:  # an entry: the step as a whole is interrupted
-            parent = self._parent_of(tok)
-            self._unbind(step_id, tok["execution"])
-            del self.tokens[token]
-            if parent is None:
-                return True
-            each = self.tokens[parent]["each"]
-            each["running"].pop(token, None)
-            each["failed"] = tok["entry"]
-            token = parent
-        self._interrupt(token, step_id, index,
-                        {"error": {"code": code, "message": message}, **extra})  # fmt: skip
-        return True
-
-    def _check_conditions(self) -> None:
-        """Condition events and `first_of` condition branches fire when their
-        expression becomes true: checked after every transition, again after
-        each firing (which may change the variables), within the instant-step
-        budget."""
-        for _ in range(MAX_INSTANT_STEPS):
-            if self.snap.status in TERMINAL or not self._fire_a_condition():
-                return
-
-    def _fire_a_condition(self) -> bool:
-        variables = self.snap.variables
-        for token, tok in list(self.tokens.items()):
-            step_id = tok.get("step")
-            if not step_id or token not in self.tokens:
-                continue
-            step = self.d.step(step_id)
-            try:
-                if "events" in tok and tok["wait"] in ATTACHABLE:
-                    for index, event in enumerate(step.get("events") or []):
-                        if "condition" in event and self._rose(tok, index, event["condition"]):
-                            self._interrupt(token, step_id, index, {})
-                            return True
-                elif tok["wait"] == Wait.MESSAGE and "first_of" in step:
-                    for index, branch in enumerate(step["first_of"]):
-                        if "condition" in branch and truthy(branch["condition"], variables):
-                            self._first_came(token, step_id, index, {})
-                            return True
-            except StepError as exc:
-                self._fail(token, step_id, "EVALUATION", str(exc))
-                return False
-        return False
-
-    def _rose(self, tok: dict[str, Any], index: int, condition: str) -> bool:
-        """The condition holds now and did not at the last look (a condition that
-        stays true fires once; one that turns false and true again, again)."""
-        held: list[int] = tok.setdefault("held", [])
-        if truthy(condition, self.snap.variables):
-            if index in held:
-                return False
-            held.append(index)
-            return True
-        if index in held:
-            held.remove(index)
-        return False
-
     def _enter(
         self, token: str, tok: dict[str, Any], step_id: str, step: Mapping[str, Any], kind: str,
         execution: int,
@@ -541,174 +378,6 @@ class _Machine(ApprovalRules, EachRules, RegionRules):
             due = as_datetime(evaluate(step["until"], self.snap.variables))
         self.effects.append(StartTimer(token, step_id, TimerKind.WAIT, max(due, self.now)))
         return None
-
-    def _enter_first_of(
-        self, token: str, tok: dict[str, Any], step_id: str, step: Mapping[str, Any]
-    ) -> None:
-        """Wait for whichever of several events comes first (a deferred choice):
-        the token waits for every message branch at once and each timer branch
-        has a timer whose `level` is the branch's index."""
-        tok["wait"] = Wait.MESSAGE
-        tok["messages"] = self._await_events(token, step_id, step["first_of"], TimerKind.FIRST_OF)
-
-    def _first_came(self, token: str, step_id: str, index: int, payload: dict[str, Any]) -> None:
-        """A `first_of` wait's branch `index` came first: its payload (a
-        message's) and which branch it was land under the step id, the other
-        branches are withdrawn (their timers cancelled; the token no longer
-        waits for their messages), and the flow takes the branch's `next`."""
-        branch = self.d.step(step_id)["first_of"][index]
-        first = _label(branch)
-        self.snap.variables[step_id] = {**payload, "first": first, "branch": index}
-        self.effects.append(Audit(AuditKind.WAIT_FIRST, step_id, {"first": first, "branch": index}))
-        self.effects.append(CancelToken(token, Wait.MESSAGE))
-        self._advance(token, branch["next"])
-
-    def _split(
-        self, token: str, tok: dict[str, Any], step_id: str, step: Mapping[str, Any]
-    ) -> tuple[str, str] | None:
-        """Start every branch (a `{next, when}` branch only when its condition
-        holds: an inclusive split); the join waits for the branches that started,
-        or for its `wait_for` of them."""
-        seen = self._with_active_steps(token)
-        branches = [
-            b if isinstance(b, str) else b["next"]
-            for b in step["branches"]
-            if isinstance(b, str) or "when" not in b or truthy(b["when"], seen)
-        ]
-        if not branches:
-            raise StepError(f"no branch of {step_id} has a condition that holds")
-        group = self._new_id()
-        join = self.d.joins.get(step_id)
-        record = {"join": join, "arrived": 0, "expected": len(branches), "frames": tok["frames"]}
-        wait_for = self.d.step(join).get("wait_for") if join else None
-        if wait_for is not None and wait_for < len(branches):
-            record["needed"] = wait_for
-        self.state["joins"][group] = record
-        del self.tokens[token]
-        children = []
-        for branch in branches:
-            child = self._new_id()
-            self.tokens[child] = {"step": None, "frames": [*tok["frames"], group], "wait": None}
-            children.append((child, branch))
-        for child, branch in children[1:]:
-            self._advance(child, branch)
-        return children[0]
-
-    def _join(
-        self, token: str, tok: dict[str, Any], step_id: str, step: Mapping[str, Any]
-    ) -> tuple[str, str] | None:
-        frames = tok["frames"]
-        group = frames[-1] if frames else None
-        record = self.state["joins"].get(group) if group else None
-        if group is None or record is None or record["join"] != step_id:
-            return token, step["next"]  # not inside that parallel: pass through
-        record["arrived"] += 1
-        del self.tokens[token]
-        if record.get("passed"):
-            # A partial join let the rest finish: this one is ignored.
-            self.effects.append(Audit(AuditKind.JOIN_IGNORED, step_id, {"token": token}))
-            if record["arrived"] >= record["expected"]:
-                del self.state["joins"][group]
-            return None
-        return self._join_if_ready(group, record, tok.get("execution", 1))
-
-    def _join_if_ready(
-        self, group: str, record: dict[str, Any], execution: int
-    ) -> tuple[str, str] | None:
-        """The join goes on once the branches it waits for have arrived (all
-        that started and did not end on their own, or `wait_for` of them)."""
-        step_id = record["join"]
-        step = self.d.step(step_id)
-        needed = min(record.get("needed", record["expected"]), record["expected"])
-        if record["arrived"] < needed or record["arrived"] == 0:
-            return None
-        if needed < record["expected"]:
-            self._pass_partial_join(group, record, step_id, step.get("rest", "cancel"))
-        else:
-            del self.state["joins"][group]
-        merged = self._new_id()
-        self.tokens[merged] = {
-            "step": step_id,
-            "frames": record["frames"],
-            "wait": None,
-            "execution": execution,
-        }
-        return merged, step["next"]
-
-    def _branch_ended(self, frames: list[str], end: str, result: str) -> tuple[str, str] | None:
-        """A token reached an end with `terminate: false`: its branch is over.
-        The parallel it belongs to waits for one branch fewer (and may join
-        now, or be over itself when no branch is left); a region with nothing
-        left inside ends; the instance completes when nothing is left at all.
-        Returns where the flow goes on, if anywhere."""
-        joins, regions = self.state["joins"], self.state.get("regions") or {}
-        if frames and frames[-1] in joins:
-            group = frames[-1]
-            record = joins[group]
-            if record.get("side"):  # a path beside a step ended: nothing waits for it
-                del joins[group]
-                if not self.tokens and self.state["comp"] is None:
-                    self._finish(COMPLETED, result)
-                return None
-            record["expected"] -= 1
-            if record.get("passed"):
-                if record["arrived"] >= record["expected"]:
-                    del joins[group]
-                return None
-            if record["expected"] == 0:  # every branch ended on its own
-                del joins[group]
-                return self._branch_ended(record["frames"], end, result)
-            if record["join"] is None:
-                return None
-            return self._join_if_ready(group, record, 1)
-        if frames and frames[-1] in regions:
-            frame = frames[-1]
-            if any(frame in tok["frames"] for tok in self.tokens.values()):
-                return None  # something still runs inside
-            region_id, outer = regions[frame]["step"], regions[frame]["token"]
-            self._close_region(frame)
-            self.snap.variables[region_id] = {"result": result, "end": end}
-            self.effects.append(Audit(AuditKind.REGION_ENDED, region_id, {"end": end}))
-            return outer, self.d.step(region_id)["next"]
-        if not self.tokens and self.state["comp"] is None:
-            self._finish(COMPLETED, result)
-        return None
-
-    def _pass_partial_join(
-        self, group: str, record: dict[str, Any], step_id: str, rest: str
-    ) -> None:
-        """`wait_for` of the branches arrived: the others are withdrawn (their
-        tasks closed as withdrawn, runs fenced, timers and children cancelled),
-        or (`rest: finish`) left to finish and ignored when they arrive."""
-        still = [t for t, tok in self.tokens.items() if group in tok["frames"]]
-        self.effects.append(Audit(
-            AuditKind.JOIN_PASSED, step_id,
-            {"arrived": record["arrived"], "started": record["expected"], "rest": rest,
-             "running": len(still)},
-        ))  # fmt: skip
-        if rest == "finish" and still:
-            record["passed"] = True
-            return
-        del self.state["joins"][group]
-        for other in still:
-            self._withdraw_token(other)
-        for key in [k for k, r in self.state["joins"].items() if group in r["frames"]]:
-            del self.state["joins"][key]  # parallels nested inside a withdrawn branch
-
-    def _withdraw_token(self, token: str) -> None:
-        """A token's work is withdrawn from outside its step (a partial join
-        passed without it): tasks close as withdrawn, the token is gone."""
-        tok = self.tokens.pop(token, None)
-        if tok is None:
-            return  # already withdrawn with the region it was in
-        if "of" in tok:
-            self._unbind(tok["step"], tok["execution"])
-        if "region" in tok:
-            self._close_region(tok["region"])
-        self._dequeue(token, tok)
-        if tok["wait"] == Wait.COMPENSATING:
-            return  # its compensations run to the end, then nothing follows them
-        self.effects.append(CancelToken(token, "", tok.get("step") or "", withdrawn=True))
 
     def _finish(self, status: str, result: str, *, keep: str | None = None) -> None:
         for other in list(self.tokens):
@@ -1004,71 +673,6 @@ class _Machine(ApprovalRules, EachRules, RegionRules):
         else:  # a failed evaluation or child: enter the step afresh
             self.state["runs"][step_id] = tok["execution"] - 1
             self._advance(token, step_id)
-
-    def _on_jump(self, event: Jumped) -> None:
-        """An operator moves the token parked at `source` to `target` within
-        its region and, inside a parallel, within its branches: what it
-        waited for is withdrawn (tasks closed as withdrawn, runs fenced,
-        timers, children, entries and a region's inside cancelled) and it
-        enters `target` afresh (an approval opens a new task). A failed token
-        may be moved too: the instance runs again."""
-        found = [t for t, tok in self.tokens.items() if tok["step"] == event.source
-                 and "of" not in tok]  # fmt: skip
-        if not found:
-            raise EngineError("not_there", f"the flow is not at {event.source!r}")
-        if len(found) > 1:
-            raise EngineError("ambiguous", f"{len(found)} branches are at {event.source!r}")
-        if self.snap.status == COMPENSATING:
-            raise EngineError("compensating", "the instance is compensating")
-        token = found[0]
-        tok = self.tokens[token]
-        problem = self._jump_problem(tok, event.source, event.target)
-        if problem:
-            raise EngineError("not_movable", problem)
-        step = self.d.step(event.source)
-        self._withdraw_entries(tok, event.source, step)
-        if "region" in tok:
-            self._close_region(tok["region"])
-        self._dequeue(token, tok)
-        for key in ("events", "chain", "messages", "message", "adds", "queued"):
-            tok.pop(key, None)
-        self.effects.append(CancelToken(token, "", event.source, withdrawn=True))
-        if self.snap.status == FAILED and (self.snap.error or {}).get("token") == token:
-            self.snap.status, self.snap.error = RUNNING, None
-        self.effects.append(Audit(AuditKind.INSTANCE_MOVED, event.source,
-                                  {"from": event.source, "to": event.target,
-                                   "reason": event.reason}))  # fmt: skip
-        self._advance(token, event.target)
-
-    def _jump_problem(self, tok: Mapping[str, Any], source: str, target: str) -> str | None:
-        if self.d.regions.get(source) != self.d.regions.get(target):
-            return f"{target!r} is not in the same region as {source!r}"
-        joins = self.state["joins"]
-        group = next((f for f in reversed(tok["frames"]) if f in joins), None)
-        if group is None:
-            return None
-        join = joins[group]["join"]
-        splits = [s for s, j in self.d.joins.items() if j == join]
-        inside = self._between(splits, join) | {join}  # reaching the join ends the branch
-        if target not in inside:
-            return (f"{source!r} is a branch of a parallel: {target!r} is outside it"
-                    f" (move within the branches before {join!r})")  # fmt: skip
-        return None
-
-    def _between(self, splits: list[str], join: str) -> set[str]:
-        """The steps on the branches of these parallels, up to their join."""
-        from orchestration.definitions.graph import branch_targets, successors
-
-        succ = successors(self.d.steps)
-        seen: set[str] = set()
-        todo = [b for s in splits for b in branch_targets(self.d.step(s))]
-        while todo:
-            step = todo.pop()
-            if step == join or step in seen:
-                continue
-            seen.add(step)
-            todo.extend(succ.get(step, []))
-        return seen
 
     def _on_moved(self, event: Moved) -> None:
         rename_steps(self.snap, event.mapping)

@@ -15,44 +15,19 @@ A mixin of the core's state machine (engine/core.py).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from orchestration.audit import AuditKind
 from orchestration.engine.evaluation import StepError, evaluate, truthy
-from orchestration.engine.events import Audit, AwaitMessage, Effect, RunStep, StartChild
-from orchestration.engine.state import Snapshot, Wait, bind_key
-
-if TYPE_CHECKING:
-    from orchestration.engine.core import Definition
+from orchestration.engine.events import Audit, AwaitMessage, RunStep, StartChild
+from orchestration.engine.machine import MachineParts
+from orchestration.engine.state import Wait, bind_key
 
 # More entries than this in one step is a mistake in the data, not a plan.
 MAX_ENTRIES = 1000
 
 
-class EachRules:
-    d: Definition
-    snap: Snapshot
-    effects: list[Effect]
-    now: datetime
-
-    @property
-    def tokens(self) -> dict[str, dict[str, Any]]:
-        raise NotImplementedError
-
-    @property
-    def state(self) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def _new_id(self) -> str:
-        raise NotImplementedError
-
-    def _advance(self, token: str, step_id: str) -> None:
-        raise NotImplementedError
-
-    def _withdraw_token(self, token: str) -> None:
-        raise NotImplementedError
-
+class EachRules(MachineParts):
     # ---- entering ------------------------------------------------------------------------
     def _enter_each(
         self, token: str, tok: dict[str, Any], step_id: str, step: Mapping[str, Any]

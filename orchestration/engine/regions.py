@@ -14,46 +14,16 @@ A mixin of the core's state machine (engine/core.py).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from orchestration.audit import AuditKind
 from orchestration.engine.evaluation import StepError
-from orchestration.engine.events import Audit, Effect
-from orchestration.engine.state import Snapshot, Wait
-
-if TYPE_CHECKING:
-    from orchestration.engine.core import Definition
+from orchestration.engine.events import Audit
+from orchestration.engine.machine import MachineParts
+from orchestration.engine.state import Wait
 
 
-class RegionRules:
-    d: Definition
-    snap: Snapshot
-    effects: list[Effect]
-    now: datetime
-
-    @property
-    def tokens(self) -> dict[str, dict[str, Any]]:
-        raise NotImplementedError
-
-    @property
-    def state(self) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def _new_id(self) -> str:
-        raise NotImplementedError
-
-    def _attach(
-        self, token: str, tok: dict[str, Any], step_id: str, step: Mapping[str, Any]
-    ) -> None:
-        raise NotImplementedError
-
-    def _withdraw_token(self, token: str) -> None:
-        raise NotImplementedError
-
-    def _advance(self, token: str, step_id: str) -> None:
-        raise NotImplementedError
-
+class RegionRules(MachineParts):
     def _enter_region(
         self, token: str, tok: dict[str, Any], step_id: str, step: Mapping[str, Any]
     ) -> tuple[str, str] | None:

@@ -26,6 +26,14 @@ def calls() -> list[str]:
     return [name.removeprefix("test.") for name in test_handlers.ORDER]
 
 
+def notes(instance, kind: str) -> list[dict]:
+    """The audit notes of that kind the instance's transitions carry, in order."""
+    from orchestration.models import ProcessEvent
+
+    return [n for e in ProcessEvent.objects.filter(instance=instance).order_by("pk")
+            for n in e.payload.get("notes", []) if n.get("kind") == kind]  # fmt: skip
+
+
 def refused(source: str) -> list[str]:
     """The messages saving `source` as a draft is refused with (fails the test
     when it is accepted)."""

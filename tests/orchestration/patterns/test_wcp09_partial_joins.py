@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import pytest
 
-from orchestration.models import HumanTask, ProcessEvent, StepRun
+from orchestration.models import HumanTask, StepRun
 from tests.conftest import make_user
 from tests.orchestration.engine import handlers as test_handlers
-from tests.orchestration.patterns.conftest import calls, refused
+from tests.orchestration.patterns.conftest import calls, notes, refused
 
 pytestmark = pytest.mark.django_db
 
@@ -47,11 +47,6 @@ def reviewers(process):
 
 def task_of(instance, step: str) -> HumanTask:
     return HumanTask.objects.get(instance=instance, step=step)
-
-
-def notes(instance, kind: str) -> list[dict]:
-    return [n for e in ProcessEvent.objects.filter(instance=instance)
-            for n in e.payload.get("notes", []) if n.get("kind") == kind]  # fmt: skip
 
 
 def test_wcp32_cancelling_partial_join_two_of_three_withdraws_the_third(reviewers) -> None:

@@ -8,20 +8,15 @@ from __future__ import annotations
 
 import pytest
 
-from orchestration.models import HumanTask, ProcessEvent, ProcessInstance, StepRun
+from orchestration.models import HumanTask, ProcessInstance, StepRun
 from tests.orchestration.engine import handlers as test_handlers
-from tests.orchestration.patterns.conftest import calls, refused
+from tests.orchestration.patterns.conftest import calls, notes, refused
 
 pytestmark = pytest.mark.django_db
 
 
 def seen() -> list[tuple[str, object]]:
     return list(test_handlers.SEEN)
-
-
-def notes(instance, kind: str) -> list[dict]:
-    return [n for e in ProcessEvent.objects.filter(instance=instance)
-            for n in e.payload.get("notes", []) if n.get("kind") == kind]  # fmt: skip
 
 
 def test_wcp13_design_time_entries_run_in_parallel_each_with_its_item(process) -> None:

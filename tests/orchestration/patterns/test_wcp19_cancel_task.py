@@ -12,10 +12,10 @@ import pytest
 
 from orchestration import services
 from orchestration.exceptions import InstanceConflict
-from orchestration.models import HumanTask, ProcessEvent, StepRun, Timer
+from orchestration.models import HumanTask, StepRun, Timer
 from orchestration.testing import ProcessTest
 from tests.conftest import make_user
-from tests.orchestration.patterns.conftest import refused
+from tests.orchestration.patterns.conftest import notes, refused
 
 pytestmark = pytest.mark.django_db
 
@@ -52,11 +52,6 @@ def run(roles) -> Iterator[ProcessTest]:
     with ProcessTest() as running:
         running.publish(REQUEST)
         yield running
-
-
-def notes(instance, kind: str) -> list[dict]:
-    return [n for e in ProcessEvent.objects.filter(instance=instance)
-            for n in e.payload.get("notes", []) if n.get("kind") == kind]  # fmt: skip
 
 
 def test_wcp19_cancel_task_a_message_withdraws_an_open_approval(run) -> None:

@@ -291,6 +291,18 @@ def force_refusal(user: AnyUser | None, task: HumanTask) -> str | None:
     return None
 
 
+def input_refusal(task: HumanTask, to: AnyUser) -> str | None:
+    """Whom an operator may ask for input on a task (force_refusal says who
+    may ask): they join its candidates, may comment, and decide only while
+    nobody holds it; so they must be active and not excluded from it."""
+    if not to.is_active:
+        return f"{_name(to)} is not active"
+    why = {e.user_id: e.reason for e in task.exclusions.all()}.get(to.pk)
+    if why is not None:
+        return f"{_name(to)} {why} and is excluded from it"
+    return None
+
+
 def hand_back_refusal(user: AnyUser | None, task: HumanTask) -> str | None:
     """Return a task to its owner undecided: only its delegate."""
     if _active(user) and _is_delegate(user, task):

@@ -200,6 +200,11 @@ class DelegateSerializer(serializers.Serializer):  # type: ignore[type-arg]
     note = serializers.CharField(required=False, default="", max_length=500, allow_blank=True)
 
 
+class AskInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    user = serializers.CharField(max_length=150, help_text="The username asked for input.")
+    reason = serializers.CharField(max_length=1000, help_text="What is asked (audited).")
+
+
 class ForceSerializer(serializers.Serializer):  # type: ignore[type-arg]
     outcome = serializers.CharField(max_length=100)
     reason = serializers.CharField(max_length=1000, help_text="why it is pushed through")

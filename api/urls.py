@@ -82,4 +82,5 @@ urlpatterns: list[URLPattern] = [
     path("v1/tasks/<int:pk>/delegate", tasks.TaskDelegate.as_view(), name="task-delegate"),
     path("v1/tasks/<int:pk>/complete", tasks.TaskComplete.as_view(), name="task-complete"),
     path("v1/tasks/<int:pk>/force", tasks.TaskForce.as_view(), name="task-force"),
+    path("v1/tasks/<int:pk>/ask-input", tasks.TaskAskInput.as_view(), name="task-ask-input"),
 ]

@@ -172,7 +172,19 @@ _TASK_WORDS = {
     "task.routed": "routed from an absent person to {to_name} ({why})",
     "task.commented": "{by} commented",
     "task.assignees_changed": "assignees changed: users {users}, groups {groups}",
+    "task.input_asked": "{by} asked {to} for input (operator): {reason}",
+    "task.allocated": "allocated by its assignees' rule ({policy}): {qualified} qualified",
+    "instance.moved": "{by} moved the flow from {from} to {to} (operator): {reason}",
+    "instance.suspended": "{by} suspended the instance (operator): {reason}",
+    "instance.resumed": "{by} resumed the instance (operator): {reason}",
 }
+# Notes inside a transition's row that close a task of their step.
+_NOTE_WORDS = {
+    "step.interrupted": "withdrawn: the event {by} came",
+    "join.passed": "withdrawn: {arrived} of {started} branches were enough",
+}
+# Rows about the whole instance that its open tasks live through.
+_INSTANCE_KINDS = ("instance.suspended", "instance.resumed")
 
 
 def task_history(task: HumanTask) -> list[dict[str, Any]]:
@@ -180,16 +192,28 @@ def task_history(task: HumanTask) -> list[dict[str, Any]]:
     acting for whom, and the escalations that fired at its step. One query."""
     from orchestration.models import ProcessEvent
 
+    # Every row of the instance since the task opened (one query): its step's,
+    # the instance-wide ones, and transitions whose notes withdrew it.
     events = (
-        ProcessEvent.objects.filter(instance_id=task.instance_id, step=task.step)
-        .filter(created_at__gte=task.created_at)
+        ProcessEvent.objects.filter(instance_id=task.instance_id, created_at__gte=task.created_at)
         .exclude(kind=AuditKind.NOTIFICATION)
         .select_related("actor")
         .order_by("pk")
     )
+    closed = task.decided_at
     out: list[dict[str, Any]] = []
     for event in events:
         payload = event.payload or {}
+        if task.status == "withdrawn" and closed is not None and event.created_at == closed:
+            for note in payload.get("notes") or []:
+                words = _NOTE_WORDS.get(note.get("kind", ""))
+                if words and _withdrew(task, note):
+                    out.append({"when": event.created_at, "kind": note["kind"],
+                                "text": words.format_map(_Blank(note)), "acting_for": "",
+                                "note": ""})  # fmt: skip
+        moved_here = event.kind == "instance.moved" and payload.get("from") == task.step
+        if event.step != task.step and event.kind not in _INSTANCE_KINDS and not moved_here:
+            continue
         if payload.get("task") not in {None, task.pk}:
             continue  # another task of the same step (a chain's entry)
         by = event.actor.get_username() if event.actor else "the system"
@@ -211,6 +235,23 @@ def task_history(task: HumanTask) -> list[dict[str, Any]]:
                             "text": f"escalation level {note['level'] + 1}: {note['action']}",
                             "acting_for": "", "note": ""})  # fmt: skip
     return out
+
+
+def _withdrew(task: HumanTask, note: dict[str, Any]) -> bool:
+    """Whether a note in the transition that withdrew the task says why: a
+    partial join that passed, or an event on its step or on a region its
+    step is inside (which withdrew everything inside)."""
+    if note.get("kind") == "join.passed" or note.get("step") == task.step:
+        return True
+    from orchestration.engine.versions import definition_of
+
+    regions = definition_of(task.instance.version).regions
+    step = task.step
+    while step in regions:
+        step = regions[step]
+        if note.get("step") == step:
+            return True
+    return False
 
 
 class _Blank(dict):  # type: ignore[type-arg]

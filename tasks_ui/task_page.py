@@ -207,6 +207,18 @@ def reassign(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @login_required
+def ask_input(request: HttpRequest, pk: int) -> HttpResponse:
+    def call(task: HumanTask) -> Any:
+        return services.task_ask_input(
+            task_id=task.pk, actor=person(request), to=_person(request.POST.get("to", "")),
+            reason=request.POST.get("reason", ""),
+        )  # fmt: skip
+
+    return _act(request, pk, call, "Input asked")
+
+
+@require_POST
+@login_required
 def force(request: HttpRequest, pk: int) -> HttpResponse:
     def call(task: HumanTask) -> Any:
         return services.task_force_decide(

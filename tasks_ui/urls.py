@@ -20,6 +20,7 @@ urlpatterns = [
     path("tasks/<int:pk>/hand-back/", task_page.hand_back, name="hand-back"),
     path("tasks/<int:pk>/reassign/", task_page.reassign, name="reassign"),
     path("tasks/<int:pk>/force/", task_page.force, name="force"),
+    path("tasks/<int:pk>/ask-input/", task_page.ask_input, name="ask-input"),
     path("tasks/<int:pk>/snooze/", task_page.snooze, name="snooze"),
     path("tasks/<int:pk>/comment/", task_page.comment, name="comment"),
     path("start/", start.start_list, name="start-list"),

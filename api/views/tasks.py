@@ -17,6 +17,7 @@ from accounts import permissions
 from accounts.models import User
 from api.common import CursorPage, actor, etagged, require_scope, valid
 from api.serializers import (
+    AskInputSerializer,
     CompleteSerializer,
     DelegateSerializer,
     ForceSerializer,
@@ -179,6 +180,23 @@ class TaskDelegate(APIView):
         if to is None:
             raise serializers.ValidationError({"user": ["no active user by that name"]})
         services.task_delegate(task_id=task.pk, actor=actor(request), to=to, note=body["note"])
+        return _acted(request, pk)
+
+
+class TaskAskInput(APIView):
+    @extend_schema(
+        request=AskInputSerializer,
+        responses={200: TaskDetailSerializer, **ERRORS},
+        summary="Operators: add someone to a task for their input, without handing it over",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        task = actable_task(request, pk)
+        body = valid(AskInputSerializer, request.data)
+        to = User.objects.filter(username=body["user"], is_active=True).first()
+        if to is None:
+            raise serializers.ValidationError({"user": ["no active user by that name"]})
+        services.task_ask_input(task_id=task.pk, actor=actor(request), to=to,
+                                reason=body["reason"])  # fmt: skip
         return _acted(request, pk)
 
 

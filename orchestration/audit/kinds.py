@@ -41,6 +41,7 @@ class AuditKind(StrEnum):
     TASK_REASSIGNED = "task.reassigned"
     TASK_SNOOZED = "task.snoozed"
     TASK_ROUTED = "task.routed"
+    TASK_INPUT_ASKED = "task.input_asked"  # an operator added someone for their input
     TASK_ALLOCATED = "task.allocated"  # assignees' where/policy chose who may take it
     TASK_STRANDED = "task.stranded"
     TASK_COMMENTED = "task.commented"

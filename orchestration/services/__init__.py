@@ -15,6 +15,7 @@ from orchestration.services.instances import (
 from orchestration.services.messages import Correlated, message_correlate
 from orchestration.services.tasks import (
     absences_route_started,
+    task_ask_input,
     task_claim,
     task_comment,
     task_delegate,
@@ -48,6 +49,7 @@ __all__ = [
     "instance_start",
     "instance_suspend",
     "message_correlate",
+    "task_ask_input",
     "task_claim",
     "task_comment",
     "task_complete",

@@ -138,6 +138,31 @@ def task_reassign(*, task_id: int, actor: User, to: User, now: datetime | None =
     return _move(task_id, actor, now, change)
 
 
+def task_ask_input(
+    *, task_id: int, actor: User, to: User, reason: str, now: datetime | None = None
+) -> HumanTask:
+    """An operator asks `to` for input on an open task without handing it
+    over: `to` joins its candidates (sees it, may comment; decides only while
+    nobody holds it) and is told by email. Audited with the reason."""
+    text = reason.strip() if isinstance(reason, str) else ""
+    if not text or len(text) > 1000:
+        raise InvalidInput({"reason": ["required: say what input is asked (at most 1000)"]})
+    announce: list[dict[str, Any]] = []
+
+    def change(task: HumanTask) -> tuple[AuditKind, dict[str, Any]]:
+        permissions.require(actor, permissions.force_refusal(actor, task))
+        problem = permissions.input_refusal(task, to)
+        if problem is not None:
+            raise InvalidInput({"to": [problem]})
+        if to.pk not in task.candidate_users:
+            store.change_candidates(task, [to.pk], [], replace=False)
+        announce.append({"reason": "input", "title": task.title, "users": [to.pk],
+                         "groups": [], "message": text, "task": task.pk})  # fmt: skip
+        return AuditKind.TASK_INPUT_ASKED, {"to": _name(to), "reason": text}
+
+    return _move(task_id, actor, now, change, announce)
+
+
 def task_snooze(
     *, task_id: int, actor: User, until: datetime | None, now: datetime | None = None
 ) -> HumanTask:

@@ -40,6 +40,7 @@ SUBJECTS = {
     "escalation": "Escalated to you: {title}",
     "notify": "For your information: {title}",
     "told": "{title}",  # a notify step's own subject
+    "input": "Your input is asked: {title}",
 }
 
 

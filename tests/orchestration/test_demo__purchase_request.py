@@ -13,6 +13,7 @@ import pytest
 from django.core import mail
 
 from accounts.models import User
+from orchestration import selectors
 from orchestration.demo import seed
 from orchestration.models import HumanTask, ProcessInstance
 from orchestration.testing import ProcessTest
@@ -61,6 +62,10 @@ def test_two_approvals_order_it_and_withdraw_the_third_review(run) -> None:
     assert reviews(instance) == {"legal": "completed", "finance": "withdrawn",
                                  "security": "completed"}  # fmt: skip
     assert instance.variables["order_ref"].startswith("PO-")
+    finance = HumanTask.objects.get(instance=instance, step="finance")
+    assert [e["text"] for e in selectors.task_history(finance)] == [
+        "withdrawn: 2 of 3 branches were enough"
+    ]
     assert ("Ordered: laptop", ["alice@example.com"]) in told(run)
 
 
@@ -99,6 +104,10 @@ def test_the_requester_withdraws_it_from_the_instance_page(run, client) -> None:
     assert reviews(instance) == {"legal": "completed", "finance": "withdrawn",
                                  "security": "withdrawn"}  # fmt: skip
     assert instance.variables["reviews"]["by"] == "alice"
+    security = HumanTask.objects.get(instance=instance, step="security")
+    assert [e["text"] for e in selectors.task_history(security)] == [
+        "withdrawn: the event withdrawn came"
+    ]
     assert instance.variables["reviews"]["reason"] == "bought one"
     assert ("Withdrawn: laptop", ["alice@example.com"]) in told(run)
     assert 'id="action-withdrawn"' not in client.get(f"/instances/{instance.pk}/").content.decode()

@@ -189,3 +189,51 @@ def test_moves_stay_within_the_branches_and_name_real_steps(run) -> None:
         services.instance_move(instance_id=instance.pk, source="review", target="check",
                                reason="x", actor=User.objects.get(username="ria"))  # fmt: skip
     assert [t.status for t in HumanTask.objects.filter(instance=instance)] == ["open"]
+
+
+def test_asking_for_input_adds_a_person_without_handing_the_task_over(run) -> None:
+    from django.core import mail
+
+    make_user("sam", email="sam@example.com")
+    instance = run.start("flow")
+    task = run.open_tasks(instance)[0]
+    services.task_claim(task_id=task.pk, actor=User.objects.get(username="ria"))
+    with pytest.raises(InvalidInput) as no_reason:
+        services.task_ask_input(task_id=task.pk, actor=otto(),
+                                to=User.objects.get(username="sam"), reason=" ")  # fmt: skip
+    assert "reason" in no_reason.value.errors
+    with pytest.raises(PermissionDenied):
+        services.task_ask_input(task_id=task.pk, actor=User.objects.get(username="ria"),
+                                to=User.objects.get(username="sam"), reason="x")  # fmt: skip
+    services.task_ask_input(task_id=task.pk, actor=otto(), to=User.objects.get(username="sam"),
+                            reason="is this vendor on the list?")  # fmt: skip
+    task.refresh_from_db()
+    sam = User.objects.get(username="sam")
+    assert task.claimed_by.username == "ria" and sam.pk in task.candidate_users
+    # sam sees it and may comment, but ria holds it: sam cannot decide it.
+    services.task_comment(task_id=task.pk, actor=sam, text="yes, approved supplier")
+    with pytest.raises(PermissionDenied):
+        run.decide(task, "ok", as_="sam")
+    run.advance(seconds=1)  # the outbox
+    assert [m.subject for m in mail.outbox if "sam@example.com" in m.to] == [
+        f"Your input is asked: {task.title}"
+    ]
+    asked = ProcessEvent.objects.get(instance=instance, kind="task.input_asked")
+    assert asked.payload["reason"] == "is this vendor on the list?" and asked.actor == otto()
+
+
+def test_the_task_history_says_why_a_task_was_withdrawn_or_moved(run) -> None:
+    from orchestration import selectors
+
+    instance = run.start("flow")
+    services.instance_suspend(instance_id=instance.pk, reason="audit", actor=otto())
+    services.instance_resume(instance_id=instance.pk, reason="done", actor=otto())
+    services.instance_move(instance_id=instance.pk, source="review", target="review",
+                           reason="start over", actor=otto())  # fmt: skip
+    first = HumanTask.objects.filter(instance=instance).order_by("pk").first()
+    texts = [entry["text"] for entry in selectors.task_history(first)]
+    assert texts == [
+        "otto suspended the instance (operator): audit",
+        "otto resumed the instance (operator): done",
+        "otto moved the flow from review to review (operator): start over",
+    ]

@@ -145,6 +145,44 @@ class CancelSerializer(serializers.Serializer):  # type: ignore[type-arg]
     reason = serializers.CharField(required=False, default="", max_length=500, allow_blank=True)
 
 
+class MigrationSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """Fields `from` and `to` (a Python keyword cannot be an attribute)."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:  # type: ignore[type-arg]
+        return {
+            "from": serializers.IntegerField(min_value=1, help_text="The version they run."),
+            "to": serializers.IntegerField(min_value=1, help_text="A published version."),
+            "map": serializers.DictField(
+                child=serializers.CharField(max_length=100),
+                required=False,
+                default=dict,
+                help_text="Old step id to new step id, for steps renamed in `to`.",
+            ),
+            "dry_run": serializers.BooleanField(
+                required=False, default=False, help_text="Only say what each would do."
+            ),
+        }
+
+
+class MigrationMoveSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    def get_fields(self) -> dict[str, serializers.Field]:  # type: ignore[type-arg]
+        return {"from": serializers.CharField(), "to": serializers.CharField(),
+                "current": serializers.BooleanField()}  # fmt: skip
+
+
+class MigrationLineSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    instance = serializers.IntegerField()
+    status = serializers.CharField()
+    moves = MigrationMoveSerializer(many=True)
+    problem = serializers.CharField(allow_null=True)
+
+
+class MigrationResultSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    dry_run = serializers.BooleanField()
+    moved = serializers.ListField(child=serializers.IntegerField())
+    plan = MigrationLineSerializer(many=True)
+
+
 class ReasonSerializer(serializers.Serializer):  # type: ignore[type-arg]
     reason = serializers.CharField(max_length=1000, help_text="Why (kept in the audit log).")
 

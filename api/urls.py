@@ -21,6 +21,11 @@ urlpatterns: list[URLPattern] = [
     path("v1/definitions", definitions.DefinitionList.as_view(), name="definitions"),
     path("v1/definitions/<slug:key>", definitions.DefinitionDetail.as_view(), name="definition"),
     path(
+        "v1/definitions/<slug:key>/migrations",
+        definitions.DefinitionMigration.as_view(),
+        name="definition-migrations",
+    ),
+    path(
         "v1/definitions/<slug:key>/versions",
         definitions.VersionDeploy.as_view(),
         name="definition-deploy",

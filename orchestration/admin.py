@@ -9,8 +9,9 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
@@ -232,7 +233,50 @@ class ProcessVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         context["stale_diagram"] = bool(obj is not None and form is not None and form.errors)
         context["can_publish"] = permissions.can_publish(request.user) and obj is not None
         context["can_new_draft"] = permissions.can_edit_draft(request.user)
+        context["can_migrate"] = (
+            obj is not None and obj.status in {"published", "deprecated"}
+            and permissions.can_operate(request.user)
+        )  # fmt: skip
         return super().render_change_form(request, context, *args, **kwargs)
+
+    # ---- moving live instances here -------------------------------------------------
+    def get_urls(self) -> list[Any]:
+        from django.urls import path
+
+        own = [path("<path:object_id>/migrate/", self.admin_site.admin_view(self.migrate_view),
+                    name="orchestration_processversion_migrate")]  # fmt: skip
+        return own + super().get_urls()
+
+    def migrate_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Operators move the live instances of another version of this
+        definition here: a dry run lists what each would do, then Migrate."""
+        target = self.get_object(request, object_id)
+        if target is None:
+            raise Http404
+        if not permissions.can_operate(request.user):
+            raise PermissionDenied
+        form = MigrationForm(target, request.POST or None)
+        plan: list[dict[str, Any]] | None = None
+        if request.method == "POST" and form.is_valid():
+            args = {"key": target.definition.key, "source": form.cleaned_data["source"],
+                    "target": target.number, "mapping": form.cleaned_data["mapping"],
+                    "actor": request.user}  # fmt: skip
+            try:
+                plan = services.instance_migration_plan(**args)
+                if "_migrate" in request.POST:
+                    moved = services.instance_migrate(**args)
+                    self.message_user(request, f"Moved {len(moved)} instance(s) to"
+                                      f" v{target.number}.", messages.SUCCESS)  # fmt: skip
+                    return HttpResponseRedirect(
+                        reverse("admin:orchestration_processversion_change", args=[target.pk])
+                    )
+            except Exception as exc:
+                report_problem(self, request, "Migrate", exc)
+        context = {**self.admin_site.each_context(request), "title": f"Migrate to {target}",
+                   "target": target, "form": form, "plan": plan, "opts": self.model._meta,
+                   "blocked": any(line["problem"] for line in plan or [])}  # fmt: skip
+        return TemplateResponse(request, "admin/orchestration/processversion/migrate.html",
+                                context)  # fmt: skip
 
     def response_change(self, request: HttpRequest, obj: ProcessVersion) -> HttpResponse:
         for button, (service, verb) in STATUS_ACTIONS.items():
@@ -301,6 +345,36 @@ class ProcessVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     @admin.action(description="Deprecate selected versions", permissions=["publish"])
     def deprecate_selected(self, request: HttpRequest, queryset: QuerySet[ProcessVersion]) -> None:
         self._change_status(request, list(queryset), services.version_deprecate, "deprecated")
+
+
+class MigrationForm(forms.Form):
+    source = forms.TypedChoiceField(coerce=int, label="Move the live instances of version")
+    mapping = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 4}),
+        label="Renamed steps (one old_step=new_step per line)",
+    )  # fmt: skip
+
+    def __init__(self, target: ProcessVersion, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        others = ProcessVersion.objects.filter(definition=target.definition).exclude(pk=target.pk)
+        counted = others.annotate(
+            live=Count("instances", filter=Q(instances__ended_at__isnull=True))
+        ).order_by("number")
+        self.fields["source"].choices = [  # type: ignore[attr-defined]
+            (number, f"v{number} ({status}, {live} live)")
+            for number, status, live in counted.values_list("number", "status", "live")
+        ]
+
+    def clean_mapping(self) -> dict[str, str]:
+        mapping: dict[str, str] = {}
+        for n, line in enumerate(self.cleaned_data["mapping"].splitlines(), 1):
+            if not line.strip():
+                continue
+            old, sep, new = line.strip().partition("=")
+            if not sep or not old.strip() or not new.strip():
+                raise ValidationError(f"line {n}: expected old_step=new_step, got {line.strip()!r}")
+            mapping[old.strip()] = new.strip()
+        return mapping
 
 
 class VersionInline(admin.TabularInline):  # type: ignore[type-arg]

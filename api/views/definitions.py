@@ -19,6 +19,8 @@ from api.serializers import (
     DefinitionSerializer,
     DeployedSerializer,
     DeploySerializer,
+    MigrationResultSerializer,
+    MigrationSerializer,
     ProblemSerializer,
     PublishSerializer,
     VersionSerializer,
@@ -116,6 +118,24 @@ class VersionDeploy(APIView):
         result = services.version_save_draft(source=source, actor=actor(request), expected_key=key)
         data = {**_version(result.version), "definition": key, "changed": result.changed}
         return Response(data, status=201 if result.changed else 200)
+
+
+class DefinitionMigration(APIView):
+    @extend_schema(
+        request=MigrationSerializer,
+        responses={200: MigrationResultSerializer, **ERRORS},
+        summary="Move live instances to another version (dry_run: what each would do)",
+    )
+    def post(self, request: Request, key: str) -> Response:
+        require_scope(request, "instances:operate", key)
+        if not ProcessDefinition.objects.filter(key=key).exists():
+            raise Http404
+        body = valid(MigrationSerializer, request.data)
+        args = {"key": key, "source": body["from"], "target": body["to"], "mapping": body["map"],
+                "actor": actor(request)}  # fmt: skip
+        plan = services.instance_migration_plan(**args)
+        moved = [] if body["dry_run"] else services.instance_migrate(**args)
+        return Response({"dry_run": body["dry_run"], "moved": moved, "plan": plan})
 
 
 class VersionPublish(APIView):

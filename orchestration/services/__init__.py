@@ -2,7 +2,6 @@
 
 from orchestration.services.instances import (
     instance_cancel,
-    instance_migrate,
     instance_move,
     instance_resume,
     instance_retry,
@@ -13,6 +12,7 @@ from orchestration.services.instances import (
     task_force_decide,
 )
 from orchestration.services.messages import Correlated, message_correlate
+from orchestration.services.migrations import instance_migrate, instance_migration_plan
 from orchestration.services.tasks import (
     absences_route_started,
     task_ask_input,
@@ -42,6 +42,7 @@ __all__ = [
     "draft_errors",
     "instance_cancel",
     "instance_migrate",
+    "instance_migration_plan",
     "instance_move",
     "instance_resume",
     "instance_retry",

@@ -17,8 +17,6 @@ from django.db import transaction
 from accounts import permissions
 from orchestration import clock, limits, selectors
 from orchestration.audit import AuditKind
-from orchestration.definitions.graph import all_steps
-from orchestration.definitions.migration import step_shape_problem
 from orchestration.definitions.patterns import full_match
 from orchestration.engine import core, incidents, quorum, state, store, suspension, wakeup
 from orchestration.engine.events import (
@@ -26,7 +24,6 @@ from orchestration.engine.events import (
     Event,
     Jumped,
     MessageReceived,
-    Moved,
     RetryFailed,
     Started,
     TaskVoted,
@@ -46,9 +43,6 @@ from orchestration.exceptions import (
 from orchestration.models import (
     HumanTask,
     ProcessInstance,
-    ProcessVersion,
-    StepRun,
-    Timer,
 )
 from orchestration.services.tasks import task_comment
 from orchestration.states import SUSPENDABLE, InstanceStatus, TaskStatus
@@ -570,91 +564,3 @@ def _decision(
     return task, TaskVoted(
         task.token, task.step, outcome, data, name, task.pk, voter_id, votes, eligible, task.entry
     )
-
-
-def instance_migrate(
-    *, key: str, source: int, target: int, mapping: dict[str, str], actor: User | None,
-    dry_run: bool = False, now: datetime | None = None,
-) -> list[int]:  # fmt: skip
-    """Move the live instances of version `source` to version `target`.
-
-    Every current step (and every completed step awaiting compensation) must map
-    to a step of the target (same id, or renamed by `mapping`) of the same type.
-    If any instance cannot move, none moves: MigrationRefused lists why per
-    instance. Returns the ids moved (or that would move, with dry_run).
-    """
-    permissions.require(actor, permissions.operate_refusal(actor))
-    versions = {
-        v.number: v
-        for v in ProcessVersion.objects.filter(definition__key=key, number__in=[source, target])
-    }
-    if source not in versions or target not in versions:
-        missing = [n for n in (source, target) if n not in versions]
-        raise InvalidInput({"version": [f"{key!r} has no version {n}" for n in missing]})
-    to_version = versions[target]
-    if to_version.status not in {"published", "deprecated"}:
-        raise InvalidInput({"to": [f"version {target} is {to_version.status}, not published"]})
-    now = now or clock.now()
-    with transaction.atomic():
-        ids = list(
-            ProcessInstance.objects.filter(
-                version=versions[source], ended_at__isnull=True
-            ).values_list("pk", flat=True)
-        )
-        instances = lock_instances(ids)
-        problems: dict[int, str] = {}
-        target_steps = all_steps(to_version.spec)
-        old_steps = all_steps(versions[source].spec)
-        for instance in instances.values():
-            current = state.current_steps(instance.state)
-            for step in sorted(state.places(instance.state)):
-                new = mapping.get(step, step)
-                if new not in target_steps:
-                    problems[instance.pk] = f"step {step!r} has no counterpart in version {target}"
-                    break
-                old_type, new_type = old_steps[step]["type"], target_steps[new]["type"]
-                if old_type != new_type:
-                    problems[instance.pk] = (
-                        f"step {step!r} ({old_type}) maps to {new!r} ({new_type})"
-                    )
-                    break
-                problem = step_shape_problem(
-                    versions[source].spec, to_version.spec, step, mapping
-                ) if step in current else None  # fmt: skip
-                if problem:
-                    problems[instance.pk] = problem
-                    break
-        open_tasks = HumanTask.objects.filter(
-            instance__in=list(instances), status=TaskStatus.OPEN
-        ).values_list("instance_id", "step", "outcomes")
-        for instance_id, step, outcomes in open_tasks:
-            new = mapping.get(step, step)
-            offered = (target_steps.get(new) or {}).get("outcomes") or {}
-            lacking = [o for o in outcomes if o not in offered]
-            if lacking and instance_id not in problems:
-                problems[instance_id] = (
-                    f"open task at {step!r} offers outcome {lacking[0]!r}, which version"
-                    f" {target}'s {new!r} lacks"
-                )
-        if problems:
-            raise MigrationRefused(problems)
-        if dry_run:
-            return sorted(instances)
-        writer = Writer(now)
-        for instance in instances.values():
-            instance.version = to_version
-            writer.apply(
-                instance,
-                Moved(mapping),
-                actor=actor,
-                kind=AuditKind.INSTANCE_VERSION_CHANGED,
-                payload={"from": source, "to": target, "mapping": mapping},
-            )
-        writer.flush()
-        ProcessInstance.objects.filter(pk__in=list(instances)).update(version=to_version)
-        # Open tasks and queued runs follow their tokens to the new step ids.
-        for old, new in mapping.items():
-            HumanTask.objects.filter(instance__in=list(instances), step=old).update(step=new)
-            StepRun.objects.filter(instance__in=list(instances), step=old).update(step=new)
-            Timer.objects.filter(instance__in=list(instances), step=old).update(step=new)
-    return sorted(instances)

@@ -327,3 +327,32 @@ def test_a_key_scoped_to_reading_cannot_act(run) -> None:
     body = assert_problem(post(reader, f"/api/v1/tasks/{task.pk}/claim"), 403, "permission_denied")
     assert "tasks:act" in body["detail"]
     assert ApiKey.objects.get(name="bob-system").scopes == ["tasks:read"]
+
+
+def test_operators_migrate_instances_with_a_dry_run_first(run) -> None:
+    pk, task = start(run)
+    renamed = PURCHASE_SOURCE.replace("manager_approval", "approval")
+    client = api(key_for("admin"))
+    post(client, "/api/v1/definitions/purchase-approval/versions", {"source": renamed})
+    post(client, "/api/v1/definitions/purchase-approval/versions/2/publish", {"reason": "rename"})
+    otto = api(key_for("otto"))
+    url = "/api/v1/definitions/purchase-approval/migrations"
+    unmapped = post(otto, url, {"from": 1, "to": 2, "dry_run": True}).json()
+    assert unmapped["moved"] == [] and unmapped["plan"] == [
+        {"instance": pk, "status": "waiting", "problem":
+         "step 'manager_approval' has no counterpart in version 2",
+         "moves": [{"from": "manager_approval", "to": "manager_approval", "current": True}]}
+    ]  # fmt: skip
+    assert_problem(post(otto, url, {"from": 1, "to": 2}), 409, "migration_refused")
+    mapped = {"from": 1, "to": 2, "map": {"manager_approval": "approval"}}
+    dry = post(otto, url, {**mapped, "dry_run": True}).json()
+    assert (
+        dry["plan"][0]["problem"] is None and ProcessInstance.objects.get(pk=pk).version.number == 1
+    )
+    done = post(otto, url, mapped).json()
+    assert done["moved"] == [pk] and HumanTask.objects.get(pk=task.pk).step == "approval"
+    assert_problem(post(api(key_for("bob")), url, mapped), 403, "permission_denied")
+    bad = post(otto, url, {"from": 1, "to": 9})
+    assert assert_problem(bad, 400, "invalid_input")["errors"] == {
+        "version": ["'purchase-approval' has no version 9"]
+    }

@@ -89,3 +89,41 @@ def test_operators_see_an_incident_in_words_and_retry_it(client, people, worker)
     worker.run_until_idle()
     poison.refresh_from_db()
     assert (poison.status, poison.result) == ("completed", "ok")
+
+
+def test_operators_migrate_instances_from_the_admin_after_a_dry_run(
+    client, people, instances
+) -> None:
+    from orchestration.models import HumanTask, ProcessVersion
+
+    v2 = publish(CHAIN.replace("  ask:\n", "  review:\n").replace("next: ask", "next: review"))
+    people["operator"].is_staff = True
+    people["operator"].save()
+    client.force_login(people["operator"])
+    page = reverse("admin:orchestration_processversion_migrate", args=[v2.pk])
+    assert 'id="migrate-here"' in client.get(
+        reverse("admin:orchestration_processversion_change", args=[v2.pk])
+    ).content.decode()
+    # Without a mapping nothing can move: the dry run says why for each, and offers no Migrate.
+    dry = client.post(page, {"source": 1, "mapping": "", "_dry_run": "1"}).content.decode()
+    assert "no: step &#x27;ask&#x27; has no counterpart in version 2" in dry
+    assert 'id="migrate"' not in dry
+    bad = client.post(page, {"source": 1, "mapping": "ask", "_dry_run": "1"}).content.decode()
+    assert "line 1: expected old_step=new_step" in bad
+    mapped = {"source": 1, "mapping": "ask=review"}
+    dry = client.post(page, {**mapped, "_dry_run": "1"}).content.decode()
+    assert dry.count(">yes<") == 3 and 'id="migrate"' in dry
+    assert ProcessVersion.objects.get(pk=v2.pk).instances.count() == 0  # nothing moved yet
+    done = client.post(page, {**mapped, "_migrate": "1"})
+    assert done.status_code == 302
+    assert set(HumanTask.objects.values_list("step", flat=True)) == {"review"}
+    assert ProcessVersion.objects.get(pk=v2.pk).instances.count() == 3
+
+
+def test_only_operators_reach_the_migration_page(client, people, instances) -> None:
+    v2 = publish(CHAIN.replace("name: Chain", "name: Chain two"))
+    people["manager"].is_staff = True
+    people["manager"].save()
+    client.force_login(people["manager"])
+    page = reverse("admin:orchestration_processversion_migrate", args=[v2.pk])
+    assert client.get(page).status_code in {302, 403}

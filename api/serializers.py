@@ -183,6 +183,11 @@ class MigrationResultSerializer(serializers.Serializer):  # type: ignore[type-ar
     plan = MigrationLineSerializer(many=True)
 
 
+class VariablesSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    variables = serializers.DictField(help_text="New values of declared variables.")
+    reason = serializers.CharField(max_length=1000, help_text="Why (audited).")
+
+
 class ReasonSerializer(serializers.Serializer):  # type: ignore[type-arg]
     reason = serializers.CharField(max_length=1000, help_text="Why (kept in the audit log).")
 

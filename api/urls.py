@@ -56,6 +56,11 @@ urlpatterns: list[URLPattern] = [
     ),
     path("v1/instances/<int:pk>/move", instances.InstanceMove.as_view(), name="instance-move"),
     path(
+        "v1/instances/<int:pk>/variables",
+        instances.InstanceVariables.as_view(),
+        name="instance-variables",
+    ),
+    path(
         "v1/instances/<int:pk>/messages",
         instances.InstanceMessage.as_view(),
         name="instance-messages",

@@ -82,6 +82,16 @@ class ProcessTest:
         instance.refresh_from_db()
         return instance
 
+    def set_variables(self, instance: ProcessInstance, **values: Any) -> ProcessInstance:
+        """Change some variables (as an operator would, as the system): what
+        makes a condition event or a `first_of` condition branch fire."""
+        services.instance_set_variables(
+            instance_id=instance.pk, values=values, reason="test", actor=None, now=self.now
+        )
+        self.run()
+        instance.refresh_from_db()
+        return instance
+
     def advance(self, **delta: float) -> datetime:
         """Move the clock (e.g. `days=2`) and run whatever came due."""
         self.now += timedelta(**delta)

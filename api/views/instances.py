@@ -24,6 +24,7 @@ from api.serializers import (
     ProblemSerializer,
     ReasonSerializer,
     StartSerializer,
+    VariablesSerializer,
 )
 from orchestration import selectors, services
 from orchestration.models import ProcessEvent, ProcessInstance
@@ -228,6 +229,23 @@ class InstanceMove(APIView):
         done = services.instance_move(
             instance_id=instance.pk, source=body["from"], target=body["to"],
             reason=body["reason"], actor=actor(request),
+        )  # fmt: skip
+        return Response(instance_data(visible_instance(request, done.pk)))
+
+
+class InstanceVariables(APIView):
+    @extend_schema(
+        request=VariablesSerializer,
+        responses={200: InstanceSerializer, **ERRORS},
+        summary="Operators: correct declared variables (conditions are checked at once)",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        instance = visible_instance(request, pk)
+        require_scope(request, "instances:operate", instance.definition.key)
+        body = valid(VariablesSerializer, request.data)
+        done = services.instance_set_variables(
+            instance_id=instance.pk, values=body["variables"], reason=body["reason"],
+            actor=actor(request),
         )  # fmt: skip
         return Response(instance_data(visible_instance(request, done.pk)))
 

@@ -22,6 +22,7 @@ class AuditKind(StrEnum):
     INSTANCE_EVENT = "instance.event"
     INSTANCE_SUSPENDED = "instance.suspended"  # an operator put it on hold (reason)
     INSTANCE_RESUMED = "instance.resumed"  # ... and took it off hold (reason, events held)
+    INSTANCE_VARIABLES_SET = "instance.variables_set"  # an operator changed variables (reason)
     INSTANCE_MOVED = "instance.moved"  # an operator moved a token from one step to another
     STEP_ENTERED = "step.entered"
     STEP_SUCCEEDED = "step.succeeded"

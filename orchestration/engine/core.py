@@ -63,6 +63,7 @@ from orchestration.engine.events import (
     TaskVoted,
     Tell,
     TimerFired,
+    VariablesChanged,
 )
 from orchestration.engine.interventions import InterventionRules
 from orchestration.engine.joins import JoinRules
@@ -233,6 +234,9 @@ class _Machine(ApprovalRules, EachRules, RegionRules, EventRules, JoinRules, Int
         elif isinstance(event, Jumped):
             self._require_live()
             self._on_jump(event)
+        elif isinstance(event, VariablesChanged):
+            self._require_live()
+            self.snap.variables.update(_copy_json(event.values))
         if self.d.has_conditions:
             self._check_conditions()
         self._settle()

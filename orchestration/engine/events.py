@@ -106,6 +106,14 @@ class Jumped:
     reason: str = ""
 
 
+@dataclass(frozen=True)
+class VariablesChanged:
+    """An operator set some of the instance's variables (conditions are
+    checked against the new values)."""
+
+    values: dict[str, Any]
+
+
 Event = (
     Started
     | StepSucceeded
@@ -118,12 +126,13 @@ Event = (
     | RetryFailed
     | Moved
     | Jumped
+    | VariablesChanged
 )
 
 _EVENT_TYPES: dict[str, type[Any]] = {
     cls.__name__: cls
     for cls in (Started, StepSucceeded, StepFailed, TaskVoted, TimerFired, MessageReceived,
-                ChildFinished, Cancel, RetryFailed, Moved, Jumped)
+                ChildFinished, Cancel, RetryFailed, Moved, Jumped, VariablesChanged)
 }  # fmt: skip
 
 

@@ -70,6 +70,26 @@ _TYPE_NAMES: list[tuple[str, type]] = [
 ]  # fmt: skip
 
 
+def changed_variable_errors(spec: Mapping[str, Any], given: Any) -> dict[str, list[str]]:
+    """Field errors of new values for some of an instance's declared
+    variables (an operator's change): declared names only, each of its type."""
+    if not isinstance(given, Mapping) or not given:
+        return {"variables": ["a JSON object naming at least one variable"]}
+    problem = limits.json_problem(given)
+    if problem:
+        return {"variables": [problem]}
+    declared: Mapping[str, Mapping[str, Any]] = spec.get("variables") or {}
+    errors: dict[str, list[str]] = {}
+    for name, value in given.items():
+        if name not in declared:
+            errors[name] = ["unknown variable"]
+            continue
+        problems = _check(name, declared[name], value)
+        if problems:
+            errors[name] = problems
+    return errors
+
+
 def validate_variables(
     spec: Mapping[str, Any], given: Mapping[str, Any] | None
 ) -> tuple[dict[str, Any], dict[str, list[str]]]:

@@ -27,11 +27,12 @@ from orchestration.engine.events import (
     RetryFailed,
     Started,
     TaskVoted,
+    VariablesChanged,
 )
 from orchestration.engine.incidents import incident_retry
 from orchestration.engine.runtime import Writer, failed_step
 from orchestration.engine.store import lock_instances
-from orchestration.engine.variables import validate_variables
+from orchestration.engine.variables import changed_variable_errors, validate_variables
 from orchestration.engine.versions import definition_of
 from orchestration.exceptions import (
     InstanceConflict,
@@ -341,6 +342,29 @@ def instance_move(
     return _apply(
         instance_id, Jumped(source, target, reason), actor=actor, now=now,
         kind=AuditKind.INSTANCE_MOVED, payload={"from": source, "to": target, "reason": reason},
+    )  # fmt: skip
+
+
+def instance_set_variables(
+    *, instance_id: int, values: dict[str, Any], reason: str, actor: User | None,
+    now: datetime | None = None,
+) -> ProcessInstance:  # fmt: skip
+    """An operator corrects some of a live instance's declared variables (each
+    checked against its declaration); conditions waiting on them are checked
+    at once. The audit row keeps the values before and after, and the reason."""
+    permissions.require(actor, permissions.operate_refusal(actor))
+    reason = _reason(reason, "say why the variables change")
+    instance = ProcessInstance.objects.select_related("version").filter(pk=instance_id).first()
+    if instance is None:
+        raise ProcessInstance.DoesNotExist(f"no instance {instance_id}")
+    errors = changed_variable_errors(instance.version.spec, values)
+    if errors:
+        raise InvalidInput(errors)
+    before = {name: instance.variables.get(name) for name in values}
+    return _apply(
+        instance_id, VariablesChanged(dict(values)), actor=actor, now=now,
+        kind=AuditKind.INSTANCE_VARIABLES_SET,
+        payload={"before": before, "after": dict(values), "reason": reason},
     )  # fmt: skip
 
 

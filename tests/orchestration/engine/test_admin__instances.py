@@ -101,9 +101,12 @@ def test_operators_migrate_instances_from_the_admin_after_a_dry_run(
     people["operator"].save()
     client.force_login(people["operator"])
     page = reverse("admin:orchestration_processversion_migrate", args=[v2.pk])
-    assert 'id="migrate-here"' in client.get(
-        reverse("admin:orchestration_processversion_change", args=[v2.pk])
-    ).content.decode()
+    assert (
+        'id="migrate-here"'
+        in client.get(
+            reverse("admin:orchestration_processversion_change", args=[v2.pk])
+        ).content.decode()
+    )
     # Without a mapping nothing can move: the dry run says why for each, and offers no Migrate.
     dry = client.post(page, {"source": 1, "mapping": "", "_dry_run": "1"}).content.decode()
     assert "no: step &#x27;ask&#x27; has no counterpart in version 2" in dry

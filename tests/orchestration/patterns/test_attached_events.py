@@ -242,3 +242,43 @@ def test_events_beside_a_step_are_validated(process) -> None:
     )
     bad = CONDITION.replace('"count >= 2"', '"count >="')
     assert any(m.startswith("steps.review.events[0].condition:") for m in refused(bad))
+
+
+def test_an_operator_changing_a_variable_satisfies_a_condition(process) -> None:
+    from django.core.exceptions import PermissionDenied
+
+    from orchestration import services
+    from orchestration.exceptions import InvalidInput
+    from tests.conftest import make_user
+
+    process.publish("""
+key: budget
+name: Budget
+variables:
+  budget: {type: number, default: 0}
+start: approve
+steps:
+  approve:
+    type: approval
+    assignees: {groups: [reviewers]}
+    events:
+      - {condition: "budget > 10000", next: board}
+    outcomes: {ok: done}
+  board: {type: end, result: board}
+  done: {type: end, result: ok}
+""")
+    instance = process.start("budget")
+    assert process.set_variables(instance, budget=5000).status == "waiting"
+    assert process.set_variables(instance, budget=20000).result == "board"
+    after = ProcessEvent.objects.filter(instance=instance, kind="instance.variables_set").last()
+    assert after.payload["before"] == {"budget": 5000} and after.payload["after"] == {
+        "budget": 20000
+    }
+    other = process.start("budget")
+    with pytest.raises(InvalidInput) as bad:
+        services.instance_set_variables(instance_id=other.pk, values={"budget": "lots", "x": 1},
+                                        reason="fix", actor=None)  # fmt: skip
+    assert set(bad.value.errors) == {"budget", "x"}
+    with pytest.raises(PermissionDenied):
+        services.instance_set_variables(instance_id=other.pk, values={"budget": 1},
+                                        reason="fix", actor=make_user("nina"))  # fmt: skip

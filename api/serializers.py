@@ -150,8 +150,12 @@ class MigrationSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
     def get_fields(self) -> dict[str, serializers.Field]:  # type: ignore[type-arg]
         return {
-            "from": serializers.IntegerField(min_value=1, help_text="The version they run."),
-            "to": serializers.IntegerField(min_value=1, help_text="A published version."),
+            "from": serializers.IntegerField(
+                min_value=1, max_value=2**31 - 1, help_text="The version they run."
+            ),
+            "to": serializers.IntegerField(
+                min_value=1, max_value=2**31 - 1, help_text="A published version."
+            ),
             "map": serializers.DictField(
                 child=serializers.CharField(max_length=100),
                 required=False,

@@ -45,6 +45,7 @@ from orchestration.models import (
     HumanTask,
     ProcessInstance,
 )
+from orchestration.services.reasons import required_reason
 from orchestration.services.tasks import task_comment
 from orchestration.states import SUSPENDABLE, InstanceStatus, TaskStatus
 
@@ -260,16 +261,6 @@ def instance_retry(
     )
 
 
-def _reason(reason: Any, why: str) -> str:
-    """An operator's intervention says why: required, one bounded text."""
-    text = reason.strip() if isinstance(reason, str) else ""
-    if not text:
-        raise InvalidInput({"reason": [f"required: {why}"]})
-    if len(text) > 1000 or limits.text_problem(text):
-        raise InvalidInput({"reason": ["at most 1000 characters of text"]})
-    return text
-
-
 def instance_suspend(
     *, instance_id: int, reason: str, actor: User | None, now: datetime | None = None
 ) -> ProcessInstance:
@@ -278,7 +269,7 @@ def instance_suspend(
     decide its tasks. InstanceConflict when it is not running, waiting,
     compensating or failed."""
     permissions.require(actor, permissions.operate_refusal(actor))
-    reason = _reason(reason, "say why the instance is put on hold")
+    reason = required_reason(reason, "say why the instance is put on hold")
     with transaction.atomic():
         instance = _locked(instance_id)
         if instance.status not in SUSPENDABLE:
@@ -300,7 +291,7 @@ def instance_resume(
     what it kept is applied in order, and timers that came due meanwhile
     fire now. InstanceConflict unless it is suspended."""
     permissions.require(actor, permissions.operate_refusal(actor))
-    reason = _reason(reason, "say why the instance goes on")
+    reason = required_reason(reason, "say why the instance goes on")
 
     def lock() -> ProcessInstance:
         instance = _locked(instance_id)
@@ -330,7 +321,7 @@ def instance_move(
     InvalidInput for an unknown step, InstanceConflict when the flow is not
     at `source` or cannot go to `target` from there."""
     permissions.require(actor, permissions.operate_refusal(actor))
-    reason = _reason(reason, "say why the flow is moved")
+    reason = required_reason(reason, "say why the flow is moved")
     instance = ProcessInstance.objects.select_related("version").filter(pk=instance_id).first()
     if instance is None:
         raise ProcessInstance.DoesNotExist(f"no instance {instance_id}")
@@ -353,7 +344,7 @@ def instance_set_variables(
     checked against its declaration); conditions waiting on them are checked
     at once. The audit row keeps the values before and after, and the reason."""
     permissions.require(actor, permissions.operate_refusal(actor))
-    reason = _reason(reason, "say why the variables change")
+    reason = required_reason(reason, "say why the variables change")
     instance = ProcessInstance.objects.select_related("version").filter(pk=instance_id).first()
     if instance is None:
         raise ProcessInstance.DoesNotExist(f"no instance {instance_id}")
@@ -515,7 +506,7 @@ def task_force_decide(
     required reason, recorded as `task.forced` (the task's decider is the
     operator). Raises PermissionDenied (not an operator), InvalidInput (no
     reason, unknown outcome), InstanceConflict (the task is closed)."""
-    reason = _reason(reason, "say why the task is pushed through")
+    reason = required_reason(reason, "say why the task is pushed through")
     now = now or clock.now()
     loaded: dict[str, Any] = {}
 

@@ -24,6 +24,7 @@ from orchestration.engine import store
 from orchestration.engine.runtime import Writer
 from orchestration.exceptions import InstanceConflict, InvalidInput
 from orchestration.models import HumanTask, TaskComment
+from orchestration.services.reasons import required_reason
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -144,9 +145,7 @@ def task_ask_input(
     """An operator asks `to` for input on an open task without handing it
     over: `to` joins its candidates (sees it, may comment; decides only while
     nobody holds it) and is told by email. Audited with the reason."""
-    text = reason.strip() if isinstance(reason, str) else ""
-    if not text or len(text) > 1000:
-        raise InvalidInput({"reason": ["required: say what input is asked (at most 1000)"]})
+    text = required_reason(reason, "say what input is asked")
     announce: list[dict[str, Any]] = []
 
     def change(task: HumanTask) -> tuple[AuditKind, dict[str, Any]]:

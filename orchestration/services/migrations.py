@@ -20,7 +20,7 @@ from orchestration.engine.runtime import Writer
 from orchestration.engine.store import lock_instances
 from orchestration.exceptions import InvalidInput, MigrationRefused
 from orchestration.models import HumanTask, ProcessInstance, ProcessVersion, StepRun, Timer
-from orchestration.states import TaskStatus
+from orchestration.states import HOLDING, InstanceStatus, TaskStatus
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -53,6 +53,10 @@ def _plan(
         line: dict[str, Any] = {"instance": instance.pk, "status": instance.status,
                                 "moves": [], "problem": None}  # fmt: skip
         lines[instance.pk] = line
+        if instance.status in HOLDING:  # its held work would be applied to the wrong version
+            line["problem"] = (f"it is {instance.status}: "
+                               + ("resume it first" if instance.status == InstanceStatus.SUSPENDED
+                                  else "retry or cancel it first"))  # fmt: skip
         for step in sorted(state.places(instance.state)):
             to = mapping.get(step, step)
             line["moves"].append({"from": step, "to": to, "current": step in current})

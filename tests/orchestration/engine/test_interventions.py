@@ -237,3 +237,18 @@ def test_the_task_history_says_why_a_task_was_withdrawn_or_moved(run) -> None:
         "otto resumed the instance (operator): done",
         "otto moved the flow from review to review (operator): start over",
     ]
+
+
+def test_a_suspended_instance_is_not_migrated_until_resumed(run) -> None:
+    from orchestration.exceptions import MigrationRefused
+
+    instance = run.start("flow")
+    run.publish(FLOW.replace("name: Flow", "name: Flow two"))
+    services.instance_suspend(instance_id=instance.pk, reason="audit", actor=otto())
+    plan = services.instance_migration_plan(key="flow", source=1, target=2, mapping={},
+                                            actor=otto())  # fmt: skip
+    assert plan[0]["problem"] == "it is suspended: resume it first"
+    with pytest.raises(MigrationRefused):
+        services.instance_migrate(key="flow", source=1, target=2, mapping={}, actor=otto())
+    instance.refresh_from_db()
+    assert (instance.status, instance.version.number) == ("suspended", 1)

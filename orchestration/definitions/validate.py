@@ -830,8 +830,8 @@ def _first_of_errors(
 ) -> Iterable[DefinitionError]:
     """A wait for whichever of several events comes first: each branch is one
     message, timer or until with its own next; the step has none of its own."""
-    own = [name for name in ("timer", "until", "message", "timeout", "on_timeout", "next")
-           if name in step]  # fmt: skip
+    own = [name for name in ("timer", "until", "message", "timeout", "on_timeout", "next",
+                             "events") if name in step]  # fmt: skip
     if own:
         yield DefinitionError(
             path, f"a first_of wait takes each event and next in its branches, not {', '.join(own)}"

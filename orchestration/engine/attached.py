@@ -20,7 +20,8 @@ from orchestration.engine.machine import MachineParts
 from orchestration.engine.state import TERMINAL, TimerKind, Wait
 
 # What a token may be parked on while events attached to its step wait too.
-ATTACHABLE = frozenset({Wait.TASK, Wait.STEP, Wait.CHILD, Wait.ENTRIES, Wait.REGION})
+ATTACHABLE = frozenset({Wait.TASK, Wait.STEP, Wait.CHILD, Wait.ENTRIES, Wait.REGION,
+                        Wait.TIMER, Wait.MESSAGE})  # fmt: skip
 # A transition that passes more instantaneous steps than this is a loop of decisions.
 MAX_INSTANT_STEPS = 1000
 

@@ -282,3 +282,32 @@ steps:
     with pytest.raises(PermissionDenied):
         services.instance_set_variables(instance_id=other.pk, values={"budget": 1},
                                         reason="fix", actor=make_user("nina"))  # fmt: skip
+
+
+def test_a_wait_carries_events_too(process) -> None:
+    process.publish("""
+key: contract
+name: Contract
+start: signature
+steps:
+  signature:
+    type: wait
+    message: signed
+    events:
+      - {timer: 2d, every: 2d, interrupting: false, next: chase}
+      - {message: cancelled, next: dropped}
+    next: done
+  chase: {type: service, handler: test.a, next: chased}
+  chased: {type: end, terminate: false}
+  dropped: {type: end, result: dropped}
+  done: {type: end, result: signed}
+""")
+    instance = process.start("contract")
+    process.advance(days=2)
+    process.advance(days=2)
+    assert calls() == ["a", "a"]  # chased twice while the signature is awaited
+    assert process.message(instance, "signed").result == "signed"
+    other = process.start("contract")
+    assert process.message(other, "cancelled").result == "dropped"
+    process.advance(days=5)
+    assert calls() == ["a", "a"]  # neither wait is chased any more

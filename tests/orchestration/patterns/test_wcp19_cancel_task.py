@@ -162,14 +162,16 @@ def test_attached_events_are_checked_one_by_one(db, events: str, error: str) -> 
     assert any(m.startswith(error) for m in messages), messages
 
 
-def test_a_wait_takes_first_of_not_events(db) -> None:
+def test_a_first_of_wait_takes_its_events_as_branches(db) -> None:
     source = (
         "key: s\nname: S\nstart: w\nsteps:\n"
-        "  w: {type: wait, timer: 1d, events: [{message: a, next: e}], next: e}\n"
+        "  w: {type: wait, first_of: [{message: a, next: e}, {timer: 1d, next: e}],"
+        " events: [{message: b, next: e}]}\n"
         "  e: {type: end}\n"
     )
-    messages = refused(source)
-    assert any(m.startswith("steps.w") for m in messages), messages
+    assert refused(source) == [
+        "steps.w: a first_of wait takes each event and next in its branches, not events"
+    ]
 
 
 def test_a_failed_step_waits_for_its_operator_not_for_its_events(process) -> None:

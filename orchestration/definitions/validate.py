@@ -799,6 +799,17 @@ def _approval_errors(
                 yield DefinitionError(f"{where}.message", "a decide level sends no email")
             yield from _template_errors(f"{where}.message", level["message"], local)
     chain = step.get("for_each")
+    if chain and "complete_when" in chain:
+        yield from _expression_errors(f"{path}.for_each.complete_when", chain["complete_when"],
+                                      known | EACH_NAMES | {"counts"})  # fmt: skip
+        if "outcome" not in chain:
+            yield DefinitionError(
+                f"{path}.for_each.outcome", "is required with complete_when: the outcome it decides"
+            )
+        else:
+            yield from outcome_error(f"{path}.for_each.outcome", chain["outcome"])
+    elif chain and "outcome" in chain:
+        yield DefinitionError(f"{path}.for_each.outcome", "applies with complete_when")
     if chain and chain.get("mode", "sequential") == "sequential" and "quorum" in step:
         yield DefinitionError(
             f"{path}.quorum",

@@ -12,9 +12,10 @@ from typing import Any
 from orchestration.audit import AuditKind
 from orchestration.engine import quorum
 from orchestration.engine.calendars import calendar_of
-from orchestration.engine.evaluation import StepError, evaluate, open_task, render
+from orchestration.engine.evaluation import StepError, evaluate, open_task, render, truthy
 from orchestration.engine.events import (
     Audit,
+    AwaitMessage,
     CancelToken,
     ChangeAssignees,
     CloseTask,
@@ -47,7 +48,10 @@ class ApprovalRules(MachineParts):
             self.snap.variables[step_id] = {"outcome": counted, "entries": []}
             return token, step["outcomes"][counted]
         parallel = spec.get("mode", "sequential") == "parallel"
-        tok["chain"] = {"items": items, "results": [], "parallel": parallel}
+        tok["chain"] = {"items": list(items), "results": [], "parallel": parallel}
+        if "add_on" in spec:
+            tok["adds"] = spec["add_on"]
+            self.effects.append(AwaitMessage(token, step_id, (spec["add_on"],)))
         for index in range(len(items) if parallel else 1):
             self._open_entry(token, step_id, step, execution, items, index)
         return None
@@ -75,12 +79,12 @@ class ApprovalRules(MachineParts):
                       event.voter_id)
         )  # fmt: skip
         outcomes = [r["outcome"] for r in results]
-        if chain["parallel"]:
+        decided = self._chain_complete(step, chain)
+        if decided is None and chain["parallel"]:
             decided = quorum.decide(step, outcomes, len(items), event.outcome)
-        elif event.outcome != counted or len(results) == len(items):
+        elif decided is None and (event.outcome != counted or len(results) == len(items)):
             decided = event.outcome  # a reject ends the chain; the last approval ends it too
-        else:
-            decided = None
+        elif decided is None:
             self._open_entry(event.token, event.step, step, tok["execution"], items,
                              len(results))  # fmt: skip
         if decided is None:
@@ -93,8 +97,37 @@ class ApprovalRules(MachineParts):
             "outcome": decided, "decided_by": event.voter, "entries": results,
         }  # fmt: skip
         tok.pop("chain", None)
+        tok.pop("adds", None)
         self.effects.append(CancelToken(event.token, Wait.TASK, event.step))
         self._advance(event.token, step["outcomes"][decided])
+
+    def _chain_complete(self, step: Mapping[str, Any], chain: Mapping[str, Any]) -> str | None:
+        """`for_each.complete_when` (beside the quorum): once it holds over the
+        entries decided so far, the step takes `for_each.outcome`."""
+        spec = step["for_each"]
+        if "complete_when" not in spec:
+            return None
+        results = chain["results"]
+        counts = dict.fromkeys(step["outcomes"], 0)
+        for result in results:
+            counts[result["outcome"]] = counts.get(result["outcome"], 0) + 1
+        seen = {**self.snap.variables, "completed": len(results), "total": len(chain["items"]),
+                "results": results, "counts": counts}  # fmt: skip
+        return str(spec["outcome"]) if truthy(spec["complete_when"], seen) else None
+
+    def _add_chain_entry(self, token: str, tok: dict[str, Any], payload: Mapping[str, Any]) -> None:
+        """A message named by an approval's `for_each.add_on` adds an entry: in
+        a parallel chain its task opens at once; in a sequential one it opens
+        in its turn."""
+        step_id = tok["step"]
+        step = self.d.step(step_id)
+        chain = tok["chain"]
+        chain["items"].append(payload["item"] if "item" in payload else dict(payload))
+        index = len(chain["items"]) - 1
+        self.effects.append(Audit(AuditKind.ENTRY_ADDED, step_id, {"entry": index}))
+        self.effects.append(AwaitMessage(token, step_id, (tok["adds"],)))
+        if chain["parallel"]:
+            self._open_entry(token, step_id, step, tok["execution"], chain["items"], index)
 
     def _decide_chain(self, token: str, step_id: str, outcome: str) -> None:
         """The process decides a `for_each` step whatever its entries (an
@@ -103,6 +136,7 @@ class ApprovalRules(MachineParts):
         `entries` keeps what people decided before."""
         step = self.d.step(step_id)
         chain = self.tokens[token].pop("chain")
+        self.tokens[token].pop("adds", None)
         self.snap.variables[step_id] = {
             "outcome": outcome, "decided_by": "system", "entries": chain["results"],
         }  # fmt: skip

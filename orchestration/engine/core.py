@@ -537,7 +537,10 @@ class _Machine(ApprovalRules, EachRules, RegionRules, EventRules, JoinRules, Int
                 self._interrupt(token, step_id, index, dict(event.payload))
                 continue
             if event.name == tok.get("adds"):
-                self._add_entry(token, tok, event.payload)
+                if "chain" in tok:
+                    self._add_chain_entry(token, tok, event.payload)
+                else:
+                    self._add_entry(token, tok, event.payload)
                 continue
             branches = self.d.step(step_id).get("first_of")
             if branches:

@@ -376,3 +376,64 @@ def test_migration_refuses_to_move_entries_to_a_step_without_them(process) -> No
     assert refused_move.value.problems == {
         instance.pk: "step 'each' runs for_each entries as 'line'; 'each' as None"
     }
+
+
+SIGNERS = """
+key: signers
+name: Signers
+variables:
+  signers: {type: array, required: true}
+start: sign
+steps:
+  sign:
+    type: approval
+    title: "Sign: {{ signer }}"
+    assignees: {groups: [reviewers]}
+    for_each: {items: signers, as: signer, mode: parallel%(extra)s}
+    quorum: {required: all}
+    outcomes: {approve: done, reject: refused}
+  done: {type: end, result: signed}
+  refused: {type: end, result: refused}
+"""
+
+
+def signer_task(instance, name: str):
+    from orchestration.models import HumanTask
+
+    return HumanTask.objects.get(instance=instance, title=f"Sign: {name}", status="open")
+
+
+def test_an_approval_chain_completes_on_its_condition_beside_its_quorum(process) -> None:
+    # The quorum wants all; the condition is satisfied by two approvals.
+    extra = ", complete_when: \"counts['approve'] >= 2\", outcome: approve"
+    process.publish(SIGNERS % {"extra": extra})
+    instance = process.start("signers", {"signers": ["ann", "bob", "cy"]})
+    process.decide(signer_task(instance, "ann"), "approve", as_="ria")
+    instance.refresh_from_db()
+    assert instance.status == "waiting"
+    process.decide(signer_task(instance, "cy"), "approve", as_="ria")
+    instance.refresh_from_db()
+    assert (instance.status, instance.result) == ("completed", "signed")
+    assert [e["entry"] for e in instance.variables["sign"]["entries"]] == ["ann", "cy"]
+
+
+def test_an_approval_chain_takes_entries_added_while_it_runs(process) -> None:
+    process.publish(SIGNERS % {"extra": ", add_on: signer_added"})
+    instance = process.start("signers", {"signers": ["ann"]})
+    process.message(instance, "signer_added", {"item": "dee"})
+    process.decide(signer_task(instance, "ann"), "approve", as_="ria")
+    instance.refresh_from_db()
+    assert instance.status == "waiting"  # dee still has to sign (quorum: all)
+    process.decide(signer_task(instance, "dee"), "approve", as_="ria")
+    instance.refresh_from_db()
+    assert (instance.status, instance.result) == ("completed", "signed")
+
+
+def test_an_approval_chain_condition_names_its_outcome() -> None:
+    missing = SIGNERS % {"extra": ', complete_when: "completed >= 2"'}
+    assert (
+        "steps.sign.for_each.outcome: is required with complete_when: the outcome it decides"
+        in refused(missing)
+    )
+    wrong = SIGNERS % {"extra": ', complete_when: "completed >= 2", outcome: maybe'}
+    assert "steps.sign.for_each.outcome: unknown outcome 'maybe'" in refused(wrong)

@@ -524,6 +524,13 @@ class ProcessInstanceAdmin(ReadOnlyAdmin):
         error = obj.error or {}
         if not error:
             return "-"
+        if obj.status == InstanceStatus.SUSPENDED:
+            hold = error.get("suspended") or {}
+            held = len(error.get("replay") or [])
+            return (
+                f"Suspended by {hold.get('by')}: {hold.get('reason')} ({held} event(s) held)."
+                " Resume it from its page (Intervene) or the API."
+            )
         if obj.status == InstanceStatus.INCIDENT:
             held = len(error.get("replay") or [])
             return (

@@ -130,3 +130,15 @@ def test_only_operators_reach_the_migration_page(client, people, instances) -> N
     client.force_login(people["manager"])
     page = reverse("admin:orchestration_processversion_migrate", args=[v2.pk])
     assert client.get(page).status_code in {302, 403}
+
+
+def test_the_admin_says_who_suspended_an_instance_and_why(client, people, instances) -> None:
+    people["operator"].is_staff = True
+    people["operator"].save()
+    services.instance_suspend(instance_id=instances[0].pk, reason="supplier audit",
+                              actor=people["operator"])  # fmt: skip
+    client.force_login(people["operator"])
+    page = client.get(reverse("admin:orchestration_processinstance_change",
+                              args=[instances[0].pk])).content.decode()  # fmt: skip
+    assert "Suspended by opal: supplier audit (0 event(s) held)." in page
+    assert "failed: None" not in page

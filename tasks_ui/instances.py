@@ -165,26 +165,22 @@ def _intervene(request: HttpRequest, pk: int, act: Any, done: str) -> HttpRespon
     return back(request, here)
 
 
-@require_POST
-@login_required
-def instance_suspend(request: HttpRequest, pk: int) -> HttpResponse:
-    def act(instance: ProcessInstance, data: dict[str, Any]) -> None:
-        services.instance_suspend(
-            instance_id=instance.pk, reason=data["reason"], actor=person(request)
-        )
+def _with_reason(service: Any, done: str) -> Any:
+    """A view for an intervention that takes only a reason (suspend, resume)."""
 
-    return _intervene(request, pk, act, "suspended")
+    @require_POST
+    @login_required
+    def view(request: HttpRequest, pk: int) -> HttpResponse:
+        def act(instance: ProcessInstance, data: dict[str, Any]) -> None:
+            service(instance_id=instance.pk, reason=data["reason"], actor=person(request))
+
+        return _intervene(request, pk, act, done)
+
+    return view
 
 
-@require_POST
-@login_required
-def instance_resume(request: HttpRequest, pk: int) -> HttpResponse:
-    def act(instance: ProcessInstance, data: dict[str, Any]) -> None:
-        services.instance_resume(
-            instance_id=instance.pk, reason=data["reason"], actor=person(request)
-        )
-
-    return _intervene(request, pk, act, "resumed")
+instance_suspend = _with_reason(services.instance_suspend, "suspended")
+instance_resume = _with_reason(services.instance_resume, "resumed")
 
 
 @require_POST

@@ -131,14 +131,9 @@ class EventRules(MachineParts):
             return False
         tok = self.tokens[token]
         if "of" in tok:  # an entry: the step as a whole is interrupted
-            parent = self._parent_of(tok)
-            self._unbind(step_id, tok["execution"])
-            del self.tokens[token]
+            parent = self._drop_failed_entry(token)
             if parent is None:
                 return True
-            each = self.tokens[parent]["each"]
-            each["running"].pop(token, None)
-            each["failed"] = tok["entry"]
             token = parent
         self._interrupt(token, step_id, index,
                         {"error": {"code": code, "message": message}, **extra})  # fmt: skip

@@ -266,15 +266,23 @@ class EachRules(MachineParts):
         takes the route (what finished is recorded, the other entries are
         withdrawn)."""
         etok = self.tokens[entry]
-        parent = self._parent_of(etok)
         step_id = etok["step"]
-        self._unbind(step_id, etok["execution"])
-        del self.tokens[entry]
+        parent = self._drop_failed_entry(entry)
         if parent is None:
             self.effects.append(Audit(AuditKind.ENTRY_IGNORED, step_id, {"entry": etok["entry"]}))
             return
-        ptok = self.tokens[parent]
-        ptok["each"]["running"].pop(entry, None)
-        ptok["each"]["failed"] = etok["entry"]
-        self._withdraw_entries(ptok, step_id, self.d.step(step_id))
+        self._withdraw_entries(self.tokens[parent], step_id, self.d.step(step_id))
         self._advance(parent, route)
+
+    def _drop_failed_entry(self, entry: str) -> str | None:
+        """An entry ended with a business error its step reacts to as a whole:
+        the entry's token goes, its parent records it as failed. The parent
+        token, or None when the step completed without it."""
+        etok = self.tokens.pop(entry)
+        self._unbind(etok["step"], etok["execution"])
+        parent = self._parent_of(etok)
+        if parent is not None:
+            each = self.tokens[parent]["each"]
+            each["running"].pop(entry, None)
+            each["failed"] = etok["entry"]
+        return parent

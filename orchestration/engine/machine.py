@@ -72,6 +72,9 @@ class MachineParts:
     def _parent_of(self, etok: Mapping[str, Any]) -> str | None:
         raise NotImplementedError
 
+    def _drop_failed_entry(self, entry: str) -> str | None:
+        raise NotImplementedError
+
     def _unbind(self, step_id: str, execution: int) -> None:
         raise NotImplementedError
 

@@ -154,6 +154,30 @@ def can_start(user: AnyUser | None, spec: Mapping[str, Any]) -> bool:
     return start_refusal(user, spec) is None
 
 
+def may_start_something(user: AnyUser | None, starters: Any) -> bool:
+    """Whether `user` may start some published definition: the requester role,
+    or being named in one's `starters` (an iterable of those mappings, read
+    only when the role does not settle it)."""
+    if not _active(user):
+        return False
+    if user.has_perm("orchestration.start_processinstance"):  # type: ignore[union-attr]
+        return True
+    return any(
+        start_refusal(user, {"starters": named}) is None
+        for named in starters
+        if isinstance(named, Mapping) and named
+    )
+
+
+def reads_only(user: AnyUser | None) -> bool:
+    """An auditor who neither operates nor starts: no inbox, the audit log first."""
+    return (
+        can_read_audit(user)
+        and not can_operate(user)
+        and not user.has_perm("orchestration.start_processinstance")  # type: ignore[union-attr]
+    )
+
+
 def operate_refusal(user: AnyUser | None) -> str | None:
     """Cancel, retry, message and migrate instances."""
     return _lacks(user, "orchestration.operate_processinstance", "operator")

@@ -53,21 +53,25 @@ class ProcessTest:
         return services.version_publish(version=draft, actor=None)
 
     def start(
-        self, key: str, variables: dict[str, Any] | None = None, *, as_: str | None = None
-    ) -> ProcessInstance:
+        self, key: str, variables: dict[str, Any] | None = None, *, as_: str | None = None,
+        business_key: str = "",
+    ) -> ProcessInstance:  # fmt: skip
         """Start an instance (as the named user, or the system), then run the engine."""
-        instance = services.instance_start(key=key, variables=variables, actor=self._user(as_))
+        instance = services.instance_start(key=key, variables=variables, actor=self._user(as_),
+                                           business_key=business_key)  # fmt: skip
         self.run()
         instance.refresh_from_db()
         return instance
 
     def decide(
-        self, task: HumanTask, outcome: str, *, as_: str, data: dict[str, Any] | None = None
-    ) -> HumanTask:
+        self, task: HumanTask, outcome: str, *, as_: str, data: dict[str, Any] | None = None,
+        comment: str = "",
+    ) -> HumanTask:  # fmt: skip
         """Decide a task as the named user (the policy applies), then run the engine."""
         decided = services.task_complete(
-            task_id=task.pk, outcome=outcome, data=data or {}, actor=self._user(as_)
-        )
+            task_id=task.pk, outcome=outcome, data=data or {}, actor=self._user(as_),
+            comment=comment,
+        )  # fmt: skip
         self.run()
         return decided
 

@@ -4,7 +4,7 @@ from its definition's `form` fields."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django import forms
@@ -73,3 +73,27 @@ def decision_data(
         else:
             data[name] = raw
     return data, errors
+
+
+def errors_by_field(errors: Mapping[str, list[str]], prefix: str) -> dict[str, list[str]]:
+    """The service names errors by full path (`data.comment`, `variables.amount`);
+    a form shows each under its own field."""
+    head = f"{prefix}."
+    return {(k[len(head) :] if k.startswith(head) else k): list(v) for k, v in errors.items()}
+
+
+def bound_fields(
+    fields: Sequence[Mapping[str, Any]], posted: Mapping[str, Any], errors: Mapping[str, list[str]]
+) -> list[dict[str, Any]]:
+    """Each field with what was typed into it, its messages, and whether it is
+    the first invalid one (the page focuses it)."""
+    out: list[dict[str, Any]] = []
+    focused = False
+    for field in fields:
+        name = field["name"]
+        problems = list(errors.get(name, []))
+        focus = bool(problems) and not focused
+        focused = focused or focus
+        out.append({**field, "value": posted.get(name, ""), "checked": name in posted,
+                    "errors": problems, "focus": focus})  # fmt: skip
+    return out

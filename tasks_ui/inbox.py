@@ -16,11 +16,14 @@ from orchestration import clock, queues, services
 from orchestration.models import HumanTask, ProcessDefinition
 from orchestration.problems import problem_for
 from orchestration.side_effects.decision_links import outcomes_without_input
+from orchestration.states import TaskStatus
 from tasks_ui.forms import InboxFilterForm, SavedFilterForm
 from tasks_ui.models import SavedFilter
 from tasks_ui.responses import back, error_page, person
 
 PAGE_SIZE = 25
+# Without a chosen tab, the inbox opens the first of these that holds tasks.
+LANDING = ("mine", "group", "delegated", "overdue")
 # A bulk action acts on at most this many tasks (one request, one budget).
 BULK_LIMIT = 100
 
@@ -51,16 +54,21 @@ def _list_context(request: HttpRequest, query: QueryDict) -> dict[str, Any] | Ht
     form = InboxFilterForm(query or None, definitions=_definitions())
     if query and not form.is_valid():
         return render(request, "tasks_ui/inbox.html", _empty(request, form), status=400)
-    params = form.cleaned_data if query else {}
-    chosen = queues.filter_from(params)
+    params = dict(form.cleaned_data) if query else {}
     now = clock.now()
+    counts = queues.tab_counts(request.user, now=now)
+    if not params.get("tab"):
+        # Land on work: the first list that holds any (docs/ui.md).
+        params["tab"] = next((t for t in LANDING if counts[t]), "mine")
+    chosen = queues.filter_from(params)
+    query = query.copy()
+    query["tab"] = chosen.tab  # the live refresh and the pages keep the landing tab
     try:
         tasks, next_cursor = queues.task_page(
             request.user, chosen, now=now, after=params.get("after", ""), size=PAGE_SIZE
         )
     except queues.BadCursor as exc:
         return error_page(request, 400, str(exc))
-    counts = queues.tab_counts(request.user, now=now)
     return {
         "form": form,
         "chosen": chosen,
@@ -69,6 +77,7 @@ def _list_context(request: HttpRequest, query: QueryDict) -> dict[str, Any] | Ht
         "next_query": _with(query, after=next_cursor) if next_cursor else "",
         "first_query": _with(query, after="") if params.get("after") else None,
         "query": query.urlencode(),
+        "filtered": any(params.get(k) for k in ("definition", "due", "priority", "q", "snoozed")),
         "list_query": _with(query, after=""),
         "version": queues.latest_change(),
         "poll_seconds": max(1, settings.ORCHESTRATION_INBOX_POLL_SECONDS),
@@ -124,8 +133,35 @@ def inbox_changes(request: HttpRequest) -> HttpResponse:
     if isinstance(context, HttpResponse):
         return context
     gone = shown - {row["task"].pk for row in context["rows"]}
-    context["gone"] = sorted(gone)
+    context["gone"] = _gone_texts(person(request), gone)
+    context["oob"] = True  # the tab counts refresh with the list
     return render(request, "tasks_ui/partials/task_list.html", context)
+
+
+def _gone_texts(user: Any, gone: set[int]) -> list[str]:
+    """What happened to rows that left the list, said from the reader's side.
+    Their own actions are left out: the action's notice said it already."""
+    texts = []
+    rows = (
+        HumanTask.objects.filter(pk__in=sorted(gone)[:PAGE_SIZE])
+        .select_related("claimed_by", "decided_by")
+        .order_by("pk")
+    )
+    for task in rows:
+        if task.status == TaskStatus.OPEN:
+            if task.claimed_by is not None and task.claimed_by_id != user.pk:
+                texts.append(f"“{task.title}” was taken by {task.claimed_by.get_username()}.")
+            elif task.claimed_by_id != user.pk:
+                texts.append(f"“{task.title}” moved out of this list.")
+        elif task.decided_by_id != user.pk:
+            who = task.decided_by.get_username() if task.decided_by else "the process"
+            what = (
+                f"decided {task.outcome} by {who}"
+                if task.outcome
+                else task.get_status_display().lower()
+            )
+            texts.append(f"“{task.title}” was {what}.")
+    return texts
 
 
 @require_POST
@@ -138,6 +174,7 @@ def bulk(request: HttpRequest) -> HttpResponse:
     if action not in {"approve", "reject", "claim"} or not ids:
         messages.error(request, "Choose tasks and an action (approve, reject or claim).")
         return back(request, reverse("tasks_ui:inbox"))
+    comment = request.POST.get("comment", "").strip()
     results = []
     for pk in ids:
         try:
@@ -145,10 +182,7 @@ def bulk(request: HttpRequest) -> HttpResponse:
                 services.task_claim(task_id=pk, actor=person(request))
             else:
                 services.task_complete(
-                    task_id=pk,
-                    outcome=action,
-                    data={},
-                    actor=person(request),
+                    task_id=pk, outcome=action, data={}, actor=person(request), comment=comment
                 )
             results.append((pk, True, "done"))
         except Exception as exc:

@@ -17,12 +17,13 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts import permissions
 from orchestration import selectors, services
 from orchestration.definitions.diagram import render_svg
+from orchestration.engine.state import TimerKind, current_steps
 from orchestration.engine.state import awaited as state_awaited
-from orchestration.engine.state import current_steps
 from orchestration.engine.versions import definition_of
 from orchestration.exceptions import InvalidInput
-from orchestration.models import HumanTask, ProcessDefinition, ProcessInstance, StepRun
-from orchestration.states import ENDED, RETRYABLE, SUSPENDABLE, InstanceStatus
+from orchestration.models import HumanTask, ProcessDefinition, ProcessInstance, StepRun, Timer
+from orchestration.states import ENDED, RETRYABLE, SUSPENDABLE, InstanceStatus, TimerStatus
+from tasks_ui import task_context
 from tasks_ui.responses import back, person, refused
 
 PAGE_SIZE = 50
@@ -112,7 +113,10 @@ def instance_detail(request: HttpRequest, pk: int) -> HttpResponse:
         request, "tasks_ui/instance.html",
         {
             "instance": instance,
-            "variables": json.dumps(instance.variables, indent=2, default=str),
+            "moving": _refresh_seconds(instance),
+            "timers": pending_timers(instance),
+            "variables": task_context.variables(instance),
+            "raw_variables": json.dumps(instance.variables, indent=2, default=str),
             "runs": StepRun.objects.filter(instance=instance).order_by("pk"),
             "tasks": HumanTask.objects.filter(instance=instance).select_related("decided_by"),
             "diagram": render_svg(
@@ -128,6 +132,47 @@ def instance_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "can_cancel": can_operate and instance.status not in ENDED,
         },
     )  # fmt: skip
+
+
+def _refresh_seconds(instance: ProcessInstance) -> int:
+    """How often the page refreshes itself: often while steps run, now and then
+    while it waits (someone may decide), never once it has ended."""
+    if instance.status in ENDED:
+        return 0
+    busy = {InstanceStatus.RUNNING, InstanceStatus.COMPENSATING}
+    return 2 if instance.status in busy else 15
+
+
+_TIMER_WORDS = {
+    TimerKind.WAIT: "the wait ends",
+    TimerKind.MESSAGE_TIMEOUT: "waiting for a message times out",
+    TimerKind.FIRST_OF: "a timer branch fires",
+    TimerKind.ATTACHED: "a timer event fires",
+}
+
+
+def pending_timers(instance: ProcessInstance) -> list[dict[str, Any]]:
+    """The instance's pending timers and escalations, soonest first, each said
+    in words (an escalation with its level and action)."""
+    spec = instance.version.spec
+    out = []
+    rows = Timer.objects.filter(instance=instance, status=TimerStatus.PENDING).order_by(
+        "due_at", "pk"
+    )
+    for timer in rows:
+        if timer.kind == TimerKind.ESCALATION:
+            level = int((timer.payload or {}).get("level", 0))
+            step = task_context.find_step(spec, timer.step) or {}
+            levels = step.get("escalation") or []
+            action = levels[level]["action"] if level < len(levels) else "?"
+            what = f"escalation level {level + 1}: {action}"
+        elif timer.kind in _TIMER_WORDS:
+            what = _TIMER_WORDS[TimerKind(timer.kind)]
+        else:
+            continue  # deliveries between instances, not something people wait for
+        out.append({"step": task_context.step_label(spec, timer.step) if timer.step else "",
+                    "what": what, "due_at": timer.due_at})  # fmt: skip
+    return out
 
 
 def _operate(request: HttpRequest, pk: int, service: Any, done: str) -> HttpResponse:

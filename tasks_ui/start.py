@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods
 from accounts import permissions
 from orchestration import selectors, services
 from orchestration.exceptions import InvalidInput, VersionNotFound
-from tasks_ui.forms import number
+from tasks_ui.forms import bound_fields, errors_by_field, number
 from tasks_ui.responses import person, refused
 
 
@@ -40,6 +40,7 @@ def _fields(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
         if "enum" in decl:
             widget = "choice"
         out.append({"name": name, "type": kind, "widget": widget, "decl": decl,
+                    "label": decl.get("label") or name.replace("_", " ").capitalize(),
                     "required": bool(decl.get("required")) and "default" not in decl})  # fmt: skip
     return out
 
@@ -86,14 +87,15 @@ def start_form(request: HttpRequest, key: str) -> HttpResponse:
     if refusal is not None:
         raise Http404(f"No published process {key[:100]!r} you may start.")
     fields = _fields(version.spec)
-    context: dict[str, Any] = {"version": version, "fields": fields, "errors": {}, "posted": {}}
+    context: dict[str, Any] = {"version": version, "fields": bound_fields(fields, {}, {}),
+                               "errors": {}, "posted": {}}  # fmt: skip
     if request.method == "GET":
         return render(request, "tasks_ui/start_form.html", context)
     values, errors = posted_variables(fields, request.POST)
     business_key = request.POST.get("business_key", "").strip()
     try:
         if errors:
-            raise InvalidInput(errors)
+            raise InvalidInput({f"variables.{k}": v for k, v in errors.items()})
         instance = services.instance_start(
             key=key,
             variables=values,
@@ -101,7 +103,9 @@ def start_form(request: HttpRequest, key: str) -> HttpResponse:
             business_key=business_key,
         )
     except InvalidInput as exc:
-        context.update(errors=dict(exc.errors), posted=request.POST)
+        by_field = errors_by_field(exc.errors, "variables")
+        context.update(errors=by_field, posted=request.POST,
+                       fields=bound_fields(fields, request.POST, by_field))  # fmt: skip
         return render(request, "tasks_ui/start_form.html", context, status=400)
     except Exception as exc:
         return refused(request, exc, fallback=reverse("tasks_ui:start-list"))

@@ -26,38 +26,46 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts import permissions
 from orchestration import clock, selectors, services
 from orchestration.definitions.diagram import render_svg
+from orchestration.definitions.validate import COMMENT_FIELD
 from orchestration.engine.state import current_steps
 from orchestration.exceptions import InvalidInput
 from orchestration.models import HumanTask
-from orchestration.side_effects.decision_links import outcomes_without_input
-from tasks_ui.forms import decision_data
+from tasks_ui import task_context
+from tasks_ui.forms import bound_fields, decision_data, errors_by_field
 from tasks_ui.responses import back, person, refused, visible_task
 
-# Variables longer than this (as text) are shown collapsed.
-COLLAPSE_AT = 200
+
+def _comment_field(task: HumanTask) -> dict[str, Any]:
+    """The decision's one comment box: the definition's `comment` form field
+    when it has one (its label, help and required_for), else an optional one."""
+    declared = next((f for f in task.form if f.get("name") == COMMENT_FIELD), None)
+    return {"name": COMMENT_FIELD, "type": "textarea", "label": "Comment", **(declared or {})}
 
 
-def _variables(values: dict[str, Any]) -> list[dict[str, Any]]:
-    import json
-
-    out = []
-    for name, value in sorted(values.items()):
-        text = value if isinstance(value, str) else json.dumps(value, indent=2, default=str)
-        out.append({"name": name, "text": text, "long": len(text) > COLLAPSE_AT or "\n" in text})
-    return out
-
-
-def _page_context(request: HttpRequest, task: HumanTask, **extra: Any) -> dict[str, Any]:
+def _page_context(
+    request: HttpRequest, task: HumanTask, *, errors: dict[str, list[str]] | None = None,
+    posted: Any = None, **extra: Any,
+) -> dict[str, Any]:  # fmt: skip
     user = request.user
     instance = task.instance
+    spec = instance.version.spec
     refusal = permissions.decide_refusal(user, task)
     done = {s for s, _ in selectors.completed_steps(instance)}
+    by_field = errors_by_field(errors or {}, "data")
+    fields = [f for f in task.form if f.get("name") != COMMENT_FIELD] + [_comment_field(task)]
+    bound = bound_fields(fields, posted or {}, by_field)
     return {
         "task": task,
         "instance": instance,
-        "variables": _variables(instance.variables or {}),
-        "fields": task.form,
-        "quick": outcomes_without_input(task),
+        "requester": task_context.requester(instance),
+        "step_label": task_context.step_label(spec, task.step),
+        "priority_word": task_context.priority_word(task.priority),
+        "decisions": task_context.earlier_decisions(task),
+        "leads": task_context.outcome_targets(spec, task),
+        "variables": task_context.variables(instance),
+        "fields": bound[:-1],
+        "comment_field": bound[-1],
+        "general_errors": [m for k in ("outcome", "data") for m in by_field.get(k, [])],
         "refusal": refusal if task.status == "open" else "",
         "can_decide": refusal is None,
         "can_claim": permissions.claim_refusal(user, task) is None and task.claimed_by_id is None,
@@ -71,11 +79,7 @@ def _page_context(request: HttpRequest, task: HumanTask, **extra: Any) -> dict[s
         and permissions.hand_back_refusal(user, task) is None,
         "comments": task.comments.select_related("author"),
         "history": selectors.task_history(task),
-        "diagram": render_svg(
-            instance.version.spec, highlight=current_steps(instance.state), done=done
-        ),
-        "errors": {},
-        "posted": {},
+        "diagram": render_svg(spec, highlight=current_steps(instance.state), done=done),
         **extra,
     }
 
@@ -92,11 +96,12 @@ def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def decide(request: HttpRequest, pk: int) -> HttpResponse:
     task = visible_task(request, pk)
     outcome = request.POST.get("outcome", "")
-    data, errors = decision_data(task.form, request.POST)
-    comment = request.POST.get("comment_text", "").strip()
+    fields = [f for f in task.form if f.get("name") != COMMENT_FIELD]
+    data, errors = decision_data(fields, request.POST)
+    comment = request.POST.get(COMMENT_FIELD, "").strip()
     try:
         if errors:
-            raise InvalidInput(errors)
+            raise InvalidInput({f"data.{k}": v for k, v in errors.items()})
         services.task_complete(task_id=task.pk, outcome=outcome, data=data, comment=comment,
                                actor=person(request))  # fmt: skip
     except InvalidInput as exc:
@@ -105,7 +110,7 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
         return render(request, "tasks_ui/task.html", context, status=400)
     except Exception as exc:
         return refused(request, exc, fallback=reverse("tasks_ui:task", args=[pk]))
-    text = f"Decided {outcome}: {task.title}"
+    text = decided_text(outcome, task.title)
     if request.htmx and request.POST.get("from") == "row":  # type: ignore[attr-defined]
         return _row_notice(request, text)
     following = _next_in_case(request, task)
@@ -115,6 +120,15 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect(reverse("tasks_ui:task", args=[following.pk]))
     messages.success(request, text)
     return back(request, reverse("tasks_ui:inbox"))
+
+
+_PAST = {"approve": "approved", "reject": "rejected"}
+
+
+def decided_text(outcome: str, title: str) -> str:
+    """The notice after one's own decision: "You approved “Laptop”"."""
+    verb = _PAST.get(outcome)
+    return f"You {verb} “{title}”" if verb else f"You decided {outcome} on “{title}”"
 
 
 def _next_in_case(request: HttpRequest, task: HumanTask) -> HumanTask | None:
@@ -143,8 +157,8 @@ def _act(
     except Exception as exc:
         return refused(request, exc, fallback=reverse("tasks_ui:task", args=[pk]))
     if request.htmx and request.POST.get("from") == "row":  # type: ignore[attr-defined]
-        return _row_notice(request, f"{done}: {task.title}")
-    messages.success(request, f"{done}: {task.title}")
+        return _row_notice(request, f"{done} “{task.title}”")
+    messages.success(request, f"{done} “{task.title}”")
     return back(request, reverse("tasks_ui:task", args=[pk]))
 
 
@@ -161,14 +175,14 @@ def _person(username: str) -> Any:
 @login_required
 def claim(request: HttpRequest, pk: int) -> HttpResponse:
     return _act(request, pk, lambda t: services.task_claim(task_id=t.pk, actor=person(request)),
-                "Claimed")  # fmt: skip
+                "You claimed")  # fmt: skip
 
 
 @require_POST
 @login_required
 def release(request: HttpRequest, pk: int) -> HttpResponse:
     return _act(request, pk, lambda t: services.task_release(task_id=t.pk, actor=person(request)),
-                "Released")  # fmt: skip
+                "You released")  # fmt: skip
 
 
 @require_POST
@@ -182,14 +196,14 @@ def delegate(request: HttpRequest, pk: int) -> HttpResponse:
             note=request.POST.get("note", ""),
         )
 
-    return _act(request, pk, call, "Delegated")
+    return _act(request, pk, call, "You delegated")
 
 
 @require_POST
 @login_required
 def hand_back(request: HttpRequest, pk: int) -> HttpResponse:
     return _act(request, pk, lambda t: services.task_hand_back(task_id=t.pk, actor=person(request)),
-                "Handed back")  # fmt: skip
+                "You handed back")  # fmt: skip
 
 
 @require_POST
@@ -202,7 +216,7 @@ def reassign(request: HttpRequest, pk: int) -> HttpResponse:
             to=_person(request.POST.get("to", "")),
         )
 
-    return _act(request, pk, call, "Reassigned")
+    return _act(request, pk, call, "You reassigned")
 
 
 @require_POST
@@ -214,7 +228,7 @@ def ask_input(request: HttpRequest, pk: int) -> HttpResponse:
             reason=request.POST.get("reason", ""),
         )  # fmt: skip
 
-    return _act(request, pk, call, "Input asked")
+    return _act(request, pk, call, "You asked for input on")
 
 
 @require_POST
@@ -226,7 +240,7 @@ def force(request: HttpRequest, pk: int) -> HttpResponse:
             reason=request.POST.get("reason", ""),
         )  # fmt: skip
 
-    return _act(request, pk, call, "Pushed through")
+    return _act(request, pk, call, "You pushed through")
 
 
 @require_POST
@@ -245,7 +259,7 @@ def snooze(request: HttpRequest, pk: int) -> HttpResponse:
         return services.task_snooze(task_id=task.pk, actor=person(request), until=until,
                                     now=clock.now())  # fmt: skip
 
-    return _act(request, pk, call, "Snoozed")
+    return _act(request, pk, call, "You snoozed")
 
 
 @require_POST
@@ -255,5 +269,5 @@ def comment(request: HttpRequest, pk: int) -> HttpResponse:
         request, pk,
         lambda t: services.task_comment(task_id=t.pk, actor=person(request),
                                         text=request.POST.get("text", "")),
-        "Commented",
+        "You commented on",
     )  # fmt: skip

@@ -265,6 +265,8 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # Its per-login bookkeeping is INFO noise on every command; lockouts are warnings.
+    "loggers": {"axes": {"level": "WARNING"}},
 }
 ORCHESTRATION_HANDLER_MODULES = env_list("ORCHESTRATION_HANDLER_MODULES", [])
 # How long one attempt of a step that declares no `timeout` may take (a duration).

@@ -298,6 +298,8 @@ def _pattern_errors(path: str, decl: Mapping[str, Any]) -> Iterable[DefinitionEr
 
 
 TEXT_FIELDS = frozenset({"text", "textarea"})
+# A form field of this name is the decision's own comment (one box, not two).
+COMMENT_FIELD = "comment"
 _DURATION_KEYS = frozenset({"timeout", "due", "timer", "backoff", "max_backoff", "after"})
 
 
@@ -776,6 +778,11 @@ def _approval_errors(
     for i, form_field in enumerate(step.get("form") or []):
         for j, name in enumerate(form_field.get("required_for") or []):
             yield from outcome_error(f"{path}.form[{i}].required_for[{j}]", name)
+        if form_field["name"] == COMMENT_FIELD and form_field["type"] not in TEXT_FIELDS:
+            yield DefinitionError(
+                f"{path}.form[{i}].type",
+                "a field named 'comment' is the decision's comment: text or textarea",
+            )
         if form_field["type"] == "choice" and not form_field.get("choices"):
             yield DefinitionError(f"{path}.form[{i}].choices", "is required for a choice field")
         if "pattern" in form_field and form_field["type"] not in TEXT_FIELDS:

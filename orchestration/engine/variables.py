@@ -82,11 +82,11 @@ def changed_variable_errors(spec: Mapping[str, Any], given: Any) -> dict[str, li
     errors: dict[str, list[str]] = {}
     for name, value in given.items():
         if name not in declared:
-            errors[name] = ["unknown variable"]
+            errors[f"variables.{name}"] = ["unknown variable"]
             continue
         problems = _check(name, declared[name], value)
         if problems:
-            errors[name] = problems
+            errors[f"variables.{name}"] = problems
     return errors
 
 
@@ -107,11 +107,11 @@ def validate_variables(
     result: dict[str, Any] = {}
     for name, value in given.items():
         if name not in declared:
-            errors[name] = ["unknown variable"]
+            errors[f"variables.{name}"] = ["unknown variable"]
             continue
         problems = _check(name, declared[name], value)
         if problems:
-            errors[name] = problems
+            errors[f"variables.{name}"] = problems
         result[name] = value
     for name, decl in declared.items():
         if name in given:
@@ -119,7 +119,7 @@ def validate_variables(
         if "default" in decl:
             result[name] = decl["default"]
         elif decl.get("required"):
-            errors[name] = ["this variable is required"]
+            errors[f"variables.{name}"] = ["this variable is required"]
     return result, errors
 
 
@@ -133,7 +133,7 @@ def _schema_of(decl: Mapping[str, Any]) -> dict[str, Any]:
     for ours, theirs in [("enum", "enum"), ("minimum", "minimum"), ("maximum", "maximum"),
                          ("min_length", "minLength"), ("max_length", "maxLength"),
                          ("pattern", "pattern"), ("default", "default"),
-                         ("description", "description")]:  # fmt: skip
+                         ("description", "description"), ("label", "title")]:  # fmt: skip
         if ours in decl:
             schema[theirs] = decl[ours]
     if isinstance(decl.get("items"), Mapping):

@@ -18,6 +18,7 @@ from accounts import permissions
 from orchestration import clock, limits, selectors
 from orchestration.audit import AuditKind
 from orchestration.definitions.patterns import full_match
+from orchestration.definitions.validate import COMMENT_FIELD
 from orchestration.engine import core, incidents, quorum, state, store, suspension, wakeup
 from orchestration.engine.events import (
     Cancel,
@@ -401,7 +402,7 @@ def _check_form(task: HumanTask, outcome: str, data: dict[str, Any]) -> dict[str
     fields = {f["name"]: f for f in task.form}
     for name in data:
         if name not in fields:
-            errors[name] = ["unknown field"]
+            errors[f"data.{name}"] = ["unknown field"]
     kinds: dict[str, type | tuple[type, ...]] = {
         "number": (int, float),
         "integer": int,
@@ -413,7 +414,7 @@ def _check_form(task: HumanTask, outcome: str, data: dict[str, Any]) -> dict[str
         needed = spec.get("required") or outcome in (spec.get("required_for") or [])
         if empty:
             if needed:
-                errors[name] = [
+                errors[f"data.{name}"] = [
                     f"required to {outcome}"
                     if outcome in (spec.get("required_for") or [])
                     else "required"
@@ -422,24 +423,49 @@ def _check_form(task: HumanTask, outcome: str, data: dict[str, Any]) -> dict[str
         if spec["type"] in {"text", "textarea"}:
             limit = limits.max_text_length()
             if not isinstance(value, str):
-                errors[name] = ["expected text"]
+                errors[f"data.{name}"] = ["expected text"]
             elif len(value) > limit:
-                errors[name] = [f"at most {limit} characters (ORCHESTRATION_MAX_TEXT_LENGTH)"]
+                errors[f"data.{name}"] = [
+                    f"at most {limit} characters (ORCHESTRATION_MAX_TEXT_LENGTH)"
+                ]
             elif "pattern" in spec and not full_match(spec["pattern"], value):
-                errors[name] = [f"must match {spec['pattern']}"]
+                errors[f"data.{name}"] = [f"must match {spec['pattern']}"]
             continue
         if spec["type"] == "date":
             if not isinstance(value, str) or not _iso_date(value):
-                errors[name] = ["expected an ISO 8601 date (YYYY-MM-DD)"]
+                errors[f"data.{name}"] = ["expected an ISO 8601 date (YYYY-MM-DD)"]
             continue
         kind = kinds.get(spec["type"])
         if kind and (
             not isinstance(value, kind) or (spec["type"] != "boolean" and isinstance(value, bool))
         ):
-            errors[name] = [f"expected {spec['type']}"]
+            errors[f"data.{name}"] = [f"expected {spec['type']}"]
         elif spec["type"] == "choice" and value not in spec.get("choices", []):
-            errors[name] = ["must be one of " + ", ".join(spec.get("choices", []))]
+            errors[f"data.{name}"] = ["must be one of " + ", ".join(spec.get("choices", []))]
     return errors
+
+
+def _one_comment(
+    task_id: int, data: dict[str, Any] | None, comment: str
+) -> tuple[dict[str, Any] | None, str]:
+    """A form field named `comment` is the decision's comment (docs/definitions.md):
+    either way of giving it fills both, so its rules (`required_for`) apply to
+    the comment a person types and the thread shows what the data holds."""
+    if not isinstance(data, dict):
+        return data, comment
+    form = HumanTask.objects.filter(pk=task_id).values_list("form", flat=True).first() or []
+    if not any(f.get("name") == COMMENT_FIELD for f in form):
+        return data, comment
+    given = data.get(COMMENT_FIELD)
+    if comment.strip() and given not in (None, "") and given != comment:
+        raise InvalidInput(
+            {"comment": ["given twice (as comment and as data.comment): give it once"]}
+        )
+    if comment.strip() and given in (None, ""):
+        return {**data, COMMENT_FIELD: comment}, comment
+    if isinstance(given, str) and not comment.strip():
+        return data, given
+    return data, comment
 
 
 def task_complete(
@@ -454,11 +480,18 @@ def task_complete(
     excluded), InstanceConflict("task_closed") for a second decision, or
     InvalidInput for a bad outcome, form data or comment; nothing changes then.
     """
+    data, comment = _one_comment(task_id, data, comment)
     if comment.strip() and actor is not None:
         with transaction.atomic():
             task_comment(task_id=task_id, actor=actor, text=comment, now=now)
-            return task_complete(task_id=task_id, outcome=outcome, data=data, actor=actor,
-                                 now=now)  # fmt: skip
+            return _complete(task_id, outcome, data, actor, now)
+    return _complete(task_id, outcome, data, actor, now)
+
+
+def _complete(
+    task_id: int, outcome: str, data: dict[str, Any] | None, actor: User | None,
+    now: datetime | None,
+) -> HumanTask:  # fmt: skip
     data = {} if data is None else data
     if not isinstance(data, dict):
         raise InvalidInput({"data": ["must be a JSON object"]})

@@ -22,12 +22,12 @@ _UNITS = ((365 * 86400, "year"), (30 * 86400, "month"), (7 * 86400, "week"), (86
 
 
 def _span(seconds: float) -> str:
-    # To the nearest minute first: a task due in two days, seen ten seconds
-    # after it opened, is due "in 2 days", not "in 1 day".
+    # Rounded to the nearest whole unit: a task due in two days, seen a minute
+    # after it opened, is due "in 2 days", not "in 1 day" (1 day 23:59).
     seconds = round(seconds / 60) * 60
     for size, name in _UNITS:
         if seconds >= size:
-            n = int(seconds // size)
+            n = max(1, round(seconds / size))
             return f"{n} {name}{'' if n == 1 else 's'}"
     return "less than a minute"
 
@@ -38,9 +38,25 @@ def when(moment: datetime | None) -> SafeString | str:
         return "—"
     delta = (moment - clock.now()).total_seconds()
     words = f"in {_span(delta)}" if delta >= 0 else f"{_span(-delta)} ago"
+    return format_html(
+        '<time datetime="{}" title="{}">{}</time>', moment.isoformat(), _exact(moment), words
+    )
+
+
+def _exact(moment: datetime) -> str:
     local = timezone.localtime(moment)
-    exact = f"{local:%a} {local.day} {local:%b %Y %H:%M} {local.tzname()}"
-    return format_html('<time datetime="{}" title="{}">{}</time>', moment.isoformat(), exact, words)
+    return f"{local:%a} {local.day} {local:%b %Y %H:%M} {local.tzname()}"
+
+
+@register.filter
+def exact(moment: datetime | None) -> SafeString | str:
+    """The exact time in the reader's zone, the relative time beside it."""
+    if moment is None:
+        return "—"
+    delta = (moment - clock.now()).total_seconds()
+    words = f"in {_span(delta)}" if delta >= 0 else f"{_span(-delta)} ago"
+    return format_html('<time datetime="{}">{}</time> <span class="muted">({})</span>',
+                       moment.isoformat(), _exact(moment), words)  # fmt: skip
 
 
 @register.filter

@@ -211,7 +211,7 @@ def test_an_approver_lists_claims_and_completes_a_task(run) -> None:
     )
     refused = post(bob, f"/api/v1/tasks/{task.pk}/complete", {"outcome": "reject"})
     assert assert_problem(refused, 400, "invalid_input")["errors"] == {
-        "comment": ["required to reject"]
+        "data.comment": ["required to reject"]
     }
     done = post(
         bob, f"/api/v1/tasks/{task.pk}/complete", {"outcome": "approve", "comment": "fine by me"}

@@ -88,7 +88,7 @@ def test_bad_input_names_the_field_and_changes_nothing(run) -> None:
         400,
         "invalid_input",
     )
-    assert "amount" in body["errors"]
+    assert "variables.amount" in body["errors"]
     body = assert_problem(
         post(api(token), "/api/v1/instances", {"variables": []}), 400, "invalid_input"
     )

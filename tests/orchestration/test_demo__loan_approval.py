@@ -111,7 +111,7 @@ def test_the_underwriter_rule_the_calendar_escalation_and_the_directors_quorum(r
     assert run.assignees(review) == ["group:managers", "group:underwriters"]
 
     # The form is checked per outcome; what is submitted lands under the step.
-    with pytest.raises(InvalidInput, match="comment: required to refer"):
+    with pytest.raises(InvalidInput, match=r"data\.comment: required to refer"):
         run.decide(review, "refer", as_="bob")
     run.decide(review, "refer", as_="bob", data={"comment": "large for the term"})
     instance.refresh_from_db()

@@ -124,7 +124,7 @@ def test_claim_decide_with_a_form_and_bulk_approve(run, people) -> None:
 
     # Claim from the row: the notice says so and the row leaves the group queue.
     page.locator(f"#task-{desk.pk}").get_by_role("button", name="Claim").click()
-    page.locator("#notices").get_by_text("Claimed: Approve desk for 5000").wait_for()
+    page.locator("#notices").get_by_text("You claimed “Approve desk for 5000”").wait_for()
     page.locator(f"#task-{desk.pk}").wait_for(state="detached")
     desk.refresh_from_db()
     assert desk.claimed_by.username == "bob"
@@ -135,6 +135,11 @@ def test_claim_decide_with_a_form_and_bulk_approve(run, people) -> None:
     page.get_by_role("button", name="Reject").click()
     page.locator("#e-comment").wait_for()
     assert "required to reject" in page.locator("#e-comment").inner_text()
+    # The one comment box is marked invalid, linked to its message, and focused.
+    box = page.get_by_label("Comment (required to reject)")
+    assert box.get_attribute("aria-invalid") == "true"
+    assert "e-comment" in box.get_attribute("aria-describedby")
+    assert page.evaluate("document.activeElement.name") == "comment"
     page.get_by_label("Comment (required to reject)").fill("we have desks")
     page.get_by_role("button", name="Reject").click()
     page.wait_for_url(re.compile(r"/inbox/$"))
@@ -183,7 +188,7 @@ def test_no_javascript_claim_and_approve_still_work(run, browser, live_server) -
     page.goto(f"{live_server.url}/inbox/?tab=group")
     page.locator(f"#task-{desk.pk}").get_by_role("button", name="Approve").click()
     page.wait_for_url(re.compile(r"/inbox/\?tab=group"))
-    assert "Decided approve: Approve desk for 5000" in page.content()
+    assert "You approved “Approve desk for 5000”" in page.content()
     desk.refresh_from_db()
     assert (desk.status, desk.outcome) == ("completed", "approve")
     context.close()

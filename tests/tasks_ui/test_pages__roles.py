@@ -11,7 +11,8 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Absence
-from orchestration.models import ProcessEvent, ProcessInstance
+from orchestration.models import HumanTask, ProcessEvent, ProcessInstance
+from tests.orchestration.factories import PURCHASE_SOURCE
 from tests.tasks_ui.conftest import login, purchase
 
 pytestmark = pytest.mark.django_db
@@ -131,15 +132,17 @@ def test_out_of_office_is_each_persons_own(client, run) -> None:
 @pytest.mark.parametrize(
     ("username", "links"),
     [("alice", {"Inbox", "Start", "Instances"}),
-     ("bob", {"Inbox", "Start", "Instances"}),
-     ("otto", {"Inbox", "Start", "Instances", "Admin"}),
-     ("admin", {"Inbox", "Start", "Instances", "Admin"})],
+     ("bob", {"Inbox"}),  # an approver starts nothing and sees no one's instances
+     ("otto", {"Inbox", "Instances", "Admin"}),
+     ("audrey", {"Instances", "Audit log", "Admin"}),
+     ("admin", {"Inbox", "Start", "Instances", "Audit log", "Admin"})],
 )  # fmt: skip
 def test_people_see_only_the_places_they_may_go(client, run, username, links) -> None:
     login(client, username)
     html = client.get(reverse("tasks_ui:inbox")).content.decode()
-    nav = html.split('<nav aria-label="Main">', 1)[1].split("</nav>", 1)[0]
-    shown = {name for name in ("Inbox", "Start", "Instances", "Admin") if f">{name}</a>" in nav}
+    nav = html.split('<nav aria-label="Main" id="menu">', 1)[1].split("</nav>", 1)[0]
+    names = ("Inbox", "Start", "Instances", "Audit log", "Admin")
+    shown = {name for name in names if re.search(rf">{name}</a>", nav)}
     assert shown == links
 
 
@@ -181,3 +184,33 @@ def test_pages_carry_a_strict_content_security_policy(client, run) -> None:
     html = response.content.decode()
     assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", html) == []  # no inline script
     assert '<script src="/static/django_htmx/htmx-2.min.js" defer></script>' in html
+
+
+def test_an_approver_named_as_a_starter_is_offered_start(client, run) -> None:
+    login(client, "bob")
+    nav = client.get(reverse("tasks_ui:inbox")).content.decode().split('id="menu">', 1)[1]
+    assert ">Start</a>" not in nav.split("</nav>", 1)[0]
+    run.publish(PURCHASE_SOURCE.replace("key: purchase-approval", "key: desk-order")
+                .replace("{groups: [requesters]}", "{users: [bob]}"))  # fmt: skip
+    login(client, "bob")
+    nav = client.get(reverse("tasks_ui:inbox")).content.decode().split('id="menu">', 1)[1]
+    assert ">Start</a>" in nav.split("</nav>", 1)[0]
+
+
+@pytest.mark.parametrize(
+    ("username", "landing"),
+    [("alice", "/inbox/"), ("bob", "/inbox/"), ("otto", "/instances/"), ("audrey", "/audit/")],
+)
+def test_each_role_lands_where_its_work_is(client, run, username, landing) -> None:
+    login(client, username)
+    assert client.get("/").url == landing
+
+
+def test_an_approver_lands_on_the_first_list_that_holds_work(client, run) -> None:
+    purchase(run, "desk")  # offered to the managers' group, nobody's own yet
+    login(client, "bob")
+    page = client.get(reverse("tasks_ui:inbox"))
+    assert page.context["chosen"].tab == "group" and "tab=group" in page.context["query"]
+    assert 'id="tab-group" aria-current="page"' in page.content.decode()
+    run.decide(HumanTask.objects.get(status="open"), "approve", as_="bob")
+    assert client.get(reverse("tasks_ui:inbox")).context["chosen"].tab == "mine"  # nothing left

@@ -45,7 +45,8 @@ def test_start_prints_the_id_and_bad_variables_exit_non_zero(chain) -> None:
         run("start_instance", "chain", "--variables", '{"n": "two", "x": 1}')
     assert raised.value.returncode == 1
     assert str(raised.value) == (
-        "the input is not valid\nn: expected integer, got string\nx: unknown variable"
+        "the input is not valid\nvariables.n: expected integer, got string"
+        "\nvariables.x: unknown variable"
     )
     with pytest.raises(CommandError, match="not valid JSON"):
         run("start_instance", "chain", "--variables", "{n: 2")
@@ -86,7 +87,7 @@ def test_status_complete_and_json(chain, worker) -> None:
         match=r"^sam started this instance and is excluded from deciding it \(four-eyes\)$",
     ):
         run("complete_task", str(task.pk), "--outcome", "approve", "--as", "sam")
-    with pytest.raises(CommandError, match="comment: required to reject"):
+    with pytest.raises(CommandError, match=r"data\.comment: required to reject"):
         run("complete_task", str(task.pk), "--outcome", "reject", "--as", "molly")
     assert (
         run(

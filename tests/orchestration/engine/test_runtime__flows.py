@@ -64,10 +64,13 @@ def refresh(instance: ProcessInstance) -> ProcessInstance:
 def test_start_checks_variables_field_by_field_and_creates_nothing(chain) -> None:
     with pytest.raises(InvalidInput) as raised:
         services.instance_start(key="chain", variables={"n": "x", "m": 1}, actor=None)
-    assert raised.value.errors == {"n": ["expected integer, got string"], "m": ["unknown variable"]}
+    assert raised.value.errors == {
+        "variables.n": ["expected integer, got string"],
+        "variables.m": ["unknown variable"],
+    }
     with pytest.raises(InvalidInput) as raised:
         services.instance_start(key="chain", variables={}, actor=None)
-    assert raised.value.errors == {"n": ["this variable is required"]}
+    assert raised.value.errors == {"variables.n": ["this variable is required"]}
     assert (
         not ProcessInstance.objects.exists()
         and not ProcessEvent.objects.filter(instance__isnull=False).exists()
@@ -158,9 +161,9 @@ def test_decisions_follow_the_rules(chain, people, worker, clock, outsider) -> N
             actor=people["manager"],
         )
     assert raised.value.errors == {
-        "x": ["unknown field"],
-        "comment": ["required to reject"],
-        "score": ["expected integer"],
+        "data.x": ["unknown field"],
+        "data.comment": ["required to reject"],
+        "data.score": ["expected integer"],
     }
     with pytest.raises(InvalidInput):
         services.task_complete(task_id=task.pk, outcome="maybe", data={}, actor=people["manager"])

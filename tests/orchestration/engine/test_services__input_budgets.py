@@ -69,13 +69,13 @@ def test_start_variables_within_budget(form, settings) -> None:
 
 def test_array_items_are_checked_against_their_declaration(form) -> None:
     assert start_errors(tags=["ok", "long", 3]) == {
-        "tags": ["[1]: must be at most 3 characters", "[2]: expected string, got integer"]
+        "variables.tags": ["[1]: must be at most 3 characters", "[2]: expected string, got integer"]
     }
 
 
 def test_a_pattern_that_would_backtrack_for_ever_answers_at_once(form) -> None:
     # (a+)+$ against this takes Python's re minutes; RE2 answers in microseconds.
-    assert start_errors(code="a" * 5000 + "!") == {"code": ["must match (a+)+$"]}
+    assert start_errors(code="a" * 5000 + "!") == {"variables.code": ["must match (a+)+$"]}
     instance = services.instance_start(key="form", variables={"code": "aaa"}, actor=None)
     assert instance.status == "waiting"
 
@@ -91,12 +91,12 @@ def decide_errors(task: HumanTask, **data) -> dict[str, list[str]]:
 def test_form_data_within_budget(form, settings) -> None:
     services.instance_start(key="form", variables={}, actor=None)
     task = HumanTask.objects.get()
-    assert decide_errors(task, note={"not": "text"}) == {"note": ["expected text"]}
+    assert decide_errors(task, note={"not": "text"}) == {"data.note": ["expected text"]}
     assert decide_errors(task, when="1st of May") == {
-        "when": ["expected an ISO 8601 date (YYYY-MM-DD)"]
+        "data.when": ["expected an ISO 8601 date (YYYY-MM-DD)"]
     }
     assert decide_errors(task, when="20260501") == {
-        "when": ["expected an ISO 8601 date (YYYY-MM-DD)"]
+        "data.when": ["expected an ISO 8601 date (YYYY-MM-DD)"]
     }
     assert decide_errors(task, score=float("nan")) == {
         "data": ["score: nan is not a finite number"]
@@ -104,7 +104,7 @@ def test_form_data_within_budget(form, settings) -> None:
     assert decide_errors(task, note="a \x00 b") == {"data": ["note: text with a NUL character"]}
     settings.ORCHESTRATION_MAX_TEXT_LENGTH = 10
     assert decide_errors(task, essay="x" * 11) == {
-        "essay": ["at most 10 characters (ORCHESTRATION_MAX_TEXT_LENGTH)"]
+        "data.essay": ["at most 10 characters (ORCHESTRATION_MAX_TEXT_LENGTH)"]
     }
     done = services.task_complete(
         task_id=task.pk,
@@ -140,10 +140,10 @@ def test_a_variable_pattern_must_match_the_whole_value(roles, value) -> None:
     publish(WHOLE)
     with pytest.raises(InvalidInput) as raised:
         services.instance_start(key="whole", variables={"code": value}, actor=None)
-    assert raised.value.errors == {"code": ["must match [a-z]+"]}
+    assert raised.value.errors == {"variables.code": ["must match [a-z]+"]}
     with pytest.raises(InvalidInput) as raised:
         services.instance_start(key="whole", variables={"codes": ["ok", value]}, actor=None)
-    assert raised.value.errors == {"codes": ["[1]: must match [a-z]+"]}
+    assert raised.value.errors == {"variables.codes": ["[1]: must match [a-z]+"]}
     assert not ProcessInstance.objects.exists()
     started = services.instance_start(
         key="whole", variables={"code": "abc", "codes": ["x", "yz"]}, actor=None
@@ -157,7 +157,7 @@ def test_a_form_pattern_must_match_the_whole_answer(roles) -> None:
     services.instance_start(key="whole", variables={}, actor=None)
     task = HumanTask.objects.get()
     for answer in ("XX-12 and more", "see XX-12", "xx-12"):
-        assert decide_errors(task, ref=answer) == {"ref": ["must match [A-Z]{2}-[0-9]+"]}
+        assert decide_errors(task, ref=answer) == {"data.ref": ["must match [A-Z]{2}-[0-9]+"]}
     done = services.task_complete(task_id=task.pk, outcome="ok", data={"ref": "XX-12"}, actor=None)
     assert done.status == "completed"
 

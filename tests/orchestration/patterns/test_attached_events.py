@@ -278,7 +278,7 @@ steps:
     with pytest.raises(InvalidInput) as bad:
         services.instance_set_variables(instance_id=other.pk, values={"budget": "lots", "x": 1},
                                         reason="fix", actor=None)  # fmt: skip
-    assert set(bad.value.errors) == {"budget", "x"}
+    assert set(bad.value.errors) == {"variables.budget", "variables.x"}
     with pytest.raises(PermissionDenied):
         services.instance_set_variables(instance_id=other.pk, values={"budget": 1},
                                         reason="fix", actor=make_user("nina"))  # fmt: skip

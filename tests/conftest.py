@@ -15,6 +15,9 @@ from accounts.roles import Role
 from accounts.services import roles_sync
 from orchestration import clock as engine_clock
 
+# The browser tests' shared fixture (`browser`): tests/browser.py.
+pytest_plugins = ["tests.browser"]
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # Locking and multi-process behaviour only means something on PostgreSQL; on

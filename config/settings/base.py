@@ -122,7 +122,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "tasks_ui:inbox"
+# The front door sends each person where their work is (tasks_ui/views.py).
+LOGIN_REDIRECT_URL = "tasks_ui:home"
 LOGOUT_REDIRECT_URL = "login"
 
 # Password guessing: django-axes locks a username from an address after

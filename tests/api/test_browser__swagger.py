@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.tasks_ui.test_browser__inbox import browser  # noqa: F401 - the shared fixture
-
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 
-def test_swagger_ui_renders_the_schema(browser, live_server) -> None:  # noqa: F811
+def test_swagger_ui_renders_the_schema(browser, live_server) -> None:
     page = browser.new_page()
     problems: list[str] = []
     hosts: set[str] = set()

@@ -7,13 +7,13 @@ import pytest
 
 from orchestration import services
 from orchestration.demo import seed
+from tests.browser import Person
 from tests.orchestration.factories import PURCHASE_SOURCE
-from tests.tasks_ui.test_browser__inbox import Person, browser  # noqa: F401 - the fixture
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 
-def test_the_version_diff_shows_both_columns_at_1280_px(browser, live_server) -> None:  # noqa: F811
+def test_the_version_diff_shows_both_columns_at_1280_px(browser, live_server) -> None:
     seed.seed_users()
     first = services.version_save_draft(source=PURCHASE_SOURCE, actor=None).version
     services.version_publish(version=first, actor=None)

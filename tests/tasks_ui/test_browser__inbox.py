@@ -3,15 +3,12 @@ live server. Log in, claim, decide with a form, bulk approve, and watch an
 escalated task arrive in the alternate approver's open inbox; no console
 errors (the Content-Security-Policy included) on any page.
 
-`.ci/run` installs Chromium and sets REQUIRE_BROWSER=1, so that CI fails
-rather than skips when the browser is missing."""
+The shared pieces are in tests/browser.py."""
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,31 +16,10 @@ import pytest
 from orchestration.demo import seed
 from orchestration.models import HumanTask
 from orchestration.testing import ProcessTest
+from tests.browser import Person
 from tests.orchestration.factories import PURCHASE_SOURCE
 
-CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        if os.environ.get("REQUIRE_BROWSER") == "1":
-            pytest.fail("Chromium is not installed (apt-get install -y chromium)")
-        pytest.skip("Chromium is not installed (apt-get install -y chromium)")
-    # Playwright's sync API runs an event loop in this thread; the test's own
-    # ORM calls are synchronous and safe here.
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )  # fmt: skip
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
@@ -53,42 +29,6 @@ def run(transactional_db, settings) -> Iterator[ProcessTest]:
     with ProcessTest() as running:
         running.publish(PURCHASE_SOURCE)
         yield running
-
-
-class Person:
-    """One browser session. Every script error, CSP violation and answer of 400
-    or more is kept as a problem, unless the test expects that status (a form
-    shown again with its errors answers 400)."""
-
-    def __init__(self, browser: Any, base: str) -> None:
-        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
-        self.page = self.context.new_page()
-        self.base = base
-        self.problems: list[str] = []
-        self.expected: set[int] = set()
-        self.page.on("console", self._console)
-        self.page.on("pageerror", lambda e: self.problems.append(str(e)))
-        self.page.on("response", self._response)
-
-    def _console(self, message: Any) -> None:
-        # Chrome also logs every 4xx/5xx as "Failed to load resource"; those
-        # are judged by their status in _response.
-        if message.type == "error" and not message.text.startswith("Failed to load resource"):
-            self.problems.append(message.text)
-
-    def _response(self, response: Any) -> None:
-        if response.status >= 400 and response.status not in self.expected:
-            self.problems.append(f"{response.status} {response.request.method} {response.url}")
-
-    def log_in(self, username: str) -> None:
-        self.page.goto(f"{self.base}/accounts/login/")
-        self.page.get_by_label("Username").fill(username)
-        self.page.get_by_label("Password").fill("demo")
-        self.page.get_by_role("button", name="Log in").click()
-        self.page.wait_for_url(re.compile(r"/inbox/$"))
-
-    def close(self) -> None:
-        self.context.close()
 
 
 @pytest.fixture

@@ -1,0 +1,112 @@
+"""The README's walk in Chromium, as each demo role, on a desktop (1280x800)
+and a phone (390x844): every page fits the width, axe-core finds no
+violation, and no script error, CSP violation or unexpected error status
+occurs (tests/browser.py).
+
+With SCREENSHOTS set to a folder, the walk also saves the inbox, the task page
+and the definition editor at both sizes there (docs/screenshots/, shown in the
+README: `SCREENSHOTS=docs/screenshots python3 manage.py test -k walk`)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orchestration.demo import seed
+from orchestration.models import HumanTask, ProcessInstance, ProcessVersion
+from orchestration.testing import ProcessTest
+from tests.browser import DESKTOP, PHONE, Person
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
+SIZES = [pytest.param(DESKTOP, id="desktop"), pytest.param(PHONE, id="phone")]
+
+
+@pytest.fixture
+def run(transactional_db) -> Iterator[ProcessTest]:
+    seed.seed_users()
+    with ProcessTest() as running:
+        seed.seed_definitions()
+        yield running
+
+
+def shot(page: Any, name: str, size: dict[str, int]) -> None:
+    folder = os.environ.get("SCREENSHOTS")
+    if folder:
+        kind = "phone" if size == PHONE else "desktop"
+        page.screenshot(path=str(Path(folder) / f"{name}-{kind}.png"), full_page=size == PHONE)
+
+
+def visit(person: Person, path: str) -> None:
+    person.page.goto(f"{person.base}{path}")
+    person.check_page()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_each_role_walks_its_pages(run, browser, live_server, size) -> None:
+    base = live_server.url
+    people: list[Person] = []
+
+    def person(username: str, landing: str) -> Person:
+        someone = Person(browser, base, viewport=size)
+        people.append(someone)
+        someone.log_in(username, landing)
+        someone.check_page()
+        return someone
+
+    # The requester starts a purchase from the form and lands on its page.
+    alice = person("alice", r"/inbox/")
+    visit(alice, "/start/")
+    visit(alice, "/start/purchase-approval/")
+    alice.page.get_by_label("Item").fill("standing desk")
+    alice.page.get_by_label("Amount").fill("5000")
+    alice.page.get_by_role("button", name="Start").click()
+    alice.page.wait_for_url(re.compile(r"/instances/\d+/$"))
+    alice.check_page()
+    run.run()
+    instance = ProcessInstance.objects.get()
+
+    # The approver lands on the group queue that holds it, opens it, is told a
+    # reason is needed to reject, gives one, and the process ends.
+    bob = person("bob", r"/inbox/")
+    assert bob.page.locator("#tab-group[aria-current=page]").count() == 1
+    bob.page.locator("#task-list tbody tr").first.wait_for()
+    shot(bob.page, "inbox", size)
+    task = HumanTask.objects.get(instance=instance)
+    visit(bob, f"/tasks/{task.pk}/")
+    shot(bob.page, "task", size)
+    bob.expected = {400}
+    bob.page.get_by_role("button", name="Reject").click()
+    bob.page.locator("#e-comment").wait_for()
+    bob.check_page()
+    bob.expected = set()
+    bob.page.get_by_label("Comment (required to reject)").fill("we have desks")
+    bob.page.get_by_role("button", name="Reject").click()
+    bob.page.wait_for_url(re.compile(r"/inbox/"))
+    bob.check_page()
+    visit(bob, "/inbox/?tab=done")
+    visit(bob, "/absences/")
+    run.run()
+
+    # The operator lands on the instances; the auditor on the audit log.
+    otto = person("otto", r"/instances/")
+    visit(otto, f"/instances/{instance.pk}/")
+    audrey = person("audrey", r"/audit/")
+    assert audrey.page.locator("#audit-events").count() == 1
+
+    # The process admin edits a definition in the admin.
+    admin = person("admin", r"/instances/")
+    visit(admin, "/admin/")
+    version = ProcessVersion.objects.filter(definition__key="purchase-approval").first()
+    visit(admin, f"/admin/orchestration/processversion/{version.pk}/change/")
+    shot(admin.page, "editor", size)
+    visit(admin, "/admin/orchestration/processversion/add/")
+
+    problems = [p for someone in people for p in someone.problems]
+    for someone in people:
+        someone.close()
+    assert problems == [], "\n".join(problems)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db.models import QuerySet
@@ -20,6 +20,14 @@ from orchestration.models import (
 from orchestration.states import TaskStatus, VersionStatus
 
 __all__ = ["forget_started_versions", "version_for_start"]
+
+
+def _iso(moment: datetime | None) -> str | None:
+    """A time as the API writes it everywhere: RFC 3339 in UTC with `Z` (the
+    form DRF gives the datetimes it renders itself)."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def version_previous(version: ProcessVersion) -> ProcessVersion | None:
@@ -64,7 +72,7 @@ def instance_status_data(instance_id: int) -> dict[str, Any]:
                 "title": task.title,
                 "assignees": [{"user": name} for name in named[task.pk][0]]
                 + [{"group": name} for name in named[task.pk][1]],
-                "due_at": task.due_at.isoformat() if task.due_at else None,
+                "due_at": _iso(task.due_at),
             }
             for task in tasks
         ],
@@ -75,16 +83,16 @@ def instance_status_data(instance_id: int) -> dict[str, Any]:
                 "attempt": run.attempt,
                 "compensation": run.compensation,
                 "status": run.status,
-                "started_at": run.started_at.isoformat() if run.started_at else None,
-                "ended_at": run.ended_at.isoformat() if run.ended_at else None,
+                "started_at": _iso(run.started_at),
+                "ended_at": _iso(run.ended_at),
                 "error": run.error,
             }
             for run in runs
         ],
         "parent": instance.parent_id,
         "started_by": instance.started_by.get_username() if instance.started_by else None,
-        "created_at": instance.created_at.isoformat(),
-        "ended_at": instance.ended_at.isoformat() if instance.ended_at else None,
+        "created_at": _iso(instance.created_at),
+        "ended_at": _iso(instance.ended_at),
     }
 
 

@@ -78,3 +78,19 @@ def test_development_settings_refuse_a_copy_that_is_not_a_checkout(tmp_path, mon
     (tmp_path / ".git").rmdir()
     monkeypatch.setenv("PROCESS_ENGINE_DEVELOPMENT", "1")
     require_development_checkout(tmp_path)
+
+
+def test_a_second_demo_on_a_taken_port_stops_before_seeding_and_names_the_way_out() -> None:
+    import socket
+
+    from django.core.management.base import CommandError
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(CommandError) as raised:
+            call_command("demo", force=True, addrport=f"127.0.0.1:{port}", stdout=StringIO())
+    assert f"cannot serve on 127.0.0.1:{port}" in str(raised.value)
+    assert "--addrport 127.0.0.1:8001" in str(raised.value)
+    assert not User.objects.filter(username="alice").exists()  # nothing seeded

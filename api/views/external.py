@@ -102,7 +102,7 @@ class BatchResultSerializer(serializers.Serializer):  # type: ignore[type-arg]
 class FailExternalSerializer(serializers.Serializer):  # type: ignore[type-arg]
     worker_id = _WORKER
     error = serializers.CharField(max_length=2000, help_text="What went wrong.")
-    code = serializers.CharField(max_length=100, required=False, default="")
+    code = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
     retryable = serializers.BooleanField(required=False, default=True)
     retry_in = serializers.FloatField(
         required=False,

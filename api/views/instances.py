@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django.http import Http404
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
@@ -96,8 +97,10 @@ class InstanceCollection(GenericAPIView):  # type: ignore[type-arg]
 
     @extend_schema(
         request=StartSerializer,
-        responses={201: InstanceSerializer, **ERRORS},
+        responses={201: InstanceDetailSerializer, **ERRORS},
         summary="Start an instance of a published definition",
+        description="Answers the instance as GET /instances/{id} shows it (its open tasks"
+        " included, where the start reached an approval at once), with its URL in Location.",
     )
     def post(self, request: Request) -> Response:
         given = valid(StartSerializer, request.data)
@@ -109,7 +112,9 @@ class InstanceCollection(GenericAPIView):  # type: ignore[type-arg]
             variables=given["variables"],
             actor=actor(request),
         )
-        return Response(instance_data(instance), status=201)
+        url = reverse("api:instance", args=[instance.pk])
+        data = selectors.instance_status_data(instance.pk)
+        return Response(data, status=201, headers={"Location": request.build_absolute_uri(url)})
 
 
 class InstanceDetail(APIView):

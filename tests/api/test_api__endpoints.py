@@ -356,3 +356,28 @@ def test_operators_migrate_instances_with_a_dry_run_first(run) -> None:
     assert assert_problem(bad, 400, "invalid_input")["errors"] == {
         "version": ["'purchase-approval' has no version 9"]
     }
+
+
+def test_a_start_answers_201_with_location_open_tasks_and_times_in_one_form(run) -> None:
+    alice = api(key_for("alice", name="alice-start"))
+    first_step_approval = """
+key: quick-ok
+name: Quick OK
+starters: {groups: [requesters]}
+start: ok
+steps:
+  ok: {type: approval, assignees: {users: [bob]}, due: 1d, outcomes: {approve: done}}
+  done: {type: end, result: ok}
+"""
+    run.publish(first_step_approval)
+    made = post(alice, "/api/v1/instances", {"definition": "quick-ok"})
+    assert made.status_code == 201
+    body = made.json()
+    assert made["Location"] == f"http://testserver/api/v1/instances/{body['id']}"
+    (task,) = body["open_tasks"]
+    assert task["step"] == "ok" and task["assignees"] == [{"user": "bob"}]
+    listed = alice.get("/api/v1/instances").json()["results"][0]
+    detail = alice.get(made["Location"]).json()
+    # Every time is RFC 3339 UTC with Z, in lists and details alike.
+    assert listed["created_at"] == detail["created_at"] == body["created_at"]
+    assert body["created_at"].endswith("Z") and task["due_at"].endswith("Z")

@@ -58,3 +58,19 @@ def test_people_without_the_permission_cannot_make_keys(run, client) -> None:
     client.force_login(staff)
     assert client.get("/admin/api/apikey/add/").status_code == 403
     assert not ApiKey.objects.exists()
+
+
+def test_the_command_makes_a_key_with_every_scope_from_scope_all(run) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from api.models import SCOPES
+
+    out = StringIO()
+    call_command("api_key", "create", "ops", "--user", "otto", "--scope", "all", stdout=out)
+    assert out.getvalue().startswith("pe_")
+    assert sorted(ApiKey.objects.get(name="ops").scopes) == sorted(SCOPES)
+    call_command("api_key", "create", "reader", "--user", "otto", "--scope", "instances:read",
+                 stdout=StringIO())  # fmt: skip
+    assert ApiKey.objects.get(name="reader").scopes == ["instances:read"]

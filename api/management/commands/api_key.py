@@ -26,10 +26,10 @@ class Command(BaseCommand):
             action="append",
             dest="scopes",
             default=[],
-            choices=sorted(SCOPES),
-            help="repeat for several; 'all' for every",
+            choices=[*sorted(SCOPES), "all"],
+            help="repeat for several; 'all' for every scope (same as --all-scopes)",
         )
-        create.add_argument("--all-scopes", action="store_true")
+        create.add_argument("--all-scopes", action="store_true", help="every scope")
         create.add_argument(
             "--definition",
             action="append",
@@ -46,7 +46,8 @@ class Command(BaseCommand):
                 user = User.objects.filter(username=options["user"]).first()
                 if user is None:
                     raise CommandError(f"no user {options['user']!r}")
-                scopes = list(SCOPES) if options["all_scopes"] else options["scopes"]
+                every = options["all_scopes"] or "all" in options["scopes"]
+                scopes = list(SCOPES) if every else options["scopes"]
                 _, token = services.api_key_create(
                     actor=None,
                     name=name,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +21,11 @@ class Command(BaseCommand):
     help = "Set up the demo (migrate, users, definitions) and run the web server and a worker."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--addrport", default="127.0.0.1:8000")
+        parser.add_argument(
+            "--addrport",
+            default="127.0.0.1:8000",
+            help="address and port to serve on (default 127.0.0.1:8000), e.g. 127.0.0.1:8001",
+        )
         parser.add_argument("--no-serve", action="store_true", help="set up only, then exit")
         parser.add_argument(
             "--force",
@@ -42,6 +47,8 @@ class Command(BaseCommand):
                 f" {database['ENGINE'].rsplit('.', 1)[-1]} {database['NAME']}:"
                 " it creates users whose password is 'demo'. Pass --force to run it there."
             )
+        if not no_serve:
+            _require_free(addrport)  # before seeding: a second demo must not half-start
         call_command("migrate", interactive=False, verbosity=0)
         users = seed.seed_users()
         seed.seed_definitions()
@@ -66,11 +73,20 @@ class Command(BaseCommand):
         # Its own process group, so that stopping the demo stops every cluster process.
         worker = subprocess.Popen([sys.executable, manage, "qcluster"], start_new_session=True)  # noqa: S603
         self.stdout.write(f"  Worker started (pid {worker.pid}). Stop everything with Ctrl-C.\n")
+        # The web server in a process of its own: runserver leaves with os._exit
+        # when it cannot serve, which would skip stopping the worker here.
+        server = subprocess.Popen([sys.executable, manage, "runserver", addrport, "--noreload"])  # noqa: S603
         try:
-            call_command("runserver", addrport, use_reloader=False)
+            server.wait()
         except (KeyboardInterrupt, SystemExit):
             pass
         finally:
+            if server.poll() is None:
+                server.send_signal(signal.SIGINT)
+                try:
+                    server.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    server.kill()
             # SIGINT, as Ctrl-C in a terminal sends it to the whole group: django-q2
             # stops gracefully on it (its sentinel ignores it and tells the workers
             # to stop; a running engine loop ends after its round). SIGTERM to the
@@ -80,3 +96,23 @@ class Command(BaseCommand):
                 worker.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 os.killpg(worker.pid, signal.SIGKILL)
+        if server.returncode not in (0, None, -signal.SIGINT):
+            raise CommandError(
+                f"the web server stopped (exit status {server.returncode}); so did the worker"
+            )
+
+
+def _require_free(addrport: str) -> None:
+    """Refuse at once, naming the way out, when the address is taken."""
+    host, _, port = addrport.rpartition(":")
+    host = (host or "127.0.0.1").strip("[]")
+    if not port.isdigit():
+        raise CommandError(f"--addrport must be host:port, got {addrport!r}")
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, int(port)))
+        except OSError as exc:
+            raise CommandError(
+                f"cannot serve on {addrport}: {exc.strerror} (is a demo already running?)."
+                " Stop it, or pass another address: manage.py demo --addrport 127.0.0.1:8001"
+            ) from None

@@ -1,17 +1,27 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, order=True)
 class DefinitionError:
-    """One problem in a definition, located by a path such as `steps.route.branches[0].next`."""
+    """One problem in a definition, located by a path such as
+    `steps.route.branches[0].next` and, once located in the source text
+    (definitions/locate.py), by its 1-based line and column."""
 
     path: str
     message: str
+    line: int | None = field(default=None, compare=False)
+    column: int | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"
+
+    def located(self) -> str:
+        """The text an editor's list shows: `line 31, column 22: path: message`."""
+        if self.line is None:
+            return str(self)
+        return f"line {self.line}, column {self.column}: {self}"
 
 
 class DefinitionInvalid(ValueError):

@@ -15,6 +15,7 @@ from orchestration import clock, handlers
 from orchestration.audit import AuditKind
 from orchestration.definitions.errors import DefinitionError, DefinitionInvalid
 from orchestration.definitions.graph import all_steps
+from orchestration.definitions.locate import explain
 from orchestration.definitions.parse import content_hash, parse_source
 from orchestration.definitions.validate import Context, validate
 from orchestration.models import ProcessDefinition, ProcessEvent, ProcessVersion
@@ -79,11 +80,11 @@ def draft_errors(
     try:
         spec = parse_source(source)
     except DefinitionInvalid as exc:
-        return None, exc.errors
+        return None, explain(source, exc.errors)
     errors = validate(spec, validation_context(extra_definitions=extra_definitions))
     if not errors and expected_key is not None and spec["key"] != expected_key:
         errors = [DefinitionError("key", f"must stay {expected_key!r}: keys never change")]
-    return spec, errors
+    return spec, explain(source, errors)
 
 
 def version_save_draft(

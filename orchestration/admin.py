@@ -3,6 +3,7 @@ a diagram, a diff against the previous version, and publish/deprecate/retire."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from django import forms
@@ -10,7 +11,15 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+)
+from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -18,9 +27,11 @@ from django.utils.safestring import SafeString, mark_safe
 
 from accounts import permissions
 from orchestration import selectors, services
+from orchestration.definitions import gallery
 from orchestration.definitions.allowlist import host_allowed
 from orchestration.definitions.diagram import render_svg
 from orchestration.definitions.diff import source_diff_html
+from orchestration.definitions.validate import schema as definition_schema
 from orchestration.engine.state import current_steps
 from orchestration.models import (
     WEBHOOK_EVENTS,
@@ -70,7 +81,6 @@ def report_problem(
 _UNSAVED = "orchestration:unsaved-source:{}"
 
 STATUS_ACTIONS = {
-    "_publish": (services.version_publish, "published"),
     "_deprecate": (services.version_deprecate, "deprecated"),
     "_retire": (services.version_retire, "retired"),
 }
@@ -97,7 +107,15 @@ class VersionForm(forms.ModelForm):  # type: ignore[type-arg]
     source = forms.CharField(
         label="Definition (YAML or JSON)",
         widget=forms.Textarea(
-            attrs={"rows": 32, "cols": 100, "spellcheck": "false", "class": "definition-source"}
+            attrs={
+                "rows": 32,
+                "cols": 100,
+                "spellcheck": "false",
+                "class": "definition-source",
+                "data-definition-editor": "",
+                "data-schema": "definition-schema",
+                "data-label": "Definition (YAML or JSON)",
+            }
         ),
     )
 
@@ -105,12 +123,25 @@ class VersionForm(forms.ModelForm):  # type: ignore[type-arg]
         model = ProcessVersion
         fields = ["source"]
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["source"].help_text = format_html(
+            'Every field is described in the <a href="{}">definition reference</a>'
+            " (docs/definitions.md); the editor completes field names and marks errors"
+            " as you type.",
+            reverse("admin:orchestration_processversion_reference"),
+        )
+        self.fields["source"].widget.attrs["data-validate"] = reverse(
+            "admin:orchestration_processversion_validate"
+        )
+
     def clean_source(self) -> str:
         source: str = self.cleaned_data["source"]
         expected = self.instance.definition.key if self.instance.pk else None
         _, errors = services.draft_errors(source, expected_key=expected)
         if errors:
-            raise ValidationError([str(e) for e in errors])
+            # In reading order, each at its line (draft_errors located them).
+            raise ValidationError([e.located() for e in errors])
         return source
 
 
@@ -121,7 +152,8 @@ class ProcessVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_filter = ("status", "definition")
     search_fields = ("definition__key", "definition__name")
     list_select_related = ("definition",)
-    actions = ["publish_selected", "deprecate_selected"]
+    # Publishing is one version at a time, with its diff and a reason (publish_view).
+    actions = ["deprecate_selected"]
     change_form_template = "admin/orchestration/processversion/change_form.html"
 
     # ---- fields -------------------------------------------------------------------
@@ -228,10 +260,19 @@ class ProcessVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
         return WithUnsavedEdit
 
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        chosen = gallery.template(request.GET.get("template", ""))
+        return {"source": chosen.source} if chosen else {}
+
     def render_change_form(
         self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any
     ) -> HttpResponse:
         obj = kwargs.get("obj") or context.get("original")
+        context["definition_schema"] = definition_schema()
+        context["validate_url"] = reverse("admin:orchestration_processversion_validate")
+        if obj is None:
+            context["gallery"] = gallery.templates()
+            context["chosen_template"] = request.GET.get("template", "")
         form = getattr(context.get("adminform"), "form", None)
         # A failed save shows the editor's text with its errors, while the
         # diagram and the changes still draw the last saved version: say so.
@@ -248,9 +289,73 @@ class ProcessVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def get_urls(self) -> list[Any]:
         from django.urls import path
 
-        own = [path("<path:object_id>/migrate/", self.admin_site.admin_view(self.migrate_view),
-                    name="orchestration_processversion_migrate")]  # fmt: skip
+        view = self.admin_site.admin_view
+        own = [path("<path:object_id>/migrate/", view(self.migrate_view),
+                    name="orchestration_processversion_migrate"),
+               path("<path:object_id>/publish/", view(self.publish_view),
+                    name="orchestration_processversion_publish"),
+               path("validate/", view(self.validate_view),
+                    name="orchestration_processversion_validate"),
+               path("reference/", view(self.reference_view),
+                    name="orchestration_processversion_reference")]  # fmt: skip
         return own + super().get_urls()
+
+    def reference_view(self, request: HttpRequest) -> HttpResponseBase:
+        """docs/definitions.md as text, for whoever may read definitions."""
+        if not permissions.can_view_definitions(request.user):
+            raise PermissionDenied
+        path = Path(settings.BASE_DIR) / "docs" / "definitions.md"
+        if not path.exists():
+            raise Http404("The definition reference is not deployed with this copy.")
+        return FileResponse(path.open("rb"), content_type="text/plain; charset=utf-8")
+
+    def validate_view(self, request: HttpRequest) -> HttpResponse:
+        """The editor's live check: the errors of the posted source, located,
+        as JSON (the same rules as saving; nothing is written)."""
+        if request.method != "POST":
+            return JsonResponse({"errors": []}, status=405)
+        if not permissions.can_edit_draft(request.user):
+            raise PermissionDenied
+        source = request.POST.get("source", "")
+        key = request.POST.get("key") or None
+        _, errors = services.draft_errors(source, expected_key=key)
+        return JsonResponse({"errors": [
+            {"path": e.path, "message": e.message, "line": e.line, "column": e.column}
+            for e in errors
+        ]})  # fmt: skip
+
+    def publish_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Publishing is deliberate: the page shows what changes against the
+        version published now and asks why; the reason goes to the audit log."""
+        version = self.get_object(request, object_id)
+        if version is None:
+            raise Http404
+        if not permissions.can_publish(request.user):
+            raise PermissionDenied
+        form = PublishForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.version_publish(version=version, actor=request.user,  # type: ignore[arg-type]
+                                         reason=form.cleaned_data["reason"])  # fmt: skip
+            except Exception as exc:
+                report_problem(self, request, "Publish", exc)
+            else:
+                self.message_user(request, f"{version.definition.key} v{version.number} published.",
+                                  messages.SUCCESS)  # fmt: skip
+                return HttpResponseRedirect(
+                    reverse("admin:orchestration_processversion_change", args=[version.pk])
+                )
+        live = selectors.published_version_of(version.definition)
+        base = live if live is not None and live.pk != version.pk else None
+        diff = ""
+        if base is not None:
+            diff = source_diff_html(base.source, version.source,
+                                    old_label=f"v{base.number} (published)",
+                                    new_label=f"v{version.number}")  # fmt: skip
+        context = {**self.admin_site.each_context(request), "title": f"Publish {version}",
+                   "version": version, "base": base, "diff": diff, "form": form,
+                   "opts": self.model._meta}  # fmt: skip
+        return TemplateResponse(request, "admin/orchestration/processversion/publish.html", context)
 
     def migrate_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Operators move the live instances of another version of this
@@ -284,6 +389,10 @@ class ProcessVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                                 context)  # fmt: skip
 
     def response_change(self, request: HttpRequest, obj: ProcessVersion) -> HttpResponse:
+        if "_publish" in request.POST:  # the diff and a reason first
+            return HttpResponseRedirect(
+                reverse("admin:orchestration_processversion_publish", args=[obj.pk])
+            )
         for button, (service, verb) in STATUS_ACTIONS.items():
             if button in request.POST:
                 self._change_status(request, [obj], service, verb)
@@ -298,7 +407,9 @@ class ProcessVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         # Status buttons on a read-only (non-draft) page post without a form to save.
         if request.method == "POST" and not any(b in request.POST for b in ("_save", "_continue")):
             obj = self.get_object(request, object_id)
-            if obj is not None and (set(STATUS_ACTIONS) | {"_new_draft"}) & set(request.POST):
+            if obj is not None and (set(STATUS_ACTIONS) | {"_new_draft", "_publish"}) & set(
+                request.POST
+            ):
                 if not self.has_view_permission(request, obj):
                     raise PermissionDenied
                 edited = request.POST.get("source")
@@ -343,13 +454,17 @@ class ProcessVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             else:
                 self.message_user(request, f"{version.definition.key} v{version.number} {verb}.")
 
-    @admin.action(description="Publish selected drafts", permissions=["publish"])
-    def publish_selected(self, request: HttpRequest, queryset: QuerySet[ProcessVersion]) -> None:
-        self._change_status(request, list(queryset), services.version_publish, "published")
-
     @admin.action(description="Deprecate selected versions", permissions=["publish"])
     def deprecate_selected(self, request: HttpRequest, queryset: QuerySet[ProcessVersion]) -> None:
         self._change_status(request, list(queryset), services.version_deprecate, "deprecated")
+
+
+class PublishForm(forms.Form):
+    reason = forms.CharField(
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        label="Why publish this version? (kept in the audit log)",
+    )
 
 
 class MigrationForm(forms.Form):
@@ -411,6 +526,15 @@ class ProcessDefinitionAdmin(ReadOnlyAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ProcessDefinition]:
         return super().get_queryset(request).prefetch_related("versions")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # "Add" here is adding a first version: the editor with its templates.
+        return permissions.can_edit_draft(request.user)
+
+    def add_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        return HttpResponseRedirect(reverse("admin:orchestration_processversion_add"))
 
     @admin.display(description="Versions")
     def versions_summary(self, obj: ProcessDefinition) -> str:

@@ -277,6 +277,16 @@ def completed_steps(instance: ProcessInstance) -> list[tuple[str, int]]:
             for step in (payload or {}).get("entered") or []]  # fmt: skip
 
 
+def published_version_of(definition: Any) -> ProcessVersion | None:
+    """The definition's newest published version, or None."""
+    found: ProcessVersion | None = (
+        ProcessVersion.objects.filter(definition=definition, status=VersionStatus.PUBLISHED)
+        .order_by("-number")
+        .first()
+    )
+    return found
+
+
 def published_versions() -> list[ProcessVersion]:
     """The newest published version of every definition, by definition name."""
     newest: dict[int, ProcessVersion] = {}

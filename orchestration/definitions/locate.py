@@ -17,12 +17,15 @@ import yaml
 from orchestration.definitions.errors import DefinitionError
 
 _PARSE_POSITION = re.compile(r"line (\d+), column (\d+)")
+# Suffix of a path whose entry is the scalar value, not its key.
+_VALUE = "="
 
 
 def positions(source: str) -> dict[str, tuple[int, int]]:
     """Every path of a YAML (or JSON) source with its 1-based line and column:
-    a mapping entry at its key, a list item at the item. Empty when the text
-    does not compose (its parse error carries its own position)."""
+    a mapping entry at its key (and, when its value is a scalar, that value
+    under the path plus "="), a list item at the item. Empty when the text does
+    not compose (its parse error carries its own position)."""
     try:
         root = yaml.compose(source, Loader=yaml.SafeLoader)
     except yaml.YAMLError:
@@ -36,6 +39,9 @@ def positions(source: str) -> dict[str, tuple[int, int]]:
                     continue
                 inner = f"{path}.{key.value}" if path else str(key.value)
                 found.setdefault(inner, (key.start_mark.line + 1, key.start_mark.column + 1))
+                if isinstance(value, yaml.ScalarNode):  # a wrong value is marked where it is
+                    mark = value.start_mark
+                    found.setdefault(f"{inner}{_VALUE}", (mark.line + 1, mark.column + 1))
                 walk(value, inner)
         elif isinstance(node, yaml.SequenceNode):
             for index, item in enumerate(node.value):
@@ -67,7 +73,12 @@ def explain(source: str, errors: list[DefinitionError]) -> list[DefinitionError]
     located = []
     for error in shown:
         match = _PARSE_POSITION.search(error.message) if error.path == "definition" else None
-        spot = (int(match[1]), int(match[2])) if match else _nearest(error.path, where)
+        if match:
+            spot: tuple[int, int] | None = (int(match[1]), int(match[2]))
+        elif not error.message.startswith("unknown field") and error.path + _VALUE in where:
+            spot = where[error.path + _VALUE]
+        else:
+            spot = _nearest(error.path, where)
         located.append(replace(error, line=spot[0], column=spot[1]) if spot else error)
     return sorted(located, key=lambda e: (e.line is None, e.line or 0, e.column or 0, e.path))
 

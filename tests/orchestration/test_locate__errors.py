@@ -23,7 +23,8 @@ def test_a_misspelt_step_name_is_one_error_at_its_line() -> None:
     bad = PURCHASE_SOURCE.replace("approve: place_order", "approve: place_ordr")
     (only,) = errors_of(bad)  # not also "place_order/approved unreachable"
     line = line_of("approve: place_ordr", bad)
-    assert only.startswith(f"line {line}, column ")
+    column = bad.splitlines()[line - 1].index("place_ordr") + 1  # the value, not its key
+    assert only.startswith(f"line {line}, column {column}: ")
     assert only.endswith("steps.manager_approval.outcomes.approve: unknown step 'place_ordr'")
 
 

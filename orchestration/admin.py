@@ -636,6 +636,7 @@ class ProcessInstanceAdmin(ReadOnlyAdmin):
         "updated_at",
         "ended_at",
         "problem",
+        "pending_timers",
         "variables",
         "diagram",
     )
@@ -669,6 +670,16 @@ class ProcessInstanceAdmin(ReadOnlyAdmin):
                 "cancel ends it."
             )
         return f"Step {error.get('step')!r} failed: {error.get('code')}: {error.get('message')}"
+
+    @admin.display(description="Pending timers and escalations")
+    def pending_timers(self, obj: ProcessInstance) -> SafeString | str:
+        timers = selectors.pending_timers(obj)
+        if not timers:
+            return "None."
+        lines = ((f"{t['due_at']:%Y-%m-%d %H:%M:%S %Z}", t["step"] or "-", t["what"])
+                 for t in timers)  # fmt: skip
+        items = format_html_join("", "<li>{} — {}: {}</li>", lines)
+        return format_html('<ul class="pending-timers">{}</ul>', items)
 
     @admin.display(description="Where it is")
     def diagram(self, obj: ProcessInstance) -> SafeString:

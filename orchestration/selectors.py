@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 
 from orchestration import candidates, clock
 from orchestration.audit import AuditKind
+from orchestration.definitions.graph import all_steps
 from orchestration.engine.state import current_steps
 from orchestration.engine.versions import forget_started_versions, version_for_start
 from orchestration.models import (
@@ -16,8 +17,9 @@ from orchestration.models import (
     ProcessInstance,
     ProcessVersion,
     StepRun,
+    Timer,
 )
-from orchestration.states import TaskStatus, VersionStatus
+from orchestration.states import TaskStatus, TimerStatus, VersionStatus
 
 __all__ = ["forget_started_versions", "version_for_start"]
 
@@ -368,3 +370,33 @@ def stranded_tasks(*, chunk: int = 500) -> list[tuple[HumanTask, str]]:
                 who = ", ".join(sorted([*users, *group_names])) or "nobody"
                 found.append((task, f"nobody may decide it (offered to {who}; "
                                     f"{len(excluded)} excluded)"))  # fmt: skip
+
+
+_TIMER_WORDS = {
+    "wait": "the wait ends",
+    "message_timeout": "waiting for a message times out",
+    "first_of": "a timer branch fires",
+    "attached": "a timer event fires",
+}
+
+
+def pending_timers(instance: ProcessInstance) -> list[dict[str, Any]]:
+    """The instance's pending timers and escalations, soonest first, each said
+    in words (an escalation with its level and action). Deliveries between
+    instances (a child's result, a cancellation, a buffered message) are left
+    out: nobody waits for them."""
+    steps = all_steps(instance.version.spec)
+    out = []
+    rows = Timer.objects.filter(instance=instance, status=TimerStatus.PENDING)
+    for timer in rows.order_by("due_at", "pk"):
+        if timer.kind == "escalation":
+            level = int((timer.payload or {}).get("level", 0))
+            levels = (steps.get(timer.step) or {}).get("escalation") or []
+            action = levels[level]["action"] if level < len(levels) else "?"
+            what = f"escalation level {level + 1}: {action}"
+        elif timer.kind in _TIMER_WORDS:
+            what = _TIMER_WORDS[timer.kind]
+        else:
+            continue
+        out.append({"step": timer.step, "what": what, "due_at": timer.due_at})
+    return out

@@ -17,12 +17,12 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts import permissions
 from orchestration import selectors, services
 from orchestration.definitions.diagram import render_svg
-from orchestration.engine.state import TimerKind, current_steps
 from orchestration.engine.state import awaited as state_awaited
+from orchestration.engine.state import current_steps
 from orchestration.engine.versions import definition_of
 from orchestration.exceptions import InvalidInput
-from orchestration.models import HumanTask, ProcessDefinition, ProcessInstance, StepRun, Timer
-from orchestration.states import ENDED, RETRYABLE, SUSPENDABLE, InstanceStatus, TimerStatus
+from orchestration.models import HumanTask, ProcessDefinition, ProcessInstance, StepRun
+from orchestration.states import ENDED, RETRYABLE, SUSPENDABLE, InstanceStatus
 from tasks_ui import task_context
 from tasks_ui.responses import back, person, refused
 
@@ -114,7 +114,7 @@ def instance_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "instance": instance,
             "moving": _refresh_seconds(instance),
-            "timers": pending_timers(instance),
+            "timers": _timers(instance),
             "variables": task_context.variables(instance),
             "raw_variables": json.dumps(instance.variables, indent=2, default=str),
             "runs": StepRun.objects.filter(instance=instance).order_by("pk"),
@@ -134,6 +134,12 @@ def instance_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )  # fmt: skip
 
 
+def _timers(instance: ProcessInstance) -> list[dict[str, Any]]:
+    spec = instance.version.spec
+    return [{**t, "step": task_context.step_label(spec, t["step"]) if t["step"] else ""}
+            for t in selectors.pending_timers(instance)]  # fmt: skip
+
+
 def _refresh_seconds(instance: ProcessInstance) -> int:
     """How often the page refreshes itself: often while steps run, now and then
     while it waits (someone may decide), never once it has ended."""
@@ -141,38 +147,6 @@ def _refresh_seconds(instance: ProcessInstance) -> int:
         return 0
     busy = {InstanceStatus.RUNNING, InstanceStatus.COMPENSATING}
     return 2 if instance.status in busy else 15
-
-
-_TIMER_WORDS = {
-    TimerKind.WAIT: "the wait ends",
-    TimerKind.MESSAGE_TIMEOUT: "waiting for a message times out",
-    TimerKind.FIRST_OF: "a timer branch fires",
-    TimerKind.ATTACHED: "a timer event fires",
-}
-
-
-def pending_timers(instance: ProcessInstance) -> list[dict[str, Any]]:
-    """The instance's pending timers and escalations, soonest first, each said
-    in words (an escalation with its level and action)."""
-    spec = instance.version.spec
-    out = []
-    rows = Timer.objects.filter(instance=instance, status=TimerStatus.PENDING).order_by(
-        "due_at", "pk"
-    )
-    for timer in rows:
-        if timer.kind == TimerKind.ESCALATION:
-            level = int((timer.payload or {}).get("level", 0))
-            step = task_context.find_step(spec, timer.step) or {}
-            levels = step.get("escalation") or []
-            action = levels[level]["action"] if level < len(levels) else "?"
-            what = f"escalation level {level + 1}: {action}"
-        elif timer.kind in _TIMER_WORDS:
-            what = _TIMER_WORDS[TimerKind(timer.kind)]
-        else:
-            continue  # deliveries between instances, not something people wait for
-        out.append({"step": task_context.step_label(spec, timer.step) if timer.step else "",
-                    "what": what, "due_at": timer.due_at})  # fmt: skip
-    return out
 
 
 def _operate(request: HttpRequest, pk: int, service: Any, done: str) -> HttpResponse:

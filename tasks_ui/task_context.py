@@ -13,6 +13,7 @@ from typing import Any
 
 from django.utils.formats import number_format
 
+from orchestration.definitions.graph import all_steps
 from orchestration.definitions.validate import COMMENT_FIELD
 from orchestration.models import HumanTask, ProcessInstance, TaskComment, TaskVote
 
@@ -36,16 +37,8 @@ def step_label(spec: Mapping[str, Any], step_id: str) -> str:
 
 
 def find_step(spec: Mapping[str, Any], step_id: str) -> Mapping[str, Any] | None:
-    steps = spec.get("steps") or {}
-    if step_id in steps:
-        found: Mapping[str, Any] = steps[step_id]
-        return found
-    for step in steps.values():  # a step inside a region
-        if isinstance(step, Mapping) and step.get("type") == "region":
-            inner = find_step(step, step_id)
-            if inner is not None:
-                return inner
-    return None
+    """The step of that id, at any level (regions included)."""
+    return all_steps(spec).get(step_id)
 
 
 def outcome_targets(spec: Mapping[str, Any], task: HumanTask) -> list[dict[str, str]]:

@@ -160,7 +160,7 @@ def test_login_logout_and_password_guessing_is_throttled(run, settings) -> None:
     form = browser.get(reverse("login"))
     assert form.status_code == 200 and 'autocomplete="current-password"' in form.content.decode()
     ok = browser.post(reverse("login"), {"username": "bob", "password": "demo"})
-    assert ok.status_code == 302 and ok.url == reverse("tasks_ui:inbox")
+    assert ok.status_code == 302 and ok.url == reverse("tasks_ui:home")  # then where the work is
     browser.post(reverse("logout"))
     assert browser.get(reverse("tasks_ui:inbox")).status_code == 302
     guesser = Client()

@@ -351,6 +351,33 @@ def comment_refusal(user: AnyUser | None, task: HumanTask) -> str | None:
     return f"{_name(user)} may read task {task.pk} but not write in its thread"
 
 
+def attach_refusal(user: AnyUser | None, instance: Any, task: HumanTask | None) -> str | None:
+    """Add a file: on a task, whoever may write in its thread; to the instance
+    itself, the person who started it and operators."""
+    if task is not None:
+        return comment_refusal(user, task)
+    if not can_see_instance(user, instance):
+        return f"{_name(user)} may not see instance {instance.pk}"
+    assert user is not None
+    if can_operate(user) or instance.started_by_id == user.pk:
+        return None
+    return f"{_name(user)} did not start instance {instance.pk}"
+
+
+def can_read_attachment(user: AnyUser | None, attachment: Any) -> bool:
+    """Whoever sees the task it was added on, or (added to the instance)
+    whoever sees the instance or any of its tasks."""
+    if attachment.task is not None:
+        return can_see_task(user, attachment.task)
+    if can_see_instance(user, attachment.instance):
+        return True
+    from orchestration.models import HumanTask
+
+    return HumanTask.objects.filter(
+        tasks_visible_q(user), instance_id=attachment.instance_id
+    ).exists()
+
+
 def can_decide(user: AnyUser | None, task: HumanTask) -> bool:
     return decide_refusal(user, task) is None
 

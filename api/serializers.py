@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
 from orchestration.states import InstanceStatus, TaskStatus
@@ -27,6 +28,10 @@ class ProblemSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 
 # -- definitions -----------------------------------------------------------
+
+
+# The problem answers every endpoint may give, for the schema.
+ERRORS = {code: OpenApiResponse(ProblemSerializer) for code in (400, 401, 403, 404, 409, 429)}
 
 
 class VersionSerializer(serializers.Serializer):  # type: ignore[type-arg]

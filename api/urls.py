@@ -3,7 +3,7 @@ from django.urls import URLPattern, path
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from api.schema import SchemaView
-from api.views import definitions, external, instances, messages, tasks
+from api.views import attachments, definitions, external, instances, messages, tasks
 
 app_name = "api"
 
@@ -37,6 +37,12 @@ urlpatterns: list[URLPattern] = [
     ),
     path("v1/instances", instances.InstanceCollection.as_view(), name="instances"),
     path("v1/instances/<int:pk>", instances.InstanceDetail.as_view(), name="instance"),
+    path(
+        "v1/instances/<int:pk>/attachments",
+        attachments.InstanceAttachments.as_view(),
+        name="instance-attachments",
+    ),
+    path("v1/attachments/<int:pk>", attachments.AttachmentContent.as_view(), name="attachment"),
     path(
         "v1/instances/<int:pk>/history",
         instances.InstanceHistory.as_view(),

@@ -7,8 +7,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,6 +19,8 @@ from django.views.decorators.http import require_http_methods
 from accounts import permissions
 from orchestration import selectors, services
 from orchestration.exceptions import InvalidInput, VersionNotFound
+from orchestration.services.attachments import allowed_types
+from tasks_ui.attachments import add_files
 from tasks_ui.forms import bound_fields, errors_by_field, number
 from tasks_ui.responses import person, refused
 
@@ -87,8 +91,14 @@ def start_form(request: HttpRequest, key: str) -> HttpResponse:
     if refusal is not None:
         raise Http404(f"No published process {key[:100]!r} you may start.")
     fields = _fields(version.spec)
-    context: dict[str, Any] = {"version": version, "fields": bound_fields(fields, {}, {}),
-                               "errors": {}, "posted": {}}  # fmt: skip
+    context: dict[str, Any] = {
+        "version": version,
+        "fields": bound_fields(fields, {}, {}),
+        "errors": {},
+        "posted": {},
+        "attachment_types": ", ".join(allowed_types()),
+        "attachment_limit": settings.ORCHESTRATION_ATTACHMENT_MAX_BYTES,
+    }
     if request.method == "GET":
         return render(request, "tasks_ui/start_form.html", context)
     values, errors = posted_variables(fields, request.POST)
@@ -96,12 +106,14 @@ def start_form(request: HttpRequest, key: str) -> HttpResponse:
     try:
         if errors:
             raise InvalidInput({f"variables.{k}": v for k, v in errors.items()})
-        instance = services.instance_start(
-            key=key,
-            variables=values,
-            actor=person(request),
-            business_key=business_key,
-        )
+        with transaction.atomic():  # a refused file starts nothing
+            instance = services.instance_start(
+                key=key,
+                variables=values,
+                actor=person(request),
+                business_key=business_key,
+            )
+            add_files(request, instance_id=instance.pk)
     except InvalidInput as exc:
         by_field = errors_by_field(exc.errors, "variables")
         context.update(errors=by_field, posted=request.POST,

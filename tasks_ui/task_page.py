@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -30,7 +31,9 @@ from orchestration.definitions.validate import COMMENT_FIELD
 from orchestration.engine.state import current_steps
 from orchestration.exceptions import InvalidInput
 from orchestration.models import HumanTask
+from orchestration.services.attachments import allowed_types
 from tasks_ui import task_context
+from tasks_ui.attachments import visible_attachments
 from tasks_ui.forms import bound_fields, decision_data, errors_by_field
 from tasks_ui.responses import back, person, refused, visible_task
 
@@ -78,6 +81,9 @@ def _page_context(
         "can_hand_back": task.status == "open"
         and permissions.hand_back_refusal(user, task) is None,
         "comments": task.comments.select_related("author"),
+        "attachments": visible_attachments(user, instance),
+        "attachment_types": ", ".join(allowed_types()),
+        "attachment_limit": settings.ORCHESTRATION_ATTACHMENT_MAX_BYTES,
         "history": selectors.task_history(task),
         "diagram": render_svg(spec, highlight=current_steps(instance.state), done=done),
         **extra,

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tasks_ui import absences, audit_log, inbox, instances, start, task_page, views
+from tasks_ui import absences, attachments, audit_log, inbox, instances, start, task_page, views
 from tasks_ui.email_decision import decide_from_email
 
 app_name = "tasks_ui"
@@ -23,6 +23,8 @@ urlpatterns = [
     path("tasks/<int:pk>/ask-input/", task_page.ask_input, name="ask-input"),
     path("tasks/<int:pk>/snooze/", task_page.snooze, name="snooze"),
     path("tasks/<int:pk>/comment/", task_page.comment, name="comment"),
+    path("tasks/<int:pk>/attachments/", attachments.task_attach, name="task-attach"),
+    path("attachments/<int:pk>/", attachments.download, name="attachment"),
     path("start/", start.start_list, name="start-list"),
     path("start/<slug:key>/", start.start_form, name="start"),
     path("instances/", instances.instance_list, name="instances"),

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db.models import Prefetch
 from django.http import Http404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,13 +15,13 @@ from rest_framework.views import APIView
 from accounts import permissions
 from api.common import actor, etagged, require_scope, valid
 from api.serializers import (
+    ERRORS,
     DefinitionDetailSerializer,
     DefinitionSerializer,
     DeployedSerializer,
     DeploySerializer,
     MigrationResultSerializer,
     MigrationSerializer,
-    ProblemSerializer,
     PublishSerializer,
     VersionSerializer,
 )
@@ -29,8 +29,6 @@ from orchestration import services
 from orchestration.engine.variables import variables_json_schema
 from orchestration.models import ProcessDefinition, ProcessVersion
 from orchestration.states import VersionStatus
-
-ERRORS = {code: OpenApiResponse(ProblemSerializer) for code in (400, 401, 403, 404, 409, 429)}
 
 
 def _version(version: ProcessVersion) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,14 +15,13 @@ from rest_framework.views import APIView
 
 from accounts import permissions
 from api.common import actor, require_scope, valid
-from api.serializers import ProblemSerializer
+from api.serializers import ERRORS
 from orchestration import clock
 from orchestration.engine import external
 from orchestration.engine.state import step_variables
 from orchestration.models import StepRun
 from orchestration.problems import problem_for
 
-ERRORS = {code: OpenApiResponse(ProblemSerializer) for code in (400, 401, 403, 404, 409, 429)}
 _WORKER = serializers.CharField(max_length=50, help_text="Names the worker; its locks are its own.")
 
 

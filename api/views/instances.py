@@ -6,7 +6,7 @@ from typing import Any, cast
 
 from django.http import Http404
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
@@ -16,13 +16,13 @@ from rest_framework.views import APIView
 from accounts import permissions
 from api.common import CursorPage, actor, etagged, require_scope, valid
 from api.serializers import (
+    ERRORS,
     CancelSerializer,
     EventSerializer,
     InstanceDetailSerializer,
     InstanceSerializer,
     MessageSerializer,
     MoveSerializer,
-    ProblemSerializer,
     ReasonSerializer,
     StartSerializer,
     VariablesSerializer,
@@ -30,8 +30,6 @@ from api.serializers import (
 from orchestration import selectors, services
 from orchestration.models import ProcessEvent, ProcessInstance
 from orchestration.states import InstanceStatus
-
-ERRORS = {code: OpenApiResponse(ProblemSerializer) for code in (400, 401, 403, 404, 409, 429)}
 
 
 def instance_data(instance: ProcessInstance) -> dict[str, Any]:

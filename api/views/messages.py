@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -12,11 +12,9 @@ from rest_framework.views import APIView
 
 from accounts import permissions
 from api.common import actor, require_scope, valid
-from api.serializers import ProblemSerializer
+from api.serializers import ERRORS
 from orchestration import services
 from orchestration.services.messages import MAX_TTL
-
-ERRORS = {code: OpenApiResponse(ProblemSerializer) for code in (400, 401, 403, 404, 409, 429)}
 
 
 class CorrelateSerializer(serializers.Serializer):  # type: ignore[type-arg]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django.http import Http404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
@@ -17,19 +17,17 @@ from accounts import permissions
 from accounts.models import User
 from api.common import CursorPage, actor, etagged, require_scope, valid
 from api.serializers import (
+    ERRORS,
     AskInputSerializer,
     CompleteSerializer,
     DelegateSerializer,
     ForceSerializer,
-    ProblemSerializer,
     TaskDetailSerializer,
     TaskSerializer,
 )
 from orchestration import clock, queues, services
 from orchestration.models import HumanTask
 from orchestration.states import TaskStatus
-
-ERRORS = {code: OpenApiResponse(ProblemSerializer) for code in (400, 401, 403, 404, 409, 429)}
 
 
 def _name(user: Any) -> str | None:

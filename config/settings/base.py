@@ -174,6 +174,29 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
+# Attachments go through Django's storage API: local files under MEDIA_ROOT by
+# default (never served as static files: the app checks who may read each),
+# any django-storages backend in production (DJANGO_STORAGE_BACKEND, with its
+# options as JSON in DJANGO_STORAGE_OPTIONS).
+MEDIA_ROOT = Path(env_str("DJANGO_MEDIA_ROOT", str(BASE_DIR / "media")))
+STORAGES = {
+    "default": {
+        "BACKEND": env_str("DJANGO_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage"),
+        "OPTIONS": env_json("DJANGO_STORAGE_OPTIONS", {}),
+    },
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# One file at most this big; at most this many per instance; these kinds only
+# (by file name extension; the type is taken from it, never from the browser).
+ORCHESTRATION_ATTACHMENT_MAX_BYTES = env_int("ORCHESTRATION_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
+ORCHESTRATION_ATTACHMENTS_PER_INSTANCE = env_int("ORCHESTRATION_ATTACHMENTS_PER_INSTANCE", 50)
+ORCHESTRATION_ATTACHMENT_TYPES = env_list(
+    "ORCHESTRATION_ATTACHMENT_TYPES",
+    ["pdf", "png", "jpg", "jpeg", "gif", "txt", "csv", "xlsx", "docx", "odt", "ods"],
+)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # larger uploads spool to a temporary file
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True

@@ -46,6 +46,7 @@ class AuditKind(StrEnum):
     TASK_ALLOCATED = "task.allocated"  # assignees' where/policy chose who may take it
     TASK_STRANDED = "task.stranded"
     TASK_COMMENTED = "task.commented"
+    ATTACHMENT_ADDED = "attachment.added"
     TASK_COMPLETED = "task.completed"
     TASK_FORCED = "task.forced"
     TASK_UNKNOWN_ASSIGNEES = "task.unknown_assignees"

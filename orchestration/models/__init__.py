@@ -1,5 +1,6 @@
 """Models: definitions and versions, instances and their work, the event table."""
 
+from orchestration.models.attachments import Attachment
 from orchestration.models.definitions import ProcessDefinition, ProcessEvent, ProcessVersion
 from orchestration.models.instances import (
     AllocationTurn,
@@ -27,6 +28,7 @@ from orchestration.models.webhooks import (
 __all__ = [
     "WEBHOOK_EVENTS",
     "AllocationTurn",
+    "Attachment",
     "AuditSeal",
     "BufferedMessage",
     "DeliveryStatus",

@@ -1,5 +1,6 @@
 """Every write goes through these functions (admin, views, API, commands, jobs)."""
 
+from orchestration.services.attachments import attachment_add
 from orchestration.services.instances import (
     instance_cancel,
     instance_move,
@@ -40,6 +41,7 @@ __all__ = [
     "Correlated",
     "DraftResult",
     "absences_route_started",
+    "attachment_add",
     "draft_errors",
     "instance_cancel",
     "instance_migrate",

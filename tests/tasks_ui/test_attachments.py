@@ -50,9 +50,10 @@ def test_a_file_on_the_start_form_is_kept_shown_and_downloaded_by_those_who_see_
     assert "Angebot Müller _ Söhne.pdf" in page
     got = client.get(reverse("tasks_ui:attachment", args=[file.pk]))
     assert got.status_code == 200 and b"".join(got.streaming_content) == b"%PDF-1.7 quote"
-    assert "attachment;" in got["Content-Disposition"] and "filename*=utf-8''" in got[
-        "Content-Disposition"
-    ]
+    assert (
+        "attachment;" in got["Content-Disposition"]
+        and "filename*=utf-8''" in got["Content-Disposition"]
+    )
     # The approver sees it on the task; a director who has no part in it does not.
     bob = Client()
     login(bob, "bob")
@@ -72,7 +73,9 @@ def test_a_refused_file_starts_nothing_and_stores_nothing(client, run, media, se
                          SimpleUploadedFile("setup.exe", b"MZ"))  # fmt: skip
     assert refused.status_code == 400
     html = refused.content.decode()
-    assert 'id="start-files-error">setup.exe: only pdf, png' in html and 'aria-invalid="true"' in html
+    assert (
+        'id="start-files-error">setup.exe: only pdf, png' in html and 'aria-invalid="true"' in html
+    )
     assert not ProcessInstance.objects.exists() and not Attachment.objects.exists()
     assert stored(media) == []
     # The cap counts bytes: six characters of two bytes each are 12 bytes.

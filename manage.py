@@ -48,6 +48,9 @@ def _bootstrap() -> None:
 
 def main() -> None:
     _bootstrap()
+    from config.translations import compile_stale
+
+    compile_stale(ROOT)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
     from django.core.management import execute_from_command_line
 

@@ -18,6 +18,11 @@ class User(AbstractUser):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reports"
     )
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    # The language of the pages (settings.LANGUAGES); empty: the browser's.
+    language = models.CharField(
+        max_length=10, blank=True, default="", choices=[("", "Browser's language"),
+                                                        ("en", "English"), ("de", "Deutsch")],
+    )  # fmt: skip
     # What allocation rules may ask of a person (`assignees.where`): an
     # approval limit, skills, a region... names to numbers, text, true/false
     # or lists of those.

@@ -9,8 +9,9 @@ from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
 from accounts import permissions
-from accounts.models import Absence
+from accounts.models import Absence, User
 from accounts.roles import CAPABILITIES, Role
+from accounts.timezones import is_zone
 from orchestration import clock
 
 
@@ -82,3 +83,30 @@ def absence_delete(*, actor: Any, absence: Absence) -> None:
             payload={"absence": absence.pk, "user": absence.user.get_username()},
         )
         absence.delete()
+
+
+def preferences_update(*, actor: User, language: str, timezone: str) -> User:
+    """A person sets their own page language ('' = the browser's) and time zone.
+    InvalidInput names the field; the change is in the audit log."""
+    from django.conf import settings
+
+    from orchestration.audit import AuditKind
+    from orchestration.exceptions import InvalidInput
+    from orchestration.models import ProcessEvent
+
+    errors: dict[str, list[str]] = {}
+    if language not in {"", *(code for code, _ in settings.LANGUAGES)}:
+        errors["language"] = [f"must be one of {', '.join(c for c, _ in settings.LANGUAGES)}"]
+    if not is_zone(timezone):
+        errors["timezone"] = [f"{timezone[:64]!r} is not a time zone (e.g. Europe/Berlin)"]
+    if errors:
+        raise InvalidInput(errors)
+    before = {"language": actor.language, "timezone": actor.timezone}
+    with transaction.atomic():
+        actor.language, actor.timezone = language, timezone
+        actor.save(update_fields=["language", "timezone"])
+        ProcessEvent.objects.create(
+            kind=AuditKind.PREFERENCES_CHANGED, actor=actor, created_at=clock.now(),
+            payload={"before": before, "after": {"language": language, "timezone": timezone}},
+        )  # fmt: skip
+    return actor

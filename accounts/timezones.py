@@ -45,3 +45,8 @@ def local_text(moment: datetime, name: str | None) -> str:
     where = zone(name)
     local = moment.astimezone(where)
     return f"{local:%a} {local.day} {local:%b %Y %H:%M} {local.tzname()} ({where.key})"
+
+
+def is_zone(name: str) -> bool:
+    """Whether `name` is an IANA time zone this machine knows."""
+    return isinstance(name, str) and _known(name) is not None

@@ -16,20 +16,21 @@ from typing import Any
 
 from django.db import connections
 from django.db.models import F, Q, QuerySet
+from django.utils.translation import gettext_lazy as _
 
 from accounts import permissions
 from orchestration.models import HumanTask, TaskVote
 
 TABS = {
-    "mine": "My tasks",
-    "group": "Group queue",
-    "delegated": "Delegated to me",
-    "overdue": "Overdue",
-    "done": "Done by me",
+    "mine": _("My tasks"),
+    "group": _("Group queue"),
+    "delegated": _("Delegated to me"),
+    "overdue": _("Overdue"),
+    "done": _("Done by me"),
 }
-SORTS = {"due": "Due date", "priority": "Priority", "age": "Oldest first"}
-DUE_WINDOWS = {"overdue": "Overdue", "today": "Due today", "week": "Due within 7 days",
-               "none": "No due date"}  # fmt: skip
+SORTS = {"due": _("Due date"), "priority": _("Priority"), "age": _("Oldest first")}
+DUE_WINDOWS = {"overdue": _("Overdue"), "today": _("Due today"), "week": _("Due within 7 days"),
+               "none": _("No due date")}  # fmt: skip
 # Sorts tasks without a due date after every dated one.
 _NEVER = datetime(9999, 12, 31, tzinfo=UTC)
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext, gettext_lazy
 
 from orchestration import candidates, clock
 from orchestration.audit import AuditKind
@@ -170,28 +171,30 @@ def task_queue_for_user(user: Any, *, now: datetime) -> QuerySet[HumanTask]:
 
 # What each kind of task event says in a task's history ({by}: the actor).
 _TASK_WORDS = {
-    "task.completed": "{by} decided {outcome}",
-    "task.forced": "{by} pushed it through as {outcome} (operator): {reason}",
-    "task.stranded": "nobody may decide it: {why}",
-    "task.claimed": "{by} claimed it",
-    "task.released": "{by} released it to the group",
-    "task.delegated": "{by} delegated it to {to}",
-    "task.handed_back": "{by} handed it back to {to}",
-    "task.reassigned": "{by} reassigned it from {from} to {to}",
-    "task.snoozed": "{by} snoozed it until {until}",
-    "task.routed": "routed from an absent person to {to_name} ({why})",
-    "task.commented": "{by} commented",
-    "task.assignees_changed": "assignees changed: users {users}, groups {groups}",
-    "task.input_asked": "{by} asked {to} for input (operator): {reason}",
-    "task.allocated": "allocated by its assignees' rule ({policy}): {qualified} qualified",
-    "instance.moved": "{by} moved the flow from {from} to {to} (operator): {reason}",
-    "instance.suspended": "{by} suspended the instance (operator): {reason}",
-    "instance.resumed": "{by} resumed the instance (operator): {reason}",
+    "task.completed": gettext_lazy("{by} decided {outcome}"),
+    "task.forced": gettext_lazy("{by} pushed it through as {outcome} (operator): {reason}"),
+    "task.stranded": gettext_lazy("nobody may decide it: {why}"),
+    "task.claimed": gettext_lazy("{by} claimed it"),
+    "task.released": gettext_lazy("{by} released it to the group"),
+    "task.delegated": gettext_lazy("{by} delegated it to {to}"),
+    "task.handed_back": gettext_lazy("{by} handed it back to {to}"),
+    "task.reassigned": gettext_lazy("{by} reassigned it from {from} to {to}"),
+    "task.snoozed": gettext_lazy("{by} snoozed it until {until}"),
+    "task.routed": gettext_lazy("routed from an absent person to {to_name} ({why})"),
+    "task.commented": gettext_lazy("{by} commented"),
+    "task.assignees_changed": gettext_lazy("assignees changed: users {users}, groups {groups}"),
+    "task.input_asked": gettext_lazy("{by} asked {to} for input (operator): {reason}"),
+    "task.allocated": gettext_lazy(
+        "allocated by its assignees' rule ({policy}): {qualified} qualified"
+    ),
+    "instance.moved": gettext_lazy("{by} moved the flow from {from} to {to} (operator): {reason}"),
+    "instance.suspended": gettext_lazy("{by} suspended the instance (operator): {reason}"),
+    "instance.resumed": gettext_lazy("{by} resumed the instance (operator): {reason}"),
 }
 # Notes inside a transition's row that close a task of their step.
 _NOTE_WORDS = {
-    "step.interrupted": "withdrawn: the event {by} came",
-    "join.passed": "withdrawn: {arrived} of {started} branches were enough",
+    "step.interrupted": gettext_lazy("withdrawn: the event {by} came"),
+    "join.passed": gettext_lazy("withdrawn: {arrived} of {started} branches were enough"),
 }
 # Rows about the whole instance that its open tasks live through.
 _INSTANCE_KINDS = ("instance.suspended", "instance.resumed")
@@ -219,21 +222,21 @@ def task_history(task: HumanTask) -> list[dict[str, Any]]:
                 words = _NOTE_WORDS.get(note.get("kind", ""))
                 if words and _withdrew(task, note):
                     out.append({"when": event.created_at, "kind": note["kind"],
-                                "text": words.format_map(_Blank(note)), "acting_for": "",
+                                "text": str(words).format_map(_Blank(note)), "acting_for": "",
                                 "note": ""})  # fmt: skip
         moved_here = event.kind == "instance.moved" and payload.get("from") == task.step
         if event.step != task.step and event.kind not in _INSTANCE_KINDS and not moved_here:
             continue
         if payload.get("task") not in {None, task.pk}:
             continue  # another task of the same step (a chain's entry)
-        by = event.actor.get_username() if event.actor else "the system"
+        by = event.actor.get_username() if event.actor else gettext("the system")
         words = _TASK_WORDS.get(event.kind)
         if words:
             values = {**{k: v for k, v in payload.items() if isinstance(v, str | int | list)},
                       "by": by}  # fmt: skip
             values.setdefault("to_name", payload.get("to", ""))
             try:
-                text = words.format_map(_Blank(values))
+                text = str(words).format_map(_Blank(values))
             except (ValueError, IndexError):
                 text = event.kind
             out.append({"when": event.created_at, "text": text, "kind": event.kind,
@@ -242,7 +245,8 @@ def task_history(task: HumanTask) -> list[dict[str, Any]]:
         for note in payload.get("notes") or []:
             if note.get("kind") == "task.escalated":
                 out.append({"when": event.created_at, "kind": "task.escalated",
-                            "text": f"escalation level {note['level'] + 1}: {note['action']}",
+                            "text": gettext("escalation level %(level)d: %(action)s")
+                            % {"level": note["level"] + 1, "action": note["action"]},
                             "acting_for": "", "note": ""})  # fmt: skip
     return out
 
@@ -373,10 +377,10 @@ def stranded_tasks(*, chunk: int = 500) -> list[tuple[HumanTask, str]]:
 
 
 _TIMER_WORDS = {
-    "wait": "the wait ends",
-    "message_timeout": "waiting for a message times out",
-    "first_of": "a timer branch fires",
-    "attached": "a timer event fires",
+    "wait": gettext_lazy("the wait ends"),
+    "message_timeout": gettext_lazy("waiting for a message times out"),
+    "first_of": gettext_lazy("a timer branch fires"),
+    "attached": gettext_lazy("a timer event fires"),
 }
 
 
@@ -393,9 +397,10 @@ def pending_timers(instance: ProcessInstance) -> list[dict[str, Any]]:
             level = int((timer.payload or {}).get("level", 0))
             levels = (steps.get(timer.step) or {}).get("escalation") or []
             action = levels[level]["action"] if level < len(levels) else "?"
-            what = f"escalation level {level + 1}: {action}"
+            what = gettext("escalation level %(level)d: %(action)s") % {
+                "level": level + 1, "action": action}  # fmt: skip
         elif timer.kind in _TIMER_WORDS:
-            what = _TIMER_WORDS[timer.kind]
+            what = str(_TIMER_WORDS[timer.kind])
         else:
             continue
         out.append({"step": timer.step, "what": what, "due_at": timer.due_at})

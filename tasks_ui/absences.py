@@ -8,6 +8,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import services
@@ -19,16 +21,16 @@ from tasks_ui.responses import person
 
 class AbsenceForm(forms.Form):
     starts_at = forms.DateTimeField(
-        label="Away from (your time zone)",
+        label=gettext_lazy("Away from (your time zone)"),
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
     ends_at = forms.DateTimeField(
-        label="Back on", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+        label=gettext_lazy("Back on"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
     delegate = forms.CharField(
-        max_length=150, required=False, label="Who decides meanwhile (username)"
+        max_length=150, required=False, label=gettext_lazy("Who decides meanwhile (username)")
     )
-    note = forms.CharField(max_length=200, required=False)
+    note = forms.CharField(max_length=200, required=False, label=gettext_lazy("Note"))
 
     def clean_delegate(self) -> object:
         name = self.cleaned_data["delegate"].strip()
@@ -37,7 +39,7 @@ class AbsenceForm(forms.Form):
         model = get_user_model()
         found = model.objects.filter(**{model.USERNAME_FIELD: name}, is_active=True).first()
         if found is None:
-            raise forms.ValidationError(f"no active user {name!r}")
+            raise forms.ValidationError(_("no active user %(name)r") % {"name": name})
         return found
 
 
@@ -58,7 +60,7 @@ def absences(request: HttpRequest) -> HttpResponse:
                 for name, problems in exc.errors.items():
                     form.add_error(name if name in form.fields else None, "; ".join(problems))
             else:
-                messages.success(request, "Recorded your absence.")
+                messages.success(request, _("Recorded your absence."))
                 return redirect("tasks_ui:absences")
         status = 400
     mine = Absence.objects.filter(user=person(request), ends_at__gt=clock.now()).select_related(
@@ -73,7 +75,7 @@ def absences(request: HttpRequest) -> HttpResponse:
 def absence_delete(request: HttpRequest, pk: int) -> HttpResponse:
     absence = Absence.objects.filter(pk=pk, user=person(request)).first()
     if absence is None:
-        raise Http404("No such absence of yours.")
+        raise Http404(_("No such absence of yours."))
     services.absence_delete(actor=person(request), absence=absence)
-    messages.success(request, "Deleted the absence.")
+    messages.success(request, _("Deleted the absence."))
     return redirect("tasks_ui:absences")

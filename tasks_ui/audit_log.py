@@ -16,6 +16,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from accounts import permissions
@@ -26,12 +27,18 @@ PAGE_SIZE = 100
 
 
 class AuditFilterForm(forms.Form):
-    actor = forms.CharField(max_length=150, required=False, label="Actor (username, or system)")
-    instance = forms.IntegerField(min_value=1, required=False, label="Instance id")
-    definition = forms.SlugField(max_length=100, required=False, label="Definition key")
-    verb = forms.CharField(max_length=64, required=False, label="Verb (e.g. task.completed, task.)")
-    since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    actor = forms.CharField(max_length=150, required=False, label=_("Actor (username, or system)"))
+    instance = forms.IntegerField(min_value=1, required=False, label=_("Instance id"))
+    definition = forms.SlugField(max_length=100, required=False, label=_("Definition key"))
+    verb = forms.CharField(
+        max_length=64, required=False, label=_("Verb (e.g. task.completed, task.)")
+    )
+    since = forms.DateField(
+        required=False, label=_("Since"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        required=False, label=_("Until"), widget=forms.DateInput(attrs={"type": "date"})
+    )
     before = forms.IntegerField(min_value=1, required=False, widget=forms.HiddenInput)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from accounts.timezones import local_text
@@ -24,9 +25,9 @@ def decide_from_email(request: HttpRequest, token: str) -> HttpResponse:
     except decision_links.LinkRefused as exc:
         return _refused(request, str(exc))
     except (HumanTask.DoesNotExist, get_user_model().DoesNotExist):
-        return _refused(request, "This link no longer leads anywhere.")
+        return _refused(request, _("This link no longer leads anywhere."))
     if selectors.link_spent(task, user.pk):
-        return _refused(request, "This link has been used, or the task is already decided.")
+        return _refused(request, _("This link has been used, or the task is already decided."))
     if request.method == "GET":
         return render(
             request, "tasks_ui/email_decision.html",

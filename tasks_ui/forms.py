@@ -8,31 +8,32 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from orchestration.queues import DUE_WINDOWS, SORTS, TABS
 
 
 class InboxFilterForm(forms.Form):
     tab = forms.ChoiceField(choices=list(TABS.items()), required=False)
-    definition = forms.ChoiceField(choices=[], required=False, label="Process")
+    definition = forms.ChoiceField(choices=[], required=False, label=_("Process"))
     due = forms.ChoiceField(
-        choices=[("", "Any due date"), *DUE_WINDOWS.items()], required=False, label="Due"
+        choices=[("", _("Any due date")), *DUE_WINDOWS.items()], required=False, label=_("Due")
     )
     priority = forms.IntegerField(
-        min_value=0, max_value=100, required=False, label="Priority at least"
+        min_value=0, max_value=100, required=False, label=_("Priority at least")
     )
-    q = forms.CharField(max_length=200, required=False, label="Search title or business key")
-    sort = forms.ChoiceField(choices=list(SORTS.items()), required=False, label="Sort by")
-    snoozed = forms.BooleanField(required=False, label="Snoozed only")
+    q = forms.CharField(max_length=200, required=False, label=_("Search title or business key"))
+    sort = forms.ChoiceField(choices=list(SORTS.items()), required=False, label=_("Sort by"))
+    snoozed = forms.BooleanField(required=False, label=_("Snoozed only"))
     after = forms.CharField(max_length=200, required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, definitions: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["definition"].choices = [("", "Any process"), *definitions]  # type: ignore[attr-defined]
+        self.fields["definition"].choices = [("", _("Any process")), *definitions]  # type: ignore[attr-defined]
 
 
 class SavedFilterForm(forms.Form):
-    name = forms.CharField(max_length=60, label="Save these filters as")
+    name = forms.CharField(max_length=60, label=_("Save these filters as"))
 
 
 def number(raw: str) -> int | float:
@@ -64,12 +65,12 @@ def decision_data(
             try:
                 data[name] = number(raw)
             except ValueError:
-                errors[name] = ["expected a number"]
+                errors[name] = [str(_("expected a number"))]
         elif kind == "integer":
             try:
                 data[name] = int(raw)
             except ValueError:
-                errors[name] = ["expected a whole number"]
+                errors[name] = [str(_("expected a whole number"))]
         else:
             data[name] = raw
     return data, errors

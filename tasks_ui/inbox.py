@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from orchestration import clock, queues, services
@@ -73,7 +74,8 @@ def _list_context(request: HttpRequest, query: QueryDict) -> dict[str, Any] | Ht
         "form": form,
         "chosen": chosen,
         "rows": _rows(tasks, chosen.tab, request.user),
-        "tabs": [(key, label, _count_text(counts[key])) for key, label in queues.TABS.items()],
+        "tabs": [(key, label, _count_text(counts[key]), counts[key])
+                 for key, label in queues.TABS.items()],  # fmt: skip
         "next_query": _with(query, after=next_cursor) if next_cursor else "",
         "first_query": _with(query, after="") if params.get("after") else None,
         "query": query.urlencode(),
@@ -150,17 +152,19 @@ def _gone_texts(user: Any, gone: set[int]) -> list[str]:
     for task in rows:
         if task.status == TaskStatus.OPEN:
             if task.claimed_by is not None and task.claimed_by_id != user.pk:
-                texts.append(f"“{task.title}” was taken by {task.claimed_by.get_username()}.")
+                taker = task.claimed_by.get_username()
+                texts.append(_("“%(title)s” was taken by %(name)s.")
+                             % {"title": task.title, "name": taker})  # fmt: skip
             elif task.claimed_by_id != user.pk:
-                texts.append(f"“{task.title}” moved out of this list.")
+                texts.append(_("“%(title)s” moved out of this list.") % {"title": task.title})
         elif task.decided_by_id != user.pk:
-            who = task.decided_by.get_username() if task.decided_by else "the process"
-            what = (
-                f"decided {task.outcome} by {who}"
-                if task.outcome
-                else task.get_status_display().lower()
-            )
-            texts.append(f"“{task.title}” was {what}.")
+            who = task.decided_by.get_username() if task.decided_by else _("the process")
+            if task.outcome:
+                text = _("“%(title)s” was decided %(outcome)s by %(name)s.")
+            else:
+                text = _("“%(title)s” was %(outcome)s.")
+            outcome = task.outcome or task.get_status_display().lower()
+            texts.append(text % {"title": task.title, "outcome": outcome, "name": who})
     return texts
 
 
@@ -172,7 +176,7 @@ def bulk(request: HttpRequest) -> HttpResponse:
     action = request.POST.get("action", "")
     ids = [int(pk) for pk in request.POST.getlist("task") if pk.isdigit()][:BULK_LIMIT]
     if action not in {"approve", "reject", "claim"} or not ids:
-        messages.error(request, "Choose tasks and an action (approve, reject or claim).")
+        messages.error(request, _("Choose tasks and an action (approve, reject or claim)."))
         return back(request, reverse("tasks_ui:inbox"))
     comment = request.POST.get("comment", "").strip()
     results = []
@@ -208,12 +212,14 @@ def save_filter(request: HttpRequest) -> HttpResponse:
     form = SavedFilterForm(request.POST)
     query = request.POST.get("query", "")[:500]
     if not form.is_valid():
-        messages.error(request, "Give the filter a name (at most 60 characters).")
+        messages.error(request, _("Give the filter a name (at most 60 characters)."))
     else:
         SavedFilter.objects.update_or_create(
             user=person(request), name=form.cleaned_data["name"], defaults={"query": query}
         )
-        messages.success(request, f"Saved the filter {form.cleaned_data['name']!r}.")
+        messages.success(
+            request, _("Saved the filter “%(name)s”.") % {"name": form.cleaned_data["name"]}
+        )
     return redirect(reverse("tasks_ui:inbox") + (f"?{query}" if query else ""))
 
 
@@ -222,5 +228,5 @@ def save_filter(request: HttpRequest) -> HttpResponse:
 def delete_filter(request: HttpRequest, pk: int) -> HttpResponse:
     saved = get_object_or_404(SavedFilter, pk=pk, user=person(request))
     saved.delete()
-    messages.success(request, f"Deleted the filter {saved.name!r}.")
+    messages.success(request, _("Deleted the filter “%(name)s”.") % {"name": saved.name})
     return redirect("tasks_ui:inbox")

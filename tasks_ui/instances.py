@@ -12,6 +12,8 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import permissions
@@ -31,21 +33,23 @@ PAGE_SIZE = 50
 
 
 class InstanceFilterForm(forms.Form):
-    definition = forms.ChoiceField(choices=[], required=False, label="Process")
+    definition = forms.ChoiceField(choices=[], required=False, label=gettext_lazy("Process"))
     version = forms.IntegerField(min_value=1, required=False)
     status = forms.ChoiceField(
-        choices=[("", "Any status"), *InstanceStatus.choices], required=False
+        choices=[("", gettext_lazy("Any status")), *InstanceStatus.choices],
+        required=False,
+        label=gettext_lazy("Status"),
     )
     started_by = forms.CharField(max_length=150, required=False, label="Started by (username)")
     started_after = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     started_before = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    q = forms.CharField(max_length=200, required=False, label="Business key")
+    q = forms.CharField(max_length=200, required=False, label=gettext_lazy("Business key"))
     page = forms.IntegerField(min_value=1, required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["definition"].choices = [  # type: ignore[attr-defined]
-            ("", "Any process"),
+            ("", _("Any process")),
             *ProcessDefinition.objects.order_by("name").values_list("key", "name"),
         ]
 
@@ -159,19 +163,19 @@ def _operate(request: HttpRequest, pk: int, service: Any, done: str) -> HttpResp
         service(instance_id=instance.pk, actor=person(request))
     except Exception as exc:
         return refused(request, exc, fallback=here)
-    messages.success(request, f"Instance {pk}: {done}.")
+    messages.success(request, _("Instance %(id)s: %(done)s.") % {"id": pk, "done": done})
     return back(request, here)
 
 
 class InterventionForm(forms.Form):
     """What an operator's intervention says: why, and for a move, where."""
 
-    reason = forms.CharField(max_length=1000, label="Reason")
+    reason = forms.CharField(max_length=1000, label=gettext_lazy("Reason"))
     source = forms.CharField(max_length=100, required=False)
     target = forms.CharField(max_length=100, required=False)
 
 
-def _intervene(request: HttpRequest, pk: int, act: Any, done: str) -> HttpResponse:
+def _intervene(request: HttpRequest, pk: int, act: Any, done: Any) -> HttpResponse:
     instance = _visible(request, pk)
     here = reverse("tasks_ui:instance", args=[pk])
     form = InterventionForm(request.POST)
@@ -182,11 +186,11 @@ def _intervene(request: HttpRequest, pk: int, act: Any, done: str) -> HttpRespon
         act(instance, form.cleaned_data)
     except Exception as exc:
         return refused(request, exc, fallback=here)
-    messages.success(request, f"Instance {pk}: {done}.")
+    messages.success(request, _("Instance %(id)s: %(done)s.") % {"id": pk, "done": done})
     return back(request, here)
 
 
-def _with_reason(service: Any, done: str) -> Any:
+def _with_reason(service: Any, done: Any) -> Any:
     """A view for an intervention that takes only a reason (suspend, resume)."""
 
     @require_POST
@@ -200,8 +204,8 @@ def _with_reason(service: Any, done: str) -> Any:
     return view
 
 
-instance_suspend = _with_reason(services.instance_suspend, "suspended")
-instance_resume = _with_reason(services.instance_resume, "resumed")
+instance_suspend = _with_reason(services.instance_suspend, gettext_lazy("suspended"))
+instance_resume = _with_reason(services.instance_resume, gettext_lazy("resumed"))
 
 
 @require_POST
@@ -213,7 +217,7 @@ def instance_move(request: HttpRequest, pk: int) -> HttpResponse:
             reason=data["reason"], actor=person(request),
         )  # fmt: skip
 
-    return _intervene(request, pk, act, "moved")
+    return _intervene(request, pk, act, _("moved"))
 
 
 class ActionForm(forms.Form):
@@ -241,17 +245,17 @@ def instance_send(request: HttpRequest, pk: int, name: str) -> HttpResponse:
         return refused(request, exc, fallback=here)
     label = next((a["label"] for a in instance.version.spec.get("actions") or []
                   if a["message"] == name), name)  # fmt: skip
-    messages.success(request, f"Instance {pk}: {label}: done.")
+    messages.success(request, _("Instance %(id)s: %(label)s: done.") % {"id": pk, "label": label})
     return back(request, here)
 
 
 @require_POST
 @login_required
 def instance_retry(request: HttpRequest, pk: int) -> HttpResponse:
-    return _operate(request, pk, services.instance_retry, "retry requested")
+    return _operate(request, pk, services.instance_retry, _("retry requested"))
 
 
 @require_POST
 @login_required
 def instance_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    return _operate(request, pk, services.instance_cancel, "cancelled")
+    return _operate(request, pk, services.instance_cancel, _("cancelled"))

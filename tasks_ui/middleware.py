@@ -13,6 +13,7 @@ from collections.abc import Callable
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext as _
 
 _PLAIN = ("/admin/", "/api/", "/static/")
 _LAYOUT = b'<header class="topbar">'  # every page that extends base.html
@@ -33,9 +34,9 @@ class StyledErrorsMiddleware:
             and _LAYOUT not in response.content  # a page of ours says why itself
         ):
             text = (
-                "There is no such page."
+                _("There is no such page.")
                 if response.status_code == 404
-                else ("You may not do this.")
+                else _("You may not do this.")
             )
             return self._page(request, response.status_code, text)
         return response
@@ -44,9 +45,9 @@ class StyledErrorsMiddleware:
         if request.path.startswith(_PLAIN):
             return None
         if isinstance(exc, Http404):
-            return self._page(request, 404, str(exc) or "There is no such page.")
+            return self._page(request, 404, str(exc) or _("There is no such page."))
         if isinstance(exc, PermissionDenied):
-            return self._page(request, 403, str(exc) or "You may not do this.")
+            return self._page(request, 403, str(exc) or _("You may not do this."))
         return None
 
     @staticmethod

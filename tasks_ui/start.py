@@ -14,6 +14,7 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from accounts import permissions
@@ -121,5 +122,6 @@ def start_form(request: HttpRequest, key: str) -> HttpResponse:
         return render(request, "tasks_ui/start_form.html", context, status=400)
     except Exception as exc:
         return refused(request, exc, fallback=reverse("tasks_ui:start-list"))
-    messages.success(request, f"Started {version.definition.name}: instance {instance.pk}.")
+    messages.success(request, _("Started %(name)s: instance %(id)s.")
+                     % {"name": version.definition.name, "id": instance.pk})  # fmt: skip
     return redirect("tasks_ui:instance", instance.pk)

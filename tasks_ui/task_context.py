@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from orchestration.definitions.graph import all_steps
 from orchestration.definitions.validate import COMMENT_FIELD
@@ -21,12 +23,15 @@ from orchestration.models import HumanTask, ProcessInstance, TaskComment, TaskVo
 COLLAPSE_AT = 200
 
 # The named priorities of docs/definitions.md, nearest first.
-_PRIORITY_WORDS = ((88, "urgent"), (63, "high"), (38, "normal"), (0, "low"))
+_PRIORITY_WORDS = (
+    (88, gettext_lazy("urgent")), (63, gettext_lazy("high")),
+    (38, gettext_lazy("normal")), (0, gettext_lazy("low")),
+)  # fmt: skip
 
 
 def priority_word(priority: int) -> str:
     """The name of the nearest named priority (low 25, normal 50, high 75, urgent 100)."""
-    return next(word for floor, word in _PRIORITY_WORDS if priority >= floor)
+    return str(next(word for floor, word in _PRIORITY_WORDS if priority >= floor))
 
 
 def step_label(spec: Mapping[str, Any], step_id: str) -> str:
@@ -51,7 +56,8 @@ def outcome_targets(spec: Mapping[str, Any], task: HumanTask) -> list[dict[str, 
         target_step = find_step(spec, target) if isinstance(target, str) else None
         if target_step is not None and target_step.get("type") == "end":
             result = target_step.get("result")
-            leads = f"ends the process ({result})" if result else "ends the process"
+            leads = (_("ends the process (%(result)s)") % {"result": result} if result
+                     else _("ends the process"))  # fmt: skip
         elif isinstance(target, str):
             leads = step_label(spec, target)
         else:
@@ -84,7 +90,7 @@ def earlier_decisions(task: HumanTask) -> list[dict[str, Any]]:
         )
         out.append({
             "step": step_label(spec, vote.task.step),
-            "by": vote.voter.get_username() if vote.voter else "system",
+            "by": vote.voter.get_username() if vote.voter else _("system"),
             "acting_for": vote.on_behalf_of.get_username() if vote.on_behalf_of else "",
             "outcome": vote.outcome,
             "when": vote.created_at,
@@ -132,7 +138,7 @@ def _text(value: Any) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return _("yes") if value else _("no")
     if value is None:
         return "—"
     if isinstance(value, (int, float)):
@@ -143,5 +149,7 @@ def _text(value: Any) -> str:
 def requester(instance: ProcessInstance) -> str:
     person = instance.started_by
     if person is None:
-        return "the system" if instance.parent_id is None else f"instance {instance.parent_id}"
+        if instance.parent_id is None:
+            return _("the system")
+        return _("instance %(id)s") % {"id": instance.parent_id}
     return person.get_full_name() or person.get_username()

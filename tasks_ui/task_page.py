@@ -22,6 +22,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import permissions
@@ -42,7 +43,8 @@ def _comment_field(task: HumanTask) -> dict[str, Any]:
     """The decision's one comment box: the definition's `comment` form field
     when it has one (its label, help and required_for), else an optional one."""
     declared = next((f for f in task.form if f.get("name") == COMMENT_FIELD), None)
-    return {"name": COMMENT_FIELD, "type": "textarea", "label": "Comment", **(declared or {})}
+    return {"name": COMMENT_FIELD, "type": "textarea", **(declared or {}),
+            "label_given": bool(declared and declared.get("label"))}  # fmt: skip
 
 
 def _page_context(
@@ -122,19 +124,20 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
     following = _next_in_case(request, task)
     if following is not None:
         # Chained execution: the case's next task for this person opens at once.
-        messages.success(request, f"{text}. Next in this case: {following.title}")
+        messages.success(request, _("%(done)s. Next in this case: %(title)s")
+                         % {"done": text, "title": following.title})  # fmt: skip
         return redirect(reverse("tasks_ui:task", args=[following.pk]))
     messages.success(request, text)
     return back(request, reverse("tasks_ui:inbox"))
 
 
-_PAST = {"approve": "approved", "reject": "rejected"}
-
-
 def decided_text(outcome: str, title: str) -> str:
     """The notice after one's own decision: "You approved “Laptop”"."""
-    verb = _PAST.get(outcome)
-    return f"You {verb} “{title}”" if verb else f"You decided {outcome} on “{title}”"
+    if outcome == "approve":
+        return _("You approved “%(title)s”") % {"title": title}
+    if outcome == "reject":
+        return _("You rejected “%(title)s”") % {"title": title}
+    return _("You decided %(outcome)s on “%(title)s”") % {"outcome": outcome, "title": title}
 
 
 def _next_in_case(request: HttpRequest, task: HumanTask) -> HumanTask | None:
@@ -163,8 +166,8 @@ def _act(
     except Exception as exc:
         return refused(request, exc, fallback=reverse("tasks_ui:task", args=[pk]))
     if request.htmx and request.POST.get("from") == "row":  # type: ignore[attr-defined]
-        return _row_notice(request, f"{done} “{task.title}”")
-    messages.success(request, f"{done} “{task.title}”")
+        return _row_notice(request, done % {"title": task.title})
+    messages.success(request, done % {"title": task.title})
     return back(request, reverse("tasks_ui:task", args=[pk]))
 
 
@@ -173,7 +176,9 @@ def _person(username: str) -> Any:
     found = model.objects.filter(**{model.USERNAME_FIELD: username.strip()}, is_active=True)
     person = found.first()
     if person is None:
-        raise InvalidInput({"to": [f"no active user {username.strip()[:150]!r}"]})
+        raise InvalidInput(
+            {"to": [_("no active user %(name)r") % {"name": username.strip()[:150]}]}
+        )
     return person
 
 
@@ -181,14 +186,14 @@ def _person(username: str) -> Any:
 @login_required
 def claim(request: HttpRequest, pk: int) -> HttpResponse:
     return _act(request, pk, lambda t: services.task_claim(task_id=t.pk, actor=person(request)),
-                "You claimed")  # fmt: skip
+                _("You claimed “%(title)s”"))  # fmt: skip
 
 
 @require_POST
 @login_required
 def release(request: HttpRequest, pk: int) -> HttpResponse:
     return _act(request, pk, lambda t: services.task_release(task_id=t.pk, actor=person(request)),
-                "You released")  # fmt: skip
+                _("You released “%(title)s”"))  # fmt: skip
 
 
 @require_POST
@@ -202,14 +207,14 @@ def delegate(request: HttpRequest, pk: int) -> HttpResponse:
             note=request.POST.get("note", ""),
         )
 
-    return _act(request, pk, call, "You delegated")
+    return _act(request, pk, call, _("You delegated “%(title)s”"))
 
 
 @require_POST
 @login_required
 def hand_back(request: HttpRequest, pk: int) -> HttpResponse:
     return _act(request, pk, lambda t: services.task_hand_back(task_id=t.pk, actor=person(request)),
-                "You handed back")  # fmt: skip
+                _("You handed back “%(title)s”"))  # fmt: skip
 
 
 @require_POST
@@ -222,7 +227,7 @@ def reassign(request: HttpRequest, pk: int) -> HttpResponse:
             to=_person(request.POST.get("to", "")),
         )
 
-    return _act(request, pk, call, "You reassigned")
+    return _act(request, pk, call, _("You reassigned “%(title)s”"))
 
 
 @require_POST
@@ -234,7 +239,7 @@ def ask_input(request: HttpRequest, pk: int) -> HttpResponse:
             reason=request.POST.get("reason", ""),
         )  # fmt: skip
 
-    return _act(request, pk, call, "You asked for input on")
+    return _act(request, pk, call, _("You asked for input on “%(title)s”"))
 
 
 @require_POST
@@ -246,7 +251,7 @@ def force(request: HttpRequest, pk: int) -> HttpResponse:
             reason=request.POST.get("reason", ""),
         )  # fmt: skip
 
-    return _act(request, pk, call, "You pushed through")
+    return _act(request, pk, call, _("You pushed through “%(title)s”"))
 
 
 @require_POST
@@ -265,7 +270,7 @@ def snooze(request: HttpRequest, pk: int) -> HttpResponse:
         return services.task_snooze(task_id=task.pk, actor=person(request), until=until,
                                     now=clock.now())  # fmt: skip
 
-    return _act(request, pk, call, "You snoozed")
+    return _act(request, pk, call, _("You snoozed “%(title)s”"))
 
 
 @require_POST
@@ -275,5 +280,5 @@ def comment(request: HttpRequest, pk: int) -> HttpResponse:
         request, pk,
         lambda t: services.task_comment(task_id=t.pk, actor=person(request),
                                         text=request.POST.get("text", "")),
-        "You commented on",
+        _("You commented on “%(title)s”"),
     )  # fmt: skip

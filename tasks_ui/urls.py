@@ -1,6 +1,16 @@
 from django.urls import path
 
-from tasks_ui import absences, attachments, audit_log, inbox, instances, start, task_page, views
+from tasks_ui import (
+    absences,
+    attachments,
+    audit_log,
+    inbox,
+    instances,
+    preferences,
+    start,
+    task_page,
+    views,
+)
 from tasks_ui.email_decision import decide_from_email
 
 app_name = "tasks_ui"
@@ -36,6 +46,7 @@ urlpatterns = [
     path("instances/<int:pk>/resume/", instances.instance_resume, name="instance-resume"),
     path("instances/<int:pk>/move/", instances.instance_move, name="instance-move"),
     path("absences/", absences.absences, name="absences"),
+    path("settings/", preferences.preferences, name="preferences"),
     path("absences/<int:pk>/delete/", absences.absence_delete, name="absence-delete"),
     path("audit/", audit_log.audit_log, name="audit"),
     path("audit/export.csv", audit_log.audit_csv, name="audit-csv"),

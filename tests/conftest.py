@@ -19,6 +19,15 @@ from orchestration import clock as engine_clock
 pytest_plugins = ["tests.browser"]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # The German pages need the compiled catalogue (manage.py does this too).
+    from pathlib import Path
+
+    from config.translations import compile_stale
+
+    compile_stale(Path(__file__).resolve().parent.parent)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # Locking and multi-process behaviour only means something on PostgreSQL; on
     # SQLite such tests are skipped visibly, with the reason, never passed.

@@ -71,6 +71,7 @@ class AuditKind(StrEnum):
     EVENT_HELD = "event.held"
     ABSENCE_RECORDED = "absence.recorded"
     ABSENCE_DELETED = "absence.deleted"
+    PREFERENCES_CHANGED = "user.preferences_changed"  # a person's own language or time zone
     VERSION_DRAFT_CREATED = "version.draft_created"
     VERSION_DRAFT_UPDATED = "version.draft_updated"
     VERSION_DRAFT_DELETED = "version.draft_deleted"

@@ -23,7 +23,7 @@ def ids(response) -> list[int]:
 
 
 def counts(response) -> dict[str, str]:
-    return {key: count for key, _, count in response.context["tabs"]}
+    return {key: count for key, _, count, _n in response.context["tabs"]}
 
 
 def test_tabs_count_and_list_what_each_person_may_act_on(client, run) -> None:
@@ -107,7 +107,7 @@ def test_keyset_pages_cover_every_task_once_with_a_fixed_number_of_queries(
     HumanTask.objects.filter(pk__in=HumanTask.objects.order_by("pk")[10:20]).update(priority=80)
     login(client, "bob")
     monkeypatch.setattr("orchestration.queues.COUNT_CAP", 50)
-    tabs = {k: c for k, _, c in client.get(INBOX).context["tabs"]}
+    tabs = {k: c for k, _, c, _n in client.get(INBOX).context["tabs"]}
     assert (tabs["group"], tabs["mine"]) == ("49+", "0")  # counting stops at the cap
     seen, query, pages = [], {"tab": "group", "sort": "age"}, 0
     while True:
@@ -157,7 +157,7 @@ def test_the_live_check_answers_204_until_something_changes(client, run) -> None
     html = fresh.content.decode()
     assert "“Approve desk for 5000” was decided approve by carol." in html
     # The tab counts come along, swapped in out of band.
-    assert 'id="tabs" hx-swap-oob="true"' in html and 'aria-label="1 tasks">1<' in html
+    assert 'id="tabs" hx-swap-oob="true"' in html and 'aria-label="1 task">1<' in html
     # What bob did himself is not repeated: the action's own notice said it.
     run.decide(lamp, "approve", as_="bob")
     mine = client.get(changes, {**shown, "since": fresh.context["version"], "shown": [lamp.pk]})

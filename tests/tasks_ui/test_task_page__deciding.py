@@ -85,7 +85,7 @@ def test_the_page_names_the_requester_step_earlier_decisions_and_where_outcomes_
         and re.match(r"\w{3} \d+ \w{3} \d{4} \d\d:\d\d ", due.group(1))
     )
     decisions = text.split("Earlier decisions", 1)[1].split("Decide", 1)[0]
-    assert "bob" in decisions and "approve" in decisions and "Manager review" in decisions
+    assert "bob" in decisions and "Approve" in decisions and "Manager review" in decisions
     assert "fits the budget" in decisions
     assert "Approve → ends the process (approved)" in text
     assert "Reject → ends the process (rejected)" in text

@@ -65,7 +65,7 @@ def test_get_confirms_post_decides_once(client, task) -> None:
     people["mia"].timezone = "Asia/Kolkata"
     people["mia"].save()
     page = client.get(url)
-    assert page.status_code == 200 and "Confirm: approve" in page.content.decode()
+    assert page.status_code == 200 and "Confirm: Approve" in page.content.decode()
     # Due a day after Monday 09:00 UTC, read in mia's zone (no summer time there).
     assert "Due Tue " in page.content.decode()
     assert " 14:30 IST (Asia/Kolkata)." in page.content.decode()
@@ -131,7 +131,7 @@ steps:
     # ana's own link is spent; ben's still asks and decides.
     assert "already decided" in client.get(links["ana"]).content.decode()
     page = client.get(links["ben"])
-    assert page.status_code == 200 and "Confirm: approve" in page.content.decode()
+    assert page.status_code == 200 and "Confirm: Approve" in page.content.decode()
     assert client.post(links["ben"]).status_code == 200
     task.refresh_from_db()
     assert task.status == "completed"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 def compile_stale(root: Path) -> list[Path]:
     """Compile every .po newer than its .mo; the .mo files written."""
-    written = []
+    written: list[Path] = []
     for po in sorted(root.glob("locale/*/LC_MESSAGES/django.po")):
         mo = po.with_suffix(".mo")
         if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:

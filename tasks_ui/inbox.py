@@ -74,8 +74,10 @@ def _list_context(request: HttpRequest, query: QueryDict) -> dict[str, Any] | Ht
         "form": form,
         "chosen": chosen,
         "rows": _rows(tasks, chosen.tab, request.user),
-        "tabs": [(key, label, _count_text(counts[key]), counts[key])
-                 for key, label in queues.TABS.items()],  # fmt: skip
+        "tabs": [
+            (key, label, _count_text(counts[key]), counts[key])
+            for key, label in queues.TABS.items()
+        ],
         "next_query": _with(query, after=next_cursor) if next_cursor else "",
         "first_query": _with(query, after="") if params.get("after") else None,
         "query": query.urlencode(),

@@ -42,9 +42,13 @@ def zone(name: str | None) -> zoneinfo.ZoneInfo:
 def local_text(moment: datetime, name: str | None) -> str:
     """`moment` as the reader with time zone `name` reads it, zone named:
     "Fri 4 Dec 2026 17:00 EST (America/New_York)"."""
+    from django.utils.formats import date_format
+
     where = zone(name)
     local = moment.astimezone(where)
-    return f"{local:%a} {local.day} {local:%b %Y %H:%M} {local.tzname()} ({where.key})"
+    # In the active language's format (config/formats/<lang>): emails are
+    # rendered under each reader's language.
+    return f"{date_format(local, 'DATETIME_FORMAT')} {local.tzname()} ({where.key})"
 
 
 def is_zone(name: str) -> bool:

@@ -112,8 +112,8 @@ def build(tasks: int, open_: int) -> None:
         )
         cursor.execute(
             "INSERT INTO accounts_user (password, is_superuser, username, first_name, last_name,"
-            " email, is_staff, is_active, date_joined, timezone)"
-            " SELECT '', false, 'u' || i, '', '', '', false, true, now(), 'UTC'"
+            " email, is_staff, is_active, date_joined, timezone, attributes, language)"
+            " SELECT '', false, 'u' || i, '', '', '', false, true, now(), 'UTC', '{}', ''"
             " FROM generate_series(0, %s) i",
             [USERS - 1],
         )

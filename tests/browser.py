@@ -102,6 +102,16 @@ class Person:
         for violation in found:
             self.problems.append(f"{where} at {viewport} px: axe {violation}")
 
+    def downloaded(self) -> int:
+        """Bytes the current page needs on a first visit: its document and every
+        resource, uncompressed (resources the browser had cached from an
+        earlier page are fetched again to be counted)."""
+        entries = self.page.evaluate(
+            "performance.getEntriesByType('navigation').concat("
+            "performance.getEntriesByType('resource')).map(e => [e.name, e.decodedBodySize])"
+        )
+        return sum(size or len(self.context.request.get(url).body()) for url, size in entries)
+
     def close(self) -> None:
         self.context.close()
 

@@ -20,7 +20,9 @@ from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connectio
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.urls import reverse
+from django.utils import translation
 from django.utils.html import format_html_join
+from django.utils.translation import gettext, gettext_lazy
 
 from accounts.timezones import local_text
 from orchestration import clock, sweeps
@@ -33,14 +35,15 @@ from orchestration.side_effects import decision_links
 
 log = logging.getLogger(__name__)
 
+# In each reader's language (User.language, else LANGUAGE_CODE).
 SUBJECTS = {
-    "assigned": "New task: {title}",
-    "delegated": "Delegated to you: {title}",
-    "remind": "Reminder: {title}",
-    "escalation": "Escalated to you: {title}",
-    "notify": "For your information: {title}",
+    "assigned": gettext_lazy("New task: {title}"),
+    "delegated": gettext_lazy("Delegated to you: {title}"),
+    "remind": gettext_lazy("Reminder: {title}"),
+    "escalation": gettext_lazy("Escalated to you: {title}"),
+    "notify": gettext_lazy("For your information: {title}"),
     "told": "{title}",  # a notify step's own subject
-    "input": "Your input is asked: {title}",
+    "input": gettext_lazy("Your input is asked: {title}"),
 }
 
 
@@ -152,7 +155,7 @@ def _refused(exc: smtplib.SMTPException) -> bool:
     return isinstance(exc, smtplib.SMTPResponseException) and 500 <= exc.smtp_code < 600
 
 
-Recipient = tuple[int, str, str]  # user id, email address, time zone
+Recipient = tuple[int, str, str, str]  # user id, email address, time zone, language
 # Reasons whose email asks the reader to decide: they carry decision links.
 DECIDING = {"assigned", "remind", "escalation", "delegated"}
 
@@ -167,13 +170,15 @@ def _addresses(rows: list[ProcessEvent]) -> dict[tuple[str, int], set[Recipient]
     group_ids = {g for row in rows for g in row.payload.get("groups") or []}
     people = get_user_model().objects.filter(is_active=True).exclude(pk__in=absent)
     out: dict[tuple[str, int], set[Recipient]] = {}
-    named = people.filter(pk__in=user_ids).values_list("pk", "email", "timezone")
-    for pk, email, zone in named:
-        out[("user", pk)] = {(pk, email, zone)} if email else set()
-    members = people.filter(groups__in=group_ids).values_list("groups", "pk", "email", "timezone")
-    for group, pk, email, zone in members:
+    named = people.filter(pk__in=user_ids).values_list("pk", "email", "timezone", "language")
+    for pk, email, zone, language in named:
+        out[("user", pk)] = {(pk, email, zone, language)} if email else set()
+    members = people.filter(groups__in=group_ids).values_list(
+        "groups", "pk", "email", "timezone", "language"
+    )
+    for group, pk, email, zone, language in members:
         if group in group_ids and email:
-            out.setdefault(("group", group), set()).add((pk, email, zone))
+            out.setdefault(("group", group), set()).add((pk, email, zone, language))
     return out
 
 
@@ -190,38 +195,46 @@ def _messages(
     if not found:
         return []  # nobody with an address: recorded, nothing to send
     title = payload.get("title", "")
-    # A title comes from a template over the requester's data: one line in a header.
-    subject = one_line(SUBJECTS.get(payload.get("reason", ""), "{title}").format(title=title), 250)
     definition = row.definition.key if row.definition else ""
     task = tasks.get(payload.get("task") or 0)
     due = task.due_at if task is not None else None
 
-    def lines(zone: str) -> list[str]:
-        out = [
-            title,
-            f"Process: {definition}, instance {row.instance_id}, step {row.step}.",
-            f"Due: {local_text(due, zone)}." if due else "",
-            payload.get("message") or "",
-            "Open your task list to decide it." if payload.get("task") else "",
-        ]
+    def subject(language: str) -> str:
+        # A title comes from a template over the requester's data: one line in a header.
+        with translation.override(language or settings.LANGUAGE_CODE):
+            words = str(SUBJECTS.get(payload.get("reason", ""), "{title}"))
+        return one_line(words.format(title=title), 250)
+
+    def lines(zone: str, language: str) -> list[str]:
+        with translation.override(language or settings.LANGUAGE_CODE):
+            out = [
+                title,
+                gettext("Process: %(definition)s, instance %(id)s, step %(step)s.")
+                % {"definition": definition, "id": row.instance_id, "step": row.step},
+                gettext("Due: %(due)s.") % {"due": local_text(due, zone)} if due else "",
+                payload.get("message") or "",
+                gettext("Open your task list to decide it.") if payload.get("task") else "",
+            ]
         return [line for line in out if line]
 
     deciding = payload.get("reason") in DECIDING and task is not None and task.status == "open"
     if not deciding:
-        # One message per time zone, so that everyone reads the due time in theirs.
-        by_zone: dict[str, list[str]] = {}
-        for _, email, zone in found:
-            by_zone.setdefault(zone if due else "", []).append(email)
+        # One message per time zone and language, so that everyone reads the
+        # due time in theirs, in their words.
+        by_reader: dict[tuple[str, str], list[str]] = {}
+        for _, email, zone, language in found:
+            by_reader.setdefault((zone if due else "", language), []).append(email)
         return [
-            _email(subject, lines(zone), [], sorted(to)) for zone, to in sorted(by_zone.items())
+            _email(subject(language), lines(zone, language), [], sorted(to))
+            for (zone, language), to in sorted(by_reader.items())
         ]
     # One message each: every reader gets links signed for them; people the
     # task excludes (four-eyes) are not asked.
     assert task is not None
     excluded = {e.user_id for e in task.exclusions.all()}
     return [
-        _email(subject, lines(zone), _links(task, user), [email])
-        for user, email, zone in sorted(found, key=lambda r: r[1])
+        _email(subject(language), lines(zone, language), _links(task, user), [email])
+        for user, email, zone, language in sorted(found, key=lambda r: r[1])
         if user not in excluded
     ]
 

@@ -76,11 +76,11 @@ def test_claim_decide_with_a_form_and_bulk_approve(run, people) -> None:
     page.locator("#e-comment").wait_for()
     assert "required to reject" in page.locator("#e-comment").inner_text()
     # The one comment box is marked invalid, linked to its message, and focused.
-    box = page.get_by_label("Comment (required to reject)")
+    box = page.get_by_label("Comment (required for: Reject)")
     assert box.get_attribute("aria-invalid") == "true"
     assert "e-comment" in box.get_attribute("aria-describedby")
     assert page.evaluate("document.activeElement.name") == "comment"
-    page.get_by_label("Comment (required to reject)").fill("we have desks")
+    page.get_by_label("Comment (required for: Reject)").fill("we have desks")
     page.get_by_role("button", name="Reject").click()
     page.wait_for_url(re.compile(r"/inbox/$"))
     bob.expected = set()

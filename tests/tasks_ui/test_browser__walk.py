@@ -24,6 +24,7 @@ from tests.browser import DESKTOP, PHONE, Person
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 SIZES = [pytest.param(DESKTOP, id="desktop"), pytest.param(PHONE, id="phone")]
+BUDGET = 150 * 1024  # bytes an inbox page may download, uncompressed (docs/ui.md)
 
 
 @pytest.fixture
@@ -76,6 +77,8 @@ def test_each_role_walks_its_pages(run, browser, live_server, size) -> None:
     assert bob.page.locator("#tab-group[aria-current=page]").count() == 1
     bob.page.locator("#task-list tbody tr").first.wait_for()
     shot(bob.page, "inbox", size)
+    # The page budget (docs/ui.md): the inbox with its stylesheet and scripts.
+    assert bob.downloaded() <= BUDGET, f"the inbox downloads {bob.downloaded()} bytes"
     task = HumanTask.objects.get(instance=instance)
     visit(bob, f"/tasks/{task.pk}/")
     shot(bob.page, "task", size)
@@ -84,7 +87,7 @@ def test_each_role_walks_its_pages(run, browser, live_server, size) -> None:
     bob.page.locator("#e-comment").wait_for()
     bob.check_page()
     bob.expected = set()
-    bob.page.get_by_label("Comment (required to reject)").fill("we have desks")
+    bob.page.get_by_label("Comment (required for: Reject)").fill("we have desks")
     bob.page.get_by_role("button", name="Reject").click()
     bob.page.wait_for_url(re.compile(r"/inbox/"))
     bob.check_page()
@@ -103,8 +106,11 @@ def test_each_role_walks_its_pages(run, browser, live_server, size) -> None:
     visit(admin, "/admin/")
     version = ProcessVersion.objects.filter(definition__key="purchase-approval").first()
     visit(admin, f"/admin/orchestration/processversion/{version.pk}/change/")
+    admin.page.goto(f"{base}/admin/orchestration/processversion/add/"
+                    "?template=two-levels-with-escalation")  # fmt: skip
+    admin.page.locator(".definition-editor .cm-content").wait_for()
+    admin.check_page()
     shot(admin.page, "editor", size)
-    visit(admin, "/admin/orchestration/processversion/add/")
 
     problems = [p for someone in people for p in someone.problems]
     for someone in people:

@@ -77,3 +77,19 @@ def test_a_persons_own_language_wins_over_the_browser(client, run) -> None:
     login(carol, "bob")
     assert "Posteingang" in carol.get(reverse("tasks_ui:inbox"), **DE).content.decode()
     assert "Posteingang" not in carol.get(reverse("tasks_ui:inbox")).content.decode()
+
+
+def test_emails_speak_each_readers_language(run) -> None:
+    from django.core import mail
+
+    from accounts.models import User
+
+    User.objects.filter(username="carol").update(language="de", timezone="Europe/Berlin")
+    purchase(run, "desk")  # offered to the managers: bob (English) and carol (German)
+    run.advance(seconds=1)  # the mail goes out on the next round (sealed rows first)
+    by_reader = {m.to[0].split("@")[0]: m for m in mail.outbox if "desk" in m.subject}
+    assert by_reader["bob"].subject == "New task: Approve desk for 5000"
+    assert by_reader["carol"].subject == "Neue Aufgabe: Approve desk for 5000"
+    assert "Fällig: " in by_reader["carol"].body and "(Europe/Berlin)" in by_reader["carol"].body
+    assert "Prozess: purchase-approval" in by_reader["carol"].body
+    assert "Due: " in by_reader["bob"].body

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Exists, OuterRef, Q
+from django.utils.translation import gettext as _
 
 from accounts import access
 
@@ -40,15 +41,15 @@ def _active(user: AnyUser | None) -> bool:
 
 
 def _name(user: AnyUser | None) -> str:
-    return (user.get_username() if user is not None else "") or "an anonymous user"
+    return (user.get_username() if user is not None else "") or _("an anonymous user")
 
 
 def _lacks(user: AnyUser | None, perm: str, role: str) -> str | None:
     if not _active(user):
-        return f"{_name(user)} is not signed in or not active"
+        return _("%(name)s is not signed in or not active") % {"name": _name(user)}
     if user.has_perm(perm):  # type: ignore[union-attr]
         return None
-    return f"{_name(user)} lacks the {role} role"
+    return _("%(name)s lacks the %(role)s role") % {"name": _name(user), "role": role}
 
 
 # ---- definitions ----------------------------------------------------------------------
@@ -71,7 +72,8 @@ def can_read_definition(user: AnyUser | None, published: ProcessVersion | None) 
 def edit_refusal(user: AnyUser | None, version: ProcessVersion | None = None) -> str | None:
     """Create drafts, or change one; a version that is not a draft is never editable."""
     if version is not None and not version.is_draft:
-        return f"{version} is {version.status}: only drafts can be changed"
+        return _("%(version)s is %(status)s: only drafts can be changed") % {
+            "version": version, "status": version.status}  # fmt: skip
     perm = "orchestration.change_processversion" if version else "orchestration.add_processversion"
     return _lacks(user, perm, "process-admin")
 
@@ -114,10 +116,10 @@ def instances_visible_q(user: AnyUser | None) -> Q:
 def absence_refusal(user: AnyUser | None, owner: Any) -> str | None:
     """Out-of-office windows: each person their own; superusers anyone's."""
     if not _active(user):
-        return f"{_name(user)} is not signed in or not active"
+        return _("%(name)s is not signed in or not active") % {"name": _name(user)}
     if owner.pk == user.pk or user.is_superuser:  # type: ignore[union-attr]
         return None
-    return f"{_name(user)} may only record their own absences"
+    return _("%(name)s may only record their own absences") % {"name": _name(user)}
 
 
 def can_read_audit(user: AnyUser | None) -> bool:
@@ -140,14 +142,15 @@ def start_refusal(user: AnyUser | None, spec: Mapping[str, Any]) -> str | None:
     if not starters:
         return _lacks(user, "orchestration.start_processinstance", "requester")
     if not _active(user):
-        return f"{_name(user)} is not signed in or not active"
+        return _("%(name)s is not signed in or not active") % {"name": _name(user)}
     assert user is not None
     if user.get_username() in (starters.get("users") or []):
         return None
     wanted = set(starters.get("groups") or [])
     if wanted & group_names_of(user):
         return None
-    return f"{_name(user)} is not among the starters of {spec.get('key', 'this process')}"
+    return _("%(name)s is not among the starters of %(key)s") % {
+        "name": _name(user), "key": spec.get("key") or _("this process")}  # fmt: skip
 
 
 def can_start(user: AnyUser | None, spec: Mapping[str, Any]) -> bool:
@@ -203,8 +206,9 @@ def message_refusal(user: AnyUser | None, instance: Any, name: str) -> str | Non
         return None
     if any(a["message"] == name for a in starter_actions(user, instance)):
         return None
-    return (f"{_name(user)} may not send {name!r} to instance {instance.pk}: operators"
-            " may, and its starter what its process lists as actions")  # fmt: skip
+    return _("%(name)s may not send %(message)r to instance %(id)s: operators may, and its"
+             " starter what its process lists as actions") % {
+        "name": _name(user), "message": name, "id": instance.pk}  # fmt: skip
 
 
 # ---- tasks ----------------------------------------------------------------------------
@@ -213,18 +217,21 @@ def decide_refusal(user: AnyUser | None, task: HumanTask) -> str | None:
     `exclude: [starter]` keeps the person who started the instance out (four-eyes),
     even when named as an assignee. Same rule as tasks_decidable_q()."""
     if not _active(user):
-        return f"{_name(user)} is not signed in or not active"
+        return _("%(name)s is not signed in or not active") % {"name": _name(user)}
     if task.status != "open":
-        return f"task {task.pk} is {task.status}"
+        return _("task %(id)s is %(status)s") % {"id": task.pk, "status": task.status}
     why = {e.user_id: e.reason for e in task.exclusions.all()}.get(user.pk)  # type: ignore[union-attr,arg-type]
     if why is not None:
-        return f"{_name(user)} {why} and is excluded from deciding it (four-eyes)"
+        return _("%(name)s %(why)s and is excluded from deciding it (four-eyes)") % {
+            "name": _name(user), "why": why}  # fmt: skip
     if _is_delegate(user, task):
         return None  # acting for the owner
     if not _candidate(user, task):  # type: ignore[arg-type]
-        return f"{_name(user)} is not an assignee of task {task.pk}"
+        return _("%(name)s is not an assignee of task %(id)s") % {
+            "name": _name(user), "id": task.pk}  # fmt: skip
     if task.claimed_by_id is not None and task.claimed_by_id != user.pk:  # type: ignore[union-attr]
-        return f"task {task.pk} is claimed by {_name(task.claimed_by)}"
+        return _("task %(id)s is claimed by %(name)s") % {
+            "id": task.pk, "name": _name(task.claimed_by)}  # fmt: skip
     return None
 
 
@@ -247,7 +254,8 @@ def claim_refusal(user: AnyUser | None, task: HumanTask) -> str | None:
     if refusal is not None:
         return refusal
     if _is_delegate(user, task):
-        return f"{_name(user)} decides task {task.pk} as a delegate and cannot claim it"
+        return _("%(name)s decides task %(id)s as a delegate and cannot claim it") % {
+            "name": _name(user), "id": task.pk}  # fmt: skip
     return None
 
 
@@ -260,7 +268,8 @@ def owner_refusal(user: AnyUser | None, task: HumanTask) -> str | None:
     if refusal is not None:
         return refusal
     if _is_delegate(user, task):
-        return f"{_name(user)} decides task {task.pk} for its owner and cannot hand it on"
+        return _("%(name)s decides task %(id)s for its owner and cannot hand it on") % {
+            "name": _name(user), "id": task.pk}  # fmt: skip
     return None
 
 
@@ -276,16 +285,16 @@ def recipient_refusal(
     own, recorded way through). A holder or candidate may delegate to anyone
     not excluded, to decide for them."""
     if not user.is_active:
-        return f"{_name(user)} is not active"
+        return _("%(name)s is not active") % {"name": _name(user)}
     why = {e.user_id: e.reason for e in task.exclusions.all()}.get(user.pk)
     if why is not None:
-        return f"{_name(user)} {why} and is excluded from deciding it"
+        return _("%(name)s %(why)s and is excluded from deciding it") % {
+            "name": _name(user), "why": why}  # fmt: skip
     operator_only = mover is not None and decide_refusal(mover, task) is not None
     if (reassign or operator_only) and not (_candidate(user, task) or _offered(user, task)):
-        return (
-            f"{_name(user)} is not a candidate for task {task.pk} (named or in a group its"
-            " step offers it to, or escalates it to)"
-        )
+        words = _("%(name)s is not a candidate for task %(id)s (named or in a group its step"
+                  " offers it to, or escalates it to)")  # fmt: skip
+        return words % {"name": _name(user), "id": task.pk}
     return None
 
 
@@ -311,7 +320,7 @@ def force_refusal(user: AnyUser | None, task: HumanTask) -> str | None:
     if refusal is not None:
         return refusal
     if task.status != "open":
-        return f"task {task.pk} is {task.status}"
+        return _("task %(id)s is %(status)s") % {"id": task.pk, "status": task.status}
     return None
 
 
@@ -320,10 +329,10 @@ def input_refusal(task: HumanTask, to: AnyUser) -> str | None:
     may ask): they join its candidates, may comment, and decide only while
     nobody holds it; so they must be active and not excluded from it."""
     if not to.is_active:
-        return f"{_name(to)} is not active"
+        return _("%(name)s is not active") % {"name": _name(to)}
     why = {e.user_id: e.reason for e in task.exclusions.all()}.get(to.pk)
     if why is not None:
-        return f"{_name(to)} {why} and is excluded from it"
+        return _("%(name)s %(why)s and is excluded from it") % {"name": _name(to), "why": why}
     return None
 
 
@@ -331,7 +340,7 @@ def hand_back_refusal(user: AnyUser | None, task: HumanTask) -> str | None:
     """Return a task to its owner undecided: only its delegate."""
     if _active(user) and _is_delegate(user, task):
         return None
-    return f"{_name(user)} is not the delegate of task {task.pk}"
+    return _("%(name)s is not the delegate of task %(id)s") % {"name": _name(user), "id": task.pk}
 
 
 def comment_refusal(user: AnyUser | None, task: HumanTask) -> str | None:
@@ -339,7 +348,7 @@ def comment_refusal(user: AnyUser | None, task: HumanTask) -> str | None:
     and delegate) and operators. Those who only read everything (auditors) may
     not: they change nothing."""
     if not can_see_task(user, task):
-        return f"{_name(user)} may not see task {task.pk}"
+        return _("%(name)s may not see task %(id)s") % {"name": _name(user), "id": task.pk}
     assert user is not None
     if (
         can_operate(user)
@@ -348,7 +357,8 @@ def comment_refusal(user: AnyUser | None, task: HumanTask) -> str | None:
         or _candidate(user, task)
     ):
         return None
-    return f"{_name(user)} may read task {task.pk} but not write in its thread"
+    return _("%(name)s may read task %(id)s but not write in its thread") % {
+        "name": _name(user), "id": task.pk}  # fmt: skip
 
 
 def attach_refusal(user: AnyUser | None, instance: Any, task: HumanTask | None) -> str | None:
@@ -357,11 +367,11 @@ def attach_refusal(user: AnyUser | None, instance: Any, task: HumanTask | None) 
     if task is not None:
         return comment_refusal(user, task)
     if not can_see_instance(user, instance):
-        return f"{_name(user)} may not see instance {instance.pk}"
+        return _("%(name)s may not see instance %(id)s") % {"name": _name(user), "id": instance.pk}
     assert user is not None
     if can_operate(user) or instance.started_by_id == user.pk:
         return None
-    return f"{_name(user)} did not start instance {instance.pk}"
+    return _("%(name)s did not start instance %(id)s") % {"name": _name(user), "id": instance.pk}
 
 
 def can_read_attachment(user: AnyUser | None, attachment: Any) -> bool:
@@ -482,9 +492,13 @@ def api_scope_refusal(key: Any, scope: str, definition: str | None = None) -> st
     if key is None:
         return None
     if scope not in key.scopes:
-        return f"the API key {key.name!r} is not scoped to {scope!r}"
+        return _("the API key %(key)r is not scoped to %(scope)r") % {
+            "key": key.name,
+            "scope": scope,
+        }
     if definition is not None and key.definitions and definition not in key.definitions:
-        return f"the API key {key.name!r} is not scoped to the definition {definition!r}"
+        return _("the API key %(key)r is not scoped to the definition %(definition)r") % {
+            "key": key.name, "definition": definition}  # fmt: skip
     return None
 
 

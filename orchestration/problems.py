@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db.models import ProtectedError
+from django.utils.translation import gettext
 
 from orchestration.exceptions import (
     AppendOnly,
@@ -45,7 +46,7 @@ class Problem:
 
 
 def _invalid(exc: InvalidInput) -> Problem:
-    return Problem(400, "invalid_input", "the input is not valid", dict(exc.errors))
+    return Problem(400, "invalid_input", gettext("the input is not valid"), dict(exc.errors))
 
 
 def _definition(exc: DefinitionInvalid) -> Problem:

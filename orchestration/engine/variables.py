@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
+from django.utils.translation import gettext
+
 from orchestration import limits
 from orchestration.definitions.patterns import full_match
 
@@ -82,7 +84,7 @@ def changed_variable_errors(spec: Mapping[str, Any], given: Any) -> dict[str, li
     errors: dict[str, list[str]] = {}
     for name, value in given.items():
         if name not in declared:
-            errors[f"variables.{name}"] = ["unknown variable"]
+            errors[f"variables.{name}"] = [gettext("unknown variable")]
             continue
         problems = _check(name, declared[name], value)
         if problems:
@@ -107,7 +109,7 @@ def validate_variables(
     result: dict[str, Any] = {}
     for name, value in given.items():
         if name not in declared:
-            errors[f"variables.{name}"] = ["unknown variable"]
+            errors[f"variables.{name}"] = [gettext("unknown variable")]
             continue
         problems = _check(name, declared[name], value)
         if problems:
@@ -119,7 +121,7 @@ def validate_variables(
         if "default" in decl:
             result[name] = decl["default"]
         elif decl.get("required"):
-            errors[f"variables.{name}"] = ["this variable is required"]
+            errors[f"variables.{name}"] = [gettext("this variable is required")]
     return result, errors
 
 

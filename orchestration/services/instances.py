@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from accounts import permissions
 from orchestration import clock, limits, selectors
@@ -398,11 +399,13 @@ def _check_form(task: HumanTask, outcome: str, data: dict[str, Any]) -> dict[str
         return {"data": [problem]}
     errors: dict[str, list[str]] = {}
     if outcome not in task.outcomes:
-        errors["outcome"] = [f"must be one of {', '.join(task.outcomes)}"]
+        errors["outcome"] = [
+            _("must be one of %(choices)s") % {"choices": ", ".join(task.outcomes)}
+        ]
     fields = {f["name"]: f for f in task.form}
     for name in data:
         if name not in fields:
-            errors[f"data.{name}"] = ["unknown field"]
+            errors[f"data.{name}"] = [_("unknown field")]
     kinds: dict[str, type | tuple[type, ...]] = {
         "number": (int, float),
         "integer": int,
@@ -415,33 +418,37 @@ def _check_form(task: HumanTask, outcome: str, data: dict[str, Any]) -> dict[str
         if empty:
             if needed:
                 errors[f"data.{name}"] = [
-                    f"required to {outcome}"
+                    _("required to %(outcome)s") % {"outcome": outcome}
                     if outcome in (spec.get("required_for") or [])
-                    else "required"
+                    else _("required")
                 ]
             continue
         if spec["type"] in {"text", "textarea"}:
             limit = limits.max_text_length()
             if not isinstance(value, str):
-                errors[f"data.{name}"] = ["expected text"]
+                errors[f"data.{name}"] = [_("expected text")]
             elif len(value) > limit:
                 errors[f"data.{name}"] = [
-                    f"at most {limit} characters (ORCHESTRATION_MAX_TEXT_LENGTH)"
+                    _("at most %(limit)s characters (ORCHESTRATION_MAX_TEXT_LENGTH)")
+                    % {"limit": limit}
                 ]
             elif "pattern" in spec and not full_match(spec["pattern"], value):
-                errors[f"data.{name}"] = [f"must match {spec['pattern']}"]
+                errors[f"data.{name}"] = [
+                    _("must match %(pattern)s") % {"pattern": spec["pattern"]}
+                ]
             continue
         if spec["type"] == "date":
             if not isinstance(value, str) or not _iso_date(value):
-                errors[f"data.{name}"] = ["expected an ISO 8601 date (YYYY-MM-DD)"]
+                errors[f"data.{name}"] = [_("expected an ISO 8601 date (YYYY-MM-DD)")]
             continue
         kind = kinds.get(spec["type"])
         if kind and (
             not isinstance(value, kind) or (spec["type"] != "boolean" and isinstance(value, bool))
         ):
-            errors[f"data.{name}"] = [f"expected {spec['type']}"]
+            errors[f"data.{name}"] = [_("expected %(type)s") % {"type": spec["type"]}]
         elif spec["type"] == "choice" and value not in spec.get("choices", []):
-            errors[f"data.{name}"] = ["must be one of " + ", ".join(spec.get("choices", []))]
+            choices = ", ".join(spec.get("choices", []))
+            errors[f"data.{name}"] = [_("must be one of %(choices)s") % {"choices": choices}]
     return errors
 
 
@@ -459,7 +466,7 @@ def _one_comment(
     given = data.get(COMMENT_FIELD)
     if comment.strip() and given not in (None, "") and given != comment:
         raise InvalidInput(
-            {"comment": ["given twice (as comment and as data.comment): give it once"]}
+            {"comment": [_("given twice (as comment and as data.comment): give it once")]}
         )
     if comment.strip() and given in (None, ""):
         return {**data, COMMENT_FIELD: comment}, comment

@@ -53,7 +53,13 @@ def test_the_browser_language_chooses_german_pages_with_german_dates_and_numbers
     assert re.fullmatch(r"\w\w, \d{1,2}\. \w+\.? \d{4}, \d\d:\d\d UTC", due), due
     refused = client.post(reverse("tasks_ui:decide", args=[task.pk]),
                           {"outcome": "reject", "comment": ""}, **DE)  # fmt: skip
-    assert "Pflicht bei: Ablehnen" in refused.content.decode()
+    assert "Pflicht bei: Ablehnen" in refused.content.decode()  # the box's label
+    assert 'id="e-comment">Pflicht bei reject<' in refused.content.decode()  # the service's rule
+    # The policy's refusals read in German too (the requester may not decide her own).
+    alice = Client()
+    login(alice, "alice")
+    own = alice.get(reverse("tasks_ui:task", args=[task.pk]), **DE).content.decode()
+    assert "daher von der Entscheidung ausgeschlossen (Vier-Augen-Prinzip)" in own
 
 
 def test_a_persons_own_language_wins_over_the_browser(client, run) -> None:

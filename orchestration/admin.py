@@ -24,6 +24,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext, gettext_lazy
 
 from accounts import permissions
 from orchestration import selectors, services
@@ -105,7 +106,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 class VersionForm(forms.ModelForm):  # type: ignore[type-arg]
     source = forms.CharField(
-        label="Definition (YAML or JSON)",
+        label=gettext_lazy("Definition (YAML or JSON)"),
         widget=forms.Textarea(
             attrs={
                 "rows": 32,
@@ -126,11 +127,14 @@ class VersionForm(forms.ModelForm):  # type: ignore[type-arg]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["source"].help_text = format_html(
-            'Every field is described in the <a href="{}">definition reference</a>'
-            " (docs/definitions.md); the editor completes field names and marks errors"
-            " as you type.",
+            gettext(
+                'Every field is described in the <a href="{}">definition reference</a>'
+                " (docs/definitions.md); the editor completes field names and marks errors"
+                " as you type."
+            ),
             reverse("admin:orchestration_processversion_reference"),
         )
+        self.fields["source"].widget.attrs["data-label"] = gettext("Definition (YAML or JSON)")
         self.fields["source"].widget.attrs["data-validate"] = reverse(
             "admin:orchestration_processversion_validate"
         )
@@ -463,7 +467,7 @@ class PublishForm(forms.Form):
     reason = forms.CharField(
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
-        label="Why publish this version? (kept in the audit log)",
+        label=gettext_lazy("Why publish this version? (kept in the audit log)"),
     )
 
 

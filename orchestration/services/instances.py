@@ -452,27 +452,29 @@ def _check_form(task: HumanTask, outcome: str, data: dict[str, Any]) -> dict[str
     return errors
 
 
-def _one_comment(
-    task_id: int, data: dict[str, Any] | None, comment: str
-) -> tuple[dict[str, Any] | None, str]:
-    """A form field named `comment` is the decision's comment (docs/definitions.md):
-    either way of giving it fills both, so its rules (`required_for`) apply to
-    the comment a person types and the thread shows what the data holds."""
-    if not isinstance(data, dict):
-        return data, comment
+def _comment_from_data(task_id: int, data: dict[str, Any] | None, comment: str) -> str:
+    """The decision's comment when it came only as `data.comment` and the form
+    declares that field (docs/ui.md): it joins the thread as well. Reads the
+    task's form only then (a plain decision costs no query here)."""
+    given = data.get(COMMENT_FIELD) if isinstance(data, dict) else None
+    if comment.strip() or not isinstance(given, str) or not given.strip():
+        return comment
     form = HumanTask.objects.filter(pk=task_id).values_list("form", flat=True).first() or []
-    if not any(f.get("name") == COMMENT_FIELD for f in form):
-        return data, comment
+    return given if any(f.get("name") == COMMENT_FIELD for f in form) else comment
+
+
+def _with_comment(task: HumanTask, data: dict[str, Any], comment: str) -> dict[str, Any]:
+    """A form field named `comment` is the decision's comment: the comment
+    given fills it (so its rules, such as `required_for`, apply); given both
+    ways with different texts is refused."""
+    if not comment.strip() or not any(f.get("name") == COMMENT_FIELD for f in task.form):
+        return data
     given = data.get(COMMENT_FIELD)
-    if comment.strip() and given not in (None, "") and given != comment:
+    if given not in (None, "") and given != comment:
         raise InvalidInput(
             {"comment": [_("given twice (as comment and as data.comment): give it once")]}
         )
-    if comment.strip() and given in (None, ""):
-        return {**data, COMMENT_FIELD: comment}, comment
-    if isinstance(given, str) and not comment.strip():
-        return data, given
-    return data, comment
+    return {**data, COMMENT_FIELD: comment}
 
 
 def task_complete(
@@ -487,17 +489,17 @@ def task_complete(
     excluded), InstanceConflict("task_closed") for a second decision, or
     InvalidInput for a bad outcome, form data or comment; nothing changes then.
     """
-    data, comment = _one_comment(task_id, data, comment)
+    comment = _comment_from_data(task_id, data, comment)
     if comment.strip() and actor is not None:
         with transaction.atomic():
             task_comment(task_id=task_id, actor=actor, text=comment, now=now)
-            return _complete(task_id, outcome, data, actor, now)
-    return _complete(task_id, outcome, data, actor, now)
+            return _complete(task_id, outcome, data, actor, now, comment)
+    return _complete(task_id, outcome, data, actor, now, comment)
 
 
 def _complete(
     task_id: int, outcome: str, data: dict[str, Any] | None, actor: User | None,
-    now: datetime | None,
+    now: datetime | None, comment: str,
 ) -> HumanTask:  # fmt: skip
     data = {} if data is None else data
     if not isinstance(data, dict):
@@ -507,7 +509,8 @@ def _complete(
 
     def lock() -> ProcessInstance:
         instance, task = _locked_task(task_id)
-        loaded["task"] = _decision(task, outcome, data, actor)
+        loaded["data"] = _with_comment(task, data, comment)
+        loaded["task"] = _decision(task, outcome, loaded["data"], actor)
         return instance
 
     def acting_for(task: HumanTask) -> Any:
@@ -520,7 +523,7 @@ def _complete(
         task, event = loaded["task"]
         _refuse_incident(instance, event)
         owner = acting_for(task)
-        writer.vote(task, voter=actor, outcome=outcome, data=data, on_behalf_of=owner)
+        writer.vote(task, voter=actor, outcome=outcome, data=loaded["data"], on_behalf_of=owner)
         _transition(
             writer, instance, event, actor=actor, kind=AuditKind.TASK_COMPLETED,
             payload={"task": task.pk, "outcome": outcome,
@@ -530,7 +533,8 @@ def _complete(
     def held(instance: ProcessInstance, writer: Writer) -> list[Event]:
         # The vote stands; the instance holds it until an operator retries.
         task, event = loaded["task"]
-        writer.vote(task, voter=actor, outcome=outcome, data=data, on_behalf_of=acting_for(task))
+        writer.vote(task, voter=actor, outcome=outcome, data=loaded["data"],
+                    on_behalf_of=acting_for(task))  # fmt: skip
         return [event]
 
     _guarded(lock, apply, held, actor=actor, now=now)

@@ -93,6 +93,7 @@ def test_each_role_walks_its_pages(run, browser, live_server, size) -> None:
     bob.check_page()
     visit(bob, "/inbox/?tab=done")
     visit(bob, "/absences/")
+    visit(bob, "/settings/")
     run.run()
 
     # The operator lands on the instances; the auditor on the audit log.

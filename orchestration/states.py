@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from orchestration import clock
 from orchestration.audit import AuditKind
@@ -84,18 +85,18 @@ def transition_version(
 
 
 class InstanceStatus(models.TextChoices):
-    RUNNING = "running", "Running"
-    WAITING = "waiting", "Waiting"
-    COMPENSATING = "compensating", "Compensating"
-    COMPLETED = "completed", "Completed"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
-    COMPENSATED = "compensated", "Compensated"
+    RUNNING = "running", _("Running")
+    WAITING = "waiting", _("Waiting")
+    COMPENSATING = "compensating", _("Compensating")
+    COMPLETED = "completed", _("Completed")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+    COMPENSATED = "compensated", _("Compensated")
     # An unexpected error while applying an event to this instance: nothing of
     # that transition was written, work for it is held back, an operator retries.
-    INCIDENT = "incident", "Incident"
+    INCIDENT = "incident", _("Incident")
     # An operator put it on hold: work is held back as for an incident until resumed.
-    SUSPENDED = "suspended", "Suspended"
+    SUSPENDED = "suspended", _("Suspended")
 
 
 # The one set of ended statuses (engine/state.py reads it from here).
@@ -177,17 +178,17 @@ class RunStatus(models.TextChoices):
 
 
 class TaskStatus(models.TextChoices):
-    OPEN = "open", "Open"
-    COMPLETED = "completed", "Completed"
-    CANCELLED = "cancelled", "Cancelled"
+    OPEN = "open", _("Open")
+    COMPLETED = "completed", _("Completed")
+    CANCELLED = "cancelled", _("Cancelled")
     # Closed by an event attached to its step (the request was withdrawn).
-    WITHDRAWN = "withdrawn", "Withdrawn"
+    WITHDRAWN = "withdrawn", _("Withdrawn")
 
 
 class TimerStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    FIRED = "fired", "Fired"
-    CANCELLED = "cancelled", "Cancelled"
+    PENDING = "pending", _("Pending")
+    FIRED = "fired", _("Fired")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 # What really happens to the engine's work rows; the Writer's named operations

@@ -11,6 +11,8 @@ from collections.abc import Collection, Mapping
 from html import escape
 from typing import Any
 
+from django.utils.translation import gettext
+
 from orchestration.definitions.graph import all_steps, edges, regions_of, successors
 
 NODE_W, NODE_H, GAP_X, GAP_Y, MARGIN = 170, 46, 40, 64, 24
@@ -195,13 +197,14 @@ def render_svg(
         if kind == "end" and "result" in step:
             subtitle += " → " + escape(_short(str(step["result"]), 14))
         if kind == "region":
-            subtitle += f" · {len(all_steps({'steps': step.get('steps') or {}}))} steps"
+            count = len(all_steps({"steps": step.get("steps") or {}}))
+            subtitle += " · " + gettext("%(n)s steps") % {"n": count}
         if kind == "join" and "wait_for" in step:  # a partial join: how many it waits for
-            subtitle += f" · first {escape(str(step['wait_for']))}"
+            subtitle += " · " + gettext("first %(n)s") % {"n": escape(str(step["wait_for"]))}
         if now:
-            subtitle = "▶ now · " + subtitle
+            subtitle = "▶ " + gettext("now") + " · " + subtitle
         elif passed:
-            subtitle = ("✓ reached · " if kind == "end" else "✓ ") + subtitle
+            subtitle = ("✓ " + gettext("reached") + " · " if kind == "end" else "✓ ") + subtitle
         cx = x + NODE_W / 2
         out.append(
             f'<g class="{cls}" data-step="{escape(step_id)}">'
@@ -215,13 +218,16 @@ def render_svg(
         )
     if legend:
         y = height - MARGIN - 6
+        current = escape(gettext("current step"))
+        done_text = escape(gettext("completed step"))
+        path_text = escape(gettext("path taken"))
         out.append(
             f'<g class="legend" font-size="11"><rect x="{MARGIN}" y="{y - 11}" width="12" '
             'height="12" fill="#fff" stroke="#f9ab00" stroke-width="3"/>'
-            f'<text x="{MARGIN + 18}" y="{y}">▶ current step</text>'
-            f'<text x="{MARGIN + 120}" y="{y}">✓ completed step</text>'
+            f'<text x="{MARGIN + 18}" y="{y}">▶ {current}</text>'
+            f'<text x="{MARGIN + 120}" y="{y}">✓ {done_text}</text>'
             f'<path d="M{MARGIN + 240},{y - 4} h24" stroke="#1e8e3e" stroke-width="2.6"/>'
-            f'<text x="{MARGIN + 270}" y="{y}">path taken</text></g>'
+            f'<text x="{MARGIN + 270}" y="{y}">{path_text}</text></g>'
         )
     out.append("</svg>")
     return "\n".join(out)

@@ -47,6 +47,8 @@ def test_the_browser_language_chooses_german_pages_with_german_dates_and_numbers
     assert ">Inbox<" not in inbox and "My tasks" not in inbox
     page = client.get(reverse("tasks_ui:task", args=[task.pk]), **DE).content.decode()
     assert "Angefordert von" in page and "Einzelheiten des Antrags" in page
+    assert '<span class="badge open" id="task-status">Offen' in page  # a status label
+    assert "aktueller Schritt" in page and "genommener Weg" in page  # the diagram's legend
     assert "2.400" in page  # the amount, grouped the German way
     due = re.search(r'id="task-due"><time datetime="[^"]+">([^<]+)</time>', page).group(1)
     # German date format: weekday, day with a full stop, month, year (config/formats/de).

@@ -11,6 +11,7 @@ per-object rules row by row.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,20 @@ def require(actor: AnyUser | None, refusal: str | None) -> None:
 
 def _active(user: AnyUser | None) -> bool:
     return bool(user is not None and user.is_authenticated and user.is_active)
+
+
+_DECIDED_EARLIER = re.compile(r"decided (\S+) earlier in this instance")
+
+
+def _why(reason: str) -> str:
+    """An exclusion's reason, stored in English when the task opened
+    (engine/task_writes.py), in the reader's language."""
+    if reason == "started this instance":
+        return _("started this instance")
+    earlier = _DECIDED_EARLIER.fullmatch(reason)
+    if earlier:
+        return _("decided %(step)s earlier in this instance") % {"step": earlier[1]}
+    return reason
 
 
 def _name(user: AnyUser | None) -> str:
@@ -223,7 +238,7 @@ def decide_refusal(user: AnyUser | None, task: HumanTask) -> str | None:
     why = {e.user_id: e.reason for e in task.exclusions.all()}.get(user.pk)  # type: ignore[union-attr,arg-type]
     if why is not None:
         return _("%(name)s %(why)s and is excluded from deciding it (four-eyes)") % {
-            "name": _name(user), "why": why}  # fmt: skip
+            "name": _name(user), "why": _why(why)}  # fmt: skip
     if _is_delegate(user, task):
         return None  # acting for the owner
     if not _candidate(user, task):  # type: ignore[arg-type]
@@ -289,7 +304,7 @@ def recipient_refusal(
     why = {e.user_id: e.reason for e in task.exclusions.all()}.get(user.pk)
     if why is not None:
         return _("%(name)s %(why)s and is excluded from deciding it") % {
-            "name": _name(user), "why": why}  # fmt: skip
+            "name": _name(user), "why": _why(why)}  # fmt: skip
     operator_only = mover is not None and decide_refusal(mover, task) is not None
     if (reassign or operator_only) and not (_candidate(user, task) or _offered(user, task)):
         words = _("%(name)s is not a candidate for task %(id)s (named or in a group its step"
@@ -332,7 +347,7 @@ def input_refusal(task: HumanTask, to: AnyUser) -> str | None:
         return _("%(name)s is not active") % {"name": _name(to)}
     why = {e.user_id: e.reason for e in task.exclusions.all()}.get(to.pk)
     if why is not None:
-        return _("%(name)s %(why)s and is excluded from it") % {"name": _name(to), "why": why}
+        return _("%(name)s %(why)s and is excluded from it") % {"name": _name(to), "why": _why(why)}
     return None
 
 

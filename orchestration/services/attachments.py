@@ -13,6 +13,8 @@ from typing import IO, TYPE_CHECKING
 from django.conf import settings
 from django.core.files.base import File
 from django.db import transaction
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
 
 from accounts import permissions
 from orchestration import clock
@@ -70,12 +72,16 @@ def attachment_add(
     ext = clean.rpartition(".")[2].lower() if "." in clean else ""
     limit = settings.ORCHESTRATION_ATTACHMENT_MAX_BYTES
     if not clean:
-        raise InvalidInput({field: ["the file needs a name"]})
+        raise InvalidInput({field: [_("the file needs a name")]})
     if ext not in allowed_types():
-        raise InvalidInput({field: [f"{clean}: only {', '.join(allowed_types())} files"]})
+        kinds = ", ".join(allowed_types())
+        raise InvalidInput({field: [_("%(name)s: only %(types)s files")
+                                    % {"name": clean, "types": kinds}]})  # fmt: skip
     if size > limit:
-        raise InvalidInput({field: [f"{clean}: larger than {limit:,} bytes"
-                                    " (ORCHESTRATION_ATTACHMENT_MAX_BYTES)"]})  # fmt: skip
+        most = number_format(limit, force_grouping=True)
+        raise InvalidInput({field: [_("%(name)s: larger than %(limit)s bytes"
+                                      " (ORCHESTRATION_ATTACHMENT_MAX_BYTES)")
+                                    % {"name": clean, "limit": most}]})  # fmt: skip
     digest = hashlib.sha256()
     for chunk in iter(lambda: upload.read(1024 * 1024), b""):
         digest.update(chunk)
@@ -84,9 +90,10 @@ def attachment_add(
     with transaction.atomic():
         locked = ProcessInstance.objects.select_for_update().get(pk=instance.pk)
         if locked.attachments.count() >= settings.ORCHESTRATION_ATTACHMENTS_PER_INSTANCE:
-            raise InvalidInput({field: [f"instance {instance.pk} already has"
-                                        f" {settings.ORCHESTRATION_ATTACHMENTS_PER_INSTANCE} files"
-                                        " (ORCHESTRATION_ATTACHMENTS_PER_INSTANCE)"]})  # fmt: skip
+            count = settings.ORCHESTRATION_ATTACHMENTS_PER_INSTANCE
+            raise InvalidInput({field: [_("instance %(id)s already has %(n)s files"
+                                          " (ORCHESTRATION_ATTACHMENTS_PER_INSTANCE)")
+                                        % {"id": instance.pk, "n": count}]})  # fmt: skip
         row = Attachment(instance=locked, task=task, name=clean, size=size,
                          content_type=mimetypes.guess_type(clean)[0] or "application/octet-stream",
                          sha256=digest.hexdigest(), uploaded_by=actor, created_at=now)  # fmt: skip

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from accounts import permissions
 from orchestration import clock, limits, selectors
@@ -189,15 +190,21 @@ def _refuse_incident(instance: ProcessInstance, event: Event) -> None:
         held = (instance.error or {}).get("suspended") or {}
         raise InstanceConflict(
             "suspended",
-            f"instance {instance.pk} is suspended (by {held.get('by')}: {held.get('reason')});"
-            " an operator must resume it first",
+            _(
+                "instance %(id)s is suspended (by %(by)s: %(reason)s); an operator must resume it"
+                " first"
+            )
+            % {"id": instance.pk, "by": held.get("by"), "reason": held.get("reason")},
         )
     if instance.status == InstanceStatus.INCIDENT and not isinstance(event, Cancel | RetryFailed):
         error = instance.error or {}
         raise InstanceConflict(
             "incident",
-            f"instance {instance.pk} has an incident ({error.get('type')} at step"
-            f" {error.get('step')!r}); an operator must retry or cancel it first",
+            _(
+                "instance %(id)s has an incident (%(type)s at step %(step)r); an operator must"
+                " retry or cancel it first"
+            )
+            % {"id": instance.pk, "type": error.get("type"), "step": error.get("step")},
         )
 
 
@@ -271,14 +278,17 @@ def instance_suspend(
     decide its tasks. InstanceConflict when it is not running, waiting,
     compensating or failed."""
     permissions.require(actor, permissions.operate_refusal(actor))
-    reason = required_reason(reason, "say why the instance is put on hold")
+    reason = required_reason(reason, gettext_noop("say why the instance is put on hold"))
     with transaction.atomic():
         instance = _locked(instance_id)
         if instance.status not in SUSPENDABLE:
             raise InstanceConflict(
                 "not_suspendable",
-                f"instance {instance.pk} is {instance.status}: only a running, waiting,"
-                " compensating or failed instance can be suspended",
+                _(
+                    "instance %(id)s is %(status)s: only a running, waiting, compensating or failed"
+                    " instance can be suspended"
+                )
+                % {"id": instance.pk, "status": instance.status},
             )
         writer = Writer(now or clock.now())
         suspension.suspend(writer, instance, reason=reason, actor=actor)
@@ -293,13 +303,15 @@ def instance_resume(
     what it kept is applied in order, and timers that came due meanwhile
     fire now. InstanceConflict unless it is suspended."""
     permissions.require(actor, permissions.operate_refusal(actor))
-    reason = required_reason(reason, "say why the instance goes on")
+    reason = required_reason(reason, gettext_noop("say why the instance goes on"))
 
     def lock() -> ProcessInstance:
         instance = _locked(instance_id)
         if instance.status != InstanceStatus.SUSPENDED:
             raise InstanceConflict(
-                "not_suspended", f"instance {instance.pk} is {instance.status}, not suspended"
+                "not_suspended",
+                _("instance %(id)s is %(status)s, not suspended")
+                % {"id": instance.pk, "status": instance.status},
             )
         return instance
 
@@ -323,7 +335,7 @@ def instance_move(
     InvalidInput for an unknown step, InstanceConflict when the flow is not
     at `source` or cannot go to `target` from there."""
     permissions.require(actor, permissions.operate_refusal(actor))
-    reason = required_reason(reason, "say why the flow is moved")
+    reason = required_reason(reason, gettext_noop("say why the flow is moved"))
     instance = ProcessInstance.objects.select_related("version").filter(pk=instance_id).first()
     if instance is None:
         raise ProcessInstance.DoesNotExist(f"no instance {instance_id}")
@@ -346,7 +358,7 @@ def instance_set_variables(
     checked against its declaration); conditions waiting on them are checked
     at once. The audit row keeps the values before and after, and the reason."""
     permissions.require(actor, permissions.operate_refusal(actor))
-    reason = required_reason(reason, "say why the variables change")
+    reason = required_reason(reason, gettext_noop("say why the variables change"))
     instance = ProcessInstance.objects.select_related("version").filter(pk=instance_id).first()
     if instance is None:
         raise ProcessInstance.DoesNotExist(f"no instance {instance_id}")
@@ -550,17 +562,19 @@ def task_force_decide(
     required reason, recorded as `task.forced` (the task's decider is the
     operator). Raises PermissionDenied (not an operator), InvalidInput (no
     reason, unknown outcome), InstanceConflict (the task is closed)."""
-    reason = required_reason(reason, "say why the task is pushed through")
+    reason = required_reason(reason, gettext_noop("say why the task is pushed through"))
     now = now or clock.now()
     loaded: dict[str, Any] = {}
 
     def lock() -> ProcessInstance:
         instance, task = _locked_task(task_id)
         if task.status != TaskStatus.OPEN:
-            raise InstanceConflict("task_closed", f"task {task.pk} is already {task.status}")
+            raise InstanceConflict("task_closed", _("task %(id)s is already %(status)s")
+                                   % {"id": task.pk, "status": task.status})  # fmt: skip
         permissions.require(actor, permissions.force_refusal(actor, task))
         if outcome not in task.outcomes:
-            raise InvalidInput({"outcome": [f"must be one of {', '.join(task.outcomes)}"]})
+            raise InvalidInput({"outcome": [_("must be one of %(choices)s")
+                                            % {"choices": ", ".join(task.outcomes)}]})  # fmt: skip
         earlier = list(task.votes.all())
         voted = any(v.voter_id == actor.pk for v in earlier)
         event = TaskVoted(
@@ -604,7 +618,8 @@ def _decision(
     """Check a decision on the task read under its locked instance; return the
     task and the vote event. Raises the domain errors task_complete documents."""
     if task.status != TaskStatus.OPEN:
-        raise InstanceConflict("task_closed", f"task {task.pk} is already {task.status}")
+        raise InstanceConflict("task_closed", _("task %(id)s is already %(status)s")
+                               % {"id": task.pk, "status": task.status})  # fmt: skip
     permissions.require(actor, permissions.decide_refusal(actor, task))
     errors = _check_form(task, outcome, data)
     if errors:
@@ -615,7 +630,9 @@ def _decision(
     mine = next((v for v in earlier if voter_id is not None and v.voter_id == voter_id), None)
     if mine is not None:  # votes count people: one each
         raise InstanceConflict(
-            "already_voted", f"{name} already voted {mine.outcome} on task {task.pk}"
+            "already_voted",
+            _("%(name)s already voted %(outcome)s on task %(id)s")
+            % {"name": name, "outcome": mine.outcome, "id": task.pk},
         )
     step = definition_of(task.instance.version).step(task.step)
     eligible = permissions.eligible_count(task) if quorum.needs_eligible(step) else None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from orchestration import limits
 from orchestration.exceptions import InvalidInput
 
@@ -13,7 +15,7 @@ def required_reason(reason: Any, why: str) -> str:
     (no control characters the audit log could not keep)."""
     text = reason.strip() if isinstance(reason, str) else ""
     if not text:
-        raise InvalidInput({"reason": [f"required: {why}"]})
+        raise InvalidInput({"reason": [_("required: %(why)s") % {"why": _(why)}]})
     if len(text) > 1000 or limits.text_problem(text):
-        raise InvalidInput({"reason": ["at most 1000 characters of text"]})
+        raise InvalidInput({"reason": [_("at most 1000 characters of text")]})
     return text

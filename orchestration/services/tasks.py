@@ -13,6 +13,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from accounts import permissions
 from accounts.absences import resolve
@@ -41,7 +43,8 @@ def _move(
             raise HumanTask.DoesNotExist(f"no task {task_id}")
         instance, task = found
         if task.status != "open":
-            raise InstanceConflict("task_closed", f"task {task.pk} is already {task.status}")
+            raise InstanceConflict("task_closed", _("task %(id)s is already %(status)s")
+                                   % {"id": task.pk, "status": task.status})  # fmt: skip
         kind, payload = change(task)
         store.save_task_holders(task)
         writer = Writer(now or clock.now())
@@ -79,7 +82,7 @@ def task_release(*, task_id: int, actor: User, now: datetime | None = None) -> H
     def change(task: HumanTask) -> tuple[AuditKind, dict[str, Any]]:
         permissions.require(actor, permissions.owner_refusal(actor, task))
         if task.claimed_by_id is None:
-            raise InstanceConflict("not_claimed", f"task {task.pk} is not claimed")
+            raise InstanceConflict("not_claimed", _("task %(id)s is not claimed") % {"id": task.pk})
         was = task.claimed_by
         task.claimed_by, task.delegate, task.delegate_note = None, None, ""
         return AuditKind.TASK_RELEASED, {"from": _name(was)}
@@ -93,7 +96,7 @@ def task_delegate(
     """Hand a task to `to` to decide for its owner (the actor becomes the owner
     by claiming it, if nobody held it). `to` must not be excluded from it."""
     if len(note) > 500:
-        raise InvalidInput({"note": ["at most 500 characters"]})
+        raise InvalidInput({"note": [_("at most 500 characters")]})
     announce: list[dict[str, Any]] = []
 
     def change(task: HumanTask) -> tuple[AuditKind, dict[str, Any]]:
@@ -145,7 +148,7 @@ def task_ask_input(
     """An operator asks `to` for input on an open task without handing it
     over: `to` joins its candidates (sees it, may comment; decides only while
     nobody holds it) and is told by email. Audited with the reason."""
-    text = required_reason(reason, "say what input is asked")
+    text = required_reason(reason, gettext_noop("say what input is asked"))
     announce: list[dict[str, Any]] = []
 
     def change(task: HumanTask) -> tuple[AuditKind, dict[str, Any]]:
@@ -172,10 +175,14 @@ def task_snooze(
     def change(task: HumanTask) -> tuple[AuditKind, dict[str, Any]]:
         permissions.require(actor, permissions.owner_refusal(actor, task))
         if until is not None and until <= now:
-            raise InvalidInput({"until": ["must be in the future"]})
+            raise InvalidInput({"until": [_("must be in the future")]})
         if until is not None and task.due_at is not None and until > task.due_at:
             raise InvalidInput(
-                {"until": [f"after the task's due time ({task.due_at.isoformat()})"]}
+                {
+                    "until": [
+                        _("after the task's due time (%(due)s)") % {"due": task.due_at.isoformat()}
+                    ]
+                }
             )
         task.snoozed_until = until
         return AuditKind.TASK_SNOOZED, {"until": until.isoformat() if until else None}
@@ -251,9 +258,10 @@ def task_comment(
 
     text = text.strip() if isinstance(text, str) else ""
     if not text:
-        raise InvalidInput({"text": ["required"]})
+        raise InvalidInput({"text": [_("required")]})
     if len(text) > limits.max_text_length() or "\x00" in text:
-        raise InvalidInput({"text": [f"at most {limits.max_text_length()} characters, no NUL"]})
+        raise InvalidInput({"text": [_("at most %(limit)s characters, no NUL")
+                                     % {"limit": limits.max_text_length()}]})  # fmt: skip
     now = now or clock.now()
     with transaction.atomic():
         found = store.lock_for_decision(task_id)

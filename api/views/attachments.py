@@ -110,9 +110,9 @@ class InstanceAttachments(APIView):
 
 class AttachmentContent(APIView):
     @extend_schema(
-        responses={(200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY),
-                   **ERRORS},
+        responses={(200, "*/*"): OpenApiResponse(OpenApiTypes.BINARY), **ERRORS},
         summary="The file itself",
+        description="In the content type its name says (application/pdf, image/png, ...).",
     )  # fmt: skip
     def get(self, request: Request, pk: int) -> FileResponse:
         require_scope(request, "instances:read")

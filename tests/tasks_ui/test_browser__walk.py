@@ -117,3 +117,27 @@ def test_each_role_walks_its_pages(run, browser, live_server, size) -> None:
     for someone in people:
         someone.close()
     assert problems == [], "\n".join(problems)
+
+
+def test_german_pages_fit_a_phone(run, browser, live_server) -> None:
+    """German words are longer: the operator's instance page, an approver's
+    inbox and task page at 390 px in a German browser."""
+    instance = run.start("purchase-approval", {"item": "Schreibtisch", "amount": 5000},
+                         as_="alice")  # fmt: skip
+    task = HumanTask.objects.get(instance=instance)
+    people = []
+    for username, landing, paths in (
+        ("otto", r"/instances/", [f"/instances/{instance.pk}/"]),
+        ("bob", r"/inbox/", [f"/tasks/{task.pk}/", "/settings/", "/absences/"]),
+    ):
+        someone = Person(browser, live_server.url, viewport=PHONE, locale="de-DE")
+        people.append(someone)
+        someone.log_in(username, landing)
+        assert someone.page.locator("html[lang=de]").count() == 1
+        someone.check_page()
+        for path in paths:
+            visit(someone, path)
+    problems = [p for someone in people for p in someone.problems]
+    for someone in people:
+        someone.close()
+    assert problems == [], "\n".join(problems)

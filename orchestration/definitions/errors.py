@@ -13,6 +13,11 @@ class DefinitionError:
     message: str
     line: int | None = field(default=None, compare=False)
     column: int | None = field(default=None, compare=False)
+    # What kind of problem, for code that relates errors (locate.explain), so
+    # that it never depends on the message's words (they may be translated):
+    # "unknown_field", "required", "dangling" (a step reference to nowhere),
+    # "unreachable"; "" for the rest.
+    code: str = field(default="", compare=False)
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"

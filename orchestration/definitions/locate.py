@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 import yaml
+from django.utils.translation import gettext
 
 from orchestration.definitions.errors import DefinitionError
 
@@ -75,7 +76,7 @@ def explain(source: str, errors: list[DefinitionError]) -> list[DefinitionError]
         match = _PARSE_POSITION.search(error.message) if error.path == "definition" else None
         if match:
             spot: tuple[int, int] | None = (int(match[1]), int(match[2]))
-        elif not error.message.startswith("unknown field") and error.path + _VALUE in where:
+        elif error.code != "unknown_field" and error.path + _VALUE in where:
             spot = where[error.path + _VALUE]
         else:
             spot = _nearest(error.path, where)
@@ -84,24 +85,26 @@ def explain(source: str, errors: list[DefinitionError]) -> list[DefinitionError]
 
 
 def _first_causes(errors: list[DefinitionError]) -> list[DefinitionError]:
-    """Drop what another error explains:
-    - a step unreachable while some reference names an unknown step (the typo
-      is the cause; a step still unreachable once it is fixed is reported then);
+    """Drop what another error explains (by the errors' codes, never their
+    words, which may be translated):
+    - a step unreachable while some reference leads nowhere (the typo is the
+      cause; a step still unreachable once it is fixed is reported then);
     - "X is required" beside an unknown field that is a misspelling of X: one
       error, "unknown field (did you mean 'X'?)"."""
-    unknown_refs = any(e.message.startswith("unknown step") for e in errors)
-    required = {e.path: e for e in errors if e.message == "is required"}
+    unknown_refs = any(e.code == "dangling" for e in errors)
+    required = {e.path: e for e in errors if e.code == "required"}
     merged: set[str] = set()
     out = []
     for error in errors:
-        if unknown_refs and error.message == "unreachable from start":
+        if unknown_refs and error.code == "unreachable":
             continue
-        if error.message == "unknown field":
+        if error.code == "unknown_field":
             parent, _, name = error.path.rpartition(".")
             siblings = [p.rpartition(".")[2] for p in required if p.rpartition(".")[0] == parent]
             close = difflib.get_close_matches(name, siblings, n=1, cutoff=0.75)
             if close:
                 merged.add(f"{parent}.{close[0]}" if parent else close[0])
-                error = replace(error, message=f"unknown field (did you mean {close[0]!r}?)")
+                error = replace(error, message=gettext("unknown field (did you mean %(name)r?)")
+                                % {"name": close[0]})  # fmt: skip
         out.append(error)
     return [e for e in out if e.path not in merged]

@@ -119,11 +119,13 @@ def _translate(error: jsonschema.ValidationError) -> Iterable[DefinitionError]:
     if kind == "additionalProperties":
         known = set(sub.get("properties", {}))
         for name in sorted(set(value) - known, key=str):
-            yield DefinitionError(render_path([*parts, name]), "unknown field")
+            yield DefinitionError(
+                render_path([*parts, name]), "unknown field", code="unknown_field"
+            )
     elif kind == "required":
         for name in error.validator_value:
             if name not in value:
-                yield DefinitionError(render_path([*parts, name]), "is required")
+                yield DefinitionError(render_path([*parts, name]), "is required", code="required")
     elif custom:
         yield DefinitionError(path, custom.format(value=value))
     elif kind == "type":
@@ -249,12 +251,12 @@ def _level_errors(
         return f"unknown step {target!r}"
 
     if level.start not in steps:
-        yield DefinitionError(level.start_path, unknown(str(level.start)))
+        yield DefinitionError(level.start_path, unknown(str(level.start)), code="dangling")
     dangling = False
     for edge in edges(steps, level.prefix):
         if edge.target not in steps:
             dangling = True
-            yield DefinitionError(edge.path, unknown(edge.target))
+            yield DefinitionError(edge.path, unknown(edge.target), code="dangling")
     yield from _reachability_errors(level, check_ends=not dangling)
     yield from _join_errors(steps, level.prefix)
     if not dangling:
@@ -373,7 +375,9 @@ def _reachability_errors(level: Level, *, check_ends: bool) -> Iterable[Definiti
     seen = reachable(level.start, succ)
     for step_id in steps:
         if step_id not in seen:
-            yield DefinitionError(f"{level.prefix}.{step_id}", "unreachable from start")
+            yield DefinitionError(
+                f"{level.prefix}.{step_id}", "unreachable from start", code="unreachable"
+            )
     if not check_ends:  # a dangling reference would make every step before it look stuck
         return
     predecessors: dict[str, list[str]] = {step_id: [] for step_id in steps}
@@ -832,7 +836,7 @@ def _wait_errors(path: str, step: Mapping[str, Any], known: set[str]) -> Iterabl
     if len(given) != 1:
         yield DefinitionError(path, "needs exactly one of timer, until, message, first_of")
     if "next" not in step:
-        yield DefinitionError(f"{path}.next", "is required")
+        yield DefinitionError(f"{path}.next", "is required", code="required")
     if "until" in step:
         yield from _expression_errors(f"{path}.until", step["until"], known)
     if "timeout" in step and "message" not in step:

@@ -52,3 +52,14 @@ def test_errors_come_in_reading_order_and_a_parse_error_keeps_its_position() -> 
 def test_a_step_unreachable_for_another_reason_is_still_reported() -> None:
     bad = PURCHASE_SOURCE.replace("steps:\n", "steps:\n  orphan: {type: end, result: x}\n", 1)
     assert [e.split(": ", 1)[1] for e in errors_of(bad)] == ["steps.orphan: unreachable from start"]
+
+
+def test_first_causes_go_by_codes_not_words() -> None:
+    from django.utils import translation
+
+    bad = PURCHASE_SOURCE.replace("    assignees:", "    asignees:", 1)
+    with translation.override("de"):
+        (only,) = errors_of(bad)
+    assert only.endswith(
+        "steps.manager_approval.asignees: unbekanntes Feld (meinten Sie 'assignees'?)"
+    )

@@ -46,6 +46,7 @@ function enhance(textarea) {
   const csrf = textarea.form.querySelector("input[name=csrfmiddlewaretoken]").value;
   const config = document.getElementById("editor-config");
   const nonce = (config && config.dataset.nonce) || "";
+  const english = (document.documentElement.lang || "en").toLowerCase().startsWith("en");
   const view = new EditorView({
     state: EditorState.create({
       doc: textarea.value,
@@ -56,7 +57,9 @@ function enhance(textarea) {
         yaml(),
         EditorView.lineWrapping, // no sideways scrolling, on a phone either
         lintGutter(),
-        linter(yamlSchemaLinter(), { delay: 300 }),
+        // The schema library words its errors in English only: other languages
+        // get the same checks, in their words, from the server's (below).
+        ...(english ? [linter(yamlSchemaLinter(), { delay: 300 })] : []),
         serverLinter(textarea.dataset.validate, csrf),
         autocompletion({ override: [yamlCompletion()] }),
         stateExtensions(schema),

@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 import yaml
+from django.utils.translation import gettext
 
 from orchestration import limits
 from orchestration.definitions.errors import DefinitionError, DefinitionInvalid
@@ -127,7 +128,9 @@ def parse_source(text: str) -> dict[str, Any]:
         raise DefinitionInvalid(
             [DefinitionError(
                 "definition",
-                f"{size} bytes, more than {max_bytes} (ORCHESTRATION_MAX_DEFINITION_BYTES)",
+                gettext("{size} bytes, more than {max_bytes}"
+                        " (ORCHESTRATION_MAX_DEFINITION_BYTES)").format(size=size,
+                                                                          max_bytes=max_bytes),
             )]
         )  # fmt: skip
     loader = None
@@ -141,11 +144,18 @@ def parse_source(text: str) -> dict[str, Any]:
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = exc.problem or exc.context or "invalid YAML"
         raise DefinitionInvalid(
-            [DefinitionError("definition", f"YAML does not parse: {problem}{where}")]
+            [
+                DefinitionError(
+                    "definition",
+                    gettext("YAML does not parse: {problem}{where}").format(
+                        problem=problem, where=where
+                    ),
+                )
+            ]
         ) from None
     except yaml.YAMLError as exc:
         raise DefinitionInvalid(
-            [DefinitionError("definition", f"YAML does not parse: {exc}")]
+            [DefinitionError("definition", gettext("YAML does not parse: {exc}").format(exc=exc))]
         ) from None
     finally:
         if loader is not None:
@@ -157,7 +167,12 @@ def parse_source(text: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         kind = "empty" if data is None else type(data).__name__
         raise DefinitionInvalid(
-            [DefinitionError("definition", f"must be a mapping of fields, got {kind}")]
+            [
+                DefinitionError(
+                    "definition",
+                    gettext("must be a mapping of fields, got {kind}").format(kind=kind),
+                )
+            ]
         )
     return data
 
@@ -178,22 +193,35 @@ def _not_json(value: Any, path: list[Any]) -> DefinitionError | None:
 
     if isinstance(value, str):
         problem = limits.text_problem(value)
-        return DefinitionError(render_path(path), f"text with {problem}") if problem else None
+        return (
+            DefinitionError(
+                render_path(path), gettext("text with {problem}").format(problem=problem)
+            )
+            if problem
+            else None
+        )
     if value is None or isinstance(value, bool | int):
         return None
     if isinstance(value, float):
         if math.isfinite(value):
             return None
-        return DefinitionError(render_path(path), f"{value} is not a finite number")
+        return DefinitionError(
+            render_path(path), gettext("{value} is not a finite number").format(value=value)
+        )
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
                 return DefinitionError(
-                    render_path(path), f"key {key!r} is not a string (keys are strings in JSON)"
+                    render_path(path),
+                    gettext("key {key!r} is not a string (keys are strings in JSON)").format(
+                        key=key
+                    ),
                 )
             problem = limits.text_problem(key)
             if problem:
-                return DefinitionError(render_path(path), f"a key with {problem}")
+                return DefinitionError(
+                    render_path(path), gettext("a key with {problem}").format(problem=problem)
+                )
             found = _not_json(item, [*path, key])
             if found:
                 return found
@@ -209,6 +237,8 @@ def _not_json(value: Any, path: list[Any]) -> DefinitionError | None:
     kind = kinds.get(type(value), type(value).__name__)
     return DefinitionError(
         render_path(path),
-        f"{kind} values are not allowed"
-        " (only strings, numbers, booleans, null, lists and mappings)",
+        gettext(
+            "{kind} values are not allowed (only strings, numbers, booleans, null, lists and "
+            "mappings)"
+        ).format(kind=kind),
     )

@@ -18,6 +18,7 @@ from typing import Any
 
 import holidays
 import jsonschema
+from django.utils.translation import gettext, gettext_lazy
 
 from orchestration.definitions import expressions
 from orchestration.definitions.allowlist import host_allowed, literal_origin
@@ -120,31 +121,46 @@ def _translate(error: jsonschema.ValidationError) -> Iterable[DefinitionError]:
         known = set(sub.get("properties", {}))
         for name in sorted(set(value) - known, key=str):
             yield DefinitionError(
-                render_path([*parts, name]), "unknown field", code="unknown_field"
+                render_path([*parts, name]), gettext("unknown field"), code="unknown_field"
             )
     elif kind == "required":
         for name in error.validator_value:
             if name not in value:
-                yield DefinitionError(render_path([*parts, name]), "is required", code="required")
+                yield DefinitionError(
+                    render_path([*parts, name]), gettext("is required"), code="required"
+                )
     elif custom:
-        yield DefinitionError(path, custom.format(value=value))
+        # The schema's own messages (x-message), listed for translation in
+        # definitions/schema_messages.py.
+        yield DefinitionError(path, gettext(custom).format(value=value))
     elif kind == "type":
         wanted = error.validator_value
         wanted = " or ".join(wanted) if isinstance(wanted, list) else wanted
         got = _JSON_TYPES.get(type(value), type(value).__name__)
-        yield DefinitionError(path, f"expected {wanted}, got {got}")
+        yield DefinitionError(
+            path, gettext("expected {wanted}, got {got}").format(wanted=wanted, got=got)
+        )
     elif kind == "enum":
         choices = ", ".join(str(c) for c in error.validator_value)
-        yield DefinitionError(path, f"must be one of {choices} (got {value!r})")
+        yield DefinitionError(
+            path,
+            gettext("must be one of {choices} (got {value!r})").format(
+                choices=choices, value=value
+            ),
+        )
     elif kind in {"minItems", "minProperties"}:
-        yield DefinitionError(path, f"needs at least {error.validator_value} entries")
+        yield DefinitionError(
+            path, gettext("needs at least {v0} entries").format(v0=error.validator_value)
+        )
     elif kind == "minLength":
-        yield DefinitionError(path, "must not be empty")
+        yield DefinitionError(path, gettext("must not be empty"))
     elif kind == "uniqueItems":
-        yield DefinitionError(path, "has duplicate entries")
+        yield DefinitionError(path, gettext("has duplicate entries"))
     elif kind in {"minimum", "maximum"}:
         op = ">=" if kind == "minimum" else "<="
-        yield DefinitionError(path, f"must be {op} {error.validator_value}")
+        yield DefinitionError(
+            path, gettext("must be {op} {v0}").format(op=op, v0=error.validator_value)
+        )
     else:
         yield DefinitionError(path, error.message)
 
@@ -172,9 +188,14 @@ def _graph_errors(spec: Mapping[str, Any], ctx: Context) -> Iterable[DefinitionE
         for step_id, step in level.steps.items():
             path = f"{level.prefix}.{step_id}"
             if step_id in variables:
-                yield DefinitionError(path, f"step id {step_id!r} is also a variable name")
+                yield DefinitionError(
+                    path,
+                    gettext("step id {step_id!r} is also a variable name").format(step_id=step_id),
+                )
             if step_id in CONDITION_NAMES:
-                yield DefinitionError(path, f"{step_id!r} is a reserved name")
+                yield DefinitionError(
+                    path, gettext("{step_id!r} is a reserved name").format(step_id=step_id)
+                )
             yield from _step_errors(path, step, known, ctx, own=spec["key"])
     yield from _cycle_errors(spec, ctx, where)
     yield from _duration_errors(spec, [])
@@ -182,7 +203,9 @@ def _graph_errors(spec: Mapping[str, Any], ctx: Context) -> Iterable[DefinitionE
     for name, decl in variables.items():
         yield from _pattern_errors(f"variables.{name}", decl)
         if name in CONDITION_NAMES:
-            yield DefinitionError(f"variables.{name}", f"{name!r} is a reserved name")
+            yield DefinitionError(
+                f"variables.{name}", gettext("{name!r} is a reserved name").format(name=name)
+            )
     yield from _action_errors(spec)
     yield from _exclusive_errors(spec, where)
 
@@ -200,8 +223,10 @@ def _exclusive_errors(
             if flat[outer].get("exclusive") == name:
                 yield DefinitionError(
                     f"{where[step_id]}.exclusive",
-                    f"inside region {outer!r}, which holds {name!r} already: it would wait"
-                    " for itself",
+                    gettext(
+                        "inside region {outer!r}, which holds {name!r} already: it would wait for "
+                        "itself"
+                    ).format(outer=outer, name=name),
                 )
                 break
             outer = parents.get(outer)
@@ -213,9 +238,14 @@ def _action_errors(spec: Mapping[str, Any]) -> Iterable[DefinitionError]:
     for i, action in enumerate(spec.get("actions") or []):
         name = action["message"]
         if name not in awaited:
-            yield DefinitionError(f"actions[{i}].message", f"no step waits for message {name!r}")
+            yield DefinitionError(
+                f"actions[{i}].message",
+                gettext("no step waits for message {name!r}").format(name=name),
+            )
         if name in seen:
-            yield DefinitionError(f"actions[{i}].message", f"{name!r} is already an action")
+            yield DefinitionError(
+                f"actions[{i}].message", gettext("{name!r} is already an action").format(name=name)
+            )
         seen.add(name)
 
 
@@ -228,7 +258,10 @@ def _duplicate_id_errors(spec: Mapping[str, Any]) -> Iterable[DefinitionError]:
             path = f"{level.prefix}.{step_id}"
             if step_id in first:
                 yield DefinitionError(
-                    path, f"step id {step_id!r} is already used at {first[step_id]}"
+                    path,
+                    gettext("step id {step_id!r} is already used at {v0}").format(
+                        step_id=step_id, v0=first[step_id]
+                    ),
                 )
             else:
                 first[step_id] = path
@@ -244,11 +277,13 @@ def _level_errors(
     def unknown(target: str) -> str:
         if target in flat:
             if level.region is None:
-                return (f"step {target!r} is inside a region ({where[target]}):"
-                        " a region is entered at its start")  # fmt: skip
-            return (f"step {target!r} is outside region {level.region!r}: a region's"
-                    " steps reach only each other, and leave it through an end")  # fmt: skip
-        return f"unknown step {target!r}"
+                words = gettext("step {target!r} is inside a region ({region}): a region is"
+                                " entered at its start")  # fmt: skip
+                return words.format(target=target, region=where[target])
+            return gettext("step {target!r} is outside region {region!r}: a region's steps"
+                           " reach only each other, and leave it through an end").format(
+                target=target, region=level.region)  # fmt: skip
+        return gettext("unknown step {target!r}").format(target=target)
 
     if level.start not in steps:
         yield DefinitionError(level.start_path, unknown(str(level.start)), code="dangling")
@@ -266,7 +301,7 @@ def _level_errors(
             if step["type"] == "end" and "status" in step:
                 yield DefinitionError(
                     f"{level.prefix}.{step_id}.status",
-                    "an end inside a region ends the region, not the instance",
+                    gettext("an end inside a region ends the region, not the instance"),
                 )
 
 
@@ -282,11 +317,13 @@ def _exclusion_errors(
                 continue
             path, named = f"{where[step_id]}.exclude[{i}].step", item["step"]
             if named not in steps:
-                yield DefinitionError(path, f"unknown step {named!r}")
+                yield DefinitionError(path, gettext("unknown step {named!r}").format(named=named))
             elif steps[named]["type"] != "approval":
-                yield DefinitionError(path, f"{named!r} is not an approval step")
+                yield DefinitionError(
+                    path, gettext("{named!r} is not an approval step").format(named=named)
+                )
             elif named == step_id:
-                yield DefinitionError(path, "a step cannot exclude its own deciders")
+                yield DefinitionError(path, gettext("a step cannot exclude its own deciders"))
 
 
 def _pattern_errors(path: str, decl: Mapping[str, Any]) -> Iterable[DefinitionError]:
@@ -341,12 +378,16 @@ def _cycle_errors(
             cycle = " -> ".join([own, *path])
             yield DefinitionError(
                 f"{where[step_id]}.definition",
-                f"sub-process cycle {cycle} (bound it with max_depth to recurse)",
+                gettext("sub-process cycle {cycle} (bound it with max_depth to recurse)").format(
+                    cycle=cycle
+                ),
             )
         if path is None and "max_depth" in step:
             yield DefinitionError(
                 f"{where[step_id]}.max_depth",
-                f"{step['definition']!r} does not lead back to {own!r}: nothing to bound",
+                gettext("{v0!r} does not lead back to {own!r}: nothing to bound").format(
+                    v0=step["definition"], own=own
+                ),
             )
 
 
@@ -376,7 +417,7 @@ def _reachability_errors(level: Level, *, check_ends: bool) -> Iterable[Definiti
     for step_id in steps:
         if step_id not in seen:
             yield DefinitionError(
-                f"{level.prefix}.{step_id}", "unreachable from start", code="unreachable"
+                f"{level.prefix}.{step_id}", gettext("unreachable from start"), code="unreachable"
             )
     if not check_ends:  # a dangling reference would make every step before it look stuck
         return
@@ -395,7 +436,7 @@ def _reachability_errors(level: Level, *, check_ends: bool) -> Iterable[Definiti
     for step_id in steps:
         if step_id in seen and step_id not in reaches_end:
             yield DefinitionError(
-                f"{level.prefix}.{step_id}", "no path from here reaches an end step"
+                f"{level.prefix}.{step_id}", gettext("no path from here reaches an end step")
             )
 
 
@@ -434,7 +475,7 @@ def _join_errors(steps: Mapping[str, Mapping[str, Any]], prefix: str) -> Iterabl
             if target in targets[:i]:
                 yield DefinitionError(
                     f"{prefix}.{parallel_id}.branches[{i}]",
-                    f"a branch already starts at {target!r}",
+                    gettext("a branch already starts at {target!r}").format(target=target),
                 )
         alone = [
             (i, target) for i, target in enumerate(targets)
@@ -445,15 +486,17 @@ def _join_errors(steps: Mapping[str, Mapping[str, Any]], prefix: str) -> Iterabl
         if join_id is None and not any(_may_end_quietly(t, steps, succ) for _, t in alone):
             yield DefinitionError(
                 f"{prefix}.{parallel_id}.branches",
-                "branches never meet at a join (or end each with terminate: false)",
+                gettext("branches never meet at a join (or end each with terminate: false)"),
             )
             continue
         for i, target in alone:
             if join_id is not None and not _ends_quietly(target, steps, succ):
                 yield DefinitionError(
                     f"{prefix}.{parallel_id}.branches[{i}]",
-                    f"never reaches the join {join_id!r}: end it with terminate: false"
-                    " to let it finish on its own",
+                    gettext(
+                        "never reaches the join {join_id!r}: end it with terminate: false to let "
+                        "it finish on its own"
+                    ).format(join_id=join_id),
                 )
         if join_id is None:
             continue
@@ -461,7 +504,9 @@ def _join_errors(steps: Mapping[str, Mapping[str, Any]], prefix: str) -> Iterabl
         if isinstance(wait_for, int) and wait_for > len(targets):
             yield DefinitionError(
                 f"{prefix}.{join_id}.wait_for",
-                f"waits for {wait_for} branches; {parallel_id!r} has {len(targets)}",
+                gettext("waits for {wait_for} branches; {parallel_id!r} has {v0}").format(
+                    wait_for=wait_for, parallel_id=parallel_id, v0=len(targets)
+                ),
             )
     succ = successors(steps)
     matched = {
@@ -473,7 +518,7 @@ def _join_errors(steps: Mapping[str, Mapping[str, Any]], prefix: str) -> Iterabl
     }
     for step_id, step in steps.items():
         if step["type"] == "join" and step_id not in matched:
-            yield DefinitionError(f"{prefix}.{step_id}", "join has no matching parallel")
+            yield DefinitionError(f"{prefix}.{step_id}", gettext("join has no matching parallel"))
 
 
 def _side_path_errors(
@@ -490,14 +535,18 @@ def _side_path_errors(
             if any(steps[s]["type"] == "join" for s in path):
                 yield DefinitionError(
                     f"{prefix}.{step_id}.events[{i}].next",
-                    "a path beside the step (interrupting: false) joins nothing: it runs on"
-                    " its own",
+                    gettext(
+                        "a path beside the step (interrupting: false) joins nothing: it runs on "
+                        "its own"
+                    ),
                 )
             elif not _ends_quietly(event["next"], steps, succ):
                 yield DefinitionError(
                     f"{prefix}.{step_id}.events[{i}].next",
-                    "a path beside the step (interrupting: false) ends with terminate: false,"
-                    " or it would end the instance",
+                    gettext(
+                        "a path beside the step (interrupting: false) ends with terminate: false, "
+                        "or it would end the instance"
+                    ),
                 )
 
 
@@ -546,37 +595,42 @@ def _calendar_errors(calendar: Mapping[str, Any] | None) -> Iterable[DefinitionE
     try:
         zoneinfo.ZoneInfo(calendar["timezone"])
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        yield DefinitionError("calendar.timezone", f"unknown time zone {calendar['timezone']!r}")
+        yield DefinitionError(
+            "calendar.timezone", gettext("unknown time zone {v0!r}").format(v0=calendar["timezone"])
+        )
     if "holidays" in calendar:
         country, _, subdiv = calendar["holidays"].partition("-")
         try:
             holidays.country_holidays(country, subdiv=subdiv or None)
         except NotImplementedError:
             yield DefinitionError(
-                "calendar.holidays", f"unknown holiday country {calendar['holidays']!r}"
+                "calendar.holidays",
+                gettext("unknown holiday country {v0!r}").format(v0=calendar["holidays"]),
             )
     if "hours" in calendar:
         start, end = calendar["hours"].split("-")
         if start >= end:
-            yield DefinitionError("calendar.hours", "must end after it starts")
+            yield DefinitionError("calendar.hours", gettext("must end after it starts"))
 
 
 def _expression_errors(path: str, text: str, known: set[str]) -> Iterable[DefinitionError]:
     try:
         node = expressions.parse(text)
     except expressions.ExpressionError as exc:
-        yield DefinitionError(path, f"expression does not parse: {exc}")
+        yield DefinitionError(path, gettext("expression does not parse: {exc}").format(exc=exc))
         return
     unknown = sorted(expressions.names(node) - known)
     for name in unknown:
-        yield DefinitionError(path, f"unknown variable {name!r}")
+        yield DefinitionError(path, gettext("unknown variable {name!r}").format(name=name))
     if not expressions.names(node):
         # A constant gives the same answer at every run: an error (a value
         # over the budget, a division by zero) is refused now, not at run time.
         try:
             expressions.evaluate(text, {})
         except expressions.ExpressionError as exc:
-            yield DefinitionError(path, f"expression cannot be evaluated: {exc}")
+            yield DefinitionError(
+                path, gettext("expression cannot be evaluated: {exc}").format(exc=exc)
+            )
 
 
 def _template_errors(path: str, text: str, known: set[str]) -> Iterable[DefinitionError]:
@@ -606,15 +660,20 @@ def _assignee_errors(
             yield from _template_errors(f"{path}.{kind}[{i}]", entry, known)
     resolver = assignees.get("resolver")
     if resolver is not None and resolver not in ctx.resolvers:
-        yield DefinitionError(f"{path}.resolver", f"resolver {resolver!r} is not registered")
+        yield DefinitionError(
+            f"{path}.resolver",
+            gettext("resolver {resolver!r} is not registered").format(resolver=resolver),
+        )
     for name in ("where", "policy"):
         if name not in assignees:
             continue
         if not allocates:
-            yield DefinitionError(f"{path}.{name}", "applies to an approval's assignees only")
+            yield DefinitionError(
+                f"{path}.{name}", gettext("applies to an approval's assignees only")
+            )
         elif not any(assignees.get(k) for k in ("users", "groups", "resolver")):
             yield DefinitionError(
-                f"{path}.{name}", "needs users, groups or a resolver to choose from"
+                f"{path}.{name}", gettext("needs users, groups or a resolver to choose from")
             )
     if allocates and "where" in assignees:
         yield from _expression_errors(f"{path}.where", assignees["where"], known | {"user"})
@@ -627,24 +686,30 @@ def _request_errors(
     yield from _template_errors(f"{path}.url", url, known)
     if literal_origin(url) is None:
         yield DefinitionError(
-            f"{path}.url", "must be an absolute http(s) URL whose host is written out"
+            f"{path}.url", gettext("must be an absolute http(s) URL whose host is written out")
         )
     elif ctx.allowed_hosts is not None and not host_allowed(url, ctx.allowed_hosts):
         host, port = literal_origin(url)  # type: ignore[misc]
         yield DefinitionError(
-            f"{path}.url", f"host '{host}:{port}' is not in ORCHESTRATION_HTTP_ALLOWED_HOSTS"
+            f"{path}.url",
+            gettext("host '{host}:{port}' is not in ORCHESTRATION_HTTP_ALLOWED_HOSTS").format(
+                host=host, port=port
+            ),
         )
     for name, value in (request.get("headers") or {}).items():
         yield from _template_errors(f"{path}.headers.{name}", value, known)
         if name.lower() in {"authorization", "proxy-authorization", "cookie", "x-api-key"}:
             yield DefinitionError(
                 f"{path}.headers.{name}",
-                "credentials do not belong in a definition: use auth: {bearer_secret: NAME}",
+                gettext(
+                    "credentials do not belong in a definition: use auth: {bearer_secret: NAME}"
+                ),
             )
     secret = (request.get("auth") or {}).get("bearer_secret")
     if secret and ctx.secrets is not None and secret not in ctx.secrets:
         yield DefinitionError(
-            f"{path}.auth.bearer_secret", f"secret {secret!r} is not in ORCHESTRATION_SECRETS"
+            f"{path}.auth.bearer_secret",
+            gettext("secret {secret!r} is not in ORCHESTRATION_SECRETS").format(secret=secret),
         )
     if "body" in request:
         yield from _json_template_errors(f"{path}.body", request["body"], known)
@@ -671,13 +736,18 @@ def _step_errors(
         if "external" in step and "timeout" in step:
             yield DefinitionError(
                 f"{path}.timeout",
-                "does not apply to an external step: each attempt lasts as long as its "
-                "worker's lock (lock_duration, extend-lock)",
+                gettext(
+                    "does not apply to an external step: each attempt lasts as long as its "
+                    "worker's lock (lock_duration, extend-lock)"
+                ),
             )
         for field_name in ("handler", "compensate"):
             name = step.get(field_name)
             if name is not None and name not in ctx.handlers:
-                yield DefinitionError(f"{path}.{field_name}", f"handler {name!r} is not registered")
+                yield DefinitionError(
+                    f"{path}.{field_name}",
+                    gettext("handler {name!r} is not registered").format(name=name),
+                )
     elif kind == "http":
         yield from _request_errors(f"{path}.request", step["request"], known, ctx)
         if "compensate" in step:
@@ -693,10 +763,13 @@ def _step_errors(
                                               known | CONDITION_NAMES)  # fmt: skip
     elif kind == "end" and step.get("terminate") is False and "status" in step:
         yield DefinitionError(
-            f"{path}.terminate", "an end with a status ends the instance: it cannot be false"
+            f"{path}.terminate",
+            gettext("an end with a status ends the instance: it cannot be false"),
         )
     elif kind == "join" and "rest" in step and "wait_for" not in step:
-        yield DefinitionError(f"{path}.rest", "applies to a partial join: give wait_for too")
+        yield DefinitionError(
+            f"{path}.rest", gettext("applies to a partial join: give wait_for too")
+        )
     elif kind == "approval":
         yield from _approval_errors(path, step, known, ctx)
     elif kind == "notify":
@@ -709,28 +782,33 @@ def _step_errors(
     elif kind == "subprocess":
         key = step["definition"]
         if ctx.definitions is not None and key not in ctx.definitions and key != own:
-            yield DefinitionError(f"{path}.definition", f"unknown definition {key!r}")
+            yield DefinitionError(
+                f"{path}.definition", gettext("unknown definition {key!r}").format(key=key)
+            )
         elif (
             ctx.published_definitions is not None
             and key not in ctx.published_definitions
             and key != own  # calling itself is a cycle, reported as one
         ):
             yield DefinitionError(
-                f"{path}.definition", f"definition {key!r} has no published version"
+                f"{path}.definition",
+                gettext("definition {key!r} has no published version").format(key=key),
             )
         for name, expr in (step.get("input") or {}).items():
             yield from _expression_errors(f"{path}.input.{name}", expr, known)
         if step.get("wait") is False:
             for name in ("result", "events"):
                 if name in step:
-                    yield DefinitionError(f"{path}.{name}", NOT_WAITING)
+                    yield DefinitionError(f"{path}.{name}", str(NOT_WAITING))
 
 
 # What a branch condition sees beside the variables (core._with_active_steps).
 CONDITION_NAMES = frozenset({"active_steps"})
 # What `for_each.complete_when` sees beside the variables.
 EACH_NAMES = frozenset({"completed", "total", "results"})
-NOT_WAITING = "does not apply: the step does not wait for its sub-processes (wait: false)"
+NOT_WAITING = gettext_lazy(
+    "does not apply: the step does not wait for its sub-processes (wait: false)"
+)
 
 
 def _each_errors(path: str, step: Mapping[str, Any], known: set[str]) -> Iterable[DefinitionError]:
@@ -741,11 +819,11 @@ def _each_errors(path: str, step: Mapping[str, Any], known: set[str]) -> Iterabl
         yield from _expression_errors(f"{where}.complete_when", spec["complete_when"],
                                       known | EACH_NAMES)  # fmt: skip
     elif "rest" in spec:
-        yield DefinitionError(f"{where}.rest", "applies with complete_when")
+        yield DefinitionError(f"{where}.rest", gettext("applies with complete_when"))
     if step.get("wait") is False:
         for name in ("mode", "complete_when", "rest", "add_on"):
             if name in spec:
-                yield DefinitionError(f"{where}.{name}", NOT_WAITING)
+                yield DefinitionError(f"{where}.{name}", str(NOT_WAITING))
 
 
 def _approval_errors(
@@ -764,15 +842,17 @@ def _approval_errors(
 
     def outcome_error(where: str, name: str) -> Iterable[DefinitionError]:
         if name not in outcomes:
-            yield DefinitionError(where, f"unknown outcome {name!r}")
+            yield DefinitionError(where, gettext("unknown outcome {name!r}").format(name=name))
 
     quorum = step.get("quorum")
     counted = quorum.get("outcome") if isinstance(quorum, dict) else None
     if quorum not in (None, "any") and counted is None and "approve" not in outcomes:
         yield DefinitionError(
             f"{path}.quorum",
-            "name the outcome the quorum counts ({required: ..., outcome: ...});"
-            " this step has no 'approve' outcome",
+            gettext(
+                "name the outcome the quorum counts ({required: ..., outcome: ...}); this step "
+                "has no 'approve' outcome"
+            ),
         )
     if isinstance(quorum, dict):
         if "outcome" in quorum:
@@ -785,13 +865,15 @@ def _approval_errors(
         if form_field["name"] == COMMENT_FIELD and form_field["type"] not in TEXT_FIELDS:
             yield DefinitionError(
                 f"{path}.form[{i}].type",
-                "a field named 'comment' is the decision's comment: text or textarea",
+                gettext("a field named 'comment' is the decision's comment: text or textarea"),
             )
         if form_field["type"] == "choice" and not form_field.get("choices"):
-            yield DefinitionError(f"{path}.form[{i}].choices", "is required for a choice field")
+            yield DefinitionError(
+                f"{path}.form[{i}].choices", gettext("is required for a choice field")
+            )
         if "pattern" in form_field and form_field["type"] not in TEXT_FIELDS:
             where = f"{path}.form[{i}].pattern"
-            yield DefinitionError(where, "applies to text and textarea fields only")
+            yield DefinitionError(where, gettext("applies to text and textarea fields only"))
         elif "pattern" in form_field:
             yield from _pattern_errors(f"{path}.form[{i}]", form_field)
     for i, level in enumerate(step.get("escalation") or []):
@@ -802,12 +884,15 @@ def _approval_errors(
         if action == "decide":
             yield from outcome_error(f"{where}.outcome", level["outcome"])
         elif "outcome" in level:
-            yield DefinitionError(f"{where}.outcome", "only a decide level has an outcome")
+            yield DefinitionError(f"{where}.outcome", gettext("only a decide level has an outcome"))
         if "to" in level and action not in {"reassign", "add", "notify"}:
-            yield DefinitionError(f"{where}.to", f"a {action} level sends to nobody else")
+            yield DefinitionError(
+                f"{where}.to",
+                gettext("a {action} level sends to nobody else").format(action=action),
+            )
         if "message" in level:
             if action == "decide":
-                yield DefinitionError(f"{where}.message", "a decide level sends no email")
+                yield DefinitionError(f"{where}.message", gettext("a decide level sends no email"))
             yield from _template_errors(f"{where}.message", level["message"], local)
     chain = step.get("for_each")
     if chain and "complete_when" in chain:
@@ -815,16 +900,17 @@ def _approval_errors(
                                       known | EACH_NAMES | {"counts"})  # fmt: skip
         if "outcome" not in chain:
             yield DefinitionError(
-                f"{path}.for_each.outcome", "is required with complete_when: the outcome it decides"
+                f"{path}.for_each.outcome",
+                gettext("is required with complete_when: the outcome it decides"),
             )
         else:
             yield from outcome_error(f"{path}.for_each.outcome", chain["outcome"])
     elif chain and "outcome" in chain:
-        yield DefinitionError(f"{path}.for_each.outcome", "applies with complete_when")
+        yield DefinitionError(f"{path}.for_each.outcome", gettext("applies with complete_when"))
     if chain and chain.get("mode", "sequential") == "sequential" and "quorum" in step:
         yield DefinitionError(
             f"{path}.quorum",
-            "a sequential chain decides entry by entry; quorum applies to parallel chains",
+            gettext("a sequential chain decides entry by entry; quorum applies to parallel chains"),
         )
 
 
@@ -834,17 +920,17 @@ def _wait_errors(path: str, step: Mapping[str, Any], known: set[str]) -> Iterabl
         return
     given = [name for name in ("timer", "until", "message") if name in step]
     if len(given) != 1:
-        yield DefinitionError(path, "needs exactly one of timer, until, message, first_of")
+        yield DefinitionError(path, gettext("needs exactly one of timer, until, message, first_of"))
     if "next" not in step:
-        yield DefinitionError(f"{path}.next", "is required", code="required")
+        yield DefinitionError(f"{path}.next", gettext("is required"), code="required")
     if "until" in step:
         yield from _expression_errors(f"{path}.until", step["until"], known)
     if "timeout" in step and "message" not in step:
-        yield DefinitionError(f"{path}.timeout", "only a message wait has a timeout")
+        yield DefinitionError(f"{path}.timeout", gettext("only a message wait has a timeout"))
     if "timeout" in step and "on_timeout" not in step:
-        yield DefinitionError(f"{path}.on_timeout", "is required with timeout")
+        yield DefinitionError(f"{path}.on_timeout", gettext("is required with timeout"))
     if "on_timeout" in step and "timeout" not in step:
-        yield DefinitionError(f"{path}.timeout", "is required with on_timeout")
+        yield DefinitionError(f"{path}.timeout", gettext("is required with on_timeout"))
 
 
 def _first_of_errors(
@@ -856,7 +942,10 @@ def _first_of_errors(
                              "events") if name in step]  # fmt: skip
     if own:
         yield DefinitionError(
-            path, f"a first_of wait takes each event and next in its branches, not {', '.join(own)}"
+            path,
+            gettext("a first_of wait takes each event and next in its branches, not {v0}").format(
+                v0=", ".join(own)
+            ),
         )
     yield from _event_list_errors(f"{path}.first_of", step["first_of"], known)
 
@@ -880,23 +969,33 @@ def _event_list_errors(
         where = f"{path}[{i}]"
         given = [name for name in EVENT_TRIGGERS if name in event]
         if len(given) != 1:
-            yield DefinitionError(where, f"needs exactly one of {', '.join(offered)}")
+            yield DefinitionError(
+                where, gettext("needs exactly one of {v0}").format(v0=", ".join(offered))
+            )
         elif given[0] == "error" and step_kind not in ERROR_STEPS:
             yield DefinitionError(
-                f"{where}.error", f"a {step_kind} step ends with no error code to catch"
+                f"{where}.error",
+                gettext("a {step_kind} step ends with no error code to catch").format(
+                    step_kind=step_kind
+                ),
             )
         quiet = event.get("interrupting") is False
         if quiet and "error" in event:
-            yield DefinitionError(f"{where}.interrupting", "a step that failed cannot go on")
+            yield DefinitionError(
+                f"{where}.interrupting", gettext("a step that failed cannot go on")
+            )
         if "every" in event and not (quiet and "timer" in event):
             yield DefinitionError(
-                f"{where}.every", "repeats a timer event with interrupting: false"
+                f"{where}.every", gettext("repeats a timer event with interrupting: false")
             )
         for field_name in ("until", "condition"):
             if field_name in event:
                 yield from _expression_errors(f"{where}.{field_name}", event[field_name], known)
         name = event.get("message")
         if name is not None and name in seen:
-            yield DefinitionError(f"{where}.message", f"{name!r} is already an event of this step")
+            yield DefinitionError(
+                f"{where}.message",
+                gettext("{name!r} is already an event of this step").format(name=name),
+            )
         if name is not None:
             seen.add(name)

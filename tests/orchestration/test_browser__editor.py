@@ -111,3 +111,23 @@ def test_a_template_with_a_typo_is_fixed_published_and_decided(browser, live_ser
     for person in (admin, alice, bob):
         person.close()
     assert problems == [], "\n".join(problems)
+
+
+def test_the_editor_speaks_german_to_a_german_admin(browser, live_server) -> None:
+    from accounts.models import User
+
+    seed.seed_users()
+    User.objects.filter(username="admin").update(language="de")
+    admin = Person(browser, live_server.url, viewport=DESKTOP)
+    admin.log_in("admin", r"/instances/")
+    page = admin.page
+    page.goto(f"{live_server.url}/admin/orchestration/processversion/add/?template=single-approval")
+    page.locator(".definition-editor .cm-content").wait_for()
+    assert "Mit einer Vorlage beginnen" in page.content()
+    replace_in_editor(page, "approve: approved", "approve: aproved")
+    (live,) = settled(page, 1)
+    assert "unbekannter Schritt 'aproved'" in live["message"]
+    admin.check_page()
+    problems = list(admin.problems)
+    admin.close()
+    assert problems == [], "\n".join(problems)

@@ -63,3 +63,24 @@ def test_first_causes_go_by_codes_not_words() -> None:
     assert only.endswith(
         "steps.manager_approval.asignees: unbekanntes Feld (meinten Sie 'assignees'?)"
     )
+
+
+def test_every_schema_message_is_listed_for_translation() -> None:
+    import json
+
+    from orchestration.definitions import schema_messages, validate
+
+    found: set[str] = set()
+
+    def walk(node) -> None:
+        if isinstance(node, dict):
+            if "x-message" in node:
+                found.add(node["x-message"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(json.loads(json.dumps(validate.schema())))
+    assert found == set(schema_messages.MESSAGES)

@@ -3,7 +3,9 @@ browser's; dates and numbers written the German way."""
 
 from __future__ import annotations
 
+import contextlib
 import re
+import string
 from pathlib import Path
 
 import polib
@@ -20,8 +22,13 @@ DE = {"HTTP_ACCEPT_LANGUAGE": "de-DE,de;q=0.9,en;q=0.5"}
 
 
 def placeholders(text: str) -> set[str]:
-    """%(name)s of gettext and {name} of str.format (the task history's words)."""
-    return set(re.findall(r"%\((\w+)\)[sdr]", text)) | set(re.findall(r"\{(\w+)\}", text))
+    """The %(name)s fields gettext fills and the {name!r} fields str.format fills
+    (the definition validator's messages)."""
+    found = {f"%{name}" for name in re.findall(r"%\((\w+)\)[sdr]", text)}
+    with contextlib.suppress(ValueError):  # not a format string (a lone brace)
+        found |= {f"{field}!{conv}" for _, field, _, conv in string.Formatter().parse(text)
+                  if field}  # fmt: skip
+    return found
 
 
 def test_every_message_has_a_german_translation_with_the_same_placeholders() -> None:

@@ -13,6 +13,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.translation import gettext
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -84,7 +85,7 @@ def _paths(detail: Any, prefix: str = "") -> dict[str, list[str]]:
 def problem_of(exc: BaseException) -> Problem | None:
     """The Problem for anything a view may raise that is not a bug."""
     if isinstance(exc, exceptions.ValidationError):
-        return Problem(400, "invalid_input", "the input is not valid", _paths(exc.detail))
+        return Problem(400, "invalid_input", gettext("the input is not valid"), _paths(exc.detail))
     if isinstance(exc, Conflict | Unprocessable):
         return Problem(exc.status_code, exc.problem_code, str(exc.detail))
     if isinstance(exc, PayloadTooLarge):
@@ -93,13 +94,13 @@ def problem_of(exc: BaseException) -> Problem | None:
         if isinstance(exc, kind):
             return Problem(exc.status_code, code, str(exc.detail))
     if isinstance(exc, Http404):
-        return Problem(404, "not_found", "not found, or not one you may see")
+        return Problem(404, "not_found", gettext("not found, or not one you may see"))
     if isinstance(exc, RequestDataTooBig):
-        return Problem(413, "payload_too_large", "the request body is too large")
+        return Problem(413, "payload_too_large", gettext("the request body is too large"))
     if isinstance(exc, SuspiciousOperation):
-        return Problem(400, "bad_request", "the request was refused")
+        return Problem(400, "bad_request", gettext("the request was refused"))
     if isinstance(exc, DjangoPermissionDenied) and not str(exc):
-        return Problem(403, "permission_denied", "not allowed")
+        return Problem(403, "permission_denied", gettext("not allowed"))
     return problem_for(exc)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
+
 from orchestration.definitions.errors import DefinitionError, DefinitionInvalid
 
 __all__ = [
@@ -24,7 +26,8 @@ class TransitionNotAllowed(Exception):
 
     def __init__(self, obj: object, source: str, target: str) -> None:
         self.source, self.target = source, target
-        super().__init__(f"{type(obj).__name__} cannot go from {source} to {target}")
+        words = gettext("%(kind)s cannot go from %(source)s to %(target)s")
+        super().__init__(words % {"kind": type(obj).__name__, "source": source, "target": target})
 
 
 class ImmutableVersion(Exception):
@@ -77,4 +80,4 @@ class MigrationRefused(Exception):
 
     def __init__(self, problems: dict[int, str]) -> None:
         self.problems = problems
-        super().__init__(f"{len(problems)} instance(s) cannot move")
+        super().__init__(gettext("%(n)s instance(s) cannot move") % {"n": len(problems)})

@@ -15,6 +15,7 @@ import math
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext
 
 # The settings and their defaults are config/settings/base.py's (one place).
 
@@ -42,7 +43,10 @@ def json_problem(value: Any, path: str = "") -> str | None:
     size = len(json.dumps(value, ensure_ascii=False, allow_nan=False).encode())
     limit = max_json_bytes()
     if size > limit:
-        return _at(path, f"{size} bytes as JSON, more than {limit} (ORCHESTRATION_MAX_JSON_BYTES)")
+        words = gettext(
+            "%(size)s bytes as JSON, more than %(limit)s (ORCHESTRATION_MAX_JSON_BYTES)"
+        )
+        return _at(path, words % {"size": size, "limit": limit})
     return None
 
 
@@ -54,31 +58,38 @@ def text_problem(text: str) -> str | None:
     """What no database stores as text: NUL, and halves of surrogate pairs
     (which JSON's \\ud800 escapes can carry, but UTF-8 cannot)."""
     if "\x00" in text:
-        return "a NUL character"
+        return gettext("a NUL character")
     try:
         text.encode()
     except UnicodeEncodeError:
-        return "a lone surrogate (not valid Unicode)"
+        return gettext("a lone surrogate (not valid Unicode)")
     return None
 
 
 def _walk(value: Any, path: str, depth: int, max_depth: int) -> str | None:
     if depth > max_depth:
-        return _at(path, f"nested deeper than {max_depth} (ORCHESTRATION_MAX_JSON_DEPTH)")
+        return _at(path, gettext("nested deeper than %(n)s (ORCHESTRATION_MAX_JSON_DEPTH)")
+                   % {"n": max_depth})  # fmt: skip
     if value is None or isinstance(value, bool | int):
         return None
     if isinstance(value, float):
-        return None if math.isfinite(value) else _at(path, f"{value} is not a finite number")
+        return (
+            None
+            if math.isfinite(value)
+            else _at(path, gettext("%(value)s is not a finite number") % {"value": value})
+        )
     if isinstance(value, str):
         problem = text_problem(value)
-        return _at(path, f"text with {problem}") if problem else None
+        return (
+            _at(path, gettext("text with %(problem)s") % {"problem": problem}) if problem else None
+        )
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
-                return _at(path, f"key {key!r} is not text")
+                return _at(path, gettext("key %(key)r is not text") % {"key": key})
             problem = text_problem(key)
             if problem:
-                return _at(path, f"a key with {problem}")
+                return _at(path, gettext("a key with %(problem)s") % {"problem": problem})
             found = _walk(item, f"{path}.{key}" if path else key, depth + 1, max_depth)
             if found:
                 return found
@@ -89,7 +100,7 @@ def _walk(value: Any, path: str, depth: int, max_depth: int) -> str | None:
             if found:
                 return found
         return None
-    return _at(path, f"{type(value).__name__} is not a JSON value")
+    return _at(path, gettext("%(kind)s is not a JSON value") % {"kind": type(value).__name__})
 
 
 def storable_text(text: str, limit: int = 500) -> str:

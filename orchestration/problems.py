@@ -53,27 +53,31 @@ def _definition(exc: DefinitionInvalid) -> Problem:
     errors: dict[str, list[str]] = {}
     for error in exc.errors:
         errors.setdefault(error.path, []).append(error.message)
-    return Problem(400, "definition_invalid", "the definition is not valid", errors)
+    return Problem(400, "definition_invalid", gettext("the definition is not valid"), errors)
 
 
 def _migration(exc: MigrationRefused) -> Problem:
     errors = {f"instance {pk}": [why] for pk, why in sorted(exc.problems.items())}
-    return Problem(409, "migration_refused", f"{exc}; none moved", errors)
+    return Problem(409, "migration_refused", gettext("%(problem)s; none moved") % {"problem": exc},
+                   errors)  # fmt: skip
 
 
 def _protected(exc: ProtectedError) -> Problem:
     names = ", ".join(sorted(str(obj) for obj in exc.protected_objects))
-    return Problem(409, "protected", f"still in use by {names}")
+    return Problem(409, "protected", gettext("still in use by %(names)s") % {"names": names})
 
 
 # Most specific first: the first matching class wins.
 _TABLE: list[tuple[type[BaseException], Callable[[BaseException], Problem]]] = [
     (InvalidInput, _invalid),  # type: ignore[list-item]
     (DefinitionInvalid, _definition),  # type: ignore[list-item]
-    (PermissionDenied, lambda e: Problem(403, "permission_denied", str(e) or "not allowed")),
+    (
+        PermissionDenied,
+        lambda e: Problem(403, "permission_denied", str(e) or gettext("not allowed")),
+    ),
     (VersionNotFound, lambda e: Problem(404, "version_not_found", str(e))),
     (NoMatch, lambda e: Problem(404, "no_match", str(e))),
-    (ObjectDoesNotExist, lambda e: Problem(404, "not_found", str(e) or "not found")),
+    (ObjectDoesNotExist, lambda e: Problem(404, "not_found", str(e) or gettext("not found"))),
     (InstanceConflict, lambda e: Problem(409, e.code, str(e))),  # type: ignore[attr-defined]
     (TransitionNotAllowed, lambda e: Problem(409, "transition_not_allowed", str(e))),
     (MigrationRefused, _migration),  # type: ignore[list-item]

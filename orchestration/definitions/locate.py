@@ -8,7 +8,6 @@ error plus every step it left unreachable."""
 from __future__ import annotations
 
 import difflib
-import re
 from dataclasses import replace
 from typing import Any
 
@@ -17,7 +16,6 @@ from django.utils.translation import gettext
 
 from orchestration.definitions.errors import DefinitionError
 
-_PARSE_POSITION = re.compile(r"line (\d+), column (\d+)")
 # Suffix of a path whose entry is the scalar value, not its key.
 _VALUE = "="
 
@@ -73,9 +71,8 @@ def explain(source: str, errors: list[DefinitionError]) -> list[DefinitionError]
     shown = _first_causes(errors)
     located = []
     for error in shown:
-        match = _PARSE_POSITION.search(error.message) if error.path == "definition" else None
-        if match:
-            spot: tuple[int, int] | None = (int(match[1]), int(match[2]))
+        if error.line is not None:  # a parse error knows its own position
+            spot: tuple[int, int] | None = (error.line, error.column or 1)
         elif error.code != "unknown_field" and error.path + _VALUE in where:
             spot = where[error.path + _VALUE]
         else:

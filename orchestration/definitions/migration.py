@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.utils.translation import gettext
+
 from orchestration.definitions.graph import all_steps, regions_of
 
 _EVENT_KEYS = ("message", "timer", "until")
@@ -37,14 +39,18 @@ def step_shape_problem(
     expected = mapping.get(old_region, old_region) if old_region else None
     found = regions_of(new_spec).get(new)
     if found != expected:
-        where = f"inside region {found!r}" if found else "outside any region"
-        return f"step {step!r} maps to {new!r}, {where}: a token stays in its region"
+        where = (gettext("inside region %(region)r") % {"region": found} if found
+                 else gettext("outside any region"))  # fmt: skip
+        return gettext("step %(step)r maps to %(new)r, %(where)s: a token stays in its region") % {
+            "step": step, "new": new, "where": where}  # fmt: skip
     old_each, new_each = old_step.get("for_each") or {}, new_step.get("for_each") or {}
     if old_each.get("as") != new_each.get("as"):
-        return (f"step {step!r} runs for_each entries as {old_each.get('as')!r}; "
-                f"{new!r} as {new_each.get('as')!r}")  # fmt: skip
+        words = gettext("step %(step)r runs for_each entries as %(old)r; %(new)r as %(new_as)r")
+        return words % {"step": step, "old": old_each.get("as"), "new": new,
+                        "new_as": new_each.get("as")}  # fmt: skip
     for field in ("events", "first_of"):
         if _events(old_step.get(field)) != _events(new_step.get(field)):
-            return (f"the {field} of {step!r} differ from {new!r}'s: a token waiting "
-                    "for them would wait for the wrong ones")  # fmt: skip
+            return gettext("the %(field)s of %(step)r differ from %(new)r's: a token waiting for"
+                           " them would wait for the wrong ones") % {
+                "field": field, "step": step, "new": new}  # fmt: skip
     return None

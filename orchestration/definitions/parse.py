@@ -141,7 +141,9 @@ def parse_source(text: str) -> dict[str, Any]:
         data = loader.get_single_data()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        where = (gettext(" (line {line}, column {column})").format(line=mark.line + 1,
+                                                                     column=mark.column + 1)
+                 if mark else "")  # fmt: skip
         problem = exc.problem or exc.context or "invalid YAML"
         raise DefinitionInvalid(
             [
@@ -150,6 +152,9 @@ def parse_source(text: str) -> dict[str, Any]:
                     gettext("YAML does not parse: {problem}{where}").format(
                         problem=problem, where=where
                     ),
+                    # The position travels with the error (locate.py), not only in its words.
+                    line=mark.line + 1 if mark else None,
+                    column=mark.column + 1 if mark else None,
                 )
             ]
         ) from None

@@ -161,7 +161,19 @@ def _translate(error: jsonschema.ValidationError) -> Iterable[DefinitionError]:
         yield DefinitionError(
             path, gettext("must be {op} {v0}").format(op=op, v0=error.validator_value)
         )
-    else:
+    elif kind == "maxLength":
+        yield DefinitionError(
+            path, gettext("at most {n} characters").format(n=error.validator_value)
+        )
+    elif kind == "pattern":
+        yield DefinitionError(
+            path, gettext("must match {pattern}").format(pattern=error.validator_value)
+        )
+    elif kind == "const":
+        yield DefinitionError(path, gettext("must be {v0!r}").format(v0=error.validator_value))
+    elif kind in {"anyOf", "oneOf"}:
+        yield DefinitionError(path, gettext("is none of the forms this field takes"))
+    else:  # a rule the schema does not use today: jsonschema's own words
         yield DefinitionError(path, error.message)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
+from django.utils.translation import gettext as _
 
 from orchestration import limits
 from orchestration.audit import AuditKind
@@ -35,12 +36,12 @@ def worker_name(worker_id: str) -> str:
 
 def _check_worker(worker_id: str) -> None:
     if not worker_id or len(worker_id) > _WORKER_ID:
-        raise InvalidInput({"worker_id": [f"1 to {_WORKER_ID} characters"]})
+        raise InvalidInput({"worker_id": [_("1 to %(n)s characters") % {"n": _WORKER_ID}]})
 
 
 def _check_lock(lock: timedelta) -> None:
     if not timedelta(seconds=1) <= lock <= MAX_LOCK:
-        raise InvalidInput({"lock_duration": ["between 1 second and 1 hour"]})
+        raise InvalidInput({"lock_duration": [_("between 1 second and 1 hour")]})
 
 
 def fetch_and_lock(
@@ -59,9 +60,9 @@ def fetch_and_lock(
     _check_worker(worker_id)
     _check_lock(lock)
     if not topics:
-        raise InvalidInput({"topics": ["name at least one topic"]})
+        raise InvalidInput({"topics": [_("name at least one topic")]})
     if not 1 <= max_tasks <= MAX_TASKS:
-        raise InvalidInput({"max_tasks": [f"between 1 and {MAX_TASKS}"]})
+        raise InvalidInput({"max_tasks": [_("between 1 and %(n)s") % {"n": MAX_TASKS}]})
     with transaction.atomic():
         runs = list(
             StepRun.objects.select_for_update(skip_locked=True, of=("self",))
@@ -130,9 +131,11 @@ def _held_many(
         )
         found[pk] = InstanceConflict(
             code,
-            f"the lock of worker {worker_id!r} on task {pk} expired"
+            _("the lock of worker %(worker)r on task %(id)s expired")
+            % {"worker": worker_id, "id": pk}
             if mine
-            else f"task {pk} is not locked by worker {worker_id!r}",
+            else _("task %(id)s is not locked by worker %(worker)r")
+            % {"id": pk, "worker": worker_id},
         )
     ProcessEvent.objects.bulk_create(refused)
     return found
@@ -162,7 +165,8 @@ def _report_many(outcomes: list[Outcome], worker_id: str, now: datetime) -> dict
         if done.worker != worker_name(worker_id) or done.status == RunStatus.RUNNING:
             # Lost the fence between the check and the report (recorded by it).
             results[done.pk] = InstanceConflict(
-                "not_locked", f"task {done.pk} is not locked by {worker_id!r}"
+                "not_locked",
+                _("task %(id)s is not locked by %(worker)r") % {"id": done.pk, "worker": worker_id},
             )
         else:
             results[done.pk] = done
@@ -179,7 +183,7 @@ def _report(run: StepRun, worker_id: str, outcome: Outcome, now: datetime) -> St
 def _outputs(variables: Any) -> dict[str, Any]:
     outputs = {} if variables is None else variables
     if not isinstance(outputs, dict):
-        raise InvalidInput({"variables": ["must be a JSON object"]})
+        raise InvalidInput({"variables": [_("must be a JSON object")]})
     problem = limits.json_problem(outputs, "variables")
     if problem:
         raise InvalidInput({"variables": [problem]})
@@ -206,12 +210,12 @@ def complete_many(
     order; every task succeeds or fails alone (its result says why)."""
     _check_worker(worker_id)
     if not 1 <= len(tasks) <= MAX_BATCH:
-        raise InvalidInput({"tasks": [f"between 1 and {MAX_BATCH} tasks"]})
+        raise InvalidInput({"tasks": [_("between 1 and %(n)s tasks") % {"n": MAX_BATCH}]})
     results: dict[int, Result] = {}
     outputs: dict[int, dict[str, Any]] = {}
     for pk, variables in tasks:
         if pk in outputs or pk in results:
-            results[pk] = InvalidInput({"id": [f"task {pk} is listed twice"]})
+            results[pk] = InvalidInput({"id": [_("task %(id)s is listed twice") % {"id": pk}]})
             continue
         try:
             outputs[pk] = _outputs(variables)
@@ -243,7 +247,7 @@ def fail(
     `retry_in` seconds when given) when retryable, else the step's error
     handling (`on_error`) or the instance fails."""
     if retry_in is not None and not 0 <= retry_in <= 7 * 24 * 3600:
-        raise InvalidInput({"retry_in": ["between 0 seconds and 7 days"]})
+        raise InvalidInput({"retry_in": [_("between 0 seconds and 7 days")]})
     run = _held(run_id, worker_id, now, "fail")
     outcome = Outcome(
         run,
@@ -264,6 +268,9 @@ def extend_lock(*, run_id: int, worker_id: str, lock: timedelta, now: datetime) 
     if not StepRun.objects.filter(
         pk=run.pk, status=RunStatus.RUNNING, worker=worker_name(worker_id), lease_until__gte=now
     ).update(lease_until=now + lock):
-        raise InstanceConflict("not_locked", f"task {run.pk} is not locked by {worker_id!r}")
+        raise InstanceConflict(
+            "not_locked",
+            _("task %(id)s is not locked by %(worker)r") % {"id": run.pk, "worker": worker_id},
+        )
     run.lease_until = now + lock
     return run

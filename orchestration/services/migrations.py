@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from accounts import permissions
 from orchestration import clock
@@ -33,10 +34,12 @@ def _versions(key: str, source: int, target: int) -> tuple[ProcessVersion, Proce
     }
     if source not in versions or target not in versions:
         missing = [n for n in (source, target) if n not in versions]
-        raise InvalidInput({"version": [f"{key!r} has no version {n}" for n in missing]})
+        words = gettext("%(key)r has no version %(n)s")
+        raise InvalidInput({"version": [words % {"key": key, "n": n} for n in missing]})
     to_version = versions[target]
     if to_version.status not in {"published", "deprecated"}:
-        raise InvalidInput({"to": [f"version {target} is {to_version.status}, not published"]})
+        raise InvalidInput({"to": [gettext("version %(n)s is %(status)s, not published")
+                                   % {"n": target, "status": to_version.status}]})  # fmt: skip
     return versions[source], to_version
 
 
@@ -54,19 +57,22 @@ def _plan(
                                 "moves": [], "problem": None}  # fmt: skip
         lines[instance.pk] = line
         if instance.status in HOLDING:  # its held work would be applied to the wrong version
-            line["problem"] = (f"it is {instance.status}: "
-                               + ("resume it first" if instance.status == InstanceStatus.SUSPENDED
-                                  else "retry or cancel it first"))  # fmt: skip
+            line["problem"] = (gettext("it is %(status)s: resume it first")
+                               if instance.status == InstanceStatus.SUSPENDED
+                               else gettext("it is %(status)s: retry or cancel it first")) % {
+                "status": instance.status}  # fmt: skip
         for step in sorted(state.places(instance.state)):
             to = mapping.get(step, step)
             line["moves"].append({"from": step, "to": to, "current": step in current})
             if line["problem"]:
                 continue
             if to not in target_steps:
-                line["problem"] = f"step {step!r} has no counterpart in version {new.number}"
+                line["problem"] = gettext("step %(step)r has no counterpart in version %(n)s") % {
+                    "step": step, "n": new.number}  # fmt: skip
             elif old_steps[step]["type"] != target_steps[to]["type"]:
-                line["problem"] = (f"step {step!r} ({old_steps[step]['type']}) maps to {to!r}"
-                                   f" ({target_steps[to]['type']})")  # fmt: skip
+                line["problem"] = gettext("step %(step)r (%(old)s) maps to %(to)r (%(new)s)") % {
+                    "step": step, "old": old_steps[step]["type"], "to": to,
+                    "new": target_steps[to]["type"]}  # fmt: skip
             elif step in current:
                 line["problem"] = step_shape_problem(old.spec, new.spec, step, mapping)
     open_tasks = HumanTask.objects.filter(
@@ -77,10 +83,10 @@ def _plan(
         offered = (target_steps.get(to) or {}).get("outcomes") or {}
         lacking = [o for o in outcomes if o not in offered]
         if lacking and not lines[instance_id]["problem"]:
-            lines[instance_id]["problem"] = (
-                f"open task at {step!r} offers outcome {lacking[0]!r}, which version"
-                f" {new.number}'s {to!r} lacks"
-            )
+            lines[instance_id]["problem"] = gettext(
+                "open task at %(step)r offers outcome %(outcome)r, which version %(n)s's"
+                " %(to)r lacks"
+            ) % {"step": step, "outcome": lacking[0], "n": new.number, "to": to}
     return [lines[pk] for pk in sorted(lines)]
 
 

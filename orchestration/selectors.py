@@ -405,3 +405,27 @@ def pending_timers(instance: ProcessInstance) -> list[dict[str, Any]]:
             continue
         out.append({"step": timer.step, "what": what, "due_at": timer.due_at})
     return out
+
+
+def readable_attachments(user: Any, instance: ProcessInstance) -> list[Any]:
+    """The instance's files `user` may read (permissions.can_read_attachment),
+    oldest first: one query for the rows, and the instance-wide rule asked once
+    for all the files added to the instance itself (not once per file)."""
+    from accounts import permissions
+    from orchestration.models import Attachment
+
+    rows = Attachment.objects.filter(instance=instance).select_related(
+        "task__instance", "instance", "uploaded_by"
+    )
+    whole: bool | None = None
+    out = []
+    for row in rows:
+        if row.task is not None:
+            readable = permissions.can_see_task(user, row.task)
+        else:
+            if whole is None:
+                whole = permissions.can_read_attachment(user, row)
+            readable = whole
+        if readable:
+            out.append(row)
+    return out

@@ -3,8 +3,6 @@ the start form) and downloading them, under the policy's visibility rules."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
@@ -15,15 +13,8 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts import permissions
 from orchestration import services
 from orchestration.exceptions import InvalidInput
-from orchestration.models import Attachment, ProcessInstance
+from orchestration.models import Attachment
 from tasks_ui.responses import back, person, refused, visible_task
-
-
-def visible_attachments(user: Any, instance: ProcessInstance) -> list[Attachment]:
-    rows = Attachment.objects.filter(instance=instance).select_related(
-        "task__instance", "instance", "uploaded_by"
-    )
-    return [a for a in rows if permissions.can_read_attachment(user, a)]
 
 
 def add_files(request: HttpRequest, *, instance_id: int, task_id: int | None = None) -> int:

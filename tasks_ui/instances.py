@@ -26,7 +26,6 @@ from orchestration.exceptions import InvalidInput
 from orchestration.models import HumanTask, ProcessDefinition, ProcessInstance, StepRun
 from orchestration.states import ENDED, RETRYABLE, SUSPENDABLE, InstanceStatus
 from tasks_ui import task_context
-from tasks_ui.attachments import visible_attachments
 from tasks_ui.responses import back, person, refused
 
 PAGE_SIZE = 50
@@ -120,7 +119,7 @@ def instance_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "instance": instance,
             "moving": _refresh_seconds(instance),
             "timers": _timers(instance),
-            "attachments": visible_attachments(request.user, instance),
+            "attachments": selectors.readable_attachments(request.user, instance),
             "variables": task_context.variables(instance),
             "raw_variables": json.dumps(instance.variables, indent=2, default=str),
             "runs": StepRun.objects.filter(instance=instance).order_by("pk"),

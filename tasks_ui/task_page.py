@@ -34,7 +34,6 @@ from orchestration.exceptions import InvalidInput
 from orchestration.models import HumanTask
 from orchestration.services.attachments import allowed_types
 from tasks_ui import task_context
-from tasks_ui.attachments import visible_attachments
 from tasks_ui.forms import bound_fields, decision_data, errors_by_field
 from tasks_ui.responses import back, person, refused, visible_task
 
@@ -83,7 +82,7 @@ def _page_context(
         "can_hand_back": task.status == "open"
         and permissions.hand_back_refusal(user, task) is None,
         "comments": task.comments.select_related("author"),
-        "attachments": visible_attachments(user, instance),
+        "attachments": selectors.readable_attachments(user, instance),
         "attachment_types": ", ".join(allowed_types()),
         "attachment_limit": settings.ORCHESTRATION_ATTACHMENT_MAX_BYTES,
         "history": selectors.task_history(task),

@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 from accounts import permissions
 from api.common import actor, require_scope, valid
 from api.serializers import ERRORS
-from orchestration import services
+from orchestration import selectors, services
 from orchestration.models import Attachment, HumanTask, ProcessInstance
 
 
@@ -78,11 +78,8 @@ class InstanceAttachments(APIView):
     def get(self, request: Request, pk: int) -> Response:
         require_scope(request, "instances:read")
         instance = _instance(request, pk)
-        rows = Attachment.objects.filter(instance=instance).select_related(
-            "task__instance", "instance", "uploaded_by"
-        )
-        return Response([_data(request, a) for a in rows
-                         if permissions.can_read_attachment(request.user, a)])  # fmt: skip
+        rows = selectors.readable_attachments(request.user, instance)
+        return Response([_data(request, a) for a in rows])
 
     @extend_schema(
         request={"multipart/form-data": AttachmentUpload},

@@ -5,6 +5,7 @@ from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Absence, User
 
@@ -27,7 +28,10 @@ class _ProtectsCandidates:
 class UserAdmin(_ProtectsCandidates, BaseUserAdmin):  # type: ignore[type-arg]
     fieldsets = (
         *(BaseUserAdmin.fieldsets or ()),
-        ("Process engine", {"fields": ("manager", "timezone", "attributes")}),
+        (
+            gettext_lazy("Process engine"),
+            {"fields": ("manager", "timezone", "language", "attributes")},
+        ),
     )
     list_display = ("username", "email", "first_name", "last_name", "manager", "is_staff")
     autocomplete_fields = ("manager",)

@@ -9,6 +9,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext, gettext_lazy
 
 from accounts import permissions
 from accounts.models import User
@@ -20,13 +21,17 @@ from orchestration.problems import problem_for
 
 class ApiKeyForm(forms.ModelForm):  # type: ignore[type-arg]
     scopes = forms.MultipleChoiceField(
-        choices=list(SCOPES.items()), widget=forms.CheckboxSelectMultiple, required=False
+        choices=list(SCOPES.items()),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        label=gettext_lazy("Scopes"),
     )
     definitions = forms.MultipleChoiceField(
         choices=[],
         widget=forms.CheckboxSelectMultiple,
         required=False,
-        help_text="None ticked: every definition.",
+        label=gettext_lazy("Definitions"),
+        help_text=gettext_lazy("None ticked: every definition."),
     )
 
     class Meta:
@@ -70,7 +75,8 @@ class ApiKeyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         obj.pk = key.pk
         messages.warning(
             request,
-            f"The key {key.name!r} is {token} — copy it now: it is shown only this once.",
+            gettext("The key %(name)s is %(token)s — copy it now: it is shown only this once.")
+            % {"name": repr(key.name), "token": token},
         )
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
@@ -79,14 +85,18 @@ class ApiKeyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
         return None  # the audit log records the creation (api_key.created)
 
-    @admin.action(description="Revoke the selected keys")
+    @admin.action(description=gettext_lazy("Revoke the selected keys"))
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         user = request.user
         assert isinstance(user, User)
         for key in queryset:
             try:
                 services.api_key_revoke(actor=user, key_id=key.pk)
-                self.message_user(request, f"Revoked {key.name!r}.", messages.SUCCESS)
+                self.message_user(
+                    request,
+                    gettext("Revoked %(name)s.") % {"name": repr(key.name)},
+                    messages.SUCCESS,
+                )
             except Exception as exc:
                 problem = problem_for(exc)
                 if problem is None:

@@ -4,22 +4,23 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from orchestration import clock
 
 # What a key may be scoped to. A key may do at most what its account's roles
 # allow; the scopes narrow that further (the policy module checks both).
 SCOPES = {
-    "definitions:read": "Read definitions and their versions",
-    "definitions:deploy": "Deploy draft versions",
-    "definitions:publish": "Publish versions",
-    "instances:start": "Start instances",
-    "instances:read": "Read instances and their history",
-    "instances:operate": "Cancel and retry instances",
-    "messages:send": "Send messages to instances",
-    "tasks:read": "Read tasks",
-    "tasks:act": "Claim, release, delegate and complete tasks",
-    "external-tasks:work": "Fetch, lock and complete external tasks",
+    "definitions:read": _("Read definitions and their versions"),
+    "definitions:deploy": _("Deploy draft versions"),
+    "definitions:publish": _("Publish versions"),
+    "instances:start": _("Start instances"),
+    "instances:read": _("Read instances and their history"),
+    "instances:operate": _("Cancel and retry instances"),
+    "messages:send": _("Send messages to instances"),
+    "tasks:read": _("Read tasks"),
+    "tasks:act": _("Claim, release, delegate and complete tasks"),
+    "external-tasks:work": _("Fetch, lock and complete external tasks"),
 }
 
 
@@ -31,29 +32,44 @@ class ApiKey(models.Model):
     name = models.CharField(
         max_length=100,
         unique=True,
-        help_text="Who uses the key; the audit log names it as the actor.",
+        help_text=_("Who uses the key; the audit log names it as the actor."),
+        verbose_name=_("name"),
     )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
         related_name="api_keys",
-        help_text="The account the key acts as: its roles bound what the key may do.",
+        help_text=_("The account the key acts as: its roles bound what the key may do."),
+        verbose_name=_("user"),
     )
-    prefix = models.CharField(max_length=12, unique=True, editable=False)
-    secret_hash = models.CharField(max_length=64, editable=False)
+    prefix = models.CharField(max_length=12, unique=True, editable=False, verbose_name=_("prefix"))
+    secret_hash = models.CharField(max_length=64, editable=False, verbose_name=_("secret hash"))
     scopes = models.JSONField(
-        default=list, blank=True, help_text="What the key may do (see the list); empty: nothing."
+        default=list,
+        blank=True,
+        help_text=_("What the key may do (see the list); empty: nothing."),
+        verbose_name=_("scopes"),
     )
     definitions = models.JSONField(
-        default=list, blank=True, help_text="Definition keys it may touch; empty: all."
+        default=list,
+        blank=True,
+        help_text=_("Definition keys it may touch; empty: all."),
+        verbose_name=_("definitions"),
     )
-    created_at = models.DateTimeField(default=clock.now, editable=False)
-    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
-    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(
+        default=clock.now, editable=False, verbose_name=_("created at")
+    )
+    last_used_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("last used at")
+    )
+    revoked_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("revoked at")
+    )
 
     class Meta:
         ordering = ["name"]
-        verbose_name = "API key"
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
 
     def __str__(self) -> str:
         return self.name
@@ -67,19 +83,25 @@ class IdempotentRequest(models.Model):
     """A POST made with an Idempotency-Key, and the answer it got: a replay of
     the same key and body gets this answer again without acting again."""
 
-    owner = models.CharField(max_length=40)  # "key:<prefix>" or "user:<id>"
-    key = models.CharField(max_length=255)
-    fingerprint = models.CharField(max_length=64)  # SHA-256 of method, path and body
-    status = models.PositiveSmallIntegerField()
-    content_type = models.CharField(max_length=100)
-    body = models.BinaryField()
-    created_at = models.DateTimeField(default=clock.now)
+    owner = models.CharField(
+        max_length=40, verbose_name=_("owner")
+    )  # "key:<prefix>" or "user:<id>"
+    key = models.CharField(max_length=255, verbose_name=_("key"))
+    fingerprint = models.CharField(
+        max_length=64, verbose_name=_("fingerprint")
+    )  # SHA-256 of method, path and body
+    status = models.PositiveSmallIntegerField(verbose_name=_("status"))
+    content_type = models.CharField(max_length=100, verbose_name=_("content type"))
+    body = models.BinaryField(verbose_name=_("body"))
+    created_at = models.DateTimeField(default=clock.now, verbose_name=_("created at"))
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["owner", "key"], name="idempotency_owner_key")
         ]
         indexes = [models.Index(fields=["created_at"], name="idempotency_created")]
+        verbose_name = _("idempotent request")
+        verbose_name_plural = _("idempotent requests")
 
     def __str__(self) -> str:
         return f"{self.owner} {self.key}"
@@ -91,27 +113,38 @@ class ApiCall(models.Model):
     reads included, kept API_CALL_LOG_DAYS days. Changes are in the audit log
     too (hash-chained, with the key as client); this says who read what."""
 
-    at = models.DateTimeField(default=clock.now)
+    at = models.DateTimeField(default=clock.now, verbose_name=_("time"))
     key = models.ForeignKey(
-        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        ApiKey,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("key"),
     )
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("user"),
     )
-    method = models.CharField(max_length=8)
-    path = models.CharField(max_length=300)
-    status = models.PositiveSmallIntegerField()
-    request_id = models.CharField(max_length=64, blank=True)
-    ip = models.GenericIPAddressField(null=True, blank=True)
-    milliseconds = models.PositiveIntegerField(default=0)
+    method = models.CharField(max_length=8, verbose_name=_("method"))
+    path = models.CharField(max_length=300, verbose_name=_("path"))
+    status = models.PositiveSmallIntegerField(verbose_name=_("status"))
+    request_id = models.CharField(max_length=64, blank=True, verbose_name=_("request id"))
+    ip = models.GenericIPAddressField(null=True, blank=True, verbose_name=_("IP address"))
+    milliseconds = models.PositiveIntegerField(default=0, verbose_name=_("milliseconds"))
 
     class Meta:
         ordering = ["-id"]
-        verbose_name = "API call"
+        verbose_name = _("API call")
         indexes = [
             models.Index(fields=["at"], name="apicall_at"),
             models.Index(fields=["key", "at"], name="apicall_key_at"),
         ]
+        verbose_name_plural = _("API calls")
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} {self.status}"

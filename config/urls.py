@@ -2,10 +2,11 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, include, path
+from django.utils.translation import gettext_lazy
 
-admin.site.site_header = "Process engine administration"
-admin.site.site_title = "Process engine admin"
-admin.site.index_title = "Definitions, instances and people"
+admin.site.site_header = gettext_lazy("Process engine administration")
+admin.site.site_title = gettext_lazy("Process engine admin")
+admin.site.index_title = gettext_lazy("Definitions, instances and people")
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("admin/", admin.site.urls),

@@ -24,7 +24,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from accounts import permissions
 from orchestration import selectors, services
@@ -49,12 +49,17 @@ from orchestration.models import (
 )
 from orchestration.problems import problem_for
 from orchestration.side_effects import webhooks
-from orchestration.states import InstanceStatus
+from orchestration.states import InstanceStatus, VersionStatus
+
 
 # A scrolling box reachable from the keyboard (axe: scrollable-region-focusable).
-DIAGRAM_BOX = (
-    '<div class="diagram" tabindex="0" role="region" aria-label="Process diagram">{}</div>'
-)
+def _diagram_box(svg: str) -> SafeString:
+    # render_svg escapes every user-written text it draws.
+    return format_html(
+        '<div class="diagram" tabindex="0" role="region" aria-label="{}">{}</div>',
+        gettext("Process diagram"),
+        mark_safe(svg),  # noqa: S308 - escaped inside
+    )
 
 
 def report_problem(
@@ -82,9 +87,13 @@ def report_problem(
 _UNSAVED = "orchestration:unsaved-source:{}"
 
 STATUS_ACTIONS = {
-    "_deprecate": (services.version_deprecate, "deprecated"),
-    "_retire": (services.version_retire, "retired"),
+    "_deprecate": (services.version_deprecate, gettext_lazy("%(version)s deprecated.")),
+    "_retire": (services.version_retire, gettext_lazy("%(version)s retired.")),
 }
+
+
+def _named(version: ProcessVersion) -> str:
+    return f"{version.definition.key} v{version.number}"
 
 
 def _normalise(text: str) -> str:
@@ -115,7 +124,6 @@ class VersionForm(forms.ModelForm):  # type: ignore[type-arg]
                 "class": "definition-source",
                 "data-definition-editor": "",
                 "data-schema": "definition-schema",
-                "data-label": "Definition (YAML or JSON)",
             }
         ),
     )
@@ -177,28 +185,27 @@ class ProcessVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                  "source_text", "diagram", "changes"]  # fmt: skip
         return fixed
 
-    @admin.display(description="Definition")
+    @admin.display(description=gettext_lazy("Definition"))
     def source_text(self, obj: ProcessVersion) -> SafeString:
         return format_html('<pre class="definition-source" tabindex="0">{}</pre>', obj.source)
 
-    @admin.display(description="Diagram")
+    @admin.display(description=gettext_lazy("Diagram"))
     def diagram(self, obj: ProcessVersion) -> SafeString:
-        # render_svg escapes every user-written text it draws.
-        return mark_safe(DIAGRAM_BOX.format(render_svg(obj.spec)))  # noqa: S308 - escaped inside
+        return _diagram_box(render_svg(obj.spec))
 
-    @admin.display(description="Changes from the previous version")
+    @admin.display(description=gettext_lazy("Changes from the previous version"))
     def changes(self, obj: ProcessVersion) -> SafeString | str:
         previous = selectors.version_previous(obj)
         if previous is None:
-            return "This is the first version."
+            return gettext("This is the first version.")
         table = source_diff_html(
             previous.source,
             obj.source,
-            old_label=f"v{previous.number} ({previous.status})",
+            old_label=f"v{previous.number} ({previous.get_status_display()})",
             new_label=f"v{obj.number}",
         )
         if not table:
-            return "Same source as the previous version."
+            return gettext("Same source as the previous version.")
         # HtmlDiff escapes the source lines; the labels are ours.
         return mark_safe(f'<div class="version-diff">{table}</div>')  # noqa: S308
 
@@ -238,7 +245,11 @@ class ProcessVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         obj.pk = result.version.pk
         obj.refresh_from_db()
         if not result.changed:
-            messages.info(request, f"Same content as {result.version}: nothing new was saved.")
+            messages.info(
+                request,
+                gettext("Same content as %(version)s: nothing new was saved.")
+                % {"version": result.version},
+            )
 
     def delete_model(self, request: HttpRequest, obj: ProcessVersion) -> None:
         services.version_delete_draft(version=obj, actor=request.user)  # type: ignore[arg-type]
@@ -310,7 +321,7 @@ class ProcessVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             raise PermissionDenied
         path = Path(settings.BASE_DIR) / "docs" / "definitions.md"
         if not path.exists():
-            raise Http404("The definition reference is not deployed with this copy.")
+            raise Http404(gettext("The definition reference is not deployed with this copy."))
         return FileResponse(path.open("rb"), content_type="text/plain; charset=utf-8")
 
     def validate_view(self, request: HttpRequest) -> HttpResponse:
@@ -342,10 +353,10 @@ class ProcessVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 services.version_publish(version=version, actor=request.user,  # type: ignore[arg-type]
                                          reason=form.cleaned_data["reason"])  # fmt: skip
             except Exception as exc:
-                report_problem(self, request, "Publish", exc)
+                report_problem(self, request, gettext("Publish"), exc)
             else:
-                self.message_user(request, f"{version.definition.key} v{version.number} published.",
-                                  messages.SUCCESS)  # fmt: skip
+                self.message_user(request, gettext("%(version)s published.")
+                                  % {"version": _named(version)}, messages.SUCCESS)  # fmt: skip
                 return HttpResponseRedirect(
                     reverse("admin:orchestration_processversion_change", args=[version.pk])
                 )
@@ -353,10 +364,12 @@ class ProcessVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         base = live if live is not None and live.pk != version.pk else None
         diff = ""
         if base is not None:
-            diff = source_diff_html(base.source, version.source,
-                                    old_label=f"v{base.number} (published)",
-                                    new_label=f"v{version.number}")  # fmt: skip
-        context = {**self.admin_site.each_context(request), "title": f"Publish {version}",
+            old_label = gettext("v%(number)s (published)") % {"number": base.number}
+            diff = source_diff_html(
+                base.source, version.source, old_label=old_label, new_label=f"v{version.number}"
+            )
+        title = gettext("Publish %(version)s") % {"version": version}
+        context = {**self.admin_site.each_context(request), "title": title,
                    "version": version, "base": base, "diff": diff, "form": form,
                    "opts": self.model._meta}  # fmt: skip
         return TemplateResponse(request, "admin/orchestration/processversion/publish.html", context)
@@ -379,14 +392,20 @@ class ProcessVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 plan = services.instance_migration_plan(**args)
                 if "_migrate" in request.POST:
                     moved = services.instance_migrate(**args)
-                    self.message_user(request, f"Moved {len(moved)} instance(s) to"
-                                      f" v{target.number}.", messages.SUCCESS)  # fmt: skip
+                    text = ngettext(
+                        "Moved %(count)d instance to v%(number)s.",
+                        "Moved %(count)d instances to v%(number)s.",
+                        len(moved),
+                    )
+                    text %= {"count": len(moved), "number": target.number}
+                    self.message_user(request, text, messages.SUCCESS)
                     return HttpResponseRedirect(
                         reverse("admin:orchestration_processversion_change", args=[target.pk])
                     )
             except Exception as exc:
-                report_problem(self, request, "Migrate", exc)
-        context = {**self.admin_site.each_context(request), "title": f"Migrate to {target}",
+                report_problem(self, request, gettext("Migrate"), exc)
+        title = gettext("Migrate to %(version)s") % {"version": target}
+        context = {**self.admin_site.each_context(request), "title": title,
                    "target": target, "form": form, "plan": plan, "opts": self.model._meta,
                    "blocked": any(line["problem"] for line in plan or [])}  # fmt: skip
         return TemplateResponse(request, "admin/orchestration/processversion/migrate.html",
@@ -422,8 +441,10 @@ class ProcessVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                     request.session[_UNSAVED.format(obj.pk)] = edited[: 1024 * 1024]
                     self.message_user(
                         request,
-                        "Nothing was published: the editor has changes that are not saved. "
-                        "They are kept below; save them first, then publish.",
+                        gettext(
+                            "Nothing was published: the editor has changes that are not saved. "
+                            "They are kept below; save them first, then publish."
+                        ),
                         messages.WARNING,
                     )
                     return HttpResponseRedirect(request.path)
@@ -438,17 +459,21 @@ class ProcessVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 allow_identical=True,
             )
         except Exception as exc:
-            report_problem(self, request, "New draft", exc)
+            report_problem(self, request, gettext("New draft"), exc)
             return HttpResponseRedirect(request.path)
         target = result.version
         if not result.changed:
-            self.message_user(request, f"{target} already has this content.", messages.INFO)
+            self.message_user(
+                request,
+                gettext("%(version)s already has this content.") % {"version": target},
+                messages.INFO,
+            )
         return HttpResponseRedirect(
             reverse("admin:orchestration_processversion_change", args=[target.pk])
         )
 
     def _change_status(
-        self, request: HttpRequest, versions: list[ProcessVersion], service: Any, verb: str
+        self, request: HttpRequest, versions: list[ProcessVersion], service: Any, done: Any
     ) -> None:
         for version in versions:
             try:
@@ -456,11 +481,11 @@ class ProcessVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             except Exception as exc:
                 report_problem(self, request, str(version), exc)
             else:
-                self.message_user(request, f"{version.definition.key} v{version.number} {verb}.")
+                self.message_user(request, done % {"version": _named(version)})
 
-    @admin.action(description="Deprecate selected versions", permissions=["publish"])
+    @admin.action(description=gettext_lazy("Deprecate selected versions"), permissions=["publish"])
     def deprecate_selected(self, request: HttpRequest, queryset: QuerySet[ProcessVersion]) -> None:
-        self._change_status(request, list(queryset), services.version_deprecate, "deprecated")
+        self._change_status(request, list(queryset), *STATUS_ACTIONS["_deprecate"])
 
 
 class PublishForm(forms.Form):
@@ -472,10 +497,12 @@ class PublishForm(forms.Form):
 
 
 class MigrationForm(forms.Form):
-    source = forms.TypedChoiceField(coerce=int, label="Move the live instances of version")
+    source = forms.TypedChoiceField(
+        coerce=int, label=gettext_lazy("Move the live instances of version")
+    )
     mapping = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 4}),
-        label="Renamed steps (one old_step=new_step per line)",
+        label=gettext_lazy("Renamed steps (one old_step=new_step per line)"),
     )  # fmt: skip
 
     def __init__(self, target: ProcessVersion, *args: Any, **kwargs: Any) -> None:
@@ -485,7 +512,11 @@ class MigrationForm(forms.Form):
             live=Count("instances", filter=Q(instances__ended_at__isnull=True))
         ).order_by("number")
         self.fields["source"].choices = [  # type: ignore[attr-defined]
-            (number, f"v{number} ({status}, {live} live)")
+            (
+                number,
+                gettext("v%(number)s (%(status)s, %(live)s live)")
+                % {"number": number, "status": VersionStatus(status).label, "live": live},
+            )
             for number, status, live in counted.values_list("number", "status", "live")
         ]
 
@@ -496,7 +527,10 @@ class MigrationForm(forms.Form):
                 continue
             old, sep, new = line.strip().partition("=")
             if not sep or not old.strip() or not new.strip():
-                raise ValidationError(f"line {n}: expected old_step=new_step, got {line.strip()!r}")
+                raise ValidationError(
+                    gettext("line %(n)s: expected old_step=new_step, got %(line)s")
+                    % {"n": n, "line": repr(line.strip())}
+                )
             mapping[old.strip()] = new.strip()
         return mapping
 
@@ -509,7 +543,7 @@ class VersionInline(admin.TabularInline):  # type: ignore[type-arg]
     can_delete = False
     show_change_link = False
 
-    @admin.display(description="Version")
+    @admin.display(description=gettext_lazy("Version"))
     def link(self, obj: ProcessVersion) -> str:
         url = reverse("admin:orchestration_processversion_change", args=[obj.pk])
         return format_html('<a href="{}">v{}</a>', url, obj.number)
@@ -540,11 +574,12 @@ class ProcessDefinitionAdmin(ReadOnlyAdmin):
             raise PermissionDenied
         return HttpResponseRedirect(reverse("admin:orchestration_processversion_add"))
 
-    @admin.display(description="Versions")
+    @admin.display(description=gettext_lazy("Versions"))
     def versions_summary(self, obj: ProcessDefinition) -> str:
-        return format_html_join(", ", "v{} {}", ((v.number, v.status) for v in obj.versions.all()))
+        versions = ((v.number, v.get_status_display()) for v in obj.versions.all())
+        return format_html_join(", ", "v{} {}", versions)
 
-    @admin.display(description="Newest version")
+    @admin.display(description=gettext_lazy("Newest version"))
     def diagram(self, obj: ProcessDefinition) -> SafeString | str:
         newest = max(obj.versions.all(), key=lambda v: v.number, default=None)
         if newest is None:
@@ -598,10 +633,10 @@ class StepRunInline(InstancePartInline):
     readonly_fields = fields
     ordering = ("pk",)
 
-    @admin.display(description="Kind")
+    @admin.display(description=gettext_lazy("Kind"))
     def kind(self, obj: StepRun) -> str:
         # Words, not Django's boolean icons: a red cross read as "failed".
-        return "compensation (undo)" if obj.compensation else "step"
+        return gettext("compensation (undo)") if obj.compensation else gettext("step")
 
 
 class HumanTaskInline(InstancePartInline):
@@ -648,11 +683,11 @@ class ProcessInstanceAdmin(ReadOnlyAdmin):
     inlines = [HumanTaskInline, StepRunInline]
     actions = ["cancel_selected", "retry_selected"]
 
-    @admin.display(description="Version", ordering="version__number")
+    @admin.display(description=gettext_lazy("Version"), ordering="version__number")
     def version_number(self, obj: ProcessInstance) -> int:
         return obj.version.number
 
-    @admin.display(description="Problem")
+    @admin.display(description=gettext_lazy("Problem"))
     def problem(self, obj: ProcessInstance) -> str:
         """A failed step or an incident in words, with what an operator can do."""
         error = obj.error or {}
@@ -661,42 +696,50 @@ class ProcessInstanceAdmin(ReadOnlyAdmin):
         if obj.status == InstanceStatus.SUSPENDED:
             hold = error.get("suspended") or {}
             held = len(error.get("replay") or [])
-            return (
-                f"Suspended by {hold.get('by')}: {hold.get('reason')} ({held} event(s) held)."
-                " Resume it from its page (Intervene) or the API."
-            )
+            return ngettext(
+                "Suspended by %(by)s: %(reason)s (%(held)d event held)."
+                " Resume it from its page (Intervene) or the API.",
+                "Suspended by %(by)s: %(reason)s (%(held)d events held)."
+                " Resume it from its page (Intervene) or the API.",
+                held,
+            ) % {"by": hold.get("by"), "reason": hold.get("reason"), "held": held}
         if obj.status == InstanceStatus.INCIDENT:
             held = len(error.get("replay") or [])
-            return (
-                f"Incident at step {error.get('step')!r}: {error.get('type')}: "
-                f"{error.get('message')} (while applying: {error.get('source')}; "
-                f"{held} event(s) held). Retry resumes it once the cause is fixed; "
-                "cancel ends it."
-            )
-        return f"Step {error.get('step')!r} failed: {error.get('code')}: {error.get('message')}"
+            return ngettext(
+                "Incident at step %(step)s: %(type)s: %(message)s (while applying: %(source)s;"
+                " %(held)d event held). Retry resumes it once the cause is fixed; cancel ends it.",
+                "Incident at step %(step)s: %(type)s: %(message)s (while applying: %(source)s;"
+                " %(held)d events held). Retry resumes it once the cause is fixed; cancel ends it.",
+                held,
+            ) % {"step": repr(error.get("step")), "type": error.get("type"), "held": held,
+                 "message": error.get("message"), "source": error.get("source")}  # fmt: skip
+        return gettext("Step %(step)s failed: %(code)s: %(message)s") % {
+            "step": repr(error.get("step")), "code": error.get("code"),
+            "message": error.get("message"),
+        }  # fmt: skip
 
-    @admin.display(description="Pending timers and escalations")
+    @admin.display(description=gettext_lazy("Pending timers and escalations"))
     def pending_timers(self, obj: ProcessInstance) -> SafeString | str:
         timers = selectors.pending_timers(obj)
         if not timers:
-            return "None."
+            return gettext("None.")
         lines = ((f"{t['due_at']:%Y-%m-%d %H:%M:%S %Z}", t["step"] or "-", t["what"])
                  for t in timers)  # fmt: skip
         items = format_html_join("", "<li>{} — {}: {}</li>", lines)
         return format_html('<ul class="pending-timers">{}</ul>', items)
 
-    @admin.display(description="Where it is")
+    @admin.display(description=gettext_lazy("Where it is"))
     def diagram(self, obj: ProcessInstance) -> SafeString:
         current = current_steps(obj.state)
         done = {step for step, _ in selectors.completed_steps(obj)}
         svg = render_svg(obj.version.spec, highlight=current, done=done)
-        return mark_safe(DIAGRAM_BOX.format(svg))  # noqa: S308 - escaped inside
+        return _diagram_box(svg)
 
     def has_operate_permission(self, request: HttpRequest) -> bool:
         return permissions.can_operate(request.user)
 
     def _each(
-        self, request: HttpRequest, queryset: QuerySet[ProcessInstance], verb: str, call: Any
+        self, request: HttpRequest, queryset: QuerySet[ProcessInstance], done: Any, call: Any
     ) -> None:
         for instance in queryset:
             try:
@@ -708,27 +751,33 @@ class ProcessInstanceAdmin(ReadOnlyAdmin):
                     pk=instance.pk
                 )
                 level = messages.WARNING if status == InstanceStatus.INCIDENT else messages.INFO
-                self.message_user(request, f"#{instance.pk} {verb}: now {status}.", level)
+                text = done % {"id": instance.pk, "status": InstanceStatus(status).label}
+                self.message_user(request, text, level)
 
     @admin.action(
-        description="Cancel selected instances (with compensation)", permissions=["operate"]
+        description=gettext_lazy("Cancel selected instances (with compensation)"),
+        permissions=["operate"],
     )
     def cancel_selected(self, request: HttpRequest, queryset: QuerySet[ProcessInstance]) -> None:
-        self._each(request, queryset, "cancelled", services.instance_cancel)
+        done = gettext_lazy("#%(id)s cancelled: now %(status)s.")
+        self._each(request, queryset, done, services.instance_cancel)
 
     @admin.action(
-        description="Retry the failed step or incident of selected instances",
+        description=gettext_lazy("Retry the failed step or incident of selected instances"),
         permissions=["operate"],
     )
     def retry_selected(self, request: HttpRequest, queryset: QuerySet[ProcessInstance]) -> None:
-        self._each(request, queryset, "retried", services.instance_retry)
+        done = gettext_lazy("#%(id)s retried: now %(status)s.")
+        self._each(request, queryset, done, services.instance_retry)
 
 
 # ---- webhooks --------------------------------------------------------------------------
 class WebhookSubscriptionForm(forms.ModelForm):  # type: ignore[type-arg]
-    url = forms.URLField(max_length=500, assume_scheme="https")
+    url = forms.URLField(max_length=500, assume_scheme="https", label=gettext_lazy("URL"))
     events = forms.MultipleChoiceField(
-        choices=list(WEBHOOK_EVENTS.items()), widget=forms.CheckboxSelectMultiple
+        choices=list(WEBHOOK_EVENTS.items()),
+        widget=forms.CheckboxSelectMultiple,
+        label=gettext_lazy("Events"),
     )
 
     class Meta:
@@ -739,7 +788,10 @@ class WebhookSubscriptionForm(forms.ModelForm):  # type: ignore[type-arg]
         url = str(self.cleaned_data["url"])
         if not host_allowed(url, settings.ORCHESTRATION_HTTP_ALLOWED_HOSTS):
             raise ValidationError(
-                "Its host is not in ORCHESTRATION_HTTP_ALLOWED_HOSTS (the same list as http steps)."
+                gettext(
+                    "Its host is not in ORCHESTRATION_HTTP_ALLOWED_HOSTS"
+                    " (the same list as http steps)."
+                )
             )
         return url
 
@@ -766,8 +818,11 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         obj.pk = made.pk
         messages.warning(
             request,
-            f"The signing secret of {made.name!r} is {secret} — copy it now: "
-            "it is shown only this once.",
+            gettext(
+                "The signing secret of %(name)s is %(secret)s — copy it now: "
+                "it is shown only this once."
+            )
+            % {"name": repr(made.name), "secret": secret},
         )
 
 
@@ -810,18 +865,19 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
     inlines = [WebhookAttemptInline]
     actions = ["replay"]
 
-    @admin.action(description="Send the selected deliveries again")
+    @admin.action(description=gettext_lazy("Send the selected deliveries again"))
     def replay(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
         for delivery in queryset:
             try:
                 again = webhooks.delivery_replay(actor=request.user, delivery_id=delivery.pk)
                 self.message_user(
                     request,
-                    f"Delivery {delivery.pk} will be sent again as {again.pk}.",
+                    gettext("Delivery %(id)s will be sent again as %(again)s.")
+                    % {"id": delivery.pk, "again": again.pk},
                     messages.SUCCESS,
                 )
             except Exception as exc:
-                report_problem(self, request, f"Delivery {delivery.pk}", exc)
+                report_problem(self, request, gettext("Delivery %(id)s") % {"id": delivery.pk}, exc)
 
 
 @admin.register(SweepFailure)

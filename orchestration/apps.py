@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class OrchestrationConfig(AppConfig):
     name = "orchestration"
-    verbose_name = "Processes"
+    verbose_name = _("Processes")
 
     def ready(self) -> None:
         from orchestration import checks, handlers  # noqa: F401 - registers system checks

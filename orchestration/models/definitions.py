@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from orchestration import clock
 from orchestration.audit import context as audit_context
@@ -26,13 +27,19 @@ _STATUS_FIELDS = frozenset(
 class ProcessDefinition(models.Model):
     """A process known by a stable key; its content lives in versions."""
 
-    key = models.SlugField(max_length=100, unique=True)
-    name = models.CharField(max_length=200)
-    created_at = models.DateTimeField(default=clock.now, editable=False)
-    updated_at = models.DateTimeField(default=clock.now, editable=False)
+    key = models.SlugField(max_length=100, unique=True, verbose_name=_("key"))
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    created_at = models.DateTimeField(
+        default=clock.now, editable=False, verbose_name=_("created at")
+    )
+    updated_at = models.DateTimeField(
+        default=clock.now, editable=False, verbose_name=_("updated at")
+    )
 
     class Meta:
         ordering = ["key"]
+        verbose_name = _("process definition")
+        verbose_name_plural = _("process definitions")
 
     def __str__(self) -> str:
         return self.key
@@ -64,26 +71,50 @@ class ProcessVersion(models.Model):
     """One numbered version of a definition: a mutable draft until published, then frozen."""
 
     definition = models.ForeignKey(
-        ProcessDefinition, on_delete=models.PROTECT, related_name="versions"
+        ProcessDefinition,
+        on_delete=models.PROTECT,
+        related_name="versions",
+        verbose_name=_("definition"),
     )
-    number = models.PositiveIntegerField()
+    number = models.PositiveIntegerField(verbose_name=_("number"))
     status = models.CharField(
-        max_length=16, choices=VersionStatus.choices, default=VersionStatus.DRAFT
+        max_length=16,
+        choices=VersionStatus.choices,
+        default=VersionStatus.DRAFT,
+        verbose_name=_("status"),
     )
-    source = models.TextField(help_text="The definition as written (YAML or JSON).")
-    spec = models.JSONField(help_text="The parsed, validated definition.")
-    content_hash = models.CharField(max_length=64)
+    source = models.TextField(
+        help_text=_("The definition as written (YAML or JSON)."), verbose_name=_("source")
+    )
+    spec = models.JSONField(
+        help_text=_("The parsed, validated definition."), verbose_name=_("spec")
+    )
+    content_hash = models.CharField(max_length=64, verbose_name=_("content hash"))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(default=clock.now, editable=False)
-    updated_at = models.DateTimeField(default=clock.now, editable=False)
+    created_at = models.DateTimeField(
+        default=clock.now, editable=False, verbose_name=_("created at")
+    )
+    updated_at = models.DateTimeField(
+        default=clock.now, editable=False, verbose_name=_("updated at")
+    )
     published_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("published by"),
     )
-    published_at = models.DateTimeField(null=True, blank=True)
-    deprecated_at = models.DateTimeField(null=True, blank=True)
-    retired_at = models.DateTimeField(null=True, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True, verbose_name=_("published at"))
+    deprecated_at = models.DateTimeField(null=True, blank=True, verbose_name=_("deprecated at"))
+    retired_at = models.DateTimeField(null=True, blank=True, verbose_name=_("retired at"))
 
     objects = ProcessVersionQuerySet.as_manager()
 
@@ -99,6 +130,8 @@ class ProcessVersion(models.Model):
         ]
         indexes = [models.Index(fields=["definition", "status", "-number"])]
         permissions = [("publish_processversion", "Can publish, deprecate and retire versions")]
+        verbose_name = _("process version")
+        verbose_name_plural = _("process versions")
 
     def __str__(self) -> str:
         return f"{self.definition.key} v{self.number} ({self.status})"
@@ -155,34 +188,59 @@ class ProcessEvent(models.Model):
     that seals the rows lives beside them (AuditSeal).
     """
 
-    created_at = models.DateTimeField(default=clock.now, db_index=True)
-    kind = models.CharField(max_length=64)
+    created_at = models.DateTimeField(
+        default=clock.now, db_index=True, verbose_name=_("created at")
+    )
+    kind = models.CharField(max_length=64, verbose_name=_("kind"))
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("actor"),
     )
     definition = models.ForeignKey(
-        ProcessDefinition, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+        ProcessDefinition,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="events",
+        verbose_name=_("definition"),
     )
     version = models.ForeignKey(
-        ProcessVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+        ProcessVersion,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="events",
+        verbose_name=_("version"),
     )
     instance = models.ForeignKey(
         "orchestration.ProcessInstance", null=True, blank=True, on_delete=models.PROTECT,
-        related_name="events",
+        related_name="events", verbose_name=_("instance"),
     )  # fmt: skip
-    step = models.CharField(max_length=100, blank=True)
-    from_status = models.CharField(max_length=32, blank=True)
-    to_status = models.CharField(max_length=32, blank=True)
-    reason = models.TextField(blank=True)
-    payload = models.JSONField(default=dict, blank=True)
+    step = models.CharField(max_length=100, blank=True, verbose_name=_("step"))
+    from_status = models.CharField(max_length=32, blank=True, verbose_name=_("from status"))
+    to_status = models.CharField(max_length=32, blank=True, verbose_name=_("to status"))
+    reason = models.TextField(blank=True, verbose_name=_("reason"))
+    payload = models.JSONField(default=dict, blank=True, verbose_name=_("payload"))
     # Set only on rows written before the outbox read the log by cursor (sent
     # or not meant to be sent then); the mail cursor skips those. Never written now.
-    dispatched_at = models.DateTimeField(null=True, blank=True, editable=False)
+    dispatched_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("dispatched at")
+    )
     # Where it came from: the request (id, client address) and, for the API,
     # the key's name; empty for the system (workers, commands).
-    request_id = models.CharField(max_length=64, blank=True, default=audit_context.request_id)
-    ip = models.GenericIPAddressField(null=True, blank=True, default=audit_context.ip)
-    client = models.CharField(max_length=150, blank=True, default=audit_context.client)
+    request_id = models.CharField(
+        max_length=64, blank=True, default=audit_context.request_id, verbose_name=_("request id")
+    )
+    ip = models.GenericIPAddressField(
+        null=True, blank=True, default=audit_context.ip, verbose_name=_("IP address")
+    )
+    client = models.CharField(
+        max_length=150, blank=True, default=audit_context.client, verbose_name=_("client")
+    )
 
     objects = ProcessEventQuerySet.as_manager()
 
@@ -194,6 +252,8 @@ class ProcessEvent(models.Model):
                 fields=["id"], condition=models.Q(kind="notification"), name="event_notifications"
             ),
         ]
+        verbose_name = _("process event")
+        verbose_name_plural = _("process events")
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.kind}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from orchestration import clock
 from orchestration.models.fields import IdListField
@@ -25,28 +26,43 @@ class ProcessInstance(models.Model):
     # status) serves lookups by definition.
     definition = models.ForeignKey(
         "orchestration.ProcessDefinition", on_delete=models.PROTECT, related_name="instances",
-        db_index=False,
+        db_index=False, verbose_name=_("definition"),
     )  # fmt: skip
     version = models.ForeignKey(
-        "orchestration.ProcessVersion", on_delete=models.PROTECT, related_name="instances"
+        "orchestration.ProcessVersion",
+        on_delete=models.PROTECT,
+        related_name="instances",
+        verbose_name=_("version"),
     )
-    business_key = models.CharField(max_length=200, blank=True)
-    status = models.CharField(max_length=16, choices=InstanceStatus.choices)
-    result = models.CharField(max_length=200, blank=True)
-    variables = models.JSONField(default=dict)
-    state = models.JSONField(default=dict)
-    error = models.JSONField(null=True, blank=True)
+    business_key = models.CharField(max_length=200, blank=True, verbose_name=_("business key"))
+    status = models.CharField(
+        max_length=16, choices=InstanceStatus.choices, verbose_name=_("status")
+    )
+    result = models.CharField(max_length=200, blank=True, verbose_name=_("result"))
+    variables = models.JSONField(default=dict, verbose_name=_("variables"))
+    state = models.JSONField(default=dict, verbose_name=_("state"))
+    error = models.JSONField(null=True, blank=True, verbose_name=_("error"))
     started_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("started by"),
     )
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+        verbose_name=_("parent"),
     )
-    parent_token = models.CharField(max_length=20, blank=True)
-    parent_step = models.CharField(max_length=100, blank=True)
-    created_at = models.DateTimeField(default=clock.now)
-    updated_at = models.DateTimeField(default=clock.now)
-    ended_at = models.DateTimeField(null=True, blank=True)
+    parent_token = models.CharField(max_length=20, blank=True, verbose_name=_("parent token"))
+    parent_step = models.CharField(max_length=100, blank=True, verbose_name=_("parent step"))
+    created_at = models.DateTimeField(default=clock.now, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(default=clock.now, verbose_name=_("updated at"))
+    ended_at = models.DateTimeField(null=True, blank=True, verbose_name=_("ended at"))
 
     class Meta:
         ordering = ["-id"]
@@ -60,6 +76,8 @@ class ProcessInstance(models.Model):
             # Exact lookups only: no second pattern-ops index for LIKE.
             models.Index(fields=["business_key"], name="instance_business_key"),
         ]
+        verbose_name = _("process instance")
+        verbose_name_plural = _("process instances")
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.definition_id and self.definition.key} ({self.status})"
@@ -71,33 +89,39 @@ class StepRun(models.Model):
 
     # Lookups by instance use the unique (instance, step, ...) index.
     instance = models.ForeignKey(
-        ProcessInstance, on_delete=models.CASCADE, related_name="runs", db_index=False
+        ProcessInstance,
+        on_delete=models.CASCADE,
+        related_name="runs",
+        db_index=False,
+        verbose_name=_("instance"),
     )
-    step = models.CharField(max_length=100)
-    token = models.CharField(max_length=20, blank=True)
-    execution = models.PositiveIntegerField()
-    attempt = models.PositiveIntegerField()
-    compensation = models.BooleanField(default=False)
-    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.READY)
-    due_at = models.DateTimeField()
-    lease_until = models.DateTimeField(null=True, blank=True)
-    worker = models.CharField(max_length=64, blank=True)
+    step = models.CharField(max_length=100, verbose_name=_("step"))
+    token = models.CharField(max_length=20, blank=True, verbose_name=_("token"))
+    execution = models.PositiveIntegerField(verbose_name=_("execution"))
+    attempt = models.PositiveIntegerField(verbose_name=_("attempt"))
+    compensation = models.BooleanField(default=False, verbose_name=_("compensation"))
+    status = models.CharField(
+        max_length=16, choices=RunStatus.choices, default=RunStatus.READY, verbose_name=_("status")
+    )
+    due_at = models.DateTimeField(verbose_name=_("due at"))
+    lease_until = models.DateTimeField(null=True, blank=True, verbose_name=_("lease until"))
+    worker = models.CharField(max_length=64, blank=True, verbose_name=_("worker"))
     # An external step's topic: the run waits for an external worker's
     # fetch-and-lock (POST /api/v1/external-tasks/fetch-and-lock), never for
     # the engine's workers. Empty for every other run.
-    topic = models.CharField(max_length=100, blank=True, default="")
+    topic = models.CharField(max_length=100, blank=True, default="", verbose_name=_("topic"))
     # Which queue the run waits in: IN_FLIGHT for an instance already under way
     # (after a person's decision, a message, a timer, a retry, a sub-process's
     # start), NEW for a new instance's first step. Workers take the first lane
     # before the second: under more starts than they can run, work people
     # already decided goes on at once instead of behind the backlog.
     IN_FLIGHT, NEW = 0, 1
-    lane = models.PositiveSmallIntegerField(default=IN_FLIGHT)
-    idempotency_key = models.CharField(max_length=200)
-    error = models.JSONField(null=True, blank=True)
-    created_at = models.DateTimeField(default=clock.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    ended_at = models.DateTimeField(null=True, blank=True)
+    lane = models.PositiveSmallIntegerField(default=IN_FLIGHT, verbose_name=_("lane"))
+    idempotency_key = models.CharField(max_length=200, verbose_name=_("idempotency key"))
+    error = models.JSONField(null=True, blank=True, verbose_name=_("error"))
+    created_at = models.DateTimeField(default=clock.now, verbose_name=_("created at"))
+    started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("started at"))
+    ended_at = models.DateTimeField(null=True, blank=True, verbose_name=_("ended at"))
 
     class Meta:
         ordering = ["id"]
@@ -131,6 +155,8 @@ class StepRun(models.Model):
                 name="steprun_external",
             ),
         ]
+        verbose_name = _("step run")
+        verbose_name_plural = _("step runs")
 
     def __str__(self) -> str:
         return f"{self.step}#{self.execution}.{self.attempt} ({self.status})"
@@ -141,48 +167,61 @@ class HumanTask(models.Model):
 
     # Lookups by instance use the (instance, token, status) index.
     instance = models.ForeignKey(
-        ProcessInstance, on_delete=models.CASCADE, related_name="tasks", db_index=False
+        ProcessInstance,
+        on_delete=models.CASCADE,
+        related_name="tasks",
+        db_index=False,
+        verbose_name=_("instance"),
     )
-    step = models.CharField(max_length=100)
-    token = models.CharField(max_length=20)
-    execution = models.PositiveIntegerField()
-    title = models.CharField(max_length=500)
-    status = models.CharField(max_length=16, choices=TaskStatus.choices, default=TaskStatus.OPEN)
-    priority = models.PositiveIntegerField(default=50)  # 0-100, higher first
+    step = models.CharField(max_length=100, verbose_name=_("step"))
+    token = models.CharField(max_length=20, verbose_name=_("token"))
+    execution = models.PositiveIntegerField(verbose_name=_("execution"))
+    title = models.CharField(max_length=500, verbose_name=_("title"))
+    status = models.CharField(
+        max_length=16, choices=TaskStatus.choices, default=TaskStatus.OPEN, verbose_name=_("status")
+    )
+    priority = models.PositiveIntegerField(
+        default=50, verbose_name=_("priority")
+    )  # 0-100, higher first
     # Out of the default views until then (never past its due time).
-    snoozed_until = models.DateTimeField(null=True, blank=True)
-    due_at = models.DateTimeField(null=True, blank=True)
-    form = models.JSONField(default=list)
-    outcomes = models.JSONField(default=list)
+    snoozed_until = models.DateTimeField(null=True, blank=True, verbose_name=_("snoozed until"))
+    due_at = models.DateTimeField(null=True, blank=True, verbose_name=_("due at"))
+    form = models.JSONField(default=list, verbose_name=_("form"))
+    outcomes = models.JSONField(default=list, verbose_name=_("outcomes"))
     # The step's `exclude` rules as written; who they exclude is fixed in
     # TaskExclusion rows when the task opens.
-    exclude = models.JSONField(default=list)
-    outcome = models.CharField(max_length=100, blank=True)
-    data = models.JSONField(default=dict)
+    exclude = models.JSONField(default=list, verbose_name=_("exclude"))
+    outcome = models.CharField(max_length=100, blank=True, verbose_name=_("outcome"))
+    data = models.JSONField(default=dict, verbose_name=_("data"))
     decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("decided by"),
     )
-    decided_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(default=clock.now)
+    decided_at = models.DateTimeField(null=True, blank=True, verbose_name=_("decided at"))
+    created_at = models.DateTimeField(default=clock.now, verbose_name=_("created at"))
     # The candidate who took an offered task: it leaves the others' queues.
     claimed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="+",
+        related_name="+", verbose_name=_("claimed by"),
     )  # fmt: skip
     # Someone the owner handed the task to; they decide acting for the owner.
     delegate = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="+",
+        related_name="+", verbose_name=_("delegate"),
     )  # fmt: skip
-    delegate_note = models.CharField(max_length=500, blank=True)
+    delegate_note = models.CharField(max_length=500, blank=True, verbose_name=_("delegate note"))
     # Which entry of a `for_each` chain this task is for (None: not a chain).
-    entry = models.PositiveIntegerField(null=True, blank=True)
+    entry = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("entry"))
     # Who may decide it: these users by name and the members of these groups
     # (ids; see models/fields.py). Kept after the task closes: its candidates
     # still see it. People's lists read the open tasks' GIN indexes on
     # PostgreSQL (migration 0028).
-    candidate_users = IdListField(default=list)
-    candidate_groups = IdListField(default=list)
+    candidate_users = IdListField(default=list, verbose_name=_("candidate users"))
+    candidate_groups = IdListField(default=list, verbose_name=_("candidate groups"))
 
     class Meta:
         ordering = ["id"]
@@ -202,6 +241,8 @@ class HumanTask(models.Model):
             ),
             models.Index(fields=["instance", "token", "status"]),
         ]
+        verbose_name = _("human task")
+        verbose_name_plural = _("human tasks")
 
     def __str__(self) -> str:
         return f"task #{self.pk} {self.step} ({self.status})"
@@ -211,19 +252,21 @@ class TaskVote(models.Model):
     """One person's decision on a task. The engine's core decides when the votes
     close the task (the step's quorum); the task then carries the outcome."""
 
-    task = models.ForeignKey(HumanTask, on_delete=models.CASCADE, related_name="votes")
+    task = models.ForeignKey(
+        HumanTask, on_delete=models.CASCADE, related_name="votes", verbose_name=_("task")
+    )
     voter = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-        related_name="+",
+        related_name="+", verbose_name=_("voter"),
     )  # fmt: skip
     # Who the voter acted for (a delegate deciding for someone out of office).
     on_behalf_of = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-        related_name="+",
+        related_name="+", verbose_name=_("on behalf of"),
     )  # fmt: skip
-    outcome = models.CharField(max_length=100)
-    data = models.JSONField(default=dict)
-    created_at = models.DateTimeField(default=clock.now)
+    outcome = models.CharField(max_length=100, verbose_name=_("outcome"))
+    data = models.JSONField(default=dict, verbose_name=_("data"))
+    created_at = models.DateTimeField(default=clock.now, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["id"]
@@ -233,6 +276,8 @@ class TaskVote(models.Model):
                 name="one_vote_per_voter",
             )
         ]  # fmt: skip
+        verbose_name = _("task vote")
+        verbose_name_plural = _("task votes")
 
     def __str__(self) -> str:
         return f"vote {self.outcome} on task #{self.task_id}"
@@ -242,15 +287,23 @@ class TaskComment(models.Model):
     """A message in a task's thread (its people and operators write; see
     permissions.comment_refusal)."""
 
-    task = models.ForeignKey(HumanTask, on_delete=models.CASCADE, related_name="comments")
-    author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    task = models.ForeignKey(
+        HumanTask, on_delete=models.CASCADE, related_name="comments", verbose_name=_("task")
     )
-    text = models.TextField()
-    created_at = models.DateTimeField(default=clock.now)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("author"),
+    )
+    text = models.TextField(verbose_name=_("text"))
+    created_at = models.DateTimeField(default=clock.now, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["id"]
+        verbose_name = _("task comment")
+        verbose_name_plural = _("task comments")
 
     def __str__(self) -> str:
         return f"comment on task #{self.task_id}"
@@ -262,14 +315,20 @@ class TaskExclusion(models.Model):
     earlier task of the instance (`previous_approvers`), or a named step's
     deciders (`{step: ...}`). `reason` says which rule."""
 
-    task = models.ForeignKey(HumanTask, on_delete=models.CASCADE, related_name="exclusions")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    reason = models.CharField(max_length=120)
+    task = models.ForeignKey(
+        HumanTask, on_delete=models.CASCADE, related_name="exclusions", verbose_name=_("task")
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("user")
+    )
+    reason = models.CharField(max_length=120, verbose_name=_("reason"))
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["task", "user"], name="one_exclusion_per_user")
         ]
+        verbose_name = _("task exclusion")
+        verbose_name_plural = _("task exclusions")
 
     def __str__(self) -> str:
         return f"user {self.user_id} excluded from task #{self.task_id} ({self.reason})"
@@ -288,18 +347,25 @@ class Timer(models.Model):
 
     # Lookups by instance use the (instance, token, status) index.
     instance = models.ForeignKey(
-        ProcessInstance, on_delete=models.CASCADE, related_name="timers", db_index=False
+        ProcessInstance,
+        on_delete=models.CASCADE,
+        related_name="timers",
+        db_index=False,
+        verbose_name=_("instance"),
     )
-    token = models.CharField(max_length=20, blank=True)
-    step = models.CharField(max_length=100, blank=True)
-    kind = models.CharField(max_length=32)
-    due_at = models.DateTimeField()
+    token = models.CharField(max_length=20, blank=True, verbose_name=_("token"))
+    step = models.CharField(max_length=100, blank=True, verbose_name=_("step"))
+    kind = models.CharField(max_length=32, verbose_name=_("kind"))
+    due_at = models.DateTimeField(verbose_name=_("due at"))
     status = models.CharField(
-        max_length=16, choices=TimerStatus.choices, default=TimerStatus.PENDING
+        max_length=16,
+        choices=TimerStatus.choices,
+        default=TimerStatus.PENDING,
+        verbose_name=_("status"),
     )
-    payload = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(default=clock.now)
-    fired_at = models.DateTimeField(null=True, blank=True)
+    payload = models.JSONField(default=dict, blank=True, verbose_name=_("payload"))
+    created_at = models.DateTimeField(default=clock.now, verbose_name=_("created at"))
+    fired_at = models.DateTimeField(null=True, blank=True, verbose_name=_("fired at"))
 
     class Meta:
         ordering = ["due_at"]
@@ -309,6 +375,8 @@ class Timer(models.Model):
             ),
             models.Index(fields=["instance", "token", "status"]),
         ]
+        verbose_name = _("timer")
+        verbose_name_plural = _("timers")
 
     def __str__(self) -> str:
         return f"{self.kind} @ {self.due_at:%Y-%m-%d %H:%M:%S} ({self.status})"
@@ -321,8 +389,12 @@ class Timer(models.Model):
 class LoopHeartbeat(models.Model):
     """An engine loop that is alive (seen recently); loops are started when none is."""
 
-    name = models.CharField(max_length=64, unique=True)
-    seen_at = models.DateTimeField()
+    name = models.CharField(max_length=64, unique=True, verbose_name=_("name"))
+    seen_at = models.DateTimeField(verbose_name=_("seen at"))
+
+    class Meta:
+        verbose_name = _("loop heartbeat")
+        verbose_name_plural = _("loop heartbeats")
 
     def __str__(self) -> str:
         return self.name
@@ -333,14 +405,19 @@ class BufferedMessage(models.Model):
     for it (POST /api/v1/messages with a ttl): the first wait for its name by an
     instance with that business key takes it, until it expires."""
 
-    name = models.CharField(max_length=100)
-    business_key = models.CharField(max_length=200)
-    payload = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(default=clock.now)
-    expires_at = models.DateTimeField()
-    consumed_at = models.DateTimeField(null=True, blank=True)
+    name = models.CharField(max_length=100, verbose_name=_("name"))
+    business_key = models.CharField(max_length=200, verbose_name=_("business key"))
+    payload = models.JSONField(default=dict, blank=True, verbose_name=_("payload"))
+    created_at = models.DateTimeField(default=clock.now, verbose_name=_("created at"))
+    expires_at = models.DateTimeField(verbose_name=_("expires at"))
+    consumed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("consumed at"))
     consumed_by = models.ForeignKey(
-        ProcessInstance, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        ProcessInstance,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("consumed by"),
     )
 
     class Meta:
@@ -351,6 +428,8 @@ class BufferedMessage(models.Model):
                 name="message_buffered",
             )
         ]
+        verbose_name = _("buffered message")
+        verbose_name_plural = _("buffered messages")
 
     def __str__(self) -> str:
         return f"{self.name} for {self.business_key}"
@@ -361,14 +440,16 @@ class AllocationTurn(models.Model):
     given a task of this definition's step (locked while the next is chosen,
     so two tasks opening at once go to two people)."""
 
-    definition = models.CharField(max_length=100)
-    step = models.CharField(max_length=100)
-    last_user_id = models.BigIntegerField(null=True)
+    definition = models.CharField(max_length=100, verbose_name=_("definition"))
+    step = models.CharField(max_length=100, verbose_name=_("step"))
+    last_user_id = models.BigIntegerField(null=True, verbose_name=_("last user id"))
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["definition", "step"], name="allocation_turn_unique")
         ]
+        verbose_name = _("allocation turn")
+        verbose_name_plural = _("allocation turns")
 
     def __str__(self) -> str:
         return f"{self.definition}.{self.step}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from orchestration import clock
 from orchestration.exceptions import AppendOnly
@@ -24,19 +25,21 @@ class AuditSeal(models.Model):
     still open may commit later, as [first, last, noticed] with the database's
     clock), or was never committed."""
 
-    seq = models.BigIntegerField(primary_key=True)
-    sealed_at = models.DateTimeField(default=clock.now)
-    count = models.PositiveIntegerField()
-    first_id = models.BigIntegerField()
-    last_id = models.BigIntegerField(db_index=True)
-    entries = models.BinaryField()
-    previous = models.CharField(max_length=64)
-    link = models.CharField(max_length=64)
-    high_water = models.BigIntegerField()
-    holes = models.JSONField(default=list, blank=True)
+    seq = models.BigIntegerField(primary_key=True, verbose_name=_("sequence number"))
+    sealed_at = models.DateTimeField(default=clock.now, verbose_name=_("sealed at"))
+    count = models.PositiveIntegerField(verbose_name=_("count"))
+    first_id = models.BigIntegerField(verbose_name=_("first id"))
+    last_id = models.BigIntegerField(db_index=True, verbose_name=_("last id"))
+    entries = models.BinaryField(verbose_name=_("entries"))
+    previous = models.CharField(max_length=64, verbose_name=_("previous"))
+    link = models.CharField(max_length=64, verbose_name=_("link"))
+    high_water = models.BigIntegerField(verbose_name=_("high water"))
+    holes = models.JSONField(default=list, blank=True, verbose_name=_("holes"))
 
     class Meta:
         ordering = ["seq"]
+        verbose_name = _("audit seal")
+        verbose_name_plural = _("audit seals")
 
     def __str__(self) -> str:
         return f"seal #{self.seq} ({self.count} rows)"

@@ -82,7 +82,7 @@ def test_published_version_is_read_only_and_shows_the_diff(client, process_admin
     assert v1.source == PURCHASE_SOURCE
     diff = client.get(change_url(v2)).content.decode()
     assert 'class="diff"' in diff and 'class="diff_chg"' in diff
-    assert "v1 (published)" in diff
+    assert "v1 (Published)" in diff
 
 
 def test_editing_a_draft_cannot_change_its_key(client, process_admin) -> None:

@@ -83,7 +83,7 @@ def test_operators_see_an_incident_in_words_and_retry_it(client, people, worker)
     response = client.post(
         LIST, {"action": "retry_selected", "_selected_action": [poison.pk]}, follow=True
     )
-    assert f"#{poison.pk} retried: now running." in response.content.decode()
+    assert f"#{poison.pk} retried: now Running." in response.content.decode()
     (audit,) = ProcessEvent.objects.filter(instance=poison, kind="instance.incident_retried")
     assert audit.actor == people["operator"]
     worker.run_until_idle()
@@ -140,5 +140,25 @@ def test_the_admin_says_who_suspended_an_instance_and_why(client, people, instan
     client.force_login(people["operator"])
     page = client.get(reverse("admin:orchestration_processinstance_change",
                               args=[instances[0].pk])).content.decode()  # fmt: skip
-    assert "Suspended by opal: supplier audit (0 event(s) held)." in page
+    assert "Suspended by opal: supplier audit (0 events held)." in page
     assert "failed: None" not in page
+
+
+def test_the_admin_speaks_the_operators_language(client, people, instances) -> None:
+    operator = people["operator"]
+    operator.is_staff, operator.language = True, "de"
+    operator.save()
+    services.instance_suspend(instance_id=instances[0].pk, reason="Lieferantenprüfung",
+                              actor=operator)  # fmt: skip
+    client.force_login(operator)
+    listing = client.get(LIST).content.decode()
+    # Our model and field names, column headings and actions, not only Django's own words.
+    for german in ("Prozessinstanzen", "Geschäftsschlüssel", "Gestartet von",
+                   "Ausgewählte Instanzen abbrechen (mit Kompensation)", "Angehalten"):  # fmt: skip
+        assert german in listing, german
+    assert "Business key" not in listing and "Cancel selected instances" not in listing
+    page = client.get(reverse("admin:orchestration_processinstance_change",
+                              args=[instances[0].pk])).content.decode()  # fmt: skip
+    assert "Angehalten von opal: Lieferantenprüfung (0 Ereignisse zurückgehalten)." in page
+    assert "Wo sie steht" in page and 'aria-label="Prozessdiagramm"' in page
+    assert "Where it is" not in page and "Suspended by" not in page

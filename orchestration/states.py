@@ -22,10 +22,10 @@ if TYPE_CHECKING:
 
 
 class VersionStatus(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    PUBLISHED = "published", "Published"
-    DEPRECATED = "deprecated", "Deprecated"  # runs, and starts only when pinned
-    RETIRED = "retired", "Retired"  # starts nothing new; running instances finish
+    DRAFT = "draft", _("Draft")
+    PUBLISHED = "published", _("Published")
+    DEPRECATED = "deprecated", _("Deprecated")  # runs, and starts only when pinned
+    RETIRED = "retired", _("Retired")  # starts nothing new; running instances finish
 
 
 VERSION_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -169,12 +169,12 @@ def check_instance_transition(source: str, target: str, obj: object) -> None:
 
 
 class RunStatus(models.TextChoices):
-    READY = "ready", "Ready"  # waits for a worker (from due_at on)
-    RUNNING = "running", "Running"  # leased to a worker until lease_until
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
-    TIMED_OUT = "timed_out", "Timed out"  # lease expired: the worker died or hung
-    CANCELLED = "cancelled", "Cancelled"
+    READY = "ready", _("Ready")  # waits for a worker (from due_at on)
+    RUNNING = "running", _("Running")  # leased to a worker until lease_until
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+    TIMED_OUT = "timed_out", _("Timed out")  # lease expired: the worker died or hung
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 class TaskStatus(models.TextChoices):

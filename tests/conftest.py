@@ -119,3 +119,14 @@ def _fresh_engine_caches() -> None:
 
     clear_caches()
     forget()  # users' permissions, by id too
+
+
+@pytest.fixture(autouse=True)
+def _default_language() -> Iterator[None]:
+    # A request in German leaves German active in this thread (LocaleMiddleware
+    # activates, nothing resets): code outside requests must not inherit it.
+    from django.conf import settings
+    from django.utils import translation
+
+    yield
+    translation.activate(settings.LANGUAGE_CODE)

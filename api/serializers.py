@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
@@ -66,7 +67,7 @@ class DeploySerializer(serializers.Serializer):  # type: ignore[type-arg]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if ("source" in attrs) == ("definition" in attrs):
-            raise serializers.ValidationError("give exactly one of source or definition")
+            raise serializers.ValidationError(gettext("give exactly one of source or definition"))
         return attrs
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from accounts import permissions
 from accounts.models import User
@@ -30,9 +31,9 @@ def api_key_create(
     errors: dict[str, list[str]] = {}
     unknown = [s for s in scopes if s not in SCOPES]
     if unknown:
-        errors["scopes"] = [f"unknown scope {s!r}" for s in unknown]
+        errors["scopes"] = [gettext("unknown scope %(name)s") % {"name": repr(s)} for s in unknown]
     if not name.strip() or len(name) > 100:
-        errors["name"] = ["1 to 100 characters"]
+        errors["name"] = [gettext("1 to 100 characters")]
     elif ApiKey.objects.filter(name=name).exists():
         errors["name"] = ["a key with this name exists"]
     if errors:

@@ -8,6 +8,8 @@ from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import permissions
@@ -41,14 +43,15 @@ def task_attach(request: HttpRequest, pk: int) -> HttpResponse:
     here = reverse("tasks_ui:task", args=[pk])
     try:
         if not request.FILES.getlist("files"):
-            raise InvalidInput({"files": ["choose a file"]})
+            raise InvalidInput({"files": [_("choose a file")]})
         with transaction.atomic():  # all the files or none
             added = add_files(request, instance_id=task.instance_id, task_id=task.pk)
     except Exception as exc:
         return refused(request, exc, fallback=here)
-    messages.success(
-        request, f"You added {added} file{'s' if added != 1 else ''} to “{task.title}”"
+    text = ngettext(
+        "You added %(count)d file to “%(title)s”", "You added %(count)d files to “%(title)s”", added
     )
+    messages.success(request, text % {"count": added, "title": task.title})
     return back(request, here)
 
 
@@ -57,6 +60,6 @@ def task_attach(request: HttpRequest, pk: int) -> HttpResponse:
 def download(request: HttpRequest, pk: int) -> FileResponse:
     found = Attachment.objects.select_related("task__instance", "instance").filter(pk=pk).first()
     if found is None or not permissions.can_read_attachment(request.user, found):
-        raise Http404("No such file, or not one you may see.")
+        raise Http404(_("No such file, or not one you may see."))
     return FileResponse(found.file.open("rb"), as_attachment=True, filename=found.name,
                         content_type=found.content_type)  # fmt: skip

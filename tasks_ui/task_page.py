@@ -263,7 +263,7 @@ def snooze(request: HttpRequest, pk: int) -> HttpResponse:
             try:
                 until = datetime.fromisoformat(raw)
             except ValueError:
-                raise InvalidInput({"until": ["expected a date and time"]}) from None
+                raise InvalidInput({"until": [_("expected a date and time")]}) from None
             if until.tzinfo is None:  # a datetime-local field: the user's own zone
                 until = timezone.make_aware(until, timezone.get_current_timezone())
         return services.task_snooze(task_id=task.pk, actor=person(request), until=until,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django.http import Http404
+from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
@@ -176,7 +177,7 @@ class TaskDelegate(APIView):
         body = valid(DelegateSerializer, request.data)
         to = User.objects.filter(username=body["user"], is_active=True).first()
         if to is None:
-            raise serializers.ValidationError({"user": ["no active user by that name"]})
+            raise serializers.ValidationError({"user": [gettext("no active user by that name")]})
         services.task_delegate(task_id=task.pk, actor=actor(request), to=to, note=body["note"])
         return _acted(request, pk)
 
@@ -192,7 +193,7 @@ class TaskAskInput(APIView):
         body = valid(AskInputSerializer, request.data)
         to = User.objects.filter(username=body["user"], is_active=True).first()
         if to is None:
-            raise serializers.ValidationError({"user": ["no active user by that name"]})
+            raise serializers.ValidationError({"user": [gettext("no active user by that name")]})
         services.task_ask_input(task_id=task.pk, actor=actor(request), to=to,
                                 reason=body["reason"])  # fmt: skip
         return _acted(request, pk)

@@ -25,32 +25,43 @@ def _check(name: str, decl: Mapping[str, Any], value: Any) -> list[str]:
     kind = decl["type"]
     if kind in {"date", "datetime"}:
         if not isinstance(value, str):
-            return [f"expected an ISO 8601 {kind} string"]
+            return [gettext("expected an ISO 8601 %(kind)s string") % {"kind": kind}]
         try:
             parsed = (date if kind == "date" else datetime).fromisoformat(value)
         except ValueError:
-            return [f"{value!r} is not an ISO 8601 {kind}"]
+            return [
+                gettext("%(value)s is not an ISO 8601 %(kind)s")
+                % {"value": repr(value), "kind": kind}
+            ]
         if isinstance(parsed, datetime) and parsed.tzinfo is None:
-            return ["needs a time zone (e.g. 2026-12-01T09:00:00+01:00)"]
+            return [gettext("needs a time zone (e.g. 2026-12-01T09:00:00+01:00)")]
         return []
     expected = _JSON_TYPES[kind]
     # bool is an int in Python; JSON keeps them apart.
     if (isinstance(value, bool) and kind != "boolean") or not isinstance(value, expected):
-        return [f"expected {kind}, got {_json_type(value)}"]
+        return [
+            gettext("expected %(kind)s, got %(got)s") % {"kind": kind, "got": _json_type(value)}
+        ]
     errors = []
     if "enum" in decl and value not in decl["enum"]:
-        errors.append("must be one of " + ", ".join(map(str, decl["enum"])))
+        errors.append(
+            gettext("must be one of %(values)s") % {"values": ", ".join(map(str, decl["enum"]))}
+        )
     if "minimum" in decl and isinstance(value, int | float) and value < decl["minimum"]:
-        errors.append(f"must be >= {decl['minimum']}")
+        errors.append(gettext("must be >= %(limit)s") % {"limit": decl["minimum"]})
     if "maximum" in decl and isinstance(value, int | float) and value > decl["maximum"]:
-        errors.append(f"must be <= {decl['maximum']}")
+        errors.append(gettext("must be <= %(limit)s") % {"limit": decl["maximum"]})
     if isinstance(value, str):
         if "min_length" in decl and len(value) < decl["min_length"]:
-            errors.append(f"must be at least {decl['min_length']} characters")
+            errors.append(
+                gettext("must be at least %(limit)s characters") % {"limit": decl["min_length"]}
+            )
         if "max_length" in decl and len(value) > decl["max_length"]:
-            errors.append(f"must be at most {decl['max_length']} characters")
+            errors.append(
+                gettext("must be at most %(limit)s characters") % {"limit": decl["max_length"]}
+            )
         if "pattern" in decl and not full_match(decl["pattern"], value):
-            errors.append(f"must match {decl['pattern']}")
+            errors.append(gettext("must match %(pattern)s") % {"pattern": decl["pattern"]})
     if isinstance(value, list) and isinstance(decl.get("items"), Mapping):
         for i, item in enumerate(value):
             errors += [
@@ -76,7 +87,7 @@ def changed_variable_errors(spec: Mapping[str, Any], given: Any) -> dict[str, li
     """Field errors of new values for some of an instance's declared
     variables (an operator's change): declared names only, each of its type."""
     if not isinstance(given, Mapping) or not given:
-        return {"variables": ["a JSON object naming at least one variable"]}
+        return {"variables": [gettext("a JSON object naming at least one variable")]}
     problem = limits.json_problem(given)
     if problem:
         return {"variables": [problem]}
@@ -101,7 +112,7 @@ def validate_variables(
     if given is None:
         given = {}
     if not isinstance(given, Mapping):
-        return {}, {"variables": ["must be a JSON object"]}
+        return {}, {"variables": [gettext("must be a JSON object")]}
     problem = limits.json_problem(given)
     if problem:
         return {}, {"variables": [problem]}

@@ -87,7 +87,7 @@ def instance_start(
     permissions.require(actor, permissions.start_refusal(actor, target.spec))
     values, errors = validate_variables(target.spec, variables)
     if len(business_key) > 200:
-        errors["business_key"] = ["at most 200 characters"]
+        errors["business_key"] = [_("at most 200 characters")]
     if errors:
         raise InvalidInput(errors)
     now = now or clock.now()
@@ -386,7 +386,7 @@ def instance_send_message(
             raise ProcessInstance.DoesNotExist(f"no instance {instance_id}")
         permissions.require(actor, permissions.message_refusal(actor, instance, name))
     if payload is not None and not isinstance(payload, dict):
-        raise InvalidInput({"payload": ["must be a JSON object"]})
+        raise InvalidInput({"payload": [_("must be a JSON object")]})
     return _apply(
         instance_id,
         MessageReceived(name, payload or {}),
@@ -515,7 +515,7 @@ def _complete(
 ) -> HumanTask:  # fmt: skip
     data = {} if data is None else data
     if not isinstance(data, dict):
-        raise InvalidInput({"data": ["must be a JSON object"]})
+        raise InvalidInput({"data": [_("must be a JSON object")]})
     now = now or clock.now()
     loaded: dict[str, Any] = {}
 

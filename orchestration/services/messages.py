@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
+from django.utils.translation import gettext
 
 from accounts import permissions
 from accounts.models import User
@@ -56,13 +57,13 @@ def message_correlate(
     payload = {} if payload is None else payload
     errors: dict[str, list[str]] = {}
     if not isinstance(payload, dict):
-        errors["payload"] = ["must be a JSON object"]
+        errors["payload"] = [gettext("must be a JSON object")]
     elif (problem := limits.json_problem(payload)) is not None:
         errors["payload"] = [problem]
     if not business_key:
-        errors["business_key"] = ["required"]
+        errors["business_key"] = [gettext("required")]
     if ttl is not None and not (timedelta(0) < ttl <= MAX_TTL):
-        errors["ttl"] = [f"between 1 second and {MAX_TTL.days} days"]
+        errors["ttl"] = [gettext("between 1 second and %(days)s days") % {"days": MAX_TTL.days}]
     if errors:
         raise InvalidInput(errors)
 

@@ -33,6 +33,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import Q
+from django.utils.translation import gettext
 
 from accounts import permissions
 from orchestration import clock, limits, sweeps
@@ -391,9 +392,11 @@ def subscription_create(
     errors: dict[str, list[str]] = {}
     unknown = [e for e in events if e not in WEBHOOK_EVENTS]
     if unknown or not events:
-        errors["events"] = [f"unknown event type {e!r}" for e in unknown] or ["choose at least one"]
+        errors["events"] = [
+            gettext("unknown event type %(name)s") % {"name": repr(e)} for e in unknown
+        ] or [gettext("choose at least one")]
     if not host_allowed(url, settings.ORCHESTRATION_HTTP_ALLOWED_HOSTS):
-        errors["url"] = ["its host is not in ORCHESTRATION_HTTP_ALLOWED_HOSTS"]
+        errors["url"] = [gettext("its host is not in ORCHESTRATION_HTTP_ALLOWED_HOSTS")]
     if errors:
         raise InvalidInput(errors)
     secret = secrets.token_hex(32)
@@ -418,7 +421,10 @@ def delivery_replay(
     with transaction.atomic():
         old = WebhookDelivery.objects.select_related("subscription").get(pk=delivery_id)
         if old.status in (DeliveryStatus.PENDING, DeliveryStatus.SENDING):
-            raise InstanceConflict("still_sending", f"delivery {old.pk} is still being sent")
+            raise InstanceConflict(
+                "still_sending",
+                gettext("delivery %(id)s is still being sent") % {"id": old.pk},
+            )
         again = WebhookDelivery.objects.create(
             subscription=old.subscription,
             event=old.event,

@@ -315,3 +315,19 @@ def test_the_schema_passes_openapi_spec_validator(client) -> None:
     # Raises, naming the path, on any error (it found FailExternalRequest.code's
     # default '' under minLength 1).
     validate(spec)
+
+
+def test_field_errors_speak_the_callers_language(run) -> None:
+    token = key_for("alice")
+    german = {"Accept-Language": "de"}
+    bad = {"definition": "purchase-approval",
+           "variables": {"item": "desk", "amount": -5, "colour": "rot"}}  # fmt: skip
+    body = assert_problem(post(api(token), "/api/v1/instances", bad, **german), 400,
+                          "invalid_input")  # fmt: skip
+    assert body["errors"] == {
+        "variables.amount": ["muss >= 0 sein"],
+        "variables.colour": ["unbekannte Variable"],
+    }
+    english = assert_problem(post(api(token), "/api/v1/instances", bad), 400, "invalid_input")
+    assert english["errors"]["variables.amount"] == ["must be >= 0"]
+    assert not ProcessInstance.objects.exists()

@@ -74,7 +74,7 @@ def _rows(data: dict[str, Any]) -> QuerySet[ProcessEvent]:
 
 def _filtered(request: HttpRequest) -> tuple[AuditFilterForm, QuerySet[ProcessEvent] | None]:
     if not permissions.can_read_audit(request.user):
-        raise Http404("No such page.")  # not even its existence, for anyone else
+        raise Http404(_("No such page."))  # not even its existence, for anyone else
     form = AuditFilterForm(request.GET or None)
     if request.GET and not form.is_valid():
         return form, None

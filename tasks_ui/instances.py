@@ -96,7 +96,7 @@ def _visible(request: HttpRequest, pk: int) -> ProcessInstance:
         .first()
     )
     if instance is None or not permissions.can_see_instance(request.user, instance):
-        raise Http404("No such instance, or not one you may see.")
+        raise Http404(_("No such instance, or not one you may see."))
     return instance
 
 

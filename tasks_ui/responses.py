@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 
 from accounts import permissions
 from accounts.models import User
@@ -35,7 +36,7 @@ def visible_task(request: HttpRequest, pk: int) -> HumanTask:
         .first()
     )
     if task is None or not permissions.can_see_task(request.user, task):
-        raise Http404("No such task, or not one you may see.")
+        raise Http404(_("No such task, or not one you may see."))
     return task
 
 

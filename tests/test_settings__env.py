@@ -41,7 +41,7 @@ def test_sqlite_gets_wal_busy_timeout_and_immediate_transactions() -> None:
         "timeout": 20,
     }
     pg = database_from_url("postgres://u@db:5432/app")
-    assert pg["ENGINE"] == "django.db.backends.postgresql" and pg["CONN_HEALTH_CHECKS"]
+    assert pg["ENGINE"] == "django_prometheus.db.backends.postgresql" and pg["CONN_HEALTH_CHECKS"]
 
 
 def test_check_deploy_passes_with_the_documented_production_environment(tmp_path) -> None:

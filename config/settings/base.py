@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_q",
     "django_htmx",
+    "django_prometheus",
     "axes",
     "accounts",
     "orchestration",
@@ -42,6 +43,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First and last: every request's count and latency (django-prometheus).
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "orchestration.audit.context.AuditContextMiddleware",
@@ -63,8 +66,9 @@ MIDDLEWARE = [
     "accounts.middleware.UserTimezoneMiddleware",
     "accounts.middleware.UserLanguageMiddleware",
     "tasks_ui.middleware.StyledErrorsMiddleware",
-    # Last, as django-axes asks: it answers a locked-out login.
+    # Last but one, as django-axes asks: it answers a locked-out login.
     "axes.middleware.AxesMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -111,6 +115,10 @@ def database_from_url(url: str) -> dict[str, object]:
         options = dict(config.get("OPTIONS") or {})  # type: ignore[call-overload]
         options["options"] = (str(options.get("options", "")) + " -c jit=off").strip()
         config["OPTIONS"] = options
+    # The same backends, counting queries and their time for /metrics (django-prometheus).
+    engine = str(config["ENGINE"])
+    if engine.startswith("django.db.backends."):
+        config["ENGINE"] = "django_prometheus.db.backends." + engine.rsplit(".", 1)[-1]
     return config
 
 
@@ -304,6 +312,16 @@ LOGGING = {
     "loggers": {"axes": {"level": "WARNING"}},
 }
 ORCHESTRATION_HANDLER_MODULES = env_list("ORCHESTRATION_HANDLER_MODULES", [])
+
+# /metrics answers only a scraper that shows this bearer token, or that comes
+# from one of these addresses or networks (CIDR); neither set: nobody.
+ORCHESTRATION_METRICS_TOKEN = env_str("ORCHESTRATION_METRICS_TOKEN", "")
+ORCHESTRATION_METRICS_ALLOWED_IPS = env_list("ORCHESTRATION_METRICS_ALLOWED_IPS", [])
+# /readyz: ready while an engine loop beat this recently, and while sealing and
+# the outbox (mail, webhooks) lag less than these (seconds).
+ORCHESTRATION_READY_HEARTBEAT_SECONDS = env_int("ORCHESTRATION_READY_HEARTBEAT_SECONDS", 60)
+ORCHESTRATION_READY_SEALING_LAG_SECONDS = env_int("ORCHESTRATION_READY_SEALING_LAG_SECONDS", 120)
+ORCHESTRATION_READY_OUTBOX_LAG_SECONDS = env_int("ORCHESTRATION_READY_OUTBOX_LAG_SECONDS", 300)
 # How long one attempt of a step that declares no `timeout` may take (a duration).
 ORCHESTRATION_DEFAULT_STEP_TIMEOUT = env_str("ORCHESTRATION_DEFAULT_STEP_TIMEOUT", "5m")
 # The longest duration a definition may give (timeouts, waits, due dates, backoff).

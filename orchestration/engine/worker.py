@@ -121,6 +121,13 @@ def _threaded(run: StepRun, instance: ProcessInstance) -> Outcome:
         close_old_connections()  # handlers may use the ORM from this thread
 
 
+def attempt_of(run: StepRun, now: datetime) -> dict[str, Any]:
+    """What a step's audit row says of the attempt that ended: its number and
+    how long it took (the step duration metrics read it)."""
+    started = run.started_at or now
+    return {"attempt": run.attempt, "seconds": round((now - started).total_seconds(), 3)}
+
+
 class Worker:
     def __init__(
         self, name: str | None = None, *, batch: int = 32, threads: int = 8,
@@ -297,7 +304,7 @@ class Worker:
             if instance.status in HOLDING:
                 writer.hold(instance, event, step=run.step)
             else:
-                self._apply(writer, instance, event, run.step)
+                self._apply(writer, instance, event, run.step, attempt_of(run, now))
         writer.flush()
         # Each claimed run already holds its (updated) instance, including
         # children this transaction started, which were never in `instances`.
@@ -442,7 +449,7 @@ class Worker:
             elif instance.status in HOLDING:
                 writer.hold(instance, event, step=run.step)
             else:
-                self._apply(writer, instance, event, run.step)
+                self._apply(writer, instance, event, run.step, attempt_of(run, now))
         for pk, events in held.items():
             assert incident is not None  # only then is anything held
             writer.incident(instances[pk], incident, step=failed_step(incident, events[0].step),

@@ -14,6 +14,7 @@ from orchestration.models.instances import (
     TaskVote,
     Timer,
 )
+from orchestration.models.metrics import MetricSample
 from orchestration.models.seals import AuditSeal
 from orchestration.models.sweeps import SweepFailure
 from orchestration.models.webhooks import (
@@ -34,6 +35,7 @@ __all__ = [
     "DeliveryStatus",
     "HumanTask",
     "LoopHeartbeat",
+    "MetricSample",
     "OutboxCursor",
     "ProcessDefinition",
     "ProcessEvent",

@@ -9,6 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from orchestration.engine import wakeup
 from orchestration.models import HumanTask, ProcessInstance
 from tests.conftest import make_user
 from tests.orchestration.engine.conftest import publish
@@ -142,5 +143,9 @@ def test_operator_commands(chain, worker) -> None:
     )
     worker.run_until_idle()
     assert ProcessInstance.objects.get(pk=pk).status == "compensated"
+    with pytest.raises(CommandError, match="not ready: workers"):  # no engine loop ran
+        run("engine_status", "--json")
+    wakeup.beat("loop-1")
     status = json.loads(run("engine_status", "--json"))
     assert status["tasks_open"] == 0 and status["steps_ready"] == 0
+    assert status["ready"] and status["checks"]["workers"]["ok"]

@@ -1,0 +1,130 @@
+"""Counting what happened from the sealed audit log, one cursor ahead of nobody.
+
+Every transition already writes one audit row (kind, statuses before and
+after, the step, and the notes the core made: retries, escalations, votes).
+This side sweep reads the rows sealed since its cursor, in chain order, and
+adds them to the counters and histograms (MetricSample) in the same
+transaction that moves the cursor: each row is counted once, whichever
+process wrote it, and a crash counts nothing twice. The engine's own
+transactions write nothing more for metrics than two numbers in a step's row
+(the attempt and its seconds)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F, Q
+
+from orchestration import clock, sweeps
+from orchestration.audit.kinds import AuditKind
+from orchestration.metrics.samples import Tally
+from orchestration.models import ProcessDefinition, ProcessEvent, ProcessVersion
+from orchestration.side_effects import cursor as outbox
+from orchestration.states import InstanceStatus
+
+METRICS = "metrics"  # the cursor's and the sweep's name
+READ_BATCH = 5000
+
+_ENDED = {InstanceStatus.COMPLETED, InstanceStatus.FAILED, InstanceStatus.CANCELLED,
+          InstanceStatus.COMPENSATED}  # fmt: skip
+_DECISIONS = {AuditKind.TASK_COMPLETED, AuditKind.TASK_FORCED, AuditKind.TASK_VOTED}
+_COUNTED = {AuditKind.INSTANCE_STARTED, AuditKind.STEP_SUCCEEDED, AuditKind.STEP_FAILED,
+            AuditKind.TIMER_FIRED, *_DECISIONS}  # fmt: skip
+
+
+def fold_pending(*, limit: int = READ_BATCH) -> int:
+    """Count up to `limit` sealed audit rows past the cursor; return how many
+    were read. One sweep at a time (the cursor row is locked; others skip)."""
+    now = clock.now()
+    with transaction.atomic():
+        position = outbox.locked(METRICS)
+        if position is None:
+            return 0
+        entries = outbox.read(position, limit)
+        if not entries:
+            return 0
+        rows = list(
+            ProcessEvent.objects.filter(pk__in=[e.row_id for e in entries])
+            # Only rows that count: a transition of the instance's status, or a kind above.
+            .filter(Q(kind__in=_COUNTED) | ~Q(from_status=F("to_status")))
+            .only("id", "kind", "definition_id", "version_id", "step", "from_status",
+                  "to_status", "payload")
+            .order_by("pk")
+        )  # fmt: skip
+        names = _Names(rows)
+        tally = Tally()
+        # A row that cannot be read (a payload an older release wrote, say) is
+        # recorded and skipped; it never holds back the rows behind it.
+        sweeps.each(METRICS, rows, lambda row: fold(row, tally, names), row_id=lambda r: r.pk,
+                    now=now, retry=False, savepoint=False)  # fmt: skip
+        tally.save()
+        outbox.advance(position, entries[-1])
+    return len(entries)
+
+
+def fold(row: ProcessEvent, tally: Tally, names: _Names) -> None:
+    """Add one audit row to the tally."""
+    definition = names.definition(row.definition_id)
+    version = names.version(row.version_id)
+    payload: Mapping[str, Any] = row.payload or {}
+    notes = [note for note in payload.get("notes") or [] if isinstance(note, Mapping)]
+    instance = {"definition": definition, "version": version}
+    if row.kind == AuditKind.INSTANCE_STARTED:
+        tally.count("orchestration_instances_started", instance)
+    if row.to_status != row.from_status:
+        if row.to_status in _ENDED:
+            tally.count("orchestration_instances_ended", {**instance, "status": row.to_status})
+        elif row.to_status == InstanceStatus.INCIDENT:
+            tally.count("orchestration_instances_incidents", instance)
+    step = {"definition": definition, "step": row.step}
+    if row.kind in (AuditKind.STEP_SUCCEEDED, AuditKind.STEP_FAILED):
+        result = "succeeded" if row.kind == AuditKind.STEP_SUCCEEDED else "failed"
+        tally.count("orchestration_step_attempts", {**step, "result": result})
+        seconds = payload.get("seconds")
+        if isinstance(seconds, int | float) and seconds >= 0:
+            tally.observe("orchestration_step_duration_seconds", step, float(seconds))
+        retried = any(n.get("kind") == AuditKind.STEP_RETRY_SCHEDULED for n in notes)
+        if row.kind == AuditKind.STEP_FAILED and not retried:
+            tally.count("orchestration_step_failures", step)
+    for note in notes:
+        kind = note.get("kind")
+        if kind == AuditKind.STEP_RETRY_SCHEDULED:
+            tally.count("orchestration_step_retries",
+                        {"definition": definition, "step": str(note.get("step", ""))})  # fmt: skip
+        elif kind == AuditKind.TASK_ESCALATED:
+            level, action = str(note.get("level", "")), str(note.get("action", ""))
+            tally.count("orchestration_escalations",
+                        {"definition": definition, "level": level, "action": action})  # fmt: skip
+    if row.kind == AuditKind.TIMER_FIRED:
+        lateness = payload.get("lateness_s")
+        if isinstance(lateness, int | float):
+            timer = {"kind": str(payload.get("timer_kind", ""))}
+            tally.observe("orchestration_timer_lateness_seconds", timer, max(0.0, float(lateness)))
+    if row.kind in _DECISIONS:
+        outcome = payload.get("outcome") or next(
+            (n.get("outcome") for n in notes if n.get("kind") == AuditKind.TASK_VOTE_RECORDED), ""
+        )
+        tally.count("orchestration_decisions", {**step, "outcome": str(outcome or "")})
+
+
+class _Names:
+    """Definition keys and version numbers of the rows' ids, read once per sweep."""
+
+    def __init__(self, rows: Iterable[ProcessEvent]) -> None:
+        rows = list(rows)
+        self._keys = dict(
+            ProcessDefinition.objects.filter(pk__in={r.definition_id for r in rows})
+            .values_list("pk", "key")
+        )  # fmt: skip
+        self._numbers = dict(
+            ProcessVersion.objects.filter(pk__in={r.version_id for r in rows})
+            .values_list("pk", "number")
+        )  # fmt: skip
+
+    def definition(self, pk: int | None) -> str:
+        return self._keys.get(pk, "") if pk is not None else ""
+
+    def version(self, pk: int | None) -> str:
+        return str(self._numbers.get(pk, "")) if pk is not None else ""

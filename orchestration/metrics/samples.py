@@ -1,0 +1,73 @@
+"""Adding to the stored samples: a tally collected in memory, written in one go."""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from collections.abc import Mapping
+
+from orchestration.metrics.catalogue import FAMILIES
+from orchestration.models import MetricSample
+
+Labels = Mapping[str, str]
+
+
+def key_of(labels: Labels) -> str:
+    """The labels as Prometheus writes them, sorted by name (a row's identity)."""
+    return ",".join(f'{name}="{labels[name]}"' for name in sorted(labels))
+
+
+class Tally:
+    """Increments to counters and observations of histograms, kept until save().
+
+    Only a single writer may save (the fold under its cursor lock, the webhook
+    sender that runs alone): save() reads the totals and writes them back."""
+
+    def __init__(self) -> None:
+        self._add: dict[tuple[str, str], float] = defaultdict(float)
+        self._labels: dict[tuple[str, str], dict[str, str]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._add)
+
+    def count(self, family: str, labels: Labels, by: float = 1) -> None:
+        self._bump(f"{family}_total", dict(labels), by)
+
+    def observe(self, family: str, labels: Labels, value: float) -> None:
+        buckets = FAMILIES[family].buckets
+        # Cumulative, as Prometheus keeps them: every bucket from the first that holds it.
+        for bound in buckets[bisect.bisect_left(buckets, value) :]:
+            self._bump(f"{family}_bucket", {**labels, "le": _bound(bound)}, 1)
+        self._bump(f"{family}_bucket", {**labels, "le": "+Inf"}, 1)
+        self._bump(f"{family}_sum", dict(labels), value)
+        self._bump(f"{family}_count", dict(labels), 1)
+
+    def _bump(self, name: str, labels: dict[str, str], by: float) -> None:
+        key = (name, key_of(labels))
+        self._add[key] += by
+        self._labels[key] = labels
+
+    def save(self) -> None:
+        if not self._add:
+            return
+        names = {name for name, _ in self._add}
+        keys = {key for _, key in self._add}
+        have = {
+            (row.name, row.key): row.value
+            for row in MetricSample.objects.filter(name__in=names, key__in=keys)
+        }
+        rows = [
+            MetricSample(name=name, key=key, labels=self._labels[(name, key)],
+                         value=have.get((name, key), 0.0) + by)
+            for (name, key), by in self._add.items()
+        ]  # fmt: skip
+        MetricSample.objects.bulk_create(
+            rows, update_conflicts=True, unique_fields=["name", "key"], update_fields=["value"]
+        )
+        self._add.clear()
+        self._labels.clear()
+
+
+def _bound(value: float) -> str:
+    # As prometheus_client writes bucket bounds: 0.5, 1.0, 300.0.
+    return repr(float(value))

@@ -18,10 +18,7 @@ def key_of(labels: Labels) -> str:
 
 
 class Tally:
-    """Increments to counters and observations of histograms, kept until save().
-
-    Only a single writer may save (the fold under its cursor lock, the webhook
-    sender that runs alone): save() reads the totals and writes them back."""
+    """Increments to counters and observations of histograms, kept until save()."""
 
     def __init__(self) -> None:
         self._add: dict[tuple[str, str], float] = defaultdict(float)
@@ -48,22 +45,27 @@ class Tally:
         self._labels[key] = labels
 
     def save(self) -> None:
+        """Add the tally to the stored totals: three statements however many
+        samples, safe beside another writer (the rows are locked while added to)."""
         if not self._add:
             return
+        MetricSample.objects.bulk_create(
+            [MetricSample(name=name, key=key, labels=self._labels[(name, key)], value=0.0)
+             for name, key in self._add],
+            ignore_conflicts=True,
+        )  # fmt: skip
         names = {name for name, _ in self._add}
         keys = {key for _, key in self._add}
-        have = {
-            (row.name, row.key): row.value
-            for row in MetricSample.objects.filter(name__in=names, key__in=keys)
-        }
         rows = [
-            MetricSample(name=name, key=key, labels=self._labels[(name, key)],
-                         value=have.get((name, key), 0.0) + by)
-            for (name, key), by in self._add.items()
-        ]  # fmt: skip
-        MetricSample.objects.bulk_create(
-            rows, update_conflicts=True, unique_fields=["name", "key"], update_fields=["value"]
-        )
+            row
+            for row in MetricSample.objects.select_for_update()
+            .filter(name__in=names, key__in=keys)
+            .order_by("pk")
+            if (row.name, row.key) in self._add
+        ]
+        for row in rows:
+            row.value += self._add[(row.name, row.key)]
+        MetricSample.objects.bulk_update(rows, ["value"])
         self._add.clear()
         self._labels.clear()
 

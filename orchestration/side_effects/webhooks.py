@@ -298,7 +298,9 @@ def _claim(now: datetime) -> list[WebhookDelivery]:
     return batch
 
 
-def _record(delivery: WebhookDelivery, result: tuple[int | None, str, int], now: datetime) -> None:
+def _record(delivery: WebhookDelivery, result: tuple[int | None, str, int], now: datetime) -> str:
+    """Keep an attempt's result; return it in a word: delivered, failed (tried
+    again later) or gave_up."""
     code, error, ms = result
     ok = code is not None and 200 <= code < 300
     delivery.attempts += 1
@@ -336,6 +338,20 @@ def _record(delivery: WebhookDelivery, result: tuple[int | None, str, int], now:
             ]
         )
         _breaker(delivery.subscription_id, ok, now)
+    if ok:
+        return "delivered"
+    return "gave_up" if delivery.status == DeliveryStatus.FAILED else "failed"
+
+
+def _count(results: list[str]) -> None:
+    """The attempts' results in the metrics (orchestration_webhook_deliveries_total)."""
+    from orchestration.metrics.samples import Tally
+
+    tally = Tally()
+    for result in results:
+        tally.count("orchestration_webhook_deliveries", {"result": result})
+    with transaction.atomic():
+        tally.save()
 
 
 def _breaker(subscription_id: int, ok: bool, now: datetime) -> None:
@@ -373,11 +389,12 @@ def deliver_due(
             # result cannot be recorded stays leased and is sent again later.
             def record(
                 pair: tuple[WebhookDelivery, tuple[int | None, str, int]], at: datetime = moment
-            ) -> None:
-                _record(pair[0], pair[1], at)
+            ) -> str:
+                return _record(pair[0], pair[1], at)
 
-            sweeps.each(SENDING, list(zip(batch, results, strict=True)), record,
-                        row_id=lambda pair: pair[0].pk, now=moment)  # fmt: skip
+            recorded = sweeps.each(SENDING, list(zip(batch, results, strict=True)), record,
+                                   row_id=lambda pair: pair[0].pk, now=moment)  # fmt: skip
+            _count(recorded)
             tries += len(batch)
     return tries
 

@@ -18,6 +18,7 @@ from orchestration.models import ProcessEvent, WebhookAttempt, WebhookDelivery
 from orchestration.side_effects import webhooks
 from orchestration.testing import ProcessTest
 from tests.orchestration.factories import PURCHASE_SOURCE
+from tests.scrape import scrape, value
 
 pytestmark = pytest.mark.django_db
 
@@ -126,7 +127,7 @@ def test_a_tampered_body_fails_the_check(receiver) -> None:
     assert not receiver.verify({"X-Webhook-Signature": signature}, b'{"a":2}')
 
 
-def test_failures_are_retried_with_backoff_and_logged(run, receiver) -> None:
+def test_failures_are_retried_with_backoff_and_logged(run, receiver, client, settings) -> None:
     subscribe(receiver, ["instance.started"])
     receiver.answers = [500, 503]
     run.start("purchase-approval", {"item": "desk", "amount": 5000}, as_="alice")
@@ -143,9 +144,14 @@ def test_failures_are_retried_with_backoff_and_logged(run, receiver) -> None:
     assert (delivery.status, delivery.attempts) == ("delivered", 3)
     assert [a.status_code for a in WebhookAttempt.objects.order_by("pk")] == [500, 503, 204]
     assert len({json.loads(r["raw"])["id"] for r in receiver.received}) == 1  # same body
+    samples = scrape(client, settings)
+    assert value(samples, "orchestration_webhook_deliveries_total", result="failed") == 2
+    assert value(samples, "orchestration_webhook_deliveries_total", result="delivered") == 1
 
 
-def test_after_a_day_of_failures_it_gives_up_and_an_operator_replays(run, receiver) -> None:
+def test_after_a_day_of_failures_it_gives_up_and_an_operator_replays(
+    run, receiver, client, settings
+) -> None:
     subscribe(receiver, ["instance.started"])
     receiver.answers = [500] * 20
     run.start("purchase-approval", {"item": "desk", "amount": 5000}, as_="alice")
@@ -162,6 +168,10 @@ def test_after_a_day_of_failures_it_gives_up_and_an_operator_replays(run, receiv
     run.advance(seconds=1)
     again.refresh_from_db()
     assert again.status == "delivered" and again.replay_of_id == delivery.pk
+    samples = scrape(client, settings)
+    assert value(samples, "orchestration_webhook_deliveries_total", result="gave_up") == 1
+    failed = value(samples, "orchestration_webhook_deliveries_total", result="failed")
+    assert failed == delivery.attempts - 1
     assert ProcessEvent.objects.filter(kind="webhook.replayed", actor__username="otto").exists()
     with pytest.raises(Exception, match="operator"):
         webhooks.delivery_replay(actor=User.objects.get(username="bob"), delivery_id=delivery.pk)

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
-from prometheus_client.parser import text_string_to_metric_families
 
 from orchestration import jobs, services
 from orchestration.metrics import fold
 from orchestration.models import HumanTask, MetricSample, ProcessEvent
 from tests.orchestration.engine import handlers
 from tests.orchestration.engine.conftest import publish
+from tests.scrape import TOKEN, value
+from tests.scrape import scrape as scrape_with
 
 pytestmark = pytest.mark.django_db
 
@@ -33,23 +34,6 @@ steps:
   done: {type: end, result: ok}
   refused: {type: end, result: no}
 """
-TOKEN = "scrape-me"
-
-
-def scrape(client, **headers) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    """Every sample of a scrape, by name and labels."""
-    response = client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}", **headers})
-    assert response.status_code == 200, response.content
-    assert response["Content-Type"].startswith("text/plain; version=0.0.4")
-    samples = {}
-    for family in text_string_to_metric_families(response.content.decode()):
-        for sample in family.samples:
-            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return samples
-
-
-def value(samples, name: str, **labels: str) -> float | None:
-    return samples.get((name, tuple(sorted(labels.items()))))
 
 
 def settle() -> None:
@@ -61,11 +45,15 @@ def settle() -> None:
 @pytest.fixture
 def metered(settings, people, worker, clock):
     settings.ORCHESTRATION_METRICS_TOKEN = TOKEN
-    version = publish(METERED)
-    return version
+    return publish(METERED)
 
 
-def test_every_engine_metric_after_a_run(client, metered, people, worker, clock) -> None:
+@pytest.fixture
+def scrape(settings):
+    return lambda client: scrape_with(client, settings)
+
+
+def test_every_engine_metric_after_a_run(client, scrape, metered, people, worker, clock) -> None:
     handlers.PLAN["test.a"] = ["retry", "ok", "ok", "ok"]  # the first attempt fails once
     first = services.instance_start(key="metered", variables={"item": "desk"},
                                     actor=people["starter"])  # fmt: skip
@@ -117,27 +105,57 @@ def test_every_engine_metric_after_a_run(client, metered, people, worker, clock)
     assert second.pk and ProcessEvent.objects.exists()
 
 
-def test_failed_steps_and_incidents_are_counted(client, metered, people, worker) -> None:
+def test_failed_steps_and_incidents_are_counted(client, scrape, metered, people, worker) -> None:
+    from orchestration.models import StepRun
+
     handlers.PLAN["test.a"] = ["error:boom"]
     services.instance_start(key="metered", variables={"item": "x"}, actor=people["starter"])
+    poison = services.instance_start(key="metered", variables={"item": "y"}, actor=None)
+    StepRun.objects.filter(instance=poison).update(step="ghost")  # a row that no longer fits
     worker.run_until_idle()
     settle()
     samples = scrape(client)
     fetch = {"definition": "metered", "step": "fetch"}
     assert value(samples, "orchestration_step_failures_total", **fetch) == 1
-    assert value(samples, "orchestration_instances_ended_total", definition="metered",
-                 version="1", status="failed") == 1  # fmt: skip
+    metered_v1 = {"definition": "metered", "version": "1"}
+    assert value(samples, "orchestration_instances_ended_total", **metered_v1,
+                 status="failed") == 1  # fmt: skip
+    assert value(samples, "orchestration_instances_incidents_total", **metered_v1) == 1
+    assert value(samples, "orchestration_instances_live", **metered_v1, status="incident") == 1
 
 
-def test_queues_and_heartbeats_are_gauges(client, metered, people, worker, clock) -> None:
+def test_queues_and_heartbeats_are_gauges(
+    client, scrape, metered, people, worker, clock, settings
+) -> None:
+    from orchestration.side_effects import webhooks
+
+    settings.ORCHESTRATION_HTTP_ALLOWED_HOSTS = ["hooks.example"]
+    webhooks.subscription_create(actor=None, name="erp", url="https://hooks.example/in",
+                                 events=["instance.started"])  # fmt: skip
     services.instance_start(key="metered", variables={"item": "x"}, actor=people["starter"])
     clock.advance(seconds=30)  # nobody ran it: one run due for 30 s, unsealed rows
     samples = scrape(client)
     assert value(samples, "orchestration_queue_depth", queue="runs") == 1
     assert value(samples, "orchestration_queue_oldest_seconds", queue="runs") == 30
-    assert value(samples, "orchestration_queue_depth", queue="sealing") >= 1
+    assert value(samples, "orchestration_queue_depth", queue="sealing") >= 2
+    assert value(samples, "orchestration_queue_oldest_seconds", queue="sealing") >= 30
     assert value(samples, "orchestration_worker_loops_alive") == 0
     assert value(samples, "orchestration_worker_heartbeat_age_seconds") == float("inf")
+    jobs.seal_audit()
+    webhooks.fan_out()  # the start became a delivery, due now, not sent
+    clock.advance(seconds=5)
+    samples = scrape(client)
+    assert value(samples, "orchestration_queue_depth", queue="sealing") == 0
+    assert value(samples, "orchestration_queue_depth", queue="mail") >= 2  # sealed, not mailed
+    assert value(samples, "orchestration_queue_oldest_seconds", queue="mail") >= 35
+    assert value(samples, "orchestration_queue_depth", queue="webhooks") == 1
+    assert value(samples, "orchestration_queue_oldest_seconds", queue="webhooks") == 5
+    worker.run_until_idle()  # the step ran; the approval's escalation timer waits an hour
+    clock.advance(hours=1, seconds=20)
+    samples = scrape(client)
+    assert value(samples, "orchestration_queue_depth", queue="runs") == 0
+    assert value(samples, "orchestration_queue_depth", queue="timers") == 1
+    assert value(samples, "orchestration_queue_oldest_seconds", queue="timers") == 20
     from orchestration.engine import wakeup
 
     wakeup.beat("loop-1")
@@ -147,7 +165,7 @@ def test_queues_and_heartbeats_are_gauges(client, metered, people, worker, clock
     assert value(samples, "orchestration_worker_heartbeat_age_seconds") == 5
 
 
-def test_metrics_are_never_public(client, metered, settings) -> None:
+def test_metrics_are_never_public(client, scrape, metered, settings) -> None:
     assert client.get("/metrics").status_code == 403
     assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 403
     settings.ORCHESTRATION_METRICS_TOKEN = ""
@@ -161,7 +179,7 @@ def test_metrics_are_never_public(client, metered, settings) -> None:
     operations._networks.cache_clear()
 
 
-def test_the_web_layer_is_measured_too(client, metered) -> None:
+def test_the_web_layer_is_measured_too(client, scrape, metered) -> None:
     client.get("/healthz")
     samples = scrape(client)
     by_view = "django_http_requests_total_by_view_transport_method_total"

@@ -152,6 +152,7 @@ def reset() -> None:
     with connection.cursor() as cursor:
         tables = [
             "orchestration_taskvote", "orchestration_taskexclusion", "orchestration_taskcomment",
+            "orchestration_attachment", "orchestration_metricsample",
             "orchestration_taskassignee",  # a task's candidates before migration 0028
             "orchestration_humantask",
             "orchestration_timer", "orchestration_steprun", "orchestration_loopheartbeat",

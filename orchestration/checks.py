@@ -106,3 +106,25 @@ def check_engine_settings(app_configs: Any = None, **kwargs: Any) -> list[checks
             )
         )
     return errors
+
+
+@checks.register()
+def check_operations_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """What /metrics and /readyz read: refused at start-up, not at the first scrape."""
+    import ipaddress
+
+    errors: list[checks.CheckMessage] = []
+    for item in settings.ORCHESTRATION_METRICS_ALLOWED_IPS:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            errors.append(checks.Error(
+                f"ORCHESTRATION_METRICS_ALLOWED_IPS: {item!r} is not an address or a network"
+                " (e.g. 10.0.0.0/8)", id="orchestration.E007",
+            ))  # fmt: skip
+    for name in ("ORCHESTRATION_READY_HEARTBEAT_SECONDS", "ORCHESTRATION_READY_SEALING_LAG_SECONDS",
+                 "ORCHESTRATION_READY_OUTBOX_LAG_SECONDS"):  # fmt: skip
+        if getattr(settings, name) < 1:
+            errors.append(checks.Error(f"{name} must be at least 1 (seconds)",
+                                       id="orchestration.E008"))  # fmt: skip
+    return errors

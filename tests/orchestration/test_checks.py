@@ -82,3 +82,23 @@ def test_the_site_calendar_is_checked_like_a_definitions(settings, calendar, mes
     errors = check_engine_settings()
     assert {e.id for e in errors} <= {"orchestration.E006"}
     assert [e.msg for e in errors] == [f"ORCHESTRATION_CALENDAR: {m}" for m in messages]
+
+
+@pytest.mark.parametrize(
+    ("allowed", "heartbeat", "messages"),
+    [
+        (["10.0.0.0/8", "127.0.0.1", "::1"], 60, []),
+        (["10.0.0.0/33"], 60, ["ORCHESTRATION_METRICS_ALLOWED_IPS: '10.0.0.0/33' is not an"
+                               " address or a network (e.g. 10.0.0.0/8)"]),
+        (["prometheus.internal"], 0, [
+            "ORCHESTRATION_METRICS_ALLOWED_IPS: 'prometheus.internal' is not an address or a"
+            " network (e.g. 10.0.0.0/8)",
+            "ORCHESTRATION_READY_HEARTBEAT_SECONDS must be at least 1 (seconds)"]),
+    ],
+)  # fmt: skip
+def test_metrics_and_readiness_settings_are_checked(settings, allowed, heartbeat, messages) -> None:
+    from orchestration.checks import check_operations_settings
+
+    settings.ORCHESTRATION_METRICS_ALLOWED_IPS = allowed
+    settings.ORCHESTRATION_READY_HEARTBEAT_SECONDS = heartbeat
+    assert [e.msg for e in check_operations_settings()] == messages

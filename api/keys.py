@@ -14,7 +14,7 @@ from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from api.models import ApiKey
-from orchestration import clock
+from orchestration import clock, log_context
 from orchestration.audit import context as audit_context
 
 # pe_<prefix>_<secret>: the prefix finds the row (and is safe to show), the
@@ -103,6 +103,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             ).update(last_used_at=now)
             key.last_used_at = now  # the cached copy too
         audit_context.set_client(f"api:{key.name}")
+        log_context.note(user=key.user.get_username())
         request._request.api_key = key  # type: ignore[attr-defined]  # api/access_log.py
         return key.user, key
 

@@ -12,7 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections, connection, connections
 
-from orchestration import sweeps
+from orchestration import log_context, sweeps
 from orchestration.cluster import Membership
 from orchestration.engine import wakeup
 from orchestration.engine.worker import SideSweeps, Worker
@@ -42,6 +42,8 @@ def engine_loop(seconds: float | None = None, *, stop: Callable[[], bool] = lamb
     listener = wakeup.Listener()
     handled = 0
     last_beat = 0.0
+    logged = log_context.bound(worker=worker.name)  # its lines name the loop
+    logged.__enter__()
     try:
         while time.monotonic() < deadline and not stop() and not stopping():
             if time.monotonic() - last_beat > 2.0:
@@ -77,6 +79,7 @@ def engine_loop(seconds: float | None = None, *, stop: Callable[[], bool] = lamb
             side.stop()
         listener.close()
         worker.close()
+        logged.__exit__(None, None, None)
         from orchestration.models import LoopHeartbeat
 
         LoopHeartbeat.objects.filter(name=worker.name).delete()

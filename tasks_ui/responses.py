@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from accounts import permissions
 from accounts.models import User
+from orchestration import log_context
 from orchestration.models import HumanTask
 from orchestration.problems import problem_for
 
@@ -37,6 +38,7 @@ def visible_task(request: HttpRequest, pk: int) -> HumanTask:
     )
     if task is None or not permissions.can_see_task(request.user, task):
         raise Http404(_("No such task, or not one you may see."))
+    log_context.note(task=task.pk, instance=task.instance_id)
     return task
 
 

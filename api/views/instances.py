@@ -27,7 +27,7 @@ from api.serializers import (
     StartSerializer,
     VariablesSerializer,
 )
-from orchestration import selectors, services
+from orchestration import log_context, selectors, services
 from orchestration.models import ProcessEvent, ProcessInstance
 from orchestration.states import InstanceStatus
 
@@ -56,6 +56,7 @@ def visible_instance(request: Request, pk: int) -> ProcessInstance:
     instance = visible_instances(request).filter(pk=pk).first()
     if instance is None:
         raise Http404
+    log_context.note(instance=instance.pk)
     return cast(ProcessInstance, instance)
 
 

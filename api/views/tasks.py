@@ -26,7 +26,7 @@ from api.serializers import (
     TaskDetailSerializer,
     TaskSerializer,
 )
-from orchestration import clock, queues, services
+from orchestration import clock, log_context, queues, services
 from orchestration.models import HumanTask
 from orchestration.states import TaskStatus
 
@@ -82,6 +82,7 @@ def visible_task(request: Request, pk: int) -> HumanTask:
     )
     if task is None or not permissions.can_see_task(request.user, task):
         raise Http404
+    log_context.note(task=task.pk, instance=task.instance_id)
     return cast(HumanTask, task)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dj_database_url
 from csp.constants import NONCE
+from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_int, env_json, env_list, env_str
 
@@ -65,6 +66,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "accounts.middleware.UserTimezoneMiddleware",
     "accounts.middleware.UserLanguageMiddleware",
+    # The person on every log line of the request (orchestration/log_context.py).
+    "orchestration.log_context.UserLogMiddleware",
     "tasks_ui.middleware.StyledErrorsMiddleware",
     # Last but one, as django-axes asks: it answers a locked-out login.
     "axes.middleware.AxesMiddleware",
@@ -296,17 +299,38 @@ ORCHESTRATION_HTTP_MAX_RESPONSE_BYTES = env_int(
 # Environment variables http steps may send as credentials (auth: {bearer_secret: NAME}).
 ORCHESTRATION_SECRETS = env_list("ORCHESTRATION_SECRETS", [])
 
+# Logs: one JSON object per line in production (LOG_FORMAT=json, the default
+# here), with the request id, the person, and the instance, step, task, worker
+# and attempt wherever known (orchestration/log_context.py); plain lines for
+# people reading a terminal (LOG_FORMAT=plain; the demo's default).
+LOG_FORMAT = env_str("LOG_FORMAT", "json")
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or plain, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"context": {"()": "orchestration.log_context.LogContext"}},
     "formatters": {
         "plain": {
             # A message on one line, whatever values it quotes (orchestration/safe_text.py).
             "()": "orchestration.safe_text.OneLineFormatter",
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
-        }
+        },
+        "json": {
+            "()": "orchestration.log_context.JsonLines",
+            "fmt": "%(levelname)s %(name)s %(message)s",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": "time",  # ISO 8601, UTC
+            "json_ensure_ascii": False,
+        },
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        },
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # Its per-login bookkeeping is INFO noise on every command; lockouts are warnings.
     "loggers": {"axes": {"level": "WARNING"}},

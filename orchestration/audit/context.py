@@ -50,6 +50,7 @@ class AuditContextMiddleware:
 
         given = request.headers.get("X-Request-ID", "")
         rid = given if _VALID_ID.match(given) else uuid.uuid4().hex
+        request.request_id = rid  # type: ignore[attr-defined]  # for lines logged after (log_context)
         tokens = (
             _request_id.set(rid),
             _ip.set(get_client_ip_address(request) or None),

@@ -29,7 +29,7 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections, transaction
 
-from orchestration import limits, sweeps
+from orchestration import limits, log_context, sweeps
 from orchestration.audit import AuditKind
 from orchestration.clock import now as clock_now
 from orchestration.engine import core, incidents, store
@@ -77,6 +77,12 @@ class Outcome:
 
 def execute(run: StepRun, instance: ProcessInstance) -> Outcome:
     """Run one attempt: a registered handler or an HTTP request. Never raises."""
+    with log_context.bound(instance=instance.pk, step=run.step, attempt=run.attempt,
+                           worker=run.worker or None):  # fmt: skip
+        return _execute(run, instance)
+
+
+def _execute(run: StepRun, instance: ProcessInstance) -> Outcome:
     step = definition_of(instance.version).step(run.step)
     context = StepContext(instance.pk, run.step, run.attempt, run.idempotency_key)
     variables = step_variables(instance.variables, instance.state, run.step, run.execution)

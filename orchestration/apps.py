@@ -14,3 +14,8 @@ class OrchestrationConfig(AppConfig):
         from orchestration import candidates
 
         candidates.connect()
+        # Traces when ORCHESTRATION_TRACING asks for them; before the first
+        # request, since Django's instrumentation adds a middleware.
+        from orchestration import tracing
+
+        tracing.configure()

@@ -120,7 +120,7 @@ def database_from_url(url: str) -> dict[str, object]:
         config["OPTIONS"] = options
     # The same backends, counting queries and their time for /metrics (django-prometheus).
     engine = str(config["ENGINE"])
-    if engine.startswith("django.db.backends."):
+    if engine.startswith("django.db.backends.") and env_bool("DATABASE_METRICS", True):
         config["ENGINE"] = "django_prometheus.db.backends." + engine.rsplit(".", 1)[-1]
     return config
 
@@ -336,6 +336,15 @@ LOGGING = {
     "loggers": {"axes": {"level": "WARNING"}},
 }
 ORCHESTRATION_HANDLER_MODULES = env_list("ORCHESTRATION_HANDLER_MODULES", [])
+
+# Traces (orchestration/tracing.py): "otlp" sends them to the collector in the
+# standard OTEL_EXPORTER_OTLP_* variables, "console" prints them; empty: off.
+ORCHESTRATION_TRACING = env_str("ORCHESTRATION_TRACING", "")
+if ORCHESTRATION_TRACING not in ("", "otlp", "console"):
+    raise ImproperlyConfigured(
+        f"ORCHESTRATION_TRACING must be otlp, console or empty, not {ORCHESTRATION_TRACING!r}"
+    )
+ORCHESTRATION_TRACING_SERVICE = env_str("OTEL_SERVICE_NAME", "process-engine")
 
 # /metrics answers only a scraper that shows this bearer token, or that comes
 # from one of these addresses or networks (CIDR); neither set: nobody.

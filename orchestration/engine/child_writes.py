@@ -116,6 +116,7 @@ class ChildWrites:
             parent_token=effect.token,
             parent_step=effect.step,
             business_key=parent.business_key,
+            traceparent=parent.traceparent,
             created_at=self.now,
             updated_at=self.now,
         )

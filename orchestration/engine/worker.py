@@ -29,7 +29,7 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections, transaction
 
-from orchestration import limits, log_context, sweeps
+from orchestration import limits, log_context, sweeps, tracing
 from orchestration.audit import AuditKind
 from orchestration.clock import now as clock_now
 from orchestration.engine import core, incidents, store
@@ -77,8 +77,14 @@ class Outcome:
 
 def execute(run: StepRun, instance: ProcessInstance) -> Outcome:
     """Run one attempt: a registered handler or an HTTP request. Never raises."""
-    with log_context.bound(instance=instance.pk, step=run.step, attempt=run.attempt,
-                           worker=run.worker or None):  # fmt: skip
+    with (
+        log_context.bound(instance=instance.pk, step=run.step, attempt=run.attempt,
+                          worker=run.worker or None),
+        tracing.span(f"step {run.step}", parent=instance.traceparent, attributes={
+            "orchestration.instance": instance.pk, "orchestration.step": run.step,
+            "orchestration.attempt": run.attempt,
+        }),
+    ):  # fmt: skip
         return _execute(run, instance)
 
 

@@ -68,10 +68,11 @@ def _histogram(family: Family, parts: list[tuple[str, dict[str, str], float]]) -
     histogram = HistogramMetricFamily(family.name, family.help, labels=family.labels)
     for values, entry in series.items():
         bounds = [repr(float(b)) for b in family.buckets] + ["+Inf"]
-        # Buckets nothing fell into yet were never written: they hold what the one below holds.
+        # Stored per bucket (each observation in the one that holds it); Prometheus
+        # wants them cumulative: each bucket counts everything at or below its bound.
         buckets, running = [], 0.0
         for bound in bounds:
-            running = entry["buckets"].get(bound, running)
+            running += entry["buckets"].get(bound, 0.0)
             buckets.append((bound, running))
         histogram.add_metric(list(values), buckets, entry.get("sum", 0.0))
     return histogram

@@ -12,7 +12,7 @@ transactions write nothing more for metrics than two numbers in a step's row
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import transaction
 from django.db.models import F, Q
@@ -45,14 +45,16 @@ def fold_pending(*, limit: int = READ_BATCH) -> int:
         entries = outbox.read(position, limit)
         if not entries:
             return 0
-        rows = list(
-            ProcessEvent.objects.filter(pk__in=[e.row_id for e in entries])
-            # Only rows that count: a transition of the instance's status, or a kind above.
+        # Only rows that count (a change of the instance's status, or a kind
+        # above), as plain rows: no model instances for thousands of rows.
+        rows = [
+            _Row(*values)
+            for values in ProcessEvent.objects.filter(pk__in=[e.row_id for e in entries])
             .filter(Q(kind__in=_COUNTED) | ~Q(from_status=F("to_status")))
-            .only("id", "kind", "definition_id", "version_id", "step", "from_status",
-                  "to_status", "payload")
             .order_by("pk")
-        )  # fmt: skip
+            .values_list("id", "kind", "definition_id", "version_id", "step", "from_status",
+                         "to_status", "payload")
+        ]  # fmt: skip
         names = _Names(rows)
         tally = Tally()
         # A row that cannot be read (a payload an older release wrote, say) is
@@ -64,7 +66,18 @@ def fold_pending(*, limit: int = READ_BATCH) -> int:
     return len(entries)
 
 
-def fold(row: ProcessEvent, tally: Tally, names: _Names) -> None:
+class _Row(NamedTuple):
+    pk: int
+    kind: str
+    definition_id: int | None
+    version_id: int | None
+    step: str
+    from_status: str
+    to_status: str
+    payload: Any
+
+
+def fold(row: _Row, tally: Tally, names: _Names) -> None:
     """Add one audit row to the tally."""
     definition = names.definition(row.definition_id)
     version = names.version(row.version_id)
@@ -112,7 +125,7 @@ def fold(row: ProcessEvent, tally: Tally, names: _Names) -> None:
 class _Names:
     """Definition keys and version numbers of the rows' ids, read once per sweep."""
 
-    def __init__(self, rows: Iterable[ProcessEvent]) -> None:
+    def __init__(self, rows: Iterable[_Row]) -> None:
         rows = list(rows)
         self._keys = dict(
             ProcessDefinition.objects.filter(pk__in={r.definition_id for r in rows})

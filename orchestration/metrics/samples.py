@@ -28,21 +28,23 @@ class Tally:
         return bool(self._add)
 
     def count(self, family: str, labels: Labels, by: float = 1) -> None:
-        self._bump(f"{family}_total", dict(labels), by)
+        self._bump(f"{family}_total", labels, by)
 
     def observe(self, family: str, labels: Labels, value: float) -> None:
+        """One observation: counted in the one bucket that holds it (the
+        collector adds them up into Prometheus' cumulative buckets)."""
         buckets = FAMILIES[family].buckets
-        # Cumulative, as Prometheus keeps them: every bucket from the first that holds it.
-        for bound in buckets[bisect.bisect_left(buckets, value) :]:
-            self._bump(f"{family}_bucket", {**labels, "le": _bound(bound)}, 1)
-        self._bump(f"{family}_bucket", {**labels, "le": "+Inf"}, 1)
-        self._bump(f"{family}_sum", dict(labels), value)
-        self._bump(f"{family}_count", dict(labels), 1)
+        at = bisect.bisect_left(buckets, value)
+        bound = _bound(buckets[at]) if at < len(buckets) else "+Inf"
+        self._bump(f"{family}_bucket", {**labels, "le": bound}, 1)
+        self._bump(f"{family}_sum", labels, value)
+        self._bump(f"{family}_count", labels, 1)
 
-    def _bump(self, name: str, labels: dict[str, str], by: float) -> None:
+    def _bump(self, name: str, labels: Labels, by: float) -> None:
         key = (name, key_of(labels))
         self._add[key] += by
-        self._labels[key] = labels
+        if key not in self._labels:
+            self._labels[key] = dict(labels)
 
     def save(self) -> None:
         """Add the tally to the stored totals: three statements however many

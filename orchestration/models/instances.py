@@ -35,6 +35,11 @@ class ProcessInstance(models.Model):
         verbose_name=_("version"),
     )
     business_key = models.CharField(max_length=200, blank=True, verbose_name=_("business key"))
+    # The trace it belongs to (W3C traceparent), when tracing is on: its steps'
+    # attempts and its webhooks join the trace of the request that started it.
+    traceparent = models.CharField(
+        max_length=64, blank=True, default="", editable=False, verbose_name=_("trace")
+    )
     status = models.CharField(
         max_length=16, choices=InstanceStatus.choices, verbose_name=_("status")
     )

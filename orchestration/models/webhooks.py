@@ -94,6 +94,10 @@ class WebhookDelivery(models.Model):
     )
     attempts = models.PositiveIntegerField(default=0, verbose_name=_("attempts"))
     next_attempt_at = models.DateTimeField(verbose_name=_("next attempt at"))
+    # Its instance's trace (orchestration/tracing.py): the POST joins it.
+    traceparent = models.CharField(
+        max_length=64, blank=True, default="", editable=False, verbose_name=_("trace")
+    )
     lease_until = models.DateTimeField(null=True, blank=True, verbose_name=_("lease until"))
     replay_of = models.ForeignKey(
         "self",

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from accounts import permissions
-from orchestration import clock, limits, selectors
+from orchestration import clock, limits, selectors, tracing
 from orchestration.audit import AuditKind
 from orchestration.definitions.patterns import full_match
 from orchestration.definitions.validate import COMMENT_FIELD
@@ -103,6 +103,7 @@ def instance_start(
             started_by=actor,
             created_at=now,
             updated_at=now,
+            traceparent=tracing.traceparent(),
         )
 
     try:

@@ -36,7 +36,7 @@ from django.db.models import Q
 from django.utils.translation import gettext
 
 from accounts import permissions
-from orchestration import clock, limits, sweeps
+from orchestration import clock, limits, sweeps, tracing
 from orchestration.audit import AuditKind
 from orchestration.definitions.allowlist import host_allowed
 from orchestration.exceptions import InstanceConflict, InvalidInput
@@ -162,8 +162,10 @@ def fan_out(*, now: datetime | None = None) -> int:
                 wanted = [s for s in subscriptions if kind in s.events]
                 if wanted:
                     body = _body(row, kind, data, instances.get(row.instance_id))
+                    instance = instances.get(row.instance_id)
+                    trace = instance.traceparent if instance is not None else ""
                     out += [WebhookDelivery(subscription=s, event=row, event_type=kind, body=body,
-                                            next_attempt_at=now, created_at=now)
+                                            next_attempt_at=now, created_at=now, traceparent=trace)
                             for s in wanted]  # fmt: skip
             return out
 
@@ -259,6 +261,16 @@ def _send(
         return code, "", int((time.monotonic() - started) * 1000)
     except httpx.HTTPError as exc:
         return None, type(exc).__name__, int((time.monotonic() - started) * 1000)
+
+
+def _traced_send(
+    delivery: WebhookDelivery, transport: httpx.BaseTransport | None
+) -> tuple[int | None, str, int]:
+    """The POST in its instance's trace (httpx's instrumentation sends the
+    traceparent to the target), when tracing is on."""
+    with tracing.span(f"webhook {delivery.event_type}", parent=delivery.traceparent,
+                      attributes={"orchestration.delivery": delivery.pk}):  # fmt: skip
+        return _send(delivery, transport)
 
 
 def _claim(now: datetime) -> list[WebhookDelivery]:
@@ -382,7 +394,7 @@ def deliver_due(
             batch = _claim(moment)
             if not batch:
                 break
-            results = list(pool.map(lambda d: _send(d, transport), batch))
+            results = list(pool.map(lambda d: _traced_send(d, transport), batch))
             moment = now() if callable(now) else clock.now()
 
             # One row's bad write must not stop the others: a delivery whose

@@ -1,0 +1,25 @@
+"""The shipped alert rules read metrics this engine exports (promtool, in
+.ci/run, checks their syntax and unit-tests them)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from orchestration.metrics.catalogue import FAMILIES
+
+RULES = Path(__file__).resolve().parents[1] / "ops/prometheus/rules.yml"
+SUFFIXES = {"counter": ("_total",), "gauge": ("",), "histogram": ("_bucket", "_sum", "_count")}
+
+
+def test_every_metric_an_alert_reads_is_exported() -> None:
+    exported = {family.name + suffix for family in FAMILIES.values()
+                for suffix in SUFFIXES[family.kind]}  # fmt: skip
+    rules = yaml.safe_load(RULES.read_text())["groups"][0]["rules"]
+    read = {name for rule in rules for name in re.findall(r"\borchestration_\w+", rule["expr"])}
+    assert read and read <= exported, read - exported
+    labels = {label for rule in rules for label in re.findall(r"(\w+)=", rule["expr"])}
+    known = {label for family in FAMILIES.values() for label in family.labels} | {"le"}
+    assert labels <= known, labels - known

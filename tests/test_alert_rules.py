@@ -23,3 +23,24 @@ def test_every_metric_an_alert_reads_is_exported() -> None:
     labels = {label for rule in rules for label in re.findall(r"(\w+)=", rule["expr"])}
     known = {label for family in FAMILIES.values() for label in family.labels} | {"le"}
     assert labels <= known, labels - known
+
+
+def test_the_grafana_dashboard_reads_exported_metrics_only() -> None:
+    import json
+
+    from django_prometheus.middleware import Metrics
+
+    dashboard = json.loads((RULES.parents[1] / "grafana/process-engine.json").read_text())
+    exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    exported = {family.name + suffix for family in FAMILIES.values()
+                for suffix in SUFFIXES[family.kind]}  # fmt: skip
+    read = {name for expr in exprs for name in re.findall(r"\borchestration_\w+", expr)}
+    assert read and read <= exported, read - exported
+    from prometheus_client import REGISTRY
+
+    Metrics.get_instance()  # the web metrics, registered as the middleware does
+
+    web = {metric.name + suffix for metric in REGISTRY.collect()
+           for suffix in ("", "_total", "_bucket", "_sum", "_count")}  # fmt: skip
+    django_read = {name for expr in exprs for name in re.findall(r"\bdjango_\w+", expr)}
+    assert django_read <= web, django_read - web

@@ -258,9 +258,15 @@ class _Machine(ApprovalRules, EachRules, RegionRules, EventRules, JoinRules, Int
             kind = step["type"]
             execution = self.state["runs"].get(step_id, 0) + 1
             self.state["runs"][step_id] = execution
-            tok.update(step=step_id, execution=execution, wait=None)
+            # Where the token comes from and how long it was there: the path's
+            # edges and the time spent in each step (the SLA report's heatmap).
+            came = {"token": token, "from": tok.get("step") or ""}
+            if tok.get("since"):
+                spent = self.now - datetime.fromisoformat(tok["since"])
+                came["seconds"] = round(max(spent.total_seconds(), 0.0), 3)
+            tok.update(step=step_id, execution=execution, wait=None, since=self.now.isoformat())
             tok.pop("message", None)
-            self.effects.append(Audit(AuditKind.STEP_ENTERED, step_id, {"token": token}))
+            self.effects.append(Audit(AuditKind.STEP_ENTERED, step_id, came))
             try:
                 nxt = self._enter(token, tok, step_id, step, kind, execution)
             except StepError as exc:

@@ -193,11 +193,14 @@ class Writer(TaskWrites, ChildWrites):
         )
         snap = result.snapshot
         check_instance_transition(instance.status, snap.status, instance)
-        entered, notes = [], []
+        entered, moves, notes = [], [], []
         for effect in result.effects:
             if isinstance(effect, Audit):
                 if effect.kind == AuditKind.STEP_ENTERED:
                     entered.append(effect.step)
+                    # [from, to, seconds in from]: the metrics fold's edges and durations.
+                    moves.append([effect.payload.get("from", ""), effect.step,
+                                  effect.payload.get("seconds")])  # fmt: skip
                 else:
                     notes.append({"kind": effect.kind, "step": effect.step, **effect.payload})
         audit = ProcessEvent(
@@ -208,7 +211,12 @@ class Writer(TaskWrites, ChildWrites):
             step=getattr(event, "step", ""),
             from_status=_before(instance),
             to_status=snap.status,
-            payload={**(payload or {}), "entered": entered, **({"notes": notes} if notes else {})},
+            payload={
+                **(payload or {}),
+                "entered": entered,
+                **({"moves": moves} if moves else {}),
+                **({"notes": notes} if notes else {}),
+            },
             created_at=self.now,
         )
         instance.status = snap.status

@@ -12,6 +12,7 @@ transactions write nothing more for metrics than two numbers in a step's row
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from django.db import transaction
@@ -20,7 +21,13 @@ from django.db.models import F, Q
 from orchestration import clock, sweeps
 from orchestration.audit.kinds import AuditKind
 from orchestration.metrics.samples import Tally
-from orchestration.models import ProcessDefinition, ProcessEvent, ProcessVersion
+from orchestration.models import (
+    ProcessDefinition,
+    ProcessEvent,
+    ProcessInstance,
+    ProcessVersion,
+)
+from orchestration.reports.rollup import Rollup
 from orchestration.side_effects import cursor as outbox
 from orchestration.states import InstanceStatus
 
@@ -53,15 +60,17 @@ def fold_pending(*, limit: int = READ_BATCH) -> int:
             .filter(Q(kind__in=_COUNTED) | ~Q(from_status=F("to_status")))
             .order_by("pk")
             .values_list("id", "kind", "definition_id", "version_id", "step", "from_status",
-                         "to_status", "payload")
+                         "to_status", "payload", "instance_id", "created_at")
         ]  # fmt: skip
         names = _Names(rows)
-        tally = Tally()
+        tally, rollup = Tally(), Rollup()
+        started = _started_at(rows)
         # A row that cannot be read (a payload an older release wrote, say) is
         # recorded and skipped; it never holds back the rows behind it.
-        sweeps.each(METRICS, rows, lambda row: fold(row, tally, names), row_id=lambda r: r.pk,
-                    now=now, retry=False, savepoint=False)  # fmt: skip
+        sweeps.each(METRICS, rows, lambda row: fold(row, tally, names, rollup, started),
+                    row_id=lambda r: r.pk, now=now, retry=False, savepoint=False)  # fmt: skip
         tally.save()
+        rollup.save()
         outbox.advance(position, entries[-1])
     return len(entries)
 
@@ -75,10 +84,17 @@ class _Row(NamedTuple):
     from_status: str
     to_status: str
     payload: Any
+    instance_id: int | None
+    created_at: datetime
 
 
-def fold(row: _Row, tally: Tally, names: _Names) -> None:
-    """Add one audit row to the tally."""
+def fold(
+    row: _Row, tally: Tally, names: _Names, rollup: Rollup | None = None,
+    started: Mapping[int, datetime] | None = None,
+) -> None:  # fmt: skip
+    """Add one audit row to the metrics' tally and the report's daily roll-up."""
+    if rollup is not None and row.version_id is not None:
+        _roll(row, rollup, started or {})
     definition = names.definition(row.definition_id)
     version = names.version(row.version_id)
     payload: Mapping[str, Any] = row.payload or {}
@@ -141,3 +157,50 @@ class _Names:
 
     def version(self, pk: int | None) -> str:
         return str(self._numbers.get(pk, "")) if pk is not None else ""
+
+
+def _started_at(rows: list[_Row]) -> dict[int, datetime]:
+    """When the instances that ended in these rows started (for their duration)."""
+    ended = {
+        r.instance_id
+        for r in rows
+        if r.to_status != r.from_status and r.to_status in _ENDED and r.instance_id
+    }
+    if not ended:
+        return {}
+    return dict(ProcessInstance.objects.filter(pk__in=ended).values_list("pk", "created_at"))
+
+
+def _roll(row: _Row, rollup: Rollup, started: Mapping[int, datetime]) -> None:
+    """The row in the SLA report's daily roll-ups (days in UTC)."""
+    day, version = row.created_at.astimezone(UTC).date(), int(row.version_id or 0)
+    payload: Mapping[str, Any] = row.payload or {}
+    if row.kind == AuditKind.INSTANCE_STARTED:
+        rollup.count(day, version, "", "started")
+    if row.to_status != row.from_status:
+        if row.to_status in _ENDED:
+            how = {"completed": "completed", "failed": "failed"}  # else cancelled or compensated
+            rollup.count(day, version, "", how.get(row.to_status, "cancelled"))
+            since = started.get(row.instance_id or 0)
+            if since is not None:
+                rollup.duration(day, version, "", (row.created_at - since).total_seconds())
+        elif row.to_status == InstanceStatus.INCIDENT:
+            rollup.count(day, version, "", "incidents")
+    for move in payload.get("moves") or []:
+        if not (isinstance(move, list) and len(move) == 3):
+            continue
+        source, target, seconds = move
+        rollup.edge(day, version, str(source or ""), str(target))
+        if source and isinstance(seconds, int | float):
+            rollup.count(day, version, str(source), "left")
+            rollup.duration(day, version, str(source), float(seconds))
+    notes = [note for note in payload.get("notes") or [] if isinstance(note, Mapping)]
+    retried = False
+    for note in notes:
+        if note.get("kind") == AuditKind.STEP_RETRY_SCHEDULED:
+            rollup.count(day, version, str(note.get("step", "")), "retries")
+            retried = True
+        elif note.get("kind") == AuditKind.TASK_ESCALATED:
+            rollup.escalation(day, version, str(note.get("step", "")), str(note.get("level", "")))
+    if row.kind == AuditKind.STEP_FAILED and not retried:
+        rollup.count(day, version, row.step, "failures")

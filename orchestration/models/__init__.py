@@ -15,6 +15,7 @@ from orchestration.models.instances import (
     Timer,
 )
 from orchestration.models.metrics import MetricSample
+from orchestration.models.reports import EdgeDay, StepDay
 from orchestration.models.seals import AuditSeal
 from orchestration.models.sweeps import SweepFailure
 from orchestration.models.webhooks import (
@@ -33,6 +34,7 @@ __all__ = [
     "AuditSeal",
     "BufferedMessage",
     "DeliveryStatus",
+    "EdgeDay",
     "HumanTask",
     "LoopHeartbeat",
     "MetricSample",
@@ -41,6 +43,7 @@ __all__ = [
     "ProcessEvent",
     "ProcessInstance",
     "ProcessVersion",
+    "StepDay",
     "StepRun",
     "SweepFailure",
     "TaskComment",

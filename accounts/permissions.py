@@ -107,6 +107,16 @@ def can_publish(user: AnyUser | None) -> bool:
 
 
 # ---- instances ------------------------------------------------------------------------
+def report_refusal(user: AnyUser | None) -> str | None:
+    """The SLA report (every definition's throughput, durations and where
+    instances wait): process admins, operators and auditors."""
+    return _lacks(user, "orchestration.view_processversion", "process-admin, operator or auditor")
+
+
+def can_read_reports(user: AnyUser | None) -> bool:
+    return report_refusal(user) is None
+
+
 def can_view_instances(user: AnyUser | None) -> bool:
     """See every instance with its step records and tasks (operators, auditors, admins)."""
     return _lacks(user, "orchestration.view_processinstance", "operator or auditor") is None

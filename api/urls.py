@@ -3,7 +3,7 @@ from django.urls import URLPattern, path
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from api.schema import SchemaView
-from api.views import attachments, definitions, external, instances, messages, tasks
+from api.views import attachments, definitions, external, instances, messages, reports, tasks
 
 app_name = "api"
 
@@ -91,6 +91,7 @@ urlpatterns: list[URLPattern] = [
         name="external-extend-lock",
     ),
     path("v1/messages", messages.MessageCorrelate.as_view(), name="messages"),
+    path("v1/reports/<slug:key>", reports.ReportDetail.as_view(), name="report"),
     path("v1/tasks", tasks.TaskCollection.as_view(), name="tasks"),
     path("v1/tasks/<int:pk>", tasks.TaskDetail.as_view(), name="task"),
     path("v1/tasks/<int:pk>/claim", tasks.TaskClaim.as_view(), name="task-claim"),

@@ -42,6 +42,10 @@ class Navigation:
         return permissions.can_read_audit(self.user)
 
     @cached_property
+    def reports(self) -> bool:
+        return permissions.can_read_reports(self.user)
+
+    @cached_property
     def admin(self) -> bool:
         return permissions.can_use_admin(self.user)
 

@@ -7,6 +7,7 @@ from tasks_ui import (
     inbox,
     instances,
     preferences,
+    reports,
     start,
     task_page,
     views,
@@ -49,6 +50,8 @@ urlpatterns = [
     path("settings/", preferences.preferences, name="preferences"),
     path("absences/<int:pk>/delete/", absences.absence_delete, name="absence-delete"),
     path("audit/", audit_log.audit_log, name="audit"),
+    path("reports/", reports.report_list, name="reports"),
+    path("reports/<slug:key>/", reports.report_page, name="report"),
     path("audit/export.csv", audit_log.audit_csv, name="audit-csv"),
     path("decide/<str:token>/", decide_from_email, name="decide-from-email"),
 ]

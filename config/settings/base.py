@@ -118,9 +118,13 @@ def database_from_url(url: str) -> dict[str, object]:
         options = dict(config.get("OPTIONS") or {})  # type: ignore[call-overload]
         options["options"] = (str(options.get("options", "")) + " -c jit=off").strip()
         config["OPTIONS"] = options
-    # The same backends, counting queries and their time for /metrics (django-prometheus).
+    # The same backends, counting queries and their time for /metrics
+    # (django-prometheus): in web processes (config/wsgi.py and asgi.py turn it
+    # on), not in workers, where it cost about 10 us of CPU per query, a tenth
+    # of a 3-step instance's (docs/performance.md); the engine's own metrics
+    # say what the workers do.
     engine = str(config["ENGINE"])
-    if engine.startswith("django.db.backends.") and env_bool("DATABASE_METRICS", True):
+    if engine.startswith("django.db.backends.") and env_bool("DATABASE_METRICS", False):
         config["ENGINE"] = "django_prometheus.db.backends." + engine.rsplit(".", 1)[-1]
     return config
 

@@ -21,5 +21,6 @@ os.environ.setdefault("ORCHESTRATION_HTTP_ALLOWED_HOSTS", "127.0.0.1:8000,localh
 os.environ.setdefault("ORCHESTRATION_HANDLER_MODULES", "orchestration.demo.handlers")
 os.environ.setdefault("ORCHESTRATION_DEMO", "1")
 os.environ.setdefault("LOG_FORMAT", "plain")  # people read the demo's terminal
+os.environ.setdefault("DATABASE_METRICS", "1")  # the demo shows the web layer's query metrics
 
 from .base import *  # noqa: E402, F403

@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping
 from html import escape
 from typing import Any
 
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 
 from orchestration.definitions.graph import all_steps, edges, regions_of, successors
 
@@ -77,13 +77,22 @@ def _layers(start: str, succ: Mapping[str, list[str]]) -> dict[str, int]:
     return depth
 
 
+# The heatmap's scale, light to dark (ColorBrewer YlOrRd): how long instances
+# stay in a step, against the step where they stay longest.
+HEAT = ("#ffffcc", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c", "#b10026")
+
+
 def render_svg(
-    spec: Mapping[str, Any], *, highlight: Collection[str] = (), done: Collection[str] = ()
-) -> str:
+    spec: Mapping[str, Any], *, highlight: Collection[str] = (), done: Collection[str] = (),
+    heat: Mapping[str, tuple[float, str]] | None = None,
+    taken: Mapping[tuple[str, str], int] | None = None,
+) -> str:  # fmt: skip
     """SVG markup for the definition. For an instance, `highlight` are its current
     steps (a thick amber outline and "now"), `done` the steps it has passed
     (a check mark; the edges between them drawn as the path taken); a legend
-    says so."""
+    says so. For a report, `heat` colours each step by how long instances
+    stay there ((share of the longest, 0..1), and the words for it) and
+    `taken` labels each edge with how often it was taken."""
     steps: Mapping[str, Mapping[str, Any]] = spec.get("steps") or {}
     start = spec.get("start")
     # Steps inside a region are drawn as their (outermost) region.
@@ -111,7 +120,7 @@ def render_svg(
     width = MARGIN * 2 + widest * NODE_W + (widest - 1) * GAP_X + 80 + 14 * back
     height = MARGIN * 2 + len(rows) * (NODE_H + GAP_Y)
     legend = bool(highlight or done)
-    if legend:
+    if legend or heat is not None:
         height += 28
     # room at the sides for edges that skip rows, and for their labels
     lane_room = 40 + 14 * long_edges + (160 if long_edges else 0)
@@ -169,22 +178,33 @@ def render_svg(
             bend = max(x1, x2) + 30 + 14 * back_edges
             path = f"M{x1:.0f},{y1:.0f} C{bend:.0f},{y1:.0f} {bend:.0f},{y2:.0f} {x2:.0f},{y2:.0f}"
             lx, ly = x1 + 4, y1 - 4
-        taken = edge.source in done and (edge.target in done or edge.target in highlight)
+        on_path = edge.source in done and (edge.target in done or edge.target in highlight)
         look = (
             'stroke="#1e8e3e" stroke-width="2.6" class="taken"'
-            if taken
+            if on_path
             else ('stroke="#5f6368" stroke-width="1.3"')
         )
         out.append(f'<path d="{path}" fill="none" {look} marker-end="url(#arrow)"/>')
-        if edge.label:
+        label = _short(edge.label, 28) if edge.label else ""
+        if taken is not None:
+            count = taken.get((edge.source, edge.target), 0)
+            times = ngettext("%(n)s time", "%(n)s times", count) % {"n": count}
+            label = f"{label} · {times}" if label else times
+        if label:
             out.append(
-                f'<text x="{lx:.0f}" y="{ly:.0f}" fill="#202124" font-size="10">'
-                f"{escape(_short(edge.label, 28))}</text>"
+                f'<text x="{lx:.0f}" y="{ly:.0f}" fill="#202124" font-size="10" '
+                f'class="edge-label">{escape(label)}</text>'
             )
     for step_id, (x, y) in pos.items():
         step = steps[step_id]
         kind = escape(str(step.get("type", "?")))
         fill, stroke = _STYLE.get(kind, ("#ffffff", "#5f6368"))
+        ink = "#202124"
+        hot = heat.get(step_id) if heat is not None else None
+        if hot is not None:
+            shade = min(len(HEAT) - 1, int(max(0.0, min(1.0, hot[0])) * len(HEAT)))
+            fill, stroke = HEAT[shade], "#5f6368"
+            ink = "#ffffff" if shade >= 5 else "#202124"  # readable on the dark end
         now, passed = step_id in highlight, step_id in done and step_id not in highlight
         width_px = 3.5 if now else 1.5
         if now:
@@ -201,6 +221,8 @@ def render_svg(
             subtitle += " · " + gettext("%(n)s steps") % {"n": count}
         if kind == "join" and "wait_for" in step:  # a partial join: how many it waits for
             subtitle += " · " + gettext("first %(n)s") % {"n": escape(str(step["wait_for"]))}
+        if hot is not None:
+            subtitle = escape(hot[1])
         if now:
             subtitle = "▶ " + gettext("now") + " · " + subtitle
         elif passed:
@@ -211,10 +233,10 @@ def render_svg(
             f"<title>{escape(step_id)} ({kind})</title>"
             f'<rect x="{x:.0f}" y="{y:.0f}" width="{NODE_W}" height="{NODE_H}" rx="{rx}" '
             f'fill="{fill}" stroke="{stroke}" stroke-width="{width_px}"{dash}/>'
-            f'<text x="{cx:.0f}" y="{y + 19:.0f}" text-anchor="middle" font-weight="600">'
-            f"{label}</text>"
-            f'<text x="{cx:.0f}" y="{y + 35:.0f}" text-anchor="middle" fill="{stroke}" '
-            f'font-size="10">{subtitle}</text></g>'
+            f'<text x="{cx:.0f}" y="{y + 19:.0f}" text-anchor="middle" font-weight="600" '
+            f'fill="{ink}">{label}</text>'
+            f'<text x="{cx:.0f}" y="{y + 35:.0f}" text-anchor="middle" '
+            f'fill="{ink if hot is not None else stroke}" font-size="10">{subtitle}</text></g>'
         )
     if legend:
         y = height - MARGIN - 6
@@ -228,6 +250,19 @@ def render_svg(
             f'<text x="{MARGIN + 120}" y="{y}">✓ {done_text}</text>'
             f'<path d="M{MARGIN + 240},{y - 4} h24" stroke="#1e8e3e" stroke-width="2.6"/>'
             f'<text x="{MARGIN + 270}" y="{y}">{path_text}</text></g>'
+        )
+    if heat is not None:
+        y = height - MARGIN - 6
+        words = escape(gettext("time spent in the step: short"))
+        longest = escape(gettext("longest"))
+        swatches = "".join(
+            f'<rect x="{MARGIN + 150 + 16 * i}" y="{y - 11}" width="16" height="12" '
+            f'fill="{colour}" stroke="#5f6368" stroke-width="0.5"/>'
+            for i, colour in enumerate(HEAT)
+        )
+        out.append(
+            f'<g class="legend" font-size="11"><text x="{MARGIN}" y="{y}">{words}</text>'
+            f'{swatches}<text x="{MARGIN + 156 + 16 * len(HEAT)}" y="{y}">{longest}</text></g>'
         )
     out.append("</svg>")
     return "\n".join(out)

@@ -36,9 +36,13 @@ def test_every_message_has_a_german_translation_with_the_same_placeholders() -> 
     assert len(catalogue) > 250
     assert catalogue.untranslated_entries() == [] and catalogue.fuzzy_entries() == []
     for entry in catalogue:
-        forms = entry.msgstr_plural.values() if entry.msgid_plural else [entry.msgstr]
-        for german in forms:
-            assert placeholders(german) == placeholders(entry.msgid), entry.msgid
+        if entry.msgid_plural:  # German has two forms: one, and the plural's
+            pairs = [(entry.msgstr_plural[0], entry.msgid),
+                     (entry.msgstr_plural[1], entry.msgid_plural)]  # fmt: skip
+        else:
+            pairs = [(entry.msgstr, entry.msgid)]
+        for german, english in pairs:
+            assert placeholders(german) == placeholders(english), english
 
 
 def test_the_browser_language_chooses_german_pages_with_german_dates_and_numbers(

@@ -43,6 +43,8 @@ def span(seconds: float | None) -> str:
     """A duration in a few characters: 45 s, 12 min, 3.5 h, 2.1 d."""
     if seconds is None:
         return "—"
+    if seconds <= 0.1:  # the sketch's first bucket (reports/sketch.py)
+        return _("under %(n)s s") % {"n": "0.1"}
     if seconds < 90:
         return _("%(n)s s") % {"n": f"{seconds:.0f}" if seconds >= 10 else f"{seconds:.1f}"}
     if seconds < 90 * 60:
@@ -109,6 +111,8 @@ def report_page(request: HttpRequest, key: str) -> HttpResponse:
     given = form.cleaned_data if request.GET else {}
     days, stat = given.get("days") or 30, given.get("stat") or "p95"
     version = _version(key, given.get("version"))
+    if not request.GET:  # the form shows what the page shows
+        form = ReportForm(initial={"version": version.number, "days": days, "stat": stat})
     if request.GET.get("format") == "csv":
         return _csv(report(version, until=clock.now().date(), days=days))
     panels = [_panel(version, days, stat)]

@@ -204,7 +204,7 @@ def render_svg(
         if hot is not None:
             shade = min(len(HEAT) - 1, int(max(0.0, min(1.0, hot[0])) * len(HEAT)))
             fill, stroke = HEAT[shade], "#5f6368"
-            ink = "#ffffff" if shade >= 5 else "#202124"  # readable on the dark end
+            ink = "#ffffff" if shade >= 6 else "#202124"  # 4.5:1 or better either way
         now, passed = step_id in highlight, step_id in done and step_id not in highlight
         width_px = 3.5 if now else 1.5
         if now:
@@ -256,13 +256,13 @@ def render_svg(
         words = escape(gettext("time spent in the step: short"))
         longest = escape(gettext("longest"))
         swatches = "".join(
-            f'<rect x="{MARGIN + 150 + 16 * i}" y="{y - 11}" width="16" height="12" '
+            f'<rect x="{MARGIN + 200 + 16 * i}" y="{y - 11}" width="16" height="12" '
             f'fill="{colour}" stroke="#5f6368" stroke-width="0.5"/>'
             for i, colour in enumerate(HEAT)
         )
         out.append(
             f'<g class="legend" font-size="11"><text x="{MARGIN}" y="{y}">{words}</text>'
-            f'{swatches}<text x="{MARGIN + 156 + 16 * len(HEAT)}" y="{y}">{longest}</text></g>'
+            f'{swatches}<text x="{MARGIN + 206 + 16 * len(HEAT)}" y="{y}">{longest}</text></g>'
         )
     out.append("</svg>")
     return "\n".join(out)

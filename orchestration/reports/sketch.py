@@ -51,7 +51,9 @@ def percentile(counts: Counts, q: float) -> float | None:
     for index in sorted(int(k) for k in counts):
         seen += counts[str(index)]
         if seen >= q * total:
-            low = BOUNDS[index - 1] if index > 0 else BOUNDS[0] / RATIO
+            if index == 0:  # 0.1 s or less (an instantaneous step): its bound
+                return BOUNDS[0]
+            low = BOUNDS[index - 1]
             high = BOUNDS[index] if index < len(BOUNDS) else BOUNDS[-1] * RATIO
             return math.sqrt(low * high)
     return None

@@ -17,7 +17,9 @@ from typing import Any
 
 import pytest
 
+from orchestration import jobs
 from orchestration.demo import seed
+from orchestration.metrics import fold
 from orchestration.models import HumanTask, ProcessInstance, ProcessVersion
 from orchestration.testing import ProcessTest
 from tests.browser import DESKTOP, PHONE, Person
@@ -82,6 +84,7 @@ def test_each_role_walks_its_pages(run, browser, live_server, size) -> None:
     task = HumanTask.objects.get(instance=instance)
     visit(bob, f"/tasks/{task.pk}/")
     shot(bob.page, "task", size)
+    run.advance(hours=3)  # the approval waited three hours: the report's hot spot
     bob.expected = {400}
     bob.page.get_by_role("button", name="Reject").click()
     bob.page.locator("#e-comment").wait_for()
@@ -96,11 +99,22 @@ def test_each_role_walks_its_pages(run, browser, live_server, size) -> None:
     visit(bob, "/settings/")
     run.run()
 
-    # The operator lands on the instances; the auditor on the audit log.
+    # The operator lands on the instances; the auditor on the audit log. Both
+    # read the report: where purchase approvals wait, on the diagram.
+    jobs.seal_audit()
+    fold.fold_pending()
     otto = person("otto", r"/instances/")
     visit(otto, f"/instances/{instance.pk}/")
+    visit(otto, "/reports/")
+    visit(otto, "/reports/purchase-approval/?stat=p50")
+    heat = otto.page.locator('.heatmap g[data-step="manager_approval"] rect')
+    assert heat.get_attribute("fill") == "#b10026"  # the darkest: where they waited
+    budget = otto.page.locator('.heatmap g[data-step="check_budget"] rect')
+    assert budget.get_attribute("fill") == "#ffffcc"  # the lightest: a moment
+    shot(otto.page, "report", size)
     audrey = person("audrey", r"/audit/")
     assert audrey.page.locator("#audit-events").count() == 1
+    visit(audrey, "/reports/purchase-approval/")
 
     # The process admin edits a definition in the admin.
     admin = person("admin", r"/instances/")

@@ -68,3 +68,31 @@ def test_check_deploy_passes_with_the_documented_production_environment(tmp_path
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert "System check identified no issues" in done.stdout
+
+
+def test_production_processes_log_json_and_only_web_processes_wrap_the_database(tmp_path) -> None:
+    """Without LOG_FORMAT, a deployed process logs JSON; a worker (plain
+    settings) leaves django-prometheus' query wrappers out, a web process
+    (config/wsgi.py) puts them in (docs/operations.md)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = {"PATH": os.environ["PATH"], "PROCESS_ENGINE_NO_BOOTSTRAP": "1",
+           "DJANGO_SECRET_KEY": "x" * 50, "DJANGO_ALLOWED_HOSTS": "example.com",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'p.sqlite3'}",
+           "DJANGO_SETTINGS_MODULE": "config.settings.base"}  # fmt: skip
+    show = ("from django.conf import settings; "
+            "print(settings.LOG_FORMAT, settings.DATABASES['default']['ENGINE'])")  # fmt: skip
+    worker = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {show}"],
+        cwd=root, env=env, capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    assert worker.stdout.split() == ["json", "django.db.backends.sqlite3"], worker.stderr
+    web = subprocess.run(
+        [sys.executable, "-c", f"import config.wsgi; {show}"],
+        cwd=root, env=env, capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    assert web.stdout.split() == ["json", "django_prometheus.db.backends.sqlite3"], web.stderr

@@ -38,7 +38,6 @@ class Migration(migrations.Migration):
                 ('failed', models.PositiveIntegerField(default=0, verbose_name='failed')),
                 ('cancelled', models.PositiveIntegerField(default=0, verbose_name='cancelled')),
                 ('incidents', models.PositiveIntegerField(default=0, verbose_name='incidents')),
-                ('over_sla', models.PositiveIntegerField(default=0, verbose_name='over the SLA')),
                 ('left', models.PositiveIntegerField(default=0, verbose_name='left')),
                 ('retries', models.PositiveIntegerField(default=0, verbose_name='retries')),
                 ('failures', models.PositiveIntegerField(default=0, verbose_name='failures')),

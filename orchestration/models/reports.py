@@ -24,7 +24,6 @@ class StepDay(models.Model):
     failed = models.PositiveIntegerField(default=0, verbose_name=_("failed"))
     cancelled = models.PositiveIntegerField(default=0, verbose_name=_("cancelled"))
     incidents = models.PositiveIntegerField(default=0, verbose_name=_("incidents"))
-    over_sla = models.PositiveIntegerField(default=0, verbose_name=_("over the SLA"))
     left = models.PositiveIntegerField(default=0, verbose_name=_("left"))  # visits ended
     retries = models.PositiveIntegerField(default=0, verbose_name=_("retries"))
     failures = models.PositiveIntegerField(default=0, verbose_name=_("failures"))

@@ -10,7 +10,7 @@ from typing import Any
 from orchestration.models import EdgeDay, StepDay
 from orchestration.reports import sketch
 
-_COUNTERS = ("started", "completed", "failed", "cancelled", "incidents", "over_sla", "left",
+_COUNTERS = ("started", "completed", "failed", "cancelled", "incidents", "left",
              "retries", "failures")  # fmt: skip
 
 

@@ -36,11 +36,6 @@ def lines() -> Iterator[Callable[[], list[dict]]]:
         root.removeHandler(handler)
 
 
-def test_production_logs_are_json_by_default() -> None:
-    assert settings.LOG_FORMAT == "json"
-    assert settings.LOGGING["handlers"]["console"]["formatter"] == "json"
-
-
 def test_a_request_line_names_the_request_and_the_person(client, people, lines) -> None:
     client.force_login(people["manager"])
     response = client.get("/tasks/999999/", headers={"X-Request-ID": "req-42"})

@@ -102,7 +102,7 @@ def build(instances: int, open_: int) -> None:
             " status, priority, due_at, form, outcomes, exclude, data, entry,"
             " candidate_users, candidate_groups, created_at, delegate_note, outcome)"
             " SELECT i.id, 't1', 'manager_approval', 1, 'Approve', 'open', 50,"
-            "  CASE WHEN i.id %% 10 = 0 THEN now() - interval '1 hour'"
+            "  CASE WHEN i.id % 10 = 0 THEN now() - interval '1 hour'"
             "   ELSE now() + interval '1 day' END, '[]', '[\"approve\", \"reject\"]', '[]',"
             "  '{}', NULL, '{}', ARRAY[(SELECT id FROM auth_group WHERE name = 'managers')],"
             "  i.created_at, '', ''"

@@ -31,7 +31,9 @@ from orchestration.models import (
     ProcessInstance,
     ProcessVersion,
 )
-from orchestration.states import TaskStatus
+from orchestration.states import ENDED, InstanceStatus, TaskStatus
+
+_NOT_ENDED = [status for status in InstanceStatus if status not in ENDED]
 
 
 class EngineCollector(Collector):
@@ -110,7 +112,9 @@ def _live_instances(keys: dict[int, str]) -> Metric:
     gauge = _gauge("orchestration_instances_live")
     numbers = dict(ProcessVersion.objects.values_list("pk", "number"))
     counted = (
-        ProcessInstance.objects.filter(ended_at__isnull=True)
+        # By status too: the (status, updated_at) index finds the few live rows
+        # among millions ended (bench/reports.py: 72 ms to 16 ms at 1,000,000).
+        ProcessInstance.objects.filter(ended_at__isnull=True, status__in=_NOT_ENDED)
         .values_list("definition_id", "version_id", "status")
         .annotate(n=Count("pk"))
         .order_by()
@@ -127,7 +131,9 @@ def _tasks(keys: dict[int, str], now: Any) -> Iterator[Metric]:
     open_: dict[tuple[str, str], int] = defaultdict(int)
     overdue: dict[tuple[str, str], int] = defaultdict(int)
     counted = (
-        HumanTask.objects.filter(status=TaskStatus.OPEN)
+        # An open task's instance is live: saying so spares the join a scan of
+        # every instance ever run (bench/reports.py: 147 ms to 40 ms).
+        HumanTask.objects.filter(status=TaskStatus.OPEN, instance__status__in=_NOT_ENDED)
         .values_list("instance__definition_id", "candidate_groups")
         .annotate(n=Count("pk"), late=Count("pk", filter=Q(due_at__lt=now)))
         .order_by()

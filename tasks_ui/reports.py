@@ -23,7 +23,7 @@ from orchestration import clock, selectors
 from orchestration.definitions.diagram import render_svg
 from orchestration.models import ProcessVersion
 from orchestration.reports import live
-from orchestration.reports.queries import Report, report
+from orchestration.reports.queries import Report, report, report_version
 from tasks_ui.charts import day_bars
 
 
@@ -55,9 +55,7 @@ def span(seconds: float | None) -> str:
 
 
 def _version(key: str, number: int | None) -> ProcessVersion:
-    versions = ProcessVersion.objects.select_related("definition").filter(definition__key=key)
-    found = (versions.filter(number=number) if number else
-             versions.exclude(status="draft").order_by("-number")).first()  # fmt: skip
+    found = report_version(key, number)
     if found is None:
         raise Http404(_("No such definition or version."))
     return found

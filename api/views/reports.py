@@ -14,9 +14,8 @@ from accounts import permissions
 from api.common import require_scope, valid
 from api.serializers import ERRORS
 from orchestration import clock
-from orchestration.models import ProcessVersion
 from orchestration.reports import live
-from orchestration.reports.queries import report
+from orchestration.reports.queries import report, report_version
 
 
 class ReportQuery(serializers.Serializer):  # type: ignore[type-arg]
@@ -87,9 +86,7 @@ class ReportDetail(APIView):
         if not permissions.can_read_reports(request.user):
             raise PermissionDenied(permissions.report_refusal(request.user))
         given = valid(ReportQuery, request.query_params)
-        versions = ProcessVersion.objects.select_related("definition").filter(definition__key=key)
-        version = (versions.filter(number=given["version"]) if given.get("version") else
-                   versions.exclude(status="draft").order_by("-number")).first()  # fmt: skip
+        version = report_version(key, given.get("version"))
         if version is None:
             raise Http404
         found = report(version, until=clock.now().date(), days=given["days"])

@@ -62,6 +62,14 @@ class Report:
         }  # fmt: skip
 
 
+def report_version(key: str, number: int | None = None) -> ProcessVersion | None:
+    """The version a report is about: `number`, else the newest that is not a draft."""
+    versions = ProcessVersion.objects.select_related("definition").filter(definition__key=key)
+    if number:
+        return versions.filter(number=number).first()
+    return versions.exclude(status="draft").order_by("-number").first()
+
+
 def report(version: ProcessVersion, *, until: date, days: int = 30) -> Report:
     """The version's report for the `days` days up to `until` (inclusive)."""
     since = until - timedelta(days=days - 1)

@@ -68,22 +68,40 @@ def _heat(found: Report, stat: str) -> dict[str, tuple[float, str]]:
 
 
 def _panel(version: ProcessVersion, days: int, stat: str) -> dict[str, Any]:
-    found = report(version, until=clock.now().date(), days=days)
-    overdue = live.overdue_by_step(version, clock.now())
+    now = clock.now()
+    found = report(version, until=now.date(), days=days)
+    current = live.now_figures(version, now)
     steps = version.spec.get("steps") or {}
+    expected = found.sla.steps if found.sla else {}
+
+    def name(step: str) -> str:
+        return str(steps.get(step, {}).get("name") or step)
+
     rows = [
-        {"id": step, "name": steps.get(step, {}).get("name") or step,
+        {"id": step, "name": name(step),
          "type": steps.get(step, {}).get("type", ""), "figures": figures,
          "p50": span(figures.p50), "p95": span(figures.p95),
-         "overdue": overdue.get(step, 0),
+         "overdue": current.overdue.get(step, 0),
+         "expected": span(expected[step].total_seconds()) if step in expected else "",
+         "over_now": current.over_sla.steps.get(step, 0),
          "escalations": sorted(figures.escalations.items(), key=lambda kv: int(kv[0] or 0))}
         for step, figures in sorted(found.steps.items())
+    ]  # fmt: skip
+    over = [
+        {"instance": late.instance_id, "key": late.business_key,
+         "where": name(late.step) if late.step else "", "since": late.since,
+         "expected": span(late.expected.total_seconds()),
+         "over": span(late.over(now).total_seconds())}
+        for late in current.over_sla.listed
     ]  # fmt: skip
     diagram = render_svg(version.spec, heat=_heat(found, stat), taken=found.edges)
     return {
         "version": version, "report": found, "steps": rows,
-        "incidents_open": live.incidents_open(version),
+        "incidents_open": current.incidents_open,
         "p50": span(found.p50), "p95": span(found.p95),
+        "sla": found.sla, "over_sla": current.over_sla, "over": over,
+        "expected": span(found.sla.process.total_seconds())
+        if found.sla and found.sla.process else "",
         # render_svg escapes every user-written text it draws.
         "diagram": mark_safe(diagram),  # noqa: S308
         "chart": day_bars(found.days, _("Started, completed and failed per day")),
@@ -131,16 +149,22 @@ def _csv(found: Report) -> HttpResponse:
     out = csv.writer(response)
     # Column names stay English: scripts read them (docs/ui.md).
     out.writerow(["section", "day_or_step", "started", "completed", "failed", "cancelled",
-                  "left", "p50_s", "p95_s", "retries", "failures", "escalations"])  # fmt: skip
+                  "left", "p50_s", "p95_s", "retries", "failures", "escalations",
+                  "late", "expected_s"])  # fmt: skip
     for day in found.days:
         out.writerow(["day", day.day.isoformat(), day.started, day.completed, day.failed,
-                      day.cancelled, "", "", "", "", "", ""])  # fmt: skip
+                      day.cancelled, "", "", "", "", "", "", "", ""])  # fmt: skip
+    expected = found.sla.steps if found.sla else {}
     for step in found.steps.values():
         levels = " ".join(f"{level}:{n}" for level, n in sorted(step.escalations.items()))
+        limit = expected.get(step.step)
         out.writerow(["step", step.step, "", "", "", "", step.left, _num(step.p50),
-                      _num(step.p95), step.retries, step.failures, levels])  # fmt: skip
+                      _num(step.p95), step.retries, step.failures, levels, step.late,
+                      _num(limit.total_seconds() if limit else None)])  # fmt: skip
+    process = found.sla.process if found.sla else None
     out.writerow(["total", "", found.started, found.completed, found.failed, found.cancelled,
-                  "", _num(found.p50), _num(found.p95), "", "", ""])  # fmt: skip
+                  "", _num(found.p50), _num(found.p95), "", "", "", found.late,
+                  _num(process.total_seconds() if process else None)])  # fmt: skip
     return response
 
 

@@ -47,12 +47,47 @@ class ReportStepSerializer(serializers.Serializer):  # type: ignore[type-arg]
         child=serializers.IntegerField(), help_text="Escalation level -> times it fired."
     )
     overdue_now = serializers.IntegerField(help_text="Open tasks at the step past their due time.")
+    late = serializers.IntegerField(
+        help_text="Visits that left the step after its expected duration (sla.steps)."
+    )
+    expected_s = serializers.FloatField(
+        allow_null=True, help_text="The step's expected duration in seconds (sla.steps), if set."
+    )
+    over_sla_now = serializers.IntegerField(
+        help_text="Live instances in the step longer than its expected duration."
+    )
 
 
 class ReportEdgeSerializer(serializers.Serializer):  # type: ignore[type-arg]
     from_step = serializers.CharField(help_text='The step left ("" for the start).')
     to_step = serializers.CharField()
     taken = serializers.IntegerField()
+
+
+class ReportSlaSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    process_s = serializers.FloatField(
+        allow_null=True, help_text="Expected duration of the whole process (sla.process), seconds."
+    )
+    steps = serializers.DictField(
+        child=serializers.FloatField(), help_text="Step -> expected seconds (sla.steps)."
+    )
+
+
+class ReportLateSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    instance = serializers.IntegerField()
+    business_key = serializers.CharField()
+    step = serializers.CharField(help_text='The step it is in for too long ("": the process).')
+    since = serializers.DateTimeField(help_text="When it started or entered the step.")
+    expected_s = serializers.FloatField()
+    over_s = serializers.FloatField(help_text="How far past the expected duration, seconds.")
+
+
+class ReportOverSlaSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    instances = serializers.IntegerField(help_text="Live instances past sla.process.")
+    steps = serializers.DictField(
+        child=serializers.IntegerField(), help_text="Step -> live instances past its sla.steps."
+    )
+    listed = ReportLateSerializer(many=True, help_text="The 50 furthest over, furthest first.")
 
 
 class ReportSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -66,6 +101,11 @@ class ReportSerializer(serializers.Serializer):  # type: ignore[type-arg]
     cancelled = serializers.IntegerField()
     incidents = serializers.IntegerField(help_text="Times instances stopped in an incident.")
     incidents_open = serializers.IntegerField()
+    late = serializers.IntegerField(
+        help_text="Instances that ended (not cancelled) after sla.process."
+    )
+    sla = ReportSlaSerializer(allow_null=True, help_text="The version's `sla`, if it sets one.")
+    over_sla = ReportOverSlaSerializer(help_text="Live instances over the `sla` now.")
     duration_p50_s = serializers.FloatField(allow_null=True)
     duration_p95_s = serializers.FloatField(allow_null=True)
     days = ReportDaySerializer(many=True)
@@ -89,12 +129,28 @@ class ReportDetail(APIView):
         version = report_version(key, given.get("version"))
         if version is None:
             raise Http404
-        found = report(version, until=clock.now().date(), days=given["days"])
-        overdue = live.overdue_by_step(version, clock.now())
+        now = clock.now()
+        found = report(version, until=now.date(), days=given["days"])
+        current = live.now_figures(version, now)
+        over = current.over_sla
+        expected = found.sla.steps if found.sla else {}
         figures = found.figures()
-        figures["incidents_open"] = live.incidents_open(version)
+        figures["incidents_open"] = current.incidents_open
         figures["edges"] = [{"from_step": e["from"], "to_step": e["to"], "taken": e["taken"]}
                             for e in figures["edges"]]  # fmt: skip
         for step in figures["steps"]:
-            step["overdue_now"] = overdue.get(step["step"], 0)
+            step["overdue_now"] = current.overdue.get(step["step"], 0)
+            step["over_sla_now"] = over.steps.get(step["step"], 0)
+            limit = expected.get(step["step"])
+            step["expected_s"] = limit.total_seconds() if limit else None
+        figures["over_sla"] = {
+            "instances": over.instances, "steps": over.steps,
+            "listed": [
+                {"instance": late.instance_id, "business_key": late.business_key,
+                 "step": late.step, "since": late.since,
+                 "expected_s": late.expected.total_seconds(),
+                 "over_s": round(late.over(now).total_seconds(), 3)}
+                for late in over.listed
+            ],
+        }  # fmt: skip
         return Response(ReportSerializer(figures).data)

@@ -149,10 +149,13 @@ def render_svg(
         if edge.source not in pos or edge.target not in pos:
             continue
         (sx, sy), (tx, ty) = pos[edge.source], pos[edge.target]
+        anchor = "start"
         if ty == sy + NODE_H + GAP_Y:  # one row down: bottom centre to top centre
             x1, y1, x2, y2 = sx + NODE_W / 2, sy + NODE_H, tx + NODE_W / 2, ty
             path = f"M{x1:.0f},{y1:.0f} L{x2:.0f},{y2:.0f}"
             lx, ly = (x1 + x2) / 2 + 4, (y1 + y2) / 2
+            if x2 < x1:  # going left: the label ends left of the line, clear of one going right
+                lx, anchor = (x1 + x2) / 2 - 4, "end"
         elif ty > sy:  # several rows down: around the rows between, in a side lane
             lanes += 1
             x1, y1, x2, y2 = sx + NODE_W / 2, sy + NODE_H, tx + NODE_W / 2, ty
@@ -193,7 +196,7 @@ def render_svg(
         if label:
             out.append(
                 f'<text x="{lx:.0f}" y="{ly:.0f}" fill="#202124" font-size="10" '
-                f'class="edge-label">{escape(label)}</text>'
+                f'text-anchor="{anchor}" class="edge-label">{escape(label)}</text>'
             )
     for step_id, (x, y) in pos.items():
         step = steps[step_id]

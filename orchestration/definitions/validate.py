@@ -220,6 +220,36 @@ def _graph_errors(spec: Mapping[str, Any], ctx: Context) -> Iterable[DefinitionE
             )
     yield from _action_errors(spec)
     yield from _exclusive_errors(spec, where)
+    yield from _sla_errors(spec.get("sla") or {}, flat)
+
+
+# Steps a token passes through in the same transition: an expected duration
+# there could never be missed, so it is refused rather than kept as a promise.
+_INSTANT_STEPS = frozenset({"decision", "parallel", "notify", "end"})
+
+
+def _sla_errors(
+    sla: Mapping[str, Any], flat: Mapping[str, Mapping[str, Any]]
+) -> Iterable[DefinitionError]:
+    if isinstance(sla.get("process"), str):
+        try:
+            parse_duration(sla["process"])
+        except DurationError as exc:
+            yield DefinitionError("sla.process", str(exc))
+    for step_id, text in (sla.get("steps") or {}).items():
+        path = f"sla.steps.{step_id}"
+        step = flat.get(step_id)
+        if step is None:
+            yield DefinitionError(path, gettext("unknown step {target!r}").format(target=step_id))
+            continue
+        if step.get("type") in _INSTANT_STEPS:
+            yield DefinitionError(path, gettext(
+                "a {kind} step takes no time: an expected duration there is never missed"
+            ).format(kind=step["type"]))  # fmt: skip
+        try:
+            parse_duration(text)
+        except DurationError as exc:
+            yield DefinitionError(path, str(exc))
 
 
 def _exclusive_errors(

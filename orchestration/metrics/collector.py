@@ -31,6 +31,7 @@ from orchestration.models import (
     ProcessInstance,
     ProcessVersion,
 )
+from orchestration.reports.sla import over_sla, sla_of
 from orchestration.states import ENDED, InstanceStatus, TaskStatus
 
 _NOT_ENDED = [status for status in InstanceStatus if status not in ENDED]
@@ -87,6 +88,7 @@ def _values(family: Family, labels: dict[str, str]) -> tuple[str, ...]:
 def live(now: Any) -> Iterator[Metric]:
     keys = dict(ProcessDefinition.objects.values_list("pk", "key"))
     yield _live_instances(keys)
+    yield from _over_sla(keys, now)
     depth = _gauge("orchestration_queue_depth")
     oldest = _gauge("orchestration_queue_oldest_seconds")
     for name, queue in sorted(queues(now).items()):
@@ -122,6 +124,35 @@ def _live_instances(keys: dict[int, str]) -> Metric:
     for definition, version, status, n in counted:
         gauge.add_metric([keys.get(definition, ""), str(numbers.get(version, "")), status], n)
     return gauge
+
+
+def _over_sla(keys: dict[int, str], now: Any) -> Iterator[Metric]:
+    """Live instances past their expected durations, for the versions that set
+    them (few: a query or two each, on the live rows of one version). Every
+    expectation has a series, 0 when nobody is over it."""
+    instances = _gauge("orchestration_instances_over_sla")
+    by_step: dict[tuple[str, str], int] = defaultdict(int)
+    versions = (
+        ProcessVersion.objects.filter(spec__has_key="sla")
+        .exclude(status="draft")
+        .values_list("pk", "number", "definition_id", "spec__sla")
+        .order_by("pk")
+    )
+    for pk, number, definition, raw in versions:
+        sla = sla_of(raw)
+        if sla is None:
+            continue
+        found = over_sla(pk, sla, now, limit=0)
+        key = keys.get(definition, "")
+        if sla.process is not None:
+            instances.add_metric([key, str(number)], found.instances)
+        for step in sla.steps:
+            by_step[(key, step)] += found.steps.get(step, 0)
+    yield instances
+    steps = _gauge("orchestration_steps_over_sla")
+    for labels, n in sorted(by_step.items()):
+        steps.add_metric(list(labels), n)
+    yield steps
 
 
 def _tasks(keys: dict[int, str], now: Any) -> Iterator[Metric]:

@@ -28,6 +28,7 @@ from orchestration.models import (
     ProcessVersion,
 )
 from orchestration.reports.rollup import Rollup
+from orchestration.reports.sla import Sla, sla_of
 from orchestration.side_effects import cursor as outbox
 from orchestration.states import InstanceStatus
 
@@ -93,11 +94,24 @@ def fold(
     started: Mapping[int, datetime] | None = None,
 ) -> None:  # fmt: skip
     """Add one audit row to the metrics' tally and the report's daily roll-up."""
+    sla = names.sla(row.version_id)
+    payload: Mapping[str, Any] = row.payload or {}
+    moves = _moves(payload)
+    lasted = _lasted(row, started or {})
+    # Over the expected durations: the instance as a whole (an end other than a
+    # cancellation, after sla.process) and each step left after its sla.steps.
+    late = bool(sla and sla.process and lasted is not None
+                and row.to_status != InstanceStatus.CANCELLED
+                and lasted > sla.process.total_seconds())  # fmt: skip
+    late_steps = [
+        source for source, _, seconds in moves
+        if sla and source in sla.steps and seconds is not None
+        and seconds > sla.steps[source].total_seconds()
+    ]  # fmt: skip
     if rollup is not None and row.version_id is not None:
-        _roll(row, rollup, started or {})
+        _roll(row, rollup, moves, lasted, late, late_steps)
     definition = names.definition(row.definition_id)
     version = names.version(row.version_id)
-    payload: Mapping[str, Any] = row.payload or {}
     notes = [note for note in payload.get("notes") or [] if isinstance(note, Mapping)]
     instance = {"definition": definition, "version": version}
     if row.kind == AuditKind.INSTANCE_STARTED:
@@ -107,6 +121,10 @@ def fold(
             tally.count("orchestration_instances_ended", {**instance, "status": row.to_status})
         elif row.to_status == InstanceStatus.INCIDENT:
             tally.count("orchestration_instances_incidents", instance)
+    if late:
+        tally.count("orchestration_instances_late", instance)
+    for source in late_steps:
+        tally.count("orchestration_step_visits_late", {"definition": definition, "step": source})
     step = {"definition": definition, "step": row.step}
     if row.kind in (AuditKind.STEP_SUCCEEDED, AuditKind.STEP_FAILED):
         result = "succeeded" if row.kind == AuditKind.STEP_SUCCEEDED else "failed"
@@ -138,8 +156,29 @@ def fold(
         tally.count("orchestration_decisions", {**step, "outcome": str(outcome or "")})
 
 
+def _moves(payload: Mapping[str, Any]) -> list[tuple[str, str, float | None]]:
+    """The row's moves: (step left, "" from the start; step entered; seconds
+    spent in the one left, None when not known)."""
+    moves = []
+    for move in payload.get("moves") or []:
+        if isinstance(move, list) and len(move) == 3:
+            source, target, seconds = move
+            spent = float(seconds) if isinstance(seconds, int | float) else None
+            moves.append((str(source or ""), str(target), spent))
+    return moves
+
+
+def _lasted(row: _Row, started: Mapping[int, datetime]) -> float | None:
+    """Seconds from start to end of an instance that ended in this row."""
+    if row.to_status == row.from_status or row.to_status not in _ENDED:
+        return None
+    since = started.get(row.instance_id or 0)
+    return None if since is None else (row.created_at - since).total_seconds()
+
+
 class _Names:
-    """Definition keys and version numbers of the rows' ids, read once per sweep."""
+    """Definition keys, version numbers and versions' expected durations (`sla`)
+    of the rows' ids, read once per sweep."""
 
     def __init__(self, rows: Iterable[_Row]) -> None:
         rows = list(rows)
@@ -147,16 +186,23 @@ class _Names:
             ProcessDefinition.objects.filter(pk__in={r.definition_id for r in rows})
             .values_list("pk", "key")
         )  # fmt: skip
-        self._numbers = dict(
-            ProcessVersion.objects.filter(pk__in={r.version_id for r in rows})
-            .values_list("pk", "number")
-        )  # fmt: skip
+        self._numbers: dict[int, int] = {}
+        self._slas: dict[int, Sla] = {}
+        for pk, number, raw in ProcessVersion.objects.filter(
+            pk__in={r.version_id for r in rows}
+        ).values_list("pk", "number", "spec__sla"):
+            self._numbers[pk] = number
+            if (sla := sla_of(raw)) is not None:
+                self._slas[pk] = sla
 
     def definition(self, pk: int | None) -> str:
         return self._keys.get(pk, "") if pk is not None else ""
 
     def version(self, pk: int | None) -> str:
         return str(self._numbers.get(pk, "")) if pk is not None else ""
+
+    def sla(self, pk: int | None) -> Sla | None:
+        return self._slas.get(pk) if pk is not None else None
 
 
 def _started_at(rows: list[_Row]) -> dict[int, datetime]:
@@ -171,7 +217,10 @@ def _started_at(rows: list[_Row]) -> dict[int, datetime]:
     return dict(ProcessInstance.objects.filter(pk__in=ended).values_list("pk", "created_at"))
 
 
-def _roll(row: _Row, rollup: Rollup, started: Mapping[int, datetime]) -> None:
+def _roll(
+    row: _Row, rollup: Rollup, moves: list[tuple[str, str, float | None]],
+    lasted: float | None, late: bool, late_steps: list[str],
+) -> None:  # fmt: skip
     """The row in the SLA report's daily roll-ups (days in UTC)."""
     day, version = row.created_at.astimezone(UTC).date(), int(row.version_id or 0)
     payload: Mapping[str, Any] = row.payload or {}
@@ -181,19 +230,19 @@ def _roll(row: _Row, rollup: Rollup, started: Mapping[int, datetime]) -> None:
         if row.to_status in _ENDED:
             how = {"completed": "completed", "failed": "failed"}  # else cancelled or compensated
             rollup.count(day, version, "", how.get(row.to_status, "cancelled"))
-            since = started.get(row.instance_id or 0)
-            if since is not None:
-                rollup.duration(day, version, "", (row.created_at - since).total_seconds())
+            if lasted is not None:
+                rollup.duration(day, version, "", lasted)
         elif row.to_status == InstanceStatus.INCIDENT:
             rollup.count(day, version, "", "incidents")
-    for move in payload.get("moves") or []:
-        if not (isinstance(move, list) and len(move) == 3):
-            continue
-        source, target, seconds = move
-        rollup.edge(day, version, str(source or ""), str(target))
-        if source and isinstance(seconds, int | float):
-            rollup.count(day, version, str(source), "left")
-            rollup.duration(day, version, str(source), float(seconds))
+    if late:
+        rollup.count(day, version, "", "late")
+    for source, target, seconds in moves:
+        rollup.edge(day, version, source, target)
+        if source and seconds is not None:
+            rollup.count(day, version, source, "left")
+            rollup.duration(day, version, source, seconds)
+    for source in late_steps:
+        rollup.count(day, version, source, "late")
     notes = [note for note in payload.get("notes") or [] if isinstance(note, Mapping)]
     retried = False
     for note in notes:

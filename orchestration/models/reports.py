@@ -27,6 +27,9 @@ class StepDay(models.Model):
     left = models.PositiveIntegerField(default=0, verbose_name=_("left"))  # visits ended
     retries = models.PositiveIntegerField(default=0, verbose_name=_("retries"))
     failures = models.PositiveIntegerField(default=0, verbose_name=_("failures"))
+    # Over the definition's `sla`: instances that ended after sla.process (step
+    # ""), visits that left the step after its sla.steps entry.
+    late = models.PositiveIntegerField(default=0, verbose_name=_("late"))
     # Durations: the whole instance's (step "") or the time spent in the step.
     durations = models.JSONField(default=list, verbose_name=_("durations"))
     # Escalation levels that fired: {"0": 3, "1": 1}.

@@ -10,6 +10,7 @@ from typing import Any
 
 from orchestration.models import EdgeDay, ProcessVersion, StepDay
 from orchestration.reports import sketch
+from orchestration.reports.sla import Sla, sla_of
 
 
 @dataclass
@@ -29,6 +30,7 @@ class StepFigures:
     p95: float | None = None
     retries: int = 0
     failures: int = 0
+    late: int = 0  # visits that left after the step's expected duration (sla.steps)
     escalations: dict[str, int] = field(default_factory=dict)  # level -> fired
 
 
@@ -43,6 +45,8 @@ class Report:
     failed: int
     cancelled: int
     incidents: int
+    late: int  # instances that ended after sla.process (not counting cancellations)
+    sla: Sla | None  # the version's expected durations
     p50: float | None  # end-to-end seconds, of the instances that ended
     p95: float | None
     steps: dict[str, StepFigures]
@@ -54,7 +58,8 @@ class Report:
             "definition": self.version.definition.key, "version": self.version.number,
             "since": self.since.isoformat(), "until": self.until.isoformat(),
             "started": self.started, "completed": self.completed, "failed": self.failed,
-            "cancelled": self.cancelled, "incidents": self.incidents,
+            "cancelled": self.cancelled, "incidents": self.incidents, "late": self.late,
+            "sla": self.sla.figures() if self.sla else None,
             "duration_p50_s": self.p50, "duration_p95_s": self.p95,
             "days": [vars(d) | {"day": d.day.isoformat()} for d in self.days],
             "steps": [vars(s) for s in self.steps.values()],
@@ -77,7 +82,7 @@ def report(version: ProcessVersion, *, until: date, days: int = 30) -> Report:
     rows: list[dict[str, Any]] = [
         dict(row) for row in window.values(
             "day", "step", "started", "completed", "failed", "cancelled", "incidents",
-            "left", "retries", "failures", "durations", "escalations",
+            "left", "retries", "failures", "late", "durations", "escalations",
         )
     ]  # fmt: skip
     by_day = {since + timedelta(days=i): Day(since + timedelta(days=i)) for i in range(days)}
@@ -89,13 +94,14 @@ def report(version: ProcessVersion, *, until: date, days: int = 30) -> Report:
             day = by_day[row["day"]]
             for name in ("started", "completed", "failed", "cancelled"):
                 setattr(day, name, getattr(day, name) + row[name])
-            for name in ("started", "completed", "failed", "cancelled", "incidents"):
+            for name in ("started", "completed", "failed", "cancelled", "incidents", "late"):
                 whole[name] += row[name]
         else:
             figures = steps.setdefault(row["step"], StepFigures(row["step"]))
             figures.left += row["left"]
             figures.retries += row["retries"]
             figures.failures += row["failures"]
+            figures.late += row["late"]
             figures.escalations = sketch.merge([figures.escalations, row["escalations"] or {}])
         durations[row["step"]].append(row["durations"] or {})
     for step, figures in steps.items():
@@ -110,7 +116,8 @@ def report(version: ProcessVersion, *, until: date, days: int = 30) -> Report:
     return Report(
         version=version, since=since, until=until, days=list(by_day.values()),
         started=whole["started"], completed=whole["completed"], failed=whole["failed"],
-        cancelled=whole["cancelled"], incidents=whole["incidents"],
+        cancelled=whole["cancelled"], incidents=whole["incidents"], late=whole["late"],
+        sla=sla_of(version.spec.get("sla")),
         p50=sketch.percentile(overall, 0.5), p95=sketch.percentile(overall, 0.95),
         steps=steps, edges=dict(edges),
     )  # fmt: skip

@@ -11,7 +11,7 @@ from orchestration.models import EdgeDay, StepDay
 from orchestration.reports import sketch
 
 _COUNTERS = ("started", "completed", "failed", "cancelled", "incidents", "left",
-             "retries", "failures")  # fmt: skip
+             "retries", "failures", "late")  # fmt: skip
 
 
 class Rollup:

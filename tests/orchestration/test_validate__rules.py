@@ -602,3 +602,30 @@ def test_yaml_1_1_booleans_and_dates_stay_strings() -> None:
     )
     assert spec["start"] == "yes" and spec["steps"]["yes"]["result"] == "on"
     assert spec["steps"]["no"]["until"] == "2026-12-01" and spec["flag"] is True
+
+
+@pytest.mark.parametrize(
+    ("sla", "expected"),
+    [
+        ({"process": "5d", "steps": {"manager_approval": "1d", "check_budget": "PT30M"}}, []),
+        ({"steps": {"manager_aproval": "1d"}},
+         ["sla.steps.manager_aproval: unknown step 'manager_aproval'"]),
+        # Passed through in one transition: an expectation nobody could miss.
+        ({"steps": {"route": "1h"}},
+         ["sla.steps.route: a decision step takes no time: an expected duration there is never"
+          " missed"]),
+        ({"steps": {"approved": "1h"}},
+         ["sla.steps.approved: a end step takes no time: an expected duration there is never"
+          " missed"]),
+        ({"process": "3 days"},
+         ["sla.process: invalid duration '3 days' (use 30s, 5m, 2h, 3d, 1w or ISO 8601 such as"
+          " PT30S)"]),
+        ({"process": "600000w"}, ["sla.process: at most 3650d (ORCHESTRATION_MAX_DURATION_DAYS)"]),
+        ({"steps": {"manager_approval": "99999d"}},
+         ["sla.steps.manager_approval: at most 3650d (ORCHESTRATION_MAX_DURATION_DAYS)"]),
+        ({}, ["sla: needs at least 1 entries"]),
+        ({"proces": "1d"}, ["sla.proces: unknown field"]),
+    ],
+)  # fmt: skip
+def test_sla_names_steps_that_take_time_and_valid_durations(sla, expected) -> None:
+    assert messages(mutated(lambda spec: spec.update(sla=sla))) == expected

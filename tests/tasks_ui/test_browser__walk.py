@@ -111,7 +111,6 @@ def test_each_role_walks_its_pages(run, browser, live_server, size) -> None:
     assert heat.get_attribute("fill") == "#b10026"  # the darkest: where they waited
     budget = otto.page.locator('.heatmap g[data-step="check_budget"] rect')
     assert budget.get_attribute("fill") == "#ffffcc"  # the lightest: a moment
-    shot(otto.page, "report", size)
     audrey = person("audrey", r"/audit/")
     assert audrey.page.locator("#audit-events").count() == 1
     visit(audrey, "/reports/purchase-approval/")
@@ -155,3 +154,31 @@ def test_german_pages_fit_a_phone(run, browser, live_server) -> None:
     for someone in people:
         someone.close()
     assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_demo_history_on_the_report(run, browser, live_server, size) -> None:
+    started = seed.seed_history()  # what `manage.py demo` seeds: three weeks of purchases
+    assert 30 <= started <= 80
+    otto = Person(browser, live_server.url, viewport=size)
+    otto.log_in("otto", r"/instances/")
+    visit(otto, "/reports/purchase-approval/")
+    page = otto.page
+    heat = page.locator('.heatmap g[data-step="manager_approval"] rect')
+    assert heat.get_attribute("fill") == "#b10026"  # where purchases wait
+    assert page.locator('.heatmap g[data-step="place_order"] rect').get_attribute("fill") == (
+        "#ffffcc"
+    )
+    # Each edge says how often it was taken; every purchase started once.
+    assert page.locator(".heatmap").get_by_text(f"{started} times").count() >= 1
+    assert int(page.locator("dd.started").inner_text()) == started
+    # Some decisions came after the day the definition's sla expects.
+    row = page.locator('tr[data-step="manager_approval"]')
+    assert int(row.locator("td.late").inner_text()) > 0
+    assert page.locator("dd.expected").inner_text() == "3.0 d"
+    assert int(page.locator("dd.late").inner_text()) > 0  # and purchases longer than 3 days
+    days = page.locator(".days-table tbody tr")
+    assert days.count() == 30
+    shot(page, "report", size)
+    assert otto.problems == [], otto.problems
+    otto.close()

@@ -90,3 +90,29 @@ def test_the_csv_and_the_api_carry_the_same_numbers(client, run) -> None:
     assert {"from_step": "", "to_step": "check_budget", "taken": 4} in body["edges"]
     login(client, "alice")
     assert client.get("/api/v1/reports/purchase-approval").status_code == 403
+
+
+def test_purchases_over_their_expected_duration_are_listed(client, run) -> None:
+    a_day_of_purchases(run)  # the demo's purchases: 3 days in all, 1 day for the approval
+    run.advance(hours=20)  # the waiting one came to the approval 25 h ago
+    login(client, "audrey")
+    page = client.get(URL).content.decode()
+    assert re.search(r'<dd class="expected">3\.0 d</dd>', page)
+    assert re.search(r'<dd class="over-now">0</dd>', page)  # under the 3 days as a whole
+    over = re.search(r'<table class="list over-table">.*?</table>', page, re.S).group(0)
+    (waiting,) = re.findall(r'href="/instances/(\d+)/"', over)
+    assert "<td>manager_approval</td>" in over and "the whole process" not in over
+    row = re.search(r'<tr data-step="manager_approval">.*?</tr>', page, re.S).group(0)
+    assert '<td class="over-now">1</td>' in row and '<td class="late">0</td>' in row
+    body = client.get("/api/v1/reports/purchase-approval").json()
+    assert body["sla"] == {"process_s": 259200.0, "steps": {"manager_approval": 86400.0}}
+    assert body["over_sla"]["instances"] == 0
+    (late,) = body["over_sla"]["listed"]
+    assert (late["instance"], late["step"]) == (int(waiting), "manager_approval")
+    assert 3590 < late["over_s"] < 3610  # 25 h in a step expected to take 24 h
+    approval = next(s for s in body["steps"] if s["step"] == "manager_approval")
+    assert (approval["expected_s"], approval["over_sla_now"], approval["late"]) == (86400.0, 1, 0)
+    run.advance(days=2)  # now over the three days as a whole too
+    body = client.get("/api/v1/reports/purchase-approval").json()
+    assert body["over_sla"]["instances"] == 1
+    assert [e["step"] for e in body["over_sla"]["listed"]] == ["manager_approval", ""]

@@ -52,6 +52,7 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         users = seed.seed_users()
         seed.seed_definitions()
+        history = seed.seed_history()
         self.stdout.write(self.style.SUCCESS("\nDemo ready."))
         self.stdout.write(f"  Open  http://{addrport}/  (admin: http://{addrport}/admin/)")
         self.stdout.write(f"  Logins (password '{seed.PASSWORD}' for all):")
@@ -59,6 +60,11 @@ class Command(BaseCommand):
             roles = ", ".join(sorted(g.name for g in user.groups.all()))
             self.stdout.write(f"    {user.username:<8} {user.get_full_name():<18} {roles}")
         self.stdout.write(f"  Database: {settings.DATABASES['default']['NAME']}")
+        if history:
+            self.stdout.write(
+                f"  History: {history} purchase approvals over the past 21 days, all ended:\n"
+                "  log in as otto (operator) or audrey (auditor) and open Reports.\n"
+            )
         self.stdout.write(
             "  Try it: log in as alice and start a Purchase approval (amount over 1000);\n"
             "  log out, log in as bob (an approver) and approve it in the inbox's Group queue.\n"

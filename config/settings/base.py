@@ -292,6 +292,14 @@ Q_CLUSTER = {
     "poll": 0.2,
     "ack_failures": True,
 }
+# django-q2's broker: the database (ORM, the default: nothing more to run) or
+# Redis when Q_REDIS_URL is set (redis://host:6379/0). The engine's work is
+# in the database either way; the broker carries only the engine loops and
+# the webhook sender's start (docs/operations.md, "Topology").
+Q_REDIS_URL = env_str("Q_REDIS_URL", "")
+if Q_REDIS_URL:
+    del Q_CLUSTER["orm"]
+    Q_CLUSTER["redis"] = Q_REDIS_URL
 
 # Hosts that http steps may call: "host" (the scheme's default port only) or
 # "host:port"; anything else is refused.

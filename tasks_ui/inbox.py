@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from orchestration import clock, queues, services
 from orchestration.models import HumanTask, ProcessDefinition
 from orchestration.problems import problem_for
+from orchestration.replica import replica_reads
 from orchestration.side_effects.decision_links import outcomes_without_input
 from orchestration.states import TaskStatus
 from tasks_ui.forms import InboxFilterForm, SavedFilterForm
@@ -91,6 +92,7 @@ def _list_context(request: HttpRequest, query: QueryDict) -> dict[str, Any] | Ht
 
 @require_GET
 @login_required
+@replica_reads
 def inbox(request: HttpRequest) -> HttpResponse:
     context = _list_context(request, request.GET)
     if isinstance(context, HttpResponse):
@@ -122,6 +124,7 @@ def _with(query: QueryDict, **changes: str) -> str:
 
 @require_GET
 @login_required
+@replica_reads
 def inbox_changes(request: HttpRequest) -> HttpResponse:
     """The live check htmx polls: 204 (nothing to do) while nothing changed
     since `since`; otherwise the list again, with a notice for the rows shown

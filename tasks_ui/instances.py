@@ -24,6 +24,7 @@ from orchestration.engine.state import current_steps
 from orchestration.engine.versions import definition_of
 from orchestration.exceptions import InvalidInput
 from orchestration.models import HumanTask, ProcessDefinition, ProcessInstance, StepRun
+from orchestration.replica import replica_reads
 from orchestration.states import ENDED, RETRYABLE, SUSPENDABLE, InstanceStatus
 from tasks_ui import task_context
 from tasks_ui.responses import back, person, refused
@@ -65,6 +66,7 @@ def _day_start(day: Any) -> Any:
 
 @require_GET
 @login_required
+@replica_reads
 def instance_list(request: HttpRequest) -> HttpResponse:
     form = InstanceFilterForm(request.GET or None)
     valid = form.is_valid() if request.GET else True

@@ -22,6 +22,7 @@ from accounts import permissions
 from orchestration import clock, selectors
 from orchestration.definitions.diagram import render_svg
 from orchestration.models import ProcessVersion
+from orchestration.replica import replica_reads
 from orchestration.reports import live
 from orchestration.reports.queries import Report, report, report_version
 from tasks_ui.charts import day_bars
@@ -110,6 +111,7 @@ def _panel(version: ProcessVersion, days: int, stat: str) -> dict[str, Any]:
 
 @require_GET
 @login_required
+@replica_reads
 def report_list(request: HttpRequest) -> HttpResponse:
     if not permissions.can_read_reports(request.user):
         raise PermissionDenied
@@ -118,6 +120,7 @@ def report_list(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @login_required
+@replica_reads
 def report_page(request: HttpRequest, key: str) -> HttpResponse:
     if not permissions.can_read_reports(request.user):
         raise PermissionDenied

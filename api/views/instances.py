@@ -6,6 +6,7 @@ from typing import Any, cast
 
 from django.http import Http404
 from django.urls import reverse
+from django.utils.decorators import method_decorator
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
@@ -29,6 +30,7 @@ from api.serializers import (
 )
 from orchestration import log_context, selectors, services
 from orchestration.models import ProcessEvent, ProcessInstance
+from orchestration.replica import replica_reads
 from orchestration.states import InstanceStatus
 
 
@@ -77,6 +79,7 @@ class InstanceCollection(GenericAPIView):  # type: ignore[type-arg]
         responses={200: InstanceSerializer(many=True), **ERRORS},
         summary="Instances the caller may see, newest first",
     )
+    @method_decorator(replica_reads)
     def get(self, request: Request) -> Response:
         require_scope(request, "instances:read")
         given = valid(InstanceFilter, request.query_params)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from django.utils.decorators import method_decorator
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -14,6 +15,7 @@ from accounts import permissions
 from api.common import require_scope, valid
 from api.serializers import ERRORS
 from orchestration import clock
+from orchestration.replica import replica_reads
 from orchestration.reports import live
 from orchestration.reports.queries import report, report_version
 
@@ -121,6 +123,7 @@ class ReportDetail(APIView):
         description="For process admins, operators and auditors (scope instances:read). Days"
         " are UTC days; percentiles are within 6 % of the exact ones (docs/operations.md).",
     )  # fmt: skip
+    @method_decorator(replica_reads)
     def get(self, request: Request, key: str) -> Response:
         require_scope(request, "instances:read", key)
         if not permissions.can_read_reports(request.user):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django.http import Http404
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -28,6 +29,7 @@ from api.serializers import (
 )
 from orchestration import clock, log_context, queues, services
 from orchestration.models import HumanTask
+from orchestration.replica import replica_reads
 from orchestration.states import TaskStatus
 
 
@@ -104,6 +106,7 @@ class TaskCollection(GenericAPIView):  # type: ignore[type-arg]
         responses={200: TaskSerializer(many=True), **ERRORS},
         summary="Tasks: mine, offered to me, or all I may see; newest first",
     )
+    @method_decorator(replica_reads)
     def get(self, request: Request) -> Response:
         require_scope(request, "tasks:read")
         given = valid(TaskFilter, request.query_params)

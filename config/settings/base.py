@@ -69,6 +69,8 @@ MIDDLEWARE = [
     # The person on every log line of the request (orchestration/log_context.py).
     "orchestration.log_context.UserLogMiddleware",
     "tasks_ui.middleware.StyledErrorsMiddleware",
+    # After a change, the person's reads stay on the primary a while (replica.py).
+    "orchestration.replica.WroteMiddleware",
     # Last but one, as django-axes asks: it answers a locked-out login.
     "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
@@ -130,6 +132,21 @@ def database_from_url(url: str) -> dict[str, object]:
 
 
 DATABASES = {"default": database_from_url(env_str("DATABASE_URL"))}
+# A PostgreSQL streaming replica for the reads that may lag a little (the
+# inbox lists, the reports, the API's lists): orchestration/replica.py says
+# which and under what rule; everything else reads and writes the primary.
+DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL", "")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = database_from_url(DATABASE_REPLICA_URL)
+    # A replica that does not answer within 2 s is skipped, not waited for.
+    _replica_options = dict(DATABASES["replica"].get("OPTIONS") or {})  # type: ignore[call-overload]
+    DATABASES["replica"]["OPTIONS"] = {**_replica_options, "connect_timeout": 2}
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["orchestration.replica.ReplicaRouter"]
+# The replica serves a read only while it is at most this far behind ...
+ORCHESTRATION_REPLICA_MAX_LAG_SECONDS = env_int("ORCHESTRATION_REPLICA_MAX_LAG_SECONDS", 2)
+# ... and not to a person in the seconds after they changed something.
+ORCHESTRATION_REPLICA_STICKY_SECONDS = env_int("ORCHESTRATION_REPLICA_STICKY_SECONDS", 10)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 

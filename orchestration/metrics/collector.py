@@ -20,7 +20,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from orchestration import clock
+from orchestration import clock, replica
 from orchestration.metrics.catalogue import FAMILIES, Family
 from orchestration.metrics.queues import queues
 from orchestration.models import (
@@ -108,6 +108,11 @@ def live(now: Any) -> Iterator[Metric]:
     age.add_metric([], (now - newest).total_seconds() if newest else math.inf)
     yield alive
     yield age
+    if replica.configured():
+        lag = _gauge("orchestration_replica_lag_seconds")
+        seconds = replica.lag_seconds(fresh=True)
+        lag.add_metric([], math.nan if seconds is None else seconds)
+        yield lag
 
 
 def _live_instances(keys: dict[int, str]) -> Metric:

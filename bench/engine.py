@@ -242,9 +242,33 @@ def table_stats(view: str = "pg_stat_user_tables") -> Stats:
 
 
 # ---- processes ---------------------------------------------------------------------------
+# What the processes observe (--compare): the metrics fold among the side
+# sweeps (on in production), and tracing with an exporter that drops the
+# spans (off unless configured), in the workers and the clients alike.
+OBSERVE = {"metrics": True, "tracing": False}
+
+
+def _observe() -> None:
+    from orchestration import jobs
+
+    if not OBSERVE["metrics"]:
+        jobs.SIDE = (jobs.SIDE[0], tuple(s for s in jobs.SIDE[1] if s is not jobs.fold_metrics))
+    if OBSERVE["tracing"]:
+        from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+        from orchestration import tracing
+
+        class Discard(SpanExporter):
+            def export(self, spans: Any) -> SpanExportResult:
+                return SpanExportResult.SUCCESS
+
+        tracing.configure(exporter=Discard())
+
+
 def _worker(stop: multiprocessing.synchronize.Event, cpu: multiprocessing.Queue) -> None:
     from orchestration.jobs import engine_loop
 
+    _observe()
     engine_loop(seconds=3600, stop=stop.is_set)
     cpu.put(("workers", time.process_time()))
 
@@ -255,6 +279,7 @@ def _starter(
 ) -> None:  # fmt: skip
     from accounts.models import User
 
+    _observe()
     requester = User.objects.get(username="bench-requester").pk
     go.wait()
     for _ in range(count):
@@ -292,6 +317,7 @@ def _decider(
     from accounts.models import User
     from orchestration.exceptions import InstanceConflict
 
+    _observe()
     pool = list(
         User.objects.filter(username__startswith="bench-approver-").values_list("pk", flat=True)
     )
@@ -576,6 +602,34 @@ def idle_round_trip(workers: int, count: int) -> dict[str, float]:
     }  # fmt: skip
 
 
+def compare(what: str, rounds: int, instances: int, approvals: int, workers: int) -> None:
+    """The same flows with `what` off and on, alternately (off-on, then on-off,
+    so that the machine's drift falls on both), and each side's medians."""
+    print(f"{what} off and on, {workers} worker(s), {rounds} rounds\n")
+    print(f"{'round':>5} {what:>8}{'floor':>7}{'3 steps/s':>11}{'approval/s':>12}"
+          f"{'rt p50':>8}{'rt p99':>8}{'CPU ms 3 steps':>16}{'CPU ms approval':>17}")  # fmt: skip
+    seen: dict[bool, list[tuple[float, ...]]] = {False: [], True: []}
+    for n in range(rounds):
+        for on in (False, True) if n % 2 == 0 else (True, False):
+            OBSERVE[what] = on
+            base = floor()
+            three = run_scenario("bench-three", instances, workers, approvals=False)
+            flow = run_scenario("bench-approval", approvals, workers, approvals=True)
+            row = (base, three["rate"], flow["rate"], flow["rt_p50"], flow["rt_p99"],
+                   three["cpu"]["workers"], flow["cpu"]["workers"])  # fmt: skip
+            seen[on].append(row)
+            print(f"{n + 1:>5} {'on' if on else 'off':>8}{row[0]:>7.0f}{row[1]:>11.1f}"
+                  f"{row[2]:>12.1f}{row[3]:>8.1f}{row[4]:>8.1f}{row[5]:>16.2f}"
+                  f"{row[6]:>17.2f}")  # fmt: skip
+    print("\nmedians")
+    for on in (False, True):
+        m = [statistics.median(column) for column in zip(*seen[on], strict=True)]
+        print(f"{'':>5} {'on' if on else 'off':>8}{m[0]:>7.0f}{m[1]:>11.1f}{m[2]:>12.1f}"
+              f"{m[3]:>8.1f}{m[4]:>8.1f}{m[5]:>16.2f}{m[6]:>17.2f}")  # fmt: skip
+    python = sys.version.split()[0]
+    print(f"\nPostgreSQL {connection.pg_version}, {os.cpu_count()} cores, Python {python}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -599,8 +653,16 @@ def main() -> None:
     parser.add_argument(
         "--idle", type=int, default=200, help="decisions one at a time on an idle engine (0: skip)"
     )
+    parser.add_argument(
+        "--compare", choices=["metrics", "tracing"],
+        help="only this: the 3-step and approval flows with it off and on, alternately",
+    )  # fmt: skip
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of --compare")
     args = parser.parse_args()
     setup(events=args.events)
+    if args.compare:
+        compare(args.compare, args.rounds, args.instances, args.approvals, args.workers[0])
+        return
     base = floor()
     print(f"bare floor (2 processes): {base:,.0f} transactions/s\n")
     print(

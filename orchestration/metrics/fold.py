@@ -33,6 +33,8 @@ from orchestration.side_effects import cursor as outbox
 from orchestration.states import InstanceStatus
 
 METRICS = "metrics"  # the cursor's and the sweep's name
+# The payload keys fold() reads.
+_KEYS = ("moves", "notes", "seconds", "lateness_s", "timer_kind", "outcome")
 READ_BATCH = 5000
 
 _ENDED = {InstanceStatus.COMPLETED, InstanceStatus.FAILED, InstanceStatus.CANCELLED,
@@ -55,13 +57,16 @@ def fold_pending(*, limit: int = READ_BATCH) -> int:
             return 0
         # Only rows that count (a change of the instance's status, or a kind
         # above), as plain rows: no model instances for thousands of rows.
+        # Of the payload, only the keys counted (a decision's payload carries
+        # its form data; a start's, the variables): the database picks them.
         rows = [
-            _Row(*values)
+            _Row(*values[:7], _picked(values[9:]), *values[7:9])
             for values in ProcessEvent.objects.filter(pk__in=[e.row_id for e in entries])
             .filter(Q(kind__in=_COUNTED) | ~Q(from_status=F("to_status")))
             .order_by("pk")
             .values_list("id", "kind", "definition_id", "version_id", "step", "from_status",
-                         "to_status", "payload", "instance_id", "created_at")
+                         "to_status", "instance_id", "created_at",
+                         *(f"payload__{key}" for key in _KEYS))
         ]  # fmt: skip
         names = _Names(rows)
         tally, rollup = Tally(), Rollup()
@@ -74,6 +79,10 @@ def fold_pending(*, limit: int = READ_BATCH) -> int:
         rollup.save()
         outbox.advance(position, entries[-1])
     return len(entries)
+
+
+def _picked(values: tuple[Any, ...]) -> dict[str, Any]:
+    return {key: value for key, value in zip(_KEYS, values, strict=True) if value is not None}
 
 
 class _Row(NamedTuple):

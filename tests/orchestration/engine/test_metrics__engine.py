@@ -189,7 +189,7 @@ def test_the_web_layer_is_measured_too(client, scrape, metered) -> None:
 
 
 def test_a_row_that_cannot_be_counted_fails_alone(client, scrape, metered, people, worker) -> None:
-    """An audit row the fold cannot read (a payload that is not an object) is
+    """An audit row the fold cannot read (notes that are not a list) is
     recorded as a sweep failure and given up at once: the cursor has passed it
     and it would fail the same way again. The rows around it are counted, and
     the engine goes on."""
@@ -200,14 +200,14 @@ def test_a_row_that_cannot_be_counted_fails_alone(client, scrape, metered, peopl
     bad = ProcessEvent.objects.create(
         kind="step.succeeded", instance=first, definition_id=first.definition_id,
         version_id=first.version_id, step="fetch", from_status="running", to_status="waiting",
-        payload=["not", "an", "object"],
+        payload={"notes": 5},
     )  # fmt: skip
     services.instance_start(key="metered", variables={"item": "b"}, actor=None)
     worker.run_until_idle()
     settle()
     failure = SweepFailure.objects.get(sweep=fold.METRICS)
     assert (failure.row_id, failure.given_up) == (bad.pk, True)
-    assert "AttributeError" in failure.error
+    assert "TypeError" in failure.error
     samples = scrape(client)
     metered_v1 = {"definition": "metered", "version": "1"}
     assert value(samples, "orchestration_instances_started_total", **metered_v1) == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
@@ -12,7 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections, connection, connections
 
-from orchestration import log_context, sweeps
+from orchestration import log_context, sweeps, tracing
 from orchestration.cluster import Membership
 from orchestration.engine import wakeup
 from orchestration.engine.worker import SideSweeps, Worker
@@ -42,8 +43,10 @@ def engine_loop(seconds: float | None = None, *, stop: Callable[[], bool] = lamb
     listener = wakeup.Listener()
     handled = 0
     last_beat = 0.0
-    logged = log_context.bound(worker=worker.name)  # its lines name the loop
-    logged.__enter__()
+    # Its lines name the loop; its own statements are not traced (tracing.quiet).
+    scope = contextlib.ExitStack()
+    scope.enter_context(log_context.bound(worker=worker.name))
+    scope.enter_context(tracing.quiet())
     try:
         while time.monotonic() < deadline and not stop() and not stopping():
             if time.monotonic() - last_beat > 2.0:
@@ -79,7 +82,7 @@ def engine_loop(seconds: float | None = None, *, stop: Callable[[], bool] = lamb
             side.stop()
         listener.close()
         worker.close()
-        logged.__exit__(None, None, None)
+        scope.close()
         from orchestration.models import LoopHeartbeat
 
         LoopHeartbeat.objects.filter(name=worker.name).delete()
@@ -154,17 +157,21 @@ class _SideLoop(threading.Thread):
 
     def run(self) -> None:
         try:
-            while not self.stopping.is_set():
-                started = time.monotonic()
-                try:
-                    for sweep in (*SIDE[0], *SIDE[1]):
-                        sweeps.guarded(sweep)
-                except Exception:  # the database's trouble: a fresh connection next time
-                    log.exception("side sweeps: round failed")
-                    close_old_connections()
-                self.stopping.wait(max(0.05, self.interval - (time.monotonic() - started)))
+            with tracing.quiet():  # a thread of its own: its own context
+                self._rounds()
         finally:
             connections.close_all()
+
+    def _rounds(self) -> None:
+        while not self.stopping.is_set():
+            started = time.monotonic()
+            try:
+                for sweep in (*SIDE[0], *SIDE[1]):
+                    sweeps.guarded(sweep)
+            except Exception:  # the database's trouble: a fresh connection next time
+                log.exception("side sweeps: round failed")
+                close_old_connections()
+            self.stopping.wait(max(0.05, self.interval - (time.monotonic() - started)))
 
     def stop(self) -> None:
         self.stopping.set()

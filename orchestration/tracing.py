@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from django.conf import settings
@@ -83,6 +83,19 @@ def stop() -> None:
 
 def enabled() -> bool:
     return _tracer is not None
+
+
+def quiet() -> AbstractContextManager[object]:
+    """No spans from the instrumentations within (this thread): the engine
+    loop's own bookkeeping (claims, the transitions' commits, timers, the side
+    sweeps) would make every statement a trace of its own, a third of a
+    worker's CPU per instance (docs/performance.md). A step's attempt runs on a
+    pool thread of its own, outside this, in its instance's trace."""
+    if _tracer is None:
+        return nullcontext()
+    from opentelemetry.instrumentation.utils import suppress_instrumentation
+
+    return suppress_instrumentation()
 
 
 def traceparent() -> str:

@@ -60,7 +60,7 @@ def fold_pending(*, limit: int = READ_BATCH) -> int:
         # Of the payload, only the keys counted (a decision's payload carries
         # its form data; a start's, the variables): the database picks them.
         rows = [
-            _Row(*values[:7], _picked(values[9:]), *values[7:9])
+            _Row._make([*values[:7], _picked(values[9:]), *values[7:9]])
             for values in ProcessEvent.objects.filter(pk__in=[e.row_id for e in entries])
             .filter(Q(kind__in=_COUNTED) | ~Q(from_status=F("to_status")))
             .order_by("pk")

@@ -98,3 +98,44 @@ steps:
 """)
     instance = services.instance_start(key="plain", variables={}, actor=None)
     assert instance.traceparent == "" and not tracing.enabled()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_engine_loops_bookkeeping_is_not_traced(spans, settings) -> None:
+    """The loop's claims, commits, timers and side sweeps make no spans (each
+    statement would be a trace of its own); a step's attempt is one, with the
+    statements its handler runs inside it."""
+    from orchestration import services
+    from orchestration.handlers import handler
+
+    @handler("test.reads")
+    def reads(variables: object, context: object) -> dict[str, int]:
+        from django.db import connection
+
+        try:
+            return {"n": ProcessInstance.objects.count()}
+        finally:
+            connection.close()  # the pool thread's own: the test database goes after
+
+    settings.ORCHESTRATION_LOOPS = 5  # this loop runs whatever else the test run left
+    publish("""
+key: looped
+name: Looped
+start: read
+steps:
+  read: {type: service, handler: test.reads, next: done}
+  done: {type: end, result: ok}
+""")
+    instance = services.instance_start(key="looped", variables={}, actor=None)
+    spans.clear()  # the start's own statements, made outside any loop
+    done = ProcessInstance.objects.filter(pk=instance.pk, status="completed")
+    jobs.engine_loop(seconds=20, stop=done.exists)
+    assert done.exists()
+    finished = spans.get_finished_spans()
+    (step,) = [s for s in finished if s.name == "step read"]
+    statements = [s for s in finished if "db.system" in (s.attributes or {})]
+    assert statements, "the handler's query is traced"
+    loose = [s.name for s in statements if s.parent is None]
+    assert not loose, loose[:5]
+    assert all(s.parent.span_id == step.context.span_id for s in statements)

@@ -19,7 +19,9 @@ Starts come from 2 client processes, each starting as a real requester loaded
 per start (the start permission check included); decisions from 2 more, each
 deciding as an approver drawn from a pool of 200 in 20 groups, loaded per
 decision as a request would. Every client keeps its connection until the
-scenario ends, so PostgreSQL's CPU is counted for every backend. Uses the
+scenario ends, so PostgreSQL's CPU is counted for every backend. With
+BENCH_PROFILE set to a folder, each worker's engine loop (its main thread) is
+profiled there (cProfile). Uses the
 database in BENCH_DATABASE_URL (default
 postgres://postgres@127.0.0.1:5432/orchestration_bench), created and migrated if
 needed; its engine tables are emptied and VACUUMed between scenarios.
@@ -269,7 +271,15 @@ def _worker(stop: multiprocessing.synchronize.Event, cpu: multiprocessing.Queue)
     from orchestration.jobs import engine_loop
 
     _observe()
-    engine_loop(seconds=3600, stop=stop.is_set)
+    if os.environ.get("BENCH_PROFILE"):  # a folder: each worker's profile goes there
+        import cProfile
+
+        profile = cProfile.Profile()
+        profile.runcall(engine_loop, seconds=3600, stop=stop.is_set)
+        label = "-".join(f"{k}{int(v)}" for k, v in OBSERVE.items())
+        profile.dump_stats(f"{os.environ['BENCH_PROFILE']}/worker-{label}-{os.getpid()}.prof")
+    else:
+        engine_loop(seconds=3600, stop=stop.is_set)
     cpu.put(("workers", time.process_time()))
 
 

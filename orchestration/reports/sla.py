@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import connection
@@ -97,52 +97,48 @@ def over_sla(version_id: int, sla: Sla | None, now: datetime, *, limit: int = 50
                 for pk, key, started in over.order_by("created_at", "pk")
                 .values_list("pk", "business_key", "created_at")[:limit]
             ]  # fmt: skip
-    if sla.steps:
-        for pk, key, step, since in _tokens_at(version_id, sorted(sla.steps)):
-            entered = _when(since)
-            if entered is None or now - entered <= sla.steps[step]:
-                continue
-            found.steps[step] = found.steps.get(step, 0) + 1
-            if limit:
-                late.append(Late(pk, key, step, entered, sla.steps[step]))
+    for step, expected in sorted(sla.steps.items()):
+        count, oldest = _late_tokens(version_id, step, now - expected, limit)
+        if count:
+            found.steps[step] = count
+        late += [Late(pk, key, step, entered, expected) for pk, key, entered in oldest]
     late.sort(key=lambda entry: (-entry.over(now).total_seconds(), entry.instance_id))
     found.listed = late[:limit]
     return found
 
 
-def _when(text: Any) -> datetime | None:
-    try:
-        return datetime.fromisoformat(text) if isinstance(text, str) else None
-    except ValueError:
-        return None
-
-
-def _tokens_at(version_id: int, steps: list[str]) -> list[tuple[int, str, str, Any]]:
-    """(instance, business key, step, entered) of each token of the version's
-    live instances parked at one of `steps`. The tokens live in the instance's
-    state (engine/state.py); the database unpacks them, so no state is read
-    into Python."""
+def _late_tokens(
+    version_id: int, step: str, before: datetime, limit: int
+) -> tuple[int, list[tuple[int, str, datetime]]]:
+    """How many of the version's live instances have a token that entered
+    `step` before `before`, and the `limit` that entered first (instance,
+    business key, when). The tokens live in the instance's state
+    (engine/state.py); the database unpacks, compares and counts them, so
+    neither the states nor the late tokens travel to Python."""
     table = connection.ops.quote_name(ProcessInstance._meta.db_table)
     statuses = ", ".join(["%s"] * len(NOT_ENDED))
-    names = ", ".join(["%s"] * len(steps))
     # Values travel as parameters; only placeholders and the table's name (from
     # model metadata) are joined into the text.
     if connection.vendor == "postgresql":
-        sql = (
-            f"SELECT i.id, i.business_key, t.value->>'step', t.value->>'since' FROM {table} i"  # noqa: S608
-            " CROSS JOIN LATERAL jsonb_each(i.state->'tokens') AS t"
-            f" WHERE i.version_id = %s AND i.status IN ({statuses})"
-            f" AND t.value->>'step' IN ({names})"
-        )
+        raw, since = "t.value->>'since'", "(t.value->>'since')::timestamptz"
+        source = f"{table} i CROSS JOIN LATERAL jsonb_each(i.state->'tokens') AS t"
+        where = f"t.value->>'step' = %s AND {since} < %s"
     elif connection.vendor == "sqlite":
-        sql = (
-            "SELECT i.id, i.business_key, json_extract(t.value, '$.step'),"  # noqa: S608
-            f" json_extract(t.value, '$.since') FROM {table} i, json_each(i.state, '$.tokens') t"
-            f" WHERE i.version_id = %s AND i.status IN ({statuses})"
-            f" AND json_extract(t.value, '$.step') IN ({names})"
-        )
+        raw = "json_extract(t.value, '$.since')"
+        since = f"julianday({raw})"
+        source = f"{table} i, json_each(i.state, '$.tokens') t"
+        where = f"json_extract(t.value, '$.step') = %s AND {since} < julianday(%s)"
     else:  # the engine runs on these two (docs/architecture.md)
         raise NotImplementedError(connection.vendor)
+    sql = (
+        f"SELECT i.id, i.business_key, {raw}, count(*) OVER () FROM {source}"  # noqa: S608
+        f" WHERE i.version_id = %s AND i.status IN ({statuses}) AND {where}"
+        f" ORDER BY {since}, i.id LIMIT %s"
+    )
+    when = before if connection.vendor == "postgresql" else before.astimezone(UTC).isoformat()
     with connection.cursor() as cursor:
-        cursor.execute(sql, [version_id, *NOT_ENDED, *steps])
-        return list(cursor.fetchall())
+        cursor.execute(sql, [version_id, *NOT_ENDED, step, when, max(limit, 1)])
+        rows = cursor.fetchall()
+    count = int(rows[0][3]) if rows else 0
+    oldest = [(pk, key, datetime.fromisoformat(entered)) for pk, key, entered, _ in rows[:limit]]
+    return count, oldest

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import signal
 import threading
@@ -24,7 +23,13 @@ log = logging.getLogger(__name__)
 def engine_loop(seconds: float | None = None, *, stop: Callable[[], bool] = lambda: False) -> int:
     """Run due work until `seconds` pass (ORCHESTRATION_LOOP_SECONDS), sleeping on
     LISTEN/NOTIFY between rounds; returns how many items it handled. Loops are
-    short-lived on purpose: django-q2 recycles them and a lost one is replaced."""
+    short-lived on purpose: django-q2 recycles them and a lost one is replaced.
+    None of its own statements are traced, first to last (tracing.quiet)."""
+    with tracing.quiet():
+        return _loop(seconds, stop)
+
+
+def _loop(seconds: float | None, stop: Callable[[], bool]) -> int:
     if wakeup.loops_alive() >= settings.ORCHESTRATION_LOOPS:
         # Enough loops run already (nudges queued while no cluster was up, say):
         # leave the django-q2 worker free for other jobs.
@@ -43,10 +48,8 @@ def engine_loop(seconds: float | None = None, *, stop: Callable[[], bool] = lamb
     listener = wakeup.Listener()
     handled = 0
     last_beat = 0.0
-    # Its lines name the loop; its own statements are not traced (tracing.quiet).
-    scope = contextlib.ExitStack()
-    scope.enter_context(log_context.bound(worker=worker.name))
-    scope.enter_context(tracing.quiet())
+    logged = log_context.bound(worker=worker.name)  # its lines name the loop
+    logged.__enter__()
     try:
         while time.monotonic() < deadline and not stop() and not stopping():
             if time.monotonic() - last_beat > 2.0:
@@ -82,7 +85,7 @@ def engine_loop(seconds: float | None = None, *, stop: Callable[[], bool] = lamb
             side.stop()
         listener.close()
         worker.close()
-        scope.close()
+        logged.__exit__(None, None, None)
         from orchestration.models import LoopHeartbeat
 
         LoopHeartbeat.objects.filter(name=worker.name).delete()

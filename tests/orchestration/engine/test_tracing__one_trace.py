@@ -118,7 +118,11 @@ def test_the_engine_loops_bookkeeping_is_not_traced(spans, settings) -> None:
         finally:
             connection.close()  # the pool thread's own: the test database goes after
 
+    from django.db import connections
+
     settings.ORCHESTRATION_LOOPS = 5  # this loop runs whatever else the test run left
+    # Tracing instruments the connections made from now on: make them anew.
+    connections.close_all()
     publish("""
 key: looped
 name: Looped
@@ -131,8 +135,8 @@ steps:
     spans.clear()  # the start's own statements, made outside any loop
     done = ProcessInstance.objects.filter(pk=instance.pk, status="completed")
     jobs.engine_loop(seconds=20, stop=done.exists)
+    finished = spans.get_finished_spans()  # before this test's own statements below
     assert done.exists()
-    finished = spans.get_finished_spans()
     (step,) = [s for s in finished if s.name == "step read"]
     statements = [s for s in finished if "db.system" in (s.attributes or {})]
     assert statements, "the handler's query is traced"

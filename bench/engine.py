@@ -271,6 +271,7 @@ def _worker(stop: multiprocessing.synchronize.Event, cpu: multiprocessing.Queue)
     from orchestration.jobs import engine_loop
 
     _observe()
+    begun = time.process_time()  # what follows only: not the observing's set-up
     if os.environ.get("BENCH_PROFILE"):  # a folder: each worker's profile goes there
         import cProfile
 
@@ -280,7 +281,7 @@ def _worker(stop: multiprocessing.synchronize.Event, cpu: multiprocessing.Queue)
         profile.dump_stats(f"{os.environ['BENCH_PROFILE']}/worker-{label}-{os.getpid()}.prof")
     else:
         engine_loop(seconds=3600, stop=stop.is_set)
-    cpu.put(("workers", time.process_time()))
+    cpu.put(("workers", time.process_time() - begun))
 
 
 def _starter(
@@ -290,13 +291,14 @@ def _starter(
     from accounts.models import User
 
     _observe()
+    begun = time.process_time()
     requester = User.objects.get(username="bench-requester").pk
     go.wait()
     for _ in range(count):
         # As a request would: the user loaded afresh, the start permission checked.
         actor = User.objects.get(pk=requester)
         services.instance_start(key=key, variables={}, actor=actor)
-    cpu.put(("starters", time.process_time()))
+    cpu.put(("starters", time.process_time() - begun))
     stop.wait()  # keep the connection: its backend's CPU is counted at the end
     connections.close_all()
 
@@ -328,6 +330,7 @@ def _decider(
     from orchestration.exceptions import InstanceConflict
 
     _observe()
+    begun = time.process_time()
     pool = list(
         User.objects.filter(username__startswith="bench-approver-").values_list("pk", flat=True)
     )
@@ -350,7 +353,7 @@ def _decider(
                     services.task_complete(task_id=task_id, outcome="approve", data={}, actor=actor)
                 except InstanceConflict:
                     continue
-    cpu.put(("deciders", time.process_time()))
+    cpu.put(("deciders", time.process_time() - begun))
     connections.close_all()
 
 
@@ -615,6 +618,14 @@ def idle_round_trip(workers: int, count: int) -> dict[str, float]:
 def compare(what: str, rounds: int, instances: int, approvals: int, workers: int) -> None:
     """The same flows with `what` off and on, alternately (off-on, then on-off,
     so that the machine's drift falls on both), and each side's medians."""
+    if what == "tracing":
+        # Imported here, once: each forked process would otherwise spend some
+        # 0.4 s of CPU importing OpenTelemetry, counted against its instances
+        # and delaying its start (a tenth of a short run).
+        import opentelemetry.instrumentation.django
+        import opentelemetry.instrumentation.httpx
+        import opentelemetry.instrumentation.psycopg
+        import opentelemetry.sdk.trace.export  # noqa: F401
     print(f"{what} off and on, {workers} worker(s), {rounds} rounds\n")
     print(f"{'round':>5} {what:>8}{'floor':>7}{'3 steps/s':>11}{'approval/s':>12}"
           f"{'rt p50':>8}{'rt p99':>8}{'CPU ms 3 steps':>16}{'CPU ms approval':>17}")  # fmt: skip

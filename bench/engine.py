@@ -21,7 +21,8 @@ deciding as an approver drawn from a pool of 200 in 20 groups, loaded per
 decision as a request would. Every client keeps its connection until the
 scenario ends, so PostgreSQL's CPU is counted for every backend. With
 BENCH_PROFILE set to a folder, each worker's engine loop (its main thread) is
-profiled there (cProfile). Uses the
+profiled there (cProfile); with BENCH_THREADS, each worker writes its
+threads' CPU seconds there. Uses the
 database in BENCH_DATABASE_URL (default
 postgres://postgres@127.0.0.1:5432/orchestration_bench), created and migrated if
 needed; its engine tables are emptied and VACUUMed between scenarios.
@@ -267,6 +268,28 @@ def _observe() -> None:
         tracing.configure(exporter=Discard())
 
 
+def _thread_cpu(folder: Path) -> None:
+    """This process's threads' CPU seconds so far, by Python thread name
+    (step_0..7 as "step"; "ended": threads gone by now), as JSON in `folder`."""
+    import json
+    import re
+    import threading
+
+    tick = os.sysconf("SC_CLK_TCK")
+    names = {t.native_id: re.sub(r"_\d+$", "", t.name) for t in threading.enumerate()}
+    used: dict[str, float] = {}
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        name = names.get(int(task.name), "other")
+        used[name] = used.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    used["ended"] = max(0.0, time.process_time() - sum(used.values()))
+    label = "-".join(f"{k}{int(v)}" for k, v in OBSERVE.items())
+    (folder / f"threads-{label}-{os.getpid()}.json").write_text(json.dumps(used))
+
+
 def _worker(stop: multiprocessing.synchronize.Event, cpu: multiprocessing.Queue) -> None:
     from orchestration.jobs import engine_loop
 
@@ -281,6 +304,8 @@ def _worker(stop: multiprocessing.synchronize.Event, cpu: multiprocessing.Queue)
         profile.dump_stats(f"{os.environ['BENCH_PROFILE']}/worker-{label}-{os.getpid()}.prof")
     else:
         engine_loop(seconds=3600, stop=stop.is_set)
+    if os.environ.get("BENCH_THREADS"):  # a folder: each thread's CPU seconds, by name
+        _thread_cpu(Path(os.environ["BENCH_THREADS"]))
     cpu.put(("workers", time.process_time() - begun))
 
 

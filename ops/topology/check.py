@@ -28,6 +28,7 @@ import argparse
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -355,6 +356,8 @@ def main() -> int:
             return 1
         finally:
             run.close()
+        if not os.environ.get("TOPOLOGY_LOGS"):  # kept only when asked for, or on failure
+            shutil.rmtree(run.logs.parent, ignore_errors=True)
         rows.append((broker, run.figures, time.monotonic() - started))
     # loops and steps: the killed cluster's + the survivor's (steps: service
     # steps that succeeded, 2 per instance).

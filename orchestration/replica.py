@@ -30,7 +30,7 @@ from typing import Any
 from django.conf import settings
 from django.core import signing
 from django.db import DatabaseError, connections
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 log = logging.getLogger(__name__)
 
@@ -109,11 +109,11 @@ def reads(request: Any) -> Iterator[bool]:
         _reading.reset(token)
 
 
-def replica_reads(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def replica_reads(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """A view whose reads may go to the replica (`reads`)."""
 
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         with reads(request):
             return view(request, *args, **kwargs)
 

@@ -101,6 +101,9 @@ class InstanceStatus(models.TextChoices):
 
 # The one set of ended statuses (engine/state.py reads it from here).
 ENDED = frozenset({InstanceStatus.COMPLETED, InstanceStatus.CANCELLED, InstanceStatus.COMPENSATED})
+# The others, as a list for `status__in` and SQL parameters: naming them lets
+# PostgreSQL find the few live rows among millions ended through a status index.
+LIVE = [str(status) for status in InstanceStatus if status not in ENDED]
 # What an operator's retry acts on (services.instance_retry).
 RETRYABLE = frozenset({InstanceStatus.FAILED, InstanceStatus.INCIDENT})
 # Statuses whose work (runs, timers, results, messages) is held back, not applied.

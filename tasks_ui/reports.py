@@ -157,13 +157,11 @@ def _csv(found: Report) -> HttpResponse:
     for day in found.days:
         out.writerow(["day", day.day.isoformat(), day.started, day.completed, day.failed,
                       day.cancelled, "", "", "", "", "", "", "", ""])  # fmt: skip
-    expected = found.sla.steps if found.sla else {}
     for step in found.steps.values():
         levels = " ".join(f"{level}:{n}" for level, n in sorted(step.escalations.items()))
-        limit = expected.get(step.step)
         out.writerow(["step", step.step, "", "", "", "", step.left, _num(step.p50),
                       _num(step.p95), step.retries, step.failures, levels, step.late,
-                      _num(limit.total_seconds() if limit else None)])  # fmt: skip
+                      _num(found.expected_s(step.step))])  # fmt: skip
     process = found.sla.process if found.sla else None
     out.writerow(["total", "", found.started, found.completed, found.failed, found.cancelled,
                   "", _num(found.p50), _num(found.p95), "", "", "", found.late,

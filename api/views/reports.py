@@ -136,7 +136,6 @@ class ReportDetail(APIView):
         found = report(version, until=now.date(), days=given["days"])
         current = live.now_figures(version, now)
         over = current.over_sla
-        expected = found.sla.steps if found.sla else {}
         figures = found.figures()
         figures["incidents_open"] = current.incidents_open
         figures["edges"] = [{"from_step": e["from"], "to_step": e["to"], "taken": e["taken"]}
@@ -144,8 +143,6 @@ class ReportDetail(APIView):
         for step in figures["steps"]:
             step["overdue_now"] = current.overdue.get(step["step"], 0)
             step["over_sla_now"] = over.steps.get(step["step"], 0)
-            limit = expected.get(step["step"])
-            step["expected_s"] = limit.total_seconds() if limit else None
         figures["over_sla"] = {
             "instances": over.instances, "steps": over.steps,
             "listed": [

@@ -52,6 +52,11 @@ class Report:
     steps: dict[str, StepFigures]
     edges: dict[tuple[str, str], int]
 
+    def expected_s(self, step: str) -> float | None:
+        """The step's expected duration in seconds (sla.steps), if it has one."""
+        limit = self.sla.steps.get(step) if self.sla else None
+        return limit.total_seconds() if limit else None
+
     def figures(self) -> dict[str, Any]:
         """As JSON for the API (seconds as numbers, days as ISO dates)."""
         return {
@@ -62,7 +67,8 @@ class Report:
             "sla": self.sla.figures() if self.sla else None,
             "duration_p50_s": self.p50, "duration_p95_s": self.p95,
             "days": [vars(d) | {"day": d.day.isoformat()} for d in self.days],
-            "steps": [vars(s) for s in self.steps.values()],
+            "steps": [vars(s) | {"expected_s": self.expected_s(s.step)}
+                      for s in self.steps.values()],
             "edges": [{"from": a, "to": b, "taken": n} for (a, b), n in sorted(self.edges.items())],
         }  # fmt: skip
 

@@ -17,9 +17,7 @@ from django.db import connection
 
 from orchestration.definitions.durations import DurationError, parse_duration
 from orchestration.models import ProcessInstance
-from orchestration.states import ENDED, InstanceStatus
-
-NOT_ENDED = [str(status) for status in InstanceStatus if status not in ENDED]
+from orchestration.states import LIVE
 
 
 @dataclass(frozen=True)
@@ -88,7 +86,7 @@ def over_sla(version_id: int, sla: Sla | None, now: datetime, *, limit: int = 50
     late: list[Late] = []
     if sla.process is not None:
         over = ProcessInstance.objects.filter(
-            version_id=version_id, status__in=NOT_ENDED, created_at__lt=now - sla.process
+            version_id=version_id, status__in=LIVE, created_at__lt=now - sla.process
         )
         found.instances = over.count()
         if limit:
@@ -116,7 +114,7 @@ def _late_tokens(
     (engine/state.py); the database unpacks, compares and counts them, so
     neither the states nor the late tokens travel to Python."""
     table = connection.ops.quote_name(ProcessInstance._meta.db_table)
-    statuses = ", ".join(["%s"] * len(NOT_ENDED))
+    statuses = ", ".join(["%s"] * len(LIVE))
     # Values travel as parameters; only placeholders and the table's name (from
     # model metadata) are joined into the text.
     if connection.vendor == "postgresql":
@@ -137,7 +135,7 @@ def _late_tokens(
     )
     when = before if connection.vendor == "postgresql" else before.astimezone(UTC).isoformat()
     with connection.cursor() as cursor:
-        cursor.execute(sql, [version_id, *NOT_ENDED, step, when, max(limit, 1)])
+        cursor.execute(sql, [version_id, *LIVE, step, when, max(limit, 1)])
         rows = cursor.fetchall()
     count = int(rows[0][3]) if rows else 0
     oldest = [(pk, key, datetime.fromisoformat(entered)) for pk, key, entered, _ in rows[:limit]]

@@ -36,6 +36,18 @@ class UserAdmin(_ProtectsCandidates, BaseUserAdmin):  # type: ignore[type-arg]
     list_display = ("username", "email", "first_name", "last_name", "manager", "is_staff")
     autocomplete_fields = ("manager",)
 
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        from accounts import permissions
+        from orchestration.admin_retention import erase_selected_users
+
+        actions = super().get_actions(request)
+        if permissions.erase_refusal(request.user) is None:
+            actions["erase_selected_users"] = (
+                erase_selected_users, "erase_selected_users",
+                erase_selected_users.short_description,  # type: ignore[attr-defined]
+            )  # fmt: skip
+        return actions
+
 
 admin.site.unregister(Group)
 

@@ -215,6 +215,16 @@ def can_operate(user: AnyUser | None) -> bool:
     return operate_refusal(user) is None
 
 
+def hold_refusal(user: AnyUser | None) -> str | None:
+    """Place and lift legal holds (operators and auditors)."""
+    return _lacks(user, "orchestration.hold_processinstance", "operator or auditor")
+
+
+def erase_refusal(user: AnyUser | None) -> str | None:
+    """Erase a data subject's personal data now (operators)."""
+    return _lacks(user, "orchestration.erase_processinstance", "operator")
+
+
 def starter_actions(user: AnyUser | None, instance: Any) -> list[Mapping[str, Any]]:
     """The definition's `actions` this user may take on the instance as the
     person who started it (operators may send any message anyway)."""

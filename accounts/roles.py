@@ -43,11 +43,16 @@ CAPABILITIES: dict[Role, frozenset[str]] = {
             "orchestration.view_processinstance",
             "orchestration.operate_processinstance",
             "orchestration.view_sweepfailure",  # what the side sweeps could not do
+            "orchestration.view_legalhold",
+            "orchestration.hold_processinstance",
+            "orchestration.erase_processinstance",
         }
     ),
     Role.AUDITOR: frozenset(
         {
             "orchestration.view_processevent",  # the audit log
+            "orchestration.view_legalhold",
+            "orchestration.hold_processinstance",
             "orchestration.view_processdefinition",
             "orchestration.view_processversion",
             "orchestration.view_processinstance",

@@ -22,7 +22,8 @@ decision as a request would. Every client keeps its connection until the
 scenario ends, so PostgreSQL's CPU is counted for every backend. With
 BENCH_PROFILE set to a folder, each worker's engine loop (its main thread) is
 profiled there (cProfile); with BENCH_THREADS, each worker writes its
-threads' CPU seconds there. Uses the
+threads' CPU seconds there; with BENCH_GC=1, each worker prints the time its
+garbage collector took (and how many collections of each generation). Uses the
 database in BENCH_DATABASE_URL (default
 postgres://postgres@127.0.0.1:5432/orchestration_bench), created and migrated if
 needed; its engine tables are emptied and VACUUMed between scenarios.
@@ -294,6 +295,19 @@ def _worker(stop: multiprocessing.synchronize.Event, cpu: multiprocessing.Queue)
     from orchestration.jobs import engine_loop
 
     _observe()
+    if os.environ.get("BENCH_GC"):
+        import gc
+
+        spent = {"t": 0.0, "start": 0.0, "n": [0, 0, 0]}
+
+        def _gc(phase: str, info: dict[str, int]) -> None:
+            if phase == "start":
+                spent["start"] = time.process_time()
+            else:
+                spent["t"] += time.process_time() - spent["start"]
+                spent["n"][info["generation"]] += 1
+
+        gc.callbacks.append(_gc)
     begun = time.process_time()  # what follows only: not the observing's set-up
     if os.environ.get("BENCH_PROFILE"):  # a folder: each worker's profile goes there
         import cProfile
@@ -306,6 +320,8 @@ def _worker(stop: multiprocessing.synchronize.Event, cpu: multiprocessing.Queue)
         engine_loop(seconds=3600, stop=stop.is_set)
     if os.environ.get("BENCH_THREADS"):  # a folder: each thread's CPU seconds, by name
         _thread_cpu(Path(os.environ["BENCH_THREADS"]))
+    if os.environ.get("BENCH_GC"):
+        print(f"gc {OBSERVE} {spent['t'] * 1000:.0f} ms {spent['n']}", file=sys.stderr)
     cpu.put(("workers", time.process_time() - begun))
 
 

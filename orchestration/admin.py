@@ -890,3 +890,6 @@ class SweepFailureAdmin(ReadOnlyAdmin):
     list_filter = ("sweep", "given_up")
     search_fields = ("error",)
     readonly_fields = (*list_display, "first_failed_at")
+
+
+from orchestration import admin_retention  # noqa: E402,F401  (its own pages, registered on import)

@@ -99,6 +99,15 @@ def check_engine_settings(app_configs: Any = None, **kwargs: Any) -> list[checks
                     id="orchestration.E006",
                 )
             )
+    try:
+        from orchestration.retention.rules import site_retention
+
+        site_retention()
+    except DurationError as exc:
+        errors.append(checks.Error(
+            f"ORCHESTRATION_RETENTION: {exc} (a duration such as 365d, or forever)",
+            id="orchestration.E009",
+        ))  # fmt: skip
     if settings.ORCHESTRATION_SUBPROCESS_DEPTH < 1:
         errors.append(
             checks.Error(

@@ -123,6 +123,7 @@ def instance_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "timers": _timers(instance),
             "attachments": selectors.readable_attachments(request.user, instance),
             "variables": task_context.variables(instance),
+            "removed": task_context.removed(instance),
             "raw_variables": json.dumps(instance.variables, indent=2, default=str),
             "runs": StepRun.objects.filter(instance=instance).order_by("pk"),
             "tasks": HumanTask.objects.filter(instance=instance).select_related("decided_by"),

@@ -15,6 +15,7 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from orchestration.audit.hashchain import REMOVED
 from orchestration.definitions.graph import all_steps
 from orchestration.definitions.validate import COMMENT_FIELD
 from orchestration.models import HumanTask, ProcessInstance, TaskComment, TaskVote
@@ -99,13 +100,24 @@ def earlier_decisions(task: HumanTask) -> list[dict[str, Any]]:
     return out
 
 
+def removed(instance: ProcessInstance) -> dict[str, Any] | None:
+    """What a purge or an erasure removed of the instance (when, under which
+    rule), for the pages to say so instead of showing nothing."""
+    marker = (instance.variables or {}).get(REMOVED)
+    if not isinstance(marker, dict):
+        return None
+    return {"at": instance.purged_at, "rule": str(marker.get("rule", ""))}
+
+
 def variables(instance: ProcessInstance) -> list[dict[str, Any]]:
     """The instance's variables in the definition's order, each with its label
     and description; the answers of earlier steps (objects under a step id)
     under that step's name; long or nested values folded."""
     spec = instance.version.spec
     declared: Mapping[str, Mapping[str, Any]] = spec.get("variables") or {}
-    values: Mapping[str, Any] = instance.variables or {}
+    values: Mapping[str, Any] = {
+        k: v for k, v in (instance.variables or {}).items() if k != REMOVED
+    }  # a retention purge or an erasure left its marker: removed() says it
     names = [n for n in declared if n in values] + sorted(n for n in values if n not in declared)
     out = []
     for name in names:

@@ -67,6 +67,7 @@ def _page_context(
         "decisions": task_context.earlier_decisions(task),
         "leads": task_context.outcome_targets(spec, task),
         "variables": task_context.variables(instance),
+        "removed": task_context.removed(instance),
         "fields": bound[:-1],
         "comment_field": bound[-1],
         "general_errors": [m for k in ("outcome", "data") for m in by_field.get(k, [])],

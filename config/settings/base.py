@@ -386,6 +386,9 @@ ORCHESTRATION_READY_SEALING_LAG_SECONDS = env_int("ORCHESTRATION_READY_SEALING_L
 ORCHESTRATION_READY_OUTBOX_LAG_SECONDS = env_int("ORCHESTRATION_READY_OUTBOX_LAG_SECONDS", 300)
 # How long one attempt of a step that declares no `timeout` may take (a duration).
 ORCHESTRATION_DEFAULT_STEP_TIMEOUT = env_str("ORCHESTRATION_DEFAULT_STEP_TIMEOUT", "5m")
+# How long an ended instance's personal data is kept where its definition says
+# nothing (`retention`): a duration, or "forever" (orchestration/retention).
+ORCHESTRATION_RETENTION = env_str("ORCHESTRATION_RETENTION", "365d")
 # The longest duration a definition may give (timeouts, waits, due dates, backoff).
 ORCHESTRATION_MAX_DURATION_DAYS = env_int("ORCHESTRATION_MAX_DURATION_DAYS", 3650)
 # Outside JSON (handler outputs, later start variables and form data): size and depth.

@@ -18,17 +18,88 @@ GENESIS = "0" * 64
 CONTENT = ("id", "created_at", "kind", "actor_id", "client", "definition_id", "version_id",
            "instance_id", "step", "from_status", "to_status", "reason", "payload",
            "request_id", "ip")  # fmt: skip
+# The columns that may hold personal data: the seal covers a digest of each
+# (of each payload key), not the value, so a removal keeps the chain whole.
+PERSONAL = ("reason", "ip")
+# A row whose values were removed keeps, under this payload key, what was
+# removed, when, by which audit row and under which rule, and the removed
+# values' digests.
+REMOVED = "_removed"
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      default=str)  # fmt: skip
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def value_digest(value: Any) -> str:
+    """What the seal keeps of one personal value: sha256 of its canonical JSON."""
+    return _sha(_json(value))
 
 
 def digest(row: dict[str, Any]) -> str:
-    """sha256 of the row's content in a canonical JSON form."""
-    values = dict(row)
+    """sha256 of the row's content in a canonical JSON form, where the payload
+    stands as each key's value digest and `reason` and `ip` as theirs; a value
+    removed since (see REMOVED) stands as the digest the removal kept."""
+    values = {k: row[k] for k in CONTENT}
     created = values["created_at"]
     if isinstance(created, datetime):
         values["created_at"] = created.astimezone(UTC).isoformat()
-    text = json.dumps({k: values[k] for k in CONTENT}, sort_keys=True,
-                      separators=(",", ":"), ensure_ascii=False, default=str)  # fmt: skip
-    return hashlib.sha256(text.encode()).hexdigest()
+    payload = values["payload"]
+    removed: dict[str, Any] = {}
+    if isinstance(payload, dict):
+        marker = payload.get(REMOVED)
+        removed = marker if isinstance(marker, dict) else {}
+        kept = {k: value_digest(v) for k, v in payload.items() if k != REMOVED or not removed}
+        keys = removed.get("keys")
+        values["payload"] = kept | (keys if isinstance(keys, dict) else {})
+    else:
+        values["payload"] = value_digest(payload)
+    for name in PERSONAL:
+        values[name] = removed[name] if name in removed else value_digest(values[name])
+    return _sha(_json(values))
+
+
+def without_values(
+    row: dict[str, Any], keys: Iterable[str], columns: Iterable[str], *, by: int, rule: str,
+    at: str,
+) -> dict[str, Any]:  # fmt: skip
+    """The row's `payload`, `reason` and `ip` once the payload `keys` and the
+    PERSONAL `columns` named are removed: the values gone, their digests kept
+    under REMOVED with the removal's audit row (`by`), rule and time, so the
+    row's digest, and with it the chain, stays the same. Removing from a row
+    again adds to what its marker keeps."""
+    payload = row["payload"]
+    if not isinstance(payload, dict):  # never written so: the row fails alone
+        raise ValueError(f"row {row['id']}: its payload is not an object")
+    marker = payload.get(REMOVED)
+    removed = dict(marker) if isinstance(marker, dict) else {}
+    digests = dict(removed.get("keys") or {})
+    out = {k: v for k, v in payload.items() if k != REMOVED}
+    for key in keys:
+        if key in out and key != REMOVED:
+            digests[key] = value_digest(out.pop(key))
+    changed = {"reason": row["reason"], "ip": row["ip"]}
+    for name in columns:
+        if name in PERSONAL and name not in removed:
+            removed[name] = value_digest(row[name])
+            changed[name] = "" if name == "reason" else None
+    removed.update(keys=digests, by=by, rule=rule, at=at)
+    return {"payload": out | {REMOVED: removed}, **changed}
+
+
+def removal_of(row: dict[str, Any]) -> int | None:
+    """The id of the audit row that recorded a removal from this row (None:
+    nothing was removed from it)."""
+    payload = row.get("payload")
+    if isinstance(payload, dict) and isinstance(payload.get(REMOVED), dict):
+        by = payload[REMOVED].get("by")
+        return by if isinstance(by, int) else 0
+    return None
 
 
 def chain(previous: str, row_digest: str) -> str:
@@ -55,15 +126,22 @@ def entries_of(entries: bytes) -> list[tuple[int, str]]:
     return [(pk, short.hex()) for pk, short in ENTRY.iter_unpack(entries)]
 
 
+Vouch = Callable[[list[tuple[int, int]]], str]
+
+
 def walk(
-    seals: Iterable[dict[str, Any]], rows_of: Callable[[list[int]], dict[int, dict[str, Any]]]
+    seals: Iterable[dict[str, Any]],
+    rows_of: Callable[[list[int]], dict[int, dict[str, Any]]],
+    vouched: Vouch | None = None,
 ) -> tuple[int, str]:
     """(rows that hold, what breaks the chain or "") over the seals read in
     sequence order (`seq`, `previous`, `link`, `entries`), with `rows_of(ids)`
     giving the content of the audit rows that still exist. Names the first
     missing seal, the first row whose content or place changed (a reorder
     changes the links of the rows after it), the first deleted row, or a seal
-    whose own links were altered."""
+    whose own links were altered. A row whose values were removed must be
+    vouched for: `vouched([(row id, id of the row that says it removed them)])`
+    returns what is wrong with the first that is not, or ""."""
     previous, expected, count = GENESIS, 1, 0
     for seal in seals:
         number = seal["seq"]
@@ -75,6 +153,10 @@ def walk(
             return count, f"seal #{number} does not follow seal #{number - 1}: the seal was altered"
         entries = entries_of(bytes(seal["entries"]))
         rows = rows_of([pk for pk, _ in entries])
+        removals = [(pk, by) for pk, row in rows.items() if (by := removal_of(row)) is not None]
+        problem = vouched(sorted(removals)) if removals and vouched else ""
+        if problem:
+            return count, problem
         for pk, short in entries:
             row = rows.get(pk)
             if row is None:

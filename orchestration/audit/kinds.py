@@ -82,3 +82,8 @@ class AuditKind(StrEnum):
     API_KEY_REVOKED = "api_key.revoked"
     WEBHOOK_SUBSCRIBED = "webhook.subscribed"
     WEBHOOK_REPLAYED = "webhook.replayed"
+    HOLD_PLACED = "hold.placed"  # a legal hold (reason): nothing it covers is purged or erased
+    HOLD_LIFTED = "hold.lifted"  # ... and lifted (reason)
+    SUBJECT_ERASED = "subject.erased"  # an erasure by data subject: what it erased and kept
+    DATA_REMOVED = "data.removed"  # values removed from rows (retention, erasure): which rows
+    AUDIT_RESEALED = "audit.resealed"  # the chain resealed under a new rule: the checkpoint

@@ -33,4 +33,6 @@ MESSAGES = (
         "{value!r} is not an exclusion (starter, previous_approvers, or {{step: <approval step>}})"
     ),
     gettext_noop("{value!r} is not the name of an environment variable (A-Z, 0-9 and _)"),
+    gettext_noop("{value!r} is neither a duration (30d, 12w, P90D) nor forever"),
+    gettext_noop("{value!r} is not business_key or variables.<name>"),
 )

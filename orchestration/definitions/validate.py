@@ -221,6 +221,25 @@ def _graph_errors(spec: Mapping[str, Any], ctx: Context) -> Iterable[DefinitionE
     yield from _action_errors(spec)
     yield from _exclusive_errors(spec, where)
     yield from _sla_errors(spec.get("sla") or {}, flat)
+    yield from _retention_errors(spec, variables)
+
+
+def _retention_errors(
+    spec: Mapping[str, Any], variables: Mapping[str, Any]
+) -> Iterable[DefinitionError]:
+    retention = spec.get("retention")
+    if isinstance(retention, str) and retention != "forever":
+        try:
+            parse_duration(retention)
+        except DurationError as exc:
+            yield DefinitionError("retention", str(exc))
+    subject = spec.get("subject")
+    if isinstance(subject, str) and subject.startswith("variables.") and variables:
+        name = subject.removeprefix("variables.")
+        if name not in variables:
+            yield DefinitionError("subject", gettext(
+                "{name!r} is not one of the declared variables"
+            ).format(name=name))  # fmt: skip
 
 
 # Steps a token passes through in the same transition: an expected duration

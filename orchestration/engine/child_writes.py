@@ -19,6 +19,7 @@ from orchestration.engine.events import AwaitMessage, StartChild, Started
 from orchestration.engine.state import TimerKind
 from orchestration.engine.versions import definition_of, version_for_start
 from orchestration.models import BufferedMessage, ProcessInstance, Timer
+from orchestration.retention.subjects import subject_key, subject_of
 from orchestration.states import InstanceStatus
 
 if TYPE_CHECKING:
@@ -117,6 +118,7 @@ class ChildWrites:
             parent_step=effect.step,
             business_key=parent.business_key,
             traceparent=parent.traceparent,
+            subject_key=subject_key(subject_of(version.spec, parent.business_key, variables)),
             created_at=self.now,
             updated_at=self.now,
         )

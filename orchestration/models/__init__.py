@@ -16,6 +16,7 @@ from orchestration.models.instances import (
 )
 from orchestration.models.metrics import MetricSample
 from orchestration.models.reports import EdgeDay, StepDay
+from orchestration.models.retention import HoldScope, LegalHold
 from orchestration.models.seals import AuditSeal
 from orchestration.models.sweeps import SweepFailure
 from orchestration.models.webhooks import (
@@ -35,7 +36,9 @@ __all__ = [
     "BufferedMessage",
     "DeliveryStatus",
     "EdgeDay",
+    "HoldScope",
     "HumanTask",
+    "LegalHold",
     "LoopHeartbeat",
     "MetricSample",
     "OutboxCursor",

@@ -68,18 +68,37 @@ class ProcessInstance(models.Model):
     created_at = models.DateTimeField(default=clock.now, verbose_name=_("created at"))
     updated_at = models.DateTimeField(default=clock.now, verbose_name=_("updated at"))
     ended_at = models.DateTimeField(null=True, blank=True, verbose_name=_("ended at"))
+    # When its personal data was removed (retention or erasure: the audit's
+    # data.removed row says which and why); NULL while it is kept.
+    purged_at = models.DateTimeField(null=True, blank=True, verbose_name=_("purged at"))
+    # The data subject it is about (the definition's `subject`), as a keyed
+    # digest (retention/subjects.py): found by erasure and holds, never shown.
+    subject_key = models.CharField(
+        max_length=64, blank=True, default="", editable=False, verbose_name=_("subject key")
+    )
 
     class Meta:
         ordering = ["-id"]
         permissions = [
             ("start_processinstance", "Can start process instances"),
             ("operate_processinstance", "Can cancel, retry, message and migrate instances"),
+            ("hold_processinstance", "Can place and lift legal holds"),
+            ("erase_processinstance", "Can erase a data subject's personal data"),
         ]
         indexes = [
             models.Index(fields=["definition", "status"]),
             models.Index(fields=["status", "-updated_at"]),
             # Exact lookups only: no second pattern-ops index for LIKE.
             models.Index(fields=["business_key"], name="instance_business_key"),
+            # The purge's work: ended, not purged yet (a row enters once, when it ends).
+            models.Index(
+                fields=["ended_at"],
+                name="instance_to_purge",
+                condition=models.Q(ended_at__isnull=False, purged_at__isnull=True),
+            ),
+            models.Index(
+                fields=["subject_key"], name="instance_subject", condition=~models.Q(subject_key="")
+            ),
         ]
         verbose_name = _("process instance")
         verbose_name_plural = _("process instances")

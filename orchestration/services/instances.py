@@ -48,6 +48,7 @@ from orchestration.models import (
     HumanTask,
     ProcessInstance,
 )
+from orchestration.retention.subjects import subject_key, subject_of
 from orchestration.services.reasons import required_reason
 from orchestration.services.tasks import task_comment
 from orchestration.states import SUSPENDABLE, InstanceStatus, TaskStatus
@@ -104,6 +105,7 @@ def instance_start(
             created_at=now,
             updated_at=now,
             traceparent=tracing.traceparent(),
+            subject_key=subject_key(subject_of(target.spec, business_key, values)),
         )
 
     try:

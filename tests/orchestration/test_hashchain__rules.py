@@ -3,7 +3,9 @@ seal format is fixed, and a walk finds any single change, deletion or swap."""
 
 from __future__ import annotations
 
+import copy
 import hashlib
+import importlib
 import time
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -15,12 +17,17 @@ from orchestration.audit.hashchain import (
     CONTENT,
     ENTRY,
     GENESIS,
+    REMOVED,
     chain,
     digest,
     entries_of,
     link_rows,
+    removal_of,
     walk,
+    without_values,
 )
+
+MIGRATION = importlib.import_module("orchestration.migrations.0038_audit_seal_covers_digests")
 
 PARIS_WINTER = timezone(timedelta(hours=1))
 ROW = {
@@ -30,14 +37,21 @@ ROW = {
     "to_status": "completed", "reason": "ok", "payload": {"b": [1, 2.5, None], "a": "é"},
     "request_id": "r-1", "ip": "192.0.2.1", "seal": "not covered", "dispatched_at": None,
 }  # fmt: skip
-# The canonical text of ROW: sorted keys, no spaces, UTF-8, the time in UTC.
-# Chains sealed by earlier releases verify only while this stays the same.
-CANONICAL = (
-    '{"actor_id":3,"client":"api:ops","created_at":"2030-01-02T02:04:05.600000+00:00",'
-    '"definition_id":1,"from_status":"waiting","id":7,"instance_id":9,"ip":"192.0.2.1",'
-    '"kind":"task.completed","payload":{"a":"é","b":[1,2.5,null]},"reason":"ok",'
-    '"request_id":"r-1","step":"review","to_status":"completed","version_id":2}'
-)
+
+
+# The canonical text of ROW: sorted keys, no spaces, UTF-8, the time in UTC,
+# each payload key's value, the reason and the address as the sha256 of their
+# canonical JSON. Chains sealed by earlier releases verify only while this
+# stays the same.
+def canonical() -> str:
+    return (
+        '{"actor_id":3,"client":"api:ops","created_at":"2030-01-02T02:04:05.600000+00:00",'
+        '"definition_id":1,"from_status":"waiting","id":7,"instance_id":9,'
+        f'"ip":"{sha(chr(34) + "192.0.2.1" + chr(34))}","kind":"task.completed",'
+        f'"payload":{{"a":"{sha(chr(34) + "é" + chr(34))}","b":"{sha("[1,2.5,null]")}"}},'
+        f'"reason":"{sha(chr(34) + "ok" + chr(34))}",'
+        '"request_id":"r-1","step":"review","to_status":"completed","version_id":2}'
+    )
 
 
 def sha(text: str) -> str:
@@ -45,9 +59,9 @@ def sha(text: str) -> str:
 
 
 def test_the_seal_format_is_fixed() -> None:
-    assert digest(ROW) == sha(CANONICAL)
-    assert chain(GENESIS, digest(ROW)) == sha(GENESIS + sha(CANONICAL))
-    link = sha("f" * 64 + sha(CANONICAL))
+    assert digest(ROW) == sha(canonical())
+    assert chain(GENESIS, digest(ROW)) == sha(GENESIS + sha(canonical()))
+    link = sha("f" * 64 + sha(canonical()))
     entries, last = link_rows("f" * 64, [(7, digest(ROW))])
     assert (entries, last) == (ENTRY.pack(7, bytes.fromhex(link[:16])), link)
     assert entries.hex() == "0000000000000007" + link[:16] and entries_of(entries) == [
@@ -62,7 +76,7 @@ def test_the_same_moment_in_another_zone_digests_alike(monkeypatch) -> None:
     monkeypatch.setenv("TZ", "Asia/Tokyo")
     time.tzset()
     try:
-        assert digest(ROW) == sha(CANONICAL)
+        assert digest(ROW) == sha(canonical())
     finally:
         monkeypatch.undo()
         time.tzset()
@@ -198,3 +212,65 @@ def test_a_seal_that_does_not_follow_the_one_before_is_named(log: Log, data) -> 
     count, broken = walk(relinked, reader(rows))
     assert broken == f"seal #{at + 1} does not follow seal #{at}: the seal was altered"
     assert count == sum(len(entries_of(s["entries"])) for s in seals[:at])
+
+
+# ---- values removed (retention, erasure) -------------------------------------------------
+def vouch_all(by: int) -> Any:
+    return lambda pairs: next((f"unvouched {pk}" for pk, b in pairs if b != by), "")
+
+
+def removed(
+    row: dict[str, Any], keys: list[str], columns: list[str], by: int = 99
+) -> dict[str, Any]:
+    return {**row, **without_values(row, keys, columns, by=by, rule="retention 30d",
+                                    at="2031-01-01T00:00:00+00:00")}  # fmt: skip
+
+
+def test_removing_values_keeps_the_digest_and_the_values_are_gone() -> None:
+    row = {**ROW, "payload": {"a": "é", "b": [1, 2.5, None], "outcome": "approve"}}
+    after = removed(row, ["a", "b"], ["reason", "ip"])
+    assert digest(after) == digest(row)
+    assert after["payload"]["outcome"] == "approve" and "a" not in after["payload"]
+    assert (after["reason"], after["ip"]) == ("", None)
+    assert "é" not in str(after) and "192.0.2.1" not in str(after) and "2.5" not in str(after)
+    assert removal_of(after) == 99 and removal_of(row) is None
+    # Removing again (an erasure after a retention) adds to the marker.
+    again = removed(after, ["outcome"], [], by=100)
+    assert digest(again) == digest(row) and removal_of(again) == 100
+    assert set(again["payload"]) == {REMOVED}
+
+
+def test_a_changed_or_dropped_digest_still_breaks_the_chain() -> None:
+    row = {**ROW, "payload": {"a": "é", "b": 1}}
+    after = removed(row, ["a"], ["reason"])
+    seals = seals_of([row], [1])
+    assert walk(seals, reader([after]), vouch_all(99)) == (1, "")
+    changed = copy.deepcopy(after)
+    changed["payload"][REMOVED]["keys"]["a"] = "0" * 64
+    dropped = copy.deepcopy(after)
+    del dropped["payload"][REMOVED]["keys"]["a"]
+    no_reason = copy.deepcopy(after)
+    del no_reason["payload"][REMOVED]["reason"]
+    for tampered in (changed, dropped, no_reason):
+        count, broken = walk(seals, reader([tampered]), vouch_all(99))
+        assert count == 0 and broken.startswith("row 7 (seal #1) does not match its seal")
+
+
+def test_a_removal_no_record_vouches_for_is_named() -> None:
+    row = {**ROW, "payload": {"a": "é"}}
+    after = removed(row, ["a"], [], by=42)
+    assert walk(seals_of([row], [1]), reader([after]), vouch_all(99)) == (0, "unvouched 7")
+
+
+def test_a_removed_key_that_is_not_a_marker_is_ordinary_content() -> None:
+    row = {**ROW, "payload": {REMOVED: "just a value"}}
+    assert digest({**row, "payload": {REMOVED: "another"}}) != digest(row)
+    assert removal_of(row) is None
+
+
+@given(logs())
+def test_the_reseal_migration_digests_as_the_chain_does(log: Log) -> None:
+    # Migration 0038 carries a copy of the rule (migrations do not import the
+    # code they migrate): the two must agree on every row.
+    rows, _ = log
+    assert [MIGRATION.parts_digest(r) for r in rows] == [digest(r) for r in rows]

@@ -11,12 +11,15 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from orchestration.audit import chain as audit_chain
-from orchestration.audit.hashchain import CONTENT, GENESIS, chain, digest, entries_of
-from orchestration.models import AuditSeal, OutboxCursor
+from orchestration.audit.hashchain import CONTENT, GENESIS, chain, entries_of
+from orchestration.models import OutboxCursor, ProcessEvent
 from orchestration.side_effects import mail
 
 BEFORE = [("orchestration", "0024_webhook_circuit_breaker")]
 MIGRATION = importlib.import_module("orchestration.migrations.0025_audit_seals_and_outbox_cursors")
+# The rule the chain was sealed by then: the whole content (0038 changed it).
+RESEAL = importlib.import_module("orchestration.migrations.0038_audit_seal_covers_digests")
+digest = RESEAL.whole_digest
 
 
 @pytest.mark.django_db(transaction=True)
@@ -44,17 +47,24 @@ def test_an_old_chain_becomes_seals_that_verify_and_the_cursors_keep_their_place
     cursor.objects.create(name="webhooks", position=2)  # fanned out up to old seal #2
     monkeypatch.setattr(MIGRATION, "BATCH", 2)
     executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
+    executor.migrate([("orchestration", "0037_step_day_late")])
+    seal = executor.loader.project_state([("orchestration", "0037_step_day_late")]).apps
+    seals = seal.get_model("orchestration", "AuditSeal").objects.order_by("seq")
 
     ids = [r.pk for r in rows]
-    assert [[pk for pk, _ in entries_of(bytes(s.entries))] for s in AuditSeal.objects.all()] == [
+    assert [[pk for pk, _ in entries_of(bytes(s.entries))] for s in seals] == [
         [ids[0], ids[1]], [ids[2], ids[4]], [ids[5]],
     ]  # fmt: skip
-    assert AuditSeal.objects.get(seq=3).link == links[ids[5]]  # the same chain, unbroken
-    assert audit_chain.verify() == audit_chain.Verdict(5, 1, "")
-    assert audit_chain.seal_pending() == 1  # the late row, after the others
+    assert seals.get(seq=3).link == links[ids[5]]  # the same chain, unbroken
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    checkpoint = ProcessEvent.objects.get(kind="audit.resealed").payload
+    assert checkpoint["link_before"] == links[ids[5]] and checkpoint["broken"] == ""
+    # 0038 resealed it under today's rule from a checkpoint (a row, unsealed yet).
+    assert audit_chain.verify() == audit_chain.Verdict(5, 2, "")
+    assert audit_chain.seal_pending() == 2  # the late row and the checkpoint, after the others
     assert audit_chain.seals_of([ids[3]]) == {ids[3]: 4}
-    assert audit_chain.verify() == audit_chain.Verdict(6, 0, "")
+    assert audit_chain.verify() == audit_chain.Verdict(7, 0, "")
     webhooks = OutboxCursor.objects.get(name="webhooks")
     assert (webhooks.position, webhooks.offset) == (2, 0)  # next: old seal #3, row 3
     position = OutboxCursor.objects.get(name="mail")

@@ -629,3 +629,24 @@ def test_yaml_1_1_booleans_and_dates_stay_strings() -> None:
 )  # fmt: skip
 def test_sla_names_steps_that_take_time_and_valid_durations(sla, expected) -> None:
     assert messages(mutated(lambda spec: spec.update(sla=sla))) == expected
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"retention": "90d", "subject": "variables.amount"}, []),
+        ({"retention": "forever", "subject": "business_key"}, []),
+        ({"retention": "P90D"}, []),
+        ({"retention": "3 months"},
+         ["retention: '3 months' is neither a duration (30d, 12w, P90D) nor forever"]),
+        ({"retention": "600000w"}, ["retention: at most 3650d (ORCHESTRATION_MAX_DURATION_DAYS)"]),
+        ({"retention": "never"}, ["retention: 'never' is neither a duration (30d, 12w, P90D) nor"
+                                  " forever"]),
+        ({"retention": 30}, ["retention: 30 is neither a duration (30d, 12w, P90D) nor forever"]),
+        ({"subject": "variables.amont"}, ["subject: 'amont' is not one of the declared variables"]),
+        ({"subject": "requester"},
+         ["subject: 'requester' is not business_key or variables.<name>"]),
+    ],
+)  # fmt: skip
+def test_retention_is_a_duration_or_forever_and_the_subject_a_known_place(fields, expected) -> None:
+    assert messages(mutated(lambda spec: spec.update(fields))) == expected

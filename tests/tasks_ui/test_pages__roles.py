@@ -23,8 +23,11 @@ def test_the_role_groups_come_from_a_migration(db) -> None:
     roles = {g.name: {p.codename for p in g.permissions.all()} for g in Group.objects.all()}
     assert {"requester", "approver", "process-admin", "operator", "auditor"} <= set(roles)
     assert roles["auditor"] == {"view_processdefinition", "view_processversion",
-                                "view_processinstance", "view_processevent"}  # fmt: skip
+                                "view_processinstance", "view_processevent", "view_legalhold",
+                                "hold_processinstance"}  # fmt: skip
     assert "operate_processinstance" in roles["operator"]
+    assert {"hold_processinstance", "erase_processinstance"} <= roles["operator"]
+    assert "erase_processinstance" not in roles["auditor"]
     assert "publish_processversion" in roles["process-admin"]
 
 

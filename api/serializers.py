@@ -132,6 +132,10 @@ class InstanceDetailSerializer(InstanceSerializer):
     steps = StepRecordSerializer(many=True)
     parent = serializers.IntegerField(allow_null=True)  # type: ignore[assignment]
     started_by = serializers.CharField(allow_null=True)
+    purged_at = serializers.DateTimeField(
+        allow_null=True, help_text="When its personal data was removed (retention or erasure)."
+    )
+    on_hold = serializers.BooleanField(help_text="A legal hold keeps it from purge and erasure.")
 
 
 class EventSerializer(serializers.Serializer):  # type: ignore[type-arg]

@@ -20,6 +20,7 @@ from orchestration.models import (
     StepRun,
     Timer,
 )
+from orchestration.retention.holds import is_held
 from orchestration.states import TaskStatus, TimerStatus, VersionStatus
 
 __all__ = ["forget_started_versions", "version_for_start"]
@@ -96,6 +97,11 @@ def instance_status_data(instance_id: int) -> dict[str, Any]:
         "started_by": instance.started_by.get_username() if instance.started_by else None,
         "created_at": _iso(instance.created_at),
         "ended_at": _iso(instance.ended_at),
+        # Retention (orchestration/retention): when its personal data was
+        # removed (variables then hold only the `_removed` marker), and
+        # whether a legal hold keeps it from the purge and erasure.
+        "purged_at": _iso(instance.purged_at),
+        "on_hold": is_held(instance),
     }
 
 

@@ -24,7 +24,9 @@ from orchestration import clock, replica
 from orchestration.metrics.catalogue import FAMILIES, Family
 from orchestration.metrics.queues import queues
 from orchestration.models import (
+    HoldScope,
     HumanTask,
+    LegalHold,
     LoopHeartbeat,
     MetricSample,
     ProcessDefinition,
@@ -106,6 +108,12 @@ def live(now: Any) -> Iterator[Metric]:
     age.add_metric([], (now - newest).total_seconds() if newest else math.inf)
     yield alive
     yield age
+    holds = _gauge("orchestration_legal_holds_active")
+    active = dict(LegalHold.objects.filter(lifted_at__isnull=True).values_list("scope")
+                  .annotate(n=Count("pk")).order_by())  # fmt: skip
+    for scope in HoldScope:
+        holds.add_metric([scope.value], active.get(scope.value, 0))
+    yield holds
     if replica.configured():
         lag = _gauge("orchestration_replica_lag_seconds")
         seconds = replica.lag_seconds(fresh=True)

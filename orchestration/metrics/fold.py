@@ -34,14 +34,16 @@ from orchestration.states import InstanceStatus
 
 METRICS = "metrics"  # the cursor's and the sweep's name
 # The payload keys fold() reads.
-_KEYS = ("moves", "notes", "seconds", "lateness_s", "timer_kind", "outcome")
+_KEYS = ("moves", "notes", "seconds", "lateness_s", "timer_kind", "outcome", "rule", "rows")
 READ_BATCH = 5000
 
 _ENDED = {InstanceStatus.COMPLETED, InstanceStatus.FAILED, InstanceStatus.CANCELLED,
           InstanceStatus.COMPENSATED}  # fmt: skip
 _DECISIONS = {AuditKind.TASK_COMPLETED, AuditKind.TASK_FORCED, AuditKind.TASK_VOTED}
+_KEEPING = {AuditKind.DATA_REMOVED, AuditKind.SUBJECT_ERASED, AuditKind.HOLD_PLACED,
+            AuditKind.HOLD_LIFTED}  # fmt: skip
 _COUNTED = {AuditKind.INSTANCE_STARTED, AuditKind.STEP_SUCCEEDED, AuditKind.STEP_FAILED,
-            AuditKind.TIMER_FIRED, *_DECISIONS}  # fmt: skip
+            AuditKind.TIMER_FIRED, *_DECISIONS, *_KEEPING}  # fmt: skip
 
 
 def fold_pending(*, limit: int = READ_BATCH) -> int:
@@ -158,11 +160,29 @@ def fold(
         if isinstance(lateness, int | float):
             timer = {"kind": str(payload.get("timer_kind", ""))}
             tally.observe("orchestration_timer_lateness_seconds", timer, max(0.0, float(lateness)))
+    if row.kind in _KEEPING:
+        _keeping(row, payload, tally)
     if row.kind in _DECISIONS:
         outcome = payload.get("outcome") or next(
             (n.get("outcome") for n in notes if n.get("kind") == AuditKind.TASK_VOTE_RECORDED), ""
         )
         tally.count("orchestration_decisions", {**step, "outcome": str(outcome or "")})
+
+
+def _keeping(row: _Row, payload: Mapping[str, Any], tally: Tally) -> None:
+    """Retention, erasure and legal holds (orchestration/retention)."""
+    if row.kind == AuditKind.DATA_REMOVED:
+        rule = str(payload.get("rule") or "")
+        reason = "erasure" if rule.startswith("erasure") else "retention"
+        rows = sum(last - first + 1 for first, last in payload.get("rows") or []
+                   if isinstance(first, int) and isinstance(last, int))  # fmt: skip
+        tally.count("orchestration_data_removals", {"reason": reason})
+        tally.count("orchestration_data_removed_rows", {"reason": reason}, rows)
+    elif row.kind == AuditKind.SUBJECT_ERASED:
+        tally.count("orchestration_subject_erasures", {})
+    else:
+        action = "placed" if row.kind == AuditKind.HOLD_PLACED else "lifted"
+        tally.count("orchestration_legal_hold_changes", {"action": action})
 
 
 def _moves(payload: Mapping[str, Any]) -> list[tuple[str, str, float | None]]:

@@ -18,6 +18,7 @@ from orchestration.models import (
     Timer,
     WebhookDelivery,
 )
+from orchestration.retention.purge import backlog
 from orchestration.states import RunStatus, TimerStatus
 
 # The outbox consumers whose backlog counts as a queue (their cursor names).
@@ -34,7 +35,8 @@ class Queue:
 
 
 def queues(now: datetime) -> dict[str, Queue]:
-    """Every queue by name: runs, timers, mail, webhooks, sealing (and the metrics fold)."""
+    """Every queue by name: runs, timers, mail, webhooks, sealing, the metrics
+    fold and the retention purge."""
     runs = StepRun.objects.filter(status=RunStatus.READY, due_at__lte=now).aggregate(
         n=Count("pk"), oldest=Min("due_at")
     )
@@ -55,6 +57,7 @@ def queues(now: datetime) -> dict[str, Queue]:
     }
     for queue, name in CONSUMERS.items():
         found[queue] = outbox_backlog(name)
+    found["retention"] = Queue(*backlog(now))  # ended instances past their retention
     return found
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Min, Q
 
 from orchestration import clock, sweeps
 from orchestration.models import ProcessInstance, ProcessVersion
@@ -54,6 +54,25 @@ def due_q(now: datetime) -> Q:
     for kept, versions in by_retention.items():
         due |= Q(version_id__in=versions, ended_at__lte=now - kept)
     return due
+
+
+def backlog(now: datetime) -> tuple[int, datetime | None]:
+    """How many ended instances wait for the purge, and when the first of them
+    came due (None: none): the `retention` queue of the metrics."""
+    count, oldest = 0, None
+    base = due(now)
+    by_retention: dict[timedelta, list[int]] = defaultdict(list)
+    for pk, spec in ProcessVersion.objects.values_list("pk", "spec").iterator():
+        kept = rules.retention_of(spec or {})
+        if kept is not None:
+            by_retention[kept].append(pk)
+    for kept, versions in by_retention.items():
+        found = base.filter(version_id__in=versions).aggregate(n=Count("pk"), first=Min("ended_at"))
+        count += found["n"]
+        if found["first"] is not None:
+            moment = found["first"] + kept
+            oldest = moment if oldest is None else min(oldest, moment)
+    return count, oldest
 
 
 def due(now: datetime) -> ProcessInstance:

@@ -163,6 +163,7 @@ def reset() -> None:
             "orchestration_webhookattempt", "orchestration_webhookdelivery",
             "orchestration_webhookcursor", "orchestration_outboxcursor",
             "orchestration_bufferedmessage", "orchestration_sweepfailure",
+            "orchestration_legalhold",
             # The audit tables refuse DELETE (a trigger); the bench empties them whole.
             "orchestration_auditseal", "orchestration_processevent",
             "orchestration_processinstance",

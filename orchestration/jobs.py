@@ -251,11 +251,15 @@ def ensure_loops() -> int:
 
 
 def purge_expired(seconds: float = 50.0) -> int:
-    """Scheduled every 15 minutes: ended instances past their retention lose
-    their personal data (orchestration/retention/purge.py); returns how many."""
+    """Scheduled every 15 minutes: the audit log's monthly partitions are made
+    ahead (PostgreSQL; orchestration/audit/partitions.py), then ended instances
+    past their retention lose their personal data
+    (orchestration/retention/purge.py); returns how many."""
+    from orchestration.audit import partitions
     from orchestration.retention import purge
 
     with tracing.quiet():
+        sweeps.guarded(lambda: len(partitions.ensure_ahead()))
         return purge.purge_due(seconds=seconds).removed.instances
 
 

@@ -14,6 +14,7 @@ no-op: the engine pays nothing for it."""
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
@@ -51,9 +52,12 @@ def configure(exporter: Any = None, *, simple: bool = False) -> bool:
             exporter = ConsoleSpanExporter()
     provider = trace.get_tracer_provider()
     if not isinstance(provider, TracerProvider):
+        # Parent-based: a request that arrives in a sampled trace stays in it.
+        sampler = None if os.environ.get("OTEL_TRACES_SAMPLER") else sampling(
+            settings.ORCHESTRATION_TRACING_SAMPLE)  # fmt: skip
         provider = TracerProvider(resource=Resource.create(
             {"service.name": settings.ORCHESTRATION_TRACING_SERVICE}
-        ))  # fmt: skip
+        ), sampler=sampler)  # fmt: skip
         trace.set_tracer_provider(provider)
     processor = SimpleSpanProcessor(exporter) if simple else BatchSpanProcessor(exporter)
     provider.add_span_processor(processor)
@@ -62,6 +66,14 @@ def configure(exporter: Any = None, *, simple: bool = False) -> bool:
             instrumentor.instrument()
     _tracer = trace.get_tracer("orchestration")
     return True
+
+
+def sampling(share: float) -> Any:
+    """The head sampler: keeps `share` of new traces (by trace id), and
+    follows the caller's choice for a request that arrives in a trace."""
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+    return ParentBased(TraceIdRatioBased(share))
 
 
 def stop() -> None:

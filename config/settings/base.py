@@ -374,6 +374,17 @@ if ORCHESTRATION_TRACING not in ("", "otlp", "console"):
         f"ORCHESTRATION_TRACING must be otlp, console or empty, not {ORCHESTRATION_TRACING!r}"
     )
 ORCHESTRATION_TRACING_SERVICE = env_str("OTEL_SERVICE_NAME", "process-engine")
+# The share of new traces kept (head sampling; an instance's steps and webhooks
+# follow its trace's choice): 0.1 keeps tracing's cost within the benchmark's
+# noise (docs/performance.md). OTEL_TRACES_SAMPLER, when set, decides instead.
+try:
+    ORCHESTRATION_TRACING_SAMPLE = float(env_str("ORCHESTRATION_TRACING_SAMPLE", "0.1"))
+except ValueError as exc:
+    raise ImproperlyConfigured("ORCHESTRATION_TRACING_SAMPLE must be a number") from exc
+if not 0.0 <= ORCHESTRATION_TRACING_SAMPLE <= 1.0:
+    raise ImproperlyConfigured(
+        f"ORCHESTRATION_TRACING_SAMPLE must be between 0 and 1, not {ORCHESTRATION_TRACING_SAMPLE}"
+    )
 
 # /metrics answers only a scraper that shows this bearer token, or that comes
 # from one of these addresses or networks (CIDR); neither set: nobody.

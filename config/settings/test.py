@@ -12,6 +12,7 @@ os.environ.setdefault("ORCHESTRATION_HTTP_ALLOWED_HOSTS", "127.0.0.1:8000,api.ex
 
 os.environ.setdefault("ORCHESTRATION_HANDLER_MODULES", "orchestration.demo.handlers")
 os.environ.setdefault("ORCHESTRATION_DEMO", "1")
+os.environ.setdefault("ORCHESTRATION_TRACING_SAMPLE", "1")  # the trace tests keep every trace
 os.environ.setdefault("DATABASE_METRICS", "1")  # the web layer's query metrics, tested
 
 from .base import *  # noqa: F403

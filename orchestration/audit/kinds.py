@@ -86,4 +86,5 @@ class AuditKind(StrEnum):
     HOLD_LIFTED = "hold.lifted"  # ... and lifted (reason)
     SUBJECT_ERASED = "subject.erased"  # an erasure by data subject: what it erased and kept
     DATA_REMOVED = "data.removed"  # values removed from rows (retention, erasure): which rows
+    AUDIT_ARCHIVED = "audit.archived"  # a month of the log exported and dropped
     AUDIT_RESEALED = "audit.resealed"  # the chain resealed under a new rule: the checkpoint

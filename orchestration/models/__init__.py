@@ -17,7 +17,7 @@ from orchestration.models.instances import (
 from orchestration.models.metrics import MetricSample
 from orchestration.models.reports import EdgeDay, StepDay
 from orchestration.models.retention import HoldScope, LegalHold
-from orchestration.models.seals import AuditSeal
+from orchestration.models.seals import AuditArchive, AuditSeal
 from orchestration.models.sweeps import SweepFailure
 from orchestration.models.webhooks import (
     WEBHOOK_EVENTS,
@@ -32,6 +32,7 @@ __all__ = [
     "WEBHOOK_EVENTS",
     "AllocationTurn",
     "Attachment",
+    "AuditArchive",
     "AuditSeal",
     "BufferedMessage",
     "DeliveryStatus",

@@ -51,3 +51,34 @@ class AuditSeal(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise AppendOnly("audit seals are append-only")
+
+
+class AuditArchive(models.Model):
+    """One month of the audit log exported to a file and dropped (PostgreSQL:
+    its partition; orchestration/audit/partitions.py). What stays here lets
+    `verify_audit` walk past the month and `verify_audit --archive FILE`
+    prove the file is that month and links to what remains: the file's
+    digest, the rows' id range, the seals that hold them, and the digests of
+    its rows that share a seal with rows kept."""
+
+    partition = models.CharField(max_length=100, unique=True, verbose_name=_("partition"))
+    starts = models.DateTimeField(verbose_name=_("from"))
+    ends = models.DateTimeField(verbose_name=_("until"))
+    rows = models.PositiveBigIntegerField(verbose_name=_("rows"))
+    first_id = models.BigIntegerField(null=True, verbose_name=_("first id"))
+    last_id = models.BigIntegerField(null=True, verbose_name=_("last id"))
+    # The archived ids as [first, last] runs (a month's ids run almost unbroken).
+    id_ranges = models.JSONField(default=list, verbose_name=_("id ranges"))
+    # Digests of archived rows in seals that also hold rows not archived.
+    shared = models.JSONField(default=dict, blank=True, verbose_name=_("shared digests"))
+    file_name = models.CharField(max_length=300, verbose_name=_("file name"))
+    file_sha256 = models.CharField(max_length=64, verbose_name=_("file SHA-256"))
+    archived_at = models.DateTimeField(default=clock.now, verbose_name=_("archived at"))
+
+    class Meta:
+        ordering = ["starts"]
+        verbose_name = _("audit archive")
+        verbose_name_plural = _("audit archives")
+
+    def __str__(self) -> str:
+        return f"{self.partition} ({self.rows} rows)"

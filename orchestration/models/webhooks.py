@@ -81,9 +81,12 @@ class WebhookDelivery(models.Model):
         related_name="deliveries",
         verbose_name=_("subscription"),
     )
+    # Not a database constraint: on PostgreSQL the audit table is partitioned by
+    # month (migration 0041), and an archived month is dropped whole.
     event = models.ForeignKey(
-        ProcessEvent, null=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("event")
-    )
+        ProcessEvent, null=True, on_delete=models.PROTECT, related_name="+",
+        db_constraint=False, verbose_name=_("event"),
+    )  # fmt: skip
     event_type = models.CharField(max_length=40, verbose_name=_("event type"))
     body = models.JSONField(verbose_name=_("body"))
     status = models.CharField(

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -17,8 +18,16 @@ class Command(BaseCommand):
         parser.add_argument(
             "--seal", action="store_true", help="seal the pending rows first (as the worker does)"
         )
+        parser.add_argument(
+            "--archive", metavar="FILE",
+            help="verify an archived month (archive_audit) instead: offline, and that it links "
+                 "to the seals this database keeps",
+        )  # fmt: skip
 
-    def handle(self, *args: Any, seal: bool, **options: Any) -> None:
+    def handle(self, *args: Any, seal: bool, archive: str | None, **options: Any) -> None:
+        if archive:
+            self._archive(Path(archive))
+            return
         if seal:
             while audit_chain.seal_pending():
                 pass
@@ -30,3 +39,18 @@ class Command(BaseCommand):
                 + backlog
             )
         self.stdout.write(f"audit chain intact: {verdict.sealed} sealed row(s); {backlog}")
+
+    def _archive(self, path: Path) -> None:
+        from orchestration.audit import partitions
+
+        if not path.is_file():
+            raise CommandError(f"--archive: no file {path}")
+        verdict = partitions.verify_file(path, against_database=True)
+        if verdict.broken:
+            raise CommandError(
+                f"archive {path.name} broken after {verdict.rows} good row(s): {verdict.broken}"
+            )
+        self.stdout.write(
+            f"archive {path.name} intact: {verdict.rows} row(s) hold, and its seals are this "
+            "database's: it links to what remains"
+        )

@@ -143,3 +143,32 @@ steps:
     loose = [s.name for s in statements if s.parent is None]
     assert not loose, loose[:5]
     assert all(s.parent.span_id == step.context.span_id for s in statements)
+
+
+def test_the_head_sampler_keeps_its_share_and_follows_the_caller() -> None:
+    from opentelemetry.sdk.trace.sampling import Decision
+    from opentelemetry.trace import (
+        NonRecordingSpan,
+        SpanContext,
+        TraceFlags,
+        set_span_in_context,
+    )
+
+    from orchestration.tracing import sampling
+
+    tenth = sampling(0.1)
+    # TraceIdRatioBased keeps a trace when the low 64 bits of its id fall under
+    # share x 2^64: a tenth keeps 0x...0100 and drops 0x...ffff.
+    low, high = 0x100, (1 << 64) - 1
+    assert tenth.should_sample(None, low, "start").decision == Decision.RECORD_AND_SAMPLE
+    assert tenth.should_sample(None, high, "start").decision == Decision.DROP
+    # A request inside a sampled trace stays in it, whatever the share; an
+    # unsampled caller's request is not sampled either.
+    for flags, expected in ((TraceFlags.SAMPLED, Decision.RECORD_AND_SAMPLE),
+                            (TraceFlags.DEFAULT, Decision.DROP)):  # fmt: skip
+        parent = SpanContext(
+            trace_id=high, span_id=7, is_remote=True, trace_flags=TraceFlags(flags)
+        )
+        context = set_span_in_context(NonRecordingSpan(parent))
+        assert sampling(0.0).should_sample(context, high, "step").decision == expected
+        assert tenth.should_sample(context, high, "step").decision == expected

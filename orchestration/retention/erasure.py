@@ -36,6 +36,7 @@ from accounts import permissions
 from orchestration import clock
 from orchestration.audit import AuditKind
 from orchestration.audit import removal as audit_removal
+from orchestration.candidates import open_tasks_naming
 from orchestration.exceptions import InvalidInput
 from orchestration.models import (
     BufferedMessage,
@@ -148,6 +149,11 @@ def erase(*, actor: Any, reason: str, value: str | None = None, user: Any = None
         report.erased.update(_elsewhere(needles, dry_run))
         if user is not None:
             report.erased["accounts"] = 1
+            offered = open_tasks_naming(get_user_model(), [user.pk])
+            if offered:
+                report.kept.append({"what": f"{len(offered)} open task(s) offered to the account",
+                                    "why": "the account cannot sign in any more: reassign them",
+                                    "again": "yes"})  # fmt: skip
             if not dry_run:
                 _pseudonymise(user)
         report.kept.append({"what": "the decisions (outcome, step, time, the account)", "why":

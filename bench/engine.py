@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import re
 import statistics
 import sys
 import time
@@ -243,7 +244,13 @@ Stats = dict[str, list[int]]
 def table_stats(view: str = "pg_stat_user_tables") -> Stats:
     with connection.cursor() as cursor:
         cursor.execute(_STATS_SQL.format(view=view))
-        return {row[0].removeprefix("orchestration_"): list(row[1:]) for row in cursor.fetchall()}
+        # The audit table's monthly partitions count as the table (migration 0041).
+        found: Stats = {}
+        for name, *counts in cursor.fetchall():
+            table = re.sub(r"_(y\d{4}m\d{2}|default)$", "", name.removeprefix("orchestration_"))
+            found[table] = [a + b for a, b in zip(found.get(table, [0] * len(counts)), counts,
+                                                  strict=True)]  # fmt: skip
+        return found
 
 
 # ---- processes ---------------------------------------------------------------------------

@@ -46,7 +46,12 @@ from django.db import connection, connections  # noqa: E402
 
 from orchestration import services  # noqa: E402
 from orchestration.audit import chain, partitions  # noqa: E402
-from orchestration.models import AuditSeal, OutboxCursor, ProcessInstance  # noqa: E402
+from orchestration.models import (  # noqa: E402
+    AuditSeal,
+    OutboxCursor,
+    ProcessEvent,
+    ProcessInstance,
+)
 
 EXPENSE = """
 key: growth-expense
@@ -92,9 +97,13 @@ def build(instances: int) -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM orchestration_processinstance i JOIN "
                        "orchestration_processdefinition d ON d.id = i.definition_id "
-                       "WHERE d.key = 'growth-expense'")  # fmt: skip
+                       "WHERE d.key = 'growth-expense' AND i.purged_at IS NULL")  # fmt: skip
         have = cursor.fetchone()[0]
-    if have == instances:
+    # Whole and untouched (a build that stopped, or a run that purged, is built again).
+    whole = (
+        AuditSeal.objects.exists() and not ProcessEvent.objects.filter(chain.unsealed()).exists()
+    )
+    if have == instances and whole:
         print(f"reusing {instances:,} instances")
         return ProcessInstance.objects.filter(definition__key="growth-expense").values_list(
             "version_id", flat=True).first()  # fmt: skip
@@ -320,7 +329,9 @@ def main() -> None:
     for table, before in kept_all.items():
         print(f"{table:<16}{before / 2**20:>15,.0f} MB{with_retention[table] / 2**20:>13,.0f} MB")
 
-    oldest = next((p for p in partitions.partitions() if p.month and p.rows), None)
+    this_month = date.today().replace(day=1)
+    oldest = next((p for p in partitions.partitions()
+                   if p.month and p.month < this_month and p.rows), None)  # fmt: skip
     if oldest is not None:
         folder = Path(tempfile.mkdtemp(prefix="audit-archive-"))
         begun = time.monotonic()

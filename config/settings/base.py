@@ -400,6 +400,16 @@ ORCHESTRATION_DEFAULT_STEP_TIMEOUT = env_str("ORCHESTRATION_DEFAULT_STEP_TIMEOUT
 # How long an ended instance's personal data is kept where its definition says
 # nothing (`retention`): a duration, or "forever" (orchestration/retention).
 ORCHESTRATION_RETENTION = env_str("ORCHESTRATION_RETENTION", "365d")
+# The share of the time the purge works while a backlog lasts (it rests as long
+# as each round took, at 0.5): what keeps it from slowing the engine.
+try:
+    ORCHESTRATION_PURGE_DUTY = float(env_str("ORCHESTRATION_PURGE_DUTY", "0.5"))
+except ValueError as exc:
+    raise ImproperlyConfigured("ORCHESTRATION_PURGE_DUTY must be a number") from exc
+if not 0.0 < ORCHESTRATION_PURGE_DUTY <= 1.0:
+    raise ImproperlyConfigured(
+        f"ORCHESTRATION_PURGE_DUTY must be above 0 and at most 1, not {ORCHESTRATION_PURGE_DUTY}"
+    )
 # The longest duration a definition may give (timeouts, waits, due dates, backoff).
 ORCHESTRATION_MAX_DURATION_DAYS = env_int("ORCHESTRATION_MAX_DURATION_DAYS", 3650)
 # Outside JSON (handler outputs, later start variables and form data): size and depth.

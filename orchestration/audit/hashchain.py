@@ -6,6 +6,7 @@ rows. Imports only the standard library.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import struct
@@ -56,23 +57,38 @@ def digest(row: dict[str, Any]) -> str:
         removed = marker if isinstance(marker, dict) else {}
         kept = {k: value_digest(v) for k, v in payload.items() if k != REMOVED or not removed}
         keys = removed.get("keys")
-        values["payload"] = kept | (keys if isinstance(keys, dict) else {})
+        gone = {k: _hex(v) for k, v in keys.items()} if isinstance(keys, dict) else {}
+        values["payload"] = kept | gone
     else:
         values["payload"] = value_digest(payload)
     for name in PERSONAL:
-        values[name] = removed[name] if name in removed else value_digest(values[name])
+        values[name] = _hex(removed[name]) if name in removed else value_digest(values[name])
     return _sha(_json(values))
 
 
+def _compact(hex_digest: str) -> str:
+    """A digest as a marker keeps it: base64url, 43 characters instead of 64."""
+    return base64.urlsafe_b64encode(bytes.fromhex(hex_digest)).decode().rstrip("=")
+
+
+def _hex(kept: Any) -> Any:
+    """A marker's digest back in hex (anything else as it is: it will not match)."""
+    if not isinstance(kept, str) or len(kept) != 43:
+        return kept
+    try:
+        return base64.urlsafe_b64decode(kept + "=").hex()
+    except ValueError:
+        return kept
+
+
 def without_values(
-    row: dict[str, Any], keys: Iterable[str], columns: Iterable[str], *, by: int, rule: str,
-    at: str,
-) -> dict[str, Any]:  # fmt: skip
+    row: dict[str, Any], keys: Iterable[str], columns: Iterable[str], *, by: int
+) -> dict[str, Any]:
     """The row's `payload`, `reason` and `ip` once the payload `keys` and the
     PERSONAL `columns` named are removed: the values gone, their digests kept
-    under REMOVED with the removal's audit row (`by`), rule and time, so the
-    row's digest, and with it the chain, stays the same. Removing from a row
-    again adds to what its marker keeps."""
+    under REMOVED (compactly) with the id of the removal's own audit row
+    (`by`: it says the rule and the time), so the row's digest, and with it
+    the chain, stays the same. Removing from a row again adds to its marker."""
     payload = row["payload"]
     if not isinstance(payload, dict):  # never written so: the row fails alone
         raise ValueError(f"row {row['id']}: its payload is not an object")
@@ -82,13 +98,13 @@ def without_values(
     out = {k: v for k, v in payload.items() if k != REMOVED}
     for key in keys:
         if key in out and key != REMOVED:
-            digests[key] = value_digest(out.pop(key))
+            digests[key] = _compact(value_digest(out.pop(key)))
     changed = {"reason": row["reason"], "ip": row["ip"]}
     for name in columns:
         if name in PERSONAL and name not in removed:
-            removed[name] = value_digest(row[name])
+            removed[name] = _compact(value_digest(row[name]))
             changed[name] = "" if name == "reason" else None
-    removed.update(keys=digests, by=by, rule=rule, at=at)
+    removed.update(keys=digests, by=by)
     return {"payload": out | {REMOVED: removed}, **changed}
 
 

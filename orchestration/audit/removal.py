@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -58,6 +59,31 @@ def settled() -> Q:
     return rows
 
 
+@dataclass(frozen=True)
+class Settled:
+    """settled() as a test of one id, read once (a batch asks it per row)."""
+
+    below: int | None  # the first id a reader still has to read (None: none waits)
+    high_water: int
+    holes: tuple[tuple[int, int], ...]
+
+    @classmethod
+    def now(cls) -> Settled:
+        last = AuditSeal.objects.order_by("-seq").values("high_water", "holes").first()
+        high, holes = (last["high_water"], last["holes"]) if last else (0, [])
+        waiting = OutboxCursor.objects.filter(name__in=READERS).aggregate(
+            first=Min("position"))["first"]  # fmt: skip
+        below = None
+        if waiting is not None:
+            below = AuditSeal.objects.filter(seq__gte=waiting).aggregate(low=Min("first_id"))["low"]
+        return cls(below, high, tuple((first, last) for first, last, *_ in holes))
+
+    def holds(self, pk: int) -> bool:
+        if pk > self.high_water or any(first <= pk <= last for first, last in self.holes):
+            return False  # not sealed yet
+        return self.below is None or pk < self.below
+
+
 def ranges(ids: Iterable[int]) -> list[list[int]]:
     """Sorted ids as [first, last] runs of consecutive ids."""
     out: list[list[int]] = []
@@ -91,28 +117,34 @@ def remove_values(
         kind=AuditKind.DATA_REMOVED, instance_id=instance_id, created_at=now,
         payload={"rule": rule, "rows": ranges(r["id"] for r, _, _ in changes), **(record or {})},
     )  # fmt: skip
-    at = now.isoformat()
     values = []
     for row, keys, columns in changes:
-        new = without_values(row, keys, columns, by=marker.pk, rule=rule, at=at)
-        values.append((json.dumps(new["payload"]), new["reason"], new["ip"], row["id"]))
+        new = without_values(row, keys, columns, by=marker.pk)
+        values.append((json.dumps(new["payload"]), new["reason"], new["ip"], row["id"],
+                       row["created_at"]))  # fmt: skip
     _write(values)
     return len(values)
 
 
-def _write(values: list[tuple[str, str, str | None, int]]) -> None:
+Change = tuple[str, str, "str | None", int, datetime]
+
+
+def _write(values: list[Change]) -> None:
+    """The rows' new values; by id and time, so that PostgreSQL looks in one
+    month's partition for each."""
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("SET LOCAL orchestration.removing = 'on'")
             cursor.executemany(
                 "UPDATE orchestration_processevent SET payload = %s::jsonb, reason = %s, "
-                "ip = %s::inet WHERE id = %s",
+                "ip = %s::inet WHERE id = %s AND created_at = %s",
                 values,
             )
             cursor.execute("SET LOCAL orchestration.removing = 'off'")
-        else:
+        else:  # SQLite keeps times as text in its own form
+            adapt = connection.ops.adapt_datetimefield_value
             cursor.executemany(
                 "UPDATE orchestration_processevent SET payload = %s, reason = %s, ip = %s "
-                "WHERE id = %s",
-                values,
+                "WHERE id = %s AND created_at = %s",
+                [(*change[:4], adapt(change[4])) for change in values],
             )

@@ -56,8 +56,8 @@ _ALL = [
            "Visits that left a step after its expected duration (sla.steps).",
            ("definition", "step")),
     Family("orchestration_data_removals", "counter",
-           "Removals of personal data (an instance purged or erased, or an erasure's other "
-           "audit rows), by reason (retention, erasure).", ("reason",)),
+           "Instances whose personal data was removed, by reason (retention, erasure).",
+           ("reason",)),
     Family("orchestration_data_removed_rows", "counter",
            "Audit rows whose personal values were removed, by reason (retention, erasure).",
            ("reason",)),

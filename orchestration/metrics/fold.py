@@ -34,7 +34,8 @@ from orchestration.states import InstanceStatus
 
 METRICS = "metrics"  # the cursor's and the sweep's name
 # The payload keys fold() reads.
-_KEYS = ("moves", "notes", "seconds", "lateness_s", "timer_kind", "outcome", "rule", "rows")
+_KEYS = ("moves", "notes", "seconds", "lateness_s", "timer_kind", "outcome", "rule", "rows",
+         "instances")  # fmt: skip
 READ_BATCH = 5000
 
 _ENDED = {InstanceStatus.COMPLETED, InstanceStatus.FAILED, InstanceStatus.CANCELLED,
@@ -176,7 +177,9 @@ def _keeping(row: _Row, payload: Mapping[str, Any], tally: Tally) -> None:
         reason = "erasure" if rule.startswith("erasure") else "retention"
         rows = sum(last - first + 1 for first, last in payload.get("rows") or []
                    if isinstance(first, int) and isinstance(last, int))  # fmt: skip
-        tally.count("orchestration_data_removals", {"reason": reason})
+        instances = payload.get("instances")
+        if isinstance(instances, list) and instances:
+            tally.count("orchestration_data_removals", {"reason": reason}, len(instances))
         tally.count("orchestration_data_removed_rows", {"reason": reason}, rows)
     elif row.kind == AuditKind.SUBJECT_ERASED:
         tally.count("orchestration_subject_erasures", {})

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 
 from orchestration.audit import removal as audit_removal
 from orchestration.audit.hashchain import REMOVED
@@ -34,8 +34,12 @@ from orchestration.models.webhooks import DeliveryStatus
 
 
 class NotSettled(Exception):
-    """Some of the instance's audit rows are not sealed or not read by every
-    consumer of the log yet: tried again in a later round."""
+    """Some instances' audit rows are not sealed or not read by every reader
+    of the log yet: tried again in a later round."""
+
+    def __init__(self, instances: list[int]) -> None:
+        self.instances = instances
+        super().__init__(f"instances {instances}: audit rows not settled yet")
 
 
 @dataclass
@@ -71,56 +75,71 @@ def is_removed(value: Any) -> bool:
 
 
 def remove_instance(instance: ProcessInstance, *, rule: str, now: datetime) -> Removed:
-    """Remove one ended instance's personal data, in the caller's transaction
-    (`instance` locked by the caller). Raises NotSettled when its audit rows
-    are not all settled yet (nothing changed then)."""
-    done = Removed(instances=1)
-    events = ProcessEvent.objects.filter(instance=instance)
-    rows = list(events.values_list("pk", flat=True))
-    settled = set(events.filter(audit_removal.settled()).values_list("pk", flat=True))
-    if len(settled) != len(rows):
-        raise NotSettled(f"instance {instance.pk}: {len(rows) - len(settled)} audit rows unsettled")
-    with transaction.atomic():
-        instance.variables = marker(rule, now, sorted(instance.variables)) if not is_removed(
-            instance.variables) else instance.variables  # fmt: skip
-        state = dict(instance.state or {})
-        if state.get("binds"):
-            state["binds"] = {}
-        instance.state = state
-        if isinstance(instance.error, dict) and "message" in instance.error:
-            instance.error = {k: v for k, v in instance.error.items() if k != "message"}
-        instance.purged_at = now
-        instance.save(update_fields=["variables", "state", "error", "purged_at"])
+    """Remove one ended instance's personal data (see remove_instances)."""
+    return remove_instances([instance], rule=rule, now=now)
 
-        tasks = HumanTask.objects.filter(instance=instance)
-        for task in tasks.only("pk", "step", "title", "data", "delegate_note"):
-            task.title, task.delegate_note = task.step, ""
-            task.data = marker(rule, now) if task.data else task.data
-            task.save(update_fields=["title", "data", "delegate_note"])
-            done.tasks += 1
-        done.votes = TaskVote.objects.filter(task__instance=instance).exclude(data={}).update(
-            data=marker(rule, now))  # fmt: skip
-        done.comments = TaskComment.objects.filter(task__instance=instance).exclude(
+
+def remove_instances(
+    instances: list[ProcessInstance], *, rule: str, now: datetime,
+    settled: audit_removal.Settled | None = None,
+) -> Removed:  # fmt: skip
+    """Remove the personal data of ended instances under one rule, in the
+    caller's transaction (the instances locked by the caller), with a
+    statement per table for all of them, and one `data.removed` row. Raises
+    NotSettled naming those whose audit rows are not all settled yet
+    (nothing changed then)."""
+    ids = [instance.pk for instance in instances]
+    settled = settled or audit_removal.Settled.now()
+    rows: dict[int, list[int]] = {pk: [] for pk in ids}
+    for pk, owner in ProcessEvent.objects.filter(instance_id__in=ids).values_list(
+        "pk", "instance_id"
+    ):
+        rows[owner].append(pk)
+    late = [owner for owner, pks in rows.items() if not all(map(settled.holds, pks))]
+    if late:
+        raise NotSettled(late)
+    done = Removed(instances=len(ids))
+    gone = marker(rule, now)
+    with transaction.atomic():
+        for instance in instances:
+            if not is_removed(instance.variables):
+                instance.variables = marker(rule, now, sorted(instance.variables))
+            state = dict(instance.state or {})
+            if state.get("binds"):
+                state["binds"] = {}
+            instance.state = state
+            if isinstance(instance.error, dict) and "message" in instance.error:
+                instance.error = {k: v for k, v in instance.error.items() if k != "message"}
+            instance.purged_at = now
+        ProcessInstance.objects.bulk_update(
+            instances, ["variables", "state", "error", "purged_at"], batch_size=500
+        )
+        tasks = HumanTask.objects.filter(instance_id__in=ids)
+        done.tasks = tasks.update(title=F("step"), delegate_note="")
+        tasks.exclude(data={}).update(data=gone)
+        done.votes = TaskVote.objects.filter(task__instance_id__in=ids).exclude(data={}).update(
+            data=gone)  # fmt: skip
+        done.comments = TaskComment.objects.filter(task__instance_id__in=ids).exclude(
             text="").update(text="")  # fmt: skip
-        for attachment in Attachment.objects.filter(instance=instance).exclude(name=""):
+        for attachment in Attachment.objects.filter(instance_id__in=ids).exclude(name=""):
             if attachment.file:
                 done.files.append(attachment.file.name)
             attachment.name, attachment.file = "", ""
             attachment.save(update_fields=["name", "file"])
             done.attachments += 1
-        for run in StepRun.objects.filter(instance=instance, error__has_key="message").only(
+        for run in StepRun.objects.filter(instance_id__in=ids, error__has_key="message").only(
             "pk", "error"
         ):  # the code and type stay: what failed, not what it said
             run.error = {k: v for k, v in run.error.items() if k != "message"}
             run.save(update_fields=["error"])
-        Timer.objects.filter(instance=instance).exclude(payload={}).update(payload={})
+        Timer.objects.filter(instance_id__in=ids).exclude(payload={}).update(payload={})
         done.deliveries = WebhookDelivery.objects.filter(
-            Q(event__instance=instance)
+            Q(event__instance_id__in=ids)
             & ~Q(status__in=[DeliveryStatus.PENDING, DeliveryStatus.SENDING])
-        ).update(body=marker(rule, now))
+        ).update(body=gone)
         done.audit_rows = audit_removal.remove_values(
-            rows, rule=rule, now=now, instance_id=instance.pk,
-            record={"instance": instance.pk},
+            [pk for pks in rows.values() for pk in pks], rule=rule, now=now,
+            instance_id=ids[0] if len(ids) == 1 else None, record={"instances": ids},
         )  # fmt: skip
     return done
 

@@ -70,7 +70,7 @@ def test_nothing_goes_before_the_retention_and_everything_personal_after(run) ->
 
 def _tamper(row: ProcessEvent, payload: dict) -> None:
     with transaction.atomic():
-        _write([(__import__("json").dumps(payload), row.reason, row.ip, row.pk)])
+        _write([(__import__("json").dumps(payload), row.reason, row.ip, row.pk, row.created_at)])
 
 
 def test_a_changed_or_dropped_digest_after_a_purge_still_fails_verify(run) -> None:
@@ -199,14 +199,14 @@ def test_a_hold_on_the_definition_or_the_subject_keeps_its_instances(run) -> Non
 def test_one_instance_that_fails_is_rolled_back_alone_and_retried(run, monkeypatch) -> None:
     bad, _ = ended(run), ended(run, employee="Noé Kowalski")
     settle(run)
-    real = purge.remove_instance
+    real = purge.remove_instances
 
-    def failing(instance, **kwargs):
-        if instance.pk == bad.pk:
+    def failing(instances, **kwargs):
+        if any(instance.pk == bad.pk for instance in instances):
             raise RuntimeError("storage said no")
-        return real(instance, **kwargs)
+        return real(instances, **kwargs)
 
-    monkeypatch.setattr(purge, "remove_instance", failing)
+    monkeypatch.setattr(purge, "remove_instances", failing)
     run.now = bad.ended_at + timedelta(days=31)
     report = purge.purge_due()
     assert (report.removed.instances, report.failed) == (1, 1)
@@ -214,7 +214,7 @@ def test_one_instance_that_fails_is_rolled_back_alone_and_retried(run, monkeypat
     assert bad.purged_at is None and bad.variables["employee"] == NAME
     failure = SweepFailure.objects.get(sweep="retention purge")
     assert failure.row_id == bad.pk and "storage said no" in failure.error
-    monkeypatch.setattr(purge, "remove_instance", real)
+    monkeypatch.setattr(purge, "remove_instances", real)
     run.now += timedelta(hours=1)  # past its backoff
     assert purge.purge_due().removed.instances == 1
     assert not SweepFailure.objects.exists()
@@ -238,3 +238,19 @@ def test_forever_and_the_site_default(run, settings) -> None:
     assert purge.purge_due().removed.instances == 1
     site.refresh_from_db()
     assert site.variables[REMOVED]["rule"] == "retention 10d (ORCHESTRATION_RETENTION)"
+
+
+def test_a_backlog_is_purged_at_the_duty_it_is_given(run, monkeypatch) -> None:
+    first, *_ = [ended(run, employee=f"Person {n}") for n in range(3)]
+    settle(run)
+    rests: list[float] = []
+    monkeypatch.setattr(purge.time, "sleep", rests.append)
+    run.now = first.ended_at + timedelta(days=31)
+    full = purge.purge_due(batch=1, duty=1.0)
+    assert (full.rounds, full.removed.instances, rests) == (3, 3, [])  # full duty: no rest
+    ProcessInstance.objects.update(purged_at=None)  # due again (their removal rows settled)
+    settle(run)
+    half = purge.purge_due(batch=1, duty=0.5)
+    # Three rounds of one, a rest after each full round (a fourth finds none due).
+    assert (half.rounds, half.removed.instances, len(rests)) == (3, 3, 3)
+    assert all(rest > 0 for rest in rests)

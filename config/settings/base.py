@@ -397,9 +397,6 @@ ORCHESTRATION_READY_SEALING_LAG_SECONDS = env_int("ORCHESTRATION_READY_SEALING_L
 ORCHESTRATION_READY_OUTBOX_LAG_SECONDS = env_int("ORCHESTRATION_READY_OUTBOX_LAG_SECONDS", 300)
 # How long one attempt of a step that declares no `timeout` may take (a duration).
 ORCHESTRATION_DEFAULT_STEP_TIMEOUT = env_str("ORCHESTRATION_DEFAULT_STEP_TIMEOUT", "5m")
-# Fernet keys for sensitive values (orchestration/sensitive.py), newest first,
-# comma-separated; older ones still decrypt while values are rotated.
-ORCHESTRATION_ENCRYPTION_KEYS = env_str("ORCHESTRATION_ENCRYPTION_KEYS", "")
 # How long an ended instance's personal data is kept where its definition says
 # nothing (`retention`): a duration, or "forever" (orchestration/retention).
 ORCHESTRATION_RETENTION = env_str("ORCHESTRATION_RETENTION", "365d")

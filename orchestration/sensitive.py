@@ -94,26 +94,25 @@ def open_(envelope: Any) -> Any:
         raise Unreadable("no configured key opens this sensitive value") from exc
 
 
+def _map(value: Any, envelope: Any) -> Any:
+    """`value` with every envelope in it, at any depth, replaced by `envelope(it)`."""
+    if is_sealed(value):
+        return envelope(value)
+    if isinstance(value, dict):
+        return {k: _map(v, envelope) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_map(v, envelope) for v in value]
+    return value
+
+
 def opened(value: Any) -> Any:
     """`value` with every envelope in it opened, at any depth."""
-    if is_sealed(value):
-        return open_(value)
-    if isinstance(value, dict):
-        return {k: opened(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [opened(v) for v in value]
-    return value
+    return _map(value, open_)
 
 
 def masked(value: Any) -> Any:
     """`value` with every envelope in it shown as MASK, at any depth."""
-    if is_sealed(value):
-        return MASK
-    if isinstance(value, dict):
-        return {k: masked(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [masked(v) for v in value]
-    return value
+    return _map(value, lambda _: MASK)
 
 
 def holds_sealed(value: Any) -> bool:

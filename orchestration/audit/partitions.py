@@ -137,7 +137,7 @@ def _create_sql(month: date) -> str:
 def archive(month: date, folder: Path, *, now: datetime | None = None) -> AuditArchive:
     """Export one ended month to `folder`, verify the file, record it and drop
     the partition. Raises ArchiveRefused saying why it cannot (yet)."""
-    from orchestration.audit.removal import settled
+    from orchestration.audit.removal import ranges, settled
     from orchestration.retention.holds import held_q
 
     now = now or clock.now()
@@ -183,7 +183,7 @@ def archive(month: date, folder: Path, *, now: datetime | None = None) -> AuditA
         record = AuditArchive.objects.create(
             partition=name, starts=start, ends=end, rows=len(ids),
             first_id=ids[0] if ids else None, last_id=ids[-1] if ids else None,
-            id_ranges=_ranges(ids), shared=shared, file_name=path.name,
+            id_ranges=ranges(ids), shared=shared, file_name=path.name,
             file_sha256=_sha256(path), archived_at=now,
         )  # fmt: skip
         with connection.cursor() as cursor:
@@ -247,16 +247,6 @@ def _shared_digests(path: Path, seals: list[dict[str, Any]], ids: set[int]) -> d
         if row["id"] in shared:
             found[str(row["id"])] = digest(row)
     return found
-
-
-def _ranges(ids: list[int]) -> list[list[int]]:
-    out: list[list[int]] = []
-    for pk in ids:
-        if out and out[-1][1] == pk - 1:
-            out[-1][1] = pk
-        else:
-            out.append([pk, pk])
-    return out
 
 
 def _sha256(path: Path) -> str:

@@ -1,4 +1,4 @@
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
@@ -42,10 +42,10 @@ class UserAdmin(_ProtectsCandidates, BaseUserAdmin):  # type: ignore[type-arg]
 
         actions = super().get_actions(request)
         if permissions.erase_refusal(request.user) is None:
-            actions["erase_selected_users"] = (
+            actions["erase_selected_users"] = cast(Any, (
                 erase_selected_users, "erase_selected_users",
                 erase_selected_users.short_description,  # type: ignore[attr-defined]
-            )  # fmt: skip
+            ))  # fmt: skip
         return actions
 
 

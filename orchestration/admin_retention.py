@@ -162,7 +162,9 @@ class LegalHoldAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                           gettext("Erase a data subject"), form=form, report=report,
                           erased="_erase" in request.POST)  # fmt: skip
 
-    def _page(self, request: HttpRequest, template: str, title: str, **more: Any) -> Any:
+    def _page(
+        self, request: HttpRequest, template: str, title: str, **more: Any
+    ) -> TemplateResponse:
         context = {**self.admin_site.each_context(request), "title": title,
                    "opts": self.model._meta, **more}  # fmt: skip
         return TemplateResponse(request, template, context)

@@ -267,7 +267,7 @@ class FileVerdict:
 
 def _header(path: Path) -> dict[str, Any]:
     with gzip.open(path, "rt", encoding="utf-8") as data:
-        header = json.loads(data.readline())
+        header: dict[str, Any] = json.loads(data.readline())
     if header.get("format") != FORMAT:
         raise ValueError(f"{path.name}: not an audit archive ({FORMAT!r} expected)")
     return header

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Min, Q, QuerySet
 
 from orchestration import clock, sweeps
 from orchestration.audit.removal import Settled
@@ -79,7 +79,7 @@ def backlog(now: datetime) -> tuple[int, datetime | None]:
     return count, oldest
 
 
-def due(now: datetime) -> ProcessInstance:
+def due(now: datetime) -> QuerySet[ProcessInstance]:
     return (
         ProcessInstance.objects.filter(ended_at__isnull=False, purged_at__isnull=True)
         .filter(status__in=_FINAL)

@@ -122,7 +122,7 @@ def remove_instances(
         done.comments = TaskComment.objects.filter(task__instance_id__in=ids).exclude(
             text="").update(text="")  # fmt: skip
         for attachment in Attachment.objects.filter(instance_id__in=ids).exclude(name=""):
-            if attachment.file:
+            if attachment.file and attachment.file.name:
                 done.files.append(attachment.file.name)
             attachment.name, attachment.file = "", ""
             attachment.save(update_fields=["name", "file"])
@@ -130,7 +130,7 @@ def remove_instances(
         for run in StepRun.objects.filter(instance_id__in=ids, error__has_key="message").only(
             "pk", "error"
         ):  # the code and type stay: what failed, not what it said
-            run.error = {k: v for k, v in run.error.items() if k != "message"}
+            run.error = {k: v for k, v in (run.error or {}).items() if k != "message"}
             run.save(update_fields=["error"])
         Timer.objects.filter(instance_id__in=ids).exclude(payload={}).update(payload={})
         done.deliveries = WebhookDelivery.objects.filter(

@@ -28,8 +28,8 @@ class Command(BaseCommand):
             )
         if before is None:
             for part in partitions.partitions():
-                month = f"{part.month:%Y-%m}" if part.month else "default"
-                self.stdout.write(f"{part.name}\t{month}\t~{part.rows} rows")
+                label = f"{part.month:%Y-%m}" if part.month else "default"
+                self.stdout.write(f"{part.name}\t{label}\t~{part.rows} rows")
             return
         try:
             year, month = (int(x) for x in before.split("-"))

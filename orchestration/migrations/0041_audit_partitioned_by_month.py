@@ -14,8 +14,9 @@ to its audit row is no longer a database constraint (a foreign key to a
 partitioned table must name the whole key), only Django's: audit rows are
 never deleted, except whole archived months.
 
-Copying takes about a minute per few million rows (docs/performance.md);
-the audit table is locked meanwhile. Going back rebuilds one plain table.
+Every row is copied while the audit table is locked (writers wait): on a
+large table, migrate in a maintenance window, after timing it on a copy.
+Going back rebuilds one plain table.
 """
 
 import django.db.models.deletion

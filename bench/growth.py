@@ -291,6 +291,10 @@ def main() -> None:
     parser.add_argument("--purge-seconds", type=float, default=60.0)
     parser.add_argument("--engine-instances", type=int, default=1500)
     parser.add_argument("--rounds", type=int, default=2, help="engine rounds with and without")
+    parser.add_argument(
+        "--skip-rest", action="store_true",
+        help="stop after the engine rounds (no full purge, sizes after it, or archive)",
+    )  # fmt: skip
     args = parser.parse_args()
     from orchestration.retention import purge
 
@@ -308,7 +312,8 @@ def main() -> None:
         f"({report.removed.instances:,} instances, {report.removed.audit_rows:,} audit rows)\n"
     )
 
-    print(f"{'engine, 3 steps':<28}{'inst/s':>8}{'purged beside':>15}  (the purge at its duty)")
+    duty = purge.settings.ORCHESTRATION_PURGE_DUTY
+    print(f"{'engine, 3 steps':<28}{'inst/s':>8}{'purged beside':>15}  (the purge at duty {duty})")
     seen: dict[bool, list[float]] = {False: [], True: []}
     for n in range(args.rounds):
         for with_purge in (False, True) if n % 2 == 0 else (True, False):
@@ -319,6 +324,8 @@ def main() -> None:
     alone, beside = statistics.median(seen[False]), statistics.median(seen[True])
     print(f"median: alone {alone:.1f}, with the purge {beside:.1f} ({(beside / alone - 1):+.1%})\n")
 
+    if args.skip_rest:
+        return
     left = purge.purge_due(seconds=3600, duty=1.0)
     print(f"the rest of the purge: {left.removed.instances:,} instances")
     with connection.cursor() as cursor:

@@ -45,17 +45,24 @@ class Report:
     rounds: int = 0
 
 
-def due_q(now: datetime) -> Q:
-    """Ended instances past their version's retention, not purged, not held."""
-    by_retention: dict[timedelta, list[int]] = defaultdict(list)
+def by_retention() -> dict[timedelta, list[int]]:
+    """The versions' ids by how long their instances' data is kept ("forever"
+    left out): read once for a query or a count."""
+    found: dict[timedelta, list[int]] = defaultdict(list)
     for pk, spec in ProcessVersion.objects.values_list("pk", "spec").iterator():
         kept = rules.retention_of(spec or {})
         if kept is not None:
-            by_retention[kept].append(pk)
-    if not by_retention:
+            found[kept].append(pk)
+    return found
+
+
+def due_q(now: datetime, groups: dict[timedelta, list[int]] | None = None) -> Q:
+    """Ended instances past their version's retention, not purged, not held."""
+    groups = by_retention() if groups is None else groups
+    if not groups:
         return Q(pk__in=[])
     due = Q()
-    for kept, versions in by_retention.items():
+    for kept, versions in groups.items():
         due |= Q(version_id__in=versions, ended_at__lte=now - kept)
     return due
 
@@ -64,13 +71,9 @@ def backlog(now: datetime) -> tuple[int, datetime | None]:
     """How many ended instances wait for the purge, and when the first of them
     came due (None: none): the `retention` queue of the metrics."""
     count, oldest = 0, None
-    base = due(now)
-    by_retention: dict[timedelta, list[int]] = defaultdict(list)
-    for pk, spec in ProcessVersion.objects.values_list("pk", "spec").iterator():
-        kept = rules.retention_of(spec or {})
-        if kept is not None:
-            by_retention[kept].append(pk)
-    for kept, versions in by_retention.items():
+    groups = by_retention()
+    base = due(now, groups)
+    for kept, versions in groups.items():
         found = base.filter(version_id__in=versions).aggregate(n=Count("pk"), first=Min("ended_at"))
         count += found["n"]
         if found["first"] is not None:
@@ -79,11 +82,13 @@ def backlog(now: datetime) -> tuple[int, datetime | None]:
     return count, oldest
 
 
-def due(now: datetime) -> QuerySet[ProcessInstance]:
+def due(
+    now: datetime, groups: dict[timedelta, list[int]] | None = None
+) -> QuerySet[ProcessInstance]:
     return (
         ProcessInstance.objects.filter(ended_at__isnull=False, purged_at__isnull=True)
         .filter(status__in=_FINAL)
-        .filter(due_q(now))
+        .filter(due_q(now, groups))
         .exclude(held_q())
     )
 

@@ -182,3 +182,33 @@ def test_the_demo_history_on_the_report(run, browser, live_server, size) -> None
     shot(page, "report", size)
     assert otto.problems == [], otto.problems
     otto.close()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_a_purged_instance_and_the_erasure_page(run, browser, live_server, size) -> None:
+    from orchestration.audit import chain
+    from orchestration.retention.removal import remove_instances
+
+    seed.seed_history()
+    while chain.seal_pending():
+        pass
+    for sweep in (jobs.fold_metrics, jobs.send_mail, jobs.fan_out_webhooks):
+        sweep()
+    instance = ProcessInstance.objects.filter(status="completed").order_by("pk").first()
+    remove_instances([instance], rule="retention 30d (definition)", now=instance.ended_at)
+    task = HumanTask.objects.filter(instance=instance).first()
+    otto = Person(browser, live_server.url, viewport=size)
+    otto.log_in("otto", r"/instances/")
+    visit(otto, f"/instances/{instance.pk}/")
+    note = otto.page.locator("#instance-removed")
+    assert "Personal data removed" in note.inner_text()
+    assert "retention 30d (definition)" in note.inner_text()
+    shot(otto.page, "instance-purged", size)
+    if task is not None:
+        visit(otto, f"/tasks/{task.pk}/")
+        assert "Personal data removed" in otto.page.locator("#removed").inner_text()
+    visit(otto, "/admin/orchestration/legalhold/erase/")
+    assert otto.page.locator("#erase-form").count() == 1
+    shot(otto.page, "erase", size)
+    assert otto.problems == [], otto.problems
+    otto.close()

@@ -1,7 +1,7 @@
 """Growth simulation on PostgreSQL: a year of a busy site, then retention.
 
     .venv/bin/python bench/growth.py [--instances 1000000] [--purge-seconds 60]
-                                     [--engine-instances 1500]
+                                     [--engine-instances 1500] [--build-only]
 
 Builds (once; reused while the size matches) --instances ended expense
 approvals spread over the last 365 days, as the engine would have left them:
@@ -292,6 +292,10 @@ def main() -> None:
     parser.add_argument("--engine-instances", type=int, default=1500)
     parser.add_argument("--rounds", type=int, default=2, help="engine rounds with and without")
     parser.add_argument(
+        "--build-only", action="store_true",
+        help="build (or check) the year and its sizes, measure nothing else",
+    )  # fmt: skip
+    parser.add_argument(
         "--skip-rest", action="store_true",
         help="stop after the engine rounds (no full purge, sizes after it, or archive)",
     )  # fmt: skip
@@ -300,6 +304,10 @@ def main() -> None:
 
     build(args.instances)
     kept_all = sizes()
+    if args.build_only:
+        for table, size in kept_all.items():
+            print(f"{table:<16}{size / 2**20:>15,.0f} MB")
+        return
     due = purge.due(datetime.now(UTC)).count()
     print(f"\n{due:,} of {args.instances:,} instances are past their 90 days\n")
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError
 
 
@@ -108,6 +109,13 @@ def check_engine_settings(app_configs: Any = None, **kwargs: Any) -> list[checks
             f"ORCHESTRATION_RETENTION: {exc} (a duration such as 365d, or forever)",
             id="orchestration.E009",
         ))  # fmt: skip
+    from orchestration import sensitive
+
+    if sensitive.configured():
+        try:
+            sensitive.fernet()
+        except ImproperlyConfigured as exc:
+            errors.append(checks.Error(str(exc), id="orchestration.E010"))
     if settings.ORCHESTRATION_SUBPROCESS_DEPTH < 1:
         errors.append(
             checks.Error(

@@ -59,9 +59,7 @@ def _fernet(keys: str) -> MultiFernet:
 
 
 def _keys() -> str:
-    # Read from the environment by the settings once definitions can mark
-    # values sensitive (issue 22, next step); until then nothing sets it.
-    return str(getattr(settings, "ORCHESTRATION_ENCRYPTION_KEYS", ""))
+    return str(settings.ORCHESTRATION_ENCRYPTION_KEYS)
 
 
 def fernet() -> MultiFernet:

@@ -17,8 +17,7 @@ from accounts import permissions
 from api.common import actor, require_scope, valid
 from api.serializers import ERRORS
 from orchestration import clock
-from orchestration.engine import external
-from orchestration.engine.state import step_variables
+from orchestration.engine import external, sealing
 from orchestration.models import StepRun
 from orchestration.problems import problem_for
 
@@ -137,7 +136,9 @@ def _locked(run: StepRun) -> dict[str, Any]:
         "definition": instance.definition.key,
         "business_key": instance.business_key,
         # An entry of a for_each step sees its item under the step's `as` name.
-        "variables": step_variables(instance.variables, instance.state, run.step, run.execution),
+        "variables": sealing.step_input(
+            instance.variables, instance.state, run.step, run.execution
+        ),
         "idempotency_key": run.idempotency_key,
         "lock_expires_at": run.lease_until,
     }

@@ -411,6 +411,10 @@ if not 0.0 < ORCHESTRATION_PURGE_DUTY <= 1.0:
     raise ImproperlyConfigured(
         f"ORCHESTRATION_PURGE_DUTY must be above 0 and at most 1, not {ORCHESTRATION_PURGE_DUTY}"
     )
+# Fernet keys (newest first, comma-separated) that encrypt values a definition
+# marks `sensitive`; older keys still decrypt, so keys rotate (docs/security.md).
+# Empty: definitions that mark anything sensitive cannot be published.
+ORCHESTRATION_ENCRYPTION_KEYS = env_str("ORCHESTRATION_ENCRYPTION_KEYS", "")
 # The longest duration a definition may give (timeouts, waits, due dates, backoff).
 ORCHESTRATION_MAX_DURATION_DAYS = env_int("ORCHESTRATION_MAX_DURATION_DAYS", 3650)
 # Outside JSON (handler outputs, later start variables and form data): size and depth.

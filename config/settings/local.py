@@ -22,5 +22,8 @@ os.environ.setdefault("ORCHESTRATION_HANDLER_MODULES", "orchestration.demo.handl
 os.environ.setdefault("ORCHESTRATION_DEMO", "1")
 os.environ.setdefault("LOG_FORMAT", "plain")  # people read the demo's terminal
 os.environ.setdefault("DATABASE_METRICS", "1")  # the demo shows the web layer's query metrics
+os.environ.setdefault(  # a development key, known to all: never deploy it
+    "ORCHESTRATION_ENCRYPTION_KEYS", "bG9jYWwtZGV2ZWxvcG1lbnQta2V5LWRvLW5vdC11c2U="
+)
 
 from .base import *  # noqa: E402, F403

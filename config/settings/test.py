@@ -14,6 +14,9 @@ os.environ.setdefault("ORCHESTRATION_HANDLER_MODULES", "orchestration.demo.handl
 os.environ.setdefault("ORCHESTRATION_DEMO", "1")
 os.environ.setdefault("ORCHESTRATION_TRACING_SAMPLE", "1")  # the trace tests keep every trace
 os.environ.setdefault("DATABASE_METRICS", "1")  # the web layer's query metrics, tested
+os.environ.setdefault(  # a fixed test key: sensitive values are tested encrypted
+    "ORCHESTRATION_ENCRYPTION_KEYS", "dGVzdC1vbmx5LWtleS1ub3QtZm9yLWRlcGxveW1lbnQ="
+)
 
 from .base import *  # noqa: F403
 from .base import Q_CLUSTER

@@ -54,6 +54,8 @@ class Context:
     subprocess_calls: Mapping[str, Collection[str]] | None = None
     # Names of secrets (environment variables) http steps may use; None: not checked.
     secrets: Collection[str] | None = None
+    # Whether sensitive values can be encrypted here; None: not checked.
+    encryption: bool | None = None
 
 
 @cache
@@ -222,6 +224,9 @@ def _graph_errors(spec: Mapping[str, Any], ctx: Context) -> Iterable[DefinitionE
     yield from _exclusive_errors(spec, where)
     yield from _sla_errors(spec.get("sla") or {}, flat)
     yield from _retention_errors(spec, variables)
+    yield from _sensitive_errors(variables)
+    if ctx.encryption is False:
+        yield from _unencryptable(variables, flat, where)
 
 
 def _retention_errors(
@@ -240,6 +245,40 @@ def _retention_errors(
             yield DefinitionError("subject", gettext(
                 "{name!r} is not one of the declared variables"
             ).format(name=name))  # fmt: skip
+
+
+def _sensitive_errors(variables: Mapping[str, Any]) -> Iterable[DefinitionError]:
+    """A sensitive variable is sealed whole: its default would sit in the
+    definition in clear, and a part of it cannot be sealed alone."""
+    for name, decl in variables.items():
+        if decl.get("sensitive") and "default" in decl:
+            yield DefinitionError(f"variables.{name}.default", gettext(
+                "a sensitive variable has no default: the definition is kept in clear"
+            ))  # fmt: skip
+        item = decl.get("items")
+        while isinstance(item, Mapping):
+            if "sensitive" in item:
+                yield DefinitionError(f"variables.{name}.items.sensitive", gettext(
+                    "mark the whole variable sensitive, not its items"
+                ))  # fmt: skip
+                break
+            item = item.get("items")
+
+
+def _unencryptable(
+    variables: Mapping[str, Any], flat: Mapping[str, Mapping[str, Any]], where: Mapping[str, str]
+) -> Iterable[DefinitionError]:
+    why = gettext(
+        "sensitive values are encrypted with ORCHESTRATION_ENCRYPTION_KEYS, and none is "
+        "configured: set it before publishing (docs/security.md)"
+    )
+    for name, decl in variables.items():
+        if decl.get("sensitive"):
+            yield DefinitionError(f"variables.{name}.sensitive", why)
+    for step_id, step in flat.items():
+        for i, form_field in enumerate(step.get("form") or []):
+            if form_field.get("sensitive"):
+                yield DefinitionError(f"{where[step_id]}.form[{i}].sensitive", why)
 
 
 # Steps a token passes through in the same transition: an expected duration

@@ -63,7 +63,17 @@ class ApprovalRules(MachineParts):
         variables = {**self.snap.variables, step["for_each"]["as"]: items[index]}
         calendar = calendar_of(self.d.spec)
         self.effects.append(
-            open_task(token, step_id, step, execution, variables, self.now, calendar, index)
+            open_task(
+                token,
+                step_id,
+                step,
+                execution,
+                variables,
+                self.now,
+                calendar,
+                index,
+                shown=self.shown(variables),
+            )
         )
 
     def _on_chain_vote(self, event: TaskVoted, tok: dict[str, Any]) -> None:
@@ -189,7 +199,7 @@ class ApprovalRules(MachineParts):
         level = step["escalation"][event.level]
         action, to = level["action"], level.get("to") or {}
         users, groups = list(to.get("users") or []), list(to.get("groups") or [])
-        message = render(level.get("message", ""), self.snap.variables)
+        message = render(level.get("message", ""), self.shown())
         self.effects.append(
             Audit(AuditKind.TASK_ESCALATED, event.step, {"level": event.level, "action": action})
         )

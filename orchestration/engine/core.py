@@ -29,6 +29,7 @@ from orchestration.audit import AuditKind
 from orchestration.definitions.durations import parse_duration
 from orchestration.definitions.graph import all_steps, regions_of
 from orchestration.definitions.validate import parallel_joins
+from orchestration.engine import sealing
 from orchestration.engine.approvals import ApprovalRules
 from orchestration.engine.attached import ATTACHABLE, MAX_INSTANT_STEPS, EventRules
 from orchestration.engine.calendars import calendar_of, deadline
@@ -113,6 +114,21 @@ class Definition:
         """The region holding each step that is inside one."""
         return regions_of(self.spec)
 
+    @cached_property
+    def sensitive_variables(self) -> frozenset[str]:
+        declared = self.spec.get("variables") or {}
+        return frozenset(name for name, decl in declared.items() if decl.get("sensitive"))
+
+    @cached_property
+    def sensitive_fields(self) -> dict[str, frozenset[str]]:
+        """The sensitive form fields of each step that has any."""
+        out = {}
+        for step_id, step in self.steps.items():
+            names = frozenset(f["name"] for f in step.get("form") or [] if f.get("sensitive"))
+            if names:
+                out[step_id] = names
+        return out
+
     def step(self, step_id: str) -> Mapping[str, Any]:
         return self.steps[step_id]
 
@@ -134,6 +150,7 @@ def transition(
         _copy_json(snapshot.state),
         snapshot.result,
         _copy_json(snapshot.error),
+        snapshot.sealed,
     )
     machine = _Machine(definition, own, now, key)
     machine.handle(event)
@@ -165,6 +182,12 @@ class _Machine(ApprovalRules, EachRules, RegionRules, EventRules, JoinRules, Int
     def tokens(self) -> dict[str, dict[str, Any]]:
         tokens: dict[str, dict[str, Any]] = self.state["tokens"]
         return tokens
+
+    def shown(self, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The variables as a title or message may show them (sensitive ones masked)."""
+        return sealing.shown(
+            self.d, self.snap.variables if variables is None else variables, self.snap.sealed
+        )
 
     def _new_id(self) -> str:
         self.state["seq"] += 1
@@ -306,7 +329,16 @@ class _Machine(ApprovalRules, EachRules, RegionRules, EventRules, JoinRules, Int
             if "for_each" in step:
                 return self._enter_chain(token, tok, step_id, step, execution)
             self.effects.append(
-                open_task(token, step_id, step, execution, self.snap.variables, self.now, calendar)
+                open_task(
+                    token,
+                    step_id,
+                    step,
+                    execution,
+                    self.snap.variables,
+                    self.now,
+                    calendar,
+                    shown=self.shown(),
+                )
             )
             return None
         if kind == "decision":
@@ -343,11 +375,11 @@ class _Machine(ApprovalRules, EachRules, RegionRules, EventRules, JoinRules, Int
         if kind == "region":
             return self._enter_region(token, tok, step_id, step)
         if kind == "notify":
-            to, variables = step["to"], self.snap.variables
+            to, variables, shown = step["to"], self.snap.variables, self.shown()
             self.effects.append(Tell(
                 step_id, [render(u, variables) for u in to.get("users") or []],
                 [render(g, variables) for g in to.get("groups") or []], to.get("resolver"),
-                render(step["subject"], variables), render(step.get("message", ""), variables),
+                render(step["subject"], shown), render(step.get("message", ""), shown),
             ))  # fmt: skip
             return token, step["next"]
         if kind == "end":

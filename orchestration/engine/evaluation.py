@@ -75,17 +75,20 @@ def priority(value: int | str, variables: Mapping[str, Any]) -> int:
 def open_task(
     token: str, step_id: str, step: Mapping[str, Any], execution: int,
     variables: Mapping[str, Any], now: datetime, calendar: Mapping[str, Any] | None = None,
-    entry: int | None = None,
+    entry: int | None = None, shown: Mapping[str, Any] | None = None,
 ) -> OpenTask:  # fmt: skip
     """The task an approval step opens, its templates rendered against `variables`
-    (its due time in working time when the definition has a calendar)."""
+    (its due time in working time when the definition has a calendar); its
+    title against `shown`, the variables with sensitive values masked."""
     assignees = step["assignees"]
     due = deadline(now, step["due"], calendar) if "due" in step else None
     return OpenTask(
         token=token,
         step=step_id,
         execution=execution,
-        title=render(step.get("title") or step.get("name") or step_id, variables),
+        title=render(
+            step.get("title") or step.get("name") or step_id, variables if shown is None else shown
+        ),
         users=[render(u, variables) for u in assignees.get("users") or []],
         groups=[render(g, variables) for g in assignees.get("groups") or []],
         resolver=assignees.get("resolver"),

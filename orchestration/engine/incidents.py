@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.db import InterfaceError, OperationalError, transaction
 
+from orchestration import sensitive
 from orchestration.audit import AuditKind
 from orchestration.engine import core
 from orchestration.engine.events import event_from_json
@@ -160,7 +161,8 @@ def replay_held(
     """Apply the events held for an instance (in incident, or suspended) in
     order, and make its held-back timers and runs due now. An event that no
     longer applies is recorded as ignored."""
-    for data in replay:
+    for kept in replay:
+        data = sensitive.open_(kept)  # sealed whole when the instance has sensitive values
         if "dropped" in data:
             writer.record(instance, AuditKind.EVENT_IGNORED, payload={"event": data["event"],
                                                               "why": data["dropped"]})  # fmt: skip

@@ -33,6 +33,9 @@ class MachineParts:
     def _new_id(self) -> str:
         raise NotImplementedError
 
+    def shown(self, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        raise NotImplementedError
+
     def _token_at(self, token: str, step: str, wait: str) -> dict[str, Any]:
         raise NotImplementedError
 

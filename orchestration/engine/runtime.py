@@ -11,22 +11,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
-from orchestration import limits, states
+from orchestration import limits, sensitive, states
 from orchestration.audit import AuditKind
 from orchestration.definitions.durations import parse_duration
-from orchestration.engine import allocation, core, state, store
+from orchestration.engine import allocation, core, sealing, state, store
 from orchestration.engine.child_writes import ChildWrites
 from orchestration.engine.events import (
     Audit,
     AwaitMessage,
     CancelToken,
     ChangeAssignees,
+    ChildFinished,
     CloseTask,
     Effect,
     Event,
@@ -114,14 +115,34 @@ def external_topic(instance: ProcessInstance, effect: RunStep) -> str:
     return str(definition_of(instance.version).step(effect.step).get("external", ""))
 
 
-def snapshot_of(instance: ProcessInstance) -> state.Snapshot:
-    return state.Snapshot(
+def snapshot_of(
+    instance: ProcessInstance, event: Event | None = None
+) -> tuple[state.Snapshot, Event | None]:
+    """The instance as the core sees it, sensitive values open (and the
+    event, when it carries a child's sealed variables, opened too)."""
+    definition = definition_of(instance.version)
+    found: set[str] = set()
+    variables = sealing.open_collecting(instance.variables, found)
+    held = instance.state or state.new_state()
+    if found or sealing.involved(definition, found):
+        held = sealing.open_collecting(held, found)
+    if isinstance(event, ChildFinished) and event.variables:
+        event = replace(event, variables=sealing.open_collecting(event.variables, found))
+    snapshot = state.Snapshot(
         status=instance.status,
-        variables=instance.variables,
-        state=instance.state or state.new_state(),
+        variables=variables,
+        state=held,
         result=instance.result,
         error=instance.error,
+        sealed=frozenset(found),
     )
+    return snapshot, event
+
+
+def clear_variables(instance: ProcessInstance) -> dict[str, Any]:
+    """An instance's variables with sensitive values open, for handlers and
+    `where` expressions (read only: nothing may store them)."""
+    return sensitive.opened(instance.variables)
 
 
 def _storable(data: dict[str, Any]) -> dict[str, Any]:
@@ -188,9 +209,9 @@ class Writer(TaskWrites, ChildWrites):
 
         Raises core.EngineError (nothing queued) when the event does not apply."""
         definition = definition_of(instance.version)
-        result = core.transition(
-            definition, snapshot_of(instance), event, now=self.now, key=str(instance.pk)
-        )
+        before, event = snapshot_of(instance, event)
+        assert event is not None
+        result = core.transition(definition, before, event, now=self.now, key=str(instance.pk))
         snap = result.snapshot
         check_instance_transition(instance.status, snap.status, instance)
         entered, moves, notes = [], [], []
@@ -221,8 +242,8 @@ class Writer(TaskWrites, ChildWrites):
         )
         instance.status = snap.status
         instance.result = snap.result
-        instance.variables = snap.variables
-        instance.state = snap.state
+        instance.variables = sealing.seal_variables(definition, snap.variables, before.sealed)
+        instance.state = sealing.seal_state(definition, snap.state, before.sealed)
         instance.error = snap.error
         instance.updated_at = self.now
         if state.is_final(snap) and instance.ended_at is None:
@@ -286,7 +307,8 @@ class Writer(TaskWrites, ChildWrites):
             if again
             else {"status": instance.status, "error": instance.error},
             "replay": [*(earlier.get("replay", []) if again else []),
-                       *(_storable(event_to_json(e)) for e in replay)],
+                       *sealing.seal_events(definition_of(instance.version), instance.variables,
+                                            (_storable(event_to_json(e)) for e in replay))],
         }  # fmt: skip
         check_instance_transition(instance.status, InstanceStatus.INCIDENT, instance)
         self._events.append(
@@ -307,6 +329,10 @@ class Writer(TaskWrites, ChildWrites):
             InstanceStatus.INCIDENT, error, self.now
         )  # fmt: skip
         if instance.pk is None:
+            # An instance that failed on its first transition still holds its input as given.
+            instance.variables = sealing.seal_variables(
+                definition_of(instance.version), instance.variables, ()
+            )
             store.insert_instance(instance)
             self._events[-1].instance_id = instance.pk
         else:
@@ -350,7 +376,12 @@ class Writer(TaskWrites, ChildWrites):
     def hold(self, instance: ProcessInstance, event: Event, *, step: str) -> None:
         """Keep an event for an instance in incident, to be applied when it is retried."""
         error = dict(instance.error or {})
-        error["replay"] = [*error.get("replay", []), event_to_json(event)]
+        error["replay"] = [
+            *error.get("replay", []),
+            *sealing.seal_events(
+                definition_of(instance.version), instance.variables, [event_to_json(event)]
+            ),
+        ]
         instance.error = error
         self._instances[instance.pk] = instance
         self.record(
@@ -434,7 +465,10 @@ class Writer(TaskWrites, ChildWrites):
             held = self._tasks_at_hand.get(effect.task)
             for task in [held] if held else self._open_tasks(instance, effect.token):
                 states.move(task, TaskStatus.COMPLETED)
-                task.outcome, task.data = effect.outcome, effect.data
+                task.outcome = effect.outcome
+                task.data = sealing.seal_answers(
+                    definition_of(instance.version), effect.step, effect.data
+                )
                 task.decided_by_id, task.decided_at = effect.voter_id, self.now
                 self._decided.append(task)
         elif isinstance(effect, StartTimer):
@@ -507,7 +541,7 @@ class Writer(TaskWrites, ChildWrites):
         found = allocation.allocate(
             definition=definition_of(instance.version).spec["key"], step=effect.step,
             token_key=f"{instance.pk}:{effect.step}:{effect.execution}:{effect.entry}",
-            variables=instance.variables, users=people, groups=group_ids,
+            variables=clear_variables(instance), users=people, groups=group_ids,
             leave_out={*excluded, *self._away}, where=effect.where, policy=effect.policy,
         )  # fmt: skip
         if found.chosen is not None:

@@ -75,6 +75,9 @@ class Snapshot:
     state: dict[str, Any]
     result: str = ""
     error: dict[str, Any] | None = None
+    # Canonical JSON of the values that were sealed when the instance was read
+    # (engine/sealing.py): titles and messages show them masked.
+    sealed: frozenset[str] = frozenset()
 
 
 def new_state(*, depth: int = 0) -> dict[str, Any]:

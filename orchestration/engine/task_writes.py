@@ -11,8 +11,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from orchestration.audit import AuditKind
-from orchestration.engine import store
+from orchestration.engine import sealing, store
 from orchestration.engine.events import Notify, Tell
+from orchestration.engine.versions import definition_of
 from orchestration.handlers import get_resolver
 from orchestration.models import HumanTask, ProcessEvent, ProcessInstance, TaskVote
 from orchestration.states import TaskStatus
@@ -43,6 +44,8 @@ class TaskWrites:
     ) -> None:  # fmt: skip
         """Record one person's decision on a task; whether it closes the task is
         the core's to say (apply a TaskVoted event after this)."""
+        if data:
+            data = sealing.seal_answers(definition_of(task.instance.version), task.step, data)
         self._votes.append(
             TaskVote(task_id=task.pk, voter=voter, on_behalf_of=on_behalf_of, outcome=outcome,
                      data=data, created_at=self.now)

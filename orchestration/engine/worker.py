@@ -32,7 +32,7 @@ from django.db import close_old_connections, transaction
 from orchestration import limits, log_context, sweeps, tracing
 from orchestration.audit import AuditKind
 from orchestration.clock import now as clock_now
-from orchestration.engine import core, incidents, store
+from orchestration.engine import core, incidents, sealing, store
 from orchestration.engine import http as http_client
 from orchestration.engine.events import (
     Cancel,
@@ -49,7 +49,7 @@ from orchestration.engine.runtime import (
     lease,
     step_timeout,
 )
-from orchestration.engine.state import TimerKind, step_variables
+from orchestration.engine.state import TimerKind
 from orchestration.engine.store import lock_instances
 from orchestration.engine.versions import definition_of
 from orchestration.exceptions import BusinessError, RetryableError
@@ -91,7 +91,7 @@ def execute(run: StepRun, instance: ProcessInstance) -> Outcome:
 def _execute(run: StepRun, instance: ProcessInstance) -> Outcome:
     step = definition_of(instance.version).step(run.step)
     context = StepContext(instance.pk, run.step, run.attempt, run.idempotency_key)
-    variables = step_variables(instance.variables, instance.state, run.step, run.execution)
+    variables = sealing.step_input(instance.variables, instance.state, run.step, run.execution)
     try:
         if step["type"] == "service":
             name = step["compensate"] if run.compensation else step["handler"]

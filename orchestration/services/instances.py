@@ -17,11 +17,20 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from accounts import permissions
-from orchestration import clock, limits, selectors, tracing
+from orchestration import clock, limits, selectors, sensitive, tracing
 from orchestration.audit import AuditKind
 from orchestration.definitions.patterns import full_match
 from orchestration.definitions.validate import COMMENT_FIELD
-from orchestration.engine import core, incidents, quorum, state, store, suspension, wakeup
+from orchestration.engine import (
+    core,
+    incidents,
+    quorum,
+    sealing,
+    state,
+    store,
+    suspension,
+    wakeup,
+)  # fmt: skip
 from orchestration.engine.events import (
     Cancel,
     Event,
@@ -91,6 +100,11 @@ def instance_start(
         errors["business_key"] = [_("at most 200 characters")]
     if errors:
         raise InvalidInput(errors)
+    if sealing.involved(definition_of(target), ()) and not sensitive.configured():
+        raise InstanceConflict("encryption_keys_missing", _(
+            "this process keeps sensitive values and ORCHESTRATION_ENCRYPTION_KEYS is empty: "
+            "nothing can start until an operator sets it"
+        ))  # fmt: skip
     now = now or clock.now()
 
     def new() -> ProcessInstance:
@@ -368,11 +382,17 @@ def instance_set_variables(
     errors = changed_variable_errors(instance.version.spec, values)
     if errors:
         raise InvalidInput(errors)
-    before = {name: instance.variables.get(name) for name in values}
+    secret = definition_of(instance.version).sensitive_variables
+
+    def kept(name: str, value: Any) -> Any:  # the audit log never holds a sensitive value
+        return sensitive.MASK if name in secret or sensitive.is_sealed(value) else value
+
+    before = {name: kept(name, instance.variables.get(name)) for name in values}
+    after = {name: kept(name, value) for name, value in values.items()}
     return _apply(
         instance_id, VariablesChanged(dict(values)), actor=actor, now=now,
         kind=AuditKind.INSTANCE_VARIABLES_SET,
-        payload={"before": before, "after": dict(values), "reason": reason},
+        payload={"before": before, "after": after, "reason": reason},
     )  # fmt: skip
 
 

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import Max
 
 from accounts import permissions
-from orchestration import clock, handlers
+from orchestration import clock, handlers, sensitive
 from orchestration.audit import AuditKind
 from orchestration.definitions.errors import DefinitionError, DefinitionInvalid
 from orchestration.definitions.graph import all_steps
@@ -49,6 +49,7 @@ def validation_context(
         published_definitions=published,
         subprocess_calls=calls,
         secrets=settings.ORCHESTRATION_SECRETS if for_publish else None,
+        encryption=sensitive.configured() if for_publish else None,
     )
 
 

@@ -80,9 +80,7 @@ def run(roles) -> Iterator[ProcessTest]:
 
 
 def decided(run: ProcessTest) -> Any:
-    instance = run.start(
-        "payroll", {"employee": "Kari Nordmann", "iban": IBAN, "salary": SALARY}
-    )
+    instance = run.start("payroll", {"employee": "Kari Nordmann", "iban": IBAN, "salary": SALARY})
     (task,) = run.open_tasks(instance)
     run.decide(task, "approve", as_="mia", data={"callback": ANSWER, "note": "fine"})
     instance.refresh_from_db()

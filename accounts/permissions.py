@@ -225,6 +225,13 @@ def erase_refusal(user: AnyUser | None) -> str | None:
     return _lacks(user, "orchestration.erase_processinstance", "operator")
 
 
+def can_see_sensitive(user: AnyUser | None) -> bool:
+    """Sensitive values open instead of masked; no role has it by default
+    (granted per person or group in the admin; every view is audited)."""
+    perm = "orchestration.view_sensitive_processinstance"
+    return _active(user) and user.has_perm(perm)  # type: ignore[union-attr]
+
+
 def starter_actions(user: AnyUser | None, instance: Any) -> list[Mapping[str, Any]]:
     """The definition's `actions` this user may take on the instance as the
     person who started it (operators may send any message anyway)."""

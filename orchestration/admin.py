@@ -3,6 +3,7 @@ a diagram, a diff against the previous version, and publish/deprecate/retire."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from accounts import permissions
-from orchestration import selectors, services
+from orchestration import selectors, sensitive, services
 from orchestration.definitions import gallery
 from orchestration.definitions.allowlist import host_allowed
 from orchestration.definitions.diagram import render_svg
@@ -676,7 +677,7 @@ class ProcessInstanceAdmin(ReadOnlyAdmin):
         "ended_at",
         "problem",
         "pending_timers",
-        "variables",
+        "shown_variables",
         "diagram",
     )
     fields = readonly_fields
@@ -686,6 +687,12 @@ class ProcessInstanceAdmin(ReadOnlyAdmin):
     @admin.display(description=gettext_lazy("Version"), ordering="version__number")
     def version_number(self, obj: ProcessInstance) -> int:
         return obj.version.number
+
+    @admin.display(description=gettext_lazy("Variables"))
+    def shown_variables(self, obj: ProcessInstance) -> str:
+        # Masked for everyone here: the instance page opens them (audited) for
+        # people allowed to see sensitive values.
+        return json.dumps(sensitive.masked(obj.variables), indent=2, ensure_ascii=False)
 
     @admin.display(description=gettext_lazy("Problem"))
     def problem(self, obj: ProcessInstance) -> str:

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import permissions
-from orchestration import selectors, services
+from orchestration import disclosure, selectors, services
 from orchestration.definitions.diagram import render_svg
 from orchestration.engine.state import awaited as state_awaited
 from orchestration.engine.state import current_steps
@@ -108,6 +108,9 @@ def instance_detail(request: HttpRequest, pk: int) -> HttpResponse:
     import json
 
     instance = _visible(request, pk)
+    (shown,) = disclosure.shown(
+        request.user, instance, instance.variables, where=disclosure.INSTANCE_PAGE
+    )
     entered = selectors.completed_steps(instance)
     current = current_steps(instance.state)
     can_operate = permissions.can_operate(request.user)
@@ -122,9 +125,9 @@ def instance_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "moving": _refresh_seconds(instance),
             "timers": _timers(instance),
             "attachments": selectors.readable_attachments(request.user, instance),
-            "variables": task_context.variables(instance),
+            "variables": task_context.variables(instance, shown),
             "removed": task_context.removed(instance),
-            "raw_variables": json.dumps(instance.variables, indent=2, default=str),
+            "raw_variables": json.dumps(shown, indent=2, default=str),
             "runs": StepRun.objects.filter(instance=instance).order_by("pk"),
             "tasks": HumanTask.objects.filter(instance=instance).select_related("decided_by"),
             "diagram": render_svg(

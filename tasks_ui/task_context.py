@@ -109,14 +109,15 @@ def removed(instance: ProcessInstance) -> dict[str, Any] | None:
     return {"at": instance.purged_at, "rule": str(marker.get("rule", ""))}
 
 
-def variables(instance: ProcessInstance) -> list[dict[str, Any]]:
-    """The instance's variables in the definition's order, each with its label
+def variables(instance: ProcessInstance, shown: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The instance's variables (`shown`: as the viewer may see them,
+    disclosure.shown) in the definition's order, each with its label
     and description; the answers of earlier steps (objects under a step id)
     under that step's name; long or nested values folded."""
     spec = instance.version.spec
     declared: Mapping[str, Mapping[str, Any]] = spec.get("variables") or {}
     values: Mapping[str, Any] = {
-        k: v for k, v in (instance.variables or {}).items() if k != REMOVED
+        k: v for k, v in (shown or {}).items() if k != REMOVED
     }  # a retention purge or an erasure left its marker: removed() says it
     names = [n for n in declared if n in values] + sorted(n for n in values if n not in declared)
     out = []

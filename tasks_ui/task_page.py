@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import permissions
-from orchestration import clock, selectors, services
+from orchestration import clock, disclosure, selectors, services
 from orchestration.definitions.diagram import render_svg
 from orchestration.definitions.validate import COMMENT_FIELD
 from orchestration.engine.state import current_steps
@@ -66,7 +66,10 @@ def _page_context(
         "priority_word": task_context.priority_word(task.priority),
         "decisions": task_context.earlier_decisions(task),
         "leads": task_context.outcome_targets(spec, task),
-        "variables": task_context.variables(instance),
+        "variables": task_context.variables(
+            instance,
+            disclosure.shown(user, instance, instance.variables, where=disclosure.TASK_PAGE)[0],
+        ),
         "removed": task_context.removed(instance),
         "fields": bound[:-1],
         "comment_field": bound[-1],

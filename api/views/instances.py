@@ -28,7 +28,7 @@ from api.serializers import (
     StartSerializer,
     VariablesSerializer,
 )
-from orchestration import log_context, selectors, services
+from orchestration import disclosure, log_context, selectors, services
 from orchestration.models import ProcessEvent, ProcessInstance
 from orchestration.replica import replica_reads
 from orchestration.states import InstanceStatus
@@ -115,7 +115,7 @@ class InstanceCollection(GenericAPIView):  # type: ignore[type-arg]
             actor=actor(request),
         )
         url = reverse("api:instance", args=[instance.pk])
-        data = selectors.instance_status_data(instance.pk)
+        data = _disclosed(request, instance, selectors.instance_status_data(instance.pk))
         return Response(data, status=201, headers={"Location": request.build_absolute_uri(url)})
 
 
@@ -127,7 +127,17 @@ class InstanceDetail(APIView):
     def get(self, request: Request, pk: int) -> Response:
         require_scope(request, "instances:read")
         instance = visible_instance(request, pk)
-        return etagged(request, selectors.instance_status_data(instance.pk))
+        return etagged(
+            request, _disclosed(request, instance, selectors.instance_status_data(instance.pk))
+        )
+
+
+def _disclosed(request: Request, instance: ProcessInstance, data: dict[str, Any]) -> dict[str, Any]:
+    """Sensitive values masked, or open (and audited) for a caller allowed to see them."""
+    data["variables"], data["error"] = disclosure.shown(
+        request.user, instance, data["variables"], data["error"], where=disclosure.API
+    )
+    return data
 
 
 class InstanceHistory(GenericAPIView):  # type: ignore[type-arg]

@@ -27,7 +27,7 @@ from api.serializers import (
     TaskDetailSerializer,
     TaskSerializer,
 )
-from orchestration import clock, log_context, queues, services
+from orchestration import clock, disclosure, log_context, queues, services
 from orchestration.models import HumanTask
 from orchestration.replica import replica_reads
 from orchestration.states import TaskStatus
@@ -56,12 +56,15 @@ def task_data(task: HumanTask) -> dict[str, Any]:
     }
 
 
-def _detail(task: HumanTask) -> dict[str, Any]:
+def _detail(task: HumanTask, request: Request) -> dict[str, Any]:
+    data, variables = disclosure.shown(
+        request.user, task.instance, task.data, task.instance.variables, where=disclosure.API
+    )
     return {
         **task_data(task),
         "form": list(task.form),
-        "data": task.data,
-        "variables": task.instance.variables,
+        "data": data,
+        "variables": variables,
         "decided_by": _name(task.decided_by),
         "decided_at": task.decided_at,
     }
@@ -131,7 +134,7 @@ class TaskDetail(APIView):
     )
     def get(self, request: Request, pk: int) -> Response:
         require_scope(request, "tasks:read")
-        return etagged(request, _detail(visible_task(request, pk)))
+        return etagged(request, _detail(visible_task(request, pk), request))
 
 
 def actable_task(request: Request, pk: int) -> HumanTask:
@@ -143,7 +146,7 @@ def actable_task(request: Request, pk: int) -> HumanTask:
 
 
 def _acted(request: Request, pk: int) -> Response:
-    return Response(_detail(visible_task(request, pk)))
+    return Response(_detail(visible_task(request, pk), request))
 
 
 class TaskClaim(APIView):

@@ -87,4 +87,6 @@ class AuditKind(StrEnum):
     SUBJECT_ERASED = "subject.erased"  # an erasure by data subject: what it erased and kept
     DATA_REMOVED = "data.removed"  # values removed from rows (retention, erasure): which rows
     AUDIT_ARCHIVED = "audit.archived"  # a month of the log exported and dropped
+    SENSITIVE_VIEWED = "sensitive.viewed"  # someone allowed to saw sensitive values: where
+    SENSITIVE_ROTATED = "sensitive.rotated"  # sensitive values re-encrypted with the newest key
     AUDIT_RESEALED = "audit.resealed"  # the chain resealed under a new rule: the checkpoint

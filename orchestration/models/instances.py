@@ -84,6 +84,7 @@ class ProcessInstance(models.Model):
             ("operate_processinstance", "Can cancel, retry, message and migrate instances"),
             ("hold_processinstance", "Can place and lift legal holds"),
             ("erase_processinstance", "Can erase a data subject's personal data"),
+            ("view_sensitive_processinstance", "Can see sensitive values (every view is audited)"),
         ]
         indexes = [
             models.Index(fields=["definition", "status"]),

@@ -3,6 +3,7 @@ open for expressions and handlers, masked in titles, messages and the audit log.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -159,3 +160,51 @@ def test_a_sensitive_value_is_sealed_whole_and_never_written_in_the_definition(
     with pytest.raises(DefinitionInvalid) as refused:
         run.publish(source.replace("key: payroll", "key: payroll-three"))
     assert path in {e.path for e in refused.value.errors}
+
+
+def test_rotating_the_key_keeps_every_value_readable_under_the_new_key_alone(run, settings):
+    from cryptography.fernet import Fernet
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    old = settings.ORCHESTRATION_ENCRYPTION_KEYS
+    waiting = run.start("payroll", {"employee": "Ola", "iban": IBAN, "salary": SALARY})
+    done = decided(run)
+    new = Fernet.generate_key().decode()
+    settings.ORCHESTRATION_ENCRYPTION_KEYS = f"{new},{old}"
+    from orchestration.retention import rotation
+
+    before = rotation.left_under_older_keys()
+    assert before >= 8  # variables, copies, the task's data, the vote, held in the two instances
+
+    out = io.StringIO()
+    call_command("rotate_encryption_keys", stdout=out)
+    assert "0 value(s) left under older keys" in out.getvalue()
+    row = ProcessEvent.objects.get(kind="sensitive.rotated")
+    assert row.payload["instances"] == 2 and row.payload["values"] == before
+
+    settings.ORCHESTRATION_ENCRYPTION_KEYS = new  # the old key is gone
+    for instance in (waiting, done):
+        instance.refresh_from_db()
+        assert sensitive.opened(instance.variables)["iban"] == IBAN
+    task = HumanTask.objects.get(instance=done)
+    assert sensitive.opened(task.data)["callback"] == ANSWER
+    assert sensitive.opened(TaskVote.objects.get(task=task).data)["callback"] == ANSWER
+    (open_task,) = run.open_tasks(waiting)  # and the engine goes on under the new key
+    run.decide(open_task, "approve", as_="mia", data={"callback": "x", "note": "y"})
+    waiting.refresh_from_db()
+    assert waiting.status == "completed"
+
+    # A value sealed under a key nobody configured fails its instance alone.
+    stray = Fernet(Fernet.generate_key()).encrypt(b'"lost"').decode()
+    third = run.start("payroll", {"employee": "Per", "iban": IBAN, "salary": 1})
+    third.variables = {**third.variables, "employee": {sensitive.FIELD: stray}}
+    third.save(update_fields=["variables"])
+    settings.ORCHESTRATION_ENCRYPTION_KEYS = f"{Fernet.generate_key().decode()},{new}"
+    with pytest.raises(CommandError, match=f"1 instance.*: {third.pk}"):
+        call_command("rotate_encryption_keys", stdout=io.StringIO())
+    for instance in (waiting, done):
+        instance.refresh_from_db()
+        assert sensitive.opened(instance.variables)["iban"] == IBAN  # rotated again, still read
+    # The stray one and its instance's other three (iban, salary, the copy): left as they were.
+    assert rotation.left_under_older_keys() == 4

@@ -225,6 +225,13 @@ def _graph_errors(spec: Mapping[str, Any], ctx: Context) -> Iterable[DefinitionE
     yield from _sla_errors(spec.get("sla") or {}, flat)
     yield from _retention_errors(spec, variables)
     yield from _sensitive_errors(variables)
+    for step_id, step in flat.items():
+        for i, form_field in enumerate(step.get("form") or []):
+            if form_field.get("sensitive") and form_field.get("name") == COMMENT_FIELD:
+                yield DefinitionError(f"{where[step_id]}.form[{i}].sensitive", gettext(
+                    "the comment is kept in the task's thread, in clear: ask for the "
+                    "sensitive part in a field of its own"
+                ))  # fmt: skip
     if ctx.encryption is False:
         yield from _unencryptable(variables, flat, where)
 

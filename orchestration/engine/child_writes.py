@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
-from orchestration.engine import state
+from orchestration.engine import sealing, state
 from orchestration.engine.events import AwaitMessage, StartChild, Started
 from orchestration.engine.state import TimerKind
 from orchestration.engine.versions import definition_of, version_for_start
@@ -110,7 +110,7 @@ class ChildWrites:
             definition=version.definition,
             version=version,
             status=InstanceStatus.RUNNING,
-            variables=variables,
+            variables=sealing.carried(variables, parent.variables),
             state=state.new_state(depth=depth),
             started_by=parent.started_by,
             parent=parent,

@@ -165,6 +165,17 @@ def seal_state(
     return out
 
 
+def carried(variables: dict[str, Any], source: Any) -> dict[str, Any]:
+    """A child's input with every value its parent (`source`: the parent's
+    stored variables) keeps sealed, sealed too: the child's first
+    transition then keeps them sealed wherever it puts them."""
+    found: set[str] = set()
+    open_collecting(source, found)
+    if not found:
+        return variables
+    return {name: _by_value(value, found, sensitive.seal) for name, value in variables.items()}
+
+
 def step_input(variables: Any, state: Any, step: str, execution: int) -> dict[str, Any]:
     """What one run of a step (a handler, an http call, an external worker)
     sees: the values open."""

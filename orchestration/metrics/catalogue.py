@@ -64,6 +64,11 @@ _ALL = [
     Family("orchestration_subject_erasures", "counter", "Erasures by data subject.", ()),
     Family("orchestration_legal_hold_changes", "counter",
            "Legal holds placed and lifted.", ("action",)),
+    Family("orchestration_sensitive_views", "counter",
+           "Views that showed sensitive values open, by where (api, instance_page, task_page).",
+           ("where",)),
+    Family("orchestration_sensitive_values_rotated", "counter",
+           "Sensitive values re-encrypted with the newest key (rotate_encryption_keys).", ()),
     # ---- counted by their single writer ---------------------------------------------------
     Family("orchestration_webhook_deliveries", "counter",
            "Webhook delivery attempts, by result (delivered, failed, gave_up).", ("result",)),

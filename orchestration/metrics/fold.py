@@ -35,14 +35,16 @@ from orchestration.states import InstanceStatus
 METRICS = "metrics"  # the cursor's and the sweep's name
 # The payload keys fold() reads.
 _KEYS = ("moves", "notes", "seconds", "lateness_s", "timer_kind", "outcome", "rule", "rows",
-         "instances")  # fmt: skip
+         "instances", "where", "values")  # fmt: skip
 READ_BATCH = 5000
 
 _ENDED = {InstanceStatus.COMPLETED, InstanceStatus.FAILED, InstanceStatus.CANCELLED,
           InstanceStatus.COMPENSATED}  # fmt: skip
 _DECISIONS = {AuditKind.TASK_COMPLETED, AuditKind.TASK_FORCED, AuditKind.TASK_VOTED}
 _KEEPING = {AuditKind.DATA_REMOVED, AuditKind.SUBJECT_ERASED, AuditKind.HOLD_PLACED,
-            AuditKind.HOLD_LIFTED}  # fmt: skip
+            AuditKind.HOLD_LIFTED, AuditKind.SENSITIVE_VIEWED,
+            AuditKind.SENSITIVE_ROTATED}  # fmt: skip
+_VIEWED_WHERE = {"api", "instance_page", "task_page"}
 _COUNTED = {AuditKind.INSTANCE_STARTED, AuditKind.STEP_SUCCEEDED, AuditKind.STEP_FAILED,
             AuditKind.TIMER_FIRED, *_DECISIONS, *_KEEPING}  # fmt: skip
 
@@ -171,7 +173,8 @@ def fold(
 
 
 def _keeping(row: _Row, payload: Mapping[str, Any], tally: Tally) -> None:
-    """Retention, erasure and legal holds (orchestration/retention)."""
+    """Retention, erasure, legal holds and sensitive values (orchestration/retention,
+    orchestration/disclosure)."""
     if row.kind == AuditKind.DATA_REMOVED:
         rule = str(payload.get("rule") or "")
         reason = "erasure" if rule.startswith("erasure") else "retention"
@@ -183,6 +186,14 @@ def _keeping(row: _Row, payload: Mapping[str, Any], tally: Tally) -> None:
         tally.count("orchestration_data_removed_rows", {"reason": reason}, rows)
     elif row.kind == AuditKind.SUBJECT_ERASED:
         tally.count("orchestration_subject_erasures", {})
+    elif row.kind == AuditKind.SENSITIVE_VIEWED:
+        where = str(payload.get("where") or "")
+        tally.count("orchestration_sensitive_views",
+                    {"where": where if where in _VIEWED_WHERE else "other"})  # fmt: skip
+    elif row.kind == AuditKind.SENSITIVE_ROTATED:
+        values = payload.get("values")
+        if isinstance(values, int) and values >= 0:
+            tally.count("orchestration_sensitive_values_rotated", {}, values)
     else:
         action = "placed" if row.kind == AuditKind.HOLD_PLACED else "lifted"
         tally.count("orchestration_legal_hold_changes", {"action": action})

@@ -212,3 +212,21 @@ def test_a_purged_instance_and_the_erasure_page(run, browser, live_server, size)
     shot(otto.page, "erase", size)
     assert otto.problems == [], otto.problems
     otto.close()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_sensitive_values_masked_on_the_task_page(run, browser, live_server, size) -> None:
+    from tests.orchestration.retention.test_sensitive__engine import IBAN, PAYROLL
+
+    run.publish(PAYROLL)
+    instance = run.start("payroll", {"employee": "Kari Nordmann", "iban": IBAN, "salary": 123457})
+    (task,) = run.open_tasks(instance)
+    bob = Person(browser, live_server.url, viewport=size)
+    bob.log_in("bob", r"/inbox/")
+    assert "Account •••••• of Kari Nordmann" in bob.page.locator("main").inner_text()
+    visit(bob, f"/tasks/{task.pk}/")
+    text = bob.page.locator("main").inner_text()
+    assert "••••••" in text and IBAN not in text and "123457" not in text
+    shot(bob.page, "task-sensitive", size)
+    assert bob.problems == [], bob.problems
+    bob.close()

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from orchestration import selectors
+from orchestration import selectors, sensitive
 from orchestration.management.cli import run_service
 
 
@@ -18,6 +18,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, instance_id: int, json: bool, **options: Any) -> None:
         data = run_service(lambda: selectors.instance_status_data(instance_id), what="", actor=None)
+        # A terminal is no place to open sensitive values: the audited pages are.
+        data["variables"], data["error"] = sensitive.masked([data["variables"], data["error"]])
         if json:
             self.stdout.write(_dumps(data))
             return

@@ -12,7 +12,7 @@ import pytest
 from orchestration import sensitive
 from orchestration.definitions.errors import DefinitionInvalid
 from orchestration.handlers import StepContext, handler
-from orchestration.models import HumanTask, ProcessEvent, TaskVote
+from orchestration.models import HumanTask, ProcessEvent, ProcessInstance, TaskVote
 from orchestration.testing import ProcessTest
 from tests.conftest import make_user
 from tests.orchestration.retention.conftest import places_holding, settle
@@ -162,6 +162,15 @@ def test_a_sensitive_value_is_sealed_whole_and_never_written_in_the_definition(
     assert path in {e.path for e in refused.value.errors}
 
 
+def test_the_comment_cannot_be_sensitive_it_is_kept_in_the_thread(run):
+    source = PAYROLL.replace(
+        "- {name: note, type: text}", "- {name: comment, type: text, sensitive: true}"
+    )
+    with pytest.raises(DefinitionInvalid) as refused:
+        run.publish(source.replace("key: payroll", "key: payroll-four"))
+    assert [e.path for e in refused.value.errors] == ["steps.approve.form[1].sensitive"]
+
+
 def test_rotating_the_key_keeps_every_value_readable_under_the_new_key_alone(run, settings):
     from cryptography.fernet import Fernet
     from django.core.management import call_command
@@ -208,3 +217,56 @@ def test_rotating_the_key_keeps_every_value_readable_under_the_new_key_alone(run
         assert sensitive.opened(instance.variables)["iban"] == IBAN  # rotated again, still read
     # The stray one and its instance's other three (iban, salary, the copy): left as they were.
     assert rotation.left_under_older_keys() == 4
+
+
+CHECK_ACCOUNT = """
+key: check-account
+name: Check an account (knows nothing of sensitive values)
+variables:
+  account: {type: string}
+start: look
+steps:
+  look: {type: service, handler: test.payroll_echo, outputs: [verified], next: done}
+  done: {type: end}
+"""
+
+CALLER = """
+key: payroll-caller
+name: Bank details change, checked by a sub-process
+variables:
+  iban: {type: string, sensitive: true}
+start: check
+steps:
+  check:
+    type: subprocess
+    definition: check-account
+    input: {account: iban}
+    result: checked
+    next: route
+  route:
+    type: decision
+    branches:
+      - {when: "checked.variables.verified == iban", next: done}
+    default: failed
+  done: {type: end}
+  failed: {type: end, status: failed}
+"""
+
+
+@handler("test.payroll_echo")
+def _echo(variables: Mapping[str, Any], context: StepContext) -> dict[str, Any]:
+    return {"verified": variables["account"]}
+
+
+def test_a_child_keeps_its_parents_sensitive_values_sealed_and_gives_them_back_sealed(run):
+    run.publish(CHECK_ACCOUNT)
+    run.publish(CALLER)
+    parent = run.start("payroll-caller", {"iban": IBAN})
+
+    # The decision compared the child's answer with the value: both were open for it.
+    assert parent.status == "completed", parent.error
+    child = ProcessInstance.objects.get(parent=parent)
+    assert sensitive.is_sealed(child.variables["account"])
+    assert sensitive.is_sealed(child.variables["verified"])  # its handler's copy
+    assert sensitive.is_sealed(parent.variables["checked"]["variables"]["account"])
+    assert places_holding(IBAN) == []

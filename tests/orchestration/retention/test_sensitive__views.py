@@ -137,3 +137,23 @@ def test_the_audit_csv_mail_webhooks_and_logs_never_carry_them(run, client, capl
     assert len(rows) > 5 and IBAN not in exported and ANSWER not in exported
     assert places_holding(IBAN) == [] and places_holding(ANSWER) == []  # webhook bodies too
     assert IBAN not in caplog.text and ANSWER not in caplog.text
+
+
+def test_views_and_rotations_are_counted_on_metrics(run, client, settings):
+    from cryptography.fernet import Fernet
+    from django.core.management import call_command
+
+    from tests.scrape import scrape, value
+
+    instance = run.start("payroll", {"employee": "Kari", "iban": IBAN, "salary": 123457})
+    _api("pia").get(f"/api/v1/instances/{instance.pk}")
+    _api("pia").get(f"/api/v1/instances/{instance.pk}")
+    _api("otto").get(f"/api/v1/instances/{instance.pk}")  # masked: not a view of a value
+    settings.ORCHESTRATION_ENCRYPTION_KEYS = (
+        f"{Fernet.generate_key().decode()},{settings.ORCHESTRATION_ENCRYPTION_KEYS}"
+    )
+    call_command("rotate_encryption_keys", stdout=io.StringIO())
+    settle(run)
+    samples = scrape(client, settings)
+    assert value(samples, "orchestration_sensitive_views_total", where="api") == 2
+    assert value(samples, "orchestration_sensitive_values_rotated_total") == 3  # iban, salary, copy

@@ -115,9 +115,7 @@ def external_topic(instance: ProcessInstance, effect: RunStep) -> str:
     return str(definition_of(instance.version).step(effect.step).get("external", ""))
 
 
-def snapshot_of(
-    instance: ProcessInstance, event: Event | None = None
-) -> tuple[state.Snapshot, Event | None]:
+def snapshot_of(instance: ProcessInstance, event: Event) -> tuple[state.Snapshot, Event]:
     """The instance as the core sees it, sensitive values open (and the
     event, when it carries a child's sealed variables, opened too)."""
     definition = definition_of(instance.version)
@@ -142,7 +140,8 @@ def snapshot_of(
 def clear_variables(instance: ProcessInstance) -> dict[str, Any]:
     """An instance's variables with sensitive values open, for handlers and
     `where` expressions (read only: nothing may store them)."""
-    return sensitive.opened(instance.variables)
+    opened: dict[str, Any] = sensitive.opened(instance.variables)
+    return opened
 
 
 def _storable(data: dict[str, Any]) -> dict[str, Any]:
@@ -210,7 +209,6 @@ class Writer(TaskWrites, ChildWrites):
         Raises core.EngineError (nothing queued) when the event does not apply."""
         definition = definition_of(instance.version)
         before, event = snapshot_of(instance, event)
-        assert event is not None
         result = core.transition(definition, before, event, now=self.now, key=str(instance.pk))
         snap = result.snapshot
         check_instance_transition(instance.status, snap.status, instance)

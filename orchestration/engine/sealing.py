@@ -79,7 +79,9 @@ def _replace(
     return out
 
 
-def _by_key(value: Any, keys: Collection[str], values: Collection[str], wrap: Callable) -> Any:
+def _by_key(
+    value: Any, keys: Collection[str], values: Collection[str], wrap: Callable[[Any], Any]
+) -> Any:
     if isinstance(value, dict):
         return {
             k: wrap(v) if k in keys else _by_key(v, keys, values, wrap) for k, v in value.items()
@@ -89,7 +91,7 @@ def _by_key(value: Any, keys: Collection[str], values: Collection[str], wrap: Ca
     return _by_value(value, values, wrap)
 
 
-def _by_value(value: Any, values: Collection[str], wrap: Callable) -> Any:
+def _by_value(value: Any, values: Collection[str], wrap: Callable[[Any], Any]) -> Any:
     if not values or sensitive.is_sealed(value):
         return value
     if canonical(value) in values:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
+from django.conf import settings
 from django.db import models, transaction
 from django.db.models.functions import Cast
 
@@ -51,9 +52,10 @@ def _holding(model: type[models.Model], columns: Iterable[str]) -> models.QueryS
     query = models.Q()
     for column in columns:
         query |= models.Q(**{f"_{column}_text__contains": sensitive.FIELD})
-    return model.objects.annotate(  # type: ignore[attr-defined]
+    rows: models.QuerySet[Any] = model._default_manager.annotate(
         **{f"_{c}_text": Cast(c, models.TextField()) for c in columns}
-    ).filter(query)
+    )
+    return rows.filter(query)
 
 
 def instances_holding() -> list[int]:
@@ -87,7 +89,9 @@ def _rotate_instance(instance_id: int, report: Rotation) -> None:
     if not ProcessInstance.objects.select_for_update().filter(pk=instance_id).exists():
         return
     for model, columns, path in WHERE:
-        rows = model.objects.select_for_update().filter(**{path: instance_id}).order_by("pk")
+        rows = (
+            model._default_manager.select_for_update().filter(**{path: instance_id}).order_by("pk")
+        )
         for row in rows:
             changed = []
             for column in columns:
@@ -108,7 +112,7 @@ def _rotate_instance(instance_id: int, report: Rotation) -> None:
 
 def left_under_older_keys() -> int:
     """Envelopes the newest key alone does not open (0: older keys can go)."""
-    keys = sensitive.keys_of(str(sensitive.settings.ORCHESTRATION_ENCRYPTION_KEYS))
+    keys = sensitive.keys_of(str(settings.ORCHESTRATION_ENCRYPTION_KEYS))
     if not keys:
         return 0
     newest = Fernet(keys[0].encode())

@@ -104,13 +104,14 @@ def _map(value: Any, envelope: Any) -> Any:
 
 
 def opened(value: Any) -> Any:
-    """`value` with every envelope in it opened, at any depth."""
-    return _map(value, open_)
+    """`value` with every envelope in it opened, at any depth (`value` itself,
+    not a copy, when it holds none: most do, and the engine reads on every step)."""
+    return _map(value, open_) if holds_sealed(value) else value
 
 
 def masked(value: Any) -> Any:
     """`value` with every envelope in it shown as MASK, at any depth."""
-    return _map(value, lambda _: MASK)
+    return _map(value, lambda _: MASK) if holds_sealed(value) else value
 
 
 def holds_sealed(value: Any) -> bool:

@@ -120,9 +120,11 @@ def snapshot_of(instance: ProcessInstance, event: Event) -> tuple[state.Snapshot
     event, when it carries a child's sealed variables, opened too)."""
     definition = definition_of(instance.version)
     found: set[str] = set()
-    variables = sealing.open_collecting(instance.variables, found)
+    variables = instance.variables
+    if sensitive.holds_sealed(variables):
+        variables = sealing.open_collecting(variables, found)
     held = instance.state or state.new_state()
-    if found or sealing.involved(definition, found):
+    if (found or sealing.involved(definition, found)) and sensitive.holds_sealed(held):
         held = sealing.open_collecting(held, found)
     if isinstance(event, ChildFinished) and event.variables:
         event = replace(event, variables=sealing.open_collecting(event.variables, found))

@@ -210,6 +210,15 @@ def test_a_purged_instance_and_the_erasure_page(run, browser, live_server, size)
     visit(otto, "/admin/orchestration/legalhold/erase/")
     assert otto.page.locator("#erase-form").count() == 1
     shot(otto.page, "erase", size)
+    visit(otto, "/admin/orchestration/legalhold/add/")  # placing a hold, then the list of them
+    otto.check_page()
+    otto.page.fill("#id_instance", str(instance.pk))
+    otto.page.fill("#id_reason", "Litigation 2031-17")
+    otto.page.click("#place")
+    otto.page.wait_for_load_state()
+    otto.check_page()
+    assert "Litigation 2031-17" in otto.page.locator("#result_list").inner_text()
+    shot(otto.page, "legal-holds", size)
     assert otto.problems == [], otto.problems
     otto.close()
 

@@ -75,3 +75,14 @@ class PerKeyThrottle(throttling.SimpleRateThrottle):
         else:
             ident = f"ip:{self.get_ident(request)}"
         return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+def shown(request: Request, instance: Any, *values: Any) -> tuple[Any, ...]:
+    """Stored values as the caller may see them: open (and audited) only in
+    answers to reads; an action's answer may be kept for idempotent replays,
+    so it always masks sensitive values."""
+    from orchestration import disclosure, sensitive
+
+    if request.method in ("GET", "HEAD"):
+        return disclosure.shown(request.user, instance, *values, where=disclosure.API)
+    return tuple(sensitive.masked(v) for v in values)

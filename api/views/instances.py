@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import permissions
-from api.common import CursorPage, actor, etagged, require_scope, valid
+from api.common import CursorPage, actor, etagged, require_scope, shown, valid
 from api.serializers import (
     ERRORS,
     CancelSerializer,
@@ -28,7 +28,7 @@ from api.serializers import (
     StartSerializer,
     VariablesSerializer,
 )
-from orchestration import disclosure, log_context, selectors, services
+from orchestration import log_context, selectors, services
 from orchestration.models import ProcessEvent, ProcessInstance
 from orchestration.replica import replica_reads
 from orchestration.states import InstanceStatus
@@ -134,9 +134,7 @@ class InstanceDetail(APIView):
 
 def _disclosed(request: Request, instance: ProcessInstance, data: dict[str, Any]) -> dict[str, Any]:
     """Sensitive values masked, or open (and audited) for a caller allowed to see them."""
-    data["variables"], data["error"] = disclosure.shown(
-        request.user, instance, data["variables"], data["error"], where=disclosure.API
-    )
+    data["variables"], data["error"] = shown(request, instance, data["variables"], data["error"])
     return data
 
 

@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from accounts import permissions
 from accounts.models import User
-from api.common import CursorPage, actor, etagged, require_scope, valid
+from api.common import CursorPage, actor, etagged, require_scope, shown, valid
 from api.serializers import (
     ERRORS,
     AskInputSerializer,
@@ -27,7 +27,7 @@ from api.serializers import (
     TaskDetailSerializer,
     TaskSerializer,
 )
-from orchestration import clock, disclosure, log_context, queues, services
+from orchestration import clock, log_context, queues, services
 from orchestration.models import HumanTask
 from orchestration.replica import replica_reads
 from orchestration.states import TaskStatus
@@ -57,9 +57,7 @@ def task_data(task: HumanTask) -> dict[str, Any]:
 
 
 def _detail(task: HumanTask, request: Request) -> dict[str, Any]:
-    data, variables = disclosure.shown(
-        request.user, task.instance, task.data, task.instance.variables, where=disclosure.API
-    )
+    data, variables = shown(request, task.instance, task.data, task.instance.variables)
     return {
         **task_data(task),
         "form": list(task.form),

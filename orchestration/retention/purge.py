@@ -8,7 +8,7 @@ ending first, up to `batch`, and removes each in a transaction of its own
 SweepFailure, tried again with backoff; one on legal hold is never taken; one
 whose audit rows are not settled yet waits for a later round. Rounds go on
 until nothing is due or `seconds` have passed, resting between rounds so
-that the purge works ORCHESTRATION_PURGE_DUTY of the time (0.2) while a
+that the purge works ORCHESTRATION_PURGE_DUTY of the time (0.1) while a
 backlog lasts.
 """
 
@@ -129,7 +129,7 @@ def purge_due(
                 _group(group, rule, moment, settled, report)
         if len(ids) < batch or report.waiting - waiting == len(ids):
             break  # the last of what was due, or all of it waits for the log's readers
-        # More is due: rest four times as long as the round took (duty 0.2), so that a
+        # More is due: rest nine times as long as the round took (duty 0.1), so that a
         # backlog never takes the machine from the engine (docs/performance.md).
         rest = min((time.monotonic() - began) * (1 / share - 1), deadline - time.monotonic())
         if rest > 0:

@@ -30,7 +30,7 @@ from tests.orchestration.retention.test_sensitive__engine import ANSWER, IBAN, P
 @pytest.fixture
 def run(roles) -> Iterator[ProcessTest]:
     make_user("mia", "managers", email="mia@example.com")
-    clerk = make_user("pia", "managers", "operator", email="pia@example.com")
+    clerk = make_user("pia", "managers", "operator", "requester", email="pia@example.com")
     clerk.user_permissions.add(Permission.objects.get(codename="view_sensitive_processinstance"))
     make_user("audrey", "auditor")
     make_user("otto", "operator")
@@ -157,3 +157,25 @@ def test_views_and_rotations_are_counted_on_metrics(run, client, settings):
     samples = scrape(client, settings)
     assert value(samples, "orchestration_sensitive_views_total", where="api") == 2
     assert value(samples, "orchestration_sensitive_values_rotated_total") == 3  # iban, salary, copy
+
+
+def test_an_actions_answer_masks_them_it_may_be_kept_for_replays(run):
+    clerk = _api("pia")
+    started = clerk.post(
+        "/api/v1/instances",
+        {"definition": "payroll", "variables": {"employee": "Kari", "iban": IBAN, "salary": 7}},
+        format="json", headers={"Idempotency-Key": "payroll-kari-1"},
+    )  # fmt: skip
+    assert started.status_code == 201, started.content
+    assert started.json()["variables"]["iban"] == sensitive.MASK
+    again = clerk.post(
+        "/api/v1/instances",
+        {"definition": "payroll", "variables": {"employee": "Kari", "iban": IBAN, "salary": 7}},
+        format="json", headers={"Idempotency-Key": "payroll-kari-1"},
+    )  # fmt: skip
+    assert again.json()["id"] == started.json()["id"]  # the kept answer, replayed
+    run.run()
+    assert places_holding(IBAN) == []
+    assert (
+        clerk.get(f"/api/v1/instances/{started.json()['id']}").json()["variables"]["iban"] == IBAN
+    )

@@ -14,6 +14,12 @@ from orchestration.states import InstanceStatus, TaskStatus
 # -- errors (RFC 9457) ------------------------------------------------------
 
 
+SENSITIVE_NOTE = (
+    'Values the definition marks sensitive read "••••••", except in answers to GET for '
+    "callers granted view_sensitive_processinstance (each such answer is audited)."
+)
+
+
 class ProblemSerializer(serializers.Serializer):  # type: ignore[type-arg]
     type = serializers.CharField()
     title = serializers.CharField()
@@ -126,7 +132,7 @@ class StepRecordSerializer(serializers.Serializer):  # type: ignore[type-arg]
 class InstanceDetailSerializer(InstanceSerializer):
     result = serializers.CharField(allow_blank=True)
     error = serializers.DictField(allow_null=True)
-    variables = serializers.DictField()
+    variables = serializers.DictField(help_text=SENSITIVE_NOTE)
     current_steps = serializers.ListField(child=serializers.CharField())
     open_tasks = OpenTaskSerializer(many=True)
     steps = StepRecordSerializer(many=True)
@@ -246,8 +252,8 @@ class TaskSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 class TaskDetailSerializer(TaskSerializer):
     form = serializers.ListField(child=serializers.DictField())
-    data = serializers.DictField()  # type: ignore[assignment]
-    variables = serializers.DictField()
+    data = serializers.DictField(help_text=SENSITIVE_NOTE)  # type: ignore[assignment]
+    variables = serializers.DictField(help_text=SENSITIVE_NOTE)
     decided_by = serializers.CharField(allow_null=True)
     decided_at = serializers.DateTimeField(allow_null=True)
 

@@ -116,8 +116,10 @@ def test_the_audit_csv_mail_webhooks_and_logs_never_carry_them(run, client, capl
     from orchestration.models import WebhookSubscription
 
     caplog.set_level(logging.DEBUG)
+    from orchestration.models import WEBHOOK_EVENTS, WebhookDelivery
+
     WebhookSubscription.objects.create(
-        url="https://hooks.example.com/x", events=["*"], secret="s" * 32
+        url="https://hooks.example.com/x", events=list(WEBHOOK_EVENTS), secret="s" * 32
     )
     instance = run.start("payroll", {"employee": "Kari", "iban": IBAN, "salary": 123457})
     (task,) = run.open_tasks(instance)
@@ -135,6 +137,8 @@ def test_the_audit_csv_mail_webhooks_and_logs_never_carry_them(run, client, capl
     exported = b"".join(response.streaming_content).decode()
     rows = list(csv.reader(io.StringIO(exported)))
     assert len(rows) > 5 and IBAN not in exported and ANSWER not in exported
+    bodies = [json.dumps(d.body, ensure_ascii=False) for d in WebhookDelivery.objects.all()]
+    assert any(f"Account {sensitive.MASK} of Kari" in b for b in bodies)  # task.created's title
     assert places_holding(IBAN) == [] and places_holding(ANSWER) == []  # webhook bodies too
     assert IBAN not in caplog.text and ANSWER not in caplog.text
 

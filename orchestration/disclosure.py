@@ -36,7 +36,3 @@ def shown(user: Any, instance: ProcessInstance, *values: Any, where: str) -> tup
         payload={"where": where}, created_at=clock.now(),
     )  # fmt: skip
     return opened
-
-
-def can_see(user: Any) -> bool:
-    return permissions.can_see_sensitive(user)

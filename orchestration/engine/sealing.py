@@ -192,15 +192,11 @@ def seal_answers(definition: Definition, step: str, data: dict[str, Any]) -> dic
     return {k: sensitive.seal(v) if k in fields else v for k, v in data.items()}
 
 
-def holds_any(definition: Definition, variables: Any) -> bool:
-    return involved(definition, ()) or sensitive.holds_sealed(variables)
-
-
 def seal_events(
     definition: Definition, variables: Any, events: Iterable[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """Events kept for replay (they may carry answers and outputs), sealed
     whole when the instance has anything sensitive."""
-    if not holds_any(definition, variables):
+    if not (involved(definition, ()) or sensitive.holds_sealed(variables)):
         return list(events)
     return [sensitive.seal(e) for e in events]
